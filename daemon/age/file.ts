@@ -1,0 +1,303 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { AtomicFile, exists } from '../util/atomic';
+import { ioError } from '../util/errors';
+import { ArmorReader, ArmorWriter, detectArmor } from './armor';
+import { headerAuthFailed, internal, invalidInput, throwIfAborted } from './errors';
+import { encodeHeader, FILE_KEY_SIZE, MAX_HEADER_BYTES, scanHeader, verifyHeaderMac, type ParsedHeader } from './header';
+import { ByteReader, FileSink, filePull, iterablePull, WritableSink, type Sink } from './io';
+import { parseRecipients, wrapFileKey } from './recipients';
+import { unwrapWithPassphrase, wrapWithPassphrase } from './scrypt';
+import { decryptPayload, encryptPayload, plaintextSize, type StreamOptions } from './stream';
+
+// Whole age files: encrypt, decrypt (to a file or a stream), read the header, inspect.
+// Outputs go through AtomicFile, so a file appears only once it is complete; a decrypted
+// file appears only once every chunk, the final one included, has authenticated.
+
+/** A file path, or bytes from a stream (stdin, a socket). */
+export type Input = string | AsyncIterable<Uint8Array>;
+
+export interface FileHeader extends ParsedHeader {
+  /** The file is ASCII-armored; the header offsets are in the dearmored bytes. */
+  readonly armored: boolean;
+}
+
+/** Finds the file key for a header; see `Unwrap` in header.ts. */
+export type FileUnwrap = (header: FileHeader) => Promise<Uint8Array>;
+
+export interface TransferResult {
+  /** Bytes read from the input. */
+  bytesIn: number;
+  /** Bytes written to the output. */
+  bytesOut: number;
+}
+
+export interface EncryptFileOptions extends StreamOptions {
+  input: Input;
+  output: string;
+  /** age1... / age1pq1... recipients; give these or `passphrase`, not both. */
+  recipients?: readonly string[];
+  passphrase?: string;
+  /** scrypt work factor for `passphrase` (default 18). */
+  scryptLogN?: number;
+  armor?: boolean;
+  /** Replace an existing output (default: refuse with AlreadyExists). */
+  overwrite?: boolean;
+  /** Mode of a new output file (default 0o644: it is ciphertext). */
+  mode?: number;
+}
+
+export interface DecryptFileOptions extends StreamOptions {
+  input: Input;
+  output: string;
+  unwrap: FileUnwrap;
+  overwrite?: boolean;
+  /** Mode of a new output file (default 0o600: it is plaintext). */
+  mode?: number;
+}
+
+export interface DecryptToWritableOptions extends StreamOptions {
+  input: Input;
+  /** Receives each chunk once it authenticated. It is not ended. */
+  output: Writable;
+  unwrap: FileUnwrap;
+}
+
+export interface InspectResult {
+  armored: boolean;
+  /** Recipient stanzas without their bodies. */
+  stanzas: { type: string; args: string[] }[];
+  headerSize: number;
+  /** Bytes after the header in the binary (dearmored) file: the nonce and the chunks. */
+  payloadSize: number;
+  /** null when no valid payload has `payloadSize` bytes (the file is truncated or padded). */
+  plaintextSize: number | null;
+}
+
+/**
+ * Encrypts `input` to `output` as an age v1 file, for recipients or with a passphrase.
+ * Throws InvalidInput for bad options or recipients, AlreadyExists if the output exists
+ * (unless `overwrite`), IoFailed/NotFound for file errors, Cancelled on `signal`; on any
+ * failure the output is left as it was.
+ */
+export async function encryptFile(opts: EncryptFileOptions): Promise<TransferResult> {
+  const hasRecipients = opts.recipients !== undefined && opts.recipients.length > 0;
+  if (hasRecipients === (opts.passphrase !== undefined)) {
+    throw invalidInput('give either recipients or a passphrase', 'a passphrase cannot be combined with recipients');
+  }
+  if (hasRecipients) parseRecipients(opts.recipients ?? []); // fail before any work
+  await refuseExisting(opts.output, opts.overwrite);
+  throwIfAborted(opts.signal);
+
+  const input = await openRaw(opts.input);
+  const fileKey = randomBytes(FILE_KEY_SIZE);
+  try {
+    const stanzas =
+      opts.passphrase !== undefined ? [await wrapWithPassphrase(fileKey, opts.passphrase, opts.scryptLogN)] : await wrapFileKey(fileKey, opts.recipients ?? []);
+    const header = encodeHeader(stanzas, fileKey);
+    throwIfAborted(opts.signal);
+    const out = await AtomicFile.open(opts.output, { mode: opts.mode ?? 0o644, overwrite: opts.overwrite ?? false });
+    try {
+      const file = new FileSink(out.handle, opts.output);
+      const sink: Sink = opts.armor === true ? new ArmorWriter(file) : file;
+      await sink.write(header);
+      for await (const piece of encryptPayload(input.reader, fileKey, opts)) await sink.write(piece);
+      await sink.end();
+      throwIfAborted(opts.signal);
+      await out.commit();
+      return { bytesIn: input.reader.pulled, bytesOut: file.written };
+    } catch (e) {
+      await out.abort();
+      throw e;
+    }
+  } finally {
+    fileKey.fill(0);
+    await input.close();
+  }
+}
+
+/**
+ * Decrypts `input` into `output`. The output appears only after the last chunk verified;
+ * on any failure there is no output file (and no temp file). Throws what `unwrap` throws,
+ * DecryptFailed for a wrong header MAC or a damaged payload, Malformed for a file that is
+ * not age, truncated, or has trailing data, and the file errors of encryptFile.
+ */
+export async function decryptFile(opts: DecryptFileOptions): Promise<TransferResult> {
+  throwIfAborted(opts.signal);
+  await refuseExisting(opts.output, opts.overwrite);
+  const input = await openAge(opts.input);
+  try {
+    const fileKey = await unwrapVerified(input, opts.unwrap);
+    try {
+      throwIfAborted(opts.signal);
+      const out = await AtomicFile.open(opts.output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite ?? false });
+      try {
+        const sink = new FileSink(out.handle, opts.output);
+        for await (const chunk of decryptPayload(input.reader, fileKey, opts)) await sink.write(chunk);
+        await sink.end();
+        await out.commit();
+        return { bytesIn: input.raw.pulled, bytesOut: sink.written };
+      } catch (e) {
+        await out.abort();
+        throw e;
+      }
+    } finally {
+      fileKey.fill(0);
+    }
+  } finally {
+    await input.close();
+  }
+}
+
+/**
+ * Decrypts `input` into a stream (stdout, a socket). Each chunk is written only after it
+ * authenticated, but a stream cannot be taken back: the promise rejects at the end if the
+ * file turns out truncated or damaged, and the consumer must then discard what it got.
+ */
+export async function decryptToWritable(opts: DecryptToWritableOptions): Promise<TransferResult> {
+  throwIfAborted(opts.signal);
+  const input = await openAge(opts.input);
+  const sink = new WritableSink(opts.output);
+  try {
+    const fileKey = await unwrapVerified(input, opts.unwrap);
+    try {
+      for await (const chunk of decryptPayload(input.reader, fileKey, opts)) await sink.write(chunk);
+      return { bytesIn: input.raw.pulled, bytesOut: sink.written };
+    } finally {
+      fileKey.fill(0);
+    }
+  } finally {
+    sink.release();
+    await input.close();
+  }
+}
+
+/** decryptFile for a passphrase-encrypted file; see unwrapWithPassphrase for its errors. */
+export function decryptWithPassphrase(
+  opts: Omit<DecryptFileOptions, 'unwrap'> & { passphrase: string; maxScryptLogN?: number },
+): Promise<TransferResult> {
+  const { passphrase, maxScryptLogN, ...rest } = opts;
+  return decryptFile({ ...rest, unwrap: unwrapWithPassphrase(passphrase, { maxLogN: maxScryptLogN }) });
+}
+
+/**
+ * Reads and parses the header (of a binary or armored file) without touching the payload.
+ * Throws Malformed if it is not an age v1 header, and file errors.
+ */
+export async function readHeader(input: Input): Promise<FileHeader> {
+  const opened = await openAge(input, HEADER_PULL_SIZE);
+  try {
+    return opened.header;
+  } finally {
+    await opened.close();
+  }
+}
+
+/** What a file is encrypted to and how big it is, without any key. Throws like readHeader. */
+export async function inspect(input: Input): Promise<InspectResult> {
+  const opened = await openAge(input);
+  try {
+    const { header } = opened;
+    let payload: number;
+    if (typeof input === 'string' && !header.armored) {
+      let size: number;
+      try {
+        ({ size } = await fsp.stat(input));
+      } catch (e) {
+        throw ioError(e, 'read', input);
+      }
+      payload = size - header.size;
+    } else {
+      payload = 0;
+      for (let b = await opened.reader.read(1 << 20); b.length > 0; b = await opened.reader.read(1 << 20)) payload += b.length;
+    }
+    return {
+      armored: header.armored,
+      stanzas: header.stanzas.map((s) => ({ type: s.type, args: [...s.args] })),
+      headerSize: header.size,
+      payloadSize: payload,
+      plaintextSize: plaintextSize(payload),
+    };
+  } finally {
+    await opened.close();
+  }
+}
+
+const HEADER_PULL_SIZE = 16 * 1024;
+
+/**
+ * Says "already exists" before the slow part (scrypt, a keystore prompt) rather than after.
+ * AtomicFile checks again when it commits, so this is only about when the error comes.
+ */
+async function refuseExisting(output: string, overwrite: boolean | undefined): Promise<void> {
+  if (overwrite !== true && (await exists(output))) {
+    throw ioError(Object.assign(new Error(), { code: 'EEXIST' }), 'write', output);
+  }
+}
+
+interface RawInput {
+  reader: ByteReader;
+  close(): Promise<void>;
+}
+
+interface AgeInput {
+  /** The input's bytes as read. */
+  raw: ByteReader;
+  /** The binary age file: `raw`, or `raw` dearmored; positioned after the header. */
+  reader: ByteReader;
+  header: FileHeader;
+  close(): Promise<void>;
+}
+
+async function openRaw(input: Input, pullSize?: number): Promise<RawInput> {
+  if (typeof input !== 'string') {
+    const { pull, close } = iterablePull(input);
+    return { reader: new ByteReader(pull, pullSize), close };
+  }
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(input, 'r');
+  } catch (e) {
+    throw ioError(e, 'read', input);
+  }
+  return { reader: new ByteReader(filePull(handle, input), pullSize), close: () => handle.close() };
+}
+
+/** Opens an age file, binary or armored, and reads its header. */
+async function openAge(input: Input, pullSize?: number): Promise<AgeInput> {
+  const raw = await openRaw(input, pullSize);
+  try {
+    const armored = (await detectArmor(raw.reader)) === 'armored';
+    const reader = armored ? new ByteReader(new ArmorReader(raw.reader).pull, pullSize) : raw.reader;
+    const header = { ...(await readHeaderFrom(reader)), armored };
+    return { raw: raw.reader, reader, header, close: () => raw.close() };
+  } catch (e) {
+    await raw.close();
+    throw e;
+  }
+}
+
+async function readHeaderFrom(reader: ByteReader): Promise<ParsedHeader> {
+  for (let want = 4096; ; want = Math.min(want * 4, MAX_HEADER_BYTES)) {
+    const bytes = await reader.peek(want);
+    const header = scanHeader(bytes, bytes.length < want);
+    if (header !== null) {
+      reader.skip(header.size);
+      return header;
+    }
+    // scanHeader throws "header too large" once it has seen MAX_HEADER_BYTES without an end.
+  }
+}
+
+/** Calls the caller's unwrap, then checks the header MAC itself: unwrappers are not trusted with it. */
+async function unwrapVerified(input: AgeInput, unwrap: FileUnwrap): Promise<Buffer> {
+  const key: unknown = await unwrap(input.header);
+  if (!(key instanceof Uint8Array) || key.length !== FILE_KEY_SIZE) throw internal('unwrap returned something other than a 16-byte file key');
+  const fileKey = Buffer.from(key); // ours to wipe; the caller's copy is the caller's
+  if (!verifyHeaderMac(input.header, fileKey)) {
+    fileKey.fill(0);
+    throw headerAuthFailed();
+  }
+  return fileKey;
+}

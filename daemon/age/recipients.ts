@@ -1,0 +1,146 @@
+import { ECDH } from 'node:crypto';
+import { Encrypter, type Recipient as LibraryRecipient } from 'age-encryption';
+import { isKeywardError } from '../util/errors';
+import { decodeBech32 } from './bech32';
+import { internal, invalidInput } from './errors';
+import { FILE_KEY_SIZE, type Stanza } from './header';
+
+// Recipients (public keys) and wrapping a file key to them. Parsing is ours, to say why a
+// string is not a recipient; the cryptography (X25519, ML-KEM-768 + X25519 HPKE, the P-256
+// tag types) is age-encryption's, the reference TypeScript implementation.
+
+export type RecipientType = 'X25519' | 'mlkem768x25519' | 'p256tag' | 'mlkem768p256tag';
+
+export interface ParsedRecipient {
+  /** The recipient, lowercase (bech32 also allows all-uppercase). */
+  readonly recipient: string;
+  /** The type of stanza it wraps file keys into. */
+  readonly type: RecipientType;
+  /** Hybrid ML-KEM recipients: they may not be mixed with classic ones in one file. */
+  readonly postQuantum: boolean;
+}
+
+/** Human-readable part → what it encodes (c2sp.org/age, "Native recipient types"). */
+const KINDS: Readonly<Record<string, { type: RecipientType; bytes: number; postQuantum: boolean }>> = {
+  age: { type: 'X25519', bytes: 32, postQuantum: false },
+  age1pq: { type: 'mlkem768x25519', bytes: 1216, postQuantum: true },
+  age1tag: { type: 'p256tag', bytes: 33, postQuantum: false },
+  age1tagpq: { type: 'mlkem768p256tag', bytes: 1249, postQuantum: true },
+};
+
+const EXPECTED = 'expected age1... (X25519) or age1pq1... (post-quantum), as printed by age-keygen or keyward';
+
+/**
+ * Parses an age recipient string. Throws an InvalidInput KeywardError that says what is
+ * wrong with it. Messages never repeat the input: a secret key pasted by mistake must not
+ * end up in a log.
+ */
+export function parseRecipient(input: string): ParsedRecipient {
+  if (input.length === 0) throw invalidInput('recipient is empty', EXPECTED);
+  if (/^AGE-SECRET-KEY-/i.test(input)) {
+    throw invalidInput('this is a secret key, not a recipient', 'give its public key (age1...), which `age-keygen -y` prints; and treat the secret key as exposed');
+  }
+  if (/^(ssh-|ecdsa-)/.test(input)) throw invalidInput('ssh keys are not supported as recipients', EXPECTED);
+  if (/\s/.test(input)) throw invalidInput('recipient contains whitespace', 'remove the spaces or line breaks around or inside it');
+  if (!/^age1/i.test(input)) throw invalidInput('unknown recipient type', EXPECTED);
+
+  const decoded = decodeBech32(input);
+  if (!decoded.ok) throw invalidInput(`invalid recipient: it ${decoded.reason}`, 'copy the recipient again from its source');
+  const kind = KINDS[decoded.hrp];
+  if (kind === undefined) {
+    throw invalidInput('age plugin recipients are not supported', EXPECTED);
+  }
+  if (decoded.bytes.length !== kind.bytes) {
+    throw invalidInput(`invalid recipient: a ${kind.type} key is ${kind.bytes} bytes, this one is ${decoded.bytes.length}`, 'copy the recipient again from its source');
+  }
+  const recipient = input.toLowerCase();
+  try {
+    // The library checks P-256 points only when it wraps; check them now, natively.
+    if (kind.type === 'p256tag') ECDH.convertKey(decoded.bytes, 'prime256v1');
+    if (kind.type === 'mlkem768p256tag') ECDH.convertKey(decoded.bytes.subarray(1184), 'prime256v1');
+    libraryRecipient(recipient);
+  } catch (e) {
+    if (isKeywardError(e)) throw e;
+    // The encoding is fine but the key is not (a P-256 point off the curve, say).
+    throw invalidInput(`invalid recipient: not a valid ${kind.type} key`, 'copy the recipient again from its source');
+  }
+  return { recipient, type: kind.type, postQuantum: kind.postQuantum };
+}
+
+/**
+ * Parses and de-duplicates recipients for one file. Throws InvalidInput if there are none,
+ * one is invalid, or post-quantum and classic recipients are mixed (as age 1.3 refuses to:
+ * the file would be only as strong as its classic recipients against a quantum computer).
+ */
+export function parseRecipients(inputs: readonly string[]): ParsedRecipient[] {
+  if (inputs.length === 0) throw invalidInput('no recipients', 'give at least one recipient (age1...) or a passphrase');
+  const seen = new Map<string, ParsedRecipient>();
+  for (const input of inputs) {
+    const r = parseRecipient(input);
+    seen.set(r.recipient, r);
+  }
+  const list = [...seen.values()];
+  const pq = list.filter((r) => r.postQuantum).length;
+  if (pq > 0 && pq < list.length) {
+    throw invalidInput(
+      "can't mix post-quantum and classic recipients",
+      'the file would be vulnerable to quantum computers: use only age1pq1... recipients, or only classic ones',
+    );
+  }
+  return list;
+}
+
+/**
+ * Wraps a known file key to each recipient: one or more stanzas per recipient, in order.
+ * This is what a header-only rewrap needs; encryption uses it with a fresh random key.
+ * Throws InvalidInput for bad recipients (see parseRecipients).
+ */
+export async function wrapFileKey(fileKey: Uint8Array, recipients: readonly string[]): Promise<Stanza[]> {
+  if (fileKey.length !== FILE_KEY_SIZE) throw internal('file key must be 16 bytes');
+  const stanzas: Stanza[] = [];
+  for (const r of parseRecipients(recipients)) {
+    // A copy per recipient: the library gets no reference to the caller's key buffer.
+    const key = Uint8Array.from(fileKey);
+    try {
+      for (const s of await libraryRecipient(r.recipient).wrapFileKey(key)) stanzas.push(fromLibraryStanza(s));
+    } finally {
+      key.fill(0);
+    }
+  }
+  return stanzas;
+}
+
+/**
+ * The one place that reaches into age-encryption's internals. Its Recipient classes
+ * (X25519Recipient, HybridRecipient, ...) are not exported, and Encrypter only wraps fresh
+ * random file keys, so to wrap a key we already hold we let `addRecipient` parse the string
+ * and take the object it pushed onto `recipients` (private in TypeScript, a plain field at
+ * runtime). The guard turns a change of that shape in a future version into a clear error
+ * instead of a silent misbehaviour; package.json pins the version.
+ */
+function libraryRecipient(recipient: string): LibraryRecipient {
+  const encrypter = new Encrypter();
+  encrypter.addRecipient(recipient);
+  const pushed: unknown = Reflect.get(encrypter, 'recipients');
+  if (!Array.isArray(pushed) || pushed.length !== 1 || !isLibraryRecipient(pushed[0])) {
+    throw internal(
+      'age-encryption no longer exposes its recipients as expected',
+      'the installed age-encryption differs from the pinned version: reinstall dependencies (npm ci)',
+    );
+  }
+  return pushed[0];
+}
+
+function isLibraryRecipient(x: unknown): x is LibraryRecipient {
+  return typeof x === 'object' && x !== null && typeof (x as { wrapFileKey?: unknown }).wrapFileKey === 'function';
+}
+
+/** The library's stanza keeps the type as args[0]; ours names it. */
+function fromLibraryStanza(s: unknown): Stanza {
+  const { args, body } = (s ?? {}) as { args?: unknown; body?: unknown };
+  if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === 'string') || !(body instanceof Uint8Array)) {
+    throw internal('age-encryption returned a stanza of an unexpected shape', 'reinstall dependencies (npm ci)');
+  }
+  const [type, ...rest] = args as [string, ...string[]];
+  return { type, args: rest, body: Uint8Array.from(body) };
+}

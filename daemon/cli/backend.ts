@@ -1,0 +1,72 @@
+import { ErrorCode, methods, validateParams, type MethodKey, type ParamsOf, type ResultOf } from '../protocol';
+import { DaemonClient } from '../client';
+import { acquireLock } from '../server/lock';
+import { Service, type CallContext } from '../service';
+import { KeywardError } from '../util/errors';
+import { daemonPaths } from '../util/paths';
+
+/** What the CLI calls: the daemon over its socket, or the same handlers in-process. */
+export interface Backend {
+  call<K extends MethodKey>(key: K, params: ParamsOf<K>): Promise<ResultOf<K>>;
+  onNotification(method: string, handler: (params: unknown) => void): void;
+  close(): Promise<void>;
+}
+
+export async function connectBackend(opts: { home: string; daemon: boolean; daemonScript: string }): Promise<Backend> {
+  if (opts.daemon) {
+    const c = await DaemonClient.connectOrStart(opts.home, 'cli', opts.daemonScript);
+    return {
+      call: (k, p) => c.call(k, p),
+      onNotification: (m, h) => c.onNotification(m, h),
+      close: () => Promise.resolve(c.close()),
+    };
+  }
+  return InProcess.open(opts.home);
+}
+
+/**
+ * `--no-daemon`: the handlers run in this process. It takes the same per-home lock as the
+ * daemon, so the two never write the registry or the audit log at the same time.
+ */
+class InProcess implements Backend {
+  private readonly listeners = new Map<string, (params: unknown) => void>();
+
+  private constructor(
+    private readonly service: Service,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  static async open(home: string): Promise<InProcess> {
+    const lock = await acquireLock(daemonPaths(home).lock, 'cli');
+    try {
+      const service = await Service.open({ home });
+      return new InProcess(service, () => lock.release());
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  async call<K extends MethodKey>(key: K, params: ParamsOf<K>): Promise<ResultOf<K>> {
+    const v = validateParams(key, params);
+    if (!v.ok) throw new KeywardError(ErrorCode.InvalidParams, `invalid params for ${methods[key].name}: ${v.reason}`);
+    const h = this.service.handlers[key] as ((p: unknown, c: CallContext) => Promise<ResultOf<K>>) | undefined;
+    if (!h) throw new KeywardError(ErrorCode.InvalidInput, `${methods[key].name} needs the daemon`, 'drop --no-daemon');
+    return h(v.value, {
+      client: 'cli-inprocess',
+      requestId: '1',
+      notify: (m, p) => {
+        this.listeners.get(m)?.(p);
+        return Promise.resolve();
+      },
+    });
+  }
+
+  onNotification(method: string, handler: (params: unknown) => void): void {
+    this.listeners.set(method, handler);
+  }
+
+  close(): Promise<void> {
+    return this.release();
+  }
+}

@@ -1,0 +1,379 @@
+import { Decrypter, generateHybridIdentity, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { ErrorCode, type KeyInfo, type KeyKind, type KeyState, type KeyVersionInfo } from '../protocol';
+import type { AuditEvent } from '../audit/log';
+import { KeywardError } from '../util/errors';
+import type { SecretBackend } from './backend';
+import { canDecrypt, canEncrypt, checkTransition, encryptRefusal } from './lifecycle';
+import type { KeyRecord, KeyVersionRecord, Registry } from './registry';
+
+export const DEFAULT_CRYPTOPERIOD_DAYS = 365;
+const DUE_SOON_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+export type Auditor = (e: AuditEvent) => Promise<void>;
+
+/** A parsed `name` or `name@vN`. */
+export interface ParsedRef {
+  name: string;
+  version?: number;
+}
+
+export function parseRef(ref: string): ParsedRef {
+  const m = /^([a-z0-9][a-z0-9._-]*)(?:@v([1-9][0-9]*))?$/.exec(ref);
+  if (!m || !m[1]) throw new KeywardError(ErrorCode.InvalidInput, `invalid key reference: ${ref}`, 'use NAME or NAME@vN');
+  return m[2] ? { name: m[1], version: Number(m[2]) } : { name: m[1] };
+}
+
+/**
+ * The only place that sees private keys. It keeps them in the secret backend (the OS
+ * keychain), their metadata in the registry, and hands out what callers need without the
+ * key itself: recipients to encrypt to, and file keys unwrapped from an age header.
+ */
+export class Keystore {
+  constructor(
+    private readonly registry: Registry,
+    private readonly backend: SecretBackend,
+    private readonly audit: Auditor,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  get backendKind(): SecretBackend['kind'] {
+    return this.backend.kind;
+  }
+
+  status() {
+    return this.backend.status();
+  }
+
+  unlock(passphrase: string): Promise<void> {
+    if (!this.backend.unlock) {
+      return Promise.reject(new KeywardError(ErrorCode.InvalidInput, `the ${this.backend.kind} keystore has no passphrase to unlock`));
+    }
+    return this.backend.unlock(passphrase);
+  }
+
+  list(includeDestroyed = false): KeyInfo[] {
+    return this.registry.keys.map((k) => {
+      const versions = k.versions.filter((v) => includeDestroyed || v.state !== 'destroyed').map((v) => this.view(k.name, v));
+      const cur = current(k);
+      return { name: k.name, versions, ...(cur ? { current: this.view(k.name, cur) } : {}) };
+    });
+  }
+
+  count(): number {
+    return this.registry.keys.length;
+  }
+
+  async generate(name: string, opts: { pq?: boolean; cryptoperiodDays?: number; preActivation?: boolean } = {}): Promise<KeyVersionInfo> {
+    if (this.registry.find(name)) {
+      throw new KeywardError(ErrorCode.AlreadyExists, `key ${name} already exists`, `rotate it with keyward keys rotate ${name}, or choose another name`);
+    }
+    const identity = opts.pq ? await generateHybridIdentity() : await generateX25519Identity();
+    const v = await this.addVersion(name, identity, {
+      origin: 'generated',
+      cryptoperiodDays: opts.cryptoperiodDays ?? DEFAULT_CRYPTOPERIOD_DAYS,
+      state: opts.preActivation ? 'pre-activation' : 'active',
+    });
+    await this.audit({ event: 'key.generate', outcome: 'ok', key: `${name}@v${v.version}`, detail: v.kind });
+    return this.view(name, v);
+  }
+
+  /**
+   * Imports every identity of an age identity file (age-keygen output, sops' keys.txt).
+   * The last becomes the active version; earlier ones are kept for decryption only.
+   */
+  async import(name: string, text: string, opts: { cryptoperiodDays?: number } = {}): Promise<KeyVersionInfo[]> {
+    const identities = parseIdentityFile(text);
+    const known = new Map<string, string>();
+    for (const k of this.registry.keys) for (const v of k.versions) if (v.state !== 'destroyed') known.set(v.recipient, `${k.name}@v${v.version}`);
+    const prepared: { identity: string; recipient: string }[] = [];
+    for (const [i, identity] of identities.entries()) {
+      let recipient: string;
+      try {
+        recipient = await identityToRecipient(identity);
+      } catch {
+        throw new KeywardError(ErrorCode.InvalidInput, `identity ${i + 1} of the file is not a valid age identity (bad checksum or length)`, 'check that the file was not truncated or edited');
+      }
+      const dup = known.get(recipient) ?? (prepared.some((p) => p.recipient === recipient) ? 'this file' : undefined);
+      if (dup) throw new KeywardError(ErrorCode.AlreadyExists, `identity for ${recipient} is already in the keystore as ${dup}`, 'nothing was imported');
+      prepared.push({ identity, recipient });
+    }
+    const out: KeyVersionInfo[] = [];
+    for (const [i, p] of prepared.entries()) {
+      const last = i === prepared.length - 1;
+      const before = this.registry.find(name);
+      const prev = before ? current(before) : undefined;
+      const v = await this.addVersion(name, p.identity, {
+        origin: 'imported',
+        cryptoperiodDays: opts.cryptoperiodDays ?? DEFAULT_CRYPTOPERIOD_DAYS,
+        state: last ? 'active' : 'deactivated',
+      });
+      if (last && prev && prev.state === 'active') await this.setStateInternal(name, prev.version, 'deactivated', 'superseded by import');
+      await this.audit({ event: 'key.import', outcome: 'ok', key: `${name}@v${v.version}`, detail: v.kind });
+      out.push(this.view(name, v));
+    }
+    return out;
+  }
+
+  /** The recipient of a key, and its secret only when asked for explicitly (audited). */
+  async export(ref: string, secret: boolean): Promise<{ ref: string; recipient: string; secret?: string }> {
+    const { name, v } = this.resolve(ref);
+    const r = `${name}@v${v.version}`;
+    if (!secret) return { ref: r, recipient: v.recipient };
+    if (v.state === 'destroyed') throw new KeywardError(ErrorCode.KeyUnusable, `${r} is destroyed: its key material is gone`);
+    const s = await this.backend.get(this.account(name, v.version));
+    if (s === null) throw missingSecret(r);
+    await this.audit({ event: 'key.export-secret', outcome: 'ok', key: r });
+    return { ref: r, recipient: v.recipient, secret: s };
+  }
+
+  /** Makes version N+1 active and the current active version deactivated (decrypt only). */
+  async rotate(name: string, opts: { cryptoperiodDays?: number } = {}): Promise<{ key: KeyVersionInfo; previous: KeyVersionInfo }> {
+    const k = this.registry.find(name);
+    if (!k) throw notFound(name);
+    const prev = current(k);
+    if (!prev) throw new KeywardError(ErrorCode.IllegalState, `${name} has no version to rotate from`, `generate a new key instead`);
+    const identity = prev.kind === 'mlkem768x25519' ? await generateHybridIdentity() : await generateX25519Identity();
+    const v = await this.addVersion(name, identity, {
+      origin: 'generated',
+      cryptoperiodDays: opts.cryptoperiodDays ?? prev.cryptoperiodDays,
+      state: 'active',
+    });
+    if (prev.state === 'active') await this.setStateInternal(name, prev.version, 'deactivated', `rotated to v${v.version}`);
+    await this.audit({ event: 'key.rotate', outcome: 'ok', key: `${name}@v${v.version}`, detail: `from v${prev.version}` });
+    const after = this.registry.find(name)!;
+    return { key: this.view(name, v), previous: this.view(name, after.versions.find((x) => x.version === prev.version)!) };
+  }
+
+  async setState(ref: string, state: Exclude<KeyState, 'destroyed'>, reason?: string): Promise<KeyVersionInfo> {
+    const { name, v } = this.resolve(ref, true);
+    const r = `${name}@v${v.version}`;
+    try {
+      checkTransition(r, v.state, state);
+      if (state === 'active') {
+        const other = this.registry.find(name)!.versions.find((x) => x.state === 'active' && x.version !== v.version);
+        if (other) {
+          throw new KeywardError(ErrorCode.IllegalState, `${name}@v${other.version} is already the active version of ${name}`, `deactivate or suspend it first, or rotate`);
+        }
+      }
+    } catch (e) {
+      await this.audit({ event: 'key.state', outcome: 'refused', key: r, detail: `${v.state} -> ${state}` });
+      throw e;
+    }
+    await this.setStateInternal(name, v.version, state, reason);
+    await this.audit({ event: 'key.state', outcome: 'ok', key: r, detail: `${v.state} -> ${state}` });
+    return this.view(name, this.registry.find(name)!.versions.find((x) => x.version === v.version)!);
+  }
+
+  /**
+   * Crypto-shredding: deletes the key material from the secret backend, then records the
+   * version as destroyed. What only this key protected can no longer be decrypted.
+   */
+  async destroy(ref: string): Promise<KeyVersionInfo> {
+    const { name, v } = this.resolve(ref, true);
+    const r = `${name}@v${v.version}`;
+    try {
+      checkTransition(r, v.state, 'destroyed');
+    } catch (e) {
+      await this.audit({ event: 'key.destroy', outcome: 'refused', key: r, detail: `from ${v.state}` });
+      throw e;
+    }
+    // Delete the secret first: if we stop half-way, the registry still lists the key and a
+    // second destroy finishes the job, rather than claiming destruction of a key that lives.
+    await this.backend.delete(this.account(name, v.version));
+    await this.setStateInternal(name, v.version, 'destroyed');
+    await this.audit({ event: 'key.destroy', outcome: 'ok', key: r, detail: 'key material deleted; data only this key protected is unrecoverable' });
+    return this.view(name, this.registry.find(name)!.versions.find((x) => x.version === v.version)!);
+  }
+
+  /** Recipients for encryption: each ref must name an active key. */
+  recipientsFor(refs: readonly string[]): { ref: string; recipient: string }[] {
+    return refs.map((ref) => {
+      const { name, v } = this.resolve(ref);
+      const r = `${name}@v${v.version}`;
+      if (!canEncrypt(v.state)) throw encryptRefusal(r, v.state);
+      return { ref: r, recipient: v.recipient };
+    });
+  }
+
+  /** Refs of keys whose recipient is one of `recipients` (for reporting). */
+  refsForRecipients(recipients: readonly string[]): string[] {
+    const out: string[] = [];
+    for (const k of this.registry.keys) for (const v of k.versions) if (recipients.includes(v.recipient)) out.push(`${k.name}@v${v.version}`);
+    return out;
+  }
+
+  /**
+   * Unwraps an age file key from a header (the raw header bytes through the MAC line),
+   * trying every key that may decrypt. Returns the file key and which key opened it; throws
+   * DecryptFailed when none does. The private keys never leave this method.
+   */
+  async unwrapFileKey(header: Uint8Array): Promise<{ fileKey: Uint8Array; ref: string }> {
+    const candidates: { name: string; v: KeyVersionRecord }[] = [];
+    for (const k of this.registry.keys) for (const v of k.versions) if (canDecrypt(v.state)) candidates.push({ name: k.name, v });
+    // Newest first: the current versions are the likeliest to match.
+    candidates.sort((a, b) => b.v.version - a.v.version);
+    let lastMalformed: unknown;
+    for (const { name, v } of candidates) {
+      const secret = await this.backend.get(this.account(name, v.version));
+      if (secret === null) continue;
+      const d = new Decrypter();
+      d.addIdentity(secret);
+      try {
+        const fileKey = await d.decryptHeader(header);
+        const r = `${name}@v${v.version}`;
+        if (v.state === 'compromised') await this.audit({ event: 'key.use', outcome: 'ok', key: r, detail: 'warning: decrypted with a compromised key' });
+        return { fileKey, ref: r };
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : '';
+        if (/no identity matched/.test(msg)) continue;
+        if (/HMAC/.test(msg)) {
+          throw new KeywardError(ErrorCode.DecryptFailed, 'header authentication failed: the file was modified', 'restore the file from a good copy');
+        }
+        lastMalformed = e;
+      }
+    }
+    if (lastMalformed !== undefined) {
+      throw new KeywardError(ErrorCode.Malformed, 'a recipient stanza in the header is malformed', 'the file is corrupted or was tampered with');
+    }
+    throw new KeywardError(
+      ErrorCode.DecryptFailed,
+      'no identity matched any of the file\'s recipients',
+      'none of this keystore\'s usable keys can open it: import the right identity (keyward keys import) or check for suspended/destroyed keys with keyward keys list',
+    );
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private account(name: string, version: number): string {
+    return `${this.registry.storeId}/${name}@v${version}`;
+  }
+
+  private resolve(ref: string, exactForBareName = false): { name: string; v: KeyVersionRecord } {
+    const p = parseRef(ref);
+    const k = this.registry.find(p.name);
+    if (!k) throw notFound(p.name);
+    if (p.version !== undefined) {
+      const v = k.versions.find((x) => x.version === p.version);
+      if (!v) throw new KeywardError(ErrorCode.NotFound, `no version v${p.version} of key ${p.name}`, `see its versions with keyward keys list`);
+      return { name: k.name, v };
+    }
+    if (exactForBareName) {
+      throw new KeywardError(ErrorCode.InvalidInput, `name the version: ${p.name}@vN`, `see the versions with keyward keys list`);
+    }
+    const v = current(k);
+    if (!v) throw new KeywardError(ErrorCode.KeyUnusable, `key ${p.name} has no usable version`, `see its versions with keyward keys list`);
+    return { name: k.name, v };
+  }
+
+  private async addVersion(
+    name: string,
+    identity: string,
+    opts: { origin: 'generated' | 'imported'; cryptoperiodDays: number; state: KeyState },
+  ): Promise<KeyVersionRecord> {
+    const recipient = await identityToRecipient(identity);
+    const kind: KeyKind = identity.startsWith('AGE-SECRET-KEY-PQ-1') ? 'mlkem768x25519' : 'x25519';
+    const version = (this.registry.find(name)?.versions.reduce((m, v) => Math.max(m, v.version), 0) ?? 0) + 1;
+    const at = this.now().toISOString();
+    const rec: KeyVersionRecord = {
+      version,
+      kind,
+      state: opts.state,
+      recipient,
+      origin: opts.origin,
+      createdAt: at,
+      stateChangedAt: at,
+      cryptoperiodDays: opts.cryptoperiodDays,
+      history: [{ state: opts.state, at }],
+      ...(opts.state === 'active' ? { activatedAt: at } : {}),
+    };
+    // Secret first, registry second: a registry entry always has its key behind it.
+    await this.backend.set(this.account(name, version), identity);
+    try {
+      await this.registry.update((d) => {
+        let k = d.keys.find((x) => x.name === name);
+        if (!k) d.keys.push((k = { name, versions: [] }));
+        k.versions.push(rec);
+      });
+    } catch (e) {
+      await this.backend.delete(this.account(name, version)).catch(() => false);
+      throw e;
+    }
+    return rec;
+  }
+
+  private async setStateInternal(name: string, version: number, state: KeyState, reason?: string): Promise<void> {
+    const at = this.now().toISOString();
+    await this.registry.update((d) => {
+      const v = d.keys.find((x) => x.name === name)?.versions.find((x) => x.version === version);
+      if (!v) return;
+      v.state = state;
+      v.stateChangedAt = at;
+      if (state === 'active' && !v.activatedAt) v.activatedAt = at;
+      v.history.push({ state, at, ...(reason ? { reason } : {}) });
+    });
+  }
+
+  private view(name: string, v: KeyVersionRecord): KeyVersionInfo {
+    const info: KeyVersionInfo = {
+      ref: `${name}@v${v.version}`,
+      name,
+      version: v.version,
+      kind: v.kind,
+      state: v.state,
+      recipient: v.recipient,
+      createdAt: v.createdAt,
+      stateChangedAt: v.stateChangedAt,
+      cryptoperiodDays: v.cryptoperiodDays,
+      origin: v.origin,
+      ...(v.activatedAt ? { activatedAt: v.activatedAt } : {}),
+    };
+    if (v.state === 'active' && v.activatedAt) {
+      const due = new Date(Date.parse(v.activatedAt) + v.cryptoperiodDays * DAY_MS);
+      const left = due.getTime() - this.now().getTime();
+      info.rotationDueAt = due.toISOString();
+      info.rotation = left <= 0 ? 'due' : left <= DUE_SOON_DAYS * DAY_MS ? 'due-soon' : 'ok';
+    }
+    return info;
+  }
+}
+
+/** The version that encrypts for `name`: the active one, else the newest usable one. */
+function current(k: KeyRecord): KeyVersionRecord | undefined {
+  const active = k.versions.filter((v) => v.state === 'active');
+  if (active.length) return active.reduce((a, b) => (a.version > b.version ? a : b));
+  const live = k.versions.filter((v) => v.state !== 'destroyed');
+  return live.length ? live.reduce((a, b) => (a.version > b.version ? a : b)) : undefined;
+}
+
+function notFound(name: string): KeywardError {
+  return new KeywardError(ErrorCode.NotFound, `no key named ${name}`, 'see your keys with keyward keys list, or create one with keyward keys generate NAME');
+}
+
+function missingSecret(ref: string): KeywardError {
+  return new KeywardError(ErrorCode.KeystoreUnavailable, `the key material of ${ref} is missing from the keystore`, 'the OS keychain entry was removed outside Keyward; restore it or destroy the version');
+}
+
+/**
+ * Reads an age identity file: one identity per line, `#` comments and blank lines ignored
+ * (age-keygen writes "# created: ..." and "# public key: ..."). Anything else is an error,
+ * reported by line number without echoing the line (it may be a secret).
+ */
+export function parseIdentityFile(text: string): string[] {
+  const out: string[] = [];
+  const lines = text.split(/\r?\n/);
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    if (!/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(line)) {
+      throw new KeywardError(
+        ErrorCode.InvalidInput,
+        `line ${i + 1} of the identity file is not an age identity`,
+        'expected AGE-SECRET-KEY-1... or AGE-SECRET-KEY-PQ-1... lines (age-keygen output or sops keys.txt); plugin identities are not supported',
+      );
+    }
+    out.push(line);
+  }
+  if (out.length === 0) throw new KeywardError(ErrorCode.InvalidInput, 'the identity file holds no age identity', 'give a file written by age-keygen');
+  return out;
+}

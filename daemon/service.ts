@@ -1,0 +1,226 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import {
+  AgeDataNotification,
+  ErrorCode,
+  type AgeDataParams,
+  type MethodKey,
+  type ResultOf,
+  type ValidParamsOf,
+} from './protocol';
+import { decryptFile, decryptToWritable, encryptFile, inspect, type ParsedHeader } from './age';
+import { AuditLog, type AuditEvent } from './audit/log';
+import type { SecretBackend } from './keystore/backend';
+import { FileBackend } from './keystore/file';
+import { KeychainBackend } from './keystore/keychain';
+import { Keystore } from './keystore/keystore';
+import { Registry } from './keystore/registry';
+import { KeywardError, ioError } from './util/errors';
+import { ensurePrivateDir } from './util/paths';
+import { VERSION } from './version';
+
+/** What a handler knows of the call it serves. */
+export interface CallContext {
+  /** The client's self-declared name (`cli`, `vscode`), for the audit log. */
+  client: string;
+  /** Sends a notification to the calling client (streamed output). */
+  notify?: (method: string, params: unknown) => Promise<void>;
+  /** The request id, as a string, to tag streamed output with. */
+  requestId?: string;
+}
+
+type Handler<K extends MethodKey> = (p: ValidParamsOf<K>, call: CallContext) => Promise<ResultOf<K>>;
+export type Handlers = { [K in MethodKey]?: Handler<K> };
+
+export interface ServiceOptions {
+  home: string;
+  /** Overrides the backend the registry names (tests run the daemon with memory keys). */
+  backend?: SecretBackend;
+  socket?: string;
+}
+
+/**
+ * Keyward's operations, independent of transport: the daemon serves them over its socket,
+ * and `keyward --no-daemon` calls them in-process. Both paths validate params first.
+ */
+export class Service {
+  readonly startedAt = new Date();
+
+  private constructor(
+    readonly home: string,
+    readonly registry: Registry,
+    public keystore: Keystore,
+    readonly audit: AuditLog,
+    private readonly socket: string | undefined,
+    private readonly backendOverridden: boolean,
+  ) {}
+
+  static async open(opts: ServiceOptions): Promise<Service> {
+    await ensurePrivateDir(opts.home);
+    const registry = await Registry.load(opts.home);
+    const audit = new AuditLog(path.join(opts.home, 'audit.jsonl'));
+    const backend = opts.backend ?? backendFor(registry.backend, opts.home);
+    const keystore = new Keystore(registry, backend, (e) => audit.append(e));
+    const svc = new Service(opts.home, registry, keystore, audit, opts.socket, opts.backend !== undefined);
+    // The file keystore can be unlocked without a prompt, for scripts and CI.
+    const pass = process.env.KEYWARD_KEYSTORE_PASSPHRASE;
+    if (backend.kind === 'file' && pass) await keystore.unlock(pass);
+    return svc;
+  }
+
+  /** Records an event in the audit log (also used by the server for refused connections). */
+  record(e: AuditEvent): Promise<void> {
+    return this.audit.append(e);
+  }
+
+  readonly handlers: Handlers = {
+    status: async () => ({
+      pid: process.pid,
+      version: VERSION,
+      home: this.home,
+      socket: this.socket ?? '(in-process)',
+      startedAt: this.startedAt.toISOString(),
+      keystore: await this.keystore.status(),
+      keys: this.keystore.count(),
+    }),
+
+    keystoreUse: async (p, call) => {
+      if (this.keystore.count() > 0 && p.backend !== this.registry.backend) {
+        throw new KeywardError(
+          ErrorCode.IllegalState,
+          `this keystore already holds keys in the ${this.registry.backend} backend`,
+          'export and re-import the keys into a new KEYWARD_HOME to change backends',
+        );
+      }
+      if (!this.backendOverridden && p.backend !== this.registry.backend) {
+        await this.registry.update((d) => {
+          d.backend = p.backend;
+        });
+        this.keystore = new Keystore(this.registry, backendFor(p.backend, this.home), (e) => this.audit.append(e));
+        await this.audit.append({ event: 'keystore.use', outcome: 'ok', detail: p.backend, client: call.client });
+      }
+      return { keystore: await this.keystore.status() };
+    },
+
+    keystoreUnlock: async (p, call) => {
+      try {
+        await this.keystore.unlock(p.passphrase);
+      } catch (e) {
+        await this.audit.append({ event: 'keystore.unlock', outcome: 'refused', client: call.client });
+        throw e;
+      }
+      await this.audit.append({ event: 'keystore.unlock', outcome: 'ok', client: call.client });
+      return { keystore: await this.keystore.status() };
+    },
+
+    keysList: (p) => Promise.resolve({ keys: this.keystore.list(p.includeDestroyed ?? false) }),
+
+    keysGenerate: async (p) => ({
+      key: await this.keystore.generate(p.name, {
+        ...(p.pq !== undefined ? { pq: p.pq } : {}),
+        ...(p.cryptoperiodDays !== undefined ? { cryptoperiodDays: p.cryptoperiodDays } : {}),
+        ...(p.preActivation !== undefined ? { preActivation: p.preActivation } : {}),
+      }),
+    }),
+
+    keysImport: async (p) => {
+      let text = p.text;
+      if (p.path !== undefined) {
+        try {
+          text = await fsp.readFile(p.path, 'utf8');
+        } catch (e) {
+          throw ioError(e, 'read identity file', p.path);
+        }
+      }
+      return {
+        imported: await this.keystore.import(p.name, text ?? '', p.cryptoperiodDays !== undefined ? { cryptoperiodDays: p.cryptoperiodDays } : {}),
+      };
+    },
+
+    keysExport: (p) => this.keystore.export(p.ref, p.secret ?? false),
+
+    keysRotate: (p) => this.keystore.rotate(p.name, p.cryptoperiodDays !== undefined ? { cryptoperiodDays: p.cryptoperiodDays } : {}),
+
+    keysSetState: async (p) => ({ key: await this.keystore.setState(p.ref, p.state, p.reason) }),
+
+    keysDestroy: async (p) => ({ key: await this.keystore.destroy(p.ref) }),
+
+    ageEncrypt: async (p, call) => {
+      const fromKeys = this.keystore.recipientsFor(p.keys);
+      const recipients = [...new Set([...p.recipients, ...fromKeys.map((k) => k.recipient)])];
+      try {
+        const r = await encryptFile({ input: p.input, output: p.output, recipients, armor: p.armor ?? false, overwrite: p.overwrite ?? false });
+        await this.audit.append({
+          event: 'age.encrypt',
+          outcome: 'ok',
+          path: p.output,
+          client: call.client,
+          ...(fromKeys.length ? { key: fromKeys.map((k) => k.ref).join(',') } : {}),
+          detail: `${recipients.length} recipient(s)`,
+        });
+        return { output: p.output, bytesIn: r.bytesIn, bytesOut: r.bytesOut, recipients };
+      } catch (e) {
+        await this.audit.append({ event: 'age.encrypt', outcome: 'failed', path: p.output, client: call.client, detail: errorSummary(e) });
+        throw e;
+      }
+    },
+
+    ageDecrypt: async (p, call) => {
+      let used = '';
+      const unwrap = async (h: ParsedHeader): Promise<Uint8Array> => {
+        const r = await this.keystore.unwrapFileKey(h.raw);
+        used = r.ref;
+        return r.fileKey;
+      };
+      try {
+        let bytesOut: number;
+        if (p.output !== undefined) {
+          bytesOut = (await decryptFile({ input: p.input, output: p.output, unwrap, overwrite: p.overwrite ?? false })).bytesOut;
+        } else {
+          const notify = call.notify;
+          if (!notify) throw new KeywardError(ErrorCode.InvalidInput, 'no output file given', 'give an output path with -o');
+          const stream = call.requestId ?? '0';
+          const sink = new Writable({
+            write(chunk: Buffer, _enc, cb) {
+              const params: AgeDataParams = { stream, data: chunk.toString('base64') };
+              notify(AgeDataNotification, params).then(() => cb(), cb);
+            },
+          });
+          bytesOut = (await decryptToWritable({ input: p.input, output: sink, unwrap })).bytesOut;
+        }
+        await this.audit.append({ event: 'age.decrypt', outcome: 'ok', key: used, path: p.input, client: call.client });
+        return { ...(p.output !== undefined ? { output: p.output } : {}), bytesOut, key: used };
+      } catch (e) {
+        await this.audit.append({ event: 'age.decrypt', outcome: 'failed', path: p.input, client: call.client, detail: errorSummary(e), ...(used ? { key: used } : {}) });
+        throw e;
+      }
+    },
+
+    ageInspect: async (p) => {
+      const info = await inspect(p.input);
+      let keys: string[] = [];
+      try {
+        const h = await import('./age').then((m) => m.readHeader(p.input));
+        keys = [(await this.keystore.unwrapFileKey(h.raw)).ref];
+      } catch {
+        keys = [];
+      }
+      return { armored: info.armored, stanzas: info.stanzas, headerSize: info.headerSize, payloadSize: info.payloadSize, keys };
+    },
+
+    auditShow: async (p) => ({ records: await this.audit.show(p.limit) }),
+
+    auditVerify: () => this.audit.verify(),
+  };
+}
+
+function backendFor(kind: Registry['backend'], home: string): SecretBackend {
+  return kind === 'file' ? new FileBackend(path.join(home, 'keystore.age')) : new KeychainBackend();
+}
+
+/** A failure's message for the audit log: our own messages hold no secrets; others are reduced to a class. */
+function errorSummary(e: unknown): string {
+  if (e instanceof KeywardError) return e.message;
+  return 'internal error';
+}

@@ -1,0 +1,36 @@
+// One build script, three bundles: the CLI (`keyward`), the daemon, and the VS Code extension.
+// Native and host-provided modules stay external: `vscode` is the editor's, and
+// `@napi-rs/keyring` ships a prebuilt N-API binary that must be loaded from node_modules.
+import * as esbuild from 'esbuild';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+  external: ['@napi-rs/keyring', 'vscode'],
+  define: { __KEYWARD_VERSION__: JSON.stringify(pkg.version) },
+};
+
+const builds = [
+  { ...common, entryPoints: { cli: 'daemon/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  { ...common, entryPoints: { daemon: 'daemon/server/main.ts' }, outdir: 'dist' },
+  { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
+];
+
+if (watch) {
+  const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
+  await Promise.all(contexts.map((c) => c.watch()));
+  console.log('esbuild: watching');
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+}

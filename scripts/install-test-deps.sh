@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what the test suites need, idempotently, cached outside the clone and keyed by version.
+# Prints the PATH additions on stdout as `export PATH=...` lines for the caller to eval.
+set -euo pipefail
+
+CACHE="${KEYWARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keyward-ci}"
+AGE_VERSION="v1.3.1"
+mkdir -p "$CACHE"
+
+log() { printf 'install-test-deps: %s\n' "$*" >&2; }
+
+# Debian packages for a headless Secret Service.
+need_apt=()
+command -v gnome-keyring-daemon >/dev/null 2>&1 || need_apt+=(gnome-keyring)
+command -v dbus-run-session >/dev/null 2>&1 || need_apt+=(dbus)
+command -v secret-tool >/dev/null 2>&1 || need_apt+=(libsecret-tools)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "apt-get install ${need_apt[*]}"
+    stamp="$CACHE/apt-updated"
+    if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440 2>/dev/null)" ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 && touch "$stamp"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+  else
+    log "missing ${need_apt[*]}: install them with your package manager (Debian: apt-get install ${need_apt[*]})"
+  fi
+fi
+
+# The Go age 1.3.1 (age, age-keygen with -pq), for interop with the reference implementation.
+AGE_BIN="$CACHE/age-$AGE_VERSION/bin"
+if [ ! -x "$AGE_BIN/age" ] || [ ! -x "$AGE_BIN/age-keygen" ]; then
+  if command -v go >/dev/null 2>&1; then
+    log "go install filippo.io/age/cmd/...@$AGE_VERSION"
+    mkdir -p "$AGE_BIN"
+    GOBIN="$AGE_BIN" GOFLAGS=-mod=mod go install "filippo.io/age/cmd/...@$AGE_VERSION" >&2
+  else
+    log "go is missing: cannot install age $AGE_VERSION (install Go >= 1.22)"
+  fi
+fi
+echo "export PATH=\"$AGE_BIN:\$PATH\""
