@@ -3,75 +3,14 @@
 // errors on stderr in one line that says what to do, documented exit codes.
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { CommanderError } from 'commander';
 import { AgeDataNotification, ErrorCode, ExitCode, exitCodeFor, type AgeDataParams, type KeyInfo, type KeyVersionInfo } from '../protocol';
 import { decryptFile, decryptToWritable, encryptFile, readHeader, unwrapWithPassphrase } from '../age';
 import { DaemonClient, defaultDaemonScript, startDaemonProcess } from '../client';
 import { KeywardError, isKeywardError } from '../util/errors';
-import { daemonPaths, keywardHome } from '../util/paths';
-import { VERSION } from '../version';
+import { daemonPaths } from '../util/paths';
+import { collect, globals, parsePositiveInt, print, program, readStdin, warnFileKeystore, withBackend } from './context';
 import { confirm, readPassphrase } from './prompt';
-import { connectBackend, type Backend } from './backend';
-
-interface GlobalOpts {
-  home?: string;
-  daemon: boolean;
-  json?: boolean;
-  keystore?: 'keychain' | 'file';
-}
-
-const program = new Command();
-program
-  .name('keyward')
-  .description('Keep ML model files and secret configs encrypted, with keys in the OS keychain.')
-  .version(VERSION)
-  .option('--home <dir>', 'state directory (default: $KEYWARD_HOME or the platform data dir)')
-  .option('--no-daemon', 'run in-process instead of through the daemon')
-  .option('--json', 'print results as JSON')
-  .addOption(new Option('--keystore <backend>', 'where keys live (chosen before the first key)').choices(['keychain', 'file']))
-  .showHelpAfterError()
-  .exitOverride();
-
-function globals(): GlobalOpts & { homeDir: string } {
-  const o = program.opts<GlobalOpts>();
-  return { ...o, homeDir: o.home ? path.resolve(o.home) : keywardHome() };
-}
-
-function print(human: string, json: unknown): void {
-  if (globals().json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
-  else if (human) process.stdout.write(human + '\n');
-}
-
-/** Runs `fn` against the daemon or in-process, handling a locked file keystore once. */
-async function withBackend<T>(fn: (b: Backend) => Promise<T>, opts: { keys?: boolean } = {}): Promise<T> {
-  const g = globals();
-  const b = await connectBackend({ home: g.homeDir, daemon: g.daemon, daemonScript: defaultDaemonScript() });
-  try {
-    if (opts.keys && g.keystore) {
-      const r = await b.call('keystoreUse', { backend: g.keystore });
-      if (r.keystore.backend === 'file') warnFileKeystore();
-    }
-    try {
-      return await fn(b);
-    } catch (e) {
-      if (!(isKeywardError(e) && e.code === ErrorCode.KeystoreLocked && /locked/.test(e.message))) throw e;
-      let pass: string;
-      try {
-        pass = await readPassphrase('File keystore passphrase: ', 'KEYWARD_KEYSTORE_PASSPHRASE');
-      } catch {
-        throw e; // no way to ask: the locked error says what to do
-      }
-      await b.call('keystoreUnlock', { passphrase: pass });
-      return await fn(b);
-    }
-  } finally {
-    await b.close();
-  }
-}
-
-function warnFileKeystore(): void {
-  process.stderr.write('keyward: warning: keys are kept in a passphrase-encrypted file, not the OS keychain; keep the passphrase safe and the file private\n');
-}
 
 // ---- keys ----------------------------------------------------------------------------------
 
@@ -372,24 +311,6 @@ async function printStatus(): Promise<void> {
   } finally {
     c.close();
   }
-}
-
-// ---- helpers -------------------------------------------------------------------------------
-
-function collect(v: string, acc: string[]): string[] {
-  return [...acc, v];
-}
-
-function parsePositiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new KeywardError(ErrorCode.InvalidInput, `not a positive whole number: ${v}`);
-  return n;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function formatKeys(list: KeyInfo[]): string {

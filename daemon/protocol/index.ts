@@ -2,94 +2,13 @@
 // schema (validated by the daemon before any work; unknown fields are rejected) and its
 // result type. The CLI and the extension import this file and nothing else of the daemon.
 import { z } from 'zod';
+import { AbsPath, KeyName, KeyRef, KeyState, RecipientString, type AuditRecordView, type KeyInfo, type KeystoreStatus, type KeyVersionInfo } from './shapes';
 
 export * from './errors';
 
 export const PROTOCOL_VERSION = 1;
 
-// ---- shared shapes -------------------------------------------------------------------------
-
-const MAX_PATH = 4096;
-const MAX_NAME = 64;
-
-/** An absolute file path; the client resolves relative paths before sending. */
-export const AbsPath = z
-  .string()
-  .min(1)
-  .max(MAX_PATH)
-  .refine((p) => !p.includes('\0'), 'path contains a NUL byte')
-  .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'), 'path must be absolute');
-
-/** A key name: lowercase letters, digits, dot, dash, underscore; starts with a letter or digit. */
-export const KeyName = z
-  .string()
-  .max(MAX_NAME)
-  .regex(/^[a-z0-9][a-z0-9._-]*$/, 'a key name is lowercase letters, digits, ".", "-" or "_", starting with a letter or digit');
-
-/** `name` (the current version) or `name@vN`. */
-export const KeyRef = z
-  .string()
-  .max(MAX_NAME + 12)
-  .regex(/^[a-z0-9][a-z0-9._-]*(@v[1-9][0-9]{0,5})?$/, 'a key reference is NAME or NAME@vN');
-
-/** A public age recipient string. Its syntax is checked again by the age engine. */
-export const RecipientString = z
-  .string()
-  .min(4)
-  .max(4096)
-  .regex(/^age1[0-9a-z]+$/, 'a recipient starts with age1 (X25519) or age1pq1 (post-quantum)');
-
-export const KeyStates = ['pre-activation', 'active', 'suspended', 'deactivated', 'compromised', 'destroyed'] as const;
-export const KeyState = z.enum(KeyStates);
-export type KeyState = z.infer<typeof KeyState>;
-
-export type KeyKind = 'x25519' | 'mlkem768x25519';
-
-export interface KeyVersionInfo {
-  /** `name@vN` */
-  ref: string;
-  name: string;
-  version: number;
-  kind: KeyKind;
-  state: KeyState;
-  recipient: string;
-  createdAt: string;
-  activatedAt?: string;
-  stateChangedAt: string;
-  /** Days after activation when the key is due for rotation. */
-  cryptoperiodDays: number;
-  /** ISO date when rotation is due (active keys only). */
-  rotationDueAt?: string;
-  /** `ok`, `due-soon` (within 30 days) or `due`. */
-  rotation?: 'ok' | 'due-soon' | 'due';
-  /** `imported` or `generated`. */
-  origin: 'generated' | 'imported';
-}
-
-export interface KeyInfo {
-  name: string;
-  current?: KeyVersionInfo;
-  versions: KeyVersionInfo[];
-}
-
-export interface KeystoreStatus {
-  backend: 'keychain' | 'file' | 'memory';
-  available: boolean;
-  locked?: boolean;
-  /** Why it is unavailable and what to do; never a secret. */
-  detail?: string;
-}
-
-export interface AuditRecordView {
-  seq: number;
-  ts: string;
-  event: string;
-  outcome: 'ok' | 'refused' | 'failed';
-  key?: string;
-  path?: string;
-  detail?: string;
-  client?: string;
-}
+export * from './shapes';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -99,7 +18,7 @@ const empty = z.strictObject({});
  * Each method: its wire name, a params schema and (as a type) its result.
  * Sent by: the CLI and the extension (clients) to the daemon, unless noted.
  */
-export const methods = {
+const coreMethods = {
   /** First request on every connection; until it succeeds, every other request is refused. */
   authenticate: {
     name: 'session/authenticate',
@@ -235,6 +154,14 @@ export const methods = {
     params: empty,
     result: {} as { ok: boolean; records: number; problems: { seq?: number; line: number; problem: string }[] },
   },
+} as const;
+
+/**
+ * Every method of the daemon. Each area declares its methods in its own file of this folder
+ * and is spread in here, so that a method name is declared exactly once.
+ */
+export const methods = {
+  ...coreMethods,
 } as const;
 
 /** Notification from the daemon to the client that asked for `age/decrypt` without an output. */
