@@ -19,6 +19,8 @@ import { Registry } from './keystore/registry';
 import { KeywardError, ioError } from './util/errors';
 import { ensurePrivateDir } from './util/paths';
 import { VERSION } from './version';
+import { scanHandlers } from './scan/handlers';
+import { workspaceHandlers } from './watch/handlers';
 
 /** What a handler knows of the call it serves. */
 export interface CallContext {
@@ -74,7 +76,17 @@ export class Service {
     return this.audit.append(e);
   }
 
+  /** Run when the daemon (or an in-process run) stops: watchers, jobs. */
+  readonly disposers: (() => Promise<void>)[] = [];
+
+  async dispose(): Promise<void> {
+    for (const d of this.disposers.splice(0).reverse()) await d().catch(() => undefined);
+  }
+
   readonly handlers: Handlers = {
+    ...scanHandlers(this),
+    ...workspaceHandlers(this),
+
     status: async () => ({
       pid: process.pid,
       version: VERSION,

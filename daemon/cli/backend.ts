@@ -66,7 +66,8 @@ class InProcess implements Backend {
     this.listeners.set(method, handler);
   }
 
-  close(): Promise<void> {
-    return this.release();
+  async close(): Promise<void> {
+    await this.service.dispose();
+    await this.release();
   }
 }

@@ -11,6 +11,8 @@ import { KeywardError, isKeywardError } from '../util/errors';
 import { daemonPaths } from '../util/paths';
 import { collect, globals, parsePositiveInt, print, program, readStdin, warnFileKeystore, withBackend } from './context';
 import { confirm, readPassphrase } from './prompt';
+import { registerScanCommands } from './scan';
+import { registerStatusCommands } from './status';
 
 // ---- keys ----------------------------------------------------------------------------------
 
@@ -284,6 +286,9 @@ daemon
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => void d.stop(sig));
     await d.closed;
   });
+
+registerScanCommands(program);
+registerStatusCommands(program);
 
 async function printStatus(): Promise<void> {
   const g = globals();

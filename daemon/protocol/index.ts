@@ -9,6 +9,8 @@ export * from './errors';
 export const PROTOCOL_VERSION = 1;
 
 export * from './shapes';
+import { scanMethods } from './scan';
+import { workspaceMethods } from './workspace';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -162,6 +164,8 @@ const coreMethods = {
  */
 export const methods = {
   ...coreMethods,
+  ...scanMethods,
+  ...workspaceMethods,
 } as const;
 
 /** Notification from the daemon to the client that asked for `age/decrypt` without an output. */

@@ -76,6 +76,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
               for (const s of sockets) s.destroy();
             }, 1000).unref();
           });
+          await service.dispose();
           await fsp.rm(paths.token, { force: true });
           if (process.platform !== 'win32') await fsp.rm(paths.socket, { force: true });
           await service.record({ event: 'daemon.stop', outcome: 'ok', detail: reason }).catch(() => undefined);
