@@ -18,11 +18,14 @@ const common = {
   minify: production,
   logLevel: 'warning',
   external: ['@napi-rs/keyring', 'vscode'],
-  define: { __KEYWARD_VERSION__: JSON.stringify(pkg.version) },
+  // ESM-only dependencies (fdir, via tinyglobby) read import.meta.url, which a CJS bundle
+  // lacks: give them this bundle's own URL.
+  define: { __KEYWARD_VERSION__: JSON.stringify(pkg.version), 'import.meta.url': '__keyward_import_meta_url' },
+  banner: { js: "const __keyward_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
 };
 
 const builds = [
-  { ...common, entryPoints: { cli: 'daemon/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  { ...common, entryPoints: { cli: 'daemon/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node\n' + common.banner.js } },
   { ...common, entryPoints: { daemon: 'daemon/server/main.ts' }, outdir: 'dist' },
   { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
 ];

@@ -9,7 +9,8 @@ import {
   type ResultOf,
   type ValidParamsOf,
 } from './protocol';
-import { decryptFile, decryptToWritable, encryptFile, inspect, type ParsedHeader } from './age';
+import { decryptFile, decryptToWritable, inspect, type ParsedHeader } from './age';
+import { encryptArtifact } from './artifacts/encrypt';
 import { AuditLog, type AuditEvent } from './audit/log';
 import type { SecretBackend } from './keystore/backend';
 import { FileBackend } from './keystore/file';
@@ -20,6 +21,9 @@ import { KeywardError, ioError } from './util/errors';
 import { ensurePrivateDir } from './util/paths';
 import { VERSION } from './version';
 import { scanHandlers } from './scan/handlers';
+import { artifactHandlers } from './artifacts/handlers';
+import { rewrapOp, rotateOp } from './artifacts/ops';
+import { JobManager } from './jobs/manager';
 import { workspaceHandlers } from './watch/handlers';
 
 /** What a handler knows of the call it serves. */
@@ -48,6 +52,7 @@ export interface ServiceOptions {
  */
 export class Service {
   readonly startedAt = new Date();
+  readonly jobs: JobManager;
 
   private constructor(
     readonly home: string,
@@ -56,7 +61,10 @@ export class Service {
     readonly audit: AuditLog,
     private readonly socket: string | undefined,
     private readonly backendOverridden: boolean,
-  ) {}
+  ) {
+    this.jobs = new JobManager(home, { rewrap: rewrapOp(() => this.keystore), rotate: rotateOp(() => this.keystore) }, (e) => this.audit.append(e));
+    this.disposers.push(() => this.jobs.dispose());
+  }
 
   static async open(opts: ServiceOptions): Promise<Service> {
     await ensurePrivateDir(opts.home);
@@ -85,6 +93,7 @@ export class Service {
 
   readonly handlers: Handlers = {
     ...scanHandlers(this),
+    ...artifactHandlers(this),
     ...workspaceHandlers(this),
 
     status: async () => ({
@@ -152,7 +161,11 @@ export class Service {
 
     keysExport: (p) => this.keystore.export(p.ref, p.secret ?? false),
 
-    keysRotate: (p) => this.keystore.rotate(p.name, p.cryptoperiodDays !== undefined ? { cryptoperiodDays: p.cryptoperiodDays } : {}),
+    keysRotate: (p) =>
+      this.keystore.rotate(p.name, {
+        ...(p.cryptoperiodDays !== undefined ? { cryptoperiodDays: p.cryptoperiodDays } : {}),
+        ...(p.keepPrevious ? { keepPrevious: true } : {}),
+      }),
 
     keysSetState: async (p) => ({ key: await this.keystore.setState(p.ref, p.state, p.reason) }),
 
@@ -162,7 +175,14 @@ export class Service {
       const fromKeys = this.keystore.recipientsFor(p.keys);
       const recipients = [...new Set([...p.recipients, ...fromKeys.map((k) => k.recipient)])];
       try {
-        const r = await encryptFile({ input: p.input, output: p.output, recipients, armor: p.armor ?? false, overwrite: p.overwrite ?? false });
+        const r = await encryptArtifact({
+          input: p.input,
+          output: p.output,
+          recipients,
+          keys: this.keystore.refsForRecipients(recipients),
+          armor: p.armor ?? false,
+          overwrite: p.overwrite ?? false,
+        });
         await this.audit.append({
           event: 'age.encrypt',
           outcome: 'ok',

@@ -39,6 +39,11 @@ export class ArmorWriter implements Sink {
     if (text.length > 0) await this.out.write(Buffer.from(text, 'latin1'));
   }
 
+  /** Nothing to wait for: `write` copies what it keeps (the short tail). */
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+
   async end(): Promise<void> {
     const tail = this.pending.length > 0 ? `${this.pending.toString('base64')}\n` : '';
     await this.out.write(Buffer.from(`${this.begin()}${tail}${ARMOR_END}\n`, 'latin1'));

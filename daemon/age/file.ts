@@ -4,16 +4,19 @@ import type { Writable } from 'node:stream';
 import { AtomicFile, exists } from '../util/atomic';
 import { ioError } from '../util/errors';
 import { ArmorReader, ArmorWriter, detectArmor } from './armor';
+import { decryptBatches, encryptBatches, fileSource, readerSource, type BatchSource, type PayloadOptions } from './batch';
 import { headerAuthFailed, internal, invalidInput, throwIfAborted } from './errors';
-import { encodeHeader, FILE_KEY_SIZE, MAX_HEADER_BYTES, scanHeader, verifyHeaderMac, type ParsedHeader } from './header';
-import { ByteReader, FileSink, filePull, iterablePull, WritableSink, type Sink } from './io';
+import { encodeHeader, FILE_KEY_SIZE, MAX_HEADER_BYTES, scanHeader, verifyHeaderMac, type ParsedHeader, type Stanza } from './header';
+import { ByteReader, FileSink, filePull, iterablePull, WritableSink, WRITE_BEHIND, type Sink } from './io';
 import { parseRecipients, wrapFileKey } from './recipients';
+import { encodeHeaderWithRoom, headerRoom, isKeywardStanza } from './room';
 import { unwrapWithPassphrase, wrapWithPassphrase } from './scrypt';
-import { decryptPayload, encryptPayload, plaintextSize, type StreamOptions } from './stream';
+import { plaintextSize } from './stream';
 
 // Whole age files: encrypt, decrypt (to a file or a stream), read the header, inspect.
 // Outputs go through AtomicFile, so a file appears only once it is complete; a decrypted
-// file appears only once every chunk, the final one included, has authenticated.
+// file appears only once every chunk, the final one included, has authenticated. The payload
+// goes through batch.ts: worker threads for large inputs, large positional reads for files.
 
 /** A file path, or bytes from a stream (stdin, a socket). */
 export type Input = string | AsyncIterable<Uint8Array>;
@@ -33,7 +36,7 @@ export interface TransferResult {
   bytesOut: number;
 }
 
-export interface EncryptFileOptions extends StreamOptions {
+export interface EncryptFileOptions extends PayloadOptions {
   input: Input;
   output: string;
   /** age1... / age1pq1... recipients; give these or `passphrase`, not both. */
@@ -42,13 +45,26 @@ export interface EncryptFileOptions extends StreamOptions {
   /** scrypt work factor for `passphrase` (default 18). */
   scryptLogN?: number;
   armor?: boolean;
+  /**
+   * End the header with a padding stanza (room.ts) so that a rewrap can rewrite the header in
+   * place. Default: true for binary files to recipients, false for armored ones (they are
+   * rewritten whole). Not possible with a passphrase: an scrypt stanza must be alone.
+   */
+  headerRoom?: boolean;
+  /**
+   * The file key to use instead of a fresh random one (16 bytes; copied, not kept), for a caller
+   * that must derive something from it first, such as a metadata stanza. Never reuse one.
+   */
+  fileKey?: Uint8Array;
+  /** Stanzas to put in the header after the recipients' (Keyward's own `keyward-*` types). */
+  extraStanzas?: readonly Stanza[];
   /** Replace an existing output (default: refuse with AlreadyExists). */
   overwrite?: boolean;
   /** Mode of a new output file (default 0o644: it is ciphertext). */
   mode?: number;
 }
 
-export interface DecryptFileOptions extends StreamOptions {
+export interface DecryptFileOptions extends PayloadOptions {
   input: Input;
   output: string;
   unwrap: FileUnwrap;
@@ -57,7 +73,7 @@ export interface DecryptFileOptions extends StreamOptions {
   mode?: number;
 }
 
-export interface DecryptToWritableOptions extends StreamOptions {
+export interface DecryptToWritableOptions extends PayloadOptions {
   input: Input;
   /** Receives each chunk once it authenticated. It is not ended. */
   output: Writable;
@@ -66,9 +82,11 @@ export interface DecryptToWritableOptions extends StreamOptions {
 
 export interface InspectResult {
   armored: boolean;
-  /** Recipient stanzas without their bodies. */
+  /** Recipient stanzas without their bodies (not Keyward's own `keyward-*` stanzas). */
   stanzas: { type: string; args: string[] }[];
   headerSize: number;
+  /** Bytes of padding in the header, which a rewrap in place can use (0: none). */
+  headerRoom: number;
   /** Bytes after the header in the binary (dearmored) file: the nonce and the chunks. */
   payloadSize: number;
   /** null when no valid payload has `payloadSize` bytes (the file is truncated or padded). */
@@ -86,27 +104,36 @@ export async function encryptFile(opts: EncryptFileOptions): Promise<TransferRes
   if (hasRecipients === (opts.passphrase !== undefined)) {
     throw invalidInput('give either recipients or a passphrase', 'a passphrase cannot be combined with recipients');
   }
+  if (opts.passphrase !== undefined && (opts.headerRoom === true || (opts.extraStanzas?.length ?? 0) > 0)) {
+    throw invalidInput('a passphrase-encrypted file cannot have other stanzas', 'an scrypt stanza must be the only one in the header');
+  }
+  if (opts.fileKey !== undefined && opts.fileKey.length !== FILE_KEY_SIZE) throw internal('file key must be 16 bytes');
+  if (opts.extraStanzas?.some((s) => !isKeywardStanza(s))) throw internal('extra stanzas must be of keyward-* types');
   if (hasRecipients) parseRecipients(opts.recipients ?? []); // fail before any work
   await refuseExisting(opts.output, opts.overwrite);
   throwIfAborted(opts.signal);
 
   const input = await openRaw(opts.input);
-  const fileKey = randomBytes(FILE_KEY_SIZE);
+  const fileKey = opts.fileKey !== undefined ? Buffer.from(opts.fileKey) : randomBytes(FILE_KEY_SIZE);
   try {
-    const stanzas =
-      opts.passphrase !== undefined ? [await wrapWithPassphrase(fileKey, opts.passphrase, opts.scryptLogN)] : await wrapFileKey(fileKey, opts.recipients ?? []);
-    const header = encodeHeader(stanzas, fileKey);
+    let header: Buffer;
+    if (opts.passphrase !== undefined) {
+      header = encodeHeader([await wrapWithPassphrase(fileKey, opts.passphrase, opts.scryptLogN)], fileKey);
+    } else {
+      const stanzas = [...(await wrapFileKey(fileKey, opts.recipients ?? [])), ...(opts.extraStanzas ?? [])];
+      header = (opts.headerRoom ?? opts.armor !== true) ? encodeHeaderWithRoom(stanzas, fileKey) : encodeHeader(stanzas, fileKey);
+    }
     throwIfAborted(opts.signal);
     const out = await AtomicFile.open(opts.output, { mode: opts.mode ?? 0o644, overwrite: opts.overwrite ?? false });
     try {
-      const file = new FileSink(out.handle, opts.output);
+      const file = new FileSink(out.handle, opts.output, WRITE_BEHIND);
       const sink: Sink = opts.armor === true ? new ArmorWriter(file) : file;
       await sink.write(header);
-      for await (const piece of encryptPayload(input.reader, fileKey, opts)) await sink.write(piece);
+      const bytesIn = await encryptBatches(input.source, sink, fileKey, opts);
       await sink.end();
       throwIfAborted(opts.signal);
       await out.commit();
-      return { bytesIn: input.reader.pulled, bytesOut: file.written };
+      return { bytesIn, bytesOut: file.written };
     } catch (e) {
       await out.abort();
       throw e;
@@ -133,11 +160,12 @@ export async function decryptFile(opts: DecryptFileOptions): Promise<TransferRes
       throwIfAborted(opts.signal);
       const out = await AtomicFile.open(opts.output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite ?? false });
       try {
-        const sink = new FileSink(out.handle, opts.output);
-        for await (const chunk of decryptPayload(input.reader, fileKey, opts)) await sink.write(chunk);
+        const sink = new FileSink(out.handle, opts.output, WRITE_BEHIND);
+        await decryptBatches(input.payload, sink, fileKey, opts);
         await sink.end();
+        throwIfAborted(opts.signal);
         await out.commit();
-        return { bytesIn: input.raw.pulled, bytesOut: sink.written };
+        return { bytesIn: input.bytesIn(), bytesOut: sink.written };
       } catch (e) {
         await out.abort();
         throw e;
@@ -162,8 +190,8 @@ export async function decryptToWritable(opts: DecryptToWritableOptions): Promise
   try {
     const fileKey = await unwrapVerified(input, opts.unwrap);
     try {
-      for await (const chunk of decryptPayload(input.reader, fileKey, opts)) await sink.write(chunk);
-      return { bytesIn: input.raw.pulled, bytesOut: sink.written };
+      await decryptBatches(input.payload, sink, fileKey, opts);
+      return { bytesIn: input.bytesIn(), bytesOut: sink.written };
     } finally {
       fileKey.fill(0);
     }
@@ -214,8 +242,9 @@ export async function inspect(input: Input): Promise<InspectResult> {
     }
     return {
       armored: header.armored,
-      stanzas: header.stanzas.map((s) => ({ type: s.type, args: [...s.args] })),
+      stanzas: header.stanzas.filter((s) => !isKeywardStanza(s)).map((s) => ({ type: s.type, args: [...s.args] })),
       headerSize: header.size,
+      headerRoom: headerRoom(header),
       payloadSize: payload,
       plaintextSize: plaintextSize(payload),
     };
@@ -230,7 +259,7 @@ const HEADER_PULL_SIZE = 16 * 1024;
  * Says "already exists" before the slow part (scrypt, a keystore prompt) rather than after.
  * AtomicFile checks again when it commits, so this is only about when the error comes.
  */
-async function refuseExisting(output: string, overwrite: boolean | undefined): Promise<void> {
+export async function refuseExisting(output: string, overwrite: boolean | undefined): Promise<void> {
   if (overwrite !== true && (await exists(output))) {
     throw ioError(Object.assign(new Error(), { code: 'EEXIST' }), 'write', output);
   }
@@ -238,22 +267,34 @@ async function refuseExisting(output: string, overwrite: boolean | undefined): P
 
 interface RawInput {
   reader: ByteReader;
+  /** The same bytes for the payload pipeline: positional reads for a file. */
+  source: BatchSource;
+  /** The open file, for a path. */
+  file?: { handle: fsp.FileHandle; path: string };
   close(): Promise<void>;
 }
 
-interface AgeInput {
+/** An age file opened and its header read. */
+export interface AgeInput {
   /** The input's bytes as read. */
   raw: ByteReader;
   /** The binary age file: `raw`, or `raw` dearmored; positioned after the header. */
   reader: ByteReader;
   header: FileHeader;
+  /** The payload (nonce and chunks), for decryptBatches. */
+  payload: BatchSource;
+  /** The open file, for a path. */
+  file?: { handle: fsp.FileHandle; path: string };
+  /** Bytes read from the input so far. */
+  bytesIn(): number;
   close(): Promise<void>;
 }
 
 async function openRaw(input: Input, pullSize?: number): Promise<RawInput> {
   if (typeof input !== 'string') {
     const { pull, close } = iterablePull(input);
-    return { reader: new ByteReader(pull, pullSize), close };
+    const reader = new ByteReader(pull, pullSize);
+    return { reader, source: readerSource(reader), close };
   }
   let handle: fsp.FileHandle;
   try {
@@ -261,17 +302,28 @@ async function openRaw(input: Input, pullSize?: number): Promise<RawInput> {
   } catch (e) {
     throw ioError(e, 'read', input);
   }
-  return { reader: new ByteReader(filePull(handle, input), pullSize), close: () => handle.close() };
+  return {
+    reader: new ByteReader(filePull(handle, input), pullSize),
+    source: fileSource(handle, input, 0),
+    file: { handle, path: input },
+    close: () => handle.close(),
+  };
 }
 
 /** Opens an age file, binary or armored, and reads its header. */
-async function openAge(input: Input, pullSize?: number): Promise<AgeInput> {
+export async function openAge(input: Input, pullSize?: number): Promise<AgeInput> {
   const raw = await openRaw(input, pullSize);
   try {
     const armored = (await detectArmor(raw.reader)) === 'armored';
     const reader = armored ? new ByteReader(new ArmorReader(raw.reader).pull, pullSize) : raw.reader;
     const header = { ...(await readHeaderFrom(reader)), armored };
-    return { raw: raw.reader, reader, header, close: () => raw.close() };
+    if (raw.file !== undefined && !armored) {
+      // A binary file: the payload is read where it is, past whatever the reader read ahead.
+      const { handle, path } = raw.file;
+      const source = fileSource(handle, path, header.size);
+      return { raw: raw.reader, reader, header, payload: source, file: raw.file, bytesIn: () => header.size + source.read, close: () => raw.close() };
+    }
+    return { raw: raw.reader, reader, header, payload: readerSource(reader), ...(raw.file ? { file: raw.file } : {}), bytesIn: () => raw.reader.pulled, close: () => raw.close() };
   } catch (e) {
     await raw.close();
     throw e;
@@ -291,7 +343,7 @@ async function readHeaderFrom(reader: ByteReader): Promise<ParsedHeader> {
 }
 
 /** Calls the caller's unwrap, then checks the header MAC itself: unwrappers are not trusted with it. */
-async function unwrapVerified(input: AgeInput, unwrap: FileUnwrap): Promise<Buffer> {
+export async function unwrapVerified(input: { header: FileHeader }, unwrap: FileUnwrap): Promise<Buffer> {
   const key: unknown = await unwrap(input.header);
   if (!(key instanceof Uint8Array) || key.length !== FILE_KEY_SIZE) throw internal('unwrap returned something other than a 16-byte file key');
   const fileKey = Buffer.from(key); // ours to wipe; the caller's copy is the caller's

@@ -4,6 +4,7 @@ import { KeywardError } from '../util/errors';
 import { describeTypes, headerAuthFailed, invalidHeader, invalidInput } from './errors';
 import { decodeRaw } from './base64';
 import type { ParsedHeader, Stanza, Unwrap } from './header';
+import { isKeywardStanza } from './room';
 import { SCRYPT_TYPE } from './scrypt';
 
 // Unwrapping with identities (secret keys), on top of age-encryption's Decrypter. This is
@@ -51,7 +52,7 @@ export function unwrapWithIdentities(identities: readonly string[]): Unwrap {
     if (!stanzas.some((s) => OPENABLE.has(s.type))) {
       throw new KeywardError(
         ErrorCode.DecryptFailed,
-        `no identity matched: the file's recipients are of types ${describeTypes(stanzas)}`,
+        `no identity matched: the file's recipients are of types ${describeTypes(stanzas.filter((s) => !isKeywardStanza(s)))}`,
         'Keyward opens X25519 and post-quantum (mlkem768x25519) recipients; these need an age plugin or a hardware key',
       );
     }
@@ -79,7 +80,7 @@ function checkStanza(s: Stanza): void {
 
 function noMatch(header: ParsedHeader): KeywardError {
   const counts = new Map<string, number>();
-  for (const s of header.stanzas) counts.set(s.type, (counts.get(s.type) ?? 0) + 1);
+  for (const s of header.stanzas) if (!isKeywardStanza(s)) counts.set(s.type, (counts.get(s.type) ?? 0) + 1);
   const what = [...counts].map(([type, n]) => `${n} ${describeTypes([{ type }])}`).join(', ');
   return new KeywardError(
     ErrorCode.DecryptFailed,

@@ -1,5 +1,5 @@
 // The age engine's public surface: standard age v1 files (c2sp.org/age), binary or armored,
-// streamed with constant memory. Everything else in daemon/age/ is internal.
+// streamed with constant memory, on every core. Everything else in daemon/age/ is internal.
 
 export {
   decryptFile,
@@ -32,3 +32,8 @@ export { parseRecipient, parseRecipients, wrapFileKey, type ParsedRecipient, typ
 export { unwrapWithIdentities } from './identities';
 export { DEFAULT_SCRYPT_LOG_N, MAX_SCRYPT_LOG_N, unwrapWithPassphrase, wrapWithPassphrase } from './scrypt';
 export { CHUNK_SIZE, openChunk, payloadKey, payloadSize, plaintextSize, sealChunk, type StreamOptions } from './stream';
+export { type PayloadOptions, type PayloadTuning } from './batch';
+export { shutdownPool } from './pool';
+export { decryptRange, type DecryptRangeOptions, type DecryptRangeResult } from './range';
+export { fitHeader, headerRoom, HEADER_ROOM_ALIGN, isKeywardStanza, MIN_HEADER_ROOM, PADDING_TYPE } from './room';
+export { rewrapByCopy, rewrapHeader, writeHeaderInPlace, type RewrapByCopyOptions } from './rewrap';

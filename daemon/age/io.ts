@@ -39,6 +39,18 @@ export class ByteReader {
     return out;
   }
 
+  /**
+   * Up to `max` bytes, as few as the source hands out at once (empty at its end): no
+   * concatenation, for a caller that copies them anyway.
+   */
+  async readSome(max: number): Promise<Buffer> {
+    if (this.off >= this.buf.length) await this.fill(1);
+    const end = Math.min(this.off + max, this.buf.length);
+    const out = this.buf.subarray(this.off, end);
+    this.off = end;
+    return out;
+  }
+
   /** Like `read`, without consuming. */
   async peek(n: number): Promise<Buffer> {
     await this.fill(n);
@@ -118,21 +130,37 @@ export interface Sink {
   end(): Promise<void>;
   /** Bytes that reached the underlying file or stream. */
   readonly written: number;
+  /**
+   * Present when the sink can let go of every chunk written so far: once it resolves, their
+   * memory may be reused. A sink without it (a Writable) may keep chunks indefinitely.
+   */
+  settle?(): Promise<void>;
 }
 
 /**
  * Writes to a file handle, gathering small pieces into one writev of about WRITE_BATCH
  * bytes: one system call per 64 KiB chunk costs more than the encryption does.
+ *
+ * With `writeBehind`, it also starts an fdatasync every that many bytes, in the background:
+ * the disk then writes while we compute, and the fsync at commit finds little left to do.
+ * Such a sync's failure is kept and thrown by the next write or `end()`, never dropped (Linux
+ * reports a writeback error to one fsync only).
  */
 export class FileSink implements Sink {
   written = 0;
   private queue: Uint8Array[] = [];
   private queued = 0;
+  private syncing: Promise<void> | undefined;
+  private syncFailure: unknown;
+  private nextSyncAt: number;
 
   constructor(
     private readonly handle: FileHandle,
     private readonly path: string,
-  ) {}
+    private readonly writeBehind = 0,
+  ) {
+    this.nextSyncAt = writeBehind;
+  }
 
   async write(chunk: Uint8Array): Promise<void> {
     if (chunk.length === 0) return;
@@ -143,9 +171,16 @@ export class FileSink implements Sink {
 
   async end(): Promise<void> {
     await this.flush();
+    await this.syncing;
+    this.throwSyncFailure();
+  }
+
+  settle(): Promise<void> {
+    return this.flush();
   }
 
   private async flush(): Promise<void> {
+    this.throwSyncFailure();
     let pending = this.queue;
     this.queue = [];
     this.queued = 0;
@@ -158,8 +193,27 @@ export class FileSink implements Sink {
     } catch (e) {
       throw ioError(e, 'write', this.path);
     }
+    if (this.writeBehind > 0 && this.written >= this.nextSyncAt && this.syncing === undefined) {
+      this.nextSyncAt = this.written + this.writeBehind;
+      this.syncing = this.handle.datasync().then(
+        () => {
+          this.syncing = undefined;
+        },
+        (e: unknown) => {
+          this.syncFailure ??= e;
+          this.syncing = undefined;
+        },
+      );
+    }
+  }
+
+  private throwSyncFailure(): void {
+    if (this.syncFailure !== undefined) throw ioError(this.syncFailure, 'write', this.path);
   }
 }
+
+/** How often a file we will fsync anyway starts writing back (FileSink's writeBehind). */
+export const WRITE_BEHIND = 32 * 1024 * 1024;
 
 const WRITE_BATCH = 1024 * 1024;
 

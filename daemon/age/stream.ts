@@ -130,7 +130,7 @@ export async function* decryptPayload(source: ByteReader, fileKey: Uint8Array, o
  * wrong place: a non-final chunk at the end of the file means it was cut at a chunk boundary,
  * a final chunk with bytes after it means data was appended. Anything else is damage.
  */
-function explainFailure(key: Buffer, counter: number, last: boolean, sealed: Buffer): Error {
+export function explainFailure(key: Uint8Array, counter: number, last: boolean, sealed: Buffer): Error {
   const other = sealed.length === SEALED_CHUNK_SIZE ? openChunk(key, counter, !last, sealed) : null;
   if (other !== null) {
     other.fill(0);

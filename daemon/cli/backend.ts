@@ -3,7 +3,7 @@ import { DaemonClient } from '../client';
 import { acquireLock } from '../server/lock';
 import { Service, type CallContext } from '../service';
 import { KeywardError } from '../util/errors';
-import { daemonPaths } from '../util/paths';
+import { daemonPaths, ensurePrivateDir } from '../util/paths';
 
 /** What the CLI calls: the daemon over its socket, or the same handlers in-process. */
 export interface Backend {
@@ -37,6 +37,7 @@ class InProcess implements Backend {
   ) {}
 
   static async open(home: string): Promise<InProcess> {
+    await ensurePrivateDir(home);
     const lock = await acquireLock(daemonPaths(home).lock, 'cli');
     try {
       const service = await Service.open({ home });

@@ -13,6 +13,7 @@ import { collect, globals, parsePositiveInt, print, program, readStdin, warnFile
 import { confirm, readPassphrase } from './prompt';
 import { registerScanCommands } from './scan';
 import { registerStatusCommands } from './status';
+import { decryptRange, registerArtifactCommands, rotateIdentityWithArtifacts } from './artifacts';
 
 // ---- keys ----------------------------------------------------------------------------------
 
@@ -77,7 +78,12 @@ keys
   .command('rotate <name>')
   .description('make a new active version; the previous one becomes deactivated (decrypt only)')
   .option('--cryptoperiod <days>', 'cryptoperiod of the new version', parsePositiveInt)
-  .action(async (name: string, o: { cryptoperiod?: number }) => {
+  .option('--rewrap <paths...>', 'also move every artifact under these paths to the new version (zero-downtime order)')
+  .action(async (name: string, o: { cryptoperiod?: number; rewrap?: string[] }) => {
+    if (o.rewrap?.length) {
+      await rotateIdentityWithArtifacts(name, o.rewrap, o.cryptoperiod);
+      return;
+    }
     const r = await withBackend((b) => b.call('keysRotate', { name, ...(o.cryptoperiod ? { cryptoperiodDays: o.cryptoperiod } : {}) }));
     print(`${r.key.ref} active\t${r.key.recipient}\n${r.previous.ref} ${r.previous.state}`, r);
   });
@@ -141,8 +147,13 @@ program
   .description('decrypt an age file with the keystore (default output: FILE without .age; -o - for stdout)')
   .option('-o, --output <file>', 'output path, or - for standard output')
   .option('-f, --force', 'overwrite the output if it exists')
-  .action(async (file: string, o: { output?: string; force?: boolean }) => {
+  .option('--range <start:end>', 'decrypt only plaintext bytes START to END (exclusive), reading only the chunks they need')
+  .action(async (file: string, o: { output?: string; force?: boolean; range?: string }) => {
     const input = path.resolve(file);
+    if (o.range !== undefined) {
+      await decryptRange(input, o.range, o.output === undefined || o.output === '-' ? undefined : path.resolve(o.output), o.force ?? false);
+      return;
+    }
     let output: string | undefined;
     if (o.output === '-') output = undefined;
     else if (o.output) output = path.resolve(o.output);
@@ -287,6 +298,7 @@ daemon
     await d.closed;
   });
 
+registerArtifactCommands(program);
 registerScanCommands(program);
 registerStatusCommands(program);
 

@@ -128,7 +128,7 @@ export class Keystore {
   }
 
   /** Makes version N+1 active and the current active version deactivated (decrypt only). */
-  async rotate(name: string, opts: { cryptoperiodDays?: number } = {}): Promise<{ key: KeyVersionInfo; previous: KeyVersionInfo }> {
+  async rotate(name: string, opts: { cryptoperiodDays?: number; keepPrevious?: boolean } = {}): Promise<{ key: KeyVersionInfo; previous: KeyVersionInfo }> {
     const k = this.registry.find(name);
     if (!k) throw notFound(name);
     const prev = current(k);
@@ -139,7 +139,7 @@ export class Keystore {
       cryptoperiodDays: opts.cryptoperiodDays ?? prev.cryptoperiodDays,
       state: 'active',
     });
-    if (prev.state === 'active') await this.setStateInternal(name, prev.version, 'deactivated', `rotated to v${v.version}`);
+    if (prev.state === 'active' && !opts.keepPrevious) await this.setStateInternal(name, prev.version, 'deactivated', `rotated to v${v.version}`);
     await this.audit({ event: 'key.rotate', outcome: 'ok', key: `${name}@v${v.version}`, detail: `from v${prev.version}` });
     const after = this.registry.find(name)!;
     return { key: this.view(name, v), previous: this.view(name, after.versions.find((x) => x.version === prev.version)!) };
@@ -194,6 +194,16 @@ export class Keystore {
       if (!canEncrypt(v.state)) throw encryptRefusal(r, v.state);
       return { ref: r, recipient: v.recipient };
     });
+  }
+
+  /** Every live version a ref names: `name` means all its versions, `name@vN` that one. */
+  versionsOf(ref: string): { ref: string; recipient: string }[] {
+    const p = parseRef(ref);
+    const k = this.registry.find(p.name);
+    if (!k) throw notFound(p.name);
+    const vs = k.versions.filter((v) => v.state !== 'destroyed' && (p.version === undefined || v.version === p.version));
+    if (!vs.length) throw new KeywardError(ErrorCode.NotFound, `no live version ${ref}`, 'see the versions with keyward keys list');
+    return vs.map((v) => ({ ref: `${k.name}@v${v.version}`, recipient: v.recipient }));
   }
 
   /** Refs of keys whose recipient is one of `recipients` (for reporting). */

@@ -11,6 +11,10 @@ export const PROTOCOL_VERSION = 1;
 export * from './shapes';
 import { scanMethods } from './scan';
 import { workspaceMethods } from './workspace';
+import { jobMethods } from './jobs';
+
+export * from './jobs';
+export * from './workspace';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -97,7 +101,12 @@ const coreMethods = {
   },
   keysRotate: {
     name: 'keys/rotate',
-    params: z.strictObject({ name: KeyName, cryptoperiodDays: z.number().int().min(1).max(36500).optional() }),
+    params: z.strictObject({
+      name: KeyName,
+      cryptoperiodDays: z.number().int().min(1).max(36500).optional(),
+      /** Keep the previous version active until artifacts moved (then set it deactivated). */
+      keepPrevious: z.boolean().optional(),
+    }),
     result: {} as { key: KeyVersionInfo; previous: KeyVersionInfo },
   },
   keysSetState: {
@@ -166,6 +175,7 @@ export const methods = {
   ...coreMethods,
   ...scanMethods,
   ...workspaceMethods,
+  ...jobMethods,
 } as const;
 
 /** Notification from the daemon to the client that asked for `age/decrypt` without an output. */

@@ -1,3 +1,151 @@
-// Methods of workspaces, protection policy and the watcher (encrypt on save, status).
-// Declared here, spread into `methods` in index.ts.
-export const workspaceMethods = {} as const;
+// Methods of workspaces, the protection policy (`.keyward.yaml`) and the watcher that
+// encrypts protected files on save, and of artifact status. Declared here, spread into
+// `methods` in index.ts.
+import { z } from 'zod';
+import { AbsPath } from './shapes';
+
+export type PlaintextMode = 'keep' | 'remove';
+
+/** One `protect:` rule of a policy, as the daemon understood it. */
+export interface PolicyRuleView {
+  glob: string;
+  plaintext: PlaintextMode;
+  /** Key names (`team`, `team@v2`) and age recipients; empty: nothing to encrypt to. */
+  recipients: string[];
+  /** Whether `recipients` come from the rule itself or from the policy's default list. */
+  recipientsFrom: 'rule' | 'default';
+}
+
+export interface PolicyView {
+  /** `file`: read from `.keyward.yaml`; `defaults`: there is no such file. */
+  source: 'file' | 'defaults';
+  /** The policy file, when `source` is `file`. */
+  file?: string;
+  recipients: string[];
+  rules: PolicyRuleView[];
+  /** How long a file must be unchanged (size and mtime) before it is encrypted. */
+  settleMs: number;
+}
+
+export interface WorkspaceInfo {
+  /** The registered root (resolved, symlinks followed). */
+  root: string;
+  registeredAt: string;
+  /** `watching`; `error`: the watcher or the policy failed (see `error`). */
+  state: 'watching' | 'error';
+  /** The policy in force; absent when the policy file is invalid and none was loaded before. */
+  policy?: PolicyView;
+  /** Why the policy or the watcher failed (names the line of `.keyward.yaml`); never a secret. */
+  error?: string;
+  /** Files waiting to settle or being encrypted now. */
+  pending: number;
+}
+
+/** Codes of artifact warnings, stable for clients; `message` is for people. */
+export const ArtifactWarningCodes = [
+  'plaintext-present',
+  'plaintext-newer',
+  'not-encrypted',
+  'stale-key',
+  'no-recipients',
+  'policy-recipient-unusable',
+  'not-decryptable',
+  'keystore-unavailable',
+  'malformed',
+] as const;
+export type ArtifactWarningCode = (typeof ArtifactWarningCodes)[number];
+
+export interface ArtifactWarning {
+  code: ArtifactWarningCode;
+  message: string;
+}
+
+export interface ArtifactStatus {
+  /** The encrypted file (`X.age`), or for a protected plaintext with no `.age` yet, the plaintext. */
+  path: string;
+  /** The plaintext path this artifact stands for (`X`). */
+  plaintext: string;
+  encrypted: boolean;
+  /** Bytes of the `.age` file. */
+  size?: number;
+  armored?: boolean;
+  /**
+   * Recipient stanzas by type and count. X25519 and post-quantum stanzas do not say whose
+   * they are, so this is all the header tells without a key.
+   */
+  stanzas?: { type: string; count: number }[];
+  /** Key versions of this keystore that open the file (`name@vN`). */
+  keys: string[];
+  /** The policy rule that protects the plaintext path, if any. */
+  rule?: PolicyRuleView;
+  warnings: ArtifactWarning[];
+}
+
+/** Warnings that concern the policy as a whole (a named key that cannot encrypt, ...). */
+export interface PolicyWarning {
+  message: string;
+}
+
+export const workspaceMethods = {
+  /**
+   * Watches a folder: protected files (by its `.keyward.yaml`, else the defaults) are
+   * encrypted to `FILE.age` once they stop changing. Persists across daemon restarts.
+   * Idempotent; registering again rescans the folder (and retries files that failed). The
+   * calling connection receives `workspace/event` notifications. Refused with InvalidInput
+   * when `.keyward.yaml` is invalid (the message names the line).
+   */
+  workspaceRegister: {
+    name: 'workspace/register',
+    params: z.strictObject({
+      root: AbsPath,
+      /** Send `workspace/event` notifications to this connection (default true). */
+      events: z.boolean().optional(),
+    }),
+    result: {} as { workspace: WorkspaceInfo },
+  },
+  /** Stops watching a folder and forgets it. Files already encrypted are left as they are. */
+  workspaceUnregister: {
+    name: 'workspace/unregister',
+    params: z.strictObject({ root: AbsPath }),
+    result: {} as { removed: boolean },
+  },
+  workspaceList: {
+    name: 'workspace/list',
+    params: z.strictObject({}),
+    result: {} as { workspaces: WorkspaceInfo[] },
+  },
+  /**
+   * Encrypted artifacts and unencrypted protected files under a folder (or one file), with
+   * recipients, key versions and warnings. Reads headers only; never decrypts a payload.
+   */
+  artifactsStatus: {
+    name: 'artifacts/status',
+    params: z.strictObject({ path: AbsPath }),
+    result: {} as {
+      /** The workspace root whose policy applied. */
+      root: string;
+      policy?: PolicyView;
+      /** The policy file is invalid: why (its line); defaults were not applied. */
+      policyError?: string;
+      policyWarnings: PolicyWarning[];
+      artifacts: ArtifactStatus[];
+      /** The walk stopped at its limit of entries; the list is incomplete. */
+      truncated: boolean;
+    },
+  },
+} as const;
+
+/** Notification from the daemon to clients that registered a workspace with events on. */
+export const WorkspaceEventNotification = 'workspace/event';
+export interface WorkspaceEventParams {
+  root: string;
+  /** The plaintext file concerned (or `.keyward.yaml` for policy errors). */
+  path: string;
+  /**
+   * `encrypted`: `path.age` was written; `removed`: the plaintext was deleted after its
+   * encrypted copy verified; `flagged`: a protected file was left unencrypted (the message
+   * says why: no recipients, a newer `.age` exists, ...); `error`: something failed.
+   */
+  kind: 'encrypted' | 'removed' | 'flagged' | 'error';
+  message: string;
+}

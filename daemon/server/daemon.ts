@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { KeywardError, errnoCode } from '../util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from '../util/paths';
 import { acquireLock } from './lock';
+import { resumeWorkspaces } from '../watch/handlers';
 import { VERSION } from '../version';
 
 export interface DaemonOptions {
@@ -88,6 +89,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     };
     await service.record({ event: 'daemon.start', outcome: 'ok', detail: `pid ${process.pid}` });
     log(`daemon: ready on ${paths.socket} (pid ${process.pid}, keystore ${service.keystore.backendKind})`);
+    // Workspaces registered before are watched again (only the daemon watches).
+    resumeWorkspaces(service).catch((e: unknown) => log(`daemon: could not resume workspaces: ${e instanceof Error ? e.message : 'error'}`));
+    // Jobs a crash or a stop left unfinished pick up where their journals say.
+    service.jobs.resumeAll().then(
+      (ids) => ids.length && log(`daemon: resumed job(s) ${ids.join(', ')}`),
+      (e: unknown) => log(`daemon: could not resume jobs: ${e instanceof Error ? e.message : 'error'}`),
+    );
     return running;
   } catch (e) {
     server?.close();

@@ -53,6 +53,13 @@ export class CliSandbox {
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
+  /** Runs with binary stdout (e.g. `decrypt -o -`). */
+  runBuffer(args: string[]): { code: number; stdout: Buffer; stderr: string } {
+    const r = spawnSync(process.execPath, [CLI, ...args], { env: this.env, cwd: this.dir, timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+    if (r.error) throw r.error;
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
+  }
+
   /** Runs and asserts success; returns stdout. */
   ok(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): string {
     const r = this.run(args, opts);

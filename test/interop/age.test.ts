@@ -3,14 +3,31 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { decryptFile, decryptWithPassphrase, encryptFile, readHeader, unwrapWithIdentities } from '../../daemon/age';
+import {
+  decryptFile,
+  decryptRange,
+  decryptWithPassphrase,
+  encryptFile,
+  readHeader,
+  rewrapByCopy,
+  rewrapHeader,
+  unwrapWithIdentities,
+  wrapWithPassphrase,
+  writeHeaderInPlace,
+  type PayloadTuning,
+} from '../../daemon/age';
+import { encodeHeader } from '../../daemon/age/header';
+import { ByteReader } from '../../daemon/age/io';
+import { paddingStanza, PADDING_TYPE } from '../../daemon/age/room';
+import { encryptPayload } from '../../daemon/age/stream';
 import { ErrorCode } from '../../daemon/protocol/errors';
 import { isKeywardError } from '../../daemon/util/errors';
 import { requireTool, tempDir } from '../helpers/tools';
 
 // Keyward and the reference Go implementation (age 1.3.1) read each other's files, binary and
 // armored, for X25519, post-quantum and passphrase recipients, and reject each other's
-// tampered files. The tools are found on PATH.
+// tampered files; age reads Keyward's padded headers, before and after a rewrap in place, and
+// the payloads Keyward's worker threads write. The tools are found on PATH.
 
 const K = 64 * 1024;
 const SIZES = [0, 1, K, K + 1, 3 * 1024 * 1024 + 17];
@@ -140,6 +157,8 @@ describe('interop with age (Go)', function () {
             assert.deepEqual(await fsp.readFile(f(`ours.out.${tag}`)), data);
             // keyward → age
             await encryptFile({ input: f('plain'), output: f(`ours.${tag}`), recipients: [recipientOf()], armor });
+            // Binary files carry the padding stanza, which age skips.
+            assert.equal((await readHeader(f(`ours.${tag}`))).stanzas.some((s) => s.type === PADDING_TYPE), !armor);
             await ok('age', ['-d', '-i', key.file, '-o', f(`age.out.${tag}`), f(`ours.${tag}`)]);
             assert.deepEqual(await fsp.readFile(f(`age.out.${tag}`)), data);
           }
@@ -228,6 +247,113 @@ describe('interop with age (Go)', function () {
         await assert.rejects(fsp.stat(f(`${name}.out`)));
       }
       assert.deepEqual((await fsp.readdir(path.dirname(f('x')))).filter((n) => n.endsWith('.keyward-tmp')), []);
+    });
+  });
+  describe('the payload on worker threads, at several MiB', () => {
+    const data = randomBytes(8 * 1024 * 1024 + 5);
+    for (const [label, tuning] of [
+      ['default batches', {}],
+      ['3-chunk batches', { batchChunks: 3, threads: 'always' }],
+    ] as [string, PayloadTuning][]) {
+      it(`${label}: keyward → age and age → keyward`, async () => {
+        const f = await caseDir(`workers-${tuning.batchChunks ?? 'd'}`);
+        await fsp.writeFile(f('plain'), data);
+        for (const [r, k] of [
+          [recipient, keyFile],
+          [pqRecipient, pqKeyFile],
+        ] as const) {
+          await encryptFile({ input: f('plain'), output: f('ours.age'), recipients: [r], overwrite: true, tuning });
+          await ok('age', ['-d', '-i', k, '-o', f('age.out'), f('ours.age')]);
+          assert.ok((await fsp.readFile(f('age.out'))).equals(data));
+          await fsp.rm(f('age.out'));
+        }
+        await ok('age', ['-r', recipient, '-o', f('age.age'), f('plain')]);
+        await decryptFile({ input: f('age.age'), output: f('ours.out'), unwrap: unwrapWithIdentities([identity]), tuning });
+        assert.ok((await fsp.readFile(f('ours.out'))).equals(data));
+      });
+    }
+  });
+
+  describe('header room and rewrap', () => {
+    const data = randomBytes(3 * K + 77);
+
+    for (const kind of ['X25519', 'post-quantum'] as const) {
+      it(`${kind}: age decrypts after a rewrap in place adds and removes recipients; size and payload unchanged`, async () => {
+        const f = await caseDir(`rewrap-${kind}`);
+        const pq = kind === 'post-quantum';
+        const first = { file: pq ? pqKeyFile : keyFile, id: pq ? pqIdentity : identity, recipient: pq ? pqRecipient : recipient };
+        await ok('age-keygen', [...(pq ? ['-pq'] : []), '-o', f('second.txt')]);
+        const second = { file: f('second.txt'), recipient: (await ok('age-keygen', ['-y', f('second.txt')])).stdout.toString().trim() };
+        await fsp.writeFile(f('plain'), data);
+        await encryptFile({ input: f('plain'), output: f('x.age'), recipients: [first.recipient] });
+        const before = await fsp.readFile(f('x.age'));
+        const old = await readHeader(f('x.age'));
+        const fileKey = await unwrapWithIdentities([first.id])(old);
+
+        const added = await rewrapHeader(fileKey, old, [first.recipient, second.recipient]);
+        assert.ok(added, 'the new header fits in the room');
+        await writeHeaderInPlace(f('x.age'), old.raw, added);
+        const after = await fsp.readFile(f('x.age'));
+        assert.equal(after.length, before.length);
+        assert.ok(after.subarray(old.size).equals(before.subarray(old.size)), 'payload bytes unchanged');
+        for (const k of [first.file, second.file]) assert.ok((await ok('age', ['-d', '-i', k, f('x.age')])).stdout.equals(data));
+
+        const removed = (await rewrapHeader(fileKey, added, [second.recipient]))!;
+        await writeHeaderInPlace(f('x.age'), added, removed);
+        assert.ok((await ok('age', ['-d', '-i', second.file, f('x.age')])).stdout.equals(data));
+        assert.notEqual((await run('age', ['-d', '-i', first.file, f('x.age')])).code, 0, 'the removed recipient still decrypts');
+      });
+    }
+
+    it('rewrap by copy of a file age wrote: age decrypts the copy with the new recipient', async () => {
+      const f = await caseDir('rewrap-copy');
+      await fsp.writeFile(f('plain'), data);
+      await ok('age', ['-r', recipient, '-o', f('age.age'), f('plain')]);
+      const old = await readHeader(f('age.age'));
+      const fileKey = await unwrapWithIdentities([identity])(old);
+      assert.equal(await rewrapHeader(fileKey, old, [recipient]), null, 'no room in a header age wrote');
+      await ok('age-keygen', ['-o', f('new.txt')]);
+      const fresh = (await ok('age-keygen', ['-y', f('new.txt')])).stdout.toString().trim();
+      const header = await rewrapByCopy({ input: f('age.age'), output: f('copy.age'), header: old, fileKey, recipients: [fresh] });
+      const original = await fsp.readFile(f('age.age'));
+      const copy = await fsp.readFile(f('copy.age'));
+      assert.ok(copy.subarray(header.length).equals(original.subarray(old.size)));
+      assert.ok((await ok('age', ['-d', '-i', f('new.txt'), f('copy.age')])).stdout.equals(data));
+    });
+
+    it('passphrase files get no padding: age refuses an scrypt stanza next to any other', async () => {
+      const f = await caseDir('scrypt-pad');
+      const fileKey = randomBytes(16);
+      const pass = 'correct horse';
+      const header = encodeHeader([await wrapWithPassphrase(fileKey, pass, 10), paddingStanza(4000)!], fileKey);
+      const parts: Buffer[] = [header];
+      let done = false;
+      const src = new ByteReader(() => Promise.resolve(done ? null : ((done = true), Buffer.from('hello'))));
+      for await (const piece of encryptPayload(src, fileKey)) parts.push(piece);
+      await fsp.writeFile(f('x.age'), Buffer.concat(parts));
+      const r = await run('python3', ['-I', driver, pass, 'age', '-d', '-o', f('out'), f('x.age')]);
+      assert.notEqual(r.code, 0, 'age accepted an scrypt stanza with another stanza');
+      assert.match(r.stderr, /scrypt/i);
+      // And Keyward's own files with a passphrase have the scrypt stanza alone.
+      await fsp.writeFile(f('plain'), 'x');
+      await encryptFile({ input: f('plain'), output: f('pw.age'), passphrase: pass, scryptLogN: 10 });
+      assert.deepEqual((await readHeader(f('pw.age'))).stanzas.map((s) => s.type), ['scrypt']);
+    });
+
+    it('random access into a file age wrote', async () => {
+      const f = await caseDir('range');
+      const big = randomBytes(3 * 1024 * 1024 + 999);
+      await fsp.writeFile(f('plain'), big);
+      await ok('age', ['-r', recipient, '-o', f('x.age'), f('plain')]);
+      const unwrap = unwrapWithIdentities([identity]);
+      for (const [start, end] of [
+        [0, 1],
+        [K - 1, K + 1],
+        [1_000_000, 2_500_000],
+        [big.length - 10, big.length],
+      ]) {
+        assert.ok((await decryptRange({ input: f('x.age'), start: start!, end: end!, unwrap })).equals(big.subarray(start, end)), `${start}:${end}`);
+      }
     });
   });
 });

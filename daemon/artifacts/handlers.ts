@@ -1,0 +1,52 @@
+import { Writable } from 'node:stream';
+import { AgeDataNotification, JobProgressNotification, type AgeDataParams, type JobInfo } from '../protocol';
+import { decryptRange } from '../age';
+import type { Handlers, Service } from '../service';
+
+/** Model artifacts (rewrap, rotate, range reads) and the jobs that change them. */
+export function artifactHandlers(svc: Service): Handlers {
+  return {
+    artifactsRewrap: (p, call) => svc.jobs.start('rewrap', p.files, p, call.client),
+
+    artifactsRotate: (p, call) => svc.jobs.start('rotate', p.files, p, call.client),
+
+    ageDecryptRange: async (p, call) => {
+      let used = '';
+      const unwrap = async (h: { raw: Uint8Array }) => {
+        const r = await svc.keystore.unwrapFileKey(h.raw);
+        used = r.ref;
+        return r.fileKey;
+      };
+      try {
+        let bytesOut: number;
+        if (p.output !== undefined) {
+          bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: p.output, overwrite: p.overwrite ?? false })).bytesOut;
+        } else {
+          const notify = call.notify;
+          const stream = call.requestId ?? '0';
+          const sink = new Writable({
+            write(chunk: Buffer, _enc, cb) {
+              const params: AgeDataParams = { stream, data: chunk.toString('base64') };
+              if (!notify) return cb();
+              notify(AgeDataNotification, params).then(() => cb(), cb);
+            },
+          });
+          bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: sink })).bytesOut;
+        }
+        await svc.record({ event: 'age.decrypt-range', outcome: 'ok', key: used, path: p.input, client: call.client, detail: `bytes ${p.start}-${p.start + bytesOut}` });
+        return { bytesOut, key: used, ...(p.output !== undefined ? { output: p.output } : {}) };
+      } catch (e) {
+        await svc.record({ event: 'age.decrypt-range', outcome: 'failed', path: p.input, client: call.client });
+        throw e;
+      }
+    },
+
+    jobsList: () => Promise.resolve({ jobs: svc.jobs.list() }),
+    jobsGet: (p) => svc.jobs.get(p.id),
+    jobsCancel: (p) => svc.jobs.cancel(p.id),
+    jobsWait: (p, call) =>
+      svc.jobs.wait(p.id, (info: JobInfo) => {
+        void call.notify?.(JobProgressNotification, info).catch(() => undefined);
+      }),
+  };
+}

@@ -1,0 +1,256 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { ErrorCode } from '../protocol';
+import {
+  decryptToWritable,
+  encryptFile,
+  fitHeader,
+  readHeader,
+  rewrapByCopy,
+  wrapFileKey,
+  writeHeaderInPlace,
+  FILE_KEY_SIZE,
+  type FileHeader,
+  type Stanza,
+} from '../age';
+import type { FileOp } from '../jobs/manager';
+import { jobTempPath } from '../jobs/manager';
+import type { Keystore } from '../keystore/keystore';
+import { KeywardError } from '../util/errors';
+import { META_TYPE, metaStanza, readMeta } from './meta';
+
+export interface RewrapParams {
+  add?: string[];
+  addKeys?: string[];
+  remove?: string[];
+  removeKeys?: string[];
+  setRecipients?: string[];
+  setKeys?: string[];
+  onlyIfOpenedBy?: string[];
+}
+
+export interface RotateParams {
+  recipients?: string[];
+  keys?: string[];
+}
+
+type Staged = { mode: 'inplace'; old: string; next: string } | { mode: 'copy'; temp: string; header: string };
+
+/** Resolves key refs to recipients; encryption targets must be active keys. */
+function resolveKeys(ks: Keystore, refs: readonly string[] | undefined, forEncryption: boolean): { recipients: string[]; refs: string[] } {
+  if (!refs?.length) return { recipients: [], refs: [] };
+  if (forEncryption) {
+    const r = ks.recipientsFor(refs);
+    return { recipients: r.map((x) => x.recipient), refs: r.map((x) => x.ref) };
+  }
+  const recipients: string[] = [];
+  const out: string[] = [];
+  for (const ref of refs) {
+    const versions = ks.versionsOf(ref);
+    for (const v of versions) {
+      recipients.push(v.recipient);
+      out.push(v.ref);
+    }
+  }
+  return { recipients, refs: out };
+}
+
+async function openFile(ks: Keystore, file: string): Promise<{ header: FileHeader; fileKey: Uint8Array; ref: string }> {
+  const header = await readHeader(file);
+  const { fileKey, ref } = await ks.unwrapFileKey(header.raw);
+  return { header, fileKey, ref };
+}
+
+/** The stanzas that carry the file key (not Keyward's own metadata or padding). */
+function keyStanzas(stanzas: readonly Stanza[]): Stanza[] {
+  return stanzas.filter((s) => !s.type.startsWith('keyward-'));
+}
+
+function same(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+}
+
+/**
+ * Rewrap: the same file key, wrapped to another set of recipients. The new header is built
+ * to the old header's exact size (Keyward leaves room in the headers it writes), so only the
+ * header bytes are rewritten in place; a header without room (a file age wrote) is rewritten
+ * once by copying the payload bytes as they are (nothing is decrypted), and gets room.
+ */
+export function rewrapOp(ks: () => Keystore): FileOp<RewrapParams> {
+  return {
+    concurrency: 8,
+    async stage(file, p, ctx) {
+      const keystore = ks();
+      let opened;
+      try {
+        opened = await openFile(keystore, file);
+      } catch (e) {
+        // Sweeping a tree for one key's files: a file none of our keys opens is not ours to touch.
+        if (p.onlyIfOpenedBy?.length && e instanceof KeywardError && e.code === ErrorCode.DecryptFailed) return { skip: 'not opened by any of your keys' };
+        throw e;
+      }
+      const { header, fileKey, ref } = opened;
+      if (p.onlyIfOpenedBy?.length && !p.onlyIfOpenedBy.includes(ref)) return { skip: `not opened by ${p.onlyIfOpenedBy.join(', ')}` };
+      if (header.armored) {
+        throw new KeywardError(ErrorCode.InvalidInput, 'armored files cannot be rewrapped in place', 'rotate it instead (keyward rotate), or keep model files binary');
+      }
+      const meta = readMeta(fileKey, header.stanzas);
+      const add = [...(p.add ?? []), ...resolveKeys(keystore, p.addKeys, true).recipients];
+      const remove = [...(p.remove ?? []), ...resolveKeys(keystore, p.removeKeys, false).recipients];
+      const set = [...(p.setRecipients ?? []), ...resolveKeys(keystore, p.setKeys, true).recipients];
+      let current = set.length ? null : (meta?.recipients ?? null);
+      let next: string[];
+      let stanzas: Stanza[];
+      if (set.length) {
+        next = [...new Set(set)];
+        current = meta?.recipients ?? null;
+      } else if (current) {
+        next = [...new Set([...current, ...add])].filter((r) => !remove.includes(r));
+      } else if (remove.length) {
+        throw new KeywardError(
+          ErrorCode.InvalidInput,
+          'Keyward does not know who this file is encrypted to (age hides recipients, and no Keyward metadata is in it)',
+          'give the full new set with --set / --set-key',
+        );
+      } else {
+        next = [];
+      }
+      if (current && same(current, next)) return { skip: 'recipients already as asked' };
+      if (set.length || current) {
+        if (!next.length) throw new KeywardError(ErrorCode.InvalidInput, 'this would leave the file with no recipient', 'keep at least one recipient');
+        stanzas = [...(await wrapFileKey(fileKey, next)), metaStanza(fileKey, { recipients: next, keys: keystore.refsForRecipients(next), at: new Date().toISOString() })];
+      } else {
+        // Unknown current set, additions only: keep the existing stanzas as they are.
+        stanzas = [...keyStanzas(header.stanzas), ...(await wrapFileKey(fileKey, add))];
+      }
+      if (ctx.signal.aborted) throw new KeywardError(ErrorCode.Cancelled, 'cancelled');
+      const fitted = fitHeader(stanzas, fileKey, header.size);
+      if (fitted) {
+        return { data: { mode: 'inplace', old: Buffer.from(header.raw).toString('base64'), next: fitted.toString('base64') } satisfies Staged };
+      }
+      const temp = jobTempPath(file, ctx.jobId);
+      const h = await rewrapByCopy({ input: file, output: temp, header, fileKey, stanzas, signal: ctx.signal });
+      return { data: { mode: 'copy', temp, header: sha256(h) } satisfies Staged };
+    },
+    async commit(file, data) {
+      const d = data as Staged;
+      if (d.mode === 'inplace') {
+        await writeHeaderInPlace(file, Buffer.from(d.old, 'base64'), Buffer.from(d.next, 'base64'));
+        return { bytes: Buffer.from(d.next, 'base64').length, detail: 'header rewritten in place' };
+      }
+      return commitCopy(file, d.temp, d.header, 'header rewritten (payload copied once, with room for the next rewrap)');
+    },
+    discard: (file, ctx) => discardTemps(file, ctx.jobId),
+  };
+}
+
+/**
+ * Rotate: a new file key, the payload decrypted and re-encrypted into a temp file beside the
+ * original, verified by decrypting it again (hash of the plaintext both ways), then renamed
+ * over the original. Recipients as given, else the ones Keyward recorded in the file.
+ */
+export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
+  return {
+    concurrency: 2,
+    async stage(file, p, ctx) {
+      const keystore = ks();
+      const { header, fileKey } = await openFile(keystore, file);
+      const given = [...(p.recipients ?? []), ...resolveKeys(keystore, p.keys, true).recipients];
+      const recipients = given.length ? [...new Set(given)] : readMeta(fileKey, header.stanzas)?.recipients;
+      if (!recipients?.length) {
+        throw new KeywardError(
+          ErrorCode.InvalidInput,
+          'Keyward does not know who this file is encrypted to (age hides recipients, and no Keyward metadata is in it)',
+          'give the recipients with -r / -k',
+        );
+      }
+      const temp = jobTempPath(file, ctx.jobId);
+      const newKey = randomBytes(FILE_KEY_SIZE);
+      try {
+        const meta = metaStanza(newKey, { recipients, keys: keystore.refsForRecipients(recipients), at: new Date().toISOString() });
+        // Decrypt into a pipe that encrypts: plaintext only ever in memory, a chunk at a time.
+        const pipe = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+        const before = createHash('sha256');
+        const counting = new Writable({
+          write(chunk: Buffer, _e, cb) {
+            before.update(chunk);
+            ctx.onBytes(chunk.length);
+            if (pipe.write(chunk)) cb();
+            else pipe.once('drain', () => cb());
+          },
+        });
+        const reading = decryptToWritable({ input: file, output: counting, unwrap: () => Promise.resolve(fileKey), signal: ctx.signal }).then(
+          () => pipe.end(),
+          (e: unknown) => {
+            pipe.destroy(e instanceof Error ? e : new Error('decrypt failed'));
+            throw e;
+          },
+        );
+        await Promise.all([
+          reading,
+          encryptFile({ input: pipe, output: temp, recipients, fileKey: newKey, extraStanzas: [meta], overwrite: true, armor: header.armored, signal: ctx.signal }),
+        ]);
+        const after = createHash('sha256');
+        const verify = new Writable({
+          write(chunk: Buffer, _e, cb) {
+            after.update(chunk);
+            cb();
+          },
+        });
+        await decryptToWritable({ input: temp, output: verify, unwrap: () => Promise.resolve(newKey), signal: ctx.signal });
+        if (!before.digest().equals(after.digest())) {
+          throw new KeywardError(ErrorCode.IoFailed, 'the re-encrypted copy did not verify', 'the original is untouched; check the disk and try again');
+        }
+        const h = await readHeader(temp);
+        return { data: { mode: 'copy', temp, header: sha256(h.raw) } satisfies Staged };
+      } finally {
+        newKey.fill(0);
+        fileKey.fill(0);
+      }
+    },
+    commit: (file, data) => commitCopy(file, (data as Staged & { mode: 'copy' }).temp, (data as Staged & { mode: 'copy' }).header, 'new file key'),
+    discard: (file, ctx) => discardTemps(file, ctx.jobId),
+  };
+}
+
+/**
+ * Renames the verified temp over the original. Idempotent: if the temp is gone, the rename
+ * happened before a crash, which the file's header (the one staged) confirms.
+ */
+async function commitCopy(file: string, temp: string, headerHash: string, detail: string): Promise<{ bytes: number; detail: string }> {
+  try {
+    await fsp.rename(temp, file);
+  } catch (e) {
+    const h = await readHeader(file).catch(() => null);
+    if (!h || sha256(h.raw) !== headerHash) throw e;
+  }
+  const dir = await fsp.open(path.dirname(file), 'r');
+  try {
+    await dir.sync().catch(() => undefined);
+  } finally {
+    await dir.close();
+  }
+  return { bytes: (await fsp.stat(file)).size, detail };
+}
+
+async function discardTemps(file: string, jobId: string): Promise<void> {
+  const temp = jobTempPath(file, jobId);
+  const dir = path.dirname(temp);
+  const base = path.basename(temp);
+  let names: string[] = [];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return;
+  }
+  // The temp itself and AtomicFile's own temps for it (`.<temp>.<random>.keyward-tmp`).
+  for (const n of names) if (n === base || (n.startsWith(`.${base}.`) && n.endsWith('.keyward-tmp'))) await fsp.rm(path.join(dir, n), { force: true });
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+export { META_TYPE };

@@ -1,0 +1,143 @@
+// Finds `NAME <op> VALUE` assignments whose NAME holds a word that suggests a secret, in any
+// of the syntaxes secrets are written in: code (`apiKey = "..."`, `token := "..."`,
+// `"password": "..."`, `setToken("...")`), config (`PASSWORD=...`, `password: ...`,
+// `db.password=...`, `<password>...</password>`) and HTTP (`Bearer ...`).
+//
+// Written by hand rather than as one big regex, for speed and for bounded time: a cheap
+// keyword regex finds candidates, and each candidate is parsed outward from the keyword with
+// bounded loops and sticky regexes that cannot backtrack far. The cost is linear in the text.
+
+import type { RuleContext } from './types';
+
+export interface Assignment {
+  /** The assigned name as written (`AWS_SECRET_ACCESS_KEY`, `db.password`). */
+  name: string;
+  /** Its words, lowercased: `awsSecretKey` -> aws, secret, key. */
+  words: string[];
+  value: string;
+  /** Offsets of the value in the text. */
+  start: number;
+  end: number;
+  quoted: boolean;
+  /** `Bearer <token>` rather than an assignment. */
+  bearer: boolean;
+}
+
+/**
+ * Candidate keywords. Case-insensitive; a hit is only a starting point: the name around it
+ * is parsed and judged by word, so `author` or `tokenizer` do not count.
+ */
+const KEYWORDS =
+  /pass(?:w(?:or)?d|phrase)?|pwd|secret|token|api[-_.]?key|access[-_.]?key|priv(?:ate)?[-_.]?key|(?:signing|encryption|master|hmac|jwt|session|license|account|storage)[-_.]?key|credential|auth|bearer|cohere|co_api|wandb|twilio|kaggle|[-_]key(?![a-z])/gi;
+
+const MAX_NAME = 96;
+const MAX_VALUE = 256;
+
+function isNameChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 /* _ */ || c === 45 /* - */ || c === 46 /* . */;
+}
+
+/**
+ * After the name: an optional closing quote or bracket, an optional type annotation
+ * (`: str =`, `: String =`), then the operator. Sticky; every repetition is bounded.
+ */
+const OPERATOR =
+  /["'`\]]{0,2}[ \t]{0,8}(?::[ \t]{0,4}[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>]))?(:=|=>|===|!==|==|!=|\|\|=|\?\?=|=|:|\(|<-)[ \t]{0,8}/y;
+/** A quoted value (no newline, at most MAX_VALUE characters, escapes skipped). */
+const DQ = /"((?:[^"\\\n\r]|\\.){0,256})"/y;
+const SQ = /'((?:[^'\\\n\r]|\\.){0,256})'/y;
+const BQ = /`((?:[^`\\\n\r]|\\.){0,256})`/y;
+/** A quoted value inside a JSON string (notebook sources): `\"...\"`. */
+const ESC_DQ = /\\"((?:[^"\\\n\r]|\\[^"\n\r]){0,256})\\"/y;
+/** An unquoted value: up to whitespace or a delimiter. */
+const BARE = /([^\s"'`,;&)\]}<>]{1,257})/y;
+/** `Bearer <token>`. */
+const BEARER = /[ \t]{1,4}([A-Za-z0-9._~+/=-]{16,257})/y;
+/** `<password>value</password>`. */
+const XML = />([^<\n\r]{1,257})</y;
+
+export function findAssignments(ctx: RuleContext, visit: (a: Assignment) => void): void {
+  const text = ctx.text;
+  const kw = new RegExp(KEYWORDS.source, KEYWORDS.flags);
+  let m: RegExpExecArray | null;
+  while ((m = kw.exec(text)) !== null) {
+    // The whole name around the keyword.
+    let s = m.index;
+    let e = m.index + m[0].length;
+    const floor = Math.max(0, s - MAX_NAME);
+    while (s > floor && isNameChar(text.charCodeAt(s - 1))) s--;
+    const ceil = Math.min(text.length, e + MAX_NAME);
+    while (e < ceil && isNameChar(text.charCodeAt(e))) e++;
+    kw.lastIndex = e; // one candidate per name, however many keywords it holds
+    const name = trimName(text.slice(s, e));
+    if (!name) continue;
+    const a = parseAfterName(text, s, e, name);
+    if (a) visit(a);
+  }
+}
+
+/** Drops leading/trailing separators: `--password` -> `password`, `.token` -> `token`. */
+function trimName(n: string): string {
+  let a = 0;
+  let b = n.length;
+  while (a < b && (n[a] === '-' || n[a] === '.' || n[a] === '_')) a++;
+  while (b > a && (n[b - 1] === '-' || n[b - 1] === '.')) b--;
+  return n.slice(a, b);
+}
+
+function parseAfterName(text: string, nameStart: number, nameEnd: number, name: string): Assignment | null {
+  const words = splitWords(name);
+  if (words.length === 1 && words[0] === 'bearer') {
+    BEARER.lastIndex = nameEnd;
+    const b = BEARER.exec(text);
+    if (!b || b[1] === undefined) return null;
+    const start = nameEnd + b[0].length - b[1].length;
+    return { name, words, value: b[1], start, end: start + b[1].length, quoted: false, bearer: true };
+  }
+  if (nameStart > 0 && text.charCodeAt(nameStart - 1) === 60 /* < */ && text.charCodeAt(nameEnd) === 62 /* > */) {
+    XML.lastIndex = nameEnd;
+    const x = XML.exec(text);
+    if (!x || x[1] === undefined) return null;
+    const value = x[1].trim();
+    const start = nameEnd + 1 + x[1].indexOf(value);
+    return { name, words, value, start, end: start + value.length, quoted: false, bearer: false };
+  }
+  OPERATOR.lastIndex = nameEnd;
+  const op = OPERATOR.exec(text);
+  if (!op) return null;
+  const opText = op[1] ?? '';
+  const at = nameEnd + op[0].length;
+  const q = text.charCodeAt(at);
+  const quote = q === 34 ? DQ : q === 39 ? SQ : q === 96 ? BQ : null;
+  if (quote) {
+    quote.lastIndex = at;
+    const v = quote.exec(text);
+    if (!v || v[1] === undefined) return null;
+    return { name, words, value: v[1], start: at + 1, end: at + 1 + v[1].length, quoted: true, bearer: false };
+  }
+  if (q === 92 /* \ */ && text.charCodeAt(at + 1) === 34) {
+    ESC_DQ.lastIndex = at;
+    const v = ESC_DQ.exec(text);
+    if (!v || v[1] === undefined) return null;
+    return { name, words, value: v[1], start: at + 2, end: at + 2 + v[1].length, quoted: true, bearer: false };
+  }
+  // A call `setToken(x)` or a comparison only counts with a quoted literal.
+  if (opText === '(' || opText === '==' || opText === '===' || opText === '!=' || opText === '!==') return null;
+  BARE.lastIndex = at;
+  const v = BARE.exec(text);
+  if (!v || v[1] === undefined) return null;
+  return { name, words, value: v[1], start: at, end: at + v[1].length, quoted: false, bearer: false };
+}
+
+const WORD = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
+
+/** `OPENAI_API_KEY` -> openai, api, key; `dbPassword` -> db, password; `APIKey` -> api, key. */
+export function splitWords(name: string): string[] {
+  const out: string[] = [];
+  WORD.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = WORD.exec(name)) !== null) out.push(m[0].toLowerCase());
+  return out;
+}
+
+export { MAX_VALUE };

@@ -1,0 +1,206 @@
+// The scanner: runs every rule over a text and turns matches into findings (positions,
+// fingerprint, redacted form), after the allowlists that live in the text itself
+// (placeholder values, `keyward:allow` comments). Path allowlists and the baseline are
+// applied by the callers that know paths (run.ts, handlers.ts).
+
+import { findAssignments } from './assignments';
+import { fingerprint } from './fingerprint';
+import { isKnownPublic } from './known';
+import { isPlaceholder } from './placeholders';
+import { redact } from './redact';
+import { ASSIGNMENT_RULES, PATTERN_RULES } from './rules';
+import type { Finding, RuleContext, Severity } from './types';
+
+export interface ScanTextOptions {
+  /** POSIX path relative to the scan root: decides code vs config style and lockfiles, and enters the fingerprint. */
+  path?: string;
+  /** A VS Code language id, when there is no path (or to override the extension). */
+  languageId?: string;
+  /** The commit that added the text (`--since`). */
+  commit?: string;
+}
+
+/** The inline allowlist marker: on the secret's line, or `keyward:allow-next-line` on the line above. */
+export const ALLOW_MARKER = 'keyward:allow';
+const ALLOW_NEXT = 'keyward:allow-next-line';
+
+interface Hit {
+  ruleId: string;
+  description: string;
+  severity: Severity;
+  priority: number;
+  start: number;
+  end: number;
+}
+
+export function scanText(text: string, opts: ScanTextOptions = {}): Finding[] {
+  const path = opts.path ?? '';
+  const fileName = path.slice(path.lastIndexOf('/') + 1).toLowerCase();
+  const ctx: RuleContext = { text, path, fileName, style: styleFor(fileName, opts.languageId), lockfile: LOCKFILES.has(fileName) };
+
+  const hits: Hit[] = [];
+  for (const rule of PATTERN_RULES) {
+    rule.scan(ctx, (m) => {
+      if (!rule.noPlaceholderCheck && isPlaceholder(text.slice(m.start, m.end))) return;
+      hits.push({ ruleId: rule.id, description: rule.description, severity: m.severity ?? rule.severity, priority: rule.priority, start: m.start, end: m.end });
+    });
+  }
+  findAssignments(ctx, (a) => {
+    if (!a.value || isPlaceholder(a.value)) return;
+    for (const rule of ASSIGNMENT_RULES) {
+      const v = rule.judge(a, ctx);
+      if (v === false) continue;
+      hits.push({ ruleId: rule.id, description: rule.description, severity: v === true ? rule.severity : v, priority: rule.priority, start: a.start, end: a.end });
+      return;
+    }
+  });
+  if (hits.length === 0) return [];
+
+  return toFindings(text, dropOverlaps(hits), path, opts.commit);
+}
+
+/**
+ * Of overlapping hits, the one of the highest priority (then the earliest, then the longest)
+ * is kept. `out` never holds two overlapping hits and is sorted by start, so its ends are
+ * sorted too: the walk back stops at the first hit that ends before this one starts.
+ */
+function dropOverlaps(hits: Hit[]): Hit[] {
+  hits.sort((a, b) => a.start - b.start || b.priority - a.priority || b.end - b.start - (a.end - a.start));
+  const out: Hit[] = [];
+  for (const h of hits) {
+    let dominated = false;
+    let i = out.length - 1;
+    const beaten: number[] = [];
+    for (; i >= 0; i--) {
+      const o = out[i]!;
+      if (o.end <= h.start) break;
+      if (o.priority >= h.priority) {
+        dominated = true;
+        break;
+      }
+      beaten.push(i);
+    }
+    if (dominated) continue;
+    for (const j of beaten) out.splice(j, 1);
+    out.push(h);
+  }
+  return out;
+}
+
+/**
+ * `keyward:allow` on the secret's line, or `keyward:allow-next-line` on the line above. The
+ * markers are found in one pass; each line's bounds are looked up once, however many
+ * findings it holds (a minified file is one long line).
+ */
+class InlineAllow {
+  private readonly plain: number[] = [];
+  private readonly next: number[] = [];
+  private readonly ends = new Map<number, number>();
+
+  constructor(private readonly text: string) {
+    for (let i = text.indexOf(ALLOW_MARKER); i >= 0; i = text.indexOf(ALLOW_MARKER, i + 1)) {
+      (text.startsWith(ALLOW_NEXT, i) ? this.next : this.plain).push(i);
+    }
+  }
+
+  get none(): boolean {
+    return this.plain.length === 0 && this.next.length === 0;
+  }
+
+  allowed(lineStart: number): boolean {
+    if (this.none) return false;
+    if (anyIn(this.plain, lineStart, this.lineEnd(lineStart))) return true;
+    if (lineStart === 0 || this.next.length === 0) return false;
+    const prev = this.text.lastIndexOf('\n', lineStart - 2) + 1;
+    return anyIn(this.next, prev, lineStart);
+  }
+
+  private lineEnd(start: number): number {
+    let e = this.ends.get(start);
+    if (e === undefined) {
+      e = this.text.indexOf('\n', start);
+      if (e < 0) e = this.text.length;
+      this.ends.set(start, e);
+    }
+    return e;
+  }
+}
+
+/** Whether sorted `xs` holds a value in [lo, hi). */
+function anyIn(xs: readonly number[], lo: number, hi: number): boolean {
+  let a = 0;
+  let b = xs.length;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (xs[m]! < lo) a = m + 1;
+    else b = m;
+  }
+  return a < xs.length && xs[a]! < hi;
+}
+
+function toFindings(text: string, hits: Hit[], path: string, commit: string | undefined): Finding[] {
+  // Line and column of every start and end, in one pass over the text.
+  const points = [...new Set(hits.flatMap((h) => [h.start, h.end]))].sort((a, b) => a - b);
+  const pos = new Map<number, { line: number; column: number }>();
+  let line = 1;
+  let lineStart = 0;
+  let nextNl = text.indexOf('\n');
+  for (const p of points) {
+    while (nextNl >= 0 && nextNl < p) {
+      line++;
+      lineStart = nextNl + 1;
+      nextNl = text.indexOf('\n', lineStart);
+    }
+    pos.set(p, { line, column: p - lineStart + 1 });
+  }
+  const allow = new InlineAllow(text);
+  const out: Finding[] = [];
+  for (const h of hits) {
+    const a = pos.get(h.start)!;
+    const b = pos.get(h.end)!;
+    if (allow.allowed(h.start - a.column + 1)) continue;
+    const secret = text.slice(h.start, h.end);
+    if (isKnownPublic(secret)) continue;
+    out.push({
+      ruleId: h.ruleId,
+      description: h.description,
+      severity: h.severity,
+      path,
+      line: a.line,
+      column: a.column,
+      endLine: b.line,
+      endColumn: b.column,
+      start: h.start,
+      end: h.end,
+      redacted: redact(secret),
+      fingerprint: fingerprint(h.ruleId, path, secret),
+      ...(commit ? { commit } : {}),
+    });
+  }
+  return out;
+}
+
+const CODE_EXTENSIONS = new Set([
+  'js', 'jsx', 'ts', 'tsx', 'mjs', 'cjs', 'mts', 'cts', 'py', 'pyi', 'ipynb', 'go', 'java', 'kt', 'kts', 'scala', 'groovy',
+  'rb', 'php', 'cs', 'fs', 'vb', 'rs', 'swift', 'c', 'h', 'cc', 'cpp', 'cxx', 'hpp', 'hh', 'm', 'mm', 'dart', 'lua',
+  'r', 'jl', 'ex', 'exs', 'erl', 'clj', 'hs', 'ml', 'pl', 'pm', 'vue', 'svelte', 'sol', 'zig', 'nim',
+]);
+const CODE_LANGUAGES = new Set([
+  'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'python', 'go', 'java', 'kotlin', 'scala', 'groovy',
+  'ruby', 'php', 'csharp', 'fsharp', 'vb', 'rust', 'swift', 'c', 'cpp', 'objective-c', 'objective-cpp', 'dart', 'lua',
+  'r', 'julia', 'elixir', 'erlang', 'clojure', 'haskell', 'ocaml', 'perl', 'vue', 'svelte', 'solidity', 'zig',
+  'jupyter',
+]);
+
+/** Code: a value counts only as a quoted literal. Config (and anything unknown): bare values count too. */
+function styleFor(fileName: string, languageId: string | undefined): 'code' | 'config' {
+  if (languageId) return CODE_LANGUAGES.has(languageId) ? 'code' : 'config';
+  const dot = fileName.lastIndexOf('.');
+  return dot > 0 && CODE_EXTENSIONS.has(fileName.slice(dot + 1)) ? 'code' : 'config';
+}
+
+const LOCKFILES = new Set([
+  'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lock', 'poetry.lock', 'pipfile.lock',
+  'uv.lock', 'pdm.lock', 'cargo.lock', 'go.sum', 'gemfile.lock', 'composer.lock', 'mix.lock', 'pubspec.lock',
+  'packages.lock.json', 'flake.lock', 'podfile.lock', 'gradle.lockfile', 'conda-lock.yml', 'pixi.lock',
+]);

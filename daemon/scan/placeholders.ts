@@ -1,0 +1,80 @@
+// Values that only stand in for a secret: documentation examples, templates, variables.
+// A finding whose secret looks like one of these is dropped. The list is Keyward's own.
+
+/** Words that mark a value as an example, lowercased; matched anywhere in the value. */
+const WORDS = [
+  'example',
+  'sample',
+  'dummy',
+  'placeholder',
+  'changeme',
+  'change_me',
+  'change-me',
+  'replaceme',
+  'replace_me',
+  'replace-me',
+  'your_',
+  'your-',
+  'yourkey',
+  'yourtoken',
+  'yoursecret',
+  'yourpassword',
+  'insert',
+  'redacted',
+  'notreal',
+  'not_real',
+  'not-a-real',
+  'fake',
+  'xxxx',
+  'todo',
+  'fixme',
+];
+
+/** Template and variable syntaxes: the real value comes from elsewhere. */
+const TEMPLATE = /\$\{|\$\(|\{\{|\}\}|%\(|<[A-Za-z_ -]{1,40}>|\*\*\*|\.\.\.|…|\{[A-Za-z_][A-Za-z0-9_]{0,40}\}/;
+
+/** True when `value` (a candidate secret) is an example, template or masked value. */
+export function isPlaceholder(value: string): boolean {
+  const v = value.toLowerCase();
+  for (const w of WORDS) if (v.includes(w)) return true;
+  return TEMPLATE.test(value);
+}
+
+/** Whole values that are never secrets (compared lowercased). */
+const NON_VALUES = new Set([
+  'true',
+  'false',
+  'null',
+  'nil',
+  'none',
+  'undefined',
+  'empty',
+  'required',
+  'optional',
+  'string',
+  'str',
+  'bool',
+  'boolean',
+  'int',
+  'integer',
+  'number',
+  'secret',
+  'secrets',
+  'password',
+  'passwd',
+  'token',
+  'apikey',
+  'api_key',
+  'default',
+  'disabled',
+  'enabled',
+  'hidden',
+  'masked',
+  'unset',
+  'notset',
+  'not_set',
+]);
+
+export function isNonValue(value: string): boolean {
+  return NON_VALUES.has(value.toLowerCase());
+}

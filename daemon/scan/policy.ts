@@ -1,0 +1,136 @@
+// Policy checks that need no key, run on staged files: a file that must be encrypted and is
+// not (a protected model file, or a file a `.sops.yaml` creation rule governs) is refused,
+// and so is a sops file whose structure is broken or whose MAC is missing.
+
+import { firstMatch, pathMatcher, type PathMatcher } from './glob';
+import { goRegex, readProtectedGlobs, readSopsPathRegexes } from './policy-config';
+import { checkSopsFile } from './sops';
+import type { RuleInfo, Severity } from './types';
+
+export const POLICY_RULES: readonly RuleInfo[] = [
+  { id: 'unencrypted-protected-file', description: 'Plaintext file where .keyward.yaml requires an age-encrypted one', severity: 'critical', tags: ['policy', 'age'] },
+  { id: 'sops-file-not-encrypted', description: 'File governed by a .sops.yaml creation rule is not sops-encrypted', severity: 'critical', tags: ['policy', 'sops'] },
+  { id: 'sops-mac-missing', description: 'sops file without a MAC', severity: 'high', tags: ['policy', 'sops'] },
+  { id: 'sops-file-malformed', description: 'sops file whose structure is broken', severity: 'high', tags: ['policy', 'sops'] },
+];
+
+export interface PolicyIssue {
+  ruleId: string;
+  description: string;
+  severity: Severity;
+  /** Says why, naming globs, regexes and key paths; never a value. */
+  detail: string;
+}
+
+interface SopsScope {
+  /** The directory of the `.sops.yaml`, relative to the root, '' for the root itself. */
+  dir: string;
+  regexes: { source: string; re: RegExp }[];
+}
+
+export class Policy {
+  private readonly isProtected: PathMatcher;
+
+  private constructor(
+    readonly protectedGlobs: readonly string[],
+    private readonly sops: readonly SopsScope[],
+  ) {
+    this.isProtected = pathMatcher(protectedGlobs);
+  }
+
+  /**
+   * From the text of `.keyward.yaml` (null: none, the default globs) and of each
+   * `.sops.yaml` by directory. Regexes that JavaScript cannot read are returned in
+   * `unreadable` so the caller can warn.
+   */
+  static from(keywardYaml: string | null, sopsConfigs: { dir: string; text: string }[]): { policy: Policy; unreadable: string[] } {
+    const unreadable: string[] = [];
+    const scopes: SopsScope[] = sopsConfigs.map(({ dir, text }) => ({
+      dir,
+      regexes: readSopsPathRegexes(text).flatMap((source) => {
+        const re = goRegex(source);
+        if (!re) unreadable.push(source);
+        return re ? [{ source, re }] : [];
+      }),
+    }));
+    scopes.sort((a, b) => b.dir.length - a.dir.length); // the nearest .sops.yaml decides
+    return { policy: new Policy(readProtectedGlobs(keywardYaml), scopes), unreadable };
+  }
+
+  /** The `.sops.yaml` paths whose creation rules could govern `paths` (every ancestor directory). */
+  static sopsConfigCandidates(paths: readonly string[]): string[] {
+    const dirs = new Set<string>(['']);
+    for (const p of paths) {
+      let d = p;
+      for (let i = d.lastIndexOf('/'); i > 0; i = d.lastIndexOf('/')) {
+        d = d.slice(0, i);
+        dirs.add(d);
+      }
+    }
+    return [...dirs].flatMap((d) => ['.sops.yaml', '.sops.yml'].map((n) => (d ? `${d}/${n}` : n)));
+  }
+
+  /** Needs the whole content (sops check), or the first bytes are enough? */
+  governedBySops(path: string): boolean {
+    return this.sopsRule(path) !== undefined;
+  }
+
+  /**
+   * Checks one file. `head` is at least the first 1 KiB; `content` is the whole file, or
+   * null when it was too large to read (then sops files are judged by their head).
+   */
+  async check(path: string, size: number, head: Buffer, content: Buffer | null): Promise<PolicyIssue | null> {
+    if (exempt(path)) return null;
+    if (path.endsWith('.age')) {
+      if (size > 0 && !isAgeFile(head)) return issue('unencrypted-protected-file', 'it is named .age but is not an age file');
+      return null;
+    }
+    if (this.isProtected(path) && size > 0 && !isAgeFile(head)) {
+      const glob = firstMatch(this.protectedGlobs, path) ?? '';
+      const lfs = head.toString('latin1', 0, 64).startsWith('version https://git-lfs.github.com/spec/');
+      const how = lfs ? 'it is a Git LFS pointer to a plaintext file (the LFS server would receive the plaintext)' : 'it is not encrypted';
+      return issue('unencrypted-protected-file', `it matches the protected glob ${JSON.stringify(glob)} but ${how}: encrypt it (keyward encrypt) and stage the .age file instead`);
+    }
+    const rule = this.sopsRule(path);
+    if (rule === undefined || isSopsConfig(path)) return null;
+    const v = content === null ? (head.includes('sops') ? { ok: true as const } : { ok: false as const, rule: 'sops-file-not-encrypted' as const, detail: 'it has no sops metadata' }) : await checkSopsFile(path, content);
+    if (v.ok) return null;
+    const hint = v.rule === 'sops-file-not-encrypted' ? `: encrypt it with sops (sops -e -i ${path})` : ': restore it from a good copy or re-encrypt it with sops';
+    return issue(v.rule, `it matches the .sops.yaml path_regex ${JSON.stringify(rule)} but ${v.detail}${hint}`);
+  }
+
+  private sopsRule(path: string): string | undefined {
+    for (const s of this.sops) {
+      if (s.dir && !path.startsWith(s.dir + '/')) continue;
+      if (s.regexes.length === 0) continue;
+      const rel = s.dir ? path.slice(s.dir.length + 1) : path;
+      const hit = s.regexes.find((r) => r.re.test(rel));
+      return hit?.source; // the nearest .sops.yaml with rules decides, as sops does
+    }
+    return undefined;
+  }
+}
+
+function issue(id: string, detail: string): PolicyIssue {
+  const r = POLICY_RULES.find((x) => x.id === id)!;
+  return { ruleId: r.id, description: r.description, severity: r.severity, detail };
+}
+
+/** age v1, binary or armored. */
+export function isAgeFile(head: Buffer): boolean {
+  const s = head.toString('latin1', 0, Math.min(head.length, 128)).trimStart();
+  return s.startsWith('age-encryption.org/v1\n') || s.startsWith('-----BEGIN AGE ENCRYPTED FILE-----');
+}
+
+const EXEMPT_NAMES = new Set(['.keyward.yaml', '.gitignore', '.gitattributes', '.sops.yaml', '.sops.yml', '.keywardignore', '.keyward-baseline.json']);
+
+/** Never protected, whatever the globs say (as in daemon/policy). */
+function exempt(path: string): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return EXEMPT_NAMES.has(name) || name.endsWith('.keyward-tmp') || /(?:^|\/)(?:\.git|node_modules)\//.test(path);
+}
+
+function isSopsConfig(path: string): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return name === '.sops.yaml' || name === '.sops.yml';
+}

@@ -1,0 +1,155 @@
+// The generic rule: a value assigned to a name that says "secret" (password, token, API
+// key, credential...), judged by the name's words and by the value's shape and entropy.
+//
+// What keeps it quiet (the complaint about other scanners' generic rules):
+// - the name is judged word by word: `author`, `tokenizer`, `max_tokens`, `pad_token`,
+//   `password_length`, `token_url`, `secret_name` are not secret names;
+// - in code, only quoted literals count (`password = get_password()` is code, not a secret);
+// - references, templates, paths, URLs, identifiers, env-var names, UUIDs, plain words,
+//   numbers and low-entropy strings are not secrets;
+// - lockfiles are skipped (integrity hashes and resolved URLs are not secrets).
+
+import type { Assignment } from '../assignments';
+import { charClasses, classCount, isSequential, longestRun, shannon, UUID } from '../entropy';
+import { isNonValue, isPlaceholder } from '../placeholders';
+import type { RuleContext, Severity } from '../types';
+import type { AssignmentRule } from './helpers';
+
+type Kind = 'password' | 'secret' | 'token' | 'key' | 'credential' | 'auth';
+
+/** Words that, after the secret word, make the name describe something else. */
+const NOT_SECRET_AFTER = new Set([
+  'name', 'names', 'id', 'ids', 'url', 'uri', 'urls', 'endpoint', 'host', 'path', 'paths', 'file', 'files',
+  'filename', 'dir', 'env', 'var', 'vars', 'variable', 'field', 'fields', 'type', 'types', 'length', 'len',
+  'size', 'count', 'max', 'min', 'limit', 'expiry', 'expires', 'expiration', 'expire', 'expired', 'ttl',
+  'timeout', 'header', 'prefix', 'suffix', 'format', 'regex', 'pattern', 'hash', 'hashed', 'digest', 'policy',
+  'rotation', 'version', 'enabled', 'required', 'label', 'placeholder', 'hint', 'template', 'ref', 'mode',
+  'provider', 'source', 'location', 'manager', 'service', 'class', 'kind', 'arn', 'param', 'parameter',
+  'input', 'prompt', 'message', 'msg', 'error', 'validator', 'validation', 'strength', 'reset', 'display',
+  'schema', 'spec', 'mount', 'volume', 'selector', 'generator', 'rule', 'rules', 'resource', 'option',
+  'options', 'attr', 'attribute', 'property', 'column', 'table', 'method', 'algorithm', 'algo', 'alg',
+  'scheme', 'scope', 'scopes', 'issuer', 'audience', 'claim', 'claims', 'lifetime', 'cache', 'index', 'idx',
+  'offset', 'fingerprint', 'checksum', 'sha', 'md5', 'salt', 'rounds', 'iterations', 'cost', 'store',
+  'backend', 'helper', 'command', 'cmd', 'script', 'usage', 'policy', 'permissions', 'permission', 'role',
+  'roles', 'user', 'username', 'email', 'owner', 'text', 'title', 'description', 'desc', 'help', 'doc',
+  'docs', 'example', 'sample', 'mock', 'dummy', 'kid', 'audit', 'log', 'logs', 'event', 'events',
+  'status', 'state', 'flag', 'set', 'is', 'has', 'use', 'should', 'allow', 'deny', 'count', 'encoding',
+  'charset', 'locale', 'lang', 'language', 'date', 'time', 'at', 'on', 'by', 'ms', 'seconds', 'secs', 'minutes',
+]);
+
+/** Words of tokenizer and sampling settings in ML code: `pad_token`, `eos_token`, `max_new_tokens`. */
+const ML_TOKEN_WORDS = new Set([
+  'pad', 'eos', 'bos', 'unk', 'sep', 'cls', 'mask', 'start', 'end', 'special', 'additional', 'eot', 'sot', 'im',
+  'eom', 'image', 'audio', 'video', 'vision', 'think', 'tool', 'tokenizer', 'vocab', 'num', 'max', 'min',
+  'next', 'prev', 'last', 'first', 'cur', 'current', 'new', 'input', 'output', 'decoder', 'encoder', 'sos',
+  'boundary', 'csrf', 'xsrf', 'lexer', 'parser', 'ast', 'syntax', 'cancellation', 'cancel', 'continuation',
+  'page', 'pagination', 'cursor', 'sync', 'nonce', 'replace', 'placeholder',
+]);
+
+/** Services whose keys are often named `<SERVICE>_KEY`: then `key` alone is a secret word. */
+const SERVICES = new Set([
+  'openai', 'anthropic', 'claude', 'gemini', 'mistral', 'groq', 'together', 'fireworks', 'perplexity', 'xai', 'deepseek',
+  'cohere', 'replicate', 'hf', 'huggingface', 'wandb', 'comet', 'neptune', 'pinecone', 'weaviate', 'qdrant', 'langchain',
+  'langsmith', 'stripe', 'github', 'gitlab', 'slack', 'twilio', 'sendgrid', 'mailgun', 'mailchimp', 'postmark', 'datadog',
+  'sentry', 'algolia', 'mapbox', 'firebase', 'supabase', 'vercel', 'netlify', 'heroku', 'cloudflare', 'digitalocean',
+  'linode', 'aws', 'azure', 'gcp', 'google', 'shopify', 'paypal', 'square', 'plaid', 'okta', 'auth0', 'segment',
+  'mixpanel', 'amplitude', 'newrelic', 'pagerduty', 'opsgenie', 'telegram', 'discord', 'openrouter', 'elevenlabs',
+]);
+
+/** Words that hold a "secret" word as a part without meaning it. */
+const FALSE_PARTS = ['tokeniz', 'secretar', 'passthrough', 'passenger', 'bypass', 'compass', 'passage', 'passive', 'password_reset', 'passed', 'passes', 'passing'];
+
+interface NameVerdict {
+  kind: Kind;
+  /** Index of the last secret word, to look at what follows it. */
+  at: number;
+}
+
+function judgeName(words: readonly string[]): NameVerdict | null {
+  let verdict: NameVerdict | null = null;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const next = words[i + 1];
+    if (FALSE_PARTS.some((f) => w.includes(f))) continue;
+    let kind: Kind | null = null;
+    if (w.includes('password') || w.includes('passwd') || w.includes('passphrase') || w === 'pwd' || (w === 'pass' && i === words.length - 1)) kind = 'password';
+    else if (w === 'secrets') kind = null; // a list of secret names (Kubernetes, CI)
+    else if (w.includes('secret')) kind = 'secret';
+    else if (w === 'token' || (w.endsWith('token') && !w.endsWith('tokens'))) kind = 'token';
+    else if (w.includes('apikey') || w.includes('accesskey') || w.includes('privatekey') || w.includes('secretkey')) kind = 'key';
+    else if ((w === 'api' || w === 'access' || w === 'private' || w === 'signing' || w === 'encryption' || w === 'master' || w === 'hmac' || w === 'jwt' || w === 'session' || w === 'license') && next === 'key') kind = 'key';
+    else if (SERVICES.has(w) && next === 'key') kind = 'key';
+    else if (w.startsWith('credential')) kind = 'credential';
+    else if (w === 'auth' && i === words.length - 1) kind = 'auth';
+    else if (w === 'authorization') kind = 'auth';
+    if (kind === null) continue;
+    if (kind === 'key') i++; // `api key`: the next word is part of it
+    verdict = { kind, at: i };
+  }
+  if (!verdict) return null;
+  for (let i = verdict.at + 1; i < words.length; i++) if (NOT_SECRET_AFTER.has(words[i]!)) return null;
+  if (verdict.kind === 'token' && words.some((w) => ML_TOKEN_WORDS.has(w))) return null;
+  return verdict;
+}
+
+/** Where the value comes from elsewhere: a variable, a secret store, a file, a URL. */
+const REFERENCE =
+  /^(?:[$%@&!#{<]|process\.env|import\.meta|os\.environ|os\.getenv|env[.:([]|ENV\[|secrets?\.|vault:|op:\/\/|ref\+|arn:|file:|sm:\/\/|gcp:|azure:|awssm|ssm:|keychain:|\/|\.\.?\/|~\/|[A-Za-z]:\\|https?:\/\/|[a-z][a-z0-9+.-]{1,20}:\/\/)/;
+/** Names rather than values: dotted paths, env-var names, snake/camel/kebab words. */
+const IDENTIFIER = /^(?:[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[_-][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)$/;
+const FILE_NAME = /\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|toml|ini|txt|env|cfg|conf|properties|asc|gpg|age|pub|enc)$/i;
+const VERSIONISH = /^v?\d+(?:\.\d+)+(?:[-+][A-Za-z0-9.]+)?$/;
+const DATEISH = /^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$/;
+
+const MIN_LENGTH: Record<Kind, number> = { password: 8, secret: 10, token: 12, key: 12, credential: 12, auth: 16 };
+
+function judgeValue(kind: Kind, a: Assignment): boolean {
+  const v = a.value;
+  if (v.length < MIN_LENGTH[kind] || v.length > 200) return false;
+  if (/\s/.test(v) || v.includes('\\n')) return false;
+  if (isNonValue(v) || REFERENCE.test(v) || IDENTIFIER.test(v) || FILE_NAME.test(v) || VERSIONISH.test(v) || DATEISH.test(v)) return false;
+  if (/^\d+$/.test(v)) return false;
+  if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
+  if (UUID.test(v) && kind !== 'password' && kind !== 'secret') return false;
+  const c = charClasses(v);
+  const n = classCount(c);
+  const h = shannon(v);
+  if (longestRun(v) >= 5 || isSequential(v)) return false;
+  if (kind === 'password') {
+    // A word of lowercase letters only is more likely a name than a password.
+    if (n < 2 && v.length < 16) return false;
+    return h >= 2.5;
+  }
+  if (kind === 'auth') {
+    // `auth: <base64 of user:password>` (Docker, npm): judge the password inside.
+    const basic = decodeBasic(v);
+    if (basic !== null) return basic.length >= 6 && !isPlaceholder(basic) && !isNonValue(basic);
+    return h >= 3.5 && n >= 2;
+  }
+  if (n < 2) return v.length >= 20 && h >= 3.8;
+  return h >= 3.0;
+}
+
+/** The password of a base64 `user:password`, or null when `v` is not one. */
+function decodeBasic(v: string): string | null {
+  if (!/^[A-Za-z0-9+/]{6,}={0,2}$/.test(v)) return null;
+  const plain = Buffer.from(v, 'base64').toString('latin1');
+  if (!/^[\x20-\x7e]+$/.test(plain)) return null;
+  const colon = plain.indexOf(':');
+  return colon > 0 ? plain.slice(colon + 1) : null;
+}
+
+export const genericSecret: AssignmentRule = {
+  id: 'generic-secret',
+  description: 'Secret-looking value assigned to a password, token, key or secret',
+  severity: 'medium',
+  tags: ['generic'],
+  priority: 10,
+  judge(a: Assignment, ctx: RuleContext): boolean | Severity {
+    if (ctx.lockfile) return false;
+    const name = a.bearer ? { kind: 'auth' as const, at: 0 } : judgeName(a.words);
+    if (!name) return false;
+    if (!a.quoted && !a.bearer && ctx.style === 'code') return false;
+    return judgeValue(name.kind, a);
+  },
+};

@@ -1,0 +1,80 @@
+// Building blocks for rules: a rule from one bounded regex, and a rule that judges
+// keyword-context assignments (see ../assignments.ts).
+
+import type { Assignment } from '../assignments';
+import { shannon } from '../entropy';
+import type { Match, Rule, RuleContext, RuleInfo, Severity } from '../types';
+
+export interface PatternOptions {
+  /** The capture group holding the secret (default: the whole match). */
+  group?: number;
+  /** Minimum Shannon entropy of the secret, bits per character. */
+  minEntropy?: number;
+  /**
+   * Checks a match further (checksum, decoded header). Returns false to drop it, true to
+   * keep it, or a severity to keep it at that severity.
+   */
+  verify?: (secret: string, ctx: RuleContext, m: RegExpExecArray) => boolean | Severity;
+  priority?: number;
+  noPlaceholderCheck?: boolean;
+}
+
+/**
+ * A rule from one global regex. The regex must use bounded quantifiers only, and should
+ * start with a literal so that the engine skips quickly to candidates.
+ */
+export function patternRule(info: RuleInfo, pattern: RegExp, opts: PatternOptions = {}): Rule {
+  if (!pattern.global) throw new Error(`rule ${info.id}: pattern must be global`);
+  const group = opts.group ?? 0;
+  const re = group > 0 && !pattern.hasIndices ? new RegExp(pattern.source, pattern.flags + 'd') : pattern;
+  return {
+    ...info,
+    priority: opts.priority ?? 50,
+    ...(opts.noPlaceholderCheck ? { noPlaceholderCheck: true } : {}),
+    scan(ctx: RuleContext, report: (m: Match) => void): void {
+      re.lastIndex = 0;
+      let m: RegExpExecArray | null;
+      while ((m = re.exec(ctx.text)) !== null) {
+        if (m[0].length === 0) {
+          re.lastIndex++;
+          continue;
+        }
+        let start = m.index;
+        let end = m.index + m[0].length;
+        if (group > 0) {
+          const span = m.indices?.[group];
+          if (!span) continue;
+          [start, end] = span;
+        }
+        const secret = ctx.text.slice(start, end);
+        if (opts.minEntropy !== undefined && shannon(secret) < opts.minEntropy) continue;
+        const v = opts.verify ? opts.verify(secret, ctx, m) : true;
+        if (v === false) continue;
+        report(v === true ? { start, end } : { start, end, severity: v });
+      }
+    },
+  };
+}
+
+/** A rule that judges assignments found by keyword context (`NAME = VALUE`). */
+export interface AssignmentRule extends RuleInfo {
+  readonly priority: number;
+  readonly noPlaceholderCheck?: boolean;
+  /** True (or a severity) when this assignment is this rule's secret. */
+  judge(a: Assignment, ctx: RuleContext): boolean | Severity;
+}
+
+export function hasWord(words: readonly string[], ...wanted: string[]): boolean {
+  return words.some((w) => wanted.includes(w));
+}
+
+/** True when some word contains `part` (`openaiapikey` contains `apikey`). */
+export function wordContains(words: readonly string[], part: string): boolean {
+  return words.some((w) => w.includes(part));
+}
+
+/** Base64 (standard or URL alphabet) to bytes; null when it is not base64. */
+export function decodeBase64(s: string): Buffer | null {
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(s)) return null;
+  return Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+}

@@ -1,0 +1,35 @@
+// Keyward's rule set: every detection rule, by family. Patterns run over the whole text;
+// assignment rules judge the keyword-context assignments found once per text, in order
+// (service-specific first, the generic rule last).
+
+import type { Rule, RuleInfo } from '../types';
+import { aiAssignmentRules, aiRules } from './ai';
+import { cloudAssignmentRules, cloudRules } from './cloud';
+import { genericSecret } from './generic';
+import type { AssignmentRule } from './helpers';
+import { keyRules } from './keys';
+import { registryRules } from './registries';
+import { saasAssignmentRules, saasRules } from './saas';
+import { tokenRules } from './tokens';
+import { vcsRules } from './vcs';
+
+export type { AssignmentRule } from './helpers';
+
+export const PATTERN_RULES: readonly Rule[] = [...cloudRules, ...aiRules, ...vcsRules, ...saasRules, ...registryRules, ...keyRules, ...tokenRules];
+
+export const ASSIGNMENT_RULES: readonly AssignmentRule[] = [...cloudAssignmentRules, ...aiAssignmentRules, ...saasAssignmentRules, genericSecret].sort(
+  (a, b) => b.priority - a.priority,
+);
+
+/** One entry per rule id, in a stable order: what `keyward scan --list-rules` and SARIF show. */
+export const RULES: readonly RuleInfo[] = (() => {
+  const seen = new Map<string, RuleInfo>();
+  for (const r of [...PATTERN_RULES, ...ASSIGNMENT_RULES]) {
+    if (!seen.has(r.id)) seen.set(r.id, { id: r.id, description: r.description, severity: r.severity, tags: r.tags });
+  }
+  return [...seen.values()];
+})();
+
+export function ruleInfo(id: string): RuleInfo | undefined {
+  return RULES.find((r) => r.id === id);
+}

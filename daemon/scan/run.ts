@@ -1,0 +1,355 @@
+// `keyward scan`: what to scan (the work tree, the index, history since a revision, or
+// standard input), the allowlists that need paths (.keywardignore, the baseline), the policy
+// checks of staged files, the report and the exit status. Runs in-process, never through
+// the daemon: it must work in a bare clone, with no daemon and no keys.
+
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ErrorCode } from '../protocol/errors';
+import { KeywardError, errnoCode, ioError } from '../util/errors';
+import { Baseline, BASELINE_FILE } from './baseline';
+import { binaryByContent, binaryByName, decode } from './content';
+import { scanText } from './engine';
+import { fingerprint } from './fingerprint';
+import { addedSince, ignoredAwareFiles, readBlobs, repoRoot, stagedEntries, workTreeFiles, type StagedEntry } from './git';
+import { pathMatcher, type PathMatcher } from './glob';
+import { Policy, type PolicyIssue } from './policy';
+import { KEYWARD_CONFIG } from './policy-config';
+import { formatReport, summaryLine, type ReportFormat, type ScanReport, type ScanStats } from './report';
+import type { Finding } from './types';
+
+export const IGNORE_FILE = '.keywardignore';
+
+export interface ScanOptions {
+  cwd: string;
+  /** Files and directories to scan; empty: the current directory; `-`: standard input. */
+  paths: readonly string[];
+  staged?: boolean;
+  since?: string;
+  /** Standard input's bytes (for `-`), and the path to judge it by. */
+  stdin?: () => Promise<Buffer>;
+  stdinPath?: string;
+  format: ReportFormat;
+  /** Write the report here instead of standard output. */
+  output?: string;
+  /** A baseline file (default: .keyward-baseline.json at the root, if present). */
+  baseline?: string;
+  noBaseline?: boolean;
+  updateBaseline?: boolean;
+  /** Policy checks of staged files (default on). */
+  policy?: boolean;
+  maxFileBytes: number;
+}
+
+export interface ScanIo {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+/** The scan's result: 0 clean, 1 findings. Errors are thrown (the caller exits 2). */
+export async function runScan(o: ScanOptions, io: ScanIo): Promise<0 | 1> {
+  const t0 = performance.now();
+  const modes = [o.staged, o.since !== undefined, o.paths.includes('-')].filter(Boolean).length;
+  if (modes > 1 || ((o.staged || o.since !== undefined) && o.paths.length > 0)) {
+    throw new KeywardError(ErrorCode.InvalidInput, 'choose one of: paths, -, --staged, --since', 'run one scan per source');
+  }
+  const stats: ScanStats = { files: 0, bytes: 0, skipped: 0, baselined: 0, ms: 0 };
+  const found: Finding[] = [];
+  let mode: ScanReport['mode'];
+  let root: string;
+
+  if (o.paths.includes('-')) {
+    mode = 'stdin';
+    root = o.cwd;
+    if (o.paths.length > 1) throw new KeywardError(ErrorCode.InvalidInput, '- (standard input) cannot be combined with paths');
+    const data = o.stdin ? await o.stdin() : Buffer.alloc(0);
+    const name = o.stdinPath ? toPosix(o.stdinPath) : '(stdin)';
+    stats.files = 1;
+    stats.bytes = data.length;
+    if (binaryByContent(data)) stats.skipped++;
+    else found.push(...scanText(decode(data), { path: name }));
+  } else if (o.staged) {
+    mode = 'staged';
+    root = await scanStaged(o.cwd, o, stats, found, io);
+  } else if (o.since !== undefined) {
+    mode = 'since';
+    root = await requireRepo(o.cwd, '--since');
+    const ignored = await loadIgnore(root);
+    await addedSince(root, o.since, (a) => {
+      if (ignored(a.path)) {
+        stats.skipped++;
+        return;
+      }
+      stats.files++;
+      stats.bytes += a.text.length;
+      for (const f of scanText(a.text, { path: a.path, commit: a.commit })) {
+        found.push({ ...f, line: a.lines[f.line - 1] ?? f.line, endLine: a.lines[f.endLine - 1] ?? f.endLine });
+      }
+    });
+  } else {
+    mode = 'workspace';
+    root = (await repoRoot(o.cwd)) ?? o.cwd;
+    await scanWorkspace(root, o, stats, found);
+  }
+
+  let findings = found;
+  const baselineFile = o.baseline !== undefined ? path.resolve(o.cwd, o.baseline) : path.join(root, BASELINE_FILE);
+  if (o.updateBaseline) {
+    const base = o.noBaseline ? new Baseline([]) : await Baseline.load(baselineFile, false);
+    const merged = base.merge(findings);
+    await merged.save(baselineFile);
+    io.err(`keyward: ${merged.size - base.size} finding(s) added to ${path.relative(o.cwd, baselineFile) || baselineFile} (${merged.size} in all); commit it to share them\n`);
+    return 0;
+  }
+  if (!o.noBaseline) {
+    const base = await Baseline.load(baselineFile, o.baseline !== undefined);
+    if (base.size) {
+      findings = findings.filter((f) => !base.has(f.fingerprint));
+      stats.baselined = found.length - findings.length;
+    }
+  }
+  findings.sort((a, b) => (a.commit ?? '').localeCompare(b.commit ?? '') || a.path.localeCompare(b.path) || a.line - b.line || a.column - b.column);
+
+  stats.ms = performance.now() - t0;
+  const report: ScanReport = { mode, findings, stats };
+  const text = formatReport(report, o.format);
+  if (o.output) {
+    try {
+      await fsp.writeFile(path.resolve(o.cwd, o.output), text, { mode: 0o644 });
+    } catch (e) {
+      throw ioError(e, 'write report', o.output);
+    }
+  } else if (text) io.out(text);
+  io.err(summaryLine(report) + '\n');
+  return findings.length ? 1 : 0;
+}
+
+async function requireRepo(cwd: string, what: string): Promise<string> {
+  const root = await repoRoot(cwd);
+  if (!root) throw new KeywardError(ErrorCode.InvalidInput, `${what} needs a git repository, and ${cwd} is not in one`, 'run it inside the repository');
+  return root;
+}
+
+function toPosix(p: string): string {
+  return p.split(path.sep).join('/');
+}
+
+async function readOptional(file: string): Promise<string | null> {
+  try {
+    return await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return null;
+    throw ioError(e, 'read', file);
+  }
+}
+
+function ignoreMatcher(text: string | null): PathMatcher {
+  return text === null ? () => false : pathMatcher(text.split(/\r?\n/));
+}
+
+async function loadIgnore(root: string): Promise<PathMatcher> {
+  return ignoreMatcher(await readOptional(path.join(root, IGNORE_FILE)));
+}
+
+// ---- the work tree -------------------------------------------------------------------------
+
+async function scanWorkspace(root: string, o: ScanOptions, stats: ScanStats, found: Finding[]): Promise<void> {
+  const inRepo = root !== o.cwd || (await repoRoot(o.cwd)) !== null;
+  const ignored = await loadIgnore(root);
+  const targets = o.paths.length ? o.paths : ['.'];
+  const files = new Set<string>(); // relative to root, POSIX
+  const explicit = new Set<string>();
+  const dirs: string[] = [];
+  for (const t of targets) {
+    const abs = path.resolve(o.cwd, t);
+    let st;
+    try {
+      st = await fsp.stat(abs);
+    } catch (e) {
+      throw ioError(e, 'scan', t);
+    }
+    if (st.isDirectory()) dirs.push(t);
+    else {
+      const rel = relOrAbs(root, abs);
+      files.add(rel);
+      explicit.add(rel);
+    }
+  }
+  if (dirs.length) {
+    if (inRepo) {
+      for (const p of await workTreeFiles(o.cwd, dirs)) files.add(p);
+    } else {
+      for (const d of dirs) {
+        const abs = path.resolve(o.cwd, d);
+        const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'keyward-scan-'));
+        try {
+          const listed = (await ignoredAwareFiles(abs, scratch)) ?? (await walk(abs));
+          for (const p of listed) files.add(relOrAbs(root, path.join(abs, p)));
+        } finally {
+          await fsp.rm(scratch, { recursive: true, force: true });
+        }
+      }
+    }
+  }
+  const todo: string[] = [];
+  for (const rel of [...files].sort()) {
+    if (!explicit.has(rel) && (ignored(rel) || binaryByName(rel) || rel.startsWith('.git/') || rel.includes('/.git/'))) {
+      stats.skipped++;
+      continue;
+    }
+    todo.push(rel);
+  }
+  await readMany(
+    todo.map((rel) => path.resolve(root, rel)),
+    o.maxFileBytes,
+    (i, data) => {
+      const rel = todo[i]!;
+      if (data === null || binaryByContent(data)) {
+        stats.skipped++;
+        return;
+      }
+      stats.files++;
+      stats.bytes += data.length;
+      found.push(...scanText(decode(data), { path: rel }));
+    },
+  );
+}
+
+function relOrAbs(root: string, abs: string): string {
+  const rel = path.relative(root, abs);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? toPosix(abs) : toPosix(rel);
+}
+
+/** Every regular file under `dir` except .git and node_modules (when git is not there to read .gitignore). */
+async function walk(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fsp.readdir(path.join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) {
+      if (e.name !== '.git' && e.name !== 'node_modules') out.push(...(await walk(dir, rel)));
+    } else if (e.isFile()) out.push(rel);
+  }
+  return out;
+}
+
+/**
+ * Reads files with a few reads in flight (overlapping disk and scanning), calling `visit`
+ * in order. Not a regular file, gone, or larger than `max`: null.
+ */
+async function readMany(files: readonly string[], max: number, visit: (i: number, data: Buffer | null) => void): Promise<void> {
+  const IN_FLIGHT = 8;
+  // Never rejects: a failure waits in the result until its turn (no unhandled rejection).
+  const read = async (f: string): Promise<Buffer | null | KeywardError> => {
+    try {
+      const st = await fsp.lstat(f);
+      if (!st.isFile() || st.size > max) return null;
+      return await fsp.readFile(f);
+    } catch (e) {
+      const c = errnoCode(e);
+      if (c === 'ENOENT' || c === 'EISDIR' || c === 'ENOTDIR' || c === 'ELOOP') return null;
+      return ioError(e, 'read', f);
+    }
+  };
+  const pending = new Map<number, Promise<Buffer | null | KeywardError>>();
+  let next = 0;
+  for (; next < Math.min(IN_FLIGHT, files.length); next++) pending.set(next, read(files[next]!));
+  for (let i = 0; i < files.length; i++) {
+    const data = await pending.get(i)!;
+    pending.delete(i);
+    if (data instanceof KeywardError) throw data;
+    if (next < files.length) {
+      pending.set(next, read(files[next]!));
+      next++;
+    }
+    visit(i, data);
+  }
+}
+
+// ---- the index -----------------------------------------------------------------------------
+
+const HEAD_BYTES = 1024;
+
+async function scanStaged(cwd: string, o: ScanOptions, stats: ScanStats, found: Finding[], io: ScanIo): Promise<string> {
+  // Root, staged list and the root's config files on disk, at the same time.
+  const rootConfigs = [KEYWARD_CONFIG, IGNORE_FILE, '.sops.yaml', '.sops.yml'];
+  const rootP = requireRepo(cwd, '--staged');
+  const [root, entries] = await Promise.all([rootP, rootP.then(() => stagedEntries(cwd))]);
+  if (entries.length === 0) return root;
+  const onDisk = await Promise.all(rootConfigs.map((n) => readOptional(path.join(root, n))));
+  const policyOn = o.policy !== false;
+  const sopsNames = policyOn ? Policy.sopsConfigCandidates(entries.map((e) => e.path)).filter((p) => !p.includes('\n')) : [];
+  const configNames = [KEYWARD_CONFIG, IGNORE_FILE, ...sopsNames];
+  const byOid = new Map<string, StagedEntry[]>();
+  for (const e of entries) byOid.set(e.oid, [...(byOid.get(e.oid) ?? []), e]);
+
+  // Configuration as staged (the root's files from the work tree when not in the index).
+  const configText = new Map<string, string>();
+  let ignored: PathMatcher = () => false;
+  let policy: Policy | null = null;
+  let configured = false;
+  const configure = () => {
+    if (configured) return;
+    configured = true;
+    rootConfigs.forEach((name, i) => {
+      const t = onDisk[i];
+      if (!configText.has(name) && t !== null && t !== undefined) configText.set(name, t);
+    });
+    ignored = ignoreMatcher(configText.get(IGNORE_FILE) ?? null);
+    if (!policyOn) return;
+    const sops = [...configText].filter(([n]) => /(?:^|\/)\.sops\.ya?ml$/.test(n)).map(([n, text]) => ({ dir: n.includes('/') ? n.slice(0, n.lastIndexOf('/')) : '', text }));
+    const built = Policy.from(configText.get(KEYWARD_CONFIG) ?? null, sops);
+    policy = built.policy;
+    for (const r of built.unreadable) io.err(`keyward: warning: cannot read the .sops.yaml path_regex ${JSON.stringify(r)}; files it governs are not checked\n`);
+  };
+
+  // One git process reads the config files, then every staged file, in that order. Files are
+  // scanned as they arrive; policy checks (async: sops files are parsed) run after.
+  const checks: { entry: StagedEntry; size: number; head: Buffer; content: Buffer | null }[] = [];
+  const names = [...configNames.map((n) => `:${n}`), ...byOid.keys()];
+  await readBlobs(root, names, { maxBytes: o.maxFileBytes, headBytes: HEAD_BYTES }, (b) => {
+    if (b.name.startsWith(':')) {
+      if (!b.truncated) configText.set(b.name.slice(1), b.data.toString('utf8'));
+      return;
+    }
+    configure();
+    for (const e of byOid.get(b.oid) ?? []) {
+      if (policy) checks.push({ entry: e, size: b.size, head: Buffer.from(b.data.subarray(0, HEAD_BYTES)), content: !b.truncated && policy.governedBySops(e.path) ? b.data : null });
+      if (b.truncated || ignored(e.path) || binaryByName(e.path) || binaryByContent(b.data)) {
+        stats.skipped++;
+        continue;
+      }
+      stats.files++;
+      stats.bytes += b.size;
+      found.push(...scanText(decode(b.data), { path: e.path }));
+    }
+  });
+  configure();
+  const p = policy as Policy | null;
+  if (p) {
+    for (const c of checks) {
+      const issue = await p.check(c.entry.path, c.size, c.head, c.content);
+      if (issue) found.push(policyFinding(c.entry.path, c.entry.oid, issue));
+    }
+  }
+  return root;
+}
+
+function policyFinding(p: string, oid: string, issue: PolicyIssue): Finding {
+  return {
+    ruleId: issue.ruleId,
+    description: issue.description,
+    severity: issue.severity,
+    path: p,
+    line: 1,
+    column: 1,
+    endLine: 1,
+    endColumn: 1,
+    start: 0,
+    end: 0,
+    redacted: '',
+    // The staged content's id: accepting it once does not accept a later, different file.
+    fingerprint: fingerprint(issue.ruleId, p, `blob:${oid}`),
+    detail: issue.detail,
+  };
+}

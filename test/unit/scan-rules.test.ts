@@ -1,0 +1,378 @@
+// Every detection rule with its positives (found, at the right place) and negatives (no
+// finding at all). Secrets are synthetic, made at run time (test/fixtures/secrets/fakes.ts);
+// private keys are generated with node:crypto and age-encryption.
+import { strict as assert } from 'node:assert';
+import { generateKeyPairSync } from 'node:crypto';
+import { generateHybridIdentity, generateIdentity } from 'age-encryption';
+import { scanText } from '../../daemon/scan/engine';
+import { RULES } from '../../daemon/scan/rules';
+import { Fakes, wrap } from '../fixtures/secrets/fakes';
+
+interface Case {
+  text: string;
+  path?: string;
+  /** The secret the finding must cover exactly (default: not checked). */
+  secret?: string;
+}
+
+const f = new Fakes('scan-rules.test');
+const rsaPkcs1 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs1', format: 'pem' }) as string;
+const ecPkcs8 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+const ecSec1 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'sec1', format: 'pem' }) as string;
+const encPkcs8 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'correct horse' }) as string;
+const ageKey = f.ageKey();
+const agePq = f.agePqKey();
+const ALNUM_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+const aws = { id: f.awsKeyId(), secret: f.awsSecret() };
+const gh = f.githubPat();
+const sa = (key: string) =>
+  JSON.stringify({ type: 'service_account', project_id: 'demo-proj', private_key_id: f.hex(40), private_key: key, client_email: 'svc@demo-proj.iam.gserviceaccount.com' }, null, 2);
+
+const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
+  'aws-access-key-id': {
+    pos: [{ text: `aws_access_key_id = ${aws.id}\n`, path: 'credentials', secret: aws.id }, { text: `const KEY_ID = "${f.awsKeyId()}";`, path: 'a.js' }],
+    neg: [{ text: 'aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n' }, { text: 'id = "AKIA1234"' }, { text: `x = "XAKIA${'A'.repeat(16)}"` }],
+  },
+  'aws-secret-access-key': {
+    pos: [
+      { text: `[default]\naws_access_key_id = ${aws.id}\naws_secret_access_key = ${aws.secret}\n`, path: 'credentials', secret: aws.secret },
+      { text: `AWS_SECRET_ACCESS_KEY="${f.awsSecret()}"\n`, path: '.env' },
+      { text: `User name,Password,Access key ID,Secret access key\nci,,${aws.id},${aws.secret}\n`, path: 'creds.csv', secret: aws.secret },
+      { text: `s3 = boto3.client("s3", aws_access_key_id="${aws.id}",\n    aws_secret_access_key="${aws.secret}")`, path: 's3.py', secret: aws.secret },
+    ],
+    neg: [
+      { text: 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n' },
+      { text: `sha = "${f.hex(40)}"  # near no key id\n`, path: 'a.py' },
+      { text: 'aws_secret_access_key = os.environ["AWS_SECRET_ACCESS_KEY"]', path: 'a.py' },
+    ],
+  },
+  'gcp-service-account-key': {
+    pos: [{ text: sa(ecPkcs8), path: 'sa.json' }],
+    neg: [{ text: JSON.stringify({ type: 'service_account', private_key: '-----BEGIN PRIVATE KEY-----\\n...\\n-----END PRIVATE KEY-----\\n' }), path: 'sa.json' }],
+  },
+  'gcp-api-key': {
+    pos: [{ text: `const firebaseConfig = { apiKey: "${f.gcpApiKey()}" };`, path: 'firebase.js' }],
+    neg: [{ text: 'apiKey: "AIzaSyEXAMPLEEXAMPLEEXAMPLEEXAMPLE123"' }, { text: 'AIza-too-short' }],
+  },
+  'gcp-oauth-client-secret': {
+    pos: [{ text: `{"installed":{"client_secret":"${f.gcpOauthSecret()}"}}`, path: 'client_secret.json' }],
+    neg: [{ text: '"client_secret": "GOCSPX-<your-client-secret>"' }],
+  },
+  'azure-storage-key': {
+    pos: [
+      { text: `DefaultEndpointsProtocol=https;AccountName=demostore;AccountKey=${f.azureStorageKey()};EndpointSuffix=core.windows.net`, path: 'appsettings.txt' },
+      { text: `AZURE_STORAGE_KEY=${f.azureStorageKey()}\n`, path: '.env' },
+    ],
+    neg: [
+      { text: 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;' },
+      { text: 'AccountKey=${STORAGE_KEY}' },
+    ],
+  },
+  'azure-shared-access-key': {
+    pos: [{ text: `Endpoint=sb://demo.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=${f.azureSharedAccessKey()}`, path: 'local.settings.json' }],
+    neg: [{ text: 'SharedAccessKey=<key>' }],
+  },
+  'azure-sas-token': {
+    pos: [{ text: `url = "https://demo.blob.core.windows.net/models?${f.azureSas()}"`, path: 'dl.py' }],
+    neg: [{ text: 'https://demo.blob.core.windows.net/models?sv=2022-11-02&sig=<signature>' }],
+  },
+  'azure-ad-client-secret': {
+    pos: [{ text: `ClientSecret: "${f.azureAdSecret()}"`, path: 'appsettings.yaml' }],
+    neg: [{ text: 'Q~ alone, 8Q~short' }],
+  },
+  'openai-api-key': {
+    pos: [
+      { text: `OPENAI_API_KEY=${f.openai()}\n`, path: '.env' },
+      { text: `client = OpenAI(api_key="${f.openaiLegacy()}")`, path: 'a.py' },
+    ],
+    neg: [{ text: 'OPENAI_API_KEY=sk-...\n' }, { text: 'OPENAI_API_KEY=sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n' }],
+  },
+  'anthropic-api-key': {
+    pos: [{ text: `export ANTHROPIC_API_KEY="${f.anthropic()}"`, path: 'env.sh' }],
+    neg: [{ text: 'ANTHROPIC_API_KEY=sk-ant-api03-your-key-here' }],
+  },
+  'huggingface-token': {
+    pos: [{ text: `login(token="${f.huggingface()}")`, path: 'train.py' }],
+    neg: [{ text: 'hf_hub_download_from_the_model_repository_v2 = 1', path: 'a.py' }, { text: 'HF_TOKEN=hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' }],
+  },
+  'replicate-api-token': {
+    pos: [{ text: `REPLICATE_API_TOKEN=${f.replicate()}`, path: '.env' }],
+    neg: [{ text: 'REPLICATE_API_TOKEN=r8_******' }],
+  },
+  'groq-api-key': {
+    pos: [{ text: `GROQ_API_KEY = "${f.groq()}"`, path: 'cfg.py' }],
+    neg: [{ text: 'gsk_ is the prefix of Groq keys' }],
+  },
+  'langsmith-api-key': {
+    pos: [{ text: `LANGCHAIN_API_KEY=${f.langsmith()}`, path: '.env' }],
+    neg: [{ text: 'LANGCHAIN_API_KEY=lsv2_pt_...' }],
+  },
+  'cohere-api-key': {
+    pos: [
+      { text: `COHERE_API_KEY=${f.cohere()}\n`, path: '.env' },
+      { text: `co = cohere.ClientV2(api_key="${f.cohere()}")\ncohere_key = "${f.cohere()}"`, path: 'rag.py' },
+    ],
+    neg: [{ text: 'COHERE_API_KEY=<your-cohere-key>' }, { text: 'cohere_model = "command-r-plus-08-2024"', path: 'a.py' }],
+  },
+  'wandb-api-key': {
+    pos: [
+      { text: `WANDB_API_KEY=${f.wandb()}\n`, path: '.env' },
+      { text: `machine api.wandb.ai\n  login user\n  password ${f.wandb()}\n`, path: '.netrc' },
+    ],
+    neg: [{ text: 'WANDB_API_KEY=$WANDB_KEY\n' }, { text: 'wandb_project = "llm-finetune"', path: 'a.py' }],
+  },
+  'kaggle-api-key': {
+    pos: [
+      { text: `{"username":"datasci","key":"${f.kaggle()}"}`, path: 'kaggle.json' },
+      { text: `KAGGLE_KEY=${f.kaggle()}`, path: '.env' },
+    ],
+    neg: [{ text: '{"username":"datasci","key":"YOUR_KAGGLE_KEY"}' }],
+  },
+  'github-pat': {
+    pos: [{ text: `GITHUB_TOKEN=${gh}\n`, path: '.env', secret: gh }, { text: `headers = {"Authorization": "token ${f.githubPat()}"}`, path: 'gh.py' }],
+    neg: [{ text: 'GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' }, { text: 'ghp_' }, { text: `xghp_${f.alnum(36)}` }],
+  },
+  'github-fine-grained-pat': {
+    pos: [{ text: `token: ${f.githubFineGrained()}`, path: 'ci.yml' }],
+    neg: [{ text: 'token: github_pat_<redacted>' }],
+  },
+  'github-oauth-token': {
+    pos: [{ text: `oauth_token: ${f.githubOauth()}`, path: 'hosts.yml' }],
+    neg: [{ text: 'gho_ tokens are OAuth tokens' }],
+  },
+  'github-app-token': {
+    pos: [{ text: `GH_TOKEN=${f.githubApp()}`, path: '.env' }],
+    neg: [{ text: 'ghs_${{ secrets.APP_TOKEN }}' }],
+  },
+  'gitlab-pat': {
+    pos: [{ text: `git clone https://oauth2:${f.gitlabPat()}@gitlab.com/group/repo.git`, path: 'clone.sh' }],
+    neg: [{ text: 'PRIVATE-TOKEN: glpat-xxxxxxxxxxxxxxxxxxxx' }],
+  },
+  'gitlab-ci-token': {
+    pos: [{ text: `gitlab-runner register --token ${f.gitlabRunner()}`, path: 'setup.sh' }],
+    neg: [{ text: 'glrt-REDACTED' }],
+  },
+  'slack-token': {
+    pos: [
+      { text: `SLACK_BOT_TOKEN=${f.slackBot()}`, path: '.env' },
+      { text: `client = WebClient(token="${f.slackUser()}")`, path: 'bot.py' },
+    ],
+    neg: [{ text: 'SLACK_BOT_TOKEN=xoxb-your-bot-token' }, { text: 'xoxb-123' }],
+  },
+  'slack-app-token': {
+    pos: [{ text: `SLACK_APP_TOKEN=${f.slackApp()}`, path: '.env' }],
+    neg: [{ text: 'SLACK_APP_TOKEN=xapp-1-...' }],
+  },
+  'slack-webhook-url': {
+    pos: [{ text: `webhook_url: ${f.slackWebhook()}`, path: 'alerts.yaml' }],
+    neg: [{ text: 'webhook_url: https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX' }],
+  },
+  'stripe-secret-key': {
+    pos: [{ text: `stripe.api_key = "${f.stripeLive()}"`, path: 'pay.py' }, { text: `STRIPE_KEY=${f.stripeRestricted()}`, path: '.env' }],
+    neg: [{ text: `const pk = "pk_live_${f.alnum(24)}";`, path: 'checkout.js' }, { text: 'sk_live_...' }],
+  },
+  'stripe-test-key': {
+    pos: [{ text: `STRIPE_SECRET_KEY=${f.stripeTest()}`, path: '.env.test' }],
+    neg: [{ text: 'STRIPE_SECRET_KEY=sk_test_xxxxxxxxxxxxxxxxxxxxxxxx' }],
+  },
+  'stripe-webhook-secret': {
+    pos: [{ text: `STRIPE_WEBHOOK_SECRET=${f.stripeWebhook()}`, path: '.env' }],
+    neg: [{ text: 'STRIPE_WEBHOOK_SECRET=whsec_...' }],
+  },
+  'twilio-api-key': {
+    pos: [{ text: `TWILIO_API_KEY=${f.twilioApiKey()}`, path: '.env' }],
+    neg: [{ text: `TWILIO_ACCOUNT_SID=AC${f.hex(32)}`, path: '.env' }],
+  },
+  'twilio-auth-token': {
+    pos: [{ text: `TWILIO_AUTH_TOKEN=${f.twilioAuthToken()}`, path: '.env' }],
+    neg: [{ text: 'TWILIO_AUTH_TOKEN=your_auth_token' }],
+  },
+  'sendgrid-api-key': {
+    pos: [{ text: `sg = SendGridAPIClient("${f.sendgrid()}")`, path: 'mail.py' }],
+    neg: [{ text: 'SENDGRID_API_KEY=SG.xxxxx.yyyyy' }],
+  },
+  'npm-access-token': {
+    pos: [{ text: `//registry.npmjs.org/:_authToken=${f.npm()}\n`, path: '.npmrc' }],
+    neg: [{ text: '//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n', path: '.npmrc' }],
+  },
+  'npmrc-auth': {
+    pos: [{ text: `//npm.internal.example.net/:_authToken=${f.alnum(8)}-${f.alnum(4)}-${f.alnum(12)}\n`, path: '.npmrc' }],
+    neg: [{ text: '//npm.pkg.github.com/:_authToken=${GITHUB_TOKEN}\n', path: '.npmrc' }],
+  },
+  'pypi-token': {
+    pos: [{ text: `[pypi]\n  username = __token__\n  password = ${f.pypi()}\n`, path: '.pypirc' }],
+    neg: [{ text: 'password = pypi-AgEIcHlwaS5vcmc...' }],
+  },
+  'dockerhub-token': {
+    pos: [{ text: `echo ${f.dockerhub()} | docker login -u ci --password-stdin`, path: 'push.sh' }],
+    neg: [{ text: 'docker login -u ci -p dckr_pat_XXXX' }],
+  },
+  'docker-config-auth': {
+    pos: [{ text: JSON.stringify({ auths: { 'registry.example.com': { auth: f.dockerAuth('ci-bot', f.password(20)) } } }, null, 2), path: 'config.json' }],
+    neg: [
+      { text: JSON.stringify({ auths: { 'registry.example.com': { auth: Buffer.from('user:changeme').toString('base64') } } }), path: 'config.json' },
+      { text: JSON.stringify({ auths: { 'ghcr.io': {} }, credsStore: 'desktop' }), path: 'config.json' },
+    ],
+  },
+  'private-key-pem': {
+    pos: [
+      { text: rsaPkcs1, path: 'id_rsa.pem', secret: rsaPkcs1.trim() },
+      { text: ecPkcs8, path: 'key.pem' },
+      { text: ecSec1, path: 'ec.pem' },
+      { text: `const key = ${JSON.stringify(ecPkcs8)};`, path: 'tls.js' },
+      { text: encPkcs8, path: 'enc.pem' },
+    ],
+    neg: [
+      { text: '-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n', path: 'README.md' },
+      { text: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }) as string, path: 'pub.pem' },
+    ],
+  },
+  'openssh-private-key': {
+    pos: [{ text: f.opensshBlock() + '\n', path: 'id_ed25519' }],
+    neg: [{ text: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${f.str(ALNUM_B64, 43)} dev@laptop\n`, path: 'id_ed25519.pub' }],
+  },
+  'pgp-private-key': {
+    pos: [{ text: f.pgpBlock() + '\n', path: 'signing.asc' }],
+    neg: [{ text: `-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n${wrap(f.bytes(600).toString('base64'), 64)}\n-----END PGP PUBLIC KEY BLOCK-----\n`, path: 'pub.asc' }],
+  },
+  'age-secret-key': {
+    pos: [
+      { text: `# created: 2024-05-01T10:00:00Z\n# public key: age1...\n${ageKey}\n`, path: 'keys.txt', secret: ageKey },
+      { text: `SOPS_AGE_KEY=${f.ageKey()}`, path: '.env' },
+    ],
+    neg: [
+      { text: `AGE-SECRET-KEY-1${'Q'.repeat(58)}\n` },
+      { text: ageKey.slice(0, -1) + (ageKey.endsWith('Q') ? 'P' : 'Q') + '\n', path: 'keys.txt' },
+      { text: 'recipients: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n', path: '.sops.yaml' },
+    ],
+  },
+  'age-pq-secret-key': {
+    pos: [{ text: `${agePq}\n`, path: 'pq.txt', secret: agePq }],
+    neg: [{ text: 'AGE-SECRET-KEY-PQ-1...\n' }],
+  },
+  jwt: {
+    pos: [{ text: `Authorization: Bearer ${f.jwt()}`, path: 'req.http' }, { text: `SUPABASE_SERVICE_ROLE_KEY=${f.jwt({ role: 'service_role', iss: 'supabase' })}`, path: '.env' }],
+    neg: [{ text: 'token = "eyJhbGciOi...."' }, { text: `x = "eyJ${f.alnum(20)}.eyJ${f.alnum(20)}.${f.alnum(20)}"` }],
+  },
+  'database-url-password': {
+    pos: [
+      { text: `DATABASE_URL=postgres://app:${f.password(18)}@db.internal:5432/app\n`, path: '.env' },
+      { text: `mongo = MongoClient("mongodb+srv://svc:${f.alnum(16)}@cluster0.ab12c.mongodb.net/prod")`, path: 'db.py' },
+      { text: `spring.datasource.url=jdbc:mysql://reporter:${f.alnum(14)}@10.0.0.5:3306/reports`, path: 'application.properties' },
+    ],
+    neg: [
+      { text: 'DATABASE_URL=postgres://postgres:postgres@localhost:5432/dev\n' },
+      { text: 'DATABASE_URL=postgres://user:${DB_PASSWORD}@db:5432/app\n' },
+      { text: 'redis://:password@localhost:6379/0' },
+      { text: 'https://user:pass@example.com/' },
+    ],
+  },
+  'netrc-password': {
+    pos: [{ text: `machine ftp.internal.example\n  login deploy\n  password ${f.password(14)}\n`, path: '.netrc' }],
+    neg: [{ text: 'machine ftp.example.com login anonymous password $FTP_PASS\n', path: '.netrc' }],
+  },
+  'generic-secret': {
+    pos: [
+      { text: `DB_PASSWORD=${f.password(16)}\n`, path: '.env' },
+      { text: `config.secret_key = "${f.alnum(32)}"`, path: 'app.rb' },
+      { text: `spring:\n  datasource:\n    password: ${f.password(14)}\n`, path: 'application.yml' },
+      { text: `const apiKey = '${f.alnum(24)}';`, path: 'client.ts' },
+      { text: `<add key="ApiToken" value="x" />\n<password>${f.password(15)}</password>`, path: 'settings.xml' },
+      { text: `"cells": [{"source": ["openai_key = \\"${f.alnum(28)}\\"\\n"]}]`, path: 'nb.ipynb' },
+      { text: `curl -H "Authorization: Bearer ${f.alnum(40)}" https://api.internal/v1`, path: 'call.sh' },
+      { text: `if (password === "${f.password(12)}") { grant(); }`, path: 'login.js' },
+    ],
+    neg: [
+      { text: 'password = get_password()\ntoken = tokenizer(text)\n', path: 'a.py' },
+      { text: 'pad_token = "<|endoftext|>"\neos_token: "</s>"\nmax_new_tokens: 512\n', path: 'gen.yaml' },
+      { text: 'PASSWORD_MIN_LENGTH = 12\npassword_field = "user_password"\n', path: 'a.py' },
+      { text: 'password: ${DB_PASSWORD}\ntoken: "{{ .Values.token }}"\n', path: 'chart.yaml' },
+      { text: `request_id = "${'123e4567-e89b-42d3-a456-426614174000'}"\napi_key_id = "${f.hex(32)}"\n`, path: 'a.py' },
+      { text: 'secret_name: db-credentials\nsecretKeyRef:\n  name: api-token\n', path: 'deploy.yaml' },
+      { text: 'password: "Please enter your password"\n', path: 'i18n.yaml' },
+      { text: `author = "Jane"\nauth_url = "https://login.example.com/oauth2/authorize"\n`, path: 'a.py' },
+      { text: 'export API_KEY=$(cat /run/secrets/api_key)\n', path: 'run.sh' },
+      { text: `token_type = "Bearer"\npassword_hash = "$2b$12$${f.str(ALNUM_B64, 53)}"\n`, path: 'a.py' },
+      { text: `GITHUB_TOKEN: \${{ secrets.GITHUB_TOKEN }}\n`, path: 'ci.yml' },
+      { text: `"integrity": "sha512-${f.bytes(64).toString('base64')}",\n"resolved": "https://registry.npmjs.org/a/-/a-1.0.0.tgz"\n`, path: 'package-lock.json' },
+      { text: 'const password = process.env.DB_PASSWORD;\n', path: 'db.ts' },
+      { text: 'api_key: str = Field(..., description="your API key")\n', path: 'settings.py' },
+    ],
+  },
+};
+
+describe('scanner rules: positives and negatives', () => {
+  it('every rule has at least one positive and one negative', () => {
+    for (const r of RULES) {
+      const c = cases[r.id];
+      assert.ok(c, `rule ${r.id} has no test cases`);
+      assert.ok(c.pos.length > 0 && c.neg.length > 0, `rule ${r.id} needs positives and negatives`);
+    }
+    for (const id of Object.keys(cases)) assert.ok(RULES.some((r) => r.id === id), `cases for an unknown rule ${id}`);
+  });
+
+  it('every rule has an id, a description and a severity', () => {
+    const ids = new Set<string>();
+    for (const r of RULES) {
+      assert.match(r.id, /^[a-z0-9]+(?:-[a-z0-9]+)*$/);
+      assert.ok(!ids.has(r.id), `duplicate rule ${r.id}`);
+      ids.add(r.id);
+      assert.ok(r.description.length > 5);
+      assert.ok(['critical', 'high', 'medium', 'low'].includes(r.severity));
+    }
+  });
+
+  for (const [id, c] of Object.entries(cases)) {
+    it(`${id}: finds its positives`, () => {
+      c.pos.forEach((p, i) => {
+        const found = scanText(p.text, { path: p.path ?? 'sample.txt' });
+        const mine = found.filter((x) => x.ruleId === id);
+        assert.ok(mine.length > 0, `positive ${i + 1} of ${id} not found (found: ${found.map((x) => x.ruleId).join(', ') || 'nothing'})`);
+        if (p.secret !== undefined) {
+          assert.ok(
+            mine.some((x) => p.text.slice(x.start, x.end) === p.secret),
+            `positive ${i + 1} of ${id}: range covers ${JSON.stringify(mine.map((x) => x.redacted))}, not the secret`,
+          );
+        }
+      });
+    });
+    it(`${id}: ignores its negatives`, () => {
+      c.neg.forEach((n, i) => {
+        const found = scanText(n.text, { path: n.path ?? 'sample.txt' });
+        assert.deepEqual(
+          found.map((x) => `${x.ruleId} ${x.redacted}`),
+          [],
+          `negative ${i + 1} of ${id} was reported`,
+        );
+      });
+    });
+  }
+
+  it('finds identities made by age-encryption (X25519 and post-quantum)', async () => {
+    for (const id of [await generateIdentity(), await generateHybridIdentity()]) {
+      const text = `# public key: age1...\n${id}\n`;
+      const found = scanText(text, { path: 'keys.txt' });
+      assert.equal(found.length, 1);
+      assert.equal(text.slice(found[0]!.start, found[0]!.end), id);
+      assert.equal(found[0]!.ruleId, id.startsWith('AGE-SECRET-KEY-PQ-') ? 'age-pq-secret-key' : 'age-secret-key');
+    }
+  });
+
+  it('reports an encrypted private key at a lower severity', () => {
+    const [enc] = scanText(encPkcs8, { path: 'k.pem' });
+    assert.equal(enc?.ruleId, 'private-key-pem');
+    assert.equal(enc?.severity, 'medium');
+    const [plain] = scanText(ecPkcs8, { path: 'k.pem' });
+    assert.equal(plain?.severity, 'critical');
+  });
+
+  it('keeps the more specific rule when rules overlap', () => {
+    const key = f.openai();
+    const found = scanText(`OPENAI_API_KEY = "${key}"`, { path: 'a.py' });
+    assert.deepEqual(
+      found.map((x) => x.ruleId),
+      ['openai-api-key'],
+    );
+  });
+});
