@@ -14,6 +14,8 @@ need_apt=()
 command -v gnome-keyring-daemon >/dev/null 2>&1 || need_apt+=(gnome-keyring)
 command -v dbus-run-session >/dev/null 2>&1 || need_apt+=(dbus)
 command -v secret-tool >/dev/null 2>&1 || need_apt+=(libsecret-tools)
+[ -x /usr/bin/time ] || need_apt+=(time)            # GNU time: peak RSS in the benchmarks
+command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)   # the disk-full test's mount namespace
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "apt-get install ${need_apt[*]}"
@@ -39,3 +41,21 @@ if [ ! -x "$AGE_BIN/age" ] || [ ! -x "$AGE_BIN/age-keygen" ]; then
   fi
 fi
 echo "export PATH=\"$AGE_BIN:\$PATH\""
+
+# ---- gitleaks (appended by the secret scanner; only `npm run bench` needs it) ---------------
+# The Go gitleaks v8.28.0, the reference the scanner benchmark measures against. No test
+# suite needs it.
+GITLEAKS_VERSION="v8.28.0"
+GITLEAKS_BIN="$CACHE/gitleaks-$GITLEAKS_VERSION/bin"
+if [ ! -x "$GITLEAKS_BIN/gitleaks" ]; then
+  if command -v go >/dev/null 2>&1; then
+    log "go install github.com/zricethezav/gitleaks/v8@$GITLEAKS_VERSION"
+    mkdir -p "$GITLEAKS_BIN"
+    GOBIN="$GITLEAKS_BIN" GOFLAGS=-mod=mod go install "github.com/zricethezav/gitleaks/v8@$GITLEAKS_VERSION" >&2 ||
+      log "could not install gitleaks $GITLEAKS_VERSION: the scan benchmark will not run"
+  else
+    log "go is missing: cannot install gitleaks $GITLEAKS_VERSION (install Go >= 1.22)"
+  fi
+fi
+echo "export PATH=\"$GITLEAKS_BIN:\$PATH\""
+# ---- end of gitleaks --------------------------------------------------------------------------

@@ -163,16 +163,38 @@ function executor(s: Settings, fitsOneBatch: boolean): Executor {
   return threaded;
 }
 
-/** Same-size batch buffers, each a whole ArrayBuffer (so that it can be transferred), reused. */
+/**
+ * Same-size batch buffers, each a whole ArrayBuffer (so that it can be transferred), reused
+ * within a file and, through a few spares kept between files, across files: a daemon
+ * encrypting one file after another does not leave a trail of megabytes for the GC.
+ */
 class Buffers {
   private readonly free: Buffer[] = [];
   constructor(private readonly size: number) {}
   take(): Buffer {
-    return this.free.pop() ?? Buffer.from(new ArrayBuffer(this.size));
+    return this.free.pop() ?? takeSpare(this.size) ?? Buffer.from(new ArrayBuffer(this.size));
   }
   give(b: Buffer): void {
     if (b.length === this.size) this.free.push(b);
   }
+  /** At the end of a file: the buffers this file no longer uses become spares. */
+  release(): void {
+    for (const b of this.free.splice(0)) keepSpare(b);
+  }
+}
+
+const MAX_SPARES = 8;
+const spares: Buffer[] = [];
+
+function takeSpare(size: number): Buffer | undefined {
+  const i = spares.findIndex((b) => b.length === size);
+  return i < 0 ? undefined : spares.splice(i, 1)[0];
+}
+
+function keepSpare(b: Buffer): void {
+  if (spares.length >= MAX_SPARES) return;
+  b.fill(0); // it held plaintext
+  spares.push(b);
 }
 
 /** A promise that never rejects, so that one left behind after a failure is no unhandled rejection. */
@@ -297,6 +319,7 @@ export async function encryptBatches(source: BatchSource, sink: Sink, fileKey: U
     throw e;
   } finally {
     key.fill(0);
+    buffers.release();
   }
 }
 
@@ -335,15 +358,17 @@ export async function decryptBatches(source: BatchSource, sink: Sink, fileKey: U
     const { reply, meta } = queue.shift()!;
     const r = await unwrapSettled(reply);
     const buf = Buffer.from(r.buf);
+    // Said now, from the failed chunk's sealed bytes, before the buffer can be reused.
+    const at = r.ok * SEALED;
+    const failure = r.ok < meta.chunks ? explainFailure(key, meta.counter + r.ok, meta.final && r.ok === meta.chunks - 1, buf.subarray(at, Math.min(meta.len, at + SEALED))) : undefined;
     await writer.write(buf.subarray(0, r.len), buf);
     for (let i = 0; i < r.ok; i++) {
       done += Math.min(CHUNK, r.len - i * CHUNK);
       opts.onProgress?.(done);
     }
-    if (r.ok < meta.chunks) {
-      const at = r.ok * SEALED;
+    if (failure !== undefined) {
       await writer.finish(); // the chunks that did authenticate are out before the error
-      throw explainFailure(key, meta.counter + r.ok, meta.final && r.ok === meta.chunks - 1, buf.subarray(at, Math.min(meta.len, at + SEALED)));
+      throw failure;
     }
     if (meta.final && meta.len % SEALED === TAG_SIZE && meta.counter + meta.chunks > 1) {
       await writer.finish();
@@ -394,5 +419,6 @@ export async function decryptBatches(source: BatchSource, sink: Sink, fileKey: U
     throw e;
   } finally {
     key.fill(0);
+    buffers.release();
   }
 }

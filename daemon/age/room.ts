@@ -10,11 +10,12 @@ import { SCRYPT_TYPE } from './scrypt';
 //   -> keyward-pad
 //   AAAAAAAA...            (base64 of zero bytes, in the usual 64-column lines)
 //
-// age identities skip stanza types they do not know (c2sp.org/age: "an identity ... ignores
-// stanzas of other types"), so age, typage and Keyward decrypt such files as usual. The MAC
-// covers the padding like any stanza. A rewrap shrinks or grows the padding so that the new
-// header has exactly the old length. Base64 lengths skip some values (no length is 1 mod 4),
-// so a filler argument of 1 to 3 characters makes up the sizes the body alone cannot.
+// An age identity looks only at the stanzas of its own type and skips the others, so age,
+// typage and Keyward decrypt such files as usual (test/interop/age.test.ts checks age, the
+// unit tests typage). The MAC covers the padding like any stanza. A rewrap shrinks or grows
+// the padding so that the new header has exactly the old length. Base64 lengths skip some
+// values (none is 1 mod 4), so a filler argument of 1 to 3 characters makes up the sizes the
+// body alone cannot; every size of 16 bytes or more can be padded, except 17.
 //
 // Not for passphrase files: an scrypt stanza must be the only stanza (age refuses others).
 
@@ -73,7 +74,7 @@ function bareSize(stanzas: readonly Stanza[]): number {
   return encodeHeaderWithoutMac(stanzas.filter((s) => !isPadding(s))).length + MAC_LINE_TAIL;
 }
 
-/** A padding stanza whose text is exactly `bytes` long, or null when that is impossible (too small). */
+/** A padding stanza whose text is exactly `bytes` long, or null when none is (below 16, or 17). */
 export function paddingStanza(bytes: number): Stanza | null {
   for (let filler = 0; filler <= 3; filler++) {
     const args = filler === 0 ? [] : ['x'.repeat(filler)];

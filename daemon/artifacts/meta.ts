@@ -50,7 +50,7 @@ export function readMeta(fileKey: Uint8Array, stanzas: readonly Stanza[]): Artif
     const v = JSON.parse(plain.toString('utf8')) as { r?: unknown; k?: unknown; at?: unknown };
     if (!Array.isArray(v.r) || !v.r.every((x) => typeof x === 'string')) return null;
     const keys = Array.isArray(v.k) ? v.k.filter((x): x is string => typeof x === 'string') : [];
-    return { recipients: v.r as string[], keys, at: typeof v.at === 'string' ? v.at : '' };
+    return { recipients: v.r, keys, at: typeof v.at === 'string' ? v.at : '' };
   } catch {
     return null;
   }

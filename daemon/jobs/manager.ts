@@ -78,7 +78,7 @@ export class JobManager {
     };
     const journal = await Journal.create(this.home, spec);
     await this.audit({ event: `job.${kind}.start`, outcome: 'ok', client, detail: `job ${spec.id}, ${files.length} file(s)` });
-    const r = this.launch(spec as JobSpec, journal, new Map());
+    const r = this.launch(spec, journal, new Map());
     return this.info(r);
   }
 
@@ -110,8 +110,36 @@ export class JobManager {
   async get(id: string): Promise<JobInfo> {
     await this.resuming;
     const r = this.jobs.get(id);
-    if (!r) throw new KeywardError(ErrorCode.NotFound, `no job ${id} in this daemon`, 'list jobs with keyward jobs list');
-    return this.info(r);
+    return r ? this.info(r) : this.ended(id);
+  }
+
+  /** A job that ended before this daemon started, as its journal tells it. */
+  private async ended(id: string): Promise<JobInfo> {
+    const file = path.join(Journal.dir(this.home), `${id}.jsonl`);
+    let rep;
+    try {
+      rep = await Journal.replay(file);
+    } catch {
+      throw new KeywardError(ErrorCode.NotFound, `no job ${id}`, 'list jobs with keyward jobs list');
+    }
+    const events = [...rep.files.values()];
+    const count = (phase: string) => events.filter((e) => e.phase === phase).length;
+    const failed = events.flatMap((e) => (e.phase === 'failed' ? [{ file: rep.spec.files[e.f] ?? '', error: e.error }] : []));
+    const state: JobState = rep.ended === 'cancelled' ? 'cancelled' : rep.ended === null ? 'interrupted' : failed.length ? 'failed' : 'done';
+    return {
+      id,
+      kind: rep.spec.kind,
+      state,
+      filesTotal: rep.spec.files.length,
+      filesDone: count('done'),
+      filesFailed: failed.length,
+      filesSkipped: count('skipped'),
+      bytesTotal: 0,
+      bytesDone: 0,
+      current: [],
+      errors: failed.slice(0, 50),
+      createdAt: rep.spec.createdAt,
+    };
   }
 
   list(): JobInfo[] {
@@ -122,7 +150,7 @@ export class JobManager {
   async wait(id: string, listener?: Listener): Promise<JobInfo> {
     await this.resuming;
     const r = this.jobs.get(id);
-    if (!r) throw new KeywardError(ErrorCode.NotFound, `no job ${id} in this daemon`, 'list jobs with keyward jobs list');
+    if (!r) return this.ended(id);
     if (listener) r.listeners.add(listener);
     try {
       await r.done;

@@ -21,6 +21,8 @@ export interface Assignment {
   quoted: boolean;
   /** `Bearer <token>` rather than an assignment. */
   bearer: boolean;
+  /** A call, `setToken("...")`: the name's last word must be the secret word. */
+  call?: boolean;
 }
 
 /**
@@ -31,7 +33,6 @@ const KEYWORDS =
   /pass(?:w(?:or)?d|phrase)?|pwd|secret|token|api[-_.]?key|access[-_.]?key|priv(?:ate)?[-_.]?key|(?:signing|encryption|master|hmac|jwt|session|license|account|storage)[-_.]?key|credential|auth|bearer|cohere|co_api|wandb|twilio|kaggle|[-_]key(?![a-z])/gi;
 
 const MAX_NAME = 96;
-const MAX_VALUE = 256;
 
 function isNameChar(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 /* _ */ || c === 45 /* - */ || c === 46 /* . */;
@@ -42,8 +43,8 @@ function isNameChar(c: number): boolean {
  * (`: str =`, `: String =`), then the operator. Sticky; every repetition is bounded.
  */
 const OPERATOR =
-  /["'`\]]{0,2}[ \t]{0,8}(?::[ \t]{0,4}[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>]))?(:=|=>|===|!==|==|!=|\|\|=|\?\?=|=|:|\(|<-)[ \t]{0,8}/y;
-/** A quoted value (no newline, at most MAX_VALUE characters, escapes skipped). */
+  /["'`\]]{0,2}[ \t]{0,8}(?::[ \t]{0,4}[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>]))?(:=|=>|===|!==|==|!=|\|\|=|\?\?=|=|:|\(|<-|,)[ \t]{0,8}/y;
+/** A quoted value (no newline, at most 256 characters, escapes skipped). */
 const DQ = /"((?:[^"\\\n\r]|\\.){0,256})"/y;
 const SQ = /'((?:[^'\\\n\r]|\\.){0,256})'/y;
 const BQ = /`((?:[^`\\\n\r]|\\.){0,256})`/y;
@@ -58,6 +59,8 @@ const XML = />([^<\n\r]{1,257})</y;
 
 export function findAssignments(ctx: RuleContext, visit: (a: Assignment) => void): void {
   const text = ctx.text;
+  // In code only quoted literals count: an unquoted value is an expression.
+  const bare = ctx.style === 'config';
   const kw = new RegExp(KEYWORDS.source, KEYWORDS.flags);
   let m: RegExpExecArray | null;
   while ((m = kw.exec(text)) !== null) {
@@ -69,9 +72,7 @@ export function findAssignments(ctx: RuleContext, visit: (a: Assignment) => void
     const ceil = Math.min(text.length, e + MAX_NAME);
     while (e < ceil && isNameChar(text.charCodeAt(e))) e++;
     kw.lastIndex = e; // one candidate per name, however many keywords it holds
-    const name = trimName(text.slice(s, e));
-    if (!name) continue;
-    const a = parseAfterName(text, s, e, name);
+    const a = parseAfterName(text, s, e, bare);
     if (a) visit(a);
   }
 }
@@ -85,48 +86,66 @@ function trimName(n: string): string {
   return n.slice(a, b);
 }
 
-function parseAfterName(text: string, nameStart: number, nameEnd: number, name: string): Assignment | null {
-  const words = splitWords(name);
-  if (words.length === 1 && words[0] === 'bearer') {
+function make(text: string, nameStart: number, nameEnd: number, value: string, start: number, quoted: boolean, bearer: boolean, call = false): Assignment | null {
+  const name = trimName(text.slice(nameStart, nameEnd));
+  if (!name) return null;
+  return { name, words: splitWords(name), value, start, end: start + value.length, quoted, bearer, ...(call ? { call } : {}) };
+}
+
+/**
+ * The operator and value after a name, cheapest checks first: most keyword hits in code
+ * (`tokens = tokenizer(...)`, `self.auth.check(...)`) are dropped before any string is built.
+ */
+function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: boolean): Assignment | null {
+  if (nameEnd - nameStart === 6 && text.slice(nameStart, nameEnd).toLowerCase() === 'bearer') {
     BEARER.lastIndex = nameEnd;
     const b = BEARER.exec(text);
     if (!b || b[1] === undefined) return null;
-    const start = nameEnd + b[0].length - b[1].length;
-    return { name, words, value: b[1], start, end: start + b[1].length, quoted: false, bearer: true };
+    return make(text, nameStart, nameEnd, b[1], nameEnd + b[0].length - b[1].length, false, true);
   }
   if (nameStart > 0 && text.charCodeAt(nameStart - 1) === 60 /* < */ && text.charCodeAt(nameEnd) === 62 /* > */) {
     XML.lastIndex = nameEnd;
     const x = XML.exec(text);
     if (!x || x[1] === undefined) return null;
     const value = x[1].trim();
-    const start = nameEnd + 1 + x[1].indexOf(value);
-    return { name, words, value, start, end: start + value.length, quoted: false, bearer: false };
+    return make(text, nameStart, nameEnd, value, nameEnd + 1 + x[1].indexOf(value), false, false);
   }
   OPERATOR.lastIndex = nameEnd;
   const op = OPERATOR.exec(text);
   if (!op) return null;
   const opText = op[1] ?? '';
   const at = nameEnd + op[0].length;
+  // `arn:aws:secretsmanager:...:secret:name`: a segment of a colon-separated identifier.
+  if (opText === ':' && text.charCodeAt(nameStart - 1) === 58 && text.charCodeAt(nameEnd) === 58) return null;
+  // `define('DB_PASSWORD', '...')`, `props.setProperty("db.password", "...")`: a quoted name,
+  // a comma, and (checked below) a quoted value.
+  // The name must look like a key (`DB_PASSWORD`, `db.password`, `api-key`), not like a
+  // lowercase word passed as an argument (`argon2('password', 'salt1234')`).
+  if (opText === ',') {
+    const q0 = text.charCodeAt(nameStart - 1);
+    if (!((q0 === 34 || q0 === 39) && text.charCodeAt(nameEnd) === q0)) return null;
+    if (!/^(?:[A-Z0-9]+(?:_[A-Z0-9]+)+|[a-z0-9]+(?:[._-][a-z0-9]+)+)$/.test(text.slice(nameStart, nameEnd))) return null;
+  }
   const q = text.charCodeAt(at);
   const quote = q === 34 ? DQ : q === 39 ? SQ : q === 96 ? BQ : null;
   if (quote) {
     quote.lastIndex = at;
     const v = quote.exec(text);
     if (!v || v[1] === undefined) return null;
-    return { name, words, value: v[1], start: at + 1, end: at + 1 + v[1].length, quoted: true, bearer: false };
+    return make(text, nameStart, nameEnd, v[1], at + 1, true, false, opText === '(');
   }
   if (q === 92 /* \ */ && text.charCodeAt(at + 1) === 34) {
     ESC_DQ.lastIndex = at;
     const v = ESC_DQ.exec(text);
     if (!v || v[1] === undefined) return null;
-    return { name, words, value: v[1], start: at + 2, end: at + 2 + v[1].length, quoted: true, bearer: false };
+    return make(text, nameStart, nameEnd, v[1], at + 2, true, false);
   }
-  // A call `setToken(x)` or a comparison only counts with a quoted literal.
-  if (opText === '(' || opText === '==' || opText === '===' || opText === '!=' || opText === '!==') return null;
+  // A call `setToken(x)`, a comparison or a comma only counts with a quoted literal.
+  if (!bare || opText === '(' || opText === ',' || opText === '==' || opText === '===' || opText === '!=' || opText === '!==') return null;
   BARE.lastIndex = at;
   const v = BARE.exec(text);
   if (!v || v[1] === undefined) return null;
-  return { name, words, value: v[1], start: at, end: at + v[1].length, quoted: false, bearer: false };
+  return make(text, nameStart, nameEnd, v[1], at, false, false);
 }
 
 const WORD = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
@@ -140,4 +159,3 @@ export function splitWords(name: string): string[] {
   return out;
 }
 
-export { MAX_VALUE };

@@ -2,9 +2,11 @@
 // (daemon/cli/scan.ts) and the small pre-commit entry (daemon/scan/main.ts). Importing this
 // module is cheap: the scanner is loaded when a command runs.
 
+import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError, isKeywardError } from '../util/errors';
+import { DEFAULT_MAX_FILE_BYTES } from './content';
 
 export interface CommandHost {
   /** The global --json flag. */
@@ -78,11 +80,18 @@ export function registerScanCommands(program: Command, host: CommandHost): void 
     });
 }
 
-/** The script the hook runs: this process's own (dist/cli.js or dist/scan.js). */
+/**
+ * The script the hook runs: this process's own (dist/cli.js or dist/scan.js), through any
+ * symbolic link (`/usr/bin/keyward`), so that the hook finds dist/scan.js beside it.
+ */
 function hookScriptPath(): string {
   const s = process.argv[1];
   if (!s) throw new KeywardError(ErrorCode.InternalError, 'cannot tell where keyward is installed');
-  return s;
+  try {
+    return realpathSync(s);
+  } catch {
+    return s;
+  }
 }
 
 async function scanAction(paths: string[], f: ScanFlags, host: CommandHost): Promise<number> {
@@ -98,7 +107,7 @@ async function scanAction(paths: string[], f: ScanFlags, host: CommandHost): Pro
     else process.stdout.write(JSON.stringify(all, null, 2) + '\n');
     return SCAN_EXIT.clean;
   }
-  let maxFileBytes = 25 * 1024 * 1024;
+  let maxFileBytes = DEFAULT_MAX_FILE_BYTES;
   if (f.maxFileSize !== undefined) {
     const n = Number(f.maxFileSize);
     if (!Number.isFinite(n) || n <= 0) throw new KeywardError(ErrorCode.InvalidInput, `not a size in MiB: ${f.maxFileSize}`);

@@ -46,10 +46,11 @@ export function scanText(text: string, opts: ScanTextOptions = {}): Finding[] {
     });
   }
   findAssignments(ctx, (a) => {
-    if (!a.value || isPlaceholder(a.value)) return;
+    if (!a.value) return;
     for (const rule of ASSIGNMENT_RULES) {
       const v = rule.judge(a, ctx);
       if (v === false) continue;
+      if (!rule.noPlaceholderCheck && isPlaceholder(a.value)) return;
       hits.push({ ruleId: rule.id, description: rule.description, severity: v === true ? rule.severity : v, priority: rule.priority, start: a.start, end: a.end });
       return;
     }

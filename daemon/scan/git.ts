@@ -3,6 +3,8 @@
 // tree that .gitignore does not exclude, and the lines added by commits since a revision.
 
 import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError, errnoCode } from '../util/errors';
 
@@ -41,8 +43,25 @@ function failed(what: string, r: GitResult): KeywardError {
   return new KeywardError(ErrorCode.InvalidInput, `${what}: ${first || `git exited ${r.code}`}`);
 }
 
-/** The work tree's root, or null outside a git work tree. */
+/**
+ * The work tree's root, or null outside a git work tree. Found by looking for `.git` upwards
+ * (a directory, or the file of a worktree or submodule), which costs no process: the hook's
+ * time matters. With GIT_DIR or GIT_WORK_TREE set, git itself is asked.
+ */
 export async function repoRoot(cwd: string): Promise<string | null> {
+  if (!process.env.GIT_DIR && !process.env.GIT_WORK_TREE) {
+    for (let dir = path.resolve(cwd); ; ) {
+      try {
+        await fsp.lstat(path.join(dir, '.git'));
+        return dir;
+      } catch {
+        // not here: go up
+      }
+      const up = path.dirname(dir);
+      if (up === dir) return null;
+      dir = up;
+    }
+  }
   let r: GitResult;
   try {
     r = await runGit(['rev-parse', '--show-toplevel'], cwd);

@@ -24,6 +24,7 @@ const WORDS = [
   'notreal',
   'not_real',
   'not-a-real',
+  'notareal',
   'fake',
   'xxxx',
   'todo',
@@ -35,7 +36,7 @@ const TEMPLATE = /\$\{|\$\(|\{\{|\}\}|%\(|<[A-Za-z_ -]{1,40}>|\*\*\*|\.\.\.|…|
 
 /** True when `value` (a candidate secret) is an example, template or masked value. */
 export function isPlaceholder(value: string): boolean {
-  const v = value.toLowerCase();
+  const v = fold(value);
   for (const w of WORDS) if (v.includes(w)) return true;
   return TEMPLATE.test(value);
 }
@@ -76,5 +77,11 @@ const NON_VALUES = new Set([
 ]);
 
 export function isNonValue(value: string): boolean {
-  return NON_VALUES.has(value.toLowerCase());
+  return NON_VALUES.has(fold(value));
+}
+
+/** Lowercase without diacritics: `Pässwörd` -> `password`. */
+function fold(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[^\x00-\x7f]/.test(s) ? s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase() : s.toLowerCase();
 }

@@ -155,12 +155,10 @@ async function loadIgnore(root: string): Promise<PathMatcher> {
 // ---- the work tree -------------------------------------------------------------------------
 
 async function scanWorkspace(root: string, o: ScanOptions, stats: ScanStats, found: Finding[]): Promise<void> {
-  const inRepo = root !== o.cwd || (await repoRoot(o.cwd)) !== null;
   const ignored = await loadIgnore(root);
   const targets = o.paths.length ? o.paths : ['.'];
-  const files = new Set<string>(); // relative to root, POSIX
+  const files = new Set<string>(); // relative to root (POSIX), or absolute outside it
   const explicit = new Set<string>();
-  const dirs: string[] = [];
   for (const t of targets) {
     const abs = path.resolve(o.cwd, t);
     let st;
@@ -169,27 +167,24 @@ async function scanWorkspace(root: string, o: ScanOptions, stats: ScanStats, fou
     } catch (e) {
       throw ioError(e, 'scan', t);
     }
-    if (st.isDirectory()) dirs.push(t);
-    else {
+    if (!st.isDirectory()) {
       const rel = relOrAbs(root, abs);
       files.add(rel);
       explicit.add(rel);
+      continue;
     }
-  }
-  if (dirs.length) {
-    if (inRepo) {
-      for (const p of await workTreeFiles(o.cwd, dirs)) files.add(p);
-    } else {
-      for (const d of dirs) {
-        const abs = path.resolve(o.cwd, d);
-        const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'keyward-scan-'));
-        try {
-          const listed = (await ignoredAwareFiles(abs, scratch)) ?? (await walk(abs));
-          for (const p of listed) files.add(relOrAbs(root, path.join(abs, p)));
-        } finally {
-          await fsp.rm(scratch, { recursive: true, force: true });
-        }
-      }
+    // The directory's own repository decides what is ignored (it may not be the cwd's).
+    const dirRoot = await repoRoot(abs);
+    if (dirRoot !== null) {
+      for (const p of await workTreeFiles(abs, ['.'])) files.add(relOrAbs(root, path.join(dirRoot, p)));
+      continue;
+    }
+    const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'keyward-scan-'));
+    try {
+      const listed = (await ignoredAwareFiles(abs, scratch)) ?? (await walk(abs));
+      for (const p of listed) files.add(relOrAbs(root, path.join(abs, p)));
+    } finally {
+      await fsp.rm(scratch, { recursive: true, force: true });
     }
   }
   const todo: string[] = [];

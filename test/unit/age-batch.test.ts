@@ -326,6 +326,20 @@ describe('age payload on worker threads', function () {
       assert.deepEqual(await toBuffer(p('s.age'), ALWAYS), data);
     });
 
+    it('every worker collects its garbage, even when several start at once', async () => {
+      for (let round = 0; round < 3; round++) {
+        const pool = new CryptoPool(4);
+        const replies = await Promise.all(
+          Array.from({ length: 8 }, () => pool.run({ op: 'seal', key: new Uint8Array(32), counter: 0, final: true, buf: new ArrayBuffer(SEALED), len: 0 })),
+        );
+        await pool.terminate();
+        assert.deepEqual(
+          replies.map((r) => r.collects),
+          replies.map(() => true),
+        );
+      }
+    });
+
     it('a pool whose worker cannot start says so once, and is then marked unusable', async () => {
       const broken = new CryptoPool(2, 'throw new Error("no workers here")');
       assert.equal(broken.usable, true);

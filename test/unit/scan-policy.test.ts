@@ -83,7 +83,7 @@ describe('scanner policy checks', () => {
     it('refuses a plaintext file that matches a protected glob, naming the glob', async () => {
       const r = await check('weights/model.safetensors', PLAIN_MODEL);
       assert.equal(r?.ruleId, 'unencrypted-protected-file');
-      assert.match(r!.detail, /"\*\.safetensors"/);
+      assert.match(r.detail, /"\*\.safetensors"/);
       assert.equal((await check('models/tokenizer.json', Buffer.from('{}')))?.ruleId, 'unencrypted-protected-file');
     });
     it('accepts age files, binary or armored, under protected names', async () => {
@@ -125,8 +125,8 @@ describe('scanner policy checks', () => {
     it('refuses a plaintext file that a path_regex governs (getsops/sops#571)', async () => {
       const r = await check('secrets/db.yaml', Buffer.from('db:\n  password: hunter2hunter2\n'));
       assert.equal(r?.ruleId, 'sops-file-not-encrypted');
-      assert.match(r!.detail, /path_regex/);
-      assert.ok(!r!.detail.includes('hunter2'));
+      assert.match(r.detail, /path_regex/);
+      assert.ok(!r.detail.includes('hunter2'));
     });
     it('refuses a sops file whose MAC is missing (getsops/sops#1832)', async () => {
       assert.equal((await check('secrets/db.yaml', sopsYaml({ mac: false })))?.ruleId, 'sops-mac-missing');
@@ -143,8 +143,8 @@ describe('scanner policy checks', () => {
       const body = `db:\n    user: ${sopsEnc(f)}\n    password: s3cretvalue\n`;
       const r = await check('secrets/d.yaml', sopsYaml({ body }));
       assert.equal(r?.ruleId, 'sops-file-not-encrypted');
-      assert.match(r!.detail, /db\.password/);
-      assert.ok(!r!.detail.includes('s3cretvalue'));
+      assert.match(r.detail, /db\.password/);
+      assert.ok(!r.detail.includes('s3cretvalue'));
     });
     it('follows the file\'s own encrypted_regex', async () => {
       const body = `apiVersion: v1\nkind: Secret\nstringData:\n    token: ${sopsEnc(f)}\n`;

@@ -119,6 +119,7 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     pos: [
       { text: `WANDB_API_KEY=${f.wandb()}\n`, path: '.env' },
       { text: `machine api.wandb.ai\n  login user\n  password ${f.wandb()}\n`, path: '.netrc' },
+      { text: `import wandb\nwandb.login(key="${f.wandb()}", relogin=True)\n`, path: 'train.py' },
     ],
     neg: [{ text: 'WANDB_API_KEY=$WANDB_KEY\n' }, { text: 'wandb_project = "llm-finetune"', path: 'a.py' }],
   },
@@ -374,5 +375,14 @@ describe('scanner rules: positives and negatives', () => {
       found.map((x) => x.ruleId),
       ['openai-api-key'],
     );
+  });
+});
+
+describe('scanner documentation', () => {
+  it('lists every rule in daemon/scan/README.md', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { POLICY_RULES } = await import('../../daemon/scan/policy');
+    const doc = await readFile(new URL('../../daemon/scan/README.md', `file://${__filename}`), 'utf8');
+    for (const r of [...RULES, ...POLICY_RULES]) assert.ok(doc.includes(`| \`${r.id}\` | ${r.severity} |`), `${r.id} is not in the README's rule tables`);
   });
 });

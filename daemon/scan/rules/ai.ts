@@ -80,6 +80,13 @@ export const wandbNetrc = patternRule(
   { group: 1, priority: 60, minEntropy: 3 },
 );
 
+/** `wandb.login(key="...")`, the documented way to log in from code. */
+export const wandbLogin = patternRule(
+  wandbInfo,
+  /\bwandb\.login\([^)\n]{0,120}?\bkey[ \t]{0,4}=[ \t]{0,4}["']((?:local-)?[0-9a-f]{40})["']/g,
+  { group: 1, priority: 60, minEntropy: 3 },
+);
+
 const kaggleInfo = { id: 'kaggle-api-key', description: 'Kaggle API key', severity: 'high', tags: ['ai', 'kaggle'] } as const;
 
 /** `KAGGLE_KEY=...` */
@@ -98,5 +105,5 @@ export const kaggleJson = patternRule(
   { group: 1, priority: 60, minEntropy: 3 },
 );
 
-export const aiRules: Rule[] = [openaiApiKey, anthropicApiKey, huggingfaceToken, replicateApiToken, groqApiKey, langsmithApiKey, wandbNetrc, kaggleJson];
+export const aiRules: Rule[] = [openaiApiKey, anthropicApiKey, huggingfaceToken, replicateApiToken, groqApiKey, langsmithApiKey, wandbNetrc, wandbLogin, kaggleJson];
 export const aiAssignmentRules: AssignmentRule[] = [cohereApiKey, wandbApiKey, kaggleKeyByName];

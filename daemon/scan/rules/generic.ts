@@ -9,7 +9,7 @@
 //   numbers and low-entropy strings are not secrets;
 // - lockfiles are skipped (integrity hashes and resolved URLs are not secrets).
 
-import type { Assignment } from '../assignments';
+import { splitWords, type Assignment } from '../assignments';
 import { charClasses, classCount, isSequential, longestRun, shannon, UUID } from '../entropy';
 import { isNonValue, isPlaceholder } from '../placeholders';
 import type { RuleContext, Severity } from '../types';
@@ -43,7 +43,8 @@ const ML_TOKEN_WORDS = new Set([
   'eom', 'image', 'audio', 'video', 'vision', 'think', 'tool', 'tokenizer', 'vocab', 'num', 'max', 'min',
   'next', 'prev', 'last', 'first', 'cur', 'current', 'new', 'input', 'output', 'decoder', 'encoder', 'sos',
   'boundary', 'csrf', 'xsrf', 'lexer', 'parser', 'ast', 'syntax', 'cancellation', 'cancel', 'continuation',
-  'page', 'pagination', 'cursor', 'sync', 'nonce', 'replace', 'placeholder',
+  'page', 'pagination', 'cursor', 'sync', 'nonce', 'replace', 'placeholder', 'change', 'update', 'verification',
+  'idempotency', 'request', 'copy', 'product',
 ]);
 
 /** Services whose keys are often named `<SERVICE>_KEY`: then `key` alone is a secret word. */
@@ -57,7 +58,7 @@ const SERVICES = new Set([
 ]);
 
 /** Words that hold a "secret" word as a part without meaning it. */
-const FALSE_PARTS = ['tokeniz', 'secretar', 'passthrough', 'passenger', 'bypass', 'compass', 'passage', 'passive', 'password_reset', 'passed', 'passes', 'passing'];
+const FALSE_PARTS = ['secretsmanager', 'tokeniz', 'secretar', 'passthrough', 'passenger', 'bypass', 'compass', 'passage', 'passive', 'password_reset', 'passed', 'passes', 'passing'];
 
 interface NameVerdict {
   kind: Kind;
@@ -65,7 +66,7 @@ interface NameVerdict {
   at: number;
 }
 
-function judgeName(words: readonly string[]): NameVerdict | null {
+function judgeName(words: readonly string[], call: boolean): NameVerdict | null {
   let verdict: NameVerdict | null = null;
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
@@ -87,16 +88,18 @@ function judgeName(words: readonly string[]): NameVerdict | null {
     verdict = { kind, at: i };
   }
   if (!verdict) return null;
+  // `token.find("x")`, `secret.get("y")`: a method of the secret, not a setter of it.
+  if (call && verdict.at !== words.length - 1) return null;
   for (let i = verdict.at + 1; i < words.length; i++) if (NOT_SECRET_AFTER.has(words[i]!)) return null;
   if (verdict.kind === 'token' && words.some((w) => ML_TOKEN_WORDS.has(w))) return null;
   return verdict;
 }
 
-/** Where the value comes from elsewhere: a variable, a secret store, a file, a URL. */
+/** Where the value comes from elsewhere (a variable, a secret store, a file, a URL), or is ciphertext (sops, Vault transit). */
 const REFERENCE =
-  /^(?:[$%@&!#{<]|process\.env|import\.meta|os\.environ|os\.getenv|env[.:([]|ENV\[|secrets?\.|vault:|op:\/\/|ref\+|arn:|file:|sm:\/\/|gcp:|azure:|awssm|ssm:|keychain:|\/|\.\.?\/|~\/|[A-Za-z]:\\|https?:\/\/|[a-z][a-z0-9+.-]{1,20}:\/\/)/;
+  /^(?:[$%@&!#{<]|ENC\[|vault:v\d+:|process\.env|import\.meta|os\.environ|os\.getenv|env[.:([]|ENV\[|secrets?\.|vault:|op:\/\/|ref\+|arn:|file:|sm:\/\/|gcp:|azure:|awssm|ssm:|keychain:|\/|\.\.?\/|~\/|[A-Za-z]:\\|https?:\/\/|[a-z][a-z0-9+.-]{1,20}:\/\/)/;
 /** Names rather than values: dotted paths, env-var names, snake/camel/kebab words. */
-const IDENTIFIER = /^(?:[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[_-][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)$/;
+const IDENTIFIER = /^(?:[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[_-][a-z]+)+|[A-Z][a-z]+(?:-[A-Z][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)$/;
 const FILE_NAME = /\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|toml|ini|txt|env|cfg|conf|properties|asc|gpg|age|pub|enc)$/i;
 const VERSIONISH = /^v?\d+(?:\.\d+)+(?:[-+][A-Za-z0-9.]+)?$/;
 const DATEISH = /^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$/;
@@ -114,7 +117,21 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   const c = charClasses(v);
   const n = classCount(c);
   const h = shannon(v);
-  if (longestRun(v) >= 5 || isSequential(v)) return false;
+  if (longestRun(v) >= 5 || isSequential(v) || repetitive(v) || /01234|12345|23456|34567|45678|56789|abcd|bcdef|qwert|asdfg|1234/i.test(v)) return false;
+  // A value that names what it stands for (`my-secret-token`, `user:passwd`) is an example.
+  if (/passw|secret|token|credential/i.test(v)) return false;
+  // Short hex is a hash or an ID (schema digests, commit prefixes), not a key.
+  if (v.length < 24 && /^[0-9a-f]+$/i.test(v)) return false;
+  if (wordy(v)) return false;
+  // Base64 of readable words (`TXlWZXJpZmllclN0cmluZw` is "MyVerifierString"): an example.
+  if (v.length >= 12 && /^[A-Za-z0-9+/]+={0,2}$/.test(v)) {
+    const plain = Buffer.from(v, 'base64').toString('latin1');
+    if (/^[\x20-\x7e]+$/.test(plain) && (wordy(plain) || isPlaceholder(plain) || isNonValue(plain))) return false;
+  }
+  // A word and a number (`admin123`, `cachedvol112233`) is a name, or a password of the weakest kind.
+  if (kind !== 'password' && /^[A-Za-z]+[0-9]+$/.test(v)) return false;
+  // A format a specific rule owns, and that it did not report (e.g. a bad age checksum).
+  if (v.startsWith('AGE-SECRET-KEY-')) return false;
   if (kind === 'password') {
     // A word of lowercase letters only is more likely a name than a password.
     if (n < 2 && v.length < 16) return false;
@@ -128,6 +145,21 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   }
   if (n < 2) return v.length >= 20 && h >= 3.8;
   return h >= 3.0;
+}
+
+/** Letters only, in long words: a type or constant name (`NSURLCredentialStorage`, `IAmSensitive`). */
+function wordy(v: string): boolean {
+  if (!/^[A-Za-z]+$/.test(v)) return false;
+  const w = splitWords(v);
+  return w.length >= 2 && v.length / w.length >= 3.5;
+}
+
+/** Made of a few repeated pieces (`abcdabcdabcd`, `GFPYYSJZGFPYYSJZ`): few distinct trigrams. */
+function repetitive(v: string): boolean {
+  if (v.length < 16) return false;
+  const seen = new Set<string>();
+  for (let i = 0; i + 3 <= v.length; i++) seen.add(v.slice(i, i + 3));
+  return seen.size < (v.length - 2) * 0.5;
 }
 
 /** The password of a base64 `user:password`, or null when `v` is not one. */
@@ -147,9 +179,13 @@ export const genericSecret: AssignmentRule = {
   priority: 10,
   judge(a: Assignment, ctx: RuleContext): boolean | Severity {
     if (ctx.lockfile) return false;
-    const name = a.bearer ? { kind: 'auth' as const, at: 0 } : judgeName(a.words);
+    const name = a.bearer ? { kind: 'auth' as const, at: 0 } : judgeName(a.words, a.call === true);
     if (!name) return false;
     if (!a.quoted && !a.bearer && ctx.style === 'code') return false;
-    return judgeValue(name.kind, a);
+    if (!judgeValue(name.kind, a)) return false;
+    // Documentation marks its examples (`AccessKeyId=ABCDE12345670EXAMPLE, SecretKey=...`).
+    const near = ctx.text.slice(Math.max(0, a.start - 160), a.end + 160);
+    const line = near.slice(near.lastIndexOf('\n', a.start - Math.max(0, a.start - 160)) + 1).split('\n')[0] ?? '';
+    return !line.includes('EXAMPLE');
   },
 };

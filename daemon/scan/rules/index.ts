@@ -29,7 +29,3 @@ export const RULES: readonly RuleInfo[] = (() => {
   }
   return [...seen.values()];
 })();
-
-export function ruleInfo(id: string): RuleInfo | undefined {
-  return RULES.find((r) => r.id === id);
-}

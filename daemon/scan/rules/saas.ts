@@ -7,7 +7,7 @@ import { patternRule, wordContains, type AssignmentRule } from './helpers';
 
 export const slackToken = patternRule(
   { id: 'slack-token', description: 'Slack bot, user or configuration token', severity: 'critical', tags: ['messaging', 'slack'] },
-  /\bxox(?:[abposre]|e\.xox[bp])-\d{1,14}-[A-Za-z0-9-]{8,250}(?![A-Za-z0-9-])/g,
+  /\bxox(?:[abposr]-\d{6,14}|e(?:\.xox[bp])?-1)-[A-Za-z0-9-]{8,250}(?![A-Za-z0-9-])/g,
   { minEntropy: 3 },
 );
 

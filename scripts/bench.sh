@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# npm run bench: the reference tools (Go age, gitleaks) and GNU time come from the same cached
+# installs as the tests; then every bench/*.bench.ts runs and bench/results.json is written.
+#   npm run bench            all sections
+#   npm run bench -- age     one section (the others in results.json are kept)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+fi
+eval "$(bash scripts/install-test-deps.sh)"
+npm run --silent build
+exec node_modules/.bin/tsx bench/run.ts "$@"
