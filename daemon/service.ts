@@ -1,15 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
-import {
-  AgeDataNotification,
-  ErrorCode,
-  type AgeDataParams,
-  type MethodKey,
-  type ResultOf,
-  type ValidParamsOf,
-} from './protocol';
-import { decryptFile, decryptToWritable, inspect, type ParsedHeader } from './age';
+import { ErrorCode, type MethodKey, type ResultOf, type ValidParamsOf } from './protocol';
+import { decryptFile, decryptToWritable, inspect, readHeader, type ParsedHeader } from './age';
 import { encryptArtifact } from './artifacts/encrypt';
 import { AuditLog, type AuditEvent } from './audit/log';
 import type { SecretBackend } from './keystore/backend';
@@ -20,6 +12,7 @@ import { Registry } from './keystore/registry';
 import { KeywardError, ioError } from './util/errors';
 import { ensurePrivateDir } from './util/paths';
 import { VERSION } from './version';
+import { dataSink } from './datasink';
 import { scanHandlers } from './scan/handlers';
 import { artifactHandlers } from './artifacts/handlers';
 import { rewrapOp, rotateOp } from './artifacts/ops';
@@ -210,16 +203,7 @@ export class Service {
         if (p.output !== undefined) {
           bytesOut = (await decryptFile({ input: p.input, output: p.output, unwrap, overwrite: p.overwrite ?? false })).bytesOut;
         } else {
-          const notify = call.notify;
-          if (!notify) throw new KeywardError(ErrorCode.InvalidInput, 'no output file given', 'give an output path with -o');
-          const stream = call.requestId ?? '0';
-          const sink = new Writable({
-            write(chunk: Buffer, _enc, cb) {
-              const params: AgeDataParams = { stream, data: chunk.toString('base64') };
-              notify(AgeDataNotification, params).then(() => cb(), cb);
-            },
-          });
-          bytesOut = (await decryptToWritable({ input: p.input, output: sink, unwrap })).bytesOut;
+          bytesOut = (await decryptToWritable({ input: p.input, output: dataSink(call), unwrap })).bytesOut;
         }
         await this.audit.append({ event: 'age.decrypt', outcome: 'ok', key: used, path: p.input, client: call.client });
         return { ...(p.output !== undefined ? { output: p.output } : {}), bytesOut, key: used };
@@ -233,7 +217,7 @@ export class Service {
       const info = await inspect(p.input);
       let keys: string[] = [];
       try {
-        const h = await import('./age').then((m) => m.readHeader(p.input));
+        const h = await readHeader(p.input);
         keys = [(await this.keystore.unwrapFileKey(h.raw)).ref];
       } catch {
         keys = [];

@@ -1,6 +1,6 @@
-import { Writable } from 'node:stream';
-import { AgeDataNotification, JobProgressNotification, type AgeDataParams, type JobInfo } from '../protocol';
+import { JobProgressNotification, type JobInfo } from '../protocol';
 import { decryptRange } from '../age';
+import { dataSink } from '../datasink';
 import type { Handlers, Service } from '../service';
 
 /** Model artifacts (rewrap, rotate, range reads) and the jobs that change them. */
@@ -22,16 +22,7 @@ export function artifactHandlers(svc: Service): Handlers {
         if (p.output !== undefined) {
           bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: p.output, overwrite: p.overwrite ?? false })).bytesOut;
         } else {
-          const notify = call.notify;
-          const stream = call.requestId ?? '0';
-          const sink = new Writable({
-            write(chunk: Buffer, _enc, cb) {
-              const params: AgeDataParams = { stream, data: chunk.toString('base64') };
-              if (!notify) return cb();
-              notify(AgeDataNotification, params).then(() => cb(), cb);
-            },
-          });
-          bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: sink })).bytesOut;
+          bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: dataSink(call) })).bytesOut;
         }
         await svc.record({ event: 'age.decrypt-range', outcome: 'ok', key: used, path: p.input, client: call.client, detail: `bytes ${p.start}-${p.start + bytesOut}` });
         return { bytesOut, key: used, ...(p.output !== undefined ? { output: p.output } : {}) };
