@@ -45,10 +45,11 @@ const CHUNK = ${CHUNK}, SEALED = ${SEALED}, TAG = ${TAG_SIZE};
 
 // Each chunk's update() returns a new 64 KiB buffer. V8 frees them only when the GC runs, which
 // tiny JavaScript objects trigger rarely: left alone, garbage grows to about 32 MiB per thread.
-// A full GC after each batch keeps memory flat; with next to nothing alive in this thread it
-// takes about 0.05 ms. The --expose-gc flag is process-wide, so it is set just long enough to
-// get the function, and workers starting at the same time can undo each other's flag: hence
-// the retries.
+// A minor GC after each batch frees them (they die young); now and then a full one frees any
+// that a GC in the middle of a batch happened to promote. Full GCs wake V8's helper threads,
+// which on a busy machine made one per batch cost more than the encryption. The --expose-gc
+// flag is process-wide, so it is set just long enough to get the function, and workers
+// starting at the same time can undo each other's flag: hence the retries.
 const v8 = require('node:v8');
 const vm = require('node:vm');
 let collect = null;
@@ -56,7 +57,8 @@ for (let attempt = 0; attempt < 20 && collect === null; attempt++) {
   try {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc');
-    collect = () => gc();
+    let batches = 0;
+    collect = () => gc(++batches % 64 === 0 ? undefined : { type: 'minor' });
   } catch {
     // another worker turned the flag off in between: try again
   } finally {
@@ -210,7 +212,8 @@ export class CryptoPool {
   }
 
   private spawn(): Slot {
-    // execArgv: [] keeps the parent's loader flags (tsx under tests) out of a worker that needs none.
+    // execArgv: [] keeps the parent's loader flags (tsx under tests) out of a worker that needs
+    // none; a small young generation suits a thread whose objects all die within a chunk.
     const worker = new Worker(this.source, { eval: true, name: 'keyward-age', execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     const slot: Slot = { worker, proven: false };
     worker.unref();

@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { KeywardError, errnoCode } from '../util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from '../util/paths';
 import { acquireLock } from './lock';
+import { shutdownPool } from '../age';
 import { resumeWorkspaces } from '../watch/handlers';
 import { VERSION } from '../version';
 
@@ -78,6 +79,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
             }, 1000).unref();
           });
           await service.dispose();
+          await shutdownPool();
           await fsp.rm(paths.token, { force: true });
           if (process.platform !== 'win32') await fsp.rm(paths.socket, { force: true });
           await service.record({ event: 'daemon.stop', outcome: 'ok', detail: reason }).catch(() => undefined);
