@@ -105,6 +105,9 @@ describe('artifacts/status (daemon over its socket, in-memory keystore)', () => 
     await c.call('keysGenerate', { name: 'team' });
     await encrypt('m.safetensors.age', { keys: ['team'] });
     await write('m.safetensors', 'plain');
+    // Written after the .age, but possibly within the same clock tick: make "newer" certain.
+    const later = new Date(Date.now() + 5000);
+    await fsp.utimes(path.join(ws, 'm.safetensors'), later, later);
     let r = await c.call('artifactsStatus', { path: path.join(ws, 'm.safetensors') });
     assert.deepEqual(r.artifacts.map((a) => path.basename(a.path)), ['m.safetensors.age']);
     assert.equal(r.policy?.source, 'defaults');
