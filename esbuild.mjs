@@ -19,17 +19,17 @@ const common = {
   logLevel: 'warning',
   external: ['@napi-rs/keyring', 'vscode'],
   // ESM-only dependencies (fdir, via tinyglobby) read import.meta.url, which a CJS bundle
-  // lacks: give them this bundle's own URL.
-  define: { __KEYWARD_VERSION__: JSON.stringify(pkg.version), 'import.meta.url': '__keyward_import_meta_url' },
-  banner: { js: "const __keyward_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  // lacks: an injected module gives them this bundle's own URL (and keeps "use strict" first).
+  define: { __KEYWARD_VERSION__: JSON.stringify(pkg.version), 'import.meta.url': 'import_meta_url' },
+  inject: ['scripts/import-meta-url.mjs'],
 };
 
 const builds = [
-  { ...common, entryPoints: { cli: 'daemon/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node\n' + common.banner.js } },
+  { ...common, entryPoints: { cli: 'daemon/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: { daemon: 'daemon/server/main.ts' }, outdir: 'dist' },
   { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
   // The pre-commit hook's entry: only the scanner, so a commit waits ~100 ms, not the CLI's start.
-  { ...common, entryPoints: { scan: 'daemon/scan/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node\n' + common.banner.js } },
+  { ...common, entryPoints: { scan: 'daemon/scan/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
 ];
 
 if (watch) {
