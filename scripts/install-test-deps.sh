@@ -59,3 +59,35 @@ if [ ! -x "$GITLEAKS_BIN/gitleaks" ]; then
 fi
 echo "export PATH=\"$GITLEAKS_BIN:\$PATH\""
 # ---- end of gitleaks --------------------------------------------------------------------------
+
+# ---- sops (the secret-config engine's reference) ----------------------------------------------
+# The Go sops v3.13.2: the interop suites run it both ways, and the benchmark measures against it.
+SOPS_VERSION="v3.13.2"
+SOPS_BIN="$CACHE/sops-$SOPS_VERSION/bin"
+if [ ! -x "$SOPS_BIN/sops" ]; then
+  if command -v go >/dev/null 2>&1; then
+    log "go install github.com/getsops/sops/v3/cmd/sops@$SOPS_VERSION"
+    mkdir -p "$SOPS_BIN"
+    GOBIN="$SOPS_BIN" GOFLAGS=-mod=mod go install "github.com/getsops/sops/v3/cmd/sops@$SOPS_VERSION" >&2
+  else
+    log "go is missing: cannot install sops $SOPS_VERSION (install Go >= 1.25)"
+  fi
+fi
+echo "export PATH=\"$SOPS_BIN:\$PATH\""
+# ---- end of sops ------------------------------------------------------------------------------
+
+# ---- moto (AWS KMS, SSM and Secrets Manager on loopback, for the team KMS suites) --------------
+MOTO_VERSION="5.2.1"
+MOTO_DIR="$CACHE/moto-$MOTO_VERSION"
+if [ ! -x "$MOTO_DIR/bin/moto_server" ]; then
+  if command -v python3 >/dev/null 2>&1; then
+    log "python3 -m venv + pip install moto[server]==$MOTO_VERSION"
+    rm -rf "$MOTO_DIR"
+    python3 -m venv "$MOTO_DIR" >&2 && "$MOTO_DIR/bin/pip" install -q "moto[server]==$MOTO_VERSION" >&2 ||
+      log "could not install moto $MOTO_VERSION"
+  else
+    log "python3 is missing: cannot install moto (install Python >= 3.9)"
+  fi
+fi
+echo "export PATH=\"$MOTO_DIR/bin:\$PATH\""
+# ---- end of moto ------------------------------------------------------------------------------

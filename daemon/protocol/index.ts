@@ -12,9 +12,11 @@ export * from './shapes';
 import { scanMethods } from './scan';
 import { workspaceMethods } from './workspace';
 import { jobMethods } from './jobs';
+import { sopsMethods } from './sops';
 
 export * from './jobs';
 export * from './workspace';
+export * from './sops';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -175,6 +177,7 @@ export const methods = {
   ...coreMethods,
   ...scanMethods,
   ...workspaceMethods,
+  ...sopsMethods,
   ...jobMethods,
 } as const;
 
