@@ -18,6 +18,8 @@ import { artifactHandlers } from './artifacts/handlers';
 import { rewrapOp, rotateOp } from './artifacts/ops';
 import { JobManager } from './jobs/manager';
 import { workspaceHandlers } from './watch/handlers';
+import { sopsHandlers } from './sops/handlers';
+import { teamHandlers } from './team/handlers';
 
 /** What a handler knows of the call it serves. */
 export interface CallContext {
@@ -88,6 +90,8 @@ export class Service {
     ...scanHandlers(this),
     ...artifactHandlers(this),
     ...workspaceHandlers(this),
+    ...sopsHandlers(this),
+    ...teamHandlers(this),
 
     status: async () => ({
       pid: process.pid,

@@ -13,6 +13,8 @@ import { collect, globals, parsePositiveInt, print, program, readStdin, warnFile
 import { confirm, readPassphrase } from './prompt';
 import { registerScanCommands } from './scan';
 import { registerStatusCommands } from './status';
+import { registerSopsCommands } from './sops';
+import { registerTeamCommands } from './team';
 import { decryptRange, registerArtifactCommands, rotateIdentityWithArtifacts } from './artifacts';
 
 // ---- keys ----------------------------------------------------------------------------------
@@ -301,6 +303,8 @@ daemon
 registerArtifactCommands(program);
 registerScanCommands(program);
 registerStatusCommands(program);
+registerSopsCommands(program);
+registerTeamCommands(program);
 
 async function printStatus(): Promise<void> {
   const g = globals();

@@ -13,10 +13,12 @@ import { scanMethods } from './scan';
 import { workspaceMethods } from './workspace';
 import { jobMethods } from './jobs';
 import { sopsMethods } from './sops';
+import { teamMethods } from './team';
 
 export * from './jobs';
 export * from './workspace';
 export * from './sops';
+export * from './team';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -178,6 +180,7 @@ export const methods = {
   ...scanMethods,
   ...workspaceMethods,
   ...sopsMethods,
+  ...teamMethods,
   ...jobMethods,
 } as const;
 
