@@ -1,0 +1,451 @@
+// Encrypting and decrypting a whole tree, and its MAC, as sops 3.13 does (sops.go Encrypt,
+// Decrypt, shouldBeEncrypted, walkBranch/walkSlice; cmd/sops/common EncryptTree/DecryptTree):
+//
+// - The walk visits branch items in order, list elements in order, documents in order. A leaf's
+//   associated data is its map keys joined with ":" plus a trailing ":" (list indexes are not
+//   part of it); a comment's is the path of the branch or list that holds it.
+// - Which leaves are encrypted: the one rule of the metadata (suffixes and regexes test every key
+//   of the path, so `x_unencrypted:` leaves its whole subtree in clear; comment regexes test the
+//   comments seen so far at every level of the path, and a comment block ends at the next value).
+// - The MAC is SHA-512 over the plaintext bytes of every leaf (every encrypted leaf, with
+//   mac_only_encrypted, after a fixed 32-byte prefix), comments and nulls excluded, as uppercase
+//   hex; it is stored encrypted with the data key, `lastmodified` (Go RFC 3339) as associated data.
+//
+// Where Keyward differs, on purpose:
+// - sops turns an encrypted comment inside a list into a list element (walkSlice stores the
+//   string), and then counts it in the MAC on decryption, so sops cannot verify such files.
+//   Keyward keeps it a comment, and reads sops' element form back as a comment outside the MAC.
+// - sops keeps an encrypted comment it cannot open as it is, silently; Keyward refuses it (a
+//   tampered or moved comment), unless the caller is lenient (--ignore-mac).
+// - sops forgets that a decrypted comment was inline; Keyward keeps it.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ErrorCode } from '../protocol/errors';
+import { KeywardError } from '../util/errors';
+import { decryptValue, encryptValue, encTypeOf, goRfc3339, looksEncrypted, parseEnc, openParts, plainBytes, type Plain, type StringEncoding } from './cipher';
+import type { EncryptRules } from './options';
+import { Branch, Comment, Float, Int, Time, type Value } from './tree';
+
+/** sops' MACOnlyEncryptedInitialization: sha256("sops"). */
+const MAC_ONLY_ENCRYPTED_INIT = Buffer.from('8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69', 'hex');
+
+/** Deepest nesting walked (the wire's tree paths stop at 256). */
+export const MAX_DEPTH = 512;
+/** Most values and comments in one file. */
+export const MAX_NODES = 4_000_000;
+
+// ---- rules ---------------------------------------------------------------------------------
+
+/**
+ * A Go (RE2) regular expression as a JavaScript one. Covers what sops users write: leading flag
+ * groups like `(?i)`, `(?P<name>`, `\A`, `\z`, POSIX classes, `\pL`. Throws InvalidInput on
+ * what it cannot translate (rather than silently encrypting less than sops would).
+ */
+export function goRegExp(pattern: string): RegExp {
+  let src = pattern;
+  let flags = '';
+  const lead = /^\(\?([imsU]+)\)/.exec(src);
+  if (lead) {
+    for (const f of lead[1] as string) {
+      if (f === 'U') throw badRegex(pattern);
+      if (!flags.includes(f)) flags += f;
+    }
+    src = src.slice(lead[0].length);
+  }
+  if (/\(\?[imsU-]+[:)]/.test(src) || src.includes('\\Q')) throw badRegex(pattern);
+  const posix: Record<string, string> = {
+    alnum: '0-9A-Za-z', alpha: 'A-Za-z', ascii: '\\x00-\\x7F', blank: '\\t ', cntrl: '\\x00-\\x1F\\x7F', digit: '0-9', graph: '!-~',
+    lower: 'a-z', print: ' -~', punct: '!-/:-@[-`{-~', space: '\\t\\n\\v\\f\\r ', upper: 'A-Z', word: '0-9A-Za-z_', xdigit: '0-9A-Fa-f',
+  };
+  src = src
+    .replace(/\(\?P</g, '(?<')
+    .replace(/\\A/g, '^')
+    .replace(/\\z/g, '$')
+    .replace(/\[:(\w+):\]/g, (m, name: string) => posix[name] ?? m)
+    .replace(/\\([pP])([A-Z])/g, '\\$1{$2}');
+  const unicode = /\\[pP]\{/.test(src);
+  try {
+    return new RegExp(src, flags + (unicode ? 'u' : ''));
+  } catch {
+    throw badRegex(pattern);
+  }
+}
+
+function badRegex(pattern: string): KeywardError {
+  return new KeywardError(ErrorCode.InvalidInput, `unsupported regular expression: ${pattern.slice(0, 200)}`, 'use plain RE2 syntax that JavaScript shares (no inline flag groups other than a leading (?i), (?s) or (?m))');
+}
+
+/** The encryption rules, compiled: sops' shouldBeEncrypted. */
+export class Rules {
+  private readonly unencryptedRegex?: RegExp;
+  private readonly encryptedRegex?: RegExp;
+  private readonly unencryptedCommentRegex?: RegExp;
+  private readonly encryptedCommentRegex?: RegExp;
+
+  constructor(readonly rules: EncryptRules) {
+    if (rules.unencryptedRegex) this.unencryptedRegex = goRegExp(rules.unencryptedRegex);
+    if (rules.encryptedRegex) this.encryptedRegex = goRegExp(rules.encryptedRegex);
+    if (rules.unencryptedCommentRegex) this.unencryptedCommentRegex = goRegExp(rules.unencryptedCommentRegex);
+    if (rules.encryptedCommentRegex) this.encryptedCommentRegex = goRegExp(rules.encryptedCommentRegex);
+  }
+
+  get macOnlyEncrypted(): boolean {
+    return this.rules.macOnlyEncrypted === true;
+  }
+
+  /** Whether an encrypted comment would read as a clear one (sops refuses to write that). */
+  matchesUnencryptedComment(text: string): boolean {
+    return this.unencryptedCommentRegex?.test(text) ?? false;
+  }
+
+  /** `path`: the map keys down to the value; `comments`: the comments seen, per level. */
+  shouldEncrypt(path: readonly string[], comments: readonly (readonly string[])[], isComment: boolean): boolean {
+    let encrypted = true;
+    const r = this.rules;
+    if (r.unencryptedSuffix && path.some((k) => k.endsWith(r.unencryptedSuffix as string))) encrypted = false;
+    if (r.encryptedSuffix) encrypted = path.some((k) => k.endsWith(r.encryptedSuffix as string));
+    if (this.unencryptedRegex && path.some((k) => test(this.unencryptedRegex as RegExp, k))) encrypted = false;
+    if (this.encryptedRegex) encrypted = path.some((k) => test(this.encryptedRegex as RegExp, k));
+    if (this.unencryptedCommentRegex && comments.some((level) => level.some((c) => test(this.unencryptedCommentRegex as RegExp, c)))) encrypted = false;
+    if (this.encryptedCommentRegex) {
+      // The comment that matches stays clear itself: the last comment seen, when it is the one
+      // being decided, does not count.
+      const re = this.encryptedCommentRegex;
+      const last = comments.length - 1;
+      encrypted = comments.some((level, i) => level.some((c, j) => !(isComment && i === last && j === level.length - 1) && test(re, c)));
+    }
+    return encrypted;
+  }
+}
+
+function test(re: RegExp, s: string): boolean {
+  re.lastIndex = 0;
+  return re.test(s);
+}
+
+// ---- the walk ------------------------------------------------------------------------------
+
+type Leaf = Exclude<Value, Branch | Value[] | null>;
+interface Visit {
+  /** Map keys down to the leaf: the associated data. */
+  path: string[];
+  /** Keys and list indexes, for messages. */
+  where: string;
+  comments: string[][];
+  isComment: boolean;
+  /** The leaf is an element of a list. */
+  inList: boolean;
+}
+type OnLeaf = (v: Leaf, at: Visit) => Value;
+
+function describe(where: string, next: string | number): string {
+  const s = typeof next === 'number' ? `${where}[${next}]` : where ? `${where}:${next}` : next;
+  return s.length > 300 ? `${s.slice(0, 300)}...` : s;
+}
+
+class Walker {
+  private nodes = 0;
+  constructor(private readonly onLeaf: OnLeaf) {}
+
+  branches(bs: readonly Branch[]): Branch[] {
+    return bs.map((b) => this.branch(b, [], '', [], 0));
+  }
+
+  private count(depth: number): void {
+    if (++this.nodes > MAX_NODES) throw new KeywardError(ErrorCode.InvalidInput, 'the file has too many values', `sops files are limited to ${MAX_NODES} values and comments`);
+    if (depth > MAX_DEPTH) throw new KeywardError(ErrorCode.InvalidInput, 'the file is nested too deeply', `sops files are limited to ${MAX_DEPTH} levels`);
+  }
+
+  private value(v: Value, path: string[], where: string, comments: string[][], depth: number, inList: boolean): Value {
+    if (v === null) return null;
+    if (v instanceof Branch) return this.branch(v, path, where, comments, depth + 1);
+    if (Array.isArray(v)) return this.list(v, path, where, comments, depth + 1);
+    this.count(depth);
+    return this.onLeaf(v, { path, where, comments, isComment: v instanceof Comment, inList });
+  }
+
+  private branch(b: Branch, path: string[], where: string, outer: string[][], depth: number): Branch {
+    this.count(depth);
+    const level: string[] = [];
+    let comments = [...outer, level];
+    const items = b.items.map((it) => {
+      if (it.key instanceof Comment) {
+        level.push(it.key.value);
+        const out = this.onLeaf(it.key, { path, where, comments, isComment: true, inList: false });
+        if (!(out instanceof Comment)) throw new Error('a comment must stay a comment');
+        return { key: out, value: it.value };
+      }
+      const isComment = it.value instanceof Comment;
+      if (it.value instanceof Comment) level.push(it.value.value);
+      const v = this.value(it.value, [...path, it.key], describe(where, it.key), comments, depth, false);
+      if (!isComment) {
+        level.length = 0;
+        comments = [...outer, level];
+      }
+      return { key: it.key, value: v };
+    });
+    return new Branch(items);
+  }
+
+  private list(l: readonly Value[], path: string[], where: string, outer: string[][], depth: number): Value[] {
+    this.count(depth);
+    const level: string[] = [];
+    const comments = [...outer, level];
+    let index = 0;
+    return l.map((e) => {
+      const isComment = e instanceof Comment;
+      if (e instanceof Comment) level.push(e.value);
+      const out = this.value(e, path, describe(where, index), comments, depth, true);
+      if (!isComment) {
+        level.length = 0;
+        index++;
+      }
+      return out;
+    });
+  }
+}
+
+function aadOf(path: readonly string[]): string {
+  return path.map((k) => `${k}:`).join('');
+}
+
+// ---- re-encrypting unchanged values to the same bytes ---------------------------------------
+
+/**
+ * What a file held, by associated data, type and plaintext: the exact `ENC[...]` strings of
+ * encrypted values (and comments), and the clear values. Re-encrypting takes from it, so that a
+ * value whose path and plaintext did not change keeps its exact ciphertext (sops' cipher stash,
+ * but kept across an edit of the text). Each stored ciphertext is used at most once, so equal
+ * values in a list do not come out equal where they were not.
+ */
+export class Stash {
+  private readonly m = new Map<string, string[]>();
+
+  private static key(aad: string, kind: string, bytes: Buffer): string {
+    return `${aad}\u0000${kind}\u0000${bytes.toString('latin1')}`;
+  }
+
+  put(aad: string, kind: string, bytes: Buffer, text: string): void {
+    const k = Stash.key(aad, kind, bytes);
+    const l = this.m.get(k);
+    if (l) l.push(text);
+    else this.m.set(k, [text]);
+  }
+
+  take(aad: string, kind: string, bytes: Buffer): string | undefined {
+    const k = Stash.key(aad, kind, bytes);
+    const l = this.m.get(k);
+    const t = l?.shift();
+    if (l && l.length === 0) this.m.delete(k);
+    return t;
+  }
+
+  /** A copy to consume (one edit), leaving this one whole. */
+  clone(): Stash {
+    const s = new Stash();
+    for (const [k, v] of this.m) s.m.set(k, [...v]);
+    return s;
+  }
+}
+
+// ---- encrypt ---------------------------------------------------------------------------------
+
+export interface CryptOptions {
+  encoding?: StringEncoding;
+}
+
+export interface EncryptOptions extends CryptOptions {
+  /** Ciphertexts to keep for unchanged values (consumed). */
+  reuse?: Stash;
+}
+
+export interface EncryptResult {
+  branches: Branch[];
+  /** The MAC, uppercase hex, not yet encrypted. */
+  mac: string;
+  /** Values (not comments) written anew, and values kept byte for byte. */
+  changed: number;
+  unchanged: number;
+}
+
+function isPlain(v: Leaf): v is Plain {
+  return typeof v === 'string' || typeof v === 'boolean' || v instanceof Int || v instanceof Float || v instanceof Time || v instanceof Comment;
+}
+
+/** Encrypts a plaintext tree (sops Tree.Encrypt); returns new branches, the inputs are untouched. */
+export function encryptTree(plain: readonly Branch[], key: Uint8Array, rules: Rules, opts: EncryptOptions = {}): EncryptResult {
+  const enc = opts.encoding ?? 'utf8';
+  const hash = createHash('sha512');
+  if (rules.macOnlyEncrypted) hash.update(MAC_ONLY_ENCRYPTED_INIT);
+  let changed = 0;
+  let unchanged = 0;
+  const w = new Walker((v, at) => {
+    if (!isPlain(v)) throw new KeywardError(ErrorCode.InvalidInput, `value at ${at.where} has a type sops cannot store`);
+    const encrypted = rules.shouldEncrypt(at.path, at.comments, at.isComment);
+    const aad = aadOf(at.path);
+    const type = encTypeOf(v);
+    const bytes = plainBytes(v, enc);
+    if (!at.isComment && (!rules.macOnlyEncrypted || encrypted)) hash.update(bytes);
+    if (!encrypted) {
+      if (!at.isComment) {
+        if (opts.reuse?.take(aad, `clear:${type}`, bytes) !== undefined) unchanged++;
+        else changed++;
+      }
+      return v;
+    }
+    let out = opts.reuse?.take(aad, type, bytes);
+    if (!at.isComment) {
+      if (out !== undefined) unchanged++;
+      else changed++;
+    }
+    out ??= encryptValue(v, key, aad, enc);
+    if (v instanceof Comment) {
+      if (rules.matchesUnencryptedComment(out)) {
+        throw new KeywardError(ErrorCode.InvalidInput, `encrypted comment at ${at.where || 'top level'} matches unencrypted_comment_regex`, 'make the regex unable to match an encrypted comment (ENC[...])');
+      }
+      return new Comment(out, v.inline);
+    }
+    return out;
+  });
+  const branches = w.branches(plain);
+  return { branches, mac: hash.digest('hex').toUpperCase(), changed, unchanged };
+}
+
+// ---- decrypt ---------------------------------------------------------------------------------
+
+export interface DecryptOptions extends CryptOptions {
+  /** Keep encrypted comments that fail to open, as sops does (for --ignore-mac); else refuse. */
+  lenientComments?: boolean;
+  /** Whether the MAC opened with this key: tells a wrong data key from one tampered value. */
+  macOpened?: boolean;
+}
+
+export interface DecryptResult {
+  branches: Branch[];
+  /** The MAC computed over the plaintext, uppercase hex. */
+  mac: string;
+  /** The file's ciphertexts, to keep for unchanged values on the next save. */
+  stash: Stash;
+  /** Things a careful reader should know (never a value). */
+  warnings: string[];
+}
+
+function wrongKey(): KeywardError {
+  return new KeywardError(ErrorCode.DecryptFailed, 'the data key does not open this file', 'a master key entry was replaced, or the file was assembled from two files; restore it from version control');
+}
+
+/** Decrypts an encrypted tree (sops Tree.Decrypt); returns new branches. */
+export function decryptTree(encrypted: readonly Branch[], key: Uint8Array, rules: Rules, opts: DecryptOptions = {}): DecryptResult {
+  const enc = opts.encoding ?? 'utf8';
+  const hash = createHash('sha512');
+  if (rules.macOnlyEncrypted) hash.update(MAC_ONLY_ENCRYPTED_INIT);
+  const stash = new Stash();
+  const warnings: string[] = [];
+  const w = new Walker((v, at) => {
+    const encrypted = rules.shouldEncrypt(at.path, at.comments, at.isComment);
+    const aad = aadOf(at.path);
+    if (v instanceof Comment) {
+      if (!encrypted || !looksEncrypted(v.value)) return v;
+      try {
+        const p = parseEnc(v.value, at.where || 'top level');
+        if (!p || p.type !== 'comment') throw new KeywardError(ErrorCode.Malformed, `encrypted comment at ${at.where || 'top level'} is not a comment`);
+        const text = openParts(p, key, aad, `comment at ${at.where || 'top level'}`).toString('utf8');
+        const out = new Comment(text, v.inline);
+        stash.put(aad, 'comment', plainBytes(out), v.value);
+        return out;
+      } catch (e) {
+        if (!opts.lenientComments) {
+          if (e instanceof KeywardError && e.code === ErrorCode.DecryptFailed && opts.macOpened === false) throw wrongKey();
+          throw e;
+        }
+        warnings.push(`kept an encrypted comment that does not open at ${at.where || 'top level'}`);
+        return v;
+      }
+    }
+    let out: Value;
+    let macBytes: Buffer;
+    if (encrypted) {
+      if (typeof v !== 'string') throw new KeywardError(ErrorCode.Malformed, `value at ${at.where} is not encrypted`, 'a value sops should have encrypted is in clear text: the file was edited by hand or tampered with');
+      let d;
+      try {
+        d = decryptValue(v, key, aad, at.where, enc);
+      } catch (e) {
+        if (e instanceof KeywardError && e.code === ErrorCode.DecryptFailed && opts.macOpened === false) throw wrongKey();
+        throw e;
+      }
+      if (d.value instanceof Comment) {
+        // sops' own form of an encrypted comment in a list (see the top of this file).
+        if (!at.inList) throw new KeywardError(ErrorCode.Malformed, `value at ${at.where} is an encrypted comment`, 'the file was edited by hand or tampered with');
+        stash.put(aad, 'comment', d.bytes, v);
+        return d.value;
+      }
+      out = d.value;
+      const canonical = plainBytes(d.value, enc);
+      macBytes = d.type === 'str' || d.type === 'bytes' ? d.bytes : canonical;
+      // A value whose text does not survive the round trip (invalid UTF-8) is not reused.
+      if (canonical.equals(macBytes)) stash.put(aad, encTypeOf(d.value), canonical, v);
+    } else {
+      if (!isPlain(v)) throw new KeywardError(ErrorCode.InvalidInput, `value at ${at.where} has a type sops cannot store`);
+      out = v;
+      macBytes = plainBytes(v, enc);
+      stash.put(aad, `clear:${encTypeOf(v)}`, macBytes, '');
+    }
+    if (!rules.macOnlyEncrypted || encrypted) hash.update(macBytes);
+    return out;
+  });
+  const branches = w.branches(encrypted);
+  return { branches, mac: hash.digest('hex').toUpperCase(), stash, warnings };
+}
+
+// ---- the MAC ---------------------------------------------------------------------------------
+
+function macAad(lastModified: string): string {
+  const a = goRfc3339(lastModified);
+  if (a === undefined) throw new KeywardError(ErrorCode.Malformed, 'invalid sops metadata: lastmodified is not an RFC 3339 time');
+  return a;
+}
+
+/** The MAC as the metadata stores it: encrypted, `lastmodified` as associated data. */
+export function encryptMac(macHex: string, key: Uint8Array, lastModified: string): string {
+  return encryptValue(macHex, key, macAad(lastModified));
+}
+
+export type MacState = 'ok' | 'missing' | 'mismatch' | 'unreadable';
+
+/** Whether the stored MAC opens with this key (false also when it is missing or malformed). */
+export function macOpens(stored: string, key: Uint8Array, lastModified: string): boolean {
+  if (!stored) return false;
+  try {
+    decryptValue(stored, key, macAad(lastModified), 'sops.mac');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Compares the stored MAC with the computed one, in constant time. */
+export function checkMac(stored: string, computedHex: string, key: Uint8Array, lastModified: string): MacState {
+  if (!stored) return 'missing';
+  let fileMac: Plain;
+  try {
+    fileMac = decryptValue(stored, key, macAad(lastModified), 'sops.mac').value;
+  } catch {
+    return 'unreadable';
+  }
+  if (typeof fileMac !== 'string') return 'mismatch';
+  const a = Buffer.from(fileMac, 'utf8');
+  const b = Buffer.from(computedHex, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b) ? 'ok' : 'mismatch';
+}
+
+/** The error for a MAC that is not 'ok' (DecryptFailed; the hint names --ignore-mac). */
+export function macError(state: Exclude<MacState, 'ok'>): KeywardError {
+  const hint = 'restore the file from version control, or read it anyway with --ignore-mac (the result says it is unverified)';
+  switch (state) {
+    case 'missing':
+      return new KeywardError(ErrorCode.DecryptFailed, 'the file has no mac', hint);
+    case 'unreadable':
+      return new KeywardError(ErrorCode.DecryptFailed, 'the mac failed authentication (mac or lastmodified was changed)', hint);
+    case 'mismatch':
+      return new KeywardError(ErrorCode.DecryptFailed, 'mac mismatch: values were added, removed, reordered or changed outside sops', hint);
+  }
+}
