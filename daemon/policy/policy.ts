@@ -14,6 +14,7 @@
 //         recipients: [ops]         # optional; replaces the default list for this rule
 //       - glob: "models/**"
 //     settle_ms: 2000               # optional, 100..3600000 (default 2000)
+//     team: ...                     # optional; the team policy, validated by daemon/team/policy.ts
 //
 // Decisions:
 // - Validation is strict: unknown keys, duplicate keys, duplicate globs, a wrong type or an
@@ -86,6 +87,17 @@ export interface PolicyMatch {
   readonly recipients: readonly string[];
 }
 
+/**
+ * The `team:` section as parsed YAML, handed over unvalidated: daemon/team/policy.ts checks it
+ * (members, KMS keys, per-path access), naming lines through `lineOf`.
+ */
+export interface TeamSectionSource {
+  readonly node: YamlNode | null;
+  /** The policy file's name, for messages. */
+  readonly file: string;
+  lineOf(node: YamlNode | Pair | null | undefined): number | undefined;
+}
+
 /** Where a policy came from: its file, or the defaults when there is none. */
 export type PolicySource = { kind: 'file'; file: string } | { kind: 'defaults' };
 
@@ -101,6 +113,8 @@ export class Policy {
     readonly recipients: readonly string[],
     readonly rules: readonly PolicyRule[],
     readonly settleMs: number,
+    /** The `team:` section, when the file has one. */
+    readonly team: TeamSectionSource | null = null,
   ) {
     this.matchers = rules.map((r) => compileGlob(r.glob));
   }
@@ -116,7 +130,7 @@ export class Policy {
    */
   static parse(text: string, file = POLICY_FILE): Policy {
     const p = parsePolicyText(text, path.basename(file));
-    return new Policy({ kind: 'file', file }, p.recipients, p.rules, p.settleMs);
+    return new Policy({ kind: 'file', file }, p.recipients, p.rules, p.settleMs, p.team);
   }
 
   /**
@@ -244,9 +258,10 @@ interface ParsedPolicy {
   recipients: string[];
   rules: PolicyRule[];
   settleMs: number;
+  team: TeamSectionSource | null;
 }
 
-const TOP_KEYS = ['version', 'recipients', 'protect', 'settle_ms'] as const;
+const TOP_KEYS = ['version', 'recipients', 'protect', 'settle_ms', 'team'] as const;
 const RULE_KEYS = ['glob', 'plaintext', 'recipients'] as const;
 
 class Where {
@@ -286,7 +301,7 @@ function parsePolicyText(text: string, file: string): ParsedPolicy {
   if (root === null || (isScalar(root) && (root.value === null || root.value === ''))) {
     throw new KeywardError(ErrorCode.InvalidInput, `${file}: is empty; it needs at least "version: 1"`, 'write version: 1, or delete the file to use the defaults');
   }
-  if (!isMap(root)) throw where.error(root, '', 'must be a mapping of version, recipients, protect and settle_ms');
+  if (!isMap(root)) throw where.error(root, '', 'must be a mapping of version, recipients, protect, settle_ms and team');
 
   const top = fields(where, root.items, TOP_KEYS, '');
   const versionNode = top.get('version');
@@ -342,7 +357,9 @@ function parsePolicyText(text: string, file: string): ParsedPolicy {
       rules.push({ glob, plaintext, recipients: rp ? parseRecipientList(where, rp, `${field}.recipients`) : null });
     }
   }
-  return { recipients, rules, settleMs };
+  const teamPair = top.get('team');
+  const team = teamPair ? { node: (teamPair.value as YamlNode | null) ?? null, file, lineOf: (n: YamlNode | Pair | null | undefined) => where.line(n) } : null;
+  return { recipients, rules, settleMs, team };
 }
 
 /** The pairs of a mapping by key; unknown and non-string keys are errors. */

@@ -1,0 +1,210 @@
+// Keeping `.sops.yaml` consistent with the team policy, so that `sops` alone (creating a file,
+// `sops updatekeys`) picks the same keys as Keyward's sync.
+//
+// - Each team access rule has one creation rule with the same files: `path_regex` is the rule's
+//   glob translated (./globre.ts), `age` its members' recipients, `kms` its KEKs' ARNs.
+// - Reading: a team rule whose creation rule is missing, differs in keys, or comes after another
+//   rule that catches every path (no path_regex) is a problem; so is any sops file of the tree
+//   whose first matching creation rule (sops' own choice) gives other keys than the team rule.
+// - Writing, with the `yaml` Document API so comments, other rules and options survive: team
+//   rules go first, in the team's order (first match wins in both), updated in place when one
+//   with the same path_regex exists (its encrypted_regex and comments kept), added otherwise;
+//   every other rule keeps its place after them. A creation rule with key_groups is not
+//   rewritten (sops' Shamir setups are edited by hand): that is reported as an error.
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { isMap, isScalar, isSeq, parseDocument, YAMLMap, YAMLSeq, type Document } from 'yaml';
+import { ErrorCode } from '../protocol';
+import { writeFileAtomic } from '../util/atomic';
+import { errnoCode, ioError, KeywardError } from '../util/errors';
+import { globToRegex } from './globre';
+import type { AccessRule, TeamPolicy } from './policy';
+
+export const SOPS_CONFIG = '.sops.yaml';
+const MAX_BYTES = 1024 * 1024;
+
+export interface ExpectedRule {
+  rule: AccessRule;
+  pathRegex: string;
+  age: string[];
+  kms: string[];
+}
+
+export interface SopsConfigProblem {
+  /** The team access path it concerns, or the file. */
+  subject: string;
+  problem: string;
+}
+
+/** The creation rules the team policy implies, in its order. */
+export function expectedRules(team: TeamPolicy): ExpectedRule[] {
+  return team.rules.map((rule) => {
+    const age = [...new Set(rule.members.flatMap((n) => team.members.get(n)?.recipients ?? []))].sort();
+    const kms = rule.kms.map((n) => team.keks.get(n)!).map((k) => (k.role ? `${k.arn}+${k.role}` : k.arn)).sort();
+    return { rule, pathRegex: globToRegex(rule.path), age, kms };
+  });
+}
+
+interface CreationRule {
+  index: number;
+  pathRegex: string | null;
+  age: string[];
+  kms: string[];
+  keyGroups: boolean;
+}
+
+/** sops' parseKeyField: a comma-separated string or a list of strings. */
+function keyField(v: unknown): string[] {
+  if (v === null || v === undefined) return [];
+  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string').map((s) => s.trim());
+  return [];
+}
+
+async function readDoc(root: string): Promise<{ file: string; doc: Document | null }> {
+  const file = path.join(root, SOPS_CONFIG);
+  let text: string;
+  try {
+    const st = await fsp.stat(file);
+    if (st.size > MAX_BYTES) throw new KeywardError(ErrorCode.InvalidInput, `${file} is larger than 1 MiB`);
+    text = await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return { file, doc: null };
+    if (e instanceof KeywardError) throw e;
+    throw ioError(e, 'read', file);
+  }
+  const doc = parseDocument(text, { prettyErrors: false, version: '1.2' });
+  if (doc.errors.length) throw new KeywardError(ErrorCode.InvalidInput, `${file}: invalid YAML (${doc.errors[0]!.code.toLowerCase().replace(/_/g, ' ')})`, 'fix it first: sops cannot read it either');
+  return { file, doc };
+}
+
+function rulesOf(doc: Document | null, file: string): CreationRule[] {
+  if (!doc || doc.contents === null) return [];
+  if (!isMap(doc.contents)) throw new KeywardError(ErrorCode.InvalidInput, `${file}: must be a mapping (creation_rules: ...)`);
+  const seq = doc.get('creation_rules', true);
+  if (seq === undefined || seq === null) return [];
+  if (!isSeq(seq)) throw new KeywardError(ErrorCode.InvalidInput, `${file}: creation_rules must be a list`);
+  return seq.items.map((item, index) => {
+    const m = isMap(item) ? (item.toJSON() as Record<string, unknown>) : {};
+    const pr = m.path_regex;
+    return {
+      index,
+      pathRegex: typeof pr === 'string' && pr !== '' ? pr : null,
+      age: keyField(m.age),
+      kms: keyField(m.kms),
+      keyGroups: Array.isArray(m.key_groups) && m.key_groups.length > 0,
+    };
+  });
+}
+
+const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+
+/** sops' choice for a path relative to the config's directory: the first rule whose regex matches. */
+function sopsRuleFor(rules: readonly CreationRule[], rel: string): CreationRule | undefined {
+  for (const r of rules) {
+    if (r.pathRegex === null) return r;
+    let re: RegExp;
+    try {
+      re = new RegExp(r.pathRegex);
+    } catch {
+      continue; // RE2 syntax JavaScript does not take: sops would judge it; skip rather than guess
+    }
+    if (re.test(rel)) return r;
+  }
+  return undefined;
+}
+
+/**
+ * Problems between the team policy and `.sops.yaml` (empty when consistent). `sopsFiles` are
+ * paths relative to the root of sops files whose keys the team governs.
+ */
+export async function checkSopsConfig(team: TeamPolicy, sopsFiles: readonly string[] = []): Promise<{ file: string; exists: boolean; problems: SopsConfigProblem[] }> {
+  const { file, doc } = await readDoc(team.root);
+  const rules = rulesOf(doc, file);
+  const problems: SopsConfigProblem[] = [];
+  const expected = expectedRules(team);
+  for (const e of expected) {
+    const subject = `team.access[${e.rule.index}] (${e.rule.path})`;
+    const r = rules.find((x) => x.pathRegex === e.pathRegex);
+    if (!r) {
+      problems.push({ subject, problem: `no creation rule with path_regex ${e.pathRegex}` });
+      continue;
+    }
+    if (r.keyGroups) problems.push({ subject, problem: `creation rule ${r.index + 1} uses key_groups, which Keyward does not rewrite` });
+    else if (!same(r.age, e.age) || !same(r.kms, e.kms)) problems.push({ subject, problem: `creation rule ${r.index + 1} names other keys (age ${r.age.length}, kms ${r.kms.length}; team: age ${e.age.length}, kms ${e.kms.length})` });
+    const catchAll = rules.find((x) => x.pathRegex === null && x.index < r.index);
+    if (catchAll) problems.push({ subject, problem: `creation rule ${catchAll.index + 1} has no path_regex and comes first: sops never reaches rule ${r.index + 1}` });
+  }
+  for (const rel of sopsFiles) {
+    const m = team.match(rel);
+    if (!m) continue;
+    const e = expected.find((x) => x.rule.index === m.rule.index)!;
+    const r = sopsRuleFor(rules, rel);
+    if (!r) problems.push({ subject: rel, problem: 'no creation rule of .sops.yaml matches it: sops alone could not pick its keys' });
+    else if (!r.keyGroups && (!same(r.age, e.age) || !same(r.kms, e.kms))) {
+      problems.push({ subject: rel, problem: `sops would use creation rule ${r.index + 1}, whose keys differ from team.access[${e.rule.index}]` });
+    }
+  }
+  return { file, exists: doc !== null, problems };
+}
+
+/**
+ * Brings `.sops.yaml` in line with the team policy (see the top of this file). Returns the new
+ * text and whether it differs; writes it (atomically) unless `dryRun`.
+ */
+export async function writeSopsConfig(team: TeamPolicy, opts: { dryRun?: boolean } = {}): Promise<{ file: string; changed: boolean; text: string }> {
+  const { file, doc: existing } = await readDoc(team.root);
+  const before = existing ? existing.toString() : '';
+  const doc = existing ?? parseDocument('# Creation rules for sops. Rules marked "keyward team" follow .keyward.yaml (keyward team sops-config --write).\ncreation_rules: []\n');
+  if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) doc.contents = doc.createNode({ creation_rules: [] }) as never;
+  rulesOf(doc, file); // shape checks
+  let seq = doc.get('creation_rules', true);
+  if (!isSeq(seq)) {
+    doc.set('creation_rules', doc.createNode([]));
+    seq = doc.get('creation_rules', true);
+  }
+  const list = seq as YAMLSeq;
+  const current = [...list.items];
+  const used = new Set<unknown>();
+  const managed: unknown[] = [];
+  for (const e of expectedRules(team)) {
+    let node = current.find((item) => !used.has(item) && isMap(item) && item.get('path_regex') === e.pathRegex) as YAMLMap | undefined;
+    if (node) {
+      const groups: unknown = node.get('key_groups', true);
+      if (isSeq(groups) && groups.items.length > 0) {
+        throw new KeywardError(
+          ErrorCode.IllegalState,
+          `${file}: the creation rule for ${e.pathRegex} uses key_groups, which Keyward does not rewrite`,
+          'remove its key_groups (or the rule) and run again; nothing was changed',
+        );
+      }
+      setKeys(doc, node, 'age', e.age);
+      setKeys(doc, node, 'kms', e.kms);
+    } else {
+      node = doc.createNode({ path_regex: e.pathRegex, ...(e.age.length ? { age: e.age } : {}), ...(e.kms.length ? { kms: e.kms } : {}) }) as YAMLMap;
+      node.commentBefore = ` keyward team: ${e.rule.path}`;
+    }
+    used.add(node);
+    managed.push(node);
+  }
+  list.items = [...managed, ...current.filter((x) => !used.has(x))];
+  const text = doc.toString();
+  const changed = text !== before;
+  if (changed && !opts.dryRun) await writeFileAtomic(file, text, 0o644);
+  return { file, changed, text };
+}
+
+/** Sets a key list, keeping the node's style: a list stays a list, a string a comma-separated string. */
+function setKeys(doc: Document, node: YAMLMap, key: 'age' | 'kms', values: string[]): void {
+  const cur = node.get(key, true);
+  if (values.length === 0) {
+    if (cur !== undefined) node.delete(key);
+    return;
+  }
+  if (same(keyField(isSeq(cur) || isScalar(cur) ? (cur as { toJSON(): unknown }).toJSON() : undefined), values)) return;
+  if (isScalar(cur)) {
+    cur.value = values.join(',');
+    return;
+  }
+  node.set(key, doc.createNode(values));
+}
