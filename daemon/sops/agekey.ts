@@ -25,7 +25,7 @@ import type { KeyServices } from './keys';
 // `ssh-...` keys go through agessh. Keyward writes only the two native kinds, so that every
 // file it makes opens with a plain sops install.
 //
-// The armor is age-encryption's (the reference TypeScript implementation, as strict as Go's
+// The armor is age-encryption's (the reference TypeScript implementation, strict like Go's
 // reader); header, stanzas and payload are Keyward's own age engine.
 
 const PAYLOAD_NONCE_SIZE = 16;

@@ -147,9 +147,8 @@ export async function loadConfig(configPath: string): Promise<SopsConfig> {
 /** As `loadConfig`, from text already read; `file` names it in messages. */
 export function parseConfig(text: string, file: string): SopsConfig {
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, merge: true, prettyErrors: false });
+  const docs = parseAllDocuments(text, { lineCounter: lc, merge: true });
   const first = Array.isArray(docs) ? docs[0] : undefined;
-  const y = new YamlReader(file, lc, first);
   if (first === undefined) return { path: file, warnings: [] };
   const err = first.errors[0];
   if (err) {
@@ -159,6 +158,7 @@ export function parseConfig(text: string, file: string): SopsConfig {
   const root = first.contents;
   if (root === null || isNull(root)) return { path: file, warnings: [] };
 
+  const y = new YamlReader(file, lc, first);
   const warnings: string[] = [];
   const top = y.map(root, 'the config file');
   const rulesNode = top.get('creation_rules');
@@ -350,8 +350,10 @@ export function compileRule(config: SopsConfig, rule: CreationRuleConfig): FileR
     const ignored = ['age', 'kms', ...Object.keys(rule.unsupported)].filter((f) => f in rule.fields && !isEmptyKeys(f, rule));
     if (ignored.length > 0) warnings.push(`${rule.where}: ${name}: ${ignored.join(', ')} ignored because key_groups is set (as sops does)`);
     keyGroups = rule.keyGroups.map((g, i) => {
-      const spec = groupSpec(g, `key_groups[${i}]`, (field, message, hint) => fail(field, message, hint));
-      if (spec.age.length + spec.kms.length === 0) throw fail(`key_groups[${i}]`, 'key group has no keys', 'sops refuses empty key groups: add a key or remove the group');
+      const spec = groupSpec(g, `${name}.key_groups[${i}]`);
+      if (spec.age.length + spec.kms.length === 0) {
+        throw new KeywardError(ErrorCode.InvalidInput, `${g.where}: ${name}.key_groups[${i}]: key group has no keys`, 'sops refuses empty key groups: add a key or remove the group');
+      }
       return spec;
     });
   } else {
@@ -406,7 +408,8 @@ function isEmptyKeys(field: string, rule: CreationRuleConfig): boolean {
 type Fail = (field: string, message: string, hint?: string) => KeywardError;
 
 /** A key_groups entry with its merges, de-duplicated as sops does (same kind and id). */
-function groupSpec(g: KeyGroupConfig, field: string, fail: Fail): KeyGroupSpec {
+function groupSpec(g: KeyGroupConfig, field: string): KeyGroupSpec {
+  const fail: Fail = (f, message, hint = HINT) => new KeywardError(ErrorCode.InvalidInput, `${g.where}: ${f}: ${message}`, hint);
   const kinds = Object.keys(g.unsupported);
   if (kinds.length > 0) {
     throw fail(`${field}.${kinds[0]!}`, `${kinds.join(', ')} keys are not supported`, UNSUPPORTED_HINT);
@@ -423,7 +426,7 @@ function groupSpec(g: KeyGroupConfig, field: string, fail: Fail): KeyGroupSpec {
     seen.add(`kms/${kmsId(k)}`);
   };
   g.merge.forEach((sub, i) => {
-    const s = groupSpec(sub, `${field}.merge[${i}]`, fail);
+    const s = groupSpec(sub, `${field}.merge[${i}]`);
     s.age.forEach(addAge);
     s.kms.forEach(addKms);
   });
@@ -466,7 +469,7 @@ function recipient(raw: string, field: string, fail: Fail): string {
       `put the key's recipient (age1..., shown by keyward keys list) in .sops.yaml instead`,
     );
   }
-  if (/\s/.test(r)) {
+  if (/\s/.test(r) && !r.startsWith('ssh-')) {
     throw fail(field, 'recipients must be separated by commas', 'sops splits the age list at commas only: put a comma between recipients, or make it a YAML list');
   }
   try {
@@ -660,8 +663,6 @@ export function translateGoRegexp(pattern: string): { source: string; flags: str
         i = end < 0 ? pattern.length : end + 2;
         return [...lit].map((ch) => (JS_SYNTAX.has(ch) ? `\\${ch}` : ch)).join('');
       }
-      case 'E':
-        return ''; // Go ignores a \E without \Q
       case 'C':
         throw regexError('\\C (any byte) is not supported');
       default:
@@ -682,7 +683,11 @@ export function translateGoRegexp(pattern: string): { source: string; flags: str
     throw regexError(`invalid escape \\${e}`);
   }
 
-  /** A bracketed class at `i`, translated. */
+  /**
+   * A bracketed class at `i`, translated. As in Go, any single character (a literal `-`
+   * included) may start a range; a `-` that does not make a range is literal, which
+   * JavaScript's unicode mode wants escaped.
+   */
   function charClass(): string {
     i += 1;
     let s = '[';
@@ -710,14 +715,29 @@ export function translateGoRegexp(pattern: string): { source: string; flags: str
           continue;
         }
       }
-      if (c === '\\') {
+      if (c === '\\' && /[dDwWsSpP]/.test(pattern[i + 1] ?? '')) {
         s += escape(true);
         continue;
       }
-      if (c === '[' || c === ']') s += `\\${c}`;
-      else s += c;
-      i += 1;
+      const lo = classChar();
+      if (pattern[i] === '-' && pattern[i + 1] !== undefined && pattern[i + 1] !== ']') {
+        i += 1;
+        if (pattern[i] === '\\' && /[dDwWsSpP]/.test(pattern[i + 1] ?? '')) throw regexError('invalid character class range');
+        s += `${lo}-${classChar()}`;
+      } else {
+        s += lo;
+      }
     }
+  }
+
+  /** One character inside a class, written so that it means itself there. */
+  function classChar(): string {
+    const c = pattern[i]!;
+    if (c === '\\') return escape(true);
+    const cp = pattern.codePointAt(i)!;
+    const ch = String.fromCodePoint(cp);
+    i += ch.length;
+    return '\\[]^-'.includes(ch) ? `\\${ch}` : ch;
   }
 }
 
@@ -732,8 +752,9 @@ function isNull(n: unknown): boolean {
   return n === null || n === undefined || (isScalar(n) && n.value === null);
 }
 
+/** The reason alone: the library appends the position and a source excerpt. */
 function firstLine(s: string): string {
-  return (s.split('\n')[0] ?? '').slice(0, 200);
+  return (s.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '').slice(0, 200);
 }
 
 class YamlReader {

@@ -80,12 +80,14 @@ export async function unwrapDataKey(groups: readonly KeyGroup[], threshold: numb
   const shares: Buffer[] = [];
   const usedKeys: string[] = [];
   const notes: string[] = [];
+  const problems: string[] = [];
   let kmsMissing = false;
   try {
     for (const [i, group] of groups.entries()) {
       if (shares.length === need) break;
       const r = await openGroup(group, services);
       if (r.kmsMissing) kmsMissing = true;
+      problems.push(...r.problems);
       if (r.part) {
         shares.push(r.part);
         usedKeys.push(r.used);
@@ -97,9 +99,7 @@ export async function unwrapDataKey(groups: readonly KeyGroup[], threshold: numb
     }
 
     if (shares.length < need) {
-      const recipients = [...new Set(groups.flatMap((g) => g.keys.filter(isAge).map((k) => k.recipient)))];
-      const kmsNote = kmsMissing ? '; its KMS keys need KMS, which is not configured' : '';
-      const hint = `${recipients.length > 0 ? `the file is encrypted to ${recipients.join(', ')}${kmsNote}; ` : kmsNote ? `${kmsNote.slice(2)}; ` : ''}import a matching identity with keyward keys import`;
+      const hint = failureHint(groups, kmsMissing, problems);
       if (shares.length === 0) throw new KeywardError(ErrorCode.DecryptFailed, 'no key of this keystore opens the data key', hint);
       throw new KeywardError(ErrorCode.DecryptFailed, `${shares.length} of ${groups.length} key groups opened, ${need} needed`, hint);
     }
@@ -145,20 +145,19 @@ export async function rewrapGroups(
     effectiveThreshold(current.length, opts.currentThreshold) === effectiveThreshold(target.length, threshold);
 
   if (sameLayout) {
+    const diffs = target.map((spec, i) => diffGroup(current[i]!, spec));
     const parts: (Buffer | undefined)[] = [];
     try {
       let ok = true;
-      for (const [i, spec] of target.entries()) {
-        const cur = current[i]!;
-        const { kept, added } = diffGroup(cur, spec);
-        if (added.age.length + added.kms.length === 0) continue;
+      for (const [i, d] of diffs.entries()) {
+        if (d.added === 0) continue;
         if (target.length === 1) {
           parts[i] = Buffer.from(dataKey);
           continue;
         }
         // The group's share, from one of its keys that stays (a key being removed would do as
         // well, but its owner may be gone: keep to what the new layout vouches for).
-        const r = await openGroup({ keys: kept }, services);
+        const r = await openGroup({ keys: d.kept }, services);
         if (!r.part) {
           notes.push(`key group ${i + 1}: no key that stays opens its share; splitting the data key again`);
           ok = false;
@@ -169,10 +168,9 @@ export async function rewrapGroups(
       if (ok) {
         const groups: KeyGroup[] = [];
         for (const [i, spec] of target.entries()) {
-          const cur = current[i]!;
-          const { kept, added } = diffGroup(cur, spec);
+          const { kept } = diffs[i]!;
           const keys: MasterKeyEntry[] = [];
-          // Target order: age then KMS, each in the order given; others stay at the end.
+          // Target order: age then KMS, each as given; kinds Keyward cannot use stay at the end.
           for (const r of spec.age) {
             const old = kept.find((k): k is AgeKeyEntry => isAge(k) && k.recipient === r);
             keys.push(old ?? (await wrapAge(r, parts[i]!)));
@@ -181,8 +179,7 @@ export async function rewrapGroups(
             const old = kept.find((e): e is KmsKeyEntry => e.type === 'kms' && sameKms(e, k));
             keys.push(old ?? (await wrapKms(k, parts[i]!, services)));
           }
-          keys.push(...cur.keys.filter(isOther));
-          void added;
+          keys.push(...current[i]!.keys.filter(isOther));
           groups.push({ keys });
         }
         return { groups, resplit: false, notes };
@@ -232,19 +229,29 @@ export function describeKey(k: MasterKeyEntry): string {
 
 // ---- internals -----------------------------------------------------------------------------
 
-type GroupOpen = { part: Buffer; used: string; kmsMissing: boolean } | { part?: undefined; why: string; kmsMissing: boolean };
+type GroupOpen = ({ part: Buffer; used: string } | { part?: undefined; why: string }) & {
+  kmsMissing: boolean;
+  /** Failures other than "not this keystore's key": tampering, KMS errors. */
+  problems: string[];
+};
 
 /** Tries a group's keys, age first, then KMS; other kinds are skipped. */
 async function openGroup(group: KeyGroup, services: KeyServices): Promise<GroupOpen> {
   const reasons: string[] = [];
+  const problems: string[] = [];
   let kmsMissing = false;
   for (const k of group.keys.filter(isAge)) {
     try {
       const { dataKey, ref } = await decryptDataKeyAge(k.enc, services);
-      return { part: dataKey, used: ref, kmsMissing };
+      return { part: dataKey, used: ref, kmsMissing, problems };
     } catch (e) {
       if (!isKeywardError(e)) throw e;
-      reasons.push(e.code === ErrorCode.DecryptFailed && /no identity matched/.test(e.message) ? `${k.recipient}: not in this keystore` : `${k.recipient}: ${e.message}`);
+      if (e.code === ErrorCode.DecryptFailed && /no identity matched/.test(e.message)) {
+        reasons.push(`${short(k.recipient)}: not in this keystore`);
+      } else {
+        reasons.push(`${short(k.recipient)}: ${e.message}`);
+        problems.push(`${short(k.recipient)}: ${e.message}`);
+      }
     }
   }
   for (const k of group.keys.filter((x): x is KmsKeyEntry => x.type === 'kms')) {
@@ -254,15 +261,36 @@ async function openGroup(group: KeyGroup, services: KeyServices): Promise<GroupO
       continue;
     }
     try {
-      return { part: await services.kms.decrypt(k), used: k.arn, kmsMissing };
+      return { part: await services.kms.decrypt(k), used: k.arn, kmsMissing, problems };
     } catch (e) {
-      if (!isKeywardError(e)) throw e;
-      reasons.push(`${k.arn}: ${e.message}`);
+      // A remote service: any failure (denied, offline) only means this key did not open.
+      const why = isKeywardError(e) ? e.message : e instanceof Error ? `kms: ${e.name}` : 'kms: failed';
+      reasons.push(`${k.arn}: ${why}`);
+      problems.push(`${k.arn}: ${why}`);
     }
   }
   const others = group.keys.filter(isOther);
   if (others.length > 0) reasons.push(`skipped ${describeKinds(others)} keys: keyward cannot use them`);
-  return { why: reasons.length > 0 ? reasons.join('; ') : 'no keys', kmsMissing };
+  return { why: reasons.length > 0 ? reasons.join('; ') : 'no keys', kmsMissing, problems };
+}
+
+/** What to do when the data key does not open: whose keys would, and what went wrong. */
+function failureHint(groups: readonly KeyGroup[], kmsMissing: boolean, problems: readonly string[]): string {
+  const recipients = [...new Set(groups.flatMap((g) => g.keys.filter(isAge).map((k) => short(k.recipient))))];
+  const parts: string[] = [];
+  if (recipients.length > 0) {
+    const listed = recipients.length > 6 ? `${recipients.slice(0, 6).join(', ')} and ${recipients.length - 6} more` : recipients.join(', ');
+    parts.push(`the file is encrypted to ${listed}`);
+  }
+  if (kmsMissing) parts.push("the file's KMS keys need KMS, which is not configured");
+  if (problems.length > 0) parts.push(`also: ${problems.slice(0, 2).join('; ')}`);
+  parts.push('import a matching identity with keyward keys import');
+  return parts.join('; ');
+}
+
+/** A recipient short enough for a message (post-quantum ones are ~2000 characters). */
+function short(recipient: string): string {
+  return recipient.length > 70 ? `${recipient.slice(0, 24)}...${recipient.slice(-8)}` : recipient;
 }
 
 async function wrapAge(recipient: string, part: Buffer): Promise<AgeKeyEntry> {
@@ -314,17 +342,15 @@ function checkSpecs(groups: readonly KeyGroupSpec[], threshold: number | undefin
   }
 }
 
-function diffGroup(cur: KeyGroup, spec: KeyGroupSpec): { kept: MasterKeyEntry[]; added: KeyGroupSpec } {
+/** The keys of `cur` that `spec` keeps, and how many of `spec`'s keys are new. */
+function diffGroup(cur: KeyGroup, spec: KeyGroupSpec): { kept: MasterKeyEntry[]; added: number } {
   const kept = cur.keys.filter(
     (k) => (isAge(k) && spec.age.includes(k.recipient)) || (k.type === 'kms' && spec.kms.some((s) => sameKms(k, s))),
   );
-  return {
-    kept,
-    added: {
-      age: spec.age.filter((r) => !kept.some((k) => isAge(k) && k.recipient === r)),
-      kms: spec.kms.filter((s) => !kept.some((k) => k.type === 'kms' && sameKms(k, s))),
-    },
-  };
+  const added =
+    spec.age.filter((r) => !kept.some((k) => isAge(k) && k.recipient === r)).length +
+    spec.kms.filter((s) => !kept.some((k) => k.type === 'kms' && sameKms(k, s))).length;
+  return { kept, added };
 }
 
 function sameKms(e: KmsKeyEntry, s: KeyGroupSpec['kms'][number]): boolean {

@@ -232,6 +232,22 @@ describe('sops key groups', function () {
       assert.match(e.hint ?? '', /keyward keys import/);
     });
 
+    it('a tampered enc is named in the hint; a KMS outage does not stop the search', async () => {
+      const arn = 'arn:aws:kms:us-east-1:1:key/k';
+      const dataKey = randomBytes(32);
+      const groups = await wrapDataKey(dataKey, [{ age: [X[0]!.recipient], kms: [{ arn }] }], undefined, fakeServices([], fakeKms()));
+      const age = groups[0]!.keys[0] as AgeKeyEntry;
+      const bin = Buffer.from(armor.decode(age.enc));
+      bin[bin.length - 1]! ^= 1;
+      const tampered: KeyGroup[] = [{ keys: [{ ...age, enc: armor.encode(bin) }, groups[0]!.keys[1]!] }];
+      const down: SopsKmsClient = { encrypt: () => Promise.reject(new Error('x')), decrypt: () => Promise.reject(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' })) };
+      const e = await rejectsCode(unwrapDataKey(tampered, undefined, fakeServices([X[0]!.id], down)), ErrorCode.DecryptFailed, /no key of this keystore/);
+      assert.match(e.hint ?? '', /payload authentication failed/);
+      assert.match(e.hint ?? '', /kms: TimeoutError/);
+      // The KMS key still opens it when KMS answers.
+      assert.deepEqual((await unwrapDataKey(tampered, undefined, fakeServices([X[0]!.id], fakeKms()))).dataKey, dataKey);
+    });
+
     it('rejects wrong data key sizes and empty specs', async () => {
       await rejectsCode(wrapDataKey(randomBytes(16), [{ age: [X[0]!.recipient], kms: [] }], undefined, fakeServices([])), ErrorCode.InternalError, /32 bytes/);
       await rejectsCode(wrapDataKey(randomBytes(32), [], undefined, fakeServices([])), ErrorCode.InvalidInput, /no keys to encrypt to/);
