@@ -22,6 +22,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 import { decryptValue, encryptValue, encTypeOf, goRfc3339, looksEncrypted, parseEnc, openParts, plainBytes, type Plain, type StringEncoding } from './cipher';
+import { compileGoRegexp } from './config';
 import type { EncryptRules } from './options';
 import { Branch, Comment, Float, Int, Time, type Value } from './tree';
 
@@ -35,45 +36,6 @@ export const MAX_NODES = 4_000_000;
 
 // ---- rules ---------------------------------------------------------------------------------
 
-/**
- * A Go (RE2) regular expression as a JavaScript one. Covers what sops users write: leading flag
- * groups like `(?i)`, `(?P<name>`, `\A`, `\z`, POSIX classes, `\pL`. Throws InvalidInput on
- * what it cannot translate (rather than silently encrypting less than sops would).
- */
-export function goRegExp(pattern: string): RegExp {
-  let src = pattern;
-  let flags = '';
-  const lead = /^\(\?([imsU]+)\)/.exec(src);
-  if (lead) {
-    for (const f of lead[1] as string) {
-      if (f === 'U') throw badRegex(pattern);
-      if (!flags.includes(f)) flags += f;
-    }
-    src = src.slice(lead[0].length);
-  }
-  if (/\(\?[imsU-]+[:)]/.test(src) || src.includes('\\Q')) throw badRegex(pattern);
-  const posix: Record<string, string> = {
-    alnum: '0-9A-Za-z', alpha: 'A-Za-z', ascii: '\\x00-\\x7F', blank: '\\t ', cntrl: '\\x00-\\x1F\\x7F', digit: '0-9', graph: '!-~',
-    lower: 'a-z', print: ' -~', punct: '!-/:-@[-`{-~', space: '\\t\\n\\v\\f\\r ', upper: 'A-Z', word: '0-9A-Za-z_', xdigit: '0-9A-Fa-f',
-  };
-  src = src
-    .replace(/\(\?P</g, '(?<')
-    .replace(/\\A/g, '^')
-    .replace(/\\z/g, '$')
-    .replace(/\[:(\w+):\]/g, (m, name: string) => posix[name] ?? m)
-    .replace(/\\([pP])([A-Z])/g, '\\$1{$2}');
-  const unicode = /\\[pP]\{/.test(src);
-  try {
-    return new RegExp(src, flags + (unicode ? 'u' : ''));
-  } catch {
-    throw badRegex(pattern);
-  }
-}
-
-function badRegex(pattern: string): KeywardError {
-  return new KeywardError(ErrorCode.InvalidInput, `unsupported regular expression: ${pattern.slice(0, 200)}`, 'use plain RE2 syntax that JavaScript shares (no inline flag groups other than a leading (?i), (?s) or (?m))');
-}
-
 /** The encryption rules, compiled: sops' shouldBeEncrypted. */
 export class Rules {
   private readonly unencryptedRegex?: RegExp;
@@ -82,10 +44,11 @@ export class Rules {
   private readonly encryptedCommentRegex?: RegExp;
 
   constructor(readonly rules: EncryptRules) {
-    if (rules.unencryptedRegex) this.unencryptedRegex = goRegExp(rules.unencryptedRegex);
-    if (rules.encryptedRegex) this.encryptedRegex = goRegExp(rules.encryptedRegex);
-    if (rules.unencryptedCommentRegex) this.unencryptedCommentRegex = goRegExp(rules.unencryptedCommentRegex);
-    if (rules.encryptedCommentRegex) this.encryptedCommentRegex = goRegExp(rules.encryptedCommentRegex);
+    // Go's regexp.Match: unanchored, RE2 syntax (config.ts translates it, checked against Go).
+    if (rules.unencryptedRegex) this.unencryptedRegex = compileGoRegexp(rules.unencryptedRegex);
+    if (rules.encryptedRegex) this.encryptedRegex = compileGoRegexp(rules.encryptedRegex);
+    if (rules.unencryptedCommentRegex) this.unencryptedCommentRegex = compileGoRegexp(rules.unencryptedCommentRegex);
+    if (rules.encryptedCommentRegex) this.encryptedCommentRegex = compileGoRegexp(rules.encryptedCommentRegex);
   }
 
   get macOnlyEncrypted(): boolean {

@@ -13,7 +13,7 @@
 // two in the branch as read, so a file written by an older sops keeps its own layout.
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
-import { goRfc3339 } from './cipher';
+import { formatGoFloat, goRfc3339 } from './cipher';
 import type { AgeKeyEntry, KeyGroup, KmsKeyEntry, MasterKeyEntry, OtherKeyEntry } from './keys';
 import { DEFAULT_UNENCRYPTED_SUFFIX, type EncryptRules } from './options';
 import { Branch, Comment, Float, Int, type Item, type Value } from './tree';
@@ -69,6 +69,7 @@ function str(v: Value | undefined, name: string): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'boolean') return v ? '1' : '0';
   if (v instanceof Int) return v.value.toString();
+  if (v instanceof Float) return formatGoFloat(v.value);
   throw malformed(`${name} is not a string`);
 }
 
@@ -277,14 +278,11 @@ export interface SplitFile {
   branches: Branch[];
   /** The `sops` branch of the first document. */
   metadata: Branch;
-  /** Which documents carried a `sops` entry (sops writes it into every YAML document). */
-  carriers: boolean[];
 }
 
 /** Takes the `sops` entry out of the branches a store loaded (stores/metadata.go ExtractMetadata). */
 export function splitMetadata(branches: Branch[]): SplitFile {
   let metadata: Branch | undefined;
-  const carriers: boolean[] = [];
   const out = branches.map((b, bi) => {
     let found = false;
     const items = b.items.filter((it) => {
@@ -297,19 +295,18 @@ export function splitMetadata(branches: Branch[]): SplitFile {
       found = true;
       return false;
     });
-    carriers.push(found);
     return new Branch(items);
   });
   if (!metadata) {
     throw new KeywardError(ErrorCode.Malformed, 'sops metadata not found', 'the file is not encrypted with sops (or not in the format given)');
   }
-  return { branches: out, metadata, carriers };
+  return { branches: out, metadata };
 }
 
 /**
- * Puts the `sops` entry back as the last key of the first document, and of every other document
- * that `carriers` marks (sops' SerializeMetadata writes it into all of them).
+ * Puts the `sops` entry back as the last key of the first document. The store writes it where
+ * sops does (into every YAML document, flattened for dotenv and INI).
  */
-export function joinMetadata(branches: Branch[], metadata: Branch, carriers?: boolean[]): Branch[] {
-  return branches.map((b, i) => (i === 0 || (carriers ? carriers[i] : true) ? new Branch([...b.items, { key: METADATA_KEY, value: metadata }]) : b));
+export function joinMetadata(branches: Branch[], metadata: Branch): Branch[] {
+  return branches.map((b, i) => (i === 0 ? new Branch([...b.items, { key: METADATA_KEY, value: metadata }]) : b));
 }

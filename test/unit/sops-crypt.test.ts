@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode } from '../../daemon/protocol/errors';
-import { checkMac, decryptTree, encryptMac, encryptTree, goRegExp, macError, Rules } from '../../daemon/sops/crypt';
+import { checkMac, decryptTree, encryptMac, encryptTree, macError, Rules } from '../../daemon/sops/crypt';
 import { effectiveRules, joinMetadata, metadataBranch, parseMetadata, patchMetadataBranch, splitMetadata, type SopsMetadata } from '../../daemon/sops/metadata';
 import type { EncryptRules } from '../../daemon/sops/options';
 import { Branch, Comment, Float, Int, type Value } from '../../daemon/sops/tree';
@@ -237,11 +237,12 @@ describe('sops crypt (tree, rules, MAC)', function () {
       assert.equal(e.shouldEncrypt(['a'], [[]], false), false);
     });
 
-    it('Go regular expressions translate', () => {
-      assert.ok(goRegExp('(?i)^PASS').test('password'));
-      assert.ok(goRegExp('^[[:alpha:]]+$').test('abc'));
-      assert.ok(goRegExp('(?P<x>a)\\z').test('ba'));
-      fails(() => goRegExp('a(?i:b)'), ErrorCode.InvalidInput, /unsupported regular expression/);
+    it('regexes are Go regexes, unanchored, tested on every key of the path', () => {
+      const r = rules({ encryptedRegex: '(?i)pass' });
+      assert.equal(r.shouldEncrypt(['db', 'PASSWORD'], [[]], false), true);
+      assert.equal(r.shouldEncrypt(['db', 'user'], [[]], false), false);
+      assert.equal(r.shouldEncrypt(['passwords', 'user'], [[]], false), true);
+      fails(() => rules({ encryptedRegex: '(?=x)' }), ErrorCode.InvalidInput, /regular expression/);
     });
 
     it('an encrypted comment that matches unencrypted_comment_regex is refused (as sops)', () => {
