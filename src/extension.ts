@@ -1,14 +1,140 @@
-// The VS Code extension. This issue keeps it minimal: the daemon, its protocol and the CLI
-// come first; the views, commands and editor integration build on them (see DESIGN.md).
+// The VS Code extension: wiring only. Every registration goes into context.subscriptions.
 import * as vscode from 'vscode';
-import { PROTOCOL_VERSION } from '../daemon/protocol';
+import { methods, PROTOCOL_VERSION } from '../daemon/protocol';
+import { registerArtifactCommands } from './commands/artifacts';
+import { registerKeyCommands } from './commands/keys';
+import { registerToolCommands } from './commands/tools';
+import { affects, settings } from './config';
+import { DaemonConnection } from './client/connection';
+import { keywardHome } from './client/paths';
+import { SecretDiagnostics } from './editor/diagnostics';
+import { registerQuickFixes } from './editor/quickfix';
+import { InventoryStore } from './inventory';
+import type { Services } from './services';
+import { SCHEME, SopsFileSystem } from './sops/fs';
+import { StatusBar } from './statusBar';
+import { ArtifactsView } from './views/artifacts';
+import { KeysView } from './views/keys';
+import { EncryptOnSave } from './workspaces';
 
-export function activate(context: vscode.ExtensionContext): void {
+/** What tests reach through `extension.exports`. */
+export interface KeywardApi {
+  services: Services;
+  diagnostics: SecretDiagnostics;
+  fs: SopsFileSystem;
+}
+
+export function activate(context: vscode.ExtensionContext): KeywardApi {
   const log = vscode.window.createOutputChannel('Keyward', { log: true });
   context.subscriptions.push(log);
-  log.info(`Keyward activated (daemon protocol v${PROTOCOL_VERSION})`);
+  log.info(`Keyward ${String((context.extension.packageJSON as { version?: string }).version)} activated (protocol v${PROTOCOL_VERSION}, ${vscode.workspace.isTrusted ? 'trusted' : 'restricted mode'})`);
+
+  const conn = new DaemonConnection({
+    home: () => keywardHome(settings().daemonHome || undefined),
+    daemonScript: () => settings().daemonPath || vscode.Uri.joinPath(context.extensionUri, 'dist', 'daemon.js').fsPath,
+    // Restricted mode: never start a daemon (connecting to one already running is harmless).
+    mayStart: () => vscode.workspace.isTrusted && settings().autoStart,
+    log,
+  });
+  const inventory = new InventoryStore(conn, log);
+  let refreshTimer: NodeJS.Timeout | undefined;
+  const services: Services = {
+    context,
+    conn,
+    log,
+    inventory,
+    refresh: () => {
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(() => void inventory.refresh().catch((e: unknown) => log.warn(`refresh: ${(e as Error).message}`)), 150);
+    },
+  };
+  context.subscriptions.push(conn, inventory, { dispose: () => clearTimeout(refreshTimer) });
+
+  // Context keys for menus and enablement.
+  const setContext = (key: string, value: unknown) => void vscode.commands.executeCommand('setContext', key, value);
+  setContext('keyward.teamAvailable', Object.values(methods).some((m) => m.name.startsWith('team/')));
+  setContext('keyward.connected', false);
+  context.subscriptions.push(
+    conn.onDidChangeState((s) => {
+      setContext('keyward.connected', s.kind === 'connected');
+      setContext('keyward.keystoreLocked', s.kind === 'connected' && s.status.keystore.locked === true);
+    }),
+    conn.onDidConnect(() => {
+      void applyKeystoreBackend(services);
+      services.refresh();
+    }),
+  );
+
+  // Views.
+  const artifactsView = new ArtifactsView(inventory);
+  const keysView = new KeysView(inventory);
+  context.subscriptions.push(
+    artifactsView,
+    keysView,
+    vscode.window.createTreeView('keyward.artifacts', { treeDataProvider: artifactsView, showCollapseAll: true, canSelectMany: true }),
+    vscode.window.createTreeView('keyward.keys', { treeDataProvider: keysView, showCollapseAll: true }),
+  );
+
+  // Secret configs, decrypted in memory.
+  const fs = new SopsFileSystem(conn, log, {
+    onDecrypted: (file, mac) => inventory.recordMac(file, mac),
+    onSaved: () => services.refresh(),
+  });
+  context.subscriptions.push(fs, vscode.workspace.registerFileSystemProvider(SCHEME, fs, { isCaseSensitive: true }));
+
+  // Diagnostics and quick fixes.
+  const diagnostics = new SecretDiagnostics(conn, log);
+  const scanCollection = vscode.languages.createDiagnosticCollection('keyward-scan');
+  context.subscriptions.push(diagnostics, scanCollection, ...registerQuickFixes(services, diagnostics));
+
+  // Commands.
+  context.subscriptions.push(
+    ...registerArtifactCommands(services, fs),
+    ...registerKeyCommands(services),
+    ...registerToolCommands(services, scanCollection),
+    vscode.commands.registerCommand('keyward.walkthrough', () =>
+      vscode.commands.executeCommand('workbench.action.openWalkthrough', `${context.extension.id}#keyward.gettingStarted`, false),
+    ),
+  );
+
+  // Encryption on save, and the status bar.
+  context.subscriptions.push(new EncryptOnSave(services), new StatusBar(conn));
+
+  // Refresh the views when encrypted files, policies or sops files change.
+  const watcher = vscode.workspace.createFileSystemWatcher('**/{*.age,.keyward.yaml,.sops.yaml,*.yaml,*.yml,*.json,*.env,*.ini}');
+  const onFile = () => services.refresh();
+  context.subscriptions.push(watcher, watcher.onDidCreate(onFile), watcher.onDidChange(onFile), watcher.onDidDelete(onFile));
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeWorkspaceFolders(() => services.refresh()),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      log.info('workspace trusted: starting the daemon if needed');
+      conn.start();
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (affects(e, 'daemon.home', 'daemon.path')) {
+        conn.disconnect('the daemon settings changed');
+        conn.start();
+      }
+    }),
+  );
+
+  conn.start();
+  return { services, diagnostics, fs };
+}
+
+/** Applies the keystore backend setting while the keystore is still empty (the daemon refuses later). */
+async function applyKeystoreBackend(s: Services): Promise<void> {
+  const want = settings().keystoreBackend;
+  const st = s.conn.state;
+  if (want === 'default' || st.kind !== 'connected' || st.status.keystore.backend === want || st.status.keys > 0) return;
+  try {
+    await s.conn.call('keystoreUse', { backend: want });
+    s.log.info(`keystore backend set to ${want}`);
+  } catch (e) {
+    s.log.warn(`cannot switch the keystore to ${want}: ${(e as Error).message}`);
+  }
 }
 
 export function deactivate(): void {
-  // Nothing to release: every registration is in context.subscriptions.
+  // Everything is in context.subscriptions. The daemon keeps running for the CLI and other windows.
 }
