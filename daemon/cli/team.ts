@@ -1,6 +1,152 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
+import { ExitCode, type ServiceIdentityView, type TeamPlanView } from '../protocol';
+import { collect, print, withBackend } from './context';
+
+/** The repo root holding the team policy: --root, else the nearest directory up with a .keyward.yaml. */
+async function teamRoot(given: string | undefined): Promise<string> {
+  if (given) return path.resolve(given);
+  let dir = process.cwd();
+  for (;;) {
+    try {
+      await fsp.access(path.join(dir, '.keyward.yaml'));
+      return dir;
+    } catch {
+      const up = path.dirname(dir);
+      if (up === dir) return process.cwd();
+      dir = up;
+    }
+  }
+}
+
+function short(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 16)}...${s.slice(-8)}` : s;
+}
+
+function formatPlan(plan: TeamPlanView, verbose: boolean): string {
+  const label = (x: string) => plan.labels[x] ?? short(x);
+  const lines = [`team sync plan for ${plan.root}`];
+  for (const e of plan.entries) {
+    if (e.action === 'none' && !verbose) continue;
+    const changes = [...e.add.map((x) => `+${label(x)}`), ...e.remove.map((x) => `-${label(x)}`), ...e.addKms.map((x) => `+${label(x)}`), ...e.dropKms.map((x) => `-${label(x)}`)];
+    lines.push(`${e.rel}\t${e.action}\t${changes.join(' ')}${e.reason ? `\t(${e.reason})` : ''}`);
+  }
+  const s = plan.summary;
+  lines.push(`${s.files} file(s): ${s.none} unchanged, ${s.rewrap} rewrap (header only), ${s.rotate} rotate (new data key), ${s.updatekeys} updatekeys, ${s.skip} skipped`);
+  for (const p of plan.problems) lines.push(`problem: ${p.subject}: ${p.problem}`);
+  for (const n of plan.notes) lines.push(`note: ${n}`);
+  return lines.join('\n');
+}
+
+function formatIdentity(i: ServiceIdentityView): string {
+  return i.versions.map((v) => `${i.name}@v${v.version}\t${v.state}\t${v.kind}\t${v.recipient}\t${v.keyId}`).join('\n');
+}
 
 /** `keyward team ...`: team policy, KMS keys and recipient sync. */
-export function registerTeamCommands(_program: Command): void {
-  // Filled in by the team KMS work.
+export function registerTeamCommands(program: Command): void {
+  const team = program.command('team').description('the team policy (.keyward.yaml team:), AWS KMS service identities and recipient sync');
+
+  team
+    .command('check')
+    .description('validate the team policy: members (from the repo or AWS), KMS keys, service identities, .sops.yaml consistency')
+    .option('--root <dir>', 'the repo root (default: the nearest directory up with a .keyward.yaml)')
+    .option('--no-kms', 'do not check the KMS keys in AWS')
+    .action(async (o: { root?: string; kms: boolean }) => {
+      const root = await teamRoot(o.root);
+      const r = await withBackend((b) => b.call('teamCheck', { root, ...(o.kms ? {} : { kms: false }) }));
+      const p = r.policy;
+      const lines = [
+        `team policy: ok (${p.members.length} member(s) from ${p.membersFrom}, ${p.kms.length} KMS key(s), ${p.rules.length} rule(s))`,
+        ...p.kms.map((k) => `kms ${k.name}\t${k.arn}${k.keyArn && k.keyArn !== k.arn ? ` -> ${k.keyArn}` : ''}`),
+        ...r.identities.map(formatIdentity),
+        r.sopsConfig.problems.length ? `.sops.yaml: ${r.sopsConfig.problems.length} problem(s) (keyward team sops-config --write fixes them)` : '.sops.yaml: consistent',
+        ...r.sopsConfig.problems.map((x) => `problem: ${x.subject}: ${x.problem}`),
+      ];
+      print(lines.join('\n'), r);
+      if (r.sopsConfig.problems.length) process.exitCode = ExitCode.Failed;
+    });
+
+  team
+    .command('sync [paths...]')
+    .description('bring every artifact under the paths (default: the root) in line with the team policy')
+    .option('--plan', 'only show what would change, per artifact')
+    .option('--root <dir>', 'the repo root (default: the nearest directory up with a .keyward.yaml)')
+    .option('--no-kms', 'do not check the KMS keys in AWS first')
+    .option('-v, --verbose', 'also list unchanged artifacts')
+    .action(async (paths: string[], o: { plan?: boolean; root?: string; kms: boolean; verbose?: boolean }) => {
+      const root = await teamRoot(o.root);
+      const abs = paths.map((p) => path.resolve(p));
+      const plan = await withBackend((b) => b.call('teamPlan', { root, ...(abs.length ? { paths: abs } : {}), ...(o.kms ? {} : { kms: false }) }));
+      print(formatPlan(plan, o.verbose ?? false), plan);
+      if (plan.problems.length || plan.summary.skip) process.exitCode = ExitCode.Failed;
+      if (!o.plan) {
+        process.stderr.write('keyward: applying a sync is not available yet: run with --plan, then rewrap/rotate the files it lists\n');
+        process.exitCode = ExitCode.Failed;
+      }
+    });
+
+  const identity = team.command('identity').description('service identities: age identities whose private key is wrapped by a team KMS key');
+  identity
+    .command('create <name>')
+    .description('create .keyward/identities/NAME.kms.json (kms:GenerateDataKey only) and print its recipient')
+    .requiredOption('--kms <arn>', 'the KMS key or alias ARN that wraps it')
+    .option('--pq', 'a post-quantum hybrid identity (age1pq1...)')
+    .option('--root <dir>', 'the repo root (default: the nearest directory up with a .keyward.yaml)')
+    .action(async (name: string, o: { kms: string; pq?: boolean; root?: string }) => {
+      const root = await teamRoot(o.root);
+      const r = await withBackend((b) => b.call('teamIdentityCreate', { root, name, kms: o.kms, ...(o.pq ? { pq: true } : {}) }));
+      process.stderr.write(`keyward: wrote ${path.relative(process.cwd(), r.identity.file) || r.identity.file}; commit it, and grant its KMS key in team.access\n`);
+      print(r.identity.versions[0]!.recipient, r.identity);
+    });
+  identity
+    .command('list')
+    .description('list the service identities of the repo')
+    .option('--root <dir>', 'the repo root')
+    .action(async (o: { root?: string }) => {
+      const root = await teamRoot(o.root);
+      const r = await withBackend((b) => b.call('teamIdentityList', { root }));
+      print(r.identities.map(formatIdentity).join('\n') || 'no service identities', r.identities);
+    });
+  identity
+    .command('move <name>')
+    .description('re-wrap a service identity under another KMS key (ReEncrypt: same identity, artifacts unchanged)')
+    .requiredOption('--kms <arn>', 'the new KMS key or alias ARN')
+    .option('--root <dir>', 'the repo root')
+    .action(async (name: string, o: { kms: string; root?: string }) => {
+      const root = await teamRoot(o.root);
+      const r = await withBackend((b) => b.call('teamIdentityMove', { root, name, kms: o.kms }));
+      print(formatIdentity(r.identity), r.identity);
+    });
+
+  team
+    .command('sops-config')
+    .description('compare .sops.yaml with the team policy; --write brings its creation rules in line (comments kept)')
+    .option('--write', 'write the changes')
+    .option('--root <dir>', 'the repo root')
+    .action(async (o: { write?: boolean; root?: string }) => {
+      const root = await teamRoot(o.root);
+      const r = await withBackend((b) => b.call('teamSopsConfig', { root, ...(o.write ? { write: true } : {}) }));
+      const head = r.written ? `wrote ${r.file}` : r.changed ? `${r.file} differs from the team policy (add --write):` : `${r.file}: consistent`;
+      print([head, ...(r.changed && !r.written ? [r.text] : []), ...r.problems.map((x) => `problem: ${x.subject}: ${x.problem}`)].join('\n'), r);
+      if (r.changed && !r.written) process.exitCode = ExitCode.Failed;
+    });
+
+  team
+    .command('decrypt <files...>')
+    .description('decrypt age artifacts with your keys or the service identities that apply (one KMS call per identity and process)')
+    .option('--out-dir <dir>', 'write the plaintexts here (default: beside each file, without .age)')
+    .option('--identity <file>', 'a service identity file to use (repeatable; also KEYWARD_SERVICE_IDENTITIES)', collect, [])
+    .option('-f, --force', 'overwrite existing outputs')
+    .action(async (files: string[], o: { outDir?: string; identity: string[]; force?: boolean }) => {
+      const r = await withBackend((b) =>
+        b.call('teamDecrypt', {
+          files: files.map((f) => path.resolve(f)),
+          ...(o.outDir ? { outDir: path.resolve(o.outDir) } : {}),
+          ...(o.identity.length ? { identities: o.identity.map((f) => path.resolve(f)) } : {}),
+          ...(o.force ? { overwrite: true } : {}),
+        }),
+      );
+      print(r.files.map((f) => `${f.output}\t${f.key}`).join('\n'), r);
+    });
 }

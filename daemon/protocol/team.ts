@@ -1,3 +1,114 @@
 // Methods of the team policy, AWS KMS and recipient sync. Declared here, spread into
-// `methods` in index.ts.
-export const teamMethods = {} as const;
+// `methods` in index.ts. Sent by the CLI and the extension. Nothing here carries a private key:
+// service identities cross the wire as recipients and KMS ARNs only.
+import { z } from 'zod';
+import { AbsPath } from './shapes';
+
+/** How a person or the extension sees the team policy once validated. */
+export interface TeamPolicyView {
+  root: string;
+  /** `.keyward.yaml`, or the AWS source of the member list (`SSM parameter /x`). */
+  membersFrom: string;
+  members: { name: string; recipients: string[] }[];
+  kms: { name: string; arn: string; role?: string; keyArn?: string }[];
+  rules: { path: string; members: string[]; kms: string[] }[];
+}
+
+export interface ServiceIdentityView {
+  name: string;
+  file: string;
+  versions: { version: number; state: 'active' | 'retiring' | 'retired'; kind: 'x25519' | 'mlkem768x25519'; recipient: string; keyId: string; keyArn: string; createdAt: string }[];
+}
+
+export type TeamPlanAction = 'none' | 'rewrap' | 'rotate' | 'updatekeys' | 'skip';
+
+/** One artifact of a sync plan: what changes for it to follow the policy. */
+export interface TeamPlanEntryView {
+  file: string;
+  /** Relative to the root, POSIX. */
+  rel: string;
+  kind: 'age' | 'sops';
+  /** Index of the team access rule that covers it. */
+  rule: number;
+  action: TeamPlanAction;
+  add: string[];
+  remove: string[];
+  addKms: string[];
+  dropKms: string[];
+  reason?: string;
+  openedBy?: string;
+}
+
+export interface TeamPlanView {
+  root: string;
+  entries: TeamPlanEntryView[];
+  /** Rules or files that cannot follow the policy, and `.sops.yaml` inconsistencies. */
+  problems: { subject: string; problem: string }[];
+  /** Display names for recipients and ARNs (member names, `kms:NAME@vN`, `kms:KEK`). */
+  labels: Record<string, string>;
+  summary: { files: number; none: number; rewrap: number; rotate: number; updatekeys: number; skip: number };
+  notes: string[];
+}
+
+const Root = AbsPath;
+const Paths = z.array(AbsPath).min(1).max(100_000).optional();
+const IdentityName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a service identity name is lowercase letters, digits, ".", "-" or "_"');
+const KmsArn = z.string().min(1).max(2048);
+
+export const teamMethods = {
+  /**
+   * Validates the team policy of a repo root: the team section, the member list (fetched from
+   * AWS when it lives there), every KMS KEK (DescribeKey, unless `kms: false`), the service
+   * identities, and `.sops.yaml` consistency. Throws on the first invalid item, changing nothing.
+   */
+  teamCheck: {
+    name: 'team/check',
+    params: z.strictObject({ root: Root, kms: z.boolean().optional() }),
+    result: {} as { policy: TeamPolicyView; identities: ServiceIdentityView[]; sopsConfig: { file: string; exists: boolean; problems: { subject: string; problem: string }[] } },
+  },
+  /** Plans a sync of every artifact under `paths` (default: the root). Writes nothing. */
+  teamPlan: {
+    name: 'team/plan',
+    params: z.strictObject({ root: Root, paths: Paths, kms: z.boolean().optional() }),
+    result: {} as TeamPlanView,
+  },
+  /** Creates `.keyward/identities/NAME.kms.json`: an age identity wrapped by a KMS key. */
+  teamIdentityCreate: {
+    name: 'team/identityCreate',
+    params: z.strictObject({ root: Root, name: IdentityName, kms: KmsArn, pq: z.boolean().optional() }),
+    result: {} as { identity: ServiceIdentityView },
+  },
+  teamIdentityList: {
+    name: 'team/identityList',
+    params: z.strictObject({ root: Root }),
+    result: {} as { identities: ServiceIdentityView[] },
+  },
+  /** Moves a service identity to another KMS key with ReEncrypt (same identity, same recipient). */
+  teamIdentityMove: {
+    name: 'team/identityMove',
+    params: z.strictObject({ root: Root, name: IdentityName, kms: KmsArn }),
+    result: {} as { identity: ServiceIdentityView },
+  },
+  /** Reads `.sops.yaml` against the team policy; with `write`, brings it in line (comments kept). */
+  teamSopsConfig: {
+    name: 'team/sopsConfig',
+    params: z.strictObject({ root: Root, write: z.boolean().optional() }),
+    result: {} as { file: string; changed: boolean; written: boolean; text: string; problems: { subject: string; problem: string }[] },
+  },
+  /**
+   * Decrypts age artifacts with the keystore or the service identities that apply (each
+   * unwrapped at most once per daemon process): the serving path. `outputs` default to the
+   * inputs without `.age` (or into `outDir`).
+   */
+  teamDecrypt: {
+    name: 'team/decrypt',
+    params: z.strictObject({
+      files: z.array(AbsPath).min(1).max(100_000),
+      outDir: AbsPath.optional(),
+      /** Identity files to use besides those found from each file's path. */
+      identities: z.array(AbsPath).max(64).optional(),
+      overwrite: z.boolean().optional(),
+    }),
+    result: {} as { files: { input: string; output: string; bytesOut: number; key: string }[]; kmsCalls: number },
+  },
+} as const;

@@ -1,6 +1,201 @@
+import * as path from 'node:path';
+import { decryptFile } from '../age';
+import { sharedKms, sopsKmsClient } from '../kms';
+import { relativePath } from '../policy/policy';
+import { ErrorCode, type ServiceIdentityView, type TeamPlanView, type TeamPolicyView } from '../protocol';
 import type { Handlers, Service } from '../service';
+import type { SopsKmsClient } from '../sops/keys';
+import { KeywardError, isKeywardError } from '../util/errors';
+import { createIdentity, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, type IdentityFile } from './identity';
+import { planSync, type TeamPlan } from './plan';
+import { loadTeamPolicy, type TeamPolicy } from './policy';
+import { checkSopsConfig, writeSopsConfig } from './sopsconfig';
+import { defaultIdentityCache, unwrapArtifactKey } from './unwrap';
 
 /** The team/KMS RPC handlers. */
-export function teamHandlers(_svc: Service): Handlers {
-  return {};
+export function teamHandlers(svc: Service): Handlers {
+  // The sops engine's plug point for `kms` master keys (Service.sopsKms): AWS KMS, configured
+  // from the daemon's AWS environment. Set only where the Service offers it.
+  const plug = svc as Service & { sopsKms?: () => SopsKmsClient | undefined };
+  if ('sopsKms' in plug) plug.sopsKms = () => sopsKmsClient();
+
+  const audit = (e: Parameters<Service['record']>[0]) => svc.record(e);
+
+  /** Audits a team operation's outcome (failures too), then returns or rethrows. */
+  async function audited<T>(event: string, where: string, client: string, f: () => Promise<T>, detail?: (r: T) => string): Promise<T> {
+    try {
+      const r = await f();
+      await svc.record({ event, outcome: 'ok', path: where, client, ...(detail ? { detail: detail(r) } : {}) });
+      return r;
+    } catch (e) {
+      await svc.record({ event, outcome: 'failed', path: where, client, detail: isKeywardError(e) ? e.message : 'internal error' });
+      throw e;
+    }
+  }
+
+  return {
+    teamCheck: (p, call) =>
+      audited('team.check', p.root, call.client, async () => {
+        const team = await loadTeamPolicy(p.root, p.kms === false ? {} : { kms: sharedKms() });
+        const identities = await identityViews(p.root);
+        const sopsConfig = await checkSopsConfig(team);
+        return { policy: policyView(team), identities, sopsConfig };
+      }),
+
+    teamPlan: (p, call) =>
+      audited(
+        'team.plan',
+        p.root,
+        call.client,
+        async () => {
+          const paths = inside(p.root, p.paths);
+          const team = await loadTeamPolicy(p.root, p.kms === false ? {} : { kms: sharedKms() });
+          const plan = await planSync(team, paths, { keystore: svc.keystore, audit });
+          const sops = plan.entries.filter((e) => e.kind === 'sops').map((e) => e.rel);
+          const cfg = await checkSopsConfig(team, sops, { rules: 'used' });
+          return planView({ ...plan, problems: [...plan.problems, ...cfg.problems.map((x) => ({ subject: x.subject, problem: `.sops.yaml: ${x.problem}` }))] });
+        },
+        (r) => summaryText(r.summary),
+      ),
+
+    teamIdentityCreate: (p, call) =>
+      audited(
+        'team.identity.create',
+        identityPath(p.root, p.name),
+        call.client,
+        async () => {
+          const r = await createIdentity(sharedKms(), p.root, p.name, p.kms, { pq: p.pq ?? false });
+          return { identity: identityView(r.file, r.identity) };
+        },
+        (r) => `${r.identity.name}@v1 ${r.identity.versions[0]!.recipient} wrapped by ${r.identity.versions[0]!.keyArn}`,
+      ),
+
+    teamIdentityList: async (p) => ({ identities: await identityViews(p.root) }),
+
+    teamIdentityMove: (p, call) =>
+      audited(
+        'team.identity.move',
+        identityPath(p.root, p.name),
+        call.client,
+        async () => {
+          const file = identityPath(p.root, p.name);
+          const r = await moveIdentity(sharedKms(), file, p.kms);
+          return { identity: identityView(file, r.identity) };
+        },
+        (r) => `${r.identity.name} moved to ${p.kms} (${r.identity.versions.length} version(s), ReEncrypt)`,
+      ),
+
+    teamSopsConfig: (p, call) =>
+      audited(
+        'team.sops-config',
+        path.join(p.root, '.sops.yaml'),
+        call.client,
+        async () => {
+          const team = await loadTeamPolicy(p.root);
+          const w = await writeSopsConfig(team, { dryRun: !p.write });
+          const { problems } = await checkSopsConfig(team);
+          return { file: w.file, changed: w.changed, written: Boolean(p.write) && w.changed, text: w.text, problems };
+        },
+        (r) => (r.written ? 'written' : r.changed ? 'differs (not written)' : 'consistent'),
+      ),
+
+    teamDecrypt: async (p, call) => {
+      const extra: IdentityFile[] = [];
+      for (const f of p.identities ?? []) extra.push(await readIdentityFile(f));
+      const kms = sharedKms();
+      const before = kms.stats.calls;
+      const cache = defaultIdentityCache();
+      const out: { input: string; output: string; bytesOut: number; key: string }[] = [];
+      for (const input of p.files) {
+        const output = outputFor(input, p.outDir);
+        let used = '';
+        try {
+          const r = await decryptFile({
+            input,
+            output,
+            overwrite: p.overwrite ?? false,
+            unwrap: async (h) => {
+              const k = await unwrapArtifactKey(svc.keystore, h.raw, input, { cache, audit, ...(extra.length ? { identities: [...extra, ...(await identitiesFor(input))] } : {}) });
+              used = k.ref;
+              return k.fileKey;
+            },
+          });
+          await svc.record({ event: 'age.decrypt', outcome: 'ok', key: used, path: input, client: call.client });
+          out.push({ input, output, bytesOut: r.bytesOut, key: used });
+        } catch (e) {
+          await svc.record({ event: 'age.decrypt', outcome: 'failed', path: input, client: call.client, detail: isKeywardError(e) ? e.message : 'internal error', ...(used ? { key: used } : {}) });
+          throw e;
+        }
+      }
+      return { files: out, kmsCalls: kms.stats.calls - before };
+    },
+  };
+}
+
+function outputFor(input: string, outDir: string | undefined): string {
+  const base = path.basename(input);
+  if (!base.endsWith('.age') || base === '.age') {
+    throw new KeywardError(ErrorCode.InvalidInput, `cannot derive an output name: ${input} does not end in .age`, 'decrypt it with keyward decrypt -o OUT');
+  }
+  return path.join(outDir ?? path.dirname(input), base.slice(0, -4));
+}
+
+/** Paths to plan, each inside the root (default: the root itself). */
+function inside(root: string, paths: readonly string[] | undefined): string[] {
+  const list = paths?.length ? paths : [root];
+  for (const p of list) {
+    if (p !== root && relativePath(root, p) === null) {
+      throw new KeywardError(ErrorCode.InvalidInput, `${p} is outside the team root ${root}`, 'give paths inside the repo whose .keyward.yaml holds the team policy');
+    }
+  }
+  return [...list];
+}
+
+export function policyView(team: TeamPolicy): TeamPolicyView {
+  return {
+    root: team.root,
+    membersFrom: team.membersOrigin,
+    members: [...team.members.values()].map((m) => ({ name: m.name, recipients: [...m.recipients] })),
+    kms: [...team.keks.values()].map((k) => ({ name: k.name, arn: k.arn, ...(k.role ? { role: k.role } : {}), ...(k.keyArn ? { keyArn: k.keyArn } : {}) })),
+    rules: team.rules.map((r) => ({ path: r.path, members: [...r.members], kms: [...r.kms] })),
+  };
+}
+
+export function identityView(file: string, id: IdentityFile): ServiceIdentityView {
+  return {
+    name: id.name,
+    file,
+    versions: id.versions.map((v) => ({ version: v.version, state: v.state, kind: v.kind, recipient: v.recipient, keyId: v.kms.keyId, keyArn: v.kms.keyArn, createdAt: v.createdAt })),
+  };
+}
+
+async function identityViews(root: string): Promise<ServiceIdentityView[]> {
+  return [...(await listIdentities(root)).values()].map(({ file, identity }) => identityView(file, identity));
+}
+
+export function planView(plan: TeamPlan): TeamPlanView {
+  return {
+    root: plan.root,
+    entries: plan.entries.map((e) => ({
+      file: e.file,
+      rel: e.rel,
+      kind: e.kind,
+      rule: e.rule,
+      action: e.action,
+      add: e.add,
+      remove: e.remove,
+      addKms: e.addKms,
+      dropKms: e.dropKms,
+      ...(e.reason ? { reason: e.reason } : {}),
+      ...(e.openedBy ? { openedBy: e.openedBy } : {}),
+    })),
+    problems: plan.problems,
+    labels: plan.labels,
+    summary: plan.summary,
+    notes: plan.notes,
+  };
+}
+
+export function summaryText(s: TeamPlanView['summary']): string {
+  return `${s.files} file(s): ${s.none} unchanged, ${s.rewrap} rewrap, ${s.rotate} rotate, ${s.updatekeys} updatekeys, ${s.skip} skipped`;
 }

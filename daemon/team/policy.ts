@@ -233,7 +233,7 @@ function parseAccess(where: Where, node: YamlNode | null): AccessRule[] {
 
 /** Checks the `team:` section's shape (no network). */
 export function parseTeamSection(src: TeamSectionSource): TeamSpec {
-  const where = new Where(src.file, src.lineOf, 'team.');
+  const where = new Where(src.file, (n) => src.lineOf(n), 'team.');
   const f = fields(where, src.node, ['members', 'members_from', 'kms', 'access'], '');
   const m = f.get('members');
   const mf = f.get('members_from');
@@ -272,9 +272,9 @@ export function parseMemberDocument(text: string, origin: string): TeamMember[] 
     const what = err.code === 'DUPLICATE_KEY' ? 'a member is listed twice' : `invalid YAML or JSON (${err.code.toLowerCase().replace(/_/g, ' ')})`;
     throw new KeywardError(ErrorCode.InvalidInput, `${origin} line ${lc.linePos(err.pos[0]).line}: ${what}`, 'fix the member list at its source; nothing was changed');
   }
-  const f = fields(where, doc.contents as YamlNode | null, ['members'], '');
+  const f = fields(where, doc.contents, ['members'], '');
   const m = f.get('members');
-  if (!m) throw where.error(doc.contents as YamlNode | null, 'members', 'missing');
+  if (!m) throw where.error(doc.contents, 'members', 'missing');
   return parseMembers(where, (m.value as YamlNode | null) ?? null, 'members');
 }
 

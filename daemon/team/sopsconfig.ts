@@ -116,14 +116,23 @@ function sopsRuleFor(rules: readonly CreationRule[], rel: string): CreationRule 
 
 /**
  * Problems between the team policy and `.sops.yaml` (empty when consistent). `sopsFiles` are
- * paths relative to the root of sops files whose keys the team governs.
+ * paths relative to the root of sops files whose keys the team governs; each must get the team's
+ * keys from sops' own rule choice.
  */
-export async function checkSopsConfig(team: TeamPolicy, sopsFiles: readonly string[] = []): Promise<{ file: string; exists: boolean; problems: SopsConfigProblem[] }> {
+export async function checkSopsConfig(
+  team: TeamPolicy,
+  sopsFiles: readonly string[] = [],
+  opts: { rules?: 'all' | 'used' } = {},
+): Promise<{ file: string; exists: boolean; problems: SopsConfigProblem[] }> {
   const { file, doc } = await readDoc(team.root);
   const rules = rulesOf(doc, file);
   const problems: SopsConfigProblem[] = [];
   const expected = expectedRules(team);
-  for (const e of expected) {
+  // Which team rules need a creation rule: all of them once .sops.yaml exists ('all'), or only
+  // those that cover sops files of the tree ('used': a rule for model artifacts needs none).
+  const used = new Set(sopsFiles.map((rel) => team.match(rel)?.rule.index).filter((i): i is number => i !== undefined));
+  const wanted = (opts.rules ?? 'all') === 'all' ? (doc ? expected : expected.filter((e) => used.has(e.rule.index))) : expected.filter((e) => used.has(e.rule.index));
+  for (const e of wanted) {
     const subject = `team.access[${e.rule.index}] (${e.rule.path})`;
     const r = rules.find((x) => x.pathRegex === e.pathRegex);
     if (!r) {
@@ -156,7 +165,7 @@ export async function writeSopsConfig(team: TeamPolicy, opts: { dryRun?: boolean
   const { file, doc: existing } = await readDoc(team.root);
   const before = existing ? existing.toString() : '';
   const doc = existing ?? parseDocument('# Creation rules for sops. Rules marked "keyward team" follow .keyward.yaml (keyward team sops-config --write).\ncreation_rules: []\n');
-  if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) doc.contents = doc.createNode({ creation_rules: [] }) as never;
+  if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) doc.contents = doc.createNode({ creation_rules: [] });
   rulesOf(doc, file); // shape checks
   let seq = doc.get('creation_rules', true);
   if (!isSeq(seq)) {
@@ -181,7 +190,7 @@ export async function writeSopsConfig(team: TeamPolicy, opts: { dryRun?: boolean
       setKeys(doc, node, 'age', e.age);
       setKeys(doc, node, 'kms', e.kms);
     } else {
-      node = doc.createNode({ path_regex: e.pathRegex, ...(e.age.length ? { age: e.age } : {}), ...(e.kms.length ? { kms: e.kms } : {}) }) as YAMLMap;
+      node = doc.createNode({ path_regex: e.pathRegex, ...(e.age.length ? { age: e.age } : {}), ...(e.kms.length ? { kms: e.kms } : {}) });
       node.commentBefore = ` keyward team: ${e.rule.path}`;
     }
     used.add(node);
