@@ -5,14 +5,7 @@
 //
 // What this file never does: log, return or put in an error a plaintext key; it hands them to
 // the caller as Buffers, which the caller wipes once used.
-import {
-  DecryptCommand,
-  DescribeKeyCommand,
-  EncryptCommand,
-  GenerateDataKeyCommand,
-  KMSClient,
-  ReEncryptCommand,
-} from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { ErrorCode } from '../protocol';
 import { KeywardError } from '../util/errors';
 import { awsError, clientConfig, endpointFor, KMS_ARN, type AwsOptions } from './aws';
@@ -33,6 +26,14 @@ export interface KmsStats {
   calls: number;
   byOp: Record<string, number>;
 }
+
+/**
+ * The SDK is loaded on first use: it is large, and most CLI runs never call KMS (the bundle
+ * keeps it, but evaluates it only then).
+ */
+type Sdk = typeof import('@aws-sdk/client-kms');
+let sdk: Promise<Sdk> | undefined;
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('@aws-sdk/client-kms'));
 
 /** Limits of KMS itself: plaintext up to 4096 bytes; a context of a few KiB. */
 const MAX_PLAINTEXT = 4096;
@@ -83,8 +84,8 @@ export class KmsProvider {
   async generateDataKey(keyId: string, context: EncryptionContext, bytes = 32, call: KmsCallOptions = {}): Promise<{ plaintext: Buffer; ciphertext: Buffer; keyArn: string }> {
     checkKeyId(keyId);
     checkContext(context);
-    const out = await this.send('GenerateDataKey', keyId, call, (c, signal) =>
-      c.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: bytes, EncryptionContext: context }), { abortSignal: signal }),
+    const out = await this.send('GenerateDataKey', keyId, call, (c, signal, k) =>
+      c.send(new k.GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: bytes, EncryptionContext: context }), { abortSignal: signal }),
     );
     if (!out.Plaintext || !out.CiphertextBlob || out.Plaintext.length !== bytes) throw malformedReply('GenerateDataKey', keyId);
     return { plaintext: Buffer.from(out.Plaintext), ciphertext: Buffer.from(out.CiphertextBlob), keyArn: out.KeyId ?? keyId };
@@ -95,8 +96,8 @@ export class KmsProvider {
     checkKeyId(keyId);
     checkContext(context);
     if (plaintext.length === 0 || plaintext.length > MAX_PLAINTEXT) throw new KeywardError(ErrorCode.InvalidInput, `KMS encrypts 1 to ${MAX_PLAINTEXT} bytes`);
-    const out = await this.send('Encrypt', keyId, call, (c, signal) =>
-      c.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }), { abortSignal: signal }),
+    const out = await this.send('Encrypt', keyId, call, (c, signal, k) =>
+      c.send(new k.EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }), { abortSignal: signal }),
     );
     if (!out.CiphertextBlob) throw malformedReply('Encrypt', keyId);
     return { ciphertext: Buffer.from(out.CiphertextBlob), keyArn: out.KeyId ?? keyId };
@@ -110,8 +111,8 @@ export class KmsProvider {
   async decrypt(keyId: string, ciphertext: Uint8Array, context: EncryptionContext, call: KmsCallOptions = {}): Promise<{ plaintext: Buffer; keyArn: string }> {
     checkKeyId(keyId);
     checkContext(context);
-    const out = await this.send('Decrypt', keyId, call, (c, signal) =>
-      c.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: ciphertext, EncryptionContext: context }), { abortSignal: signal }),
+    const out = await this.send('Decrypt', keyId, call, (c, signal, k) =>
+      c.send(new k.DecryptCommand({ KeyId: keyId, CiphertextBlob: ciphertext, EncryptionContext: context }), { abortSignal: signal }),
     );
     if (!out.Plaintext) throw malformedReply('Decrypt', keyId);
     return { plaintext: Buffer.from(out.Plaintext), keyArn: out.KeyId ?? keyId };
@@ -131,9 +132,9 @@ export class KmsProvider {
     checkKeyId(to.keyId);
     checkContext(from.context);
     checkContext(to.context);
-    const out = await this.send('ReEncrypt', to.keyId, call, (c, signal) =>
+    const out = await this.send('ReEncrypt', to.keyId, call, (c, signal, k) =>
       c.send(
-        new ReEncryptCommand({
+        new k.ReEncryptCommand({
           CiphertextBlob: ciphertext,
           SourceKeyId: from.keyId,
           SourceEncryptionContext: from.context,
@@ -150,7 +151,7 @@ export class KmsProvider {
   /** Checks that a key exists and can encrypt; returns its key ARN (an alias resolved). */
   async describeKey(keyId: string, call: KmsCallOptions = {}): Promise<{ keyArn: string; enabled: boolean; usage: string | undefined }> {
     checkKeyId(keyId);
-    const out = await this.send('DescribeKey', keyId, call, (c, signal) => c.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal: signal }));
+    const out = await this.send('DescribeKey', keyId, call, (c, signal, k) => c.send(new k.DescribeKeyCommand({ KeyId: keyId }), { abortSignal: signal }));
     const m = out.KeyMetadata;
     if (!m?.Arn) throw malformedReply('DescribeKey', keyId);
     return { keyArn: m.Arn, enabled: m.Enabled !== false && (m.KeyState === undefined || m.KeyState === 'Enabled'), usage: m.KeyUsage };
@@ -168,23 +169,23 @@ export class KmsProvider {
     return KMS_ARN.exec(keyId)?.[1] ?? this.options.region;
   }
 
-  private client(keyId: string, call: KmsCallOptions): KMSClient {
+  private client(k: Sdk, keyId: string, call: KmsCallOptions): KMSClient {
     const region = this.regionFor(keyId);
     const profile = call.profile || this.options.profile;
-    const k = `${region ?? ''}|${profile ?? ''}|${call.role ?? ''}`;
-    let c = this.clients.get(k);
+    const id = `${region ?? ''}|${profile ?? ''}|${call.role ?? ''}`;
+    let c = this.clients.get(id);
     if (!c) {
       const base = { ...this.options, ...(profile ? { profile } : {}) };
       const role = call.role;
       // A provider, not fixed credentials: the SDK asks again when the temporary ones expire.
       const credentials = role ? () => assumeRole(role, base, region) : undefined;
-      c = new KMSClient(clientConfig({ ...base, ...(credentials ? { credentials } : {}) }, region));
-      this.clients.set(k, c);
+      c = new k.KMSClient(clientConfig({ ...base, ...(credentials ? { credentials } : {}) }, region));
+      this.clients.set(id, c);
     }
     return c;
   }
 
-  private async send<T>(op: string, keyId: string, call: KmsCallOptions, f: (c: KMSClient, signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async send<T>(op: string, keyId: string, call: KmsCallOptions, f: (c: KMSClient, signal: AbortSignal, k: Sdk) => Promise<T>): Promise<T> {
     const region = this.regionFor(keyId);
     const endpoint = endpointFor('kms', this.options, region);
     // One deadline over all attempts, on top of the per-attempt timeouts: a call never hangs.
@@ -193,8 +194,9 @@ export class KmsProvider {
     this.stats_.calls++;
     this.stats_.byOp[op] = (this.stats_.byOp[op] ?? 0) + 1;
     try {
-      const c = this.client(keyId, call);
-      return await f(c, deadline);
+      const k = await loadSdk();
+      const c = this.client(k, keyId, call);
+      return await f(c, deadline, k);
     } catch (e) {
       throw awsError(e, { service: 'kms', op, resource: keyId, endpoint });
     }

@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, YAMLMap, YAMLSeq, type Document } from 'yaml';
 import { ErrorCode } from '../protocol';
 import { writeFileAtomic } from '../util/atomic';
+import { compileGoRegexp } from '../sops/config';
 import { errnoCode, ioError, KeywardError } from '../util/errors';
 import { globToRegex } from './globre';
 import type { AccessRule, TeamPolicy } from './policy';
@@ -105,9 +106,9 @@ function sopsRuleFor(rules: readonly CreationRule[], rel: string): CreationRule 
     if (r.pathRegex === null) return r;
     let re: RegExp;
     try {
-      re = new RegExp(r.pathRegex);
+      re = compileGoRegexp(r.pathRegex);
     } catch {
-      continue; // RE2 syntax JavaScript does not take: sops would judge it; skip rather than guess
+      continue; // Go syntax the translation does not take: sops would judge it; skip rather than guess
     }
     if (re.test(rel)) return r;
   }

@@ -8,8 +8,6 @@
 // The text is fetched, then validated like the repo's own list (daemon/team/policy.ts) before
 // anything uses it. Needs ssm:GetParameter (and kms:Decrypt for a SecureString) or
 // secretsmanager:GetSecretValue.
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { awsError, clientConfig, endpointFor, regionOfArn, type AwsOptions } from '../kms';
 import { ErrorCode } from '../protocol';
 import { KeywardError } from '../util/errors';
@@ -28,6 +26,8 @@ export async function fetchMemberSource(src: MemberSource, opts: AwsOptions = {}
   const signal = AbortSignal.timeout((opts.timeoutMs ?? 10_000) * (opts.maxAttempts ?? 3) + 2_000);
   let text: string | undefined;
   if (src.kind === 'ssm') {
+    // Loaded on first use: most runs never read a team source.
+    const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm');
     const c = new SSMClient(clientConfig(opts, region));
     try {
       const out = await c.send(new GetParameterCommand({ Name: src.id, WithDecryption: true }), { abortSignal: signal });
@@ -38,6 +38,7 @@ export async function fetchMemberSource(src: MemberSource, opts: AwsOptions = {}
       c.destroy();
     }
   } else {
+    const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     const c = new SecretsManagerClient(clientConfig(opts, region));
     try {
       const out = await c.send(new GetSecretValueCommand({ SecretId: src.id }), { abortSignal: signal });
