@@ -1,8 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ExitCode, type ServiceIdentityView, type TeamPlanView } from '../protocol';
-import { collect, print, withBackend } from './context';
+import { ExitCode, JobProgressNotification, type JobInfo, type ServiceIdentityView, type TeamPlanView } from '../protocol';
+import type { Backend } from './backend';
+import { collect, globals, print, withBackend } from './context';
 
 /** The repo root holding the team policy: --root, else the nearest directory up with a .keyward.yaml. */
 async function teamRoot(given: string | undefined): Promise<string> {
@@ -37,6 +38,28 @@ function formatPlan(plan: TeamPlanView, verbose: boolean): string {
   for (const p of plan.problems) lines.push(`problem: ${p.subject}: ${p.problem}`);
   for (const n of plan.notes) lines.push(`note: ${n}`);
   return lines.join('\n');
+}
+
+function formatJob(j: JobInfo): string {
+  return `${j.kind} ${j.id}: ${j.state}, ${j.filesDone} done, ${j.filesSkipped} unchanged, ${j.filesFailed} failed of ${j.filesTotal}`;
+}
+
+/** Follows a job to its end, with progress on a terminal; Ctrl-C cancels it (files not switched keep their old form). */
+async function follow(b: Backend, job: JobInfo): Promise<JobInfo> {
+  if (job.state !== 'running') return job;
+  const tty = process.stderr.isTTY && !globals().json;
+  b.onNotification(JobProgressNotification, (p) => {
+    const j = p as JobInfo;
+    if (j.id === job.id && tty) process.stderr.write(`\r${j.kind} ${j.id}: ${j.filesDone + j.filesSkipped}/${j.filesTotal} files   `);
+  });
+  const onSigint = () => void b.call('jobsCancel', { id: job.id }).catch(() => undefined);
+  process.once('SIGINT', onSigint);
+  try {
+    return await b.call('jobsWait', { id: job.id });
+  } finally {
+    process.off('SIGINT', onSigint);
+    if (tty) process.stderr.write('\n');
+  }
 }
 
 function formatIdentity(i: ServiceIdentityView): string {
@@ -77,13 +100,27 @@ export function registerTeamCommands(program: Command): void {
     .action(async (paths: string[], o: { plan?: boolean; root?: string; kms: boolean; verbose?: boolean }) => {
       const root = await teamRoot(o.root);
       const abs = paths.map((p) => path.resolve(p));
-      const plan = await withBackend((b) => b.call('teamPlan', { root, ...(abs.length ? { paths: abs } : {}), ...(o.kms ? {} : { kms: false }) }));
-      print(formatPlan(plan, o.verbose ?? false), plan);
-      if (plan.problems.length || plan.summary.skip) process.exitCode = ExitCode.Failed;
-      if (!o.plan) {
-        process.stderr.write('keyward: applying a sync is not available yet: run with --plan, then rewrap/rotate the files it lists\n');
-        process.exitCode = ExitCode.Failed;
+      const params = { root, ...(abs.length ? { paths: abs } : {}), ...(o.kms ? {} : { kms: false }) };
+      if (o.plan) {
+        const plan = await withBackend((b) => b.call('teamPlan', params));
+        print(formatPlan(plan, o.verbose ?? false), plan);
+        if (plan.problems.length || plan.summary.skip) process.exitCode = ExitCode.Failed;
+        return;
       }
+      const r = await withBackend(async (b) => {
+        const started = await b.call('teamSync', params);
+        // The plan goes to a person watching; stdout keeps the result.
+        if (process.stderr.isTTY && !globals().json) process.stderr.write(formatPlan(started.plan, o.verbose ?? false) + '\n');
+        if (started.sopsConfigWritten) process.stderr.write('keyward: .sops.yaml brought in line with the team policy\n');
+        const job = started.job ? await follow(b, started.job) : undefined;
+        return { ...started, ...(job ? { job } : {}) };
+      });
+      const s = r.plan.summary;
+      const line = r.job ? formatJob(r.job) : 'nothing to change';
+      print(`${line}\n(${s.rewrap} rewrap, ${s.rotate} rotate, ${s.updatekeys} updatekeys, ${s.none} unchanged, ${s.skip} skipped)`, r);
+      for (const e of r.job?.errors ?? []) process.stderr.write(`keyward: ${e.file}: ${e.error}\n`);
+      for (const e of r.plan.entries.filter((x) => x.action === 'skip')) process.stderr.write(`keyward: skipped ${e.rel}: ${e.reason ?? ''}\n`);
+      if ((r.job && r.job.state !== 'done') || s.skip) process.exitCode = ExitCode.Failed;
     });
 
   const identity = team.command('identity').description('service identities: age identities whose private key is wrapped by a team KMS key');

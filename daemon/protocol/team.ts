@@ -3,6 +3,7 @@
 // service identities cross the wire as recipients and KMS ARNs only.
 import { z } from 'zod';
 import { AbsPath } from './shapes';
+import type { JobInfo } from './jobs';
 
 /** How a person or the extension sees the team policy once validated. */
 export interface TeamPolicyView {
@@ -71,6 +72,17 @@ export const teamMethods = {
     name: 'team/plan',
     params: z.strictObject({ root: Root, paths: Paths, kms: z.boolean().optional() }),
     result: {} as TeamPlanView,
+  },
+  /**
+   * Plans, then applies as one job (kind `team-sync`): additions by header rewrap (age) or
+   * updatekeys (sops), removals by rotation. Refuses, changing nothing, when the policy is
+   * invalid or a rule cannot be followed. `.sops.yaml` is brought in line first when sops files
+   * are synced. `job` is absent when nothing needs to change; follow it with jobs/wait.
+   */
+  teamSync: {
+    name: 'team/sync',
+    params: z.strictObject({ root: Root, paths: Paths, kms: z.boolean().optional() }),
+    result: {} as { plan: TeamPlanView; job?: JobInfo; sopsConfigWritten: boolean },
   },
   /** Creates `.keyward/identities/NAME.kms.json`: an age identity wrapped by a KMS key. */
   teamIdentityCreate: {

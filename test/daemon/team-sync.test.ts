@@ -1,0 +1,211 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { decryptFile, readHeader, unwrapWithIdentities } from '../../daemon/age';
+import { DaemonClient } from '../../daemon/client';
+import { MemoryBackend } from '../../daemon/keystore/memory';
+import { ErrorCode, type JobInfo } from '../../daemon/protocol';
+import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
+import { Moto, MOTO_ENV } from '../helpers/moto';
+import { tempDir } from '../helpers/tools';
+
+function withAwsEnv(vars: Record<string, string>): () => void {
+  const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  return () => {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
+interface Person {
+  identity: string;
+  recipient: string;
+}
+const person = async (): Promise<Person> => {
+  const identity = await generateX25519Identity();
+  return { identity, recipient: await identityToRecipient(identity) };
+};
+
+describe('team sync applied as a daemon job (age artifacts, moto_server)', function () {
+  this.timeout(120000);
+  let moto: Moto;
+  let restoreEnv: () => void;
+  let serving: { arn: string };
+  let dir: string;
+  let repo: string;
+  let cleanup: () => Promise<void>;
+  let d: RunningDaemon;
+  let c: DaemonClient;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  let admin: string;
+  const data = new Map<string, Buffer>();
+
+  before(async function () {
+    moto = await Moto.start(this);
+    restoreEnv = withAwsEnv({ ...MOTO_ENV, AWS_ENDPOINT_URL: moto.endpoint });
+    serving = await moto.createKey();
+  });
+  after(async () => {
+    restoreEnv?.();
+    await moto?.stop();
+  });
+
+  async function start(): Promise<void> {
+    d = await startDaemon({ home, backend: new MemoryBackend(), env, log: () => undefined });
+    c = await DaemonClient.connect(home, 'test', env);
+  }
+
+  beforeEach(async () => {
+    ({ dir, cleanup } = await tempDir());
+    repo = path.join(dir, 'repo');
+    await fsp.mkdir(path.join(repo, 'models', 'llm'), { recursive: true });
+    home = path.join(dir, 'home');
+    env = { ...process.env, XDG_RUNTIME_DIR: path.join(dir, 'run'), KEYWARD_HOME: home };
+    await fsp.mkdir(env.XDG_RUNTIME_DIR!, { mode: 0o700 });
+    await start();
+    admin = (await c.call('keysGenerate', { name: 'admin' })).key.recipient;
+    data.clear();
+  });
+  afterEach(async () => {
+    c.close();
+    await d.stop();
+    await cleanup();
+  });
+
+  async function artifacts(n: number): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const plain = path.join(dir, `p${i}`);
+      const buf = randomBytes(1000 + 977 * i);
+      await fsp.writeFile(plain, buf);
+      const f = path.join(repo, 'models', i % 2 ? 'llm' : '', `w${i}.safetensors.age`);
+      await c.call('ageEncrypt', { input: plain, output: f, keys: ['admin'] });
+      data.set(f, buf);
+      out.push(f);
+    }
+    return out;
+  }
+
+  /** Whether `who` alone (outside Keyward) can decrypt the file to its original bytes. */
+  async function opens(who: Person, f: string): Promise<boolean> {
+    const out = path.join(dir, `check-${randomBytes(4).toString('hex')}`);
+    try {
+      const unwrap = unwrapWithIdentities([who.identity]);
+      await decryptFile({ input: f, output: out, unwrap: (h) => unwrap(h) });
+      return (await fsp.readFile(out)).equals(data.get(f)!);
+    } catch {
+      return false;
+    } finally {
+      await fsp.rm(out, { force: true });
+    }
+  }
+
+  const policy = (members: Record<string, string[]>, kms = true) =>
+    `version: 1\nteam:\n  members:\n${[...Object.entries(members)].map(([n, rs]) => `    ${n}: [${rs.join(', ')}]\n`).join('')}` +
+    (kms ? `  kms:\n    serving: ${serving.arn}\n` : '') +
+    `  access:\n    - path: models/\n      members: ["*"]\n${kms ? '      kms: [serving]\n' : ''}`;
+
+  async function sync(): Promise<{ job?: JobInfo; summary: { rewrap: number; rotate: number; none: number } }> {
+    const r = await c.call('teamSync', { root: repo });
+    const job = r.job ? await c.call('jobsWait', { id: r.job.id }) : undefined;
+    if (job) assert.equal(job.state, 'done', JSON.stringify(job.errors));
+    return { ...(job ? { job } : {}), summary: r.plan.summary };
+  }
+
+  it('a member added then removed: rewrap adds them everywhere, rotation locks them out of every file', async () => {
+    const files = await artifacts(6);
+    const bob = await person();
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin], bob: [bob.recipient] }, false));
+
+    const before = new Map(await Promise.all(files.map(async (f) => [f, (await readHeader(f)).size] as const)));
+    const add = await sync();
+    assert.equal(add.summary.rewrap, 6);
+    assert.equal(add.job!.filesDone, 6);
+    for (const f of files) {
+      assert.ok(await opens(bob, f), `bob opens ${f}`);
+      assert.equal((await readHeader(f)).size, before.get(f), 'header rewritten in place (payload untouched)');
+    }
+    // The file key bob saw, for the check after removal.
+    const keyBefore = await Promise.all(files.map(async (f) => (await readHeader(f)).raw));
+    assert.equal((await sync()).summary.none, 6, 'a second sync changes nothing');
+
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin] }, false));
+    const rm = await sync();
+    assert.equal(rm.summary.rotate, 6);
+    for (const [i, f] of files.entries()) {
+      assert.equal(await opens(bob, f), false, `bob no longer opens ${f}`);
+      const h = await readHeader(f);
+      assert.ok(!Buffer.from(h.raw).equals(Buffer.from(keyBefore[i]!)));
+      // The payload is re-encrypted under a new file key: the old header's key would not open it.
+      const out = path.join(dir, 'x');
+      await c.call('ageDecrypt', { input: f, output: out, overwrite: true });
+      assert.ok((await fsp.readFile(out)).equals(data.get(f)!));
+    }
+    const audit = (await c.call('auditShow', {})).records;
+    const events = audit.map((r) => `${r.event} ${r.outcome}`);
+    assert.ok(events.filter((e) => e === 'team.sync ok').length >= 3);
+    assert.equal(audit.filter((r) => r.event === 'artifact.team-sync' && r.outcome === 'ok').length, 12, 'one record per file and step');
+    assert.ok(events.includes('job.team-sync.done ok'));
+  });
+
+  it('zero-downtime key rotation of a member: new key added everywhere, rollback possible while both are present, then the old removed', async () => {
+    const files = await artifacts(4);
+    const oldKey = await person();
+    const newKey = await person();
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin], carol: [oldKey.recipient] }, false));
+    await sync();
+    // Step 1: both versions listed; sync adds the new one (header only).
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin], carol: [oldKey.recipient, newKey.recipient] }, false));
+    assert.equal((await sync()).summary.rewrap, 4);
+    for (const f of files) assert.ok((await opens(oldKey, f)) && (await opens(newKey, f)), 'both open every file: no downtime');
+    // Rollback while both are present: drop the new key again; the old one still opens everything.
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin], carol: [oldKey.recipient] }, false));
+    assert.equal((await sync()).summary.rotate, 4);
+    for (const f of files) assert.ok((await opens(oldKey, f)) && !(await opens(newKey, f)));
+    // Forward again, then step 2: the old version removed (rotation).
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin], carol: [oldKey.recipient, newKey.recipient] }, false));
+    await sync();
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin], carol: [newKey.recipient] }, false));
+    assert.equal((await sync()).summary.rotate, 4);
+    for (const f of files) assert.ok(!(await opens(oldKey, f)) && (await opens(newKey, f)));
+  });
+
+  it('CI with only the team KMS key: a daemon without personal keys syncs through the service identity', async () => {
+    const files = await artifacts(3);
+    await c.call('teamIdentityCreate', { root: repo, name: 'serving', kms: serving.arn });
+    const bob = await person();
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin] }));
+    assert.equal((await sync()).summary.rewrap, 3, 'the admin adds the service identity');
+    // A fresh daemon with an empty keystore: CI.
+    c.close();
+    await d.stop();
+    await fsp.rm(home, { recursive: true, force: true });
+    await start();
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin], bob: [bob.recipient] }));
+    const r = await sync();
+    assert.equal(r.summary.rewrap, 3);
+    for (const f of files) assert.ok(await opens(bob, f));
+    const audit = (await c.call('auditShow', {})).records;
+    assert.equal(audit.filter((x) => x.event === 'team.identity.open').length, 1, 'one KMS unwrap for the whole sync');
+  });
+
+  it('refuses a sync the policy cannot follow, changing nothing', async () => {
+    const files = await artifacts(2);
+    const before = await Promise.all(files.map((f) => fsp.readFile(f)));
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin] }));
+    await assert.rejects(c.call('teamSync', { root: repo }), (e: unknown) => {
+      const err = e as { code: number; message: string };
+      return err.code === ErrorCode.IllegalState && /the policy cannot be followed: team\.access\[0\] \(models\/\): KMS key serving has no service identity/.test(err.message);
+    });
+    const after = await Promise.all(files.map((f) => fsp.readFile(f)));
+    assert.ok(before.every((b, i) => b.equals(after[i]!)));
+    const audit = (await c.call('auditShow', {})).records;
+    assert.ok(audit.some((r) => r.event === 'team.sync' && r.outcome === 'refused'));
+  });
+});
