@@ -191,14 +191,14 @@ export function decryptValue(s: string, key: Uint8Array, aad: string, where: str
 }
 
 /** AES-GCM open of parsed parts; DecryptFailed on authentication failure. */
-export function openParts(p: EncParts, key: Uint8Array, aad: string, where: string): Buffer {
+export function openParts(p: EncParts, key: Uint8Array, aad: string, where: string, what: 'value' | 'comment' = 'value'): Buffer {
   const d = createDecipheriv('aes-256-gcm', key, p.iv);
   d.setAAD(Buffer.from(aad, 'utf8'));
   d.setAuthTag(p.tag);
   try {
     return Buffer.concat([d.update(p.data), d.final()]);
   } catch {
-    throw new KeywardError(ErrorCode.DecryptFailed, `value at ${where} failed authentication (tampered, or moved from another key)`, 'restore the file from version control; if only the MAC is wrong, --ignore-mac reads the rest');
+    throw new KeywardError(ErrorCode.DecryptFailed, `${what} at ${where} failed authentication (tampered, or moved from another key)`, 'restore the file from version control; if only the MAC is wrong, --ignore-mac reads the rest');
   }
 }
 

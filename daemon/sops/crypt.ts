@@ -167,8 +167,9 @@ class Walker {
   }
 }
 
+/** sops' `strings.Join(path, ":") + ":"`: the top level (comments there) is ":". */
 function aadOf(path: readonly string[]): string {
-  return path.map((k) => `${k}:`).join('');
+  return `${path.join(':')}:`;
 }
 
 // ---- re-encrypting unchanged values to the same bytes ---------------------------------------
@@ -311,7 +312,7 @@ export function decryptTree(encrypted: readonly Branch[], key: Uint8Array, rules
       try {
         const p = parseEnc(v.value, at.where || 'top level');
         if (!p || p.type !== 'comment') throw new KeywardError(ErrorCode.Malformed, `encrypted comment at ${at.where || 'top level'} is not a comment`);
-        const text = openParts(p, key, aad, `comment at ${at.where || 'top level'}`).toString('utf8');
+        const text = openParts(p, key, aad, at.where || 'top level', 'comment').toString('utf8');
         const out = new Comment(text, v.inline);
         stash.put(aad, 'comment', plainBytes(out), v.value);
         return out;
