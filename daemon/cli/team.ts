@@ -1,8 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ExitCode, JobProgressNotification, type JobInfo, type ServiceIdentityView, type TeamPlanView } from '../protocol';
+import { ErrorCode, ExitCode, JobProgressNotification, type JobInfo, type ServiceIdentityView, type TeamPlanView } from '../protocol';
 import type { Backend } from './backend';
+import { KeywardError } from '../util/errors';
 import { collect, globals, print, withBackend } from './context';
 
 /** The repo root holding the team policy: --root, else the nearest directory up with a .keyward.yaml. */
@@ -154,6 +155,39 @@ export function registerTeamCommands(program: Command): void {
       const root = await teamRoot(o.root);
       const r = await withBackend((b) => b.call('teamIdentityMove', { root, name, kms: o.kms }));
       print(formatIdentity(r.identity), r.identity);
+    });
+
+  identity
+    .command('rotate <name>')
+    .description('rotate a service identity with zero downtime: a new version is added to every artifact first; --finish removes the old one')
+    .option('--finish', 'retire the old version and remove it from every artifact (rotation), then delete it')
+    .option('--rollback', 'while both versions are present: drop the new one again')
+    .option('--kms <arn>', 'wrap the new version with this KMS key instead of the current one')
+    .option('--no-sync', 'only change the identity file (sync later with keyward team sync)')
+    .option('--root <dir>', 'the repo root')
+    .action(async (name: string, o: { finish?: boolean; rollback?: boolean; kms?: string; sync: boolean; root?: string }) => {
+      if (o.finish && o.rollback) throw new KeywardError(ErrorCode.InvalidInput, 'give --finish or --rollback, not both');
+      const root = await teamRoot(o.root);
+      const step = o.finish ? 'finish' : o.rollback ? 'rollback' : 'begin';
+      const r = await withBackend(async (b) => {
+        const steps: string[] = [];
+        const rot = await b.call('teamIdentityRotate', { root, name, step, ...(o.kms ? { kms: o.kms } : {}) });
+        steps.push(rot.detail);
+        let job: JobInfo | undefined;
+        if (o.sync) {
+          const s = await b.call('teamSync', { root });
+          job = s.job ? await follow(b, s.job) : undefined;
+          steps.push(job ? formatJob(job) : 'artifacts already in line');
+          if (step === 'finish' && (!job || job.state === 'done')) steps.push((await b.call('teamIdentityRotate', { root, name, step: 'prune' })).detail);
+        }
+        return { identity: rot.identity, steps, ...(job ? { job } : {}) };
+      });
+      const next =
+        step === 'begin'
+          ? `both versions are granted: commit and deploy ${path.relative(process.cwd(), r.identity.file) || r.identity.file}, then run keyward team identity rotate ${name} --finish (or --rollback)`
+          : '';
+      print([...r.steps, next].filter(Boolean).join('\n'), r);
+      if (r.job && r.job.state !== 'done') process.exitCode = ExitCode.Failed;
     });
 
   team

@@ -101,6 +101,16 @@ export const teamMethods = {
     params: z.strictObject({ root: Root, name: IdentityName, kms: KmsArn }),
     result: {} as { identity: ServiceIdentityView },
   },
+  /**
+   * One step of a zero-downtime service identity rotation (begin: new version, old retiring;
+   * rollback while both are present; finish: old retired; prune: retired versions deleted).
+   * Each step changes the identity file only; a team/sync then moves the artifacts.
+   */
+  teamIdentityRotate: {
+    name: 'team/identityRotate',
+    params: z.strictObject({ root: Root, name: IdentityName, step: z.enum(['begin', 'finish', 'rollback', 'prune']), kms: KmsArn.optional(), pq: z.boolean().optional() }),
+    result: {} as { identity: ServiceIdentityView; detail: string },
+  },
   /** Reads `.sops.yaml` against the team policy; with `write`, brings it in line (comments kept). */
   teamSopsConfig: {
     name: 'team/sopsConfig',

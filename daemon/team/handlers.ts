@@ -7,7 +7,7 @@ import type { Handlers, Service } from '../service';
 import type { FileOp } from '../jobs/manager';
 import type { SopsKmsClient } from '../sops/keys';
 import { KeywardError, isKeywardError } from '../util/errors';
-import { createIdentity, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, type IdentityFile } from './identity';
+import { createIdentity, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, rotateIdentity, type IdentityFile } from './identity';
 import { planSync, type TeamPlan } from './plan';
 import { syncParams, TEAM_SYNC_JOB, teamSyncOp } from './sync';
 import { loadTeamPolicy, type TeamPolicy } from './policy';
@@ -121,6 +121,14 @@ export function teamHandlers(svc: Service): Handlers {
         },
         (r) => `${r.identity.name} moved to ${p.kms} (${r.identity.versions.length} version(s), ReEncrypt)`,
       ),
+
+    teamIdentityRotate: async (p, call) => {
+      const file = identityPath(p.root, p.name);
+      const r = await audited(`team.identity.${p.step === 'begin' ? 'rotate' : p.step}`, file, call.client, () =>
+        rotateIdentity(sharedKms(), file, p.step, { ...(p.kms ? { kms: p.kms } : {}), ...(p.pq !== undefined ? { pq: p.pq } : {}) }),
+      (x) => x.detail);
+      return { identity: identityView(file, r.identity), detail: r.detail };
+    },
 
     teamSopsConfig: (p, call) =>
       audited(

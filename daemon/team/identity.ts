@@ -7,6 +7,7 @@
 //     {
 //       "format": "keyward.dev/service-identity/v1",
 //       "name": "serving",
+//       "lastVersion": 1,
 //       "versions": [{
 //         "version": 1, "state": "active", "kind": "x25519", "recipient": "age1...",
 //         "kms": { "keyId": "arn:aws:kms:...:alias/serving", "keyArn": "arn:aws:kms:...:key/..." },
@@ -67,6 +68,8 @@ export interface IdentityFile {
   format: typeof IDENTITY_FORMAT;
   name: string;
   versions: IdentityVersion[];
+  /** The highest version ever made, so numbers are never reused after a rollback or a prune. */
+  lastVersion?: number;
 }
 
 export type Auditor = (e: AuditEvent) => Promise<void>;
@@ -104,7 +107,7 @@ export function parseIdentityFile(text: string, file: string): IdentityFile {
   }
   const o = v as Partial<IdentityFile> & Record<string, unknown>;
   if (typeof o !== 'object' || o === null || o.format !== IDENTITY_FORMAT) throw bad(`not a service identity file (format must be ${IDENTITY_FORMAT})`);
-  const allowedTop = ['format', 'name', 'versions'];
+  const allowedTop = ['format', 'name', 'versions', 'lastVersion'];
   const extra = Object.keys(o).filter((k) => !allowedTop.includes(k));
   if (extra.length) throw bad(`unknown field(s): ${extra.join(', ').slice(0, 100)}`);
   if (typeof o.name !== 'string' || !IDENTITY_NAME.test(o.name)) throw bad('name: must be a lowercase identity name');
@@ -153,7 +156,9 @@ export function parseIdentityFile(text: string, file: string): IdentityFile {
   });
   versions.sort((a, b) => b.version - a.version);
   if (!versions.some((x) => x.state === 'active')) throw bad('no active version');
-  return { format: IDENTITY_FORMAT, name: o.name, versions };
+  const top = versions[0]!.version;
+  if (o.lastVersion !== undefined && (typeof o.lastVersion !== 'number' || !Number.isInteger(o.lastVersion) || o.lastVersion < top)) throw bad('lastVersion: must be a whole number, at least the newest version');
+  return { format: IDENTITY_FORMAT, name: o.name, versions, lastVersion: o.lastVersion ?? top };
 }
 
 export async function readIdentityFile(file: string): Promise<IdentityFile> {
@@ -171,7 +176,8 @@ export async function readIdentityFile(file: string): Promise<IdentityFile> {
 
 export async function writeIdentityFile(file: string, id: IdentityFile): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
-  const ordered = { ...id, versions: [...id.versions].sort((a, b) => a.version - b.version) };
+  const lastVersion = Math.max(id.lastVersion ?? 0, ...id.versions.map((v) => v.version));
+  const ordered = { format: id.format, name: id.name, lastVersion, versions: [...id.versions].sort((a, b) => a.version - b.version) };
   // Committed to the repo and readable by the team: it holds no secret a KMS key does not guard.
   await writeFileAtomic(file, JSON.stringify(ordered, null, 2) + '\n', 0o644);
 }
@@ -413,4 +419,66 @@ export async function identitiesFor(artifact: string, env: NodeJS.ProcessEnv = p
     dir = up;
   }
   return [...out.values()];
+}
+
+// ---- rotation ------------------------------------------------------------------------------------
+//
+// Zero-downtime, in steps a team can deploy between (the identity file is committed each time):
+// 1. begin: a new version is made (active) and the current one becomes `retiring`; both are
+//    granted, so a sync adds the new recipient to every artifact (header rewrap only), and
+//    servers holding either version keep working.
+// 2. rollback (only while both are present): the new version is dropped and the old one is
+//    active again; a sync removes the new recipient.
+// 3. finish: the old version becomes `retired` (no longer granted); a sync removes it from every
+//    artifact by rotation. Servers must have the new identity file by then.
+// 4. prune: retired versions are deleted from the file.
+
+export type RotationStep = 'begin' | 'finish' | 'rollback' | 'prune';
+
+export async function rotateIdentity(
+  kms: KmsProvider,
+  file: string,
+  step: RotationStep,
+  opts: { kms?: string; pq?: boolean } = {},
+): Promise<{ identity: IdentityFile; detail: string }> {
+  const id = await readIdentityFile(file);
+  const retiring = id.versions.filter((v) => v.state === 'retiring');
+  const current = currentVersion(id);
+  let versions: IdentityVersion[];
+  let detail: string;
+  switch (step) {
+    case 'begin': {
+      if (retiring.length) {
+        throw new KeywardError(ErrorCode.IllegalState, `a rotation of ${id.name} is in progress (v${retiring[0]!.version} retiring)`, `finish it (--finish) or roll it back (--rollback) first`);
+      }
+      const next = Math.max(id.lastVersion ?? 0, ...id.versions.map((v) => v.version)) + 1;
+      const made = await makeVersion(kms, id.name, next, opts.kms ?? current.kms.keyId, opts.pq ?? current.kind === 'mlkem768x25519');
+      versions = [...id.versions.map((v) => (v.version === current.version ? { ...v, state: 'retiring' as const } : v)), made];
+      detail = `${id.name}@v${next} added (active), v${current.version} retiring`;
+      break;
+    }
+    case 'rollback': {
+      const old = retiring[0];
+      if (!old) throw new KeywardError(ErrorCode.IllegalState, `no rotation of ${id.name} to roll back`, 'a rollback is possible only while both versions are present');
+      const dropped = id.versions.filter((v) => v.version > old.version && v.state === 'active');
+      versions = id.versions.filter((v) => !dropped.includes(v)).map((v) => (v.version === old.version ? { ...v, state: 'active' as const } : v));
+      detail = `${id.name}@v${dropped.map((v) => v.version).join(',v')} dropped, v${old.version} active again`;
+      break;
+    }
+    case 'finish': {
+      if (!retiring.length) throw new KeywardError(ErrorCode.IllegalState, `no rotation of ${id.name} to finish`, `begin one with keyward team identity rotate ${id.name}`);
+      versions = id.versions.map((v) => (v.state === 'retiring' ? { ...v, state: 'retired' as const } : v));
+      detail = `${id.name}@v${retiring.map((v) => v.version).join(',v')} retired; v${current.version} active`;
+      break;
+    }
+    case 'prune': {
+      const retired = id.versions.filter((v) => v.state === 'retired');
+      versions = id.versions.filter((v) => v.state !== 'retired');
+      detail = retired.length ? `${id.name}@v${retired.map((v) => v.version).join(',v')} deleted` : 'nothing to prune';
+      break;
+    }
+  }
+  const next = { ...id, versions: versions.sort((a, b) => b.version - a.version), lastVersion: Math.max(id.lastVersion ?? 0, ...versions.map((v) => v.version)) };
+  await writeIdentityFile(file, next);
+  return { identity: next, detail };
 }

@@ -8,7 +8,11 @@ import { DaemonClient } from '../../daemon/client';
 import { MemoryBackend } from '../../daemon/keystore/memory';
 import { ErrorCode, type JobInfo } from '../../daemon/protocol';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
-import { Moto, MOTO_ENV } from '../helpers/moto';
+import { KmsProvider } from '../../daemon/kms';
+import { IdentityCache, readIdentityFile } from '../../daemon/team/identity';
+import { unwrapArtifactKey } from '../../daemon/team/unwrap';
+import { KeywardError } from '../../daemon/util/errors';
+import { Moto, MOTO_CREDENTIALS, MOTO_ENV } from '../helpers/moto';
 import { tempDir } from '../helpers/tools';
 
 function withAwsEnv(vars: Record<string, string>): () => void {
@@ -193,6 +197,63 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
     for (const f of files) assert.ok(await opens(bob, f));
     const audit = (await c.call('auditShow', {})).records;
     assert.equal(audit.filter((x) => x.event === 'team.identity.open').length, 1, 'one KMS unwrap for the whole sync');
+  });
+
+  it('zero-downtime rotation of a service identity: begin (both granted), rollback, begin again, finish, prune; audited', async () => {
+    const files = await artifacts(3);
+    await c.call('teamIdentityCreate', { root: repo, name: 'serving', kms: serving.arn });
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin] }));
+    await sync();
+    const idFile = path.join(repo, '.keyward', 'identities', 'serving.kms.json');
+    const kms = new KmsProvider({ endpoint: moto.endpoint, region: 'us-east-1', credentials: MOTO_CREDENTIALS });
+    const noKeys = { unwrapFileKey: () => Promise.reject(new KeywardError(ErrorCode.DecryptFailed, 'no identity matched any of the file\'s recipients')) };
+    /** Which versions of the identity open the file (each tried alone). */
+    const openers = async (f: string): Promise<number[]> => {
+      const id = await readIdentityFile(idFile);
+      const out: number[] = [];
+      for (const v of id.versions) {
+        try {
+          await unwrapArtifactKey(noKeys, (await readHeader(f)).raw, f, { identities: [{ ...id, versions: [v] }], cache: new IdentityCache(() => kms) });
+          out.push(v.version);
+        } catch {
+          // not this version
+        }
+      }
+      return out.sort();
+    };
+    try {
+      for (const f of files) assert.deepEqual(await openers(f), [1]);
+      const step = async (s: 'begin' | 'finish' | 'rollback' | 'prune') => (await c.call('teamIdentityRotate', { root: repo, name: 'serving', step: s })).identity.versions.map((v) => `v${v.version}:${v.state}`);
+
+      assert.deepEqual(await step('begin'), ['v2:active', 'v1:retiring']);
+      assert.equal((await sync()).summary.rewrap, 3, 'the new version is added by header rewrap');
+      for (const f of files) assert.deepEqual(await openers(f), [1, 2], 'both open every file');
+
+      assert.deepEqual(await step('rollback'), ['v1:active']);
+      assert.equal((await sync()).summary.rotate, 3);
+      for (const f of files) assert.deepEqual(await openers(f), [1]);
+
+      assert.deepEqual(await step('begin'), ['v3:active', 'v1:retiring']);
+      await sync();
+      assert.deepEqual(await step('finish'), ['v3:active', 'v1:retired']);
+      assert.equal((await sync()).summary.rotate, 3, 'the old version is removed by rotation');
+      for (const f of files) assert.deepEqual(await openers(f), [3]);
+      assert.deepEqual(await step('prune'), ['v3:active']);
+      await assert.rejects(c.call('teamIdentityRotate', { root: repo, name: 'serving', step: 'finish' }), /no rotation of serving to finish/);
+
+      const events = (await c.call('auditShow', {})).records.filter((r) => r.event.startsWith('team.identity.')).map((r) => `${r.event} ${r.outcome}`);
+      assert.deepEqual(events.filter((e) => !e.startsWith('team.identity.open')), [
+        'team.identity.create ok',
+        'team.identity.rotate ok',
+        'team.identity.rollback ok',
+        'team.identity.rotate ok',
+        'team.identity.finish ok',
+        'team.identity.prune ok',
+        'team.identity.finish failed',
+      ]);
+    } finally {
+      kms.destroy();
+    }
   });
 
   it('refuses a sync the policy cannot follow, changing nothing', async () => {
