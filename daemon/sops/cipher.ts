@@ -9,7 +9,7 @@
 //
 // Written by hand (it is a format, not a solved problem): the parser is strict and linear, where
 // sops' own regular expression would accept trailing junk.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 import { Comment, Float, Int, Time, type Leaf } from './tree';
@@ -149,6 +149,22 @@ export function goRfc3339(s: string): string | undefined {
   return n?.replace(/\.\d+(?=Z|[+-])/, '');
 }
 
+// Nonces come from a pool refilled 256 at a time: one getrandom call per value costs as much as
+// the AES-GCM itself. Each nonce is handed out once, then the pool is refilled.
+const POOL = Buffer.alloc(IV_SIZE * 256);
+let poolAt = POOL.length;
+
+function freshIv(): Buffer {
+  if (poolAt === POOL.length) {
+    randomFillSync(POOL);
+    poolAt = 0;
+  }
+  const iv = Buffer.from(POOL.subarray(poolAt, poolAt + IV_SIZE));
+  POOL.fill(0, poolAt, poolAt + IV_SIZE);
+  poolAt += IV_SIZE;
+  return iv;
+}
+
 function checkKey(key: Uint8Array): void {
   if (key.length !== KEY_SIZE) throw new KeywardError(ErrorCode.InvalidInput, 'the data key must be 32 bytes');
 }
@@ -160,7 +176,7 @@ function checkKey(key: Uint8Array): void {
 export function encryptValue(v: Plain, key: Uint8Array, aad: string, enc: StringEncoding = 'utf8', iv?: Buffer): string {
   checkKey(key);
   if ((typeof v === 'string' && v === '') || (v instanceof Comment && v.value === '')) return '';
-  const nonce = iv ?? randomBytes(IV_SIZE);
+  const nonce = iv ?? freshIv();
   const c = createCipheriv('aes-256-gcm', key, nonce);
   c.setAAD(Buffer.from(aad, 'utf8'));
   const data = Buffer.concat([c.update(plainBytes(v, enc)), c.final()]);

@@ -32,7 +32,7 @@ const MAC_ONLY_ENCRYPTED_INIT = Buffer.from('8a3fd2ad54ce66527b1034f3d147be0b0b9
 /** Deepest nesting walked (the wire's tree paths stop at 256). */
 export const MAX_DEPTH = 512;
 /** Most values and comments in one file. */
-export const MAX_NODES = 4_000_000;
+export const MAX_NODES = 1_000_000;
 
 // ---- rules ---------------------------------------------------------------------------------
 
