@@ -17,6 +17,8 @@ import { scanHandlers } from './scan/handlers';
 import { artifactHandlers } from './artifacts/handlers';
 import { rewrapOp, rotateOp } from './artifacts/ops';
 import { JobManager } from './jobs/manager';
+import type { SopsKmsClient } from './sops/keys';
+import { rotateSopsOp, updateKeysOp } from './sops/ops';
 import { workspaceHandlers } from './watch/handlers';
 import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
@@ -48,6 +50,8 @@ export interface ServiceOptions {
 export class Service {
   readonly startedAt = new Date();
   readonly jobs: JobManager;
+  /** The KMS client for sops `kms` master keys, when the team KMS is configured. */
+  sopsKms: () => SopsKmsClient | undefined = () => undefined;
 
   private constructor(
     readonly home: string,
@@ -57,7 +61,13 @@ export class Service {
     private readonly socket: string | undefined,
     private readonly backendOverridden: boolean,
   ) {
-    this.jobs = new JobManager(home, { rewrap: rewrapOp(() => this.keystore), rotate: rotateOp(() => this.keystore) }, (e) => this.audit.append(e));
+    const ks = (): Keystore => this.keystore;
+    const kms = (): SopsKmsClient | undefined => this.sopsKms();
+    this.jobs = new JobManager(
+      home,
+      { rewrap: rewrapOp(ks), rotate: rotateOp(ks), 'sops-updatekeys': updateKeysOp(ks, kms), 'sops-rotate': rotateSopsOp(ks, kms) },
+      (e) => this.audit.append(e),
+    );
     this.disposers.push(() => this.jobs.dispose());
   }
 

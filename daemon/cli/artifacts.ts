@@ -168,7 +168,7 @@ async function expand(patterns: string[]): Promise<string[]> {
 }
 
 /** Starts a job and, unless detached, follows it with progress on stderr until it ends. */
-async function runJob(detach: boolean, start: (b: Backend) => Promise<JobInfo>): Promise<void> {
+export async function runJob(detach: boolean, start: (b: Backend) => Promise<JobInfo>): Promise<void> {
   const r = await withBackend(async (b) => {
     const job = await start(b);
     if (detach) return job;
@@ -180,7 +180,7 @@ async function runJob(detach: boolean, start: (b: Backend) => Promise<JobInfo>):
   if (r.state === 'cancelled' || r.state === 'interrupted') process.exitCode = ExitCode.Failed;
 }
 
-async function follow(b: Backend, job: JobInfo): Promise<JobInfo> {
+export async function follow(b: Backend, job: JobInfo): Promise<JobInfo> {
   if (job.state !== 'running') return job;
   const tty = process.stderr.isTTY && !globals().json;
   b.onNotification(JobProgressNotification, (p) => {
@@ -202,6 +202,6 @@ async function follow(b: Backend, job: JobInfo): Promise<JobInfo> {
   }
 }
 
-function formatJob(j: JobInfo): string {
+export function formatJob(j: JobInfo): string {
   return `${j.kind} ${j.id}: ${j.state}, ${j.filesDone} done, ${j.filesSkipped} unchanged, ${j.filesFailed} failed of ${j.filesTotal}`;
 }

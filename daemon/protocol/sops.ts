@@ -37,7 +37,19 @@ export interface SopsRevision {
   lastModified: string;
 }
 
+/** One file of a key plan: master keys to add and remove (ids as in SopsKeyView), or why not. */
+export interface SopsKeyPlan {
+  file: string;
+  add: string[];
+  remove: string[];
+  /** The file is skipped: no creation rule matches, it is not a sops file, ... */
+  skipped?: string;
+}
+
 const Format = z.enum(SopsFormats).optional();
+export type TextEncoding = 'utf8' | 'base64';
+/** How `text` carries the bytes (default utf8; base64 for any bytes, e.g. binary files). */
+const Encoding = z.enum(['utf8', 'base64']).optional();
 /** A path inside the tree: map keys (strings) and list indexes (numbers), as `sops set` takes. */
 const TreePath = z.array(z.union([z.string().max(4096), z.number().int().min(0)])).min(1).max(256);
 const Paths = z.array(AbsPath).min(1).max(100_000);
@@ -74,7 +86,8 @@ export const sopsMethods = {
       /** Return one value: a tree path. */
       extract: TreePath.optional(),
     }),
-    result: {} as { text: string; format: SopsFormatName; revision: SopsRevision; macVerified: boolean },
+    /** `text` is base64 for the binary format (any bytes), UTF-8 text otherwise; `encoding` says which. */
+    result: {} as { text: string; encoding: TextEncoding; format: SopsFormatName; revision: SopsRevision; macVerified: boolean; warnings: string[] },
   },
   /**
    * Re-encrypts edited plaintext into the file, atomically. Diff-stable: every value whose path
@@ -83,7 +96,7 @@ export const sopsMethods = {
    */
   sopsSave: {
     name: 'sops/save',
-    params: z.strictObject({ path: AbsPath, text: z.string().max(64 * 1024 * 1024), format: Format, base: z.strictObject({ mac: z.string(), lastModified: z.string() }).optional() }),
+    params: z.strictObject({ path: AbsPath, text: z.string().max(90 * 1024 * 1024), encoding: Encoding, format: Format, base: z.strictObject({ mac: z.string(), lastModified: z.string() }).optional() }),
     result: {} as { revision: SopsRevision; changed: number; unchanged: number },
   },
   /** Encrypts a plaintext file (to `output`, or in place) with the given or configured keys. */
@@ -96,10 +109,12 @@ export const sopsMethods = {
       overwrite: z.boolean().optional(),
       format: Format,
       /** Plaintext given by the client instead of read from `path` (`path` names the target's rules). */
-      text: z.string().max(64 * 1024 * 1024).optional(),
+      text: z.string().max(90 * 1024 * 1024).optional(),
+      encoding: Encoding,
       ...EncryptOptions,
     }),
-    result: {} as { output: string; info: SopsFileInfo },
+    /** Without `output` or `inPlace`, the encrypted text comes back in `text` (nothing is written). */
+    result: {} as { output?: string; text?: string; info: SopsFileInfo },
   },
   /**
    * Sets one value (JSON-encoded) at a tree path, diff-stable. With `create`, a missing file is
@@ -124,12 +139,18 @@ export const sopsMethods = {
   },
   /**
    * Brings the master keys of every sops file under `paths` (files or directories) in line with
-   * `.sops.yaml`, keeping the data key (as `sops updatekeys`). A job; `dryRun` only plans.
+   * `.sops.yaml`, keeping the data key (as `sops updatekeys`, but over a whole tree). A job.
    */
   sopsUpdateKeys: {
     name: 'sops/updatekeys',
-    params: z.strictObject({ paths: Paths, dryRun: z.boolean().optional() }),
-    result: {} as JobInfo & { plan?: { file: string; add: string[]; remove: string[] }[] },
+    params: z.strictObject({ paths: Paths }),
+    result: {} as JobInfo,
+  },
+  /** What `sops/updatekeys` would change, file by file (nothing is written). */
+  sopsPlanKeys: {
+    name: 'sops/planKeys',
+    params: z.strictObject({ paths: Paths }),
+    result: {} as { plan: SopsKeyPlan[] },
   },
   /** Makes a new data key for every sops file under `paths` and re-encrypts every value. A job. */
   sopsRotate: {

@@ -1,7 +1,7 @@
 // Which values a sops file encrypts and how its MAC is computed: the options sops 3.13 keeps
-// in the metadata and takes from `.sops.yaml` creation rules or the command line. At most one
-// of the four key selectors may be set (sops refuses more than one), and at most one of the
-// two comment selectors.
+// in the metadata and takes from `.sops.yaml` creation rules or the command line. The six
+// selectors (two suffixes, two key regexes, two comment regexes) are mutually exclusive, as
+// in sops.
 export interface EncryptRules {
   unencryptedSuffix?: string;
   encryptedSuffix?: string;

@@ -1,0 +1,113 @@
+// Secret configs against sops 3.13 in the same run: decrypt, encrypt, set one value (decrypt
+// and re-encrypt) and rotate a 2,000-leaf YAML and a 500-key dotenv. Whole commands, as a user
+// runs them: `keyward` through its daemon (keys in a file keystore unlocked once, so no
+// keychain is needed here) and `sops` with SOPS_AGE_KEY_FILE. Goal: no slower than sops.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { measure, type BenchContext, type BenchRow, type BenchSection, type Measured } from './harness';
+
+const CLI = path.resolve(__dirname, '../dist/cli.js');
+
+function yamlTree(leaves: number): string {
+  // 40 services x 10 settings x 5 leaves: nested maps, lists, ints, bools, strings.
+  const lines: string[] = ['# generated for the benchmark'];
+  let n = 0;
+  for (let s = 0; n < leaves; s++) {
+    lines.push(`service_${s}:`);
+    for (let k = 0; k < 10 && n < leaves; k++) {
+      lines.push(`    setting_${k}:`);
+      lines.push(`        password: ${randomBytes(12).toString('hex')}`);
+      lines.push(`        port: ${1000 + n}`);
+      lines.push(`        enabled: ${n % 2 === 0}`);
+      lines.push('        hosts:');
+      lines.push(`            - h${n}.example`);
+      lines.push(`            - g${n}.example`);
+      n += 5;
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+function dotenv(keys: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < keys; i++) lines.push(`KEY_${i}=${randomBytes(16).toString('base64url')}`);
+  return lines.join('\n') + '\n';
+}
+
+async function median(n: number, f: () => Promise<Measured>): Promise<number> {
+  const times: number[] = [];
+  for (let i = -1; i < n; i++) {
+    const m = await f();
+    if (m.code !== 0) throw new Error(`benchmark command failed (${m.code}): ${m.stderr.slice(0, 400)}`);
+    if (i >= 0) times.push(m.ms); // the first run warms caches
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+export default async function run(ctx: BenchContext): Promise<BenchSection> {
+  const work = path.join(ctx.workDir, 'sops');
+  await fsp.mkdir(work, { recursive: true });
+  const keyFile = path.join(work, 'keys.txt');
+  const gen = spawnSync('age-keygen', ['-o', keyFile], { encoding: 'utf8' });
+  if (gen.status !== 0) throw new Error('age-keygen is missing: npm run bench installs it with the test tools');
+  const recipient = spawnSync('age-keygen', ['-y', keyFile], { encoding: 'utf8' }).stdout.trim();
+  const run = path.join(work, 'run');
+  await fsp.mkdir(run, { mode: 0o700 });
+  const env = { ...process.env, KEYWARD_HOME: path.join(work, 'home'), XDG_RUNTIME_DIR: run, KEYWARD_KEYSTORE_PASSPHRASE: 'bench-only-passphrase', SOPS_AGE_KEY_FILE: keyFile };
+  const kw = (args: string[]) => measure(process.execPath, [CLI, ...args], { env });
+  const sops = (args: string[]) => measure('sops', args, { env });
+  const must = async (p: Promise<Measured>, what: string) => {
+    const m = await p;
+    if (m.code !== 0) throw new Error(`${what} failed: ${m.stderr.slice(0, 400)}`);
+    return m;
+  };
+  await must(kw(['--keystore', 'file', 'keys', 'import', 'bench', keyFile]), 'keys import');
+
+  const rows: BenchRow[] = [];
+  const n = ctx.quick ? 3 : 11;
+  try {
+    for (const [label, name, text] of [
+      ['2,000-leaf YAML', 'tree.yaml', yamlTree(2000)],
+      ['500-key dotenv', 'keys.env', dotenv(500)],
+    ] as const) {
+      const plain = path.join(work, `plain-${name}`);
+      await fsp.writeFile(plain, text);
+      const k = path.join(work, `k-${name}`);
+      const s = path.join(work, `s-${name}`);
+      await must(kw(['sops', 'encrypt', '--age', recipient, '-o', k, plain]), 'keyward encrypt');
+      await must(sops(['encrypt', '--age', recipient, '--output', s, plain]), 'sops encrypt');
+      const ops: [string, () => Promise<Measured>, () => Promise<Measured>][] = [
+        ['decrypt', () => kw(['sops', 'decrypt', k]), () => sops(['decrypt', s])],
+        ['encrypt', () => kw(['sops', 'encrypt', '--age', recipient, '-o', k + '.new', '--overwrite', plain]), () => sops(['encrypt', '--age', recipient, '--output', s + '.new', plain])],
+        [
+          'set one value (decrypt + re-encrypt)',
+          () => kw(['sops', 'set', k, name.endsWith('.env') ? '["KEY_7"]' : '["service_3"]["setting_4"]["password"]', `"${randomBytes(6).toString('hex')}"`]),
+          () => sops(['set', s, name.endsWith('.env') ? '["KEY_7"]' : '["service_3"]["setting_4"]["password"]', `"${randomBytes(6).toString('hex')}"`]),
+        ],
+        ['rotate (new data key)', () => kw(['sops', 'rotate', k]), () => sops(['rotate', '-i', s])],
+      ];
+      for (const [op, ours, theirs] of ops) {
+        ctx.log(`${label}: ${op}`);
+        const a = await median(n, ours);
+        const b = await median(n, theirs);
+        rows.push({ metric: `${op}, ${label} (median ms)`, keyward: round(a), reference: round(b), referenceTool: 'sops 3.13.2', ratio: round(b / a), goal: '>= 1x sops (lower time)', pass: a <= b, unit: 'ms' });
+      }
+    }
+  } finally {
+    spawnSync(process.execPath, [CLI, 'daemon', 'stop'], { env });
+  }
+  return {
+    name: 'sops',
+    rows,
+    notes: [
+      'whole commands, median of interleaved runs after one warm-up; keyward through its running daemon (the CLI process starts each time), sops as a process with its age key file',
+      'ratio = sops time / keyward time: above 1 means keyward is faster',
+    ],
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,140 @@
+// Key updates and rotation of sops files over whole trees, as crash-safe daemon jobs (sops can
+// only do one file at a time: getsops/sops#1071). Each file is staged as a verified temp file
+// beside it and committed by one rename, so a file is always in its old or its new form.
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { ErrorCode, type SopsKeyPlan } from '../protocol';
+import type { FileOp } from '../jobs/manager';
+import { jobTempPath } from '../jobs/manager';
+import type { Keystore } from '../keystore/keystore';
+import { AtomicFile } from '../util/atomic';
+import { KeywardError, isKeywardError } from '../util/errors';
+import { openFile, readInfo, rotate, updateKeys } from './engine';
+import { formatOf, keyServices, readSopsFile, targetFor } from './files';
+import type { KeyGroup, KeyGroupSpec, KeyServices, SopsKmsClient } from './keys';
+
+export interface SopsRotateParams {
+  addAge?: string[];
+  removeAge?: string[];
+}
+
+interface Staged {
+  temp: string;
+  hash: string;
+}
+
+/** The ids of a file's master keys (age recipients, KMS ARNs), in group order. */
+function idsOf(groups: readonly KeyGroup[]): string[] {
+  const out: string[] = [];
+  for (const g of groups) for (const k of g.keys) out.push(k.type === 'age' ? k.recipient : k.type === 'kms' ? k.arn : `${k.type}:${Object.values(k.fields)[0] ?? ''}`);
+  return out;
+}
+
+function idsOfSpec(groups: readonly KeyGroupSpec[]): string[] {
+  const out: string[] = [];
+  for (const g of groups) out.push(...g.age, ...g.kms.map((k) => k.arn));
+  return out;
+}
+
+/** What updatekeys would change in each file: master keys to add and remove. */
+export async function planKeys(keystore: Keystore, files: readonly string[]): Promise<SopsKeyPlan[]> {
+  const plan: SopsKeyPlan[] = [];
+  for (const file of files) {
+    try {
+      const info = readInfo(await readSopsFile(file), formatOf(file));
+      const target = await targetFor(keystore, file, {});
+      const have = idsOf(info.keyGroups);
+      const want = idsOfSpec(target.keyGroups);
+      plan.push({ file, add: want.filter((x) => !have.includes(x)), remove: have.filter((x) => !want.includes(x)) });
+    } catch (e) {
+      plan.push({ file, add: [], remove: [], skipped: isKeywardError(e) ? e.message : 'unreadable' });
+    }
+  }
+  return plan;
+}
+
+function stageOp<P>(
+  ks: () => Keystore,
+  kms: () => SopsKmsClient | undefined,
+  transform: (file: string, bytes: Buffer, p: P, services: KeyServices) => Promise<Buffer | { skip: string }>,
+): FileOp<P> {
+  return {
+    concurrency: 2,
+    async stage(file, p, ctx) {
+      const services = keyServices(ks(), kms());
+      const bytes = await readSopsFile(file);
+      const next = await transform(file, bytes, p, services);
+      if (!Buffer.isBuffer(next)) return next;
+      // Verify before anything is committed: the new file must open and verify its MAC.
+      await openFile(next, formatOf(file), services, {});
+      const temp = jobTempPath(file, ctx.jobId);
+      const mode = (await fsp.stat(file)).mode & 0o777;
+      const out = await AtomicFile.open(temp, { mode, overwrite: true });
+      try {
+        await out.handle.writeFile(next);
+        await out.commit();
+      } catch (e) {
+        await out.abort();
+        throw e;
+      }
+      ctx.onBytes(next.length);
+      return { data: { temp, hash: sha256(next) } satisfies Staged };
+    },
+    async commit(file, data) {
+      const { temp, hash } = data as Staged;
+      try {
+        await fsp.rename(temp, file);
+      } catch (e) {
+        // Redone after a crash: the rename already happened if the file is the staged one.
+        const now = await fsp.readFile(file).catch(() => null);
+        if (!now || sha256(now) !== hash) throw e;
+      }
+      const dir = await fsp.open(path.dirname(file), 'r');
+      try {
+        await dir.sync().catch(() => undefined);
+      } finally {
+        await dir.close();
+      }
+      return { bytes: (await fsp.stat(file)).size };
+    },
+    async discard(file, ctx) {
+      await fsp.rm(jobTempPath(file, ctx.jobId), { force: true });
+    },
+  };
+}
+
+/** `sops updatekeys` for every file: master keys as `.sops.yaml` says, same data key. */
+export function updateKeysOp(ks: () => Keystore, kms: () => SopsKmsClient | undefined): FileOp<Record<string, never>> {
+  return stageOp(ks, kms, async (file, bytes, _p, services) => {
+    const format = formatOf(file);
+    const target = await targetFor(ks(), file, {});
+    const have = idsOf(readInfo(bytes, format).keyGroups);
+    const want = idsOfSpec(target.keyGroups);
+    if (have.length === want.length && have.every((x, i) => x === want[i])) return { skip: 'keys already match .sops.yaml' };
+    const opened = await openFile(bytes, format, services, {});
+    return updateKeys(opened, target, services);
+  });
+}
+
+/** `sops rotate` for every file: a new data key, every value re-encrypted. */
+export function rotateSopsOp(ks: () => Keystore, kms: () => SopsKmsClient | undefined): FileOp<SopsRotateParams> {
+  return stageOp(ks, kms, async (file, bytes, p, services) => {
+    const format = formatOf(file);
+    const opened = await openFile(bytes, format, services, {});
+    if (!p.addAge?.length && !p.removeAge?.length) return rotate(opened, services);
+    const groups = opened.metadata.keyGroups;
+    if (groups.length !== 1 && p.addAge?.length) {
+      throw new KeywardError(ErrorCode.InvalidInput, `${file} has ${groups.length} key groups`, 'add recipients to key groups through .sops.yaml and keyward sops updatekeys');
+    }
+    const target: KeyGroupSpec[] = groups.map((g, i) => ({
+      age: [...g.keys.flatMap((k) => (k.type === 'age' && !p.removeAge?.includes(k.recipient) ? [k.recipient] : [])), ...(i === 0 ? (p.addAge ?? []) : [])],
+      kms: g.keys.flatMap((k) => (k.type === 'kms' ? [{ arn: k.arn, ...(k.role ? { role: k.role } : {}), ...(k.context ? { context: k.context } : {}), ...(k.awsProfile ? { awsProfile: k.awsProfile } : {}) }] : [])),
+    }));
+    return rotate(opened, services, { keyGroups: target, ...(opened.metadata.shamirThreshold ? { shamirThreshold: opened.metadata.shamirThreshold } : {}) });
+  });
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
