@@ -186,7 +186,7 @@ describe('sops engine', function () {
       ['encrypted_comment_regex', { encryptedCommentRegex: 'sops:enc' }, ['--encrypted-comment-regex', 'sops:enc'], 'a: clear\n# sops:enc\n# hidden too\nb: secret\nc: clear\n'],
       ['mac_only_encrypted', { unencryptedSuffix: '_unencrypted', macOnlyEncrypted: true }, ['--mac-only-encrypted'], 'a: x\nb_unencrypted: y\n'],
       ['multi-document', {}, [], 'a: 1\n---\nb: two\n# c\nc: [x, y]\n'],
-      ['types', {}, [], 'i: -12\nf: 0.1\nt: true\nts: 2001-12-14T21:59:43.10-05:00\nbig: 9223372036854775807\nn: null\ne: ""\nu: "ünïcødé ✓"\n'],
+      ['types', {}, [], 'd: 2002-12-14\nhex: 0x1F\nexp: 1e3\ni: -12\nf: 0.1\nt: true\nts: 2001-12-14T21:59:43.10-05:00\nbig: 9223372036854775807\nn: null\ne: ""\nu: "ünïcødé ✓"\n'],
     ];
     for (const [label, rules, flags, text] of yamlOptions) {
       it(`yaml ${label}: same plaintext and same clear/encrypted shape as sops`, async () => {
@@ -264,6 +264,29 @@ describe('sops engine', function () {
       const r = await saveText(g, text.replace('- b', '- c'));
       assert.match(r.bytes.toString('utf8'), /\n {4}#ENC\[[^\]]*type:comment\]\n/);
       assert.equal((await sopsDecrypt('yaml', r.bytes)).toString('utf8'), text.replace('- b', '- c'));
+    });
+
+    it('multi-document yaml: one value, and the mac and lastmodified of every document', async () => {
+      const text = 'a: one\nb: two\n---\nc: three\n';
+      const theirs = await sopsEncrypt('yaml', text);
+      const f = await openFile(theirs, 'yaml', services);
+      const r = await saveText(f, text.replace('three', '3'));
+      const lines = changedLines(theirs.toString('utf8'), r.bytes.toString('utf8'));
+      assert.equal(lines.filter((l) => /^c: ENC/.test(l)).length, 1);
+      assert.ok(lines.every((l) => /^(c: ENC| {4}mac:| {4}lastmodified:)/.test(l)), lines.join('\n'));
+      assert.equal(lines.filter((l) => /^ {4}mac:/.test(l)).length, 2);
+      assert.equal((await sopsDecrypt('yaml', r.bytes)).toString('utf8'), text.replace('three', '3'));
+    });
+
+    it('inline comments stay inline (sops -d moves them above their key)', async () => {
+      const text = 'a: 1 # one\nb:\n    c: x # about c\n';
+      const ours = await encryptNew(Buffer.from(text), 'yaml', spec(), services);
+      assert.equal((await sopsDecrypt('yaml', ours)).toString('utf8'), '# one\na: 1\nb:\n    # about c\n    c: x\n');
+      const f = await openFile(ours, 'yaml', services);
+      assert.equal(renderPlain(f).toString('utf8'), text);
+      const r = await saveText(f, text.replace('x', 'y'));
+      const comments = (b: Buffer) => b.toString('utf8').match(/#ENC\[[^\]]*\]/g);
+      assert.deepEqual(comments(r.bytes), comments(ours), 'the comments keep their ciphertexts');
     });
 
     it('saving unchanged text writes nothing', async () => {
