@@ -366,7 +366,9 @@ export function setValue(f: OpenedFile, keyPath: TreePath, value: unknown, opts:
     if (f.format === 'binary' && !(keyPath.length === 1 && keyPath[0] === BINARY_KEY)) {
       throw new KeywardError(ErrorCode.InvalidInput, 'a binary sops file has one value, ["data"]');
     }
-    const v = toValue(value, 0);
+    let v = toValue(value, 0);
+    // The binary store's value is latin1 (one char per byte): a text set there is UTF-8.
+    if (f.format === 'binary' && typeof v === 'string') v = Buffer.from(v, 'utf8').toString('latin1');
     const first = f.branches[0] ?? new Branch();
     const [next, changed] = setIn(first, keyPath, v, 0);
     const plain = [next as Branch, ...f.branches.slice(1)];
@@ -473,8 +475,13 @@ function newFileRules(format: SopsFormat, given: EncryptRules | undefined): Encr
   return r;
 }
 
-function thresholdFor(groups: number, t: number | undefined): number | undefined {
-  if (groups > 1) return t ? Math.min(t, groups) : groups;
+/**
+ * The threshold written for `groups` key groups: sops' default (all groups) when several and
+ * none is given. `clamp` caps it at the group count, as sops updatekeys does; otherwise a
+ * threshold that does not fit is left for wrapDataKey to refuse.
+ */
+function thresholdFor(groups: number, t: number | undefined, clamp = false): number | undefined {
+  if (groups > 1) return t ? (clamp ? Math.min(t, groups) : t) : groups;
   return t || undefined;
 }
 
@@ -523,7 +530,7 @@ export async function encryptNew(plain: Buffer, format: SopsFormat, spec: Encryp
 export async function updateKeys(f: OpenedFile, spec: EncryptSpec, services: KeyServices, opts: WriteOptions = {}): Promise<Buffer> {
   checkVerified(f, opts);
   const s = secretOf(f);
-  const threshold = thresholdFor(spec.keyGroups.length, spec.shamirThreshold ?? f.metadata.shamirThreshold);
+  const threshold = thresholdFor(spec.keyGroups.length, spec.shamirThreshold ?? f.metadata.shamirThreshold, true);
   const r = await rewrapGroups(s.dataKey, f.metadata.keyGroups, spec.keyGroups, threshold, services, f.metadata.shamirThreshold ? { currentThreshold: f.metadata.shamirThreshold } : {});
   const metadata: SopsMetadata = { ...f.metadata, keyGroups: r.groups };
   delete metadata.shamirThreshold;
@@ -553,7 +560,9 @@ function specsOf(groups: readonly KeyGroup[]): KeyGroupSpec[] {
  */
 export async function rotate(f: OpenedFile, services: KeyServices, spec?: Omit<EncryptSpec, 'rules'>, opts: WriteOptions = {}): Promise<Buffer> {
   checkVerified(f, opts);
-  const target = spec?.keyGroups ?? specsOf(f.metadata.keyGroups);
+  // A new data key cannot be wrapped to pgp & co.: dropping them would lock their holders out.
+  const current = specsOf(f.metadata.keyGroups);
+  const target = spec?.keyGroups ?? current;
   const threshold = thresholdFor(target.length, spec ? spec.shamirThreshold : f.metadata.shamirThreshold);
   const dataKey = randomBytes(32);
   try {

@@ -173,6 +173,8 @@ describe('sops engine', function () {
       const theirs = await sopsEncrypt('binary', raw);
       const f = await openFile(theirs, 'binary', services);
       assert.ok(renderPlain(f).equals(raw));
+      const set = await setValue(f, ['data'], 'héllo');
+      assert.equal((await sopsDecrypt('binary', set.bytes)).toString('utf8'), 'héllo');
       const empty = await encryptNew(Buffer.alloc(0), 'binary', spec(), services);
       assert.equal((await sopsDecrypt('binary', empty)).length, 0);
     });
@@ -341,6 +343,21 @@ describe('sops engine', function () {
       const g = await openFile(out, 'yaml', servicesFor(other));
       assert.equal(renderPlain(g).toString('utf8'), renderPlain(f).toString('utf8'));
       assert.equal((await sopsDecrypt('yaml', out)).toString('utf8'), renderPlain(f).toString('utf8'));
+    });
+
+    it('keys of kinds keyward cannot use (pgp) are kept by edits and updatekeys; rotate refuses to drop them', async () => {
+      const theirs = (await sopsEncrypt('yaml', 'a: b\n')).toString('utf8');
+      const pgp = '    pgp:\n        - created_at: "2020-01-01T00:00:00Z"\n          enc: |-\n            -----BEGIN PGP MESSAGE-----\n            AAAA\n            -----END PGP MESSAGE-----\n          fp: 0123456789ABCDEF\n';
+      const withPgp = Buffer.from(theirs.replace(/(\n {4}unencrypted_suffix:)/, `\n${pgp.slice(0, -1)}$1`));
+      const f = await openFile(withPgp, 'yaml', services);
+      assert.ok(f.metadata.keyGroups[0]!.keys.some((k) => k.type === 'pgp' && k.fields.fp === '0123456789ABCDEF'));
+      const r = await saveText(f, 'a: c\n');
+      assert.ok(r.bytes.toString('utf8').includes(pgp), 'the pgp entry is written back as it was');
+      const other = await generateX25519Identity();
+      const u = await updateKeys(f, spec({}, [RECIPIENT, await identityToRecipient(other)]), services);
+      assert.ok(readInfo(u, 'yaml').keyGroups[0]!.keys.some((k) => k.type === 'pgp'));
+      await rejects(rotate(f, services), ErrorCode.IllegalState, /pgp keys/);
+      await rejects(rotate(f, services, { keyGroups: [{ age: [RECIPIENT], kms: [] }] }), ErrorCode.IllegalState, /pgp keys/);
     });
 
     it('rotate makes a new data key and re-encrypts every value', async () => {
