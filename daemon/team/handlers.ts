@@ -9,6 +9,7 @@ import type { SopsKmsClient } from '../sops/keys';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { createIdentity, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, rotateIdentity, type IdentityFile } from './identity';
 import { planSync, type TeamPlan } from './plan';
+import { readSopsKeys, sopsSyncOps } from './sopssync';
 import { syncParams, TEAM_SYNC_JOB, teamSyncOp } from './sync';
 import { loadTeamPolicy, type TeamPolicy } from './policy';
 import { checkSopsConfig, writeSopsConfig } from './sopsconfig';
@@ -55,7 +56,7 @@ export function teamHandlers(svc: Service): Handlers {
         async () => {
           const paths = inside(p.root, p.paths);
           const team = await loadTeamPolicy(p.root, p.kms === false ? {} : { kms: sharedKms() });
-          const plan = await planSync(team, paths, { keystore: svc.keystore, audit });
+          const plan = await planSync(team, paths, { keystore: svc.keystore, audit, sops: readSopsKeys });
           const sops = plan.entries.filter((e) => e.kind === 'sops').map((e) => e.rel);
           const cfg = await checkSopsConfig(team, sops, { rules: 'used' });
           return planView({ ...plan, problems: [...plan.problems, ...cfg.problems.map((x) => ({ subject: x.subject, problem: `.sops.yaml: ${x.problem}` }))] });
@@ -70,7 +71,7 @@ export function teamHandlers(svc: Service): Handlers {
       let plan: TeamPlan;
       try {
         team = await loadTeamPolicy(p.root, p.kms === false ? {} : { kms: sharedKms() });
-        plan = await planSync(team, paths, { keystore: svc.keystore, audit });
+        plan = await planSync(team, paths, { keystore: svc.keystore, audit, sops: readSopsKeys });
       } catch (e) {
         await svc.record({ event: 'team.sync', outcome: 'refused', path: p.root, client: call.client, detail: isKeywardError(e) ? e.message : 'internal error' });
         throw e;
@@ -186,7 +187,8 @@ export function teamHandlers(svc: Service): Handlers {
 function registerSyncJob(svc: Service): void {
   const jobs = svc.jobs as unknown as { ops?: Record<string, FileOp<never>> } | undefined;
   if (!jobs?.ops || jobs.ops[TEAM_SYNC_JOB]) return;
-  jobs.ops[TEAM_SYNC_JOB] = teamSyncOp(() => svc.keystore, { audit: (e) => svc.record(e) });
+  const sops = sopsSyncOps(() => sopsKmsClient());
+  jobs.ops[TEAM_SYNC_JOB] = teamSyncOp(() => svc.keystore, { audit: (e) => svc.record(e), sops: () => sops });
 }
 
 function outputFor(input: string, outDir: string | undefined): string {

@@ -11,7 +11,6 @@
 import { rewrapOp, rotateOp } from '../artifacts/ops';
 import type { FileOp } from '../jobs/manager';
 import type { Keystore } from '../keystore/keystore';
-import type { SopsKmsClient } from '../sops/keys';
 import { ErrorCode } from '../protocol';
 import { KeywardError } from '../util/errors';
 import { listIdentities, type Auditor, type IdentityFile } from './identity';
@@ -82,7 +81,7 @@ export interface SopsSyncOps {
 type Staged = { op: 'age'; inner: unknown } | { op: 'sops'; inner: unknown };
 
 /** The `team-sync` job kind: register it in the Service's JobManager. */
-export function teamSyncOp(ks: () => Keystore, opts: { audit?: Auditor; sops?: () => SopsSyncOps | undefined; kms?: () => SopsKmsClient | undefined } = {}): FileOp<TeamSyncParams> {
+export function teamSyncOp(ks: () => Keystore, opts: { audit?: Auditor; sops?: () => SopsSyncOps | undefined } = {}): FileOp<TeamSyncParams> {
   const identities = new Map<string, Promise<IdentityFile[]>>();
   const idsOf = (root: string) => {
     let p = identities.get(root);
