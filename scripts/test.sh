@@ -13,10 +13,10 @@ if [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
 fi
 
-step "test tools (age $(grep -o 'AGE_VERSION="[^"]*"' scripts/install-test-deps.sh | cut -d'"' -f2), gnome-keyring, dbus, libsecret-tools)"
+step "test tools (age, sops, moto, gnome-keyring, dbus, libsecret-tools; cached by version)"
 eval "$(bash scripts/install-test-deps.sh)"
 missing=()
-for t in age age-keygen dbus-run-session gnome-keyring-daemon secret-tool; do
+for t in age age-keygen sops moto_server dbus-run-session gnome-keyring-daemon secret-tool; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

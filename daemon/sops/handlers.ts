@@ -67,7 +67,7 @@ export function sopsHandlers(svc: Service): Handlers {
         try {
           const r = await saveText(opened, Buffer.from(p.text, p.encoding ?? 'utf8'));
           // Saving what is already there writes nothing: no new MAC, no diff.
-          if (r.bytes === null) return { revision: now, changed: 0, unchanged: r.unchanged };
+          if (r.noop) return { revision: now, changed: 0, unchanged: r.unchanged };
           const revision = await commit(p.path, r.bytes, r.file.revision, true);
           closeFile(r.file);
           await svc.record({ event: 'sops.edit', outcome: 'ok', path: p.path, client: call.client, detail: `${r.changed} value(s) changed` });
@@ -166,7 +166,6 @@ export function revisionOf(m: SopsMetadata): SopsRevision {
 function emptyPlain(format: SopsFormat): Buffer {
   switch (format) {
     case 'json':
-    case 'binary':
       return Buffer.from('{}\n');
     default:
       return Buffer.alloc(0);

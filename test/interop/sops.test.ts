@@ -143,7 +143,8 @@ describe('sops interop: keyward and sops 3.13.2 on the same files', function () 
         const theirs = sb.path(`s2-${sample.name}`);
         assert.equal(sops(['encrypt', '--age', FIXTURE_RECIPIENT, '--output', theirs, plain]).code, 0);
         const ours = sb.ok(['sops', 'decrypt', theirs]);
-        assert.equal(format === 'yaml' ? inlineCommentsAbove(ours) : ours, sops(['decrypt', theirs]).stdout);
+        const sopsPlain = sops(['decrypt', theirs]).stdout;
+        assert.equal(format === 'yaml' ? inlineCommentsAbove(ours) : ours, format === 'yaml' ? inlineCommentsAbove(sopsPlain) : sopsPlain);
         if (format === 'yaml') assert.match(ours, /password: canary-yaml-7f3a # the real one/, 'the inline comment stays inline');
       });
 
@@ -195,7 +196,8 @@ describe('sops interop: keyward and sops 3.13.2 on the same files', function () 
           assert.equal(mask(await fsp.readFile(ours, 'utf8')), mask(await fsp.readFile(theirs, 'utf8')));
           assert.equal(sops(['decrypt', ours], { cwd: dir }).stdout, sops(['decrypt', theirs], { cwd: dir }).stdout);
           const plain = sb.ok(['sops', 'decrypt', theirs]);
-          assert.equal(format === 'yaml' ? inlineCommentsAbove(plain) : plain, sops(['decrypt', theirs], { cwd: dir }).stdout);
+          const sopsPlain = sops(['decrypt', theirs], { cwd: dir }).stdout;
+          assert.equal(format === 'yaml' ? inlineCommentsAbove(plain) : plain, format === 'yaml' ? inlineCommentsAbove(sopsPlain) : sopsPlain);
         });
       }
     }
@@ -316,7 +318,8 @@ describe('sops interop: keyward and sops 3.13.2 on the same files', function () 
       const after = (await fsp.readFile(f, 'utf8')).split('\n');
       assert.equal(after.length, before.length);
       const changed = after.map((l, i) => (l === before[i] ? null : l.trim().split(':')[0])).filter((x) => x !== null);
-      assert.deepEqual(changed.sort(), ['lastmodified', 'mac', 'user']);
+      // lastmodified has a resolution of one second: it may not change when both writes share one.
+      assert.deepEqual(changed.filter((c) => c !== 'lastmodified').sort(), ['mac', 'user']);
       assert.match(sops(['decrypt', f]).stdout, /user: root/);
     });
 
