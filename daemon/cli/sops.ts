@@ -77,7 +77,7 @@ export function registerSopsCommands(program: Command): void {
         ...(o.overwrite ? { overwrite: true } : {}),
         ...(o.inputType ? { format: o.inputType } : {}),
         ...encryptParams(o),
-      } as never),
+      }),
     );
     if (r.text !== undefined) {
       if (globals().json) print('', r);
