@@ -35,7 +35,9 @@ function formatPlan(plan: TeamPlanView, verbose: boolean): string {
     lines.push(`${e.rel}\t${e.action}\t${changes.join(' ')}${e.reason ? `\t(${e.reason})` : ''}`);
   }
   const s = plan.summary;
-  lines.push(`${s.files} file(s): ${s.none} unchanged, ${s.rewrap} rewrap (header only), ${s.rotate} rotate (new data key), ${s.updatekeys} updatekeys, ${s.skip} skipped`);
+  lines.push(
+    `${s.files} file(s): ${s.none} unchanged, ${s.rewrap} rewrap (header only), ${s.rotate} rotate (new data key), ${s.updatekeys} updatekeys, ${s.skip} skipped${s.pending ? `, ${s.pending} age file(s) decided when opened` : ''}`,
+  );
   for (const p of plan.problems) lines.push(`problem: ${p.subject}: ${p.problem}`);
   for (const n of plan.notes) lines.push(`note: ${n}`);
   return lines.join('\n');
@@ -118,7 +120,7 @@ export function registerTeamCommands(program: Command): void {
       });
       const s = r.plan.summary;
       const line = r.job ? formatJob(r.job) : 'nothing to change';
-      print(`${line}\n(${s.rewrap} rewrap, ${s.rotate} rotate, ${s.updatekeys} updatekeys, ${s.none} unchanged, ${s.skip} skipped)`, r);
+      print(`${line}${s.skip ? ` (${s.skip} skipped: see above)` : ''}`, r);
       for (const e of r.job?.errors ?? []) process.stderr.write(`keyward: ${e.file}: ${e.error}\n`);
       for (const e of r.plan.entries.filter((x) => x.action === 'skip')) process.stderr.write(`keyward: skipped ${e.rel}: ${e.reason ?? ''}\n`);
       if ((r.job && r.job.state !== 'done') || s.skip) process.exitCode = ExitCode.Failed;

@@ -21,7 +21,8 @@ export interface ServiceIdentityView {
   versions: { version: number; state: 'active' | 'retiring' | 'retired'; kind: 'x25519' | 'mlkem768x25519'; recipient: string; keyId: string; keyArn: string; createdAt: string }[];
 }
 
-export type TeamPlanAction = 'none' | 'rewrap' | 'rotate' | 'updatekeys' | 'skip';
+/** `pending`: an age artifact the sync job decides for once it opens it (team/sync does not open files twice). */
+export type TeamPlanAction = 'none' | 'rewrap' | 'rotate' | 'updatekeys' | 'skip' | 'pending';
 
 /** One artifact of a sync plan: what changes for it to follow the policy. */
 export interface TeamPlanEntryView {
@@ -47,7 +48,7 @@ export interface TeamPlanView {
   problems: { subject: string; problem: string }[];
   /** Display names for recipients and ARNs (member names, `kms:NAME@vN`, `kms:KEK`). */
   labels: Record<string, string>;
-  summary: { files: number; none: number; rewrap: number; rotate: number; updatekeys: number; skip: number };
+  summary: { files: number; none: number; rewrap: number; rotate: number; updatekeys: number; skip: number; pending: number };
   notes: string[];
 }
 

@@ -71,7 +71,7 @@ export function teamHandlers(svc: Service): Handlers {
       let plan: TeamPlan;
       try {
         team = await loadTeamPolicy(p.root, p.kms === false ? {} : { kms: sharedKms() });
-        plan = await planSync(team, paths, { keystore: svc.keystore, audit, sops: readSopsKeys });
+        plan = await planSync(team, paths, { keystore: svc.keystore, audit, sops: readSopsKeys, openAge: false });
       } catch (e) {
         await svc.record({ event: 'team.sync', outcome: 'refused', path: p.root, client: call.client, detail: isKeywardError(e) ? e.message : 'internal error' });
         throw e;
@@ -256,5 +256,5 @@ export function planView(plan: TeamPlan): TeamPlanView {
 }
 
 export function summaryText(s: TeamPlanView['summary']): string {
-  return `${s.files} file(s): ${s.none} unchanged, ${s.rewrap} rewrap, ${s.rotate} rotate, ${s.updatekeys} updatekeys, ${s.skip} skipped`;
+  return `${s.files} file(s): ${s.none} unchanged, ${s.rewrap} rewrap, ${s.rotate} rotate, ${s.updatekeys} updatekeys, ${s.skip} skipped${s.pending ? `, ${s.pending} age file(s) decided when opened` : ''}`;
 }

@@ -24,7 +24,8 @@ import { listIdentities, identityRef, type Auditor, type IdentityCache, type Ide
 import type { AccessMatch, TeamKek, TeamPolicy } from './policy';
 import { unwrapArtifactKey, type KeyUnwrapper } from './unwrap';
 
-export type PlanAction = 'none' | 'rewrap' | 'rotate' | 'updatekeys' | 'skip';
+/** `pending`: an age artifact not opened while planning; the sync job decides when it opens it. */
+export type PlanAction = 'none' | 'rewrap' | 'rotate' | 'updatekeys' | 'skip' | 'pending';
 
 export interface PlanEntry {
   file: string;
@@ -58,7 +59,7 @@ export interface TeamPlan {
   problems: PlanProblem[];
   /** Display names: recipient or ARN -> member name, `kms:NAME@vN` or KEK name. */
   labels: Record<string, string>;
-  summary: { files: number; none: number; rewrap: number; rotate: number; updatekeys: number; skip: number };
+  summary: { files: number; none: number; rewrap: number; rotate: number; updatekeys: number; skip: number; pending: number };
   /** Notes about what was not planned (e.g. sops files without the sops engine). */
   notes: string[];
 }
@@ -75,6 +76,11 @@ export interface PlanOptions {
   concurrency?: number;
   /** Service identities to use (default: the root's .keyward/identities). */
   identities?: IdentityFile[];
+  /**
+   * Open age artifacts to compare their recorded recipients (default true). A sync skips it:
+   * its job opens each file anyway and decides there, so every file is opened once, not twice.
+   */
+  openAge?: boolean;
 }
 
 const IGNORE = ['**/.git/**', '**/node_modules/**', '**/.keyward/**', '**/*.keyward-tmp', '**/.*.keyward-job-*.tmp'];
@@ -167,7 +173,10 @@ export async function planSync(team: TeamPolicy, roots: readonly string[], opts:
         entries[i] = skip(file, rel, 'age', match, t.recipients, `team.access[${match.rule.index}] ${t.problem.split(':')[0]}`);
         return;
       }
-      entries[i] = await planAge(file, rel, match, t.recipients, opts);
+      entries[i] =
+        opts.openAge === false
+          ? { file, rel, kind: 'age', rule: match.rule.index, action: 'pending', add: [], remove: [], addKms: [], dropKms: [], target: { age: t.recipients, kms: [] } }
+          : await planAge(file, rel, match, t.recipients, opts);
     } else {
       entries[i] = await planSops(file, rel, match, opts.sops!);
     }
@@ -178,7 +187,7 @@ export async function planSync(team: TeamPolicy, roots: readonly string[], opts:
   });
   await Promise.all(lanes);
   const list = entries.filter((e): e is PlanEntry => e !== null);
-  const summary = { files: list.length, none: 0, rewrap: 0, rotate: 0, updatekeys: 0, skip: 0 };
+  const summary = { files: list.length, none: 0, rewrap: 0, rotate: 0, updatekeys: 0, skip: 0, pending: 0 };
   for (const e of list) summary[e.action]++;
   return { root: team.root, entries: list, problems, labels, summary, notes };
 }

@@ -133,6 +133,8 @@ describe('team sync over 50 mixed artifacts (age and sops in every format; moto_
     assert.equal(plan.summary.rewrap + plan.summary.rotate, 25, 'armored files are rewritten whole');
     assert.ok(plan.entries.filter((e) => e.kind === 'sops').every((e) => e.add.length === 1 && e.addKms.length === 1 && e.remove.length === 0));
     const added = await c.call('teamSync', { root: repo });
+    assert.equal(added.plan.summary.pending, 25, 'age files are opened once, by the job');
+    assert.equal(added.plan.summary.updatekeys, 25);
     assert.ok(added.sopsConfigWritten, '.sops.yaml written so sops alone follows the team');
     const job = await c.call('jobsWait', { id: added.job!.id });
     assert.equal(job.state, 'done', JSON.stringify(job.errors));
@@ -191,9 +193,10 @@ describe('team sync over 50 mixed artifacts (age and sops in every format; moto_
     }
     await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy(`    admin: ${admin}\n`));
     const removed = await c.call('teamSync', { root: repo });
-    assert.equal(removed.plan.summary.rotate, 50);
+    assert.equal(removed.plan.summary.rotate, 25, 'sops files: rotation');
     const job2 = await c.call('jobsWait', { id: removed.job!.id });
     assert.equal(job2.state, 'done', JSON.stringify(job2.errors));
+    assert.equal(job2.filesDone, 50);
 
     for (const f of ageFiles.keys()) {
       const unwrap = unwrapWithIdentities([bobIdentity]);

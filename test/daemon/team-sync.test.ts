@@ -115,11 +115,21 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
     (kms ? `  kms:\n    serving: ${serving.arn}\n` : '') +
     `  access:\n    - path: models/\n      members: ["*"]\n${kms ? '      kms: [serving]\n' : ''}`;
 
+  /** Runs a sync to its end; counts what the job did to each file, from its audit records. */
   async function sync(): Promise<{ job?: JobInfo; summary: { rewrap: number; rotate: number; none: number } }> {
+    const seen = (await c.call('auditShow', {})).records.length;
     const r = await c.call('teamSync', { root: repo });
     const job = r.job ? await c.call('jobsWait', { id: r.job.id }) : undefined;
     if (job) assert.equal(job.state, 'done', JSON.stringify(job.errors));
-    return { ...(job ? { job } : {}), summary: r.plan.summary };
+    const steps = (await c.call('auditShow', {})).records.slice(seen).filter((x) => x.event === 'artifact.team-sync' && x.outcome === 'ok');
+    return {
+      ...(job ? { job } : {}),
+      summary: {
+        rewrap: steps.filter((x) => /^header rewritten/.test(x.detail ?? '')).length,
+        rotate: steps.filter((x) => /^new file key/.test(x.detail ?? '')).length,
+        none: (job?.filesSkipped ?? 0) + r.plan.summary.none,
+      },
+    };
   }
 
   it('a member added then removed: rewrap adds them everywhere, rotation locks them out of every file', async () => {
