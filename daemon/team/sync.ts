@@ -173,7 +173,8 @@ export function teamSyncOp(ks: () => Keystore, opts: { audit?: Auditor; sops?: (
     return p;
   };
   const view = async (root: string) => keystoreWithIdentities(ks(), await idsOf(root), opts.audit);
-  const rotation = rotateOp(ks); // its commit and discard do not use the keystore
+  const rotation = rotateOp(ks); // its commit does not use the keystore
+  const listings = new Map<string, Promise<string[]>>();
 
   return {
     // The rewrap op works 8 files at a time, rotation 2; a sync is mostly rewraps.
@@ -200,9 +201,25 @@ export function teamSyncOp(ks: () => Keystore, opts: { audit?: Auditor; sops?: (
       if (d.op === 'age-add') return commitAgeAdd(file, d);
       return { ...(await rotation.commit(file, d.inner)), detail: d.detail };
     },
+    /**
+     * Removes this job's temp beside the file, and the temps of an atomic write into it that a
+     * crash left (`.<temp>.<random>.keyward-tmp`). Those are found in one directory listing per
+     * job and directory, taken on first use: the job manager calls this before every file, and
+     * listing a directory of a thousand artifacts for each of them would cost more than the sync.
+     */
     async discard(file, ctx) {
-      await rotation.discard(file, ctx); // the job's temp beside the file, whoever made it
-      await opts.sops?.()?.discard(file, ctx);
+      const temp = jobTempPath(file, ctx.jobId);
+      await fsp.rm(temp, { force: true });
+      const dir = path.dirname(temp);
+      const key = `${ctx.jobId}\n${dir}`;
+      let names = listings.get(key);
+      if (!names) {
+        if (listings.size > 256) listings.clear();
+        names = fsp.readdir(dir).catch(() => [] as string[]);
+        listings.set(key, names);
+      }
+      const prefix = `.${path.basename(temp)}.`;
+      for (const n of await names) if (n.startsWith(prefix) && n.endsWith('.keyward-tmp')) await fsp.rm(path.join(dir, n), { force: true });
     },
   };
 }
