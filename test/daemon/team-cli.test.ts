@@ -83,6 +83,22 @@ describe('keyward team (CLI, moto_server)', function () {
     assert.ok(!bad.stderr.includes(bob.slice(0, 20)), 'the value is not echoed');
     assert.ok((await fsp.readFile(path.join(repo, 'models', 'w.safetensors.age'))).equals(before));
 
+    // Applied: a job, followed to its end; a second sync finds nothing to do.
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), yaml(`    bob: ${bob}\n`));
+    const applied = sb.run(['team', 'sync', '--root', repo]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /^team-sync \S+: done, 1 done, 0 unchanged, 0 failed of 1$/m);
+    const again = sb.run(['--json', 'team', 'sync', '--root', repo]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((JSON.parse(again.stdout) as { job: { filesSkipped: number } }).job.filesSkipped, 1);
+    const identity = sb.run(['team', 'identity', 'rotate', 'serving', '--root', repo]);
+    assert.equal(identity.code, 0, identity.stderr);
+    assert.match(identity.stdout, /serving@v2 added \(active\), v1 retiring/);
+    assert.match(identity.stdout, /then run keyward team identity rotate serving --finish \(or --rollback\)/);
+    const finish = sb.run(['team', 'identity', 'rotate', 'serving', '--finish', '--root', repo]);
+    assert.equal(finish.code, 0, finish.stderr);
+    assert.match(finish.stdout, /serving@v1 deleted/);
+
     await fsp.writeFile(path.join(repo, '.keyward.yaml'), yaml('').replace(key.arn, 'arn:aws:kms:us-east-1:123456789012:alias/nope'));
     const unknown = sb.run(['team', 'check', '--root', repo]);
     assert.equal(unknown.code, 3, unknown.stderr);

@@ -60,8 +60,10 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
     await moto?.stop();
   });
 
-  async function start(): Promise<void> {
-    d = await startDaemon({ home, backend: new MemoryBackend(), env, log: () => undefined });
+  let backend: MemoryBackend;
+  async function start(fresh = false): Promise<void> {
+    if (fresh || !backend) backend = new MemoryBackend();
+    d = await startDaemon({ home, backend, env, log: () => undefined });
     c = await DaemonClient.connect(home, 'test', env);
   }
 
@@ -72,7 +74,7 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
     home = path.join(dir, 'home');
     env = { ...process.env, XDG_RUNTIME_DIR: path.join(dir, 'run'), KEYWARD_HOME: home };
     await fsp.mkdir(env.XDG_RUNTIME_DIR!, { mode: 0o700 });
-    await start();
+    await start(true);
     admin = (await c.call('keysGenerate', { name: 'admin' })).key.recipient;
     data.clear();
   });
@@ -200,7 +202,7 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
     c.close();
     await d.stop();
     await fsp.rm(home, { recursive: true, force: true });
-    await start();
+    await start(true);
     await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin], bob: [bob.recipient] }));
     const r = await sync();
     assert.equal(r.summary.rewrap, 3);
@@ -264,6 +266,22 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
     } finally {
       kms.destroy();
     }
+  });
+
+  it('a sync cut short by a daemon stop resumes at the next start and finishes', async () => {
+    const files = await artifacts(120);
+    const bob = await person();
+    await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin], bob: [bob.recipient] }, false));
+    const started = await c.call('teamSync', { root: repo });
+    c.close();
+    await d.stop(); // mid-job: the job is interrupted, its journal stays
+    await start(); // the same home: the journal is picked up again
+    const done = await c.call('jobsWait', { id: started.job!.id });
+    assert.equal(done.state, 'done', JSON.stringify(done));
+    assert.equal(done.filesDone + done.filesSkipped, 120);
+    for (const f of files) assert.ok(await opens(bob, f), f);
+    const events = (await c.call('auditShow', {})).records.map((r) => r.event);
+    assert.ok(events.includes('job.team-sync.resume'), events.filter((e) => e.startsWith('job.')).join(' '));
   });
 
   it('refuses a sync the policy cannot follow, changing nothing', async () => {
