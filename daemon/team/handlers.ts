@@ -85,7 +85,13 @@ export function teamHandlers(svc: Service): Handlers {
       // sops alone must keep working: its creation rules first, then the files.
       let sopsConfigWritten = false;
       if (plan.entries.some((e) => e.kind === 'sops')) {
-        const w = await writeSopsConfig(team);
+        let w;
+        try {
+          w = await writeSopsConfig(team);
+        } catch (e) {
+          await svc.record({ event: 'team.sync', outcome: 'refused', path: p.root, client: call.client, detail: isKeywardError(e) ? e.message : 'internal error' });
+          throw e;
+        }
         sopsConfigWritten = w.changed;
         if (w.changed) await svc.record({ event: 'team.sops-config', outcome: 'ok', path: w.file, client: call.client, detail: 'creation rules brought in line with the team policy' });
       }
