@@ -131,7 +131,7 @@ ${members}
       assert.deepEqual(e.remove, []);
       assert.equal(e.openedBy, 'alice@v1');
     }
-    assert.deepEqual(plan.summary, { files: 4, none: 0, rewrap: 4, rotate: 0, updatekeys: 0, skip: 0 });
+    assert.deepEqual(plan.summary, { files: 4, none: 0, rewrap: 4, rotate: 0, updatekeys: 0, skip: 0, pending: 0 });
     assert.deepEqual(plan.problems, []);
     assert.ok(files.every((f) => plan.entries.some((e) => e.file === f)));
 
