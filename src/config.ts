@@ -18,6 +18,8 @@ export interface Settings {
   daemonPath: string;
   daemonHome: string;
   autoStart: boolean;
+  /** Save decrypted editors shortly after each change, so VS Code never backs up their plaintext. */
+  decryptedAutoSave: boolean;
 }
 
 export function settings(scope?: vscode.ConfigurationScope): Settings {
@@ -33,6 +35,7 @@ export function settings(scope?: vscode.ConfigurationScope): Settings {
     daemonPath: c.get<string>('daemon.path', ''),
     daemonHome: c.get<string>('daemon.home', ''),
     autoStart: c.get<boolean>('daemon.autoStart', true),
+    decryptedAutoSave: c.get<boolean>('decrypted.autoSave', true),
   };
 }
 

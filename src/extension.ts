@@ -12,6 +12,7 @@ import { registerQuickFixes } from './editor/quickfix';
 import { InventoryStore } from './inventory';
 import type { Services } from './services';
 import { SCHEME, SopsFileSystem } from './sops/fs';
+import { PlaintextGuard } from './sops/guard';
 import { StatusBar } from './statusBar';
 import { ArtifactsView } from './views/artifacts';
 import { KeysView } from './views/keys';
@@ -22,6 +23,7 @@ export interface KeywardApi {
   services: Services;
   diagnostics: SecretDiagnostics;
   fs: SopsFileSystem;
+  guard: PlaintextGuard;
 }
 
 export function activate(context: vscode.ExtensionContext): KeywardApi {
@@ -80,7 +82,8 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
     onDecrypted: (file, mac) => inventory.recordMac(file, mac),
     onSaved: () => services.refresh(),
   });
-  context.subscriptions.push(fs, vscode.workspace.registerFileSystemProvider(SCHEME, fs, { isCaseSensitive: true }));
+  const guard = new PlaintextGuard(context, log, () => settings().decryptedAutoSave);
+  context.subscriptions.push(fs, guard, vscode.workspace.registerFileSystemProvider(SCHEME, fs, { isCaseSensitive: true }));
 
   // Diagnostics and quick fixes.
   const diagnostics = new SecretDiagnostics(conn, log);
@@ -119,7 +122,7 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
   );
 
   conn.start();
-  return { services, diagnostics, fs };
+  return { services, diagnostics, fs, guard };
 }
 
 /** Applies the keystore backend setting while the keystore is still empty (the daemon refuses later). */

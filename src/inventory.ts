@@ -2,6 +2,7 @@
 // folder (model files from `artifacts/status`, secret configs from sops files found in the
 // folder and `sops/info`), and the keys. Reloaded on demand and when files change; the views
 // only render it.
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -16,6 +17,11 @@ export interface ModelArtifact {
   status: ArtifactStatus;
   /** Modification time of the encrypted file: when it was last written (rotated or rewrapped). */
   mtime?: Date;
+  /**
+   * A short fingerprint of the age header's MAC, which is keyed by the file key: it changes
+   * when the data key is rotated (and when recipients are rewrapped). Not a secret.
+   */
+  headerId?: string;
 }
 
 export interface SecretConfig {
@@ -138,6 +144,8 @@ export class InventoryStore implements vscode.Disposable {
         if (a.encrypted) {
           try {
             m.mtime = (await fsp.stat(a.path)).mtime;
+            const id = await headerId(a.path);
+            if (id) m.headerId = id;
           } catch {
             // gone since: the next refresh drops it
           }
@@ -219,4 +227,19 @@ export async function findSopsFiles(folder: vscode.WorkspaceFolder, token?: vsco
     }
   }
   return found.sort();
+}
+
+/** The fingerprint of a binary age file's header MAC (`--- <mac>` line), or undefined. */
+export async function headerId(file: string): Promise<string | undefined> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const head = buf.subarray(0, bytesRead).toString('latin1');
+    if (!head.startsWith('age-encryption.org/v1\n')) return undefined;
+    const m = /\n--- ([A-Za-z0-9+/]{43})\n/.exec(head);
+    return m ? createHash('sha256').update(m[1]!).digest('hex').slice(0, 8) : undefined;
+  } finally {
+    await fh.close();
+  }
 }

@@ -39,7 +39,7 @@ export function runJob(conn: DaemonConnection, title: string, start: () => Promi
       });
       try {
         let final = job;
-        if (job.state === 'running') {
+        if (job.state === 'running' && job.id !== 'none') {
           // The job goes on in the daemon whatever happens to this connection: follow it again after a reconnect.
           for (let attempt = 0; ; attempt++) {
             try {

@@ -16,7 +16,7 @@ export function registerArtifactCommands(s: Services, fs: SopsFileSystem): vscod
     register(s, 'keyward.openDecrypted', 'Opening decrypted', (arg, more) => openDecrypted(s, filesOf(arg, more))),
     register(s, 'keyward.rotateDataKey', 'Rotating the data key', (arg, more) => rotateDataKey(s, filesOf(arg, more), confirmed(arg))),
     register(s, 'keyward.rewrapRecipients', 'Rewrapping', (arg, more) => rewrap(s, filesOf(arg, more))),
-    register(s, 'keyward.syncTeamRecipients', 'Syncing team recipients', () => syncTeam()),
+    register(s, 'keyward.syncTeamRecipients', 'Syncing team recipients', (arg) => syncTeam(s, arg)),
     register(s, 'keyward.reveal', 'Revealing', async (arg) => {
       const file = filesOf(arg, undefined)[0];
       if (file) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(file));
@@ -188,10 +188,49 @@ function report(outcomes: { what: string; job: JobInfo }[]): void {
   }
 }
 
-function syncTeam(): Promise<void> {
-  // Enabled by the keyward.teamAvailable context key once the daemon speaks the team methods.
-  void vscode.window.showInformationMessage('Team recipient sync needs a daemon with team support: update Keyward.');
-  return Promise.resolve();
+/**
+ * Brings every artifact of a repository in line with its team policy (`.keyward.yaml` team
+ * section): shows the plan, then applies it as one job. Enabled (keyward.teamAvailable) when
+ * the daemon's contract has the team methods.
+ */
+async function syncTeam(s: Services, arg: unknown): Promise<void> {
+  const scripted = arg as { root?: string; yes?: boolean } | undefined;
+  let root = scripted?.root ?? (arg instanceof vscode.Uri ? vscode.workspace.getWorkspaceFolder(arg)?.uri.fsPath : undefined);
+  if (!root) {
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
+    const f = folders.length === 1 ? folders[0] : await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Sync the team recipients of which repository?' });
+    if (!f) return;
+    root = f.uri.fsPath;
+  }
+  const plan = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Planning the team sync' }, () => s.conn.call('teamPlan', { root }, { timeoutMs: 120_000 }));
+  const sum = plan.summary;
+  const changes = sum.rewrap + sum.rotate + sum.updatekeys;
+  const problems = plan.problems.map((p) => `${p.subject}: ${p.problem}`);
+  if (changes === 0) {
+    void vscode.window.showInformationMessage(`Every artifact already follows the team policy (${sum.files} files).${problems.length ? ` ${problems.length} problem(s): ${problems[0]}` : ''}`);
+    return;
+  }
+  if (!scripted?.yes) {
+    const detail = [
+      `${sum.rewrap} to rewrap (header only), ${sum.rotate} to rotate (new data key: a member or KMS key leaves), ${sum.updatekeys} sops files to update, ${sum.skip} skipped.`,
+      ...problems.slice(0, 5),
+      ...plan.notes.slice(0, 3),
+    ].join('\n');
+    const ok = await vscode.window.showWarningMessage(`Sync ${changes} file${changes === 1 ? '' : 's'} with the team policy?`, { modal: true, detail }, 'Sync');
+    if (ok !== 'Sync') return;
+  }
+  let started: { job?: JobInfo; sopsConfigWritten: boolean } | undefined;
+  const out = await runJob(
+    s.conn,
+    'Syncing team recipients',
+    async () => {
+      started = await s.conn.call('teamSync', { root }, { timeoutMs: 120_000 });
+      return started.job ?? { id: 'none', kind: 'team-sync', state: 'done', filesTotal: 0, filesDone: 0, filesFailed: 0, filesSkipped: 0, bytesTotal: 0, bytesDone: 0, current: [], errors: [], createdAt: new Date().toISOString() };
+    },
+    s.log,
+  );
+  s.refresh();
+  report([{ what: `Team sync${started?.sopsConfigWritten ? ' (.sops.yaml updated)' : ''}`, job: out.job }]);
 }
 
 export { encryptedUri };

@@ -138,7 +138,7 @@ async function moveToSecrets(s: Services, diags: SecretDiagnostics, doc: vscode.
 /** A key name for the secret: the assigned variable's, else the rule's, in UPPER_SNAKE_CASE. */
 export function secretName(doc: vscode.TextDocument, range: vscode.Range, ruleId: string): string {
   const before = doc.lineAt(range.start.line).text.slice(0, range.start.character);
-  const m = /([A-Za-z_][A-Za-z0-9_.-]*)["'\]]?\s*(?::=|=>|=|:)\s*(?:[A-Za-z]*\()?\s*[frbuFRBU]{0,2}["'`]?[^"'`]*$/.exec(before);
+  const m = /([A-Za-z_][A-Za-z0-9_.-]*)["'\]]{0,2}\s*(?::=|=>|=|:)\s*(?:[A-Za-z]*\()?\s*[frbuFRBU]{0,2}["'`]?[^"'`]*$/.exec(before);
   let raw = m?.[1]?.split('.').pop() ?? '';
   if (!raw || raw.length < 2 || /^(const|let|var|val|export|def)$/.test(raw)) raw = ruleId;
   const snake = raw
@@ -223,7 +223,9 @@ export function lookupEdit(doc: vscode.TextDocument, range: vscode.Range, name: 
   const left = line.slice(0, range.start.character);
   const quote = [...left].reverse().find((c) => `"'\``.includes(c));
   if (!quote) return { replaceRange: range, replacement: lookup(name) };
-  if (quote === '`' && doc.languageId.startsWith('javascript') || (quote === '`' && doc.languageId.startsWith('typescript'))) return { replaceRange: range, replacement: `\${${lookup(name)}}` };
+  if (quote === '`' && (doc.languageId.startsWith('javascript') || doc.languageId.startsWith('typescript'))) return { replaceRange: range, replacement: `\${${lookup(name)}}` };
+  // "Bearer SECRET" -> "Bearer " + lookup (the closing quote goes with the secret).
+  if (line[range.end.character] === quote) return { replaceRange: range.with({ end: range.end.translate(0, 1) }), replacement: `${quote} + ${lookup(name)}` };
   return { replaceRange: range, replacement: `${quote} + ${lookup(name)} + ${quote}` };
 }
 

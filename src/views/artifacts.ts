@@ -173,6 +173,7 @@ function modelDetails(m: ModelArtifact, store: InventoryStore): ArtifactNode[] {
     out.push({ type: 'detail', label: 'Key version', value: `${ref}${v ? ` · ${v.state}` : ''}${due}`, warning: v?.rotation === 'due' || (v !== undefined && v.state !== 'active') });
   }
   if (s.encrypted && s.keys.length === 0) out.push({ type: 'detail', label: 'Key version', value: 'none of your keys opens it', warning: true });
+  if (m.headerId) out.push({ type: 'detail', label: 'Data key', value: `#${m.headerId} (changes when rotated)` });
   if (m.mtime) out.push({ type: 'detail', label: 'Last rotated or rewrapped', value: m.mtime.toLocaleString() });
   if (s.rule) out.push({ type: 'detail', label: 'Policy', value: `${s.rule.glob} → ${s.rule.recipients.join(', ') || 'no recipients'}` });
   for (const w of s.warnings) out.push({ type: 'detail', label: 'Warning', value: w.message, warning: true });

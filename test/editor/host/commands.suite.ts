@@ -1,0 +1,90 @@
+// Commands and views, inside the real extension host, against the real daemon.
+import { strict as assert } from 'node:assert';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { headerId } from '../../../src/inventory';
+import { api, fakeKey, until, workspaceRoot } from './util';
+
+describe('views and commands', function () {
+  it('lists the demo models, secret configs and keys', async function () {
+    const k = await api();
+    const inv = await k.services.inventory.refresh();
+    const folder = inv.folders[0]!;
+    const models = folder.models.map((m) => path.basename(m.status.plaintext)).sort();
+    assert.deepEqual(models, ['classifier.safetensors', 'tokenizer.onnx']);
+    for (const m of folder.models) {
+      assert.ok(m.status.encrypted);
+      assert.match(m.headerId ?? '', /^[0-9a-f]{8}$/);
+      assert.ok(m.status.keys.some((r) => r.startsWith('demo@')), 'opened by a demo key version');
+    }
+    const secrets = folder.secrets.map((s) => path.relative(workspaceRoot(), s.path));
+    assert.ok(secrets.includes(path.join('config', 'app.enc.yaml')));
+    const app = folder.secrets.find((s) => s.path.endsWith('app.enc.yaml'))!;
+    assert.equal(app.error, undefined, app.error);
+    assert.equal(app.info?.format, 'yaml');
+    assert.equal(app.info?.canDecrypt, true);
+    assert.ok(inv.keys.some((key) => key.name === 'demo'));
+  });
+
+  it('generates a key, copies its recipient and exports the public key', async function () {
+    const k = await api();
+    const name = `host-${Date.now().toString(36)}`;
+    const ref = await vscode.commands.executeCommand<string>('keyward.generateKey', { name });
+    assert.equal(ref, `${name}@v1`);
+    await vscode.commands.executeCommand('keyward.copyRecipient', name);
+    const recipient = await vscode.env.clipboard.readText();
+    assert.match(recipient, /^age1[0-9a-z]+$/);
+    const listed = (await k.services.conn.call('keysList', {})).keys.find((x) => x.name === name);
+    assert.equal(listed?.current?.recipient, recipient);
+    await vscode.commands.executeCommand('keyward.exportPublicKey', name);
+    const doc = vscode.window.activeTextEditor?.document;
+    assert.ok(doc?.getText().includes(recipient), 'the export shows the recipient');
+    assert.ok(!/AGE-SECRET-KEY/.test(doc!.getText()), 'never the secret key');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  it('rotates the data key of a model (scripted) and the header changes', async function () {
+    const model = path.join(workspaceRoot(), 'models', 'tokenizer.onnx.age');
+    const before = await headerId(model);
+    await vscode.commands.executeCommand('keyward.rotateDataKey', { files: [model], yes: true });
+    const after = await headerId(model);
+    assert.ok(before && after && before !== after, `header ${before} -> ${after}`);
+  });
+
+  it('shows and verifies the audit log', async function () {
+    await vscode.commands.executeCommand('keyward.showAuditLog');
+    const doc = await until('the audit log document', 10_000, () => vscode.window.visibleTextEditors.map((e) => e.document).find((d) => d.uri.scheme === 'keyward-audit'));
+    assert.match(doc.getText(), /key\.generate|keys\.generate|generate/);
+    assert.ok(!/AGE-SECRET-KEY/.test(doc.getText()));
+    const ok = await vscode.commands.executeCommand<boolean>('keyward.verifyAuditLog');
+    assert.equal(ok, true);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  it('scans the workspace for hardcoded secrets', async function () {
+    const file = path.join(workspaceRoot(), 'src', 'leak_scan.js');
+    await fsp.writeFile(file, `const token = "${fakeKey()}";\nmodule.exports = token;\n`);
+    try {
+      const n = await vscode.commands.executeCommand<number>('keyward.scanWorkspace');
+      assert.ok(n >= 1, `findings: ${n}`);
+      const diags = vscode.languages.getDiagnostics(vscode.Uri.file(file)).filter((d) => d.source === 'Keyward scan');
+      assert.equal(diags.length, 1);
+      assert.equal(diags[0]!.code, 'openai-api-key');
+    } finally {
+      await fsp.rm(file, { force: true });
+    }
+  });
+
+  it('installs the pre-commit hook', async function () {
+    await vscode.commands.executeCommand('keyward.installHook');
+    const hook = await fsp.readFile(path.join(workspaceRoot(), '.git', 'hooks', 'pre-commit'), 'utf8');
+    assert.match(hook, /keyward-hook v1/);
+  });
+
+  it('keeps the team sync disabled until the team methods exist', function () {
+    const ext = vscode.extensions.getExtension('keyward.keyward')!;
+    const cmd = (ext.packageJSON as { contributes: { commands: { command: string; enablement?: string }[] } }).contributes.commands.find((c) => c.command === 'keyward.syncTeamRecipients');
+    assert.equal(cmd?.enablement, 'keyward.teamAvailable');
+  });
+});
