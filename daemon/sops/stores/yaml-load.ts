@@ -6,13 +6,19 @@
 //   underscores), floats, bools, null, timestamps, !!binary; explicit tags are honoured.
 // - Keys must be strings (sops refuses other keys when it encrypts); an integer above int64 is
 //   refused (sops cannot encrypt it). Every document must be a mapping (or empty).
-// - Aliases are expanded (sops copies the anchored node), with a budget against "billion
-//   laughs"; duplicate keys in the first document are refused, as sops' yaml.v3 pre-check does.
-// - Comments become Comment items where yaml.v3 + sops put them: a comment on the line of a
-//   scalar value is an inline comment just before its item; a comment after a key or "-" whose
-//   value starts on the next line, or after "[...]"/"{...}", opens the nested mapping or list;
-//   comment lines go before the next item of the collection they are indented for, or at the
-//   end of the innermost collection they are indented into.
+// - Aliases are expanded (sops copies the anchored node, comments included), with a budget
+//   against "billion laughs"; duplicate keys in the first document are refused, as sops'
+//   yaml.v3 pre-check does (later documents keep them, as sops does).
+// - Comments become Comment items where yaml.v3 and sops put them. On a line with content: after
+//   a scalar value or list item, an inline comment just before that item; after `key:` or a
+//   block scalar key, a comment before the item; after "[...]"/"{...}", the first item of that
+//   collection when it is a mapping value. Lines of comments: see placeRun. These rules were
+//   derived from yaml.v3's scanner and checked against sops' own store on thousands of
+//   generated files; they differ in rare layouts (comments around `? key` / `: value` pairs,
+//   after a flow-style document, inside a keep-chomped block scalar's trailing lines).
+// - Refused where yaml.v3 and the `yaml` package would disagree or could not keep up: raw
+//   U+0085/U+2028/U+2029 (line breaks to YAML 1.1, not to 1.2), nesting deeper than
+//   MAX_NESTING, !!binary values that are not UTF-8 text.
 import { Alias, CST, Composer, Parser, Scalar, YAMLMap, YAMLSeq, isAlias, isMap, isScalar, isSeq, type Document, type Node as YNode } from 'yaml';
 import { Branch, Comment, Float, Int, Time, type Branches, type Item, type Leaf, type Value } from '../tree';
 import { LineIndex, MAX_NESTING, malformed } from './errors';
@@ -32,7 +38,7 @@ interface Placement {
   comment: Comment;
 }
 
-/** Per block collection: its items' positions, for placing comment lines. */
+/** One comment line of a run of them between two pieces of content. */
 interface RunLine {
   comment: Comment;
   offset: number;
@@ -41,6 +47,7 @@ interface RunLine {
   blankBefore: boolean;
 }
 
+/** Per block collection: its items' positions, for placing comment lines. */
 interface CollInfo {
   coll: Coll;
   /** Column of its keys or "-" indicators. */
@@ -235,8 +242,8 @@ class Loader {
   private readonly placed = new Map<object, Placement[]>();
   private budget = ALIAS_BUDGET;
   private readonly leaves: LeafToken[];
-  /** Offset of a scalar or alias node's first char -> the node and its role. */
-  private readonly byOffset = new Map<number, { coll: Coll | undefined; index: number; role: 'key' | 'value' | 'item' | 'root' }>();
+  /** Offset of a scalar, alias or flow collection -> where it is (for comments on its line). */
+  private readonly byOffset = new Map<number, { coll: Coll | undefined; index: number; role: 'key' | 'value' | 'item' }>();
   private readonly infos = new Map<Coll, CollInfo>();
   private flowEnds: Map<number, Coll> | undefined;
 
@@ -292,17 +299,16 @@ class Loader {
     }
     const items = coll.items as unknown[];
     items.forEach((it, i) => {
-      const roleColl = coll;
       if (isMap(coll)) {
         const pair = it as { key: YNode | null; value: YNode | null };
-        if (pair.key && (isScalar(pair.key) || isAlias(pair.key))) this.byOffset.set(pair.key.range![0], { coll: roleColl, index: i, role: 'key' });
+        if (pair.key && (isScalar(pair.key) || isAlias(pair.key))) this.byOffset.set(pair.key.range![0], { coll, index: i, role: 'key' });
         const v = pair.value;
-        if (v && isRoleNode(v)) this.byOffset.set(v.range![0], { coll: roleColl, index: i, role: 'value' });
+        if (v && isRoleNode(v)) this.byOffset.set(v.range![0], { coll, index: i, role: 'value' });
         children[i] = v && (isMap(v) || isSeq(v)) ? this.index(v, info, depth + 1) : undefined;
         if (pair.key && (isMap(pair.key) || isSeq(pair.key))) this.index(pair.key, info, depth + 1);
       } else {
         const v = it as YNode | null;
-        if (v && isRoleNode(v)) this.byOffset.set(v.range![0], { coll: roleColl, index: i, role: 'item' });
+        if (v && isRoleNode(v)) this.byOffset.set(v.range![0], { coll, index: i, role: 'item' });
         children[i] = v && (isMap(v) || isSeq(v)) ? this.index(v, info, depth + 1) : undefined;
       }
     });
