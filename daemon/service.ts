@@ -19,6 +19,7 @@ import { rewrapOp, rotateOp } from './artifacts/ops';
 import { JobManager } from './jobs/manager';
 import type { SopsKmsClient } from './sops/keys';
 import { rotateSopsOp, updateKeysOp } from './sops/ops';
+import { unwrapArtifactKey } from './team/unwrap';
 import { workspaceHandlers } from './watch/handlers';
 import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
@@ -208,7 +209,8 @@ export class Service {
     ageDecrypt: async (p, call) => {
       let used = '';
       const unwrap = async (h: ParsedHeader): Promise<Uint8Array> => {
-        const r = await this.keystore.unwrapFileKey(h.raw);
+        // The keystore first; then team service identities (KMS-wrapped, opened once a process).
+        const r = await unwrapArtifactKey(this.keystore, h.raw, p.input, { audit: (e) => this.record(e) });
         used = r.ref;
         return r.fileKey;
       };

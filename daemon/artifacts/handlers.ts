@@ -2,6 +2,7 @@ import { JobProgressNotification, type JobInfo } from '../protocol';
 import { decryptRange } from '../age';
 import { dataSink } from '../datasink';
 import type { Handlers, Service } from '../service';
+import { unwrapArtifactKey } from '../team/unwrap';
 
 /** Model artifacts (rewrap, rotate, range reads) and the jobs that change them. */
 export function artifactHandlers(svc: Service): Handlers {
@@ -13,7 +14,7 @@ export function artifactHandlers(svc: Service): Handlers {
     ageDecryptRange: async (p, call) => {
       let used = '';
       const unwrap = async (h: { raw: Uint8Array }) => {
-        const r = await svc.keystore.unwrapFileKey(h.raw);
+        const r = await unwrapArtifactKey(svc.keystore, h.raw, p.input, { audit: (e) => svc.record(e) });
         used = r.ref;
         return r.fileKey;
       };
