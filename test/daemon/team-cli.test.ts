@@ -50,6 +50,12 @@ describe('keyward team (CLI, moto_server)', function () {
       assert.ok(res.files.every((f) => f.key === 'kms:serving@v1'));
       for (const [f, data] of shards) assert.ok((await fsp.readFile(path.join(outDir, path.basename(f, '.age')))).equals(data));
       assert.equal(r.stderr, '', 'no SDK warning noise');
+      // Plain `keyward decrypt` opens it the same way (keystore first, then the service identity).
+      const one = [...shards.keys()][3]!;
+      const plainOut = serve.path('one.bin');
+      const d = serve.run(['--no-daemon', 'decrypt', one, '-o', plainOut]);
+      assert.equal(d.code, 0, d.stderr);
+      assert.ok((await fsp.readFile(plainOut)).equals(shards.get(one)!));
 
       // KMS unreachable: a one-line error that says where, exit code, no output written.
       const dead = serve.run(['--no-daemon', 'team', 'decrypt', '--out-dir', serve.path('none'), [...shards.keys()][0]!], { env: { AWS_ENDPOINT_URL: `http://127.0.0.1:${await freePort()}` } });
