@@ -1,15 +1,95 @@
 #!/usr/bin/env bash
-# npm start: install npm dependencies if needed, build, start the daemon, print its status
-# and socket path. (The extension issue extends this to open VS Code on a demo workspace.)
+# npm start: installs what it needs (npm dependencies; code-server 4.139 on Node 24, cached in
+# ~/.cache/keyward-ci), builds, packages the extension (keyward.vsix), makes a demo workspace
+# (encrypted model files, a sops secret config, a source file with a FAKE hardcoded key), and
+# serves VS Code (code-server) with Keyward installed on http://127.0.0.1:$PORT (default 8080).
+# Ctrl-C stops code-server and the demo's daemon.
+#
+# State lives in .keyward-dev/ (git-ignored). With no Secret Service on the session bus (a
+# headless machine or container), the demo runs in a private, throwaway keyring instead of
+# yours, and its keys are gone when it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+ROOT=$PWD
+DEV=$ROOT/.keyward-dev
+PORT=${PORT:-8080}
+
+log() { printf 'keyward start: %s\n' "$*" >&2; }
+
+if [ "${1:-}" != "--serve" ]; then
+  if [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then
+    if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+  fi
+  log "installing code-server and Node 24 if needed (cached; a few minutes the first time)"
+  eval "$(bash scripts/install-editor-deps.sh)"
+  log "building and packaging the extension"
+  npm run --silent build
+  npm run --silent package >&2
+  export KEYWARD_CODE_SERVER KEYWARD_NODE24_BIN
+  # A Secret Service must answer for the daemon's keychain; else use a private one.
+  if [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v secret-tool >/dev/null 2>&1 &&
+    timeout 5 secret-tool search --all service keyward-start-probe >/dev/null 2>&1; then
+    exec bash "$0" --serve
+  fi
+  log "no Secret Service on this session: the demo uses a private keyring (its keys vanish when it stops)"
+  export KEYWARD_START_PRIVATE_KEYRING=1
+  exec bash scripts/with-keyring.sh bash "$0" --serve
 fi
-npm run --silent build
-node dist/cli.js daemon start
+
+# ---- serve (inside the keyring session) ------------------------------------------------------
+mkdir -p "$DEV"
+export KEYWARD_HOME=$DEV/home
+if [ -n "${KEYWARD_START_PRIVATE_KEYRING:-}" ]; then
+  rm -rf "$KEYWARD_HOME" # its keys were in the last private keyring, gone now
+  export XDG_RUNTIME_DIR=$DEV/run
+  mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+fi
+CS=$DEV/code-server
+mkdir -p "$CS/user/User" "$CS/exts" "$CS/xdg"
+export XDG_CONFIG_HOME=$CS/xdg XDG_DATA_HOME=$CS/xdg
+
+node dist/cli.js daemon stop >/dev/null 2>&1 || true
+log "making the demo workspace in $DEV/demo"
+node --import tsx test/editor/demo.ts "$DEV/demo" >/dev/null
+node dist/cli.js daemon stop >/dev/null 2>&1 || true # the extension starts its own, from the .vsix
+
+PATH="$KEYWARD_NODE24_BIN:$PATH" "$KEYWARD_CODE_SERVER" --extensions-dir "$CS/exts" --user-data-dir "$CS/user" \
+  --install-extension "$ROOT/keyward.vsix" --force >/dev/null
+if [ ! -f "$CS/user/User/settings.json" ]; then
+  cat >"$CS/user/User/settings.json" <<'JSON'
+{
+  "workbench.startupEditor": "none",
+  "chat.disableAIFeatures": true,
+  "workbench.secondarySideBar.defaultVisibility": "hidden",
+  "telemetry.telemetryLevel": "off",
+  "update.mode": "none"
+}
+JSON
+fi
+
+stop() {
+  [ -n "${cs_pid:-}" ] && kill "$cs_pid" 2>/dev/null || true
+  node dist/cli.js daemon stop >/dev/null 2>&1 || true
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+PATH="$KEYWARD_NODE24_BIN:$PATH" "$KEYWARD_CODE_SERVER" --auth none --bind-addr "127.0.0.1:$PORT" \
+  --user-data-dir "$CS/user" --extensions-dir "$CS/exts" --disable-telemetry --disable-update-check \
+  --disable-workspace-trust --disable-getting-started-override --ignore-last-opened "$DEV/demo" >"$DEV/code-server.log" 2>&1 &
+cs_pid=$!
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$cs_pid" 2>/dev/null; then
+    log "code-server did not start (is port $PORT free? set PORT=...): see $DEV/code-server.log"
+    tail -n 5 "$DEV/code-server.log" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+folder=$(node -e 'process.stdout.write(encodeURIComponent(process.argv[1]))' "$DEV/demo")
 echo
-echo "The daemon runs in the background. Try:"
-echo "  node dist/cli.js keys generate demo          # prints the new recipient"
-echo "  node dist/cli.js encrypt -k demo FILE         # writes FILE.age"
-echo "  node dist/cli.js daemon stop"
+echo "Keyward in VS Code (code-server): http://127.0.0.1:$PORT/?folder=$folder"
+echo "  Open the Keyward view (shield icon); config/app.enc.yaml opens decrypted in memory;"
+echo "  src/train.py holds a FAKE hardcoded key with quick fixes. Ctrl-C stops it."
+wait "$cs_pid"

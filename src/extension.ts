@@ -59,6 +59,7 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
   context.subscriptions.push(
     conn.onDidChangeState((s) => {
       setContext('keyward.connected', s.kind === 'connected');
+      if (s.kind === 'idle' || s.kind === 'disconnected') inventory.markDisconnected();
       setContext('keyward.keystoreLocked', s.kind === 'connected' && s.status.keystore.locked === true);
     }),
     conn.onDidConnect(() => {

@@ -47,6 +47,8 @@ export interface FolderInventory {
 }
 
 export interface Inventory {
+  /** Whether the daemon answered (false: every list below is empty). */
+  connected: boolean;
   folders: FolderInventory[];
   keys: KeyInfo[];
   keysError?: string;
@@ -74,6 +76,11 @@ export class InventoryStore implements vscode.Disposable {
     return this.data;
   }
 
+  /** Whether the last load reached the daemon. */
+  get connected(): boolean | undefined {
+    return this.data ? this.data.connected : undefined;
+  }
+
   /** Reloads (coalescing concurrent requests) and resolves with the fresh inventory. */
   refresh(): Promise<Inventory> {
     if (this.loading) {
@@ -94,6 +101,13 @@ export class InventoryStore implements vscode.Disposable {
   /** The views ask for data: load once if nothing is loaded yet. */
   async ensure(): Promise<Inventory> {
     return this.data ?? this.refresh();
+  }
+
+  /** The daemon went away: the views show their "not connected" welcome until it is back. */
+  markDisconnected(): void {
+    if (this.data?.connected === false) return;
+    this.data = { connected: false, folders: [], keys: [], loadedAt: new Date() };
+    this.emitter.fire(this.data);
   }
 
   recordMac(file: string, verified: boolean): void {
@@ -119,13 +133,19 @@ export class InventoryStore implements vscode.Disposable {
       keys = (await this.conn.call('keysList', {})).keys;
     } catch (e) {
       keysError = describeError(e);
+      if (isDaemonError(e, ErrorCode.DaemonUnavailable)) {
+        const inv: Inventory = { connected: false, folders: [], keys: [], keysError, loadedAt: new Date() };
+        this.data = inv;
+        this.emitter.fire(inv);
+        return inv;
+      }
     }
     const folders: FolderInventory[] = [];
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
       if (folder.uri.scheme !== 'file') continue;
       folders.push(await this.loadFolder(folder, keys));
     }
-    const inv: Inventory = { folders, keys, loadedAt: new Date(), ...(keysError ? { keysError } : {}) };
+    const inv: Inventory = { connected: true, folders, keys, loadedAt: new Date(), ...(keysError ? { keysError } : {}) };
     this.data = inv;
     this.log.debug(`inventory loaded in ${Date.now() - started} ms: ${folders.reduce((n, f) => n + f.models.length, 0)} models, ${folders.reduce((n, f) => n + f.secrets.length, 0)} secret configs, ${keys.length} keys`);
     this.emitter.fire(inv);

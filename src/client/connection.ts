@@ -63,6 +63,7 @@ export class DaemonConnection implements vscode.Disposable {
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private disposed = false;
+  private lastWarning = '';
   private current: ConnectionState = { kind: 'idle' };
 
   private readonly stateEmitter = new vscode.EventEmitter<ConnectionState>();
@@ -162,6 +163,7 @@ export class DaemonConnection implements vscode.Disposable {
       const conn = await this.authenticate(socket, paths);
       const status = await this.send(conn, 'status', {}, { timeoutMs: 10_000 });
       this.failures = 0;
+      this.lastWarning = '';
       this.setState({ kind: 'connected', daemonVersion: status.version, status });
       this.opts.log.info(`connected to the daemon ${status.version} (pid ${status.pid}, keystore ${status.keystore.backend}${status.keystore.available ? '' : ', unavailable'})`);
       this.connectEmitter.fire();
@@ -169,7 +171,8 @@ export class DaemonConnection implements vscode.Disposable {
     } catch (e) {
       const err = e instanceof DaemonError ? e : new DaemonError(ErrorCode.DaemonUnavailable, (e as Error).message);
       this.failures++;
-      this.opts.log.warn(`cannot connect to the daemon: ${err.message}`);
+      if (err.message !== this.lastWarning) this.opts.log.warn(`cannot connect to the daemon: ${err.message}`);
+      this.lastWarning = err.message;
       this.scheduleRetry(err.message);
       throw err;
     }
@@ -317,8 +320,9 @@ export class DaemonConnection implements vscode.Disposable {
     this.clearRetry();
     if (this.disposed) return;
     if (!this.opts.mayStart() && this.failures > 0 && !this.conn) {
-      // Without the right to start a daemon, keep polling slowly for one started elsewhere.
-      this.setState({ kind: 'disconnected', reason, retryInMs: 30_000 });
+      // Not allowed to start one (restricted mode, or the setting): not an error. Look now
+      // and then for a daemon started elsewhere (the CLI, a trusted window).
+      this.setState({ kind: 'idle', reason });
       this.retryTimer = setTimeout(() => this.start(), 30_000);
       return;
     }

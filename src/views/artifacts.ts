@@ -35,6 +35,8 @@ export class ArtifactsView implements vscode.TreeDataProvider<ArtifactNode>, vsc
     if (!node) {
       if (!vscode.workspace.workspaceFolders?.length) return [];
       await this.store.ensure();
+      // Not connected: empty, so that the view's welcome text says why and what to do.
+      if (this.store.connected === false) return [];
       return [
         { type: 'kind', kind: 'models' },
         { type: 'kind', kind: 'secrets' },

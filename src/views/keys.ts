@@ -32,6 +32,7 @@ export class KeysView implements vscode.TreeDataProvider<KeyNode>, vscode.Dispos
   async getChildren(node?: KeyNode): Promise<KeyNode[]> {
     if (!node) {
       const inv = await this.store.ensure();
+      if (this.store.connected === false) return [];
       if (inv.keysError) return [{ type: 'message', label: inv.keysError }];
       return inv.keys.map((key) => ({ type: 'key', key }));
     }

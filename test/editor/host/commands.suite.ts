@@ -88,3 +88,45 @@ describe('views and commands', function () {
     assert.equal(cmd?.enablement, 'keyward.teamAvailable');
   });
 });
+
+describe('encryption on save', function () {
+  it('registers the folder with the daemon: a protected model written there is encrypted', async function () {
+    const plain = path.join(workspaceRoot(), 'models', `adapter-${Date.now()}.safetensors`);
+    await vscode.workspace.fs.writeFile(vscode.Uri.file(plain), Buffer.from('fake weights, not a secret'));
+    try {
+      await until(`${path.basename(plain)}.age`, 20_000, async () => ((await fsp.stat(`${plain}.age`).catch(() => undefined)) ? true : undefined));
+      const k = await api();
+      const inv = await until('the view to list it', 10_000, async () => {
+        const i = await k.services.inventory.refresh();
+        return i.folders[0]!.models.some((m) => m.status.path === `${plain}.age`) ? i : undefined;
+      });
+      assert.ok(inv);
+    } finally {
+      await fsp.rm(plain, { force: true });
+      await fsp.rm(`${plain}.age`, { force: true });
+    }
+  });
+
+  it('encrypts files of keyward.protectedGlobs when saved in the editor', async function () {
+    const cfg = vscode.workspace.getConfiguration('keyward');
+    await cfg.update('protectedGlobs', ['**/*.weights'], vscode.ConfigurationTarget.Workspace);
+    await cfg.update('defaultKeys', ['demo'], vscode.ConfigurationTarget.Workspace);
+    const file = path.join(workspaceRoot(), 'src', `lora-${Date.now()}.weights`);
+    try {
+      await fsp.writeFile(file, 'v1');
+      const doc = await vscode.workspace.openTextDocument(file);
+      const editor = await vscode.window.showTextDocument(doc);
+      await editor.edit((e) => e.insert(new vscode.Position(0, 0), 'edited '));
+      assert.ok(await doc.save());
+      await until(`${path.basename(file)}.age`, 15_000, async () => ((await fsp.stat(`${file}.age`).catch(() => undefined)) ? true : undefined));
+      const head = (await fsp.readFile(`${file}.age`)).subarray(0, 22).toString('latin1');
+      assert.equal(head, 'age-encryption.org/v1\n');
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+      await cfg.update('protectedGlobs', undefined, vscode.ConfigurationTarget.Workspace);
+      await cfg.update('defaultKeys', undefined, vscode.ConfigurationTarget.Workspace);
+      await fsp.rm(file, { force: true });
+      await fsp.rm(`${file}.age`, { force: true });
+    }
+  });
+});

@@ -88,6 +88,22 @@ describe('connection', function () {
     }
   });
 
+  it('starts no daemon where it may not (restricted mode), and says so', async function () {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kw-none-'));
+    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(dir, 'run') };
+    const log = vscode.window.createOutputChannel('Keyward restricted test', { log: true });
+    const conn = new DaemonConnection({ home: () => path.join(dir, 'home'), daemonScript: () => '/must/not/run', mayStart: () => false, log, env });
+    try {
+      await assert.rejects(conn.call('status', {}), (e: unknown) => e instanceof DaemonError && e.code === ErrorCode.DaemonUnavailable && /does not start one/.test(e.message));
+      assert.equal(conn.state.kind, 'idle', 'not an error state');
+      await assert.rejects(fsp.access(path.join(dir, 'home', 'daemon.log')), 'nothing was started');
+    } finally {
+      conn.dispose();
+      log.dispose();
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('times out a call the daemon does not answer', async function () {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kw-fake-'));
     const env = { ...process.env, XDG_RUNTIME_DIR: path.join(dir, 'run') };
