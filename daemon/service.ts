@@ -20,6 +20,9 @@ import { JobManager } from './jobs/manager';
 import type { SopsKmsClient } from './sops/keys';
 import { rotateSopsOp, updateKeysOp } from './sops/ops';
 import { unwrapArtifactKey } from './team/unwrap';
+import { TEAM_SYNC_JOB, teamSyncOp } from './team/sync';
+import { sopsSyncOps } from './team/sopssync';
+import { sopsKmsClient } from './kms';
 import { workspaceHandlers } from './watch/handlers';
 import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
@@ -51,8 +54,8 @@ export interface ServiceOptions {
 export class Service {
   readonly startedAt = new Date();
   readonly jobs: JobManager;
-  /** The KMS client for sops `kms` master keys, when the team KMS is configured. */
-  sopsKms: () => SopsKmsClient | undefined = () => undefined;
+  /** The KMS client for sops `kms` master keys: AWS KMS from the daemon's AWS environment (the SDK loads on first use). */
+  sopsKms: () => SopsKmsClient | undefined = () => sopsKmsClient();
 
   private constructor(
     readonly home: string,
@@ -64,9 +67,16 @@ export class Service {
   ) {
     const ks = (): Keystore => this.keystore;
     const kms = (): SopsKmsClient | undefined => this.sopsKms();
+    const teamSops = sopsSyncOps(kms);
     this.jobs = new JobManager(
       home,
-      { rewrap: rewrapOp(ks), rotate: rotateOp(ks), 'sops-updatekeys': updateKeysOp(ks, kms), 'sops-rotate': rotateSopsOp(ks, kms) },
+      {
+        rewrap: rewrapOp(ks),
+        rotate: rotateOp(ks),
+        'sops-updatekeys': updateKeysOp(ks, kms),
+        'sops-rotate': rotateSopsOp(ks, kms),
+        [TEAM_SYNC_JOB]: teamSyncOp(ks, { audit: (e) => this.audit.append(e), sops: () => teamSops }),
+      },
       (e) => this.audit.append(e),
     );
     this.disposers.push(() => this.jobs.dispose());

@@ -1,31 +1,21 @@
 import * as path from 'node:path';
 import { decryptFile } from '../age';
-import { sharedKms, sopsKmsClient } from '../kms';
+import { sharedKms } from '../kms';
 import { relativePath } from '../policy/policy';
 import { ErrorCode, type ServiceIdentityView, type TeamPlanView, type TeamPolicyView } from '../protocol';
 import type { Handlers, Service } from '../service';
-import type { FileOp } from '../jobs/manager';
-import type { SopsKmsClient } from '../sops/keys';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { createIdentity, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, rotateIdentity, type IdentityFile } from './identity';
 import { planSync, type TeamPlan } from './plan';
-import { readSopsKeys, sopsSyncOps } from './sopssync';
-import { syncParams, TEAM_SYNC_JOB, teamSyncOp } from './sync';
+import { readSopsKeys } from './sopssync';
+import { syncParams, TEAM_SYNC_JOB } from './sync';
 import { loadTeamPolicy, type TeamPolicy } from './policy';
 import { checkSopsConfig, writeSopsConfig } from './sopsconfig';
 import { defaultIdentityCache, unwrapArtifactKey } from './unwrap';
 
 /** The team/KMS RPC handlers. */
 export function teamHandlers(svc: Service): Handlers {
-  // The sops engine's plug point for `kms` master keys (Service.sopsKms): AWS KMS, configured
-  // from the daemon's AWS environment. Set only where the Service offers it.
-  const plug = svc as Service & { sopsKms?: () => SopsKmsClient | undefined };
-  if ('sopsKms' in plug) plug.sopsKms = () => sopsKmsClient();
-
   const audit = (e: Parameters<Service['record']>[0]) => svc.record(e);
-  // After the Service's constructor (which runs this before it makes svc.jobs) and before the
-  // daemon resumes unfinished jobs, so that a team-sync cut short by a crash resumes too.
-  queueMicrotask(() => registerSyncJob(svc));
 
   /** Audits a team operation's outcome (failures too), then returns or rethrows. */
   async function audited<T>(event: string, where: string, client: string, f: () => Promise<T>, detail?: (r: T) => string): Promise<T> {
@@ -65,7 +55,6 @@ export function teamHandlers(svc: Service): Handlers {
       ),
 
     teamSync: async (p, call) => {
-      registerSyncJob(svc);
       const paths = inside(p.root, p.paths);
       let team: TeamPolicy;
       let plan: TeamPlan;
@@ -182,19 +171,6 @@ export function teamHandlers(svc: Service): Handlers {
       return { files: out, kmsCalls: kms.stats.calls - before };
     },
   };
-}
-
-/**
- * Adds the `team-sync` job kind to the Service's JobManager when service.ts does not register
- * it itself. The proper wiring is one entry in service.ts's JobManager ops,
- * `[TEAM_SYNC_JOB]: teamSyncOp(ks, { audit: (e) => this.audit.append(e), sops: ... })`;
- * until then this reaches the (TypeScript-private) ops map. Remove it once wired.
- */
-function registerSyncJob(svc: Service): void {
-  const jobs = svc.jobs as unknown as { ops?: Record<string, FileOp<never>> } | undefined;
-  if (!jobs?.ops || jobs.ops[TEAM_SYNC_JOB]) return;
-  const sops = sopsSyncOps(() => sopsKmsClient());
-  jobs.ops[TEAM_SYNC_JOB] = teamSyncOp(() => svc.keystore, { audit: (e) => svc.record(e), sops: () => sops });
 }
 
 function outputFor(input: string, outDir: string | undefined): string {
