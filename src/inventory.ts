@@ -17,6 +17,8 @@ export interface ModelArtifact {
   status: ArtifactStatus;
   /** Modification time of the encrypted file: when it was last written (rotated or rewrapped). */
   mtime?: Date;
+  /** Warnings found by the extension: keys due for rotation, the team policy out of step. */
+  notes: string[];
   /**
    * A short fingerprint of the age header's MAC, which is keyed by the file key: it changes
    * when the data key is rotated (and when recipients are rewrapped). Not a secret.
@@ -64,6 +66,8 @@ export class InventoryStore implements vscode.Disposable {
   private again = false;
   /** MAC results seen when files were opened decrypted (path -> verified). */
   private readonly macSeen = new Map<string, boolean>();
+  private readonly teamCache = new Map<string, { at: number; files: Map<string, string> }>();
+  private forceTeam = false;
   private readonly emitter = new vscode.EventEmitter<Inventory>();
   readonly onDidChange = this.emitter.event;
 
@@ -92,6 +96,7 @@ export class InventoryStore implements vscode.Disposable {
       do {
         this.again = false;
         inv = await this.load();
+        this.forceTeam = false;
       } while (this.again);
       return inv;
     })().finally(() => (this.loading = undefined));
@@ -154,13 +159,20 @@ export class InventoryStore implements vscode.Disposable {
 
   private async loadFolder(folder: vscode.WorkspaceFolder, keys: KeyInfo[]): Promise<FolderInventory> {
     const out: FolderInventory = { folder, models: [], secrets: [], policyWarnings: [], truncated: false };
+    const team = await this.teamPlan(folder.uri.fsPath);
     try {
       const st = await this.conn.call('artifactsStatus', { path: folder.uri.fsPath }, { timeoutMs: 60_000 });
       out.policyWarnings = st.policyWarnings;
       if (st.policyError) out.policyError = st.policyError;
       out.truncated = st.truncated;
       for (const a of st.artifacts) {
-        const m: ModelArtifact = { kind: 'model', folder, status: a };
+        const m: ModelArtifact = { kind: 'model', folder, status: a, notes: [] };
+        for (const ref of a.keys) {
+          const v = keys.flatMap((k) => k.versions).find((x) => x.ref === ref);
+          if (v?.rotation === 'due' && v.state === 'active') m.notes.push(`rotation due: ${ref} is past its cryptoperiod`);
+        }
+        const plan = team?.get(a.path);
+        if (plan) m.notes.push(plan);
         if (a.encrypted) {
           try {
             m.mtime = (await fsp.stat(a.path)).mtime;
@@ -177,7 +189,46 @@ export class InventoryStore implements vscode.Disposable {
       return out;
     }
     out.secrets = await this.loadSecrets(folder, keys);
+    for (const sc of out.secrets) {
+      const plan = team?.get(sc.path);
+      if (plan) sc.warnings.push(plan);
+    }
     return out;
+  }
+
+  /**
+   * Files out of step with the team policy (`team:` in .keyward.yaml), by path, as a warning.
+   * The plan may read the member list from AWS, so it is cached for five minutes (a manual
+   * refresh or a team sync renews it); KMS keys are not described (`kms: false`).
+   */
+  private async teamPlan(root: string): Promise<Map<string, string> | undefined> {
+    let text: string;
+    try {
+      text = await fsp.readFile(path.join(root, '.keyward.yaml'), 'utf8');
+    } catch {
+      return undefined;
+    }
+    if (!/^team:/m.test(text)) return undefined;
+    const cached = this.teamCache.get(root);
+    if (cached && Date.now() - cached.at < 5 * 60_000 && !this.forceTeam) return cached.files;
+    const files = new Map<string, string>();
+    try {
+      const plan = await this.conn.call('teamPlan', { root, kms: false }, { timeoutMs: 60_000 });
+      for (const e of plan.entries) {
+        if (e.action === 'none' || e.action === 'skip') continue;
+        const what = [e.add.length + e.addKms.length ? `${e.add.length + e.addKms.length} to add` : '', e.remove.length + e.dropKms.length ? `${e.remove.length + e.dropKms.length} to remove` : ''].filter(Boolean).join(', ');
+        files.set(e.file, `recipients out of step with the team policy${what ? ` (${what})` : ''}: run Sync Team Recipients`);
+      }
+    } catch (e) {
+      this.log.debug(`team/plan ${root}: ${describeError(e)}`);
+    }
+    this.teamCache.set(root, { at: Date.now(), files });
+    return files;
+  }
+
+  /** The next refresh asks for a fresh team plan. */
+  renewTeamPlan(): void {
+    this.forceTeam = true;
   }
 
   private async loadSecrets(folder: vscode.WorkspaceFolder, keys: KeyInfo[]): Promise<SecretConfig[]> {

@@ -229,6 +229,7 @@ async function syncTeam(s: Services, arg: unknown): Promise<void> {
     },
     s.log,
   );
+  s.inventory.renewTeamPlan();
   s.refresh();
   report([{ what: `Team sync${started?.sopsConfigWritten ? ' (.sops.yaml updated)' : ''}`, job: out.job }]);
 }

@@ -35,6 +35,7 @@ export function registerToolCommands(s: Services, scanCollection: vscode.Diagnos
       s.refresh();
     }),
     register(s, 'keyward.refresh', 'Refreshing', () => {
+      s.inventory.renewTeamPlan();
       s.conn.start();
       s.refresh();
       return Promise.resolve();

@@ -127,7 +127,8 @@ function modelItem(m: ModelArtifact): vscode.TreeItem {
   const t = new vscode.TreeItem(path.basename(s.plaintext), vscode.TreeItemCollapsibleState.Collapsed);
   t.id = `model:${s.path}`;
   t.resourceUri = vscode.Uri.file(s.path);
-  const warn = s.warnings.length > 0;
+  const warnings = [...s.warnings.map((w) => w.message), ...m.notes];
+  const warn = warnings.length > 0;
   t.iconPath = s.encrypted
     ? new vscode.ThemeIcon(warn ? 'warning' : 'lock', warn ? new vscode.ThemeColor('list.warningForeground') : undefined)
     : new vscode.ThemeIcon('unlock', new vscode.ThemeColor('list.errorForeground'));
@@ -136,7 +137,7 @@ function modelItem(m: ModelArtifact): vscode.TreeItem {
   if (dir) parts.unshift(`${dir}/`);
   if (s.keys.length) parts.push(s.keys.join(', '));
   else if (s.encrypted) parts.push('no key of yours');
-  if (warn) parts.push(`⚠ ${s.warnings.map((w) => w.message).join('; ')}`);
+  if (warn) parts.push(`⚠ ${warnings.join('; ')}`);
   t.description = parts.join(' · ');
   t.contextValue = s.encrypted ? 'encryptedModel' : 'plaintextModel';
   t.tooltip = modelTooltip(m);
@@ -152,7 +153,7 @@ function modelTooltip(m: ModelArtifact): vscode.MarkdownString {
   md.appendMarkdown(`- Key versions: ${s.keys.length ? s.keys.map(escape).join(', ') : 'none of yours'}\n`);
   if (m.mtime) md.appendMarkdown(`- Last written: ${m.mtime.toLocaleString()}\n`);
   if (s.rule) md.appendMarkdown(`- Policy rule: \`${escape(s.rule.glob)}\` → ${s.rule.recipients.map(escape).join(', ') || 'no recipients'}\n`);
-  for (const w of s.warnings) md.appendMarkdown(`\n$(warning) ${escape(w.message)}`);
+  for (const w of [...s.warnings.map((x) => x.message), ...m.notes]) md.appendMarkdown(`\n$(warning) ${escape(w)}`);
   return md;
 }
 
@@ -178,7 +179,7 @@ function modelDetails(m: ModelArtifact, store: InventoryStore): ArtifactNode[] {
   if (m.headerId) out.push({ type: 'detail', label: 'Data key', value: `#${m.headerId} (changes when rotated)` });
   if (m.mtime) out.push({ type: 'detail', label: 'Last rotated or rewrapped', value: m.mtime.toLocaleString() });
   if (s.rule) out.push({ type: 'detail', label: 'Policy', value: `${s.rule.glob} → ${s.rule.recipients.join(', ') || 'no recipients'}` });
-  for (const w of s.warnings) out.push({ type: 'detail', label: 'Warning', value: w.message, warning: true });
+  for (const w of [...s.warnings.map((x) => x.message), ...m.notes]) out.push({ type: 'detail', label: 'Warning', value: w, warning: true });
   return out;
 }
 

@@ -82,10 +82,29 @@ describe('views and commands', function () {
     assert.match(hook, /keyward-hook v1/);
   });
 
-  it('keeps the team sync disabled until the team methods exist', function () {
-    const ext = vscode.extensions.getExtension('keyward.keyward')!;
-    const cmd = (ext.packageJSON as { contributes: { commands: { command: string; enablement?: string }[] } }).contributes.commands.find((c) => c.command === 'keyward.syncTeamRecipients');
-    assert.equal(cmd?.enablement, 'keyward.teamAvailable');
+  it('syncs team recipients: a member added to the team policy can open the models', async function () {
+    const k = await api();
+    const policyFile = path.join(workspaceRoot(), '.keyward.yaml');
+    const before = await fsp.readFile(policyFile, 'utf8');
+    const bob = `bob${Date.now().toString(36)}`;
+    await vscode.commands.executeCommand('keyward.generateKey', { name: bob });
+    const demo = (await k.services.conn.call('keysExport', { ref: 'demo' })).recipient;
+    const bobRecipient = (await k.services.conn.call('keysExport', { ref: bob })).recipient;
+    await fsp.writeFile(policyFile, `${before}team:\n  members:\n    demo: ${demo}\n    ${bob}: ${bobRecipient}\n  access:\n    - path: models/\n      members: ["*"]\n`);
+    try {
+      const plan = await k.services.conn.call('teamPlan', { root: workspaceRoot(), kms: false });
+      assert.ok(plan.summary.rewrap >= 2, JSON.stringify(plan.summary));
+      await vscode.commands.executeCommand('keyward.syncTeamRecipients', { root: workspaceRoot(), yes: true });
+      const inv = await k.services.inventory.refresh();
+      const models = inv.folders[0]!.models.filter((m) => m.status.encrypted && path.dirname(m.status.path).endsWith('models'));
+      assert.ok(models.length >= 2);
+      // artifacts/status names the first of your keys that opens a file; the stanzas count them all.
+      for (const m of models) assert.equal(m.status.stanzas?.find((x) => x.type === 'X25519')?.count, 2, `${path.basename(m.status.path)}: ${JSON.stringify(m.status.stanzas)}`);
+      const after = await k.services.conn.call('teamPlan', { root: workspaceRoot(), kms: false });
+      assert.equal(after.summary.rewrap + after.summary.rotate, 0, 'nothing left to sync');
+    } finally {
+      await fsp.writeFile(policyFile, before);
+    }
   });
 });
 
