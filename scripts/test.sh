@@ -24,6 +24,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "npm test: warning: missing ${missing[*]}; the suites that need them will be skipped" >&2
 fi
 
+step "editor tools (code-server 4.139.1 on Node 24, chromium; cached by version)"
+eval "$(bash scripts/install-editor-deps.sh)"
+for v in KEYWARD_CODE_SERVER KEYWARD_NODE24_BIN KEYWARD_CHROMIUM; do
+  if [ -z "${!v:-}" ]; then
+    if $ci; then echo "npm test: $v is not set (editor tools missing) and CI=true forbids skipping" >&2; exit 1; fi
+    echo "npm test: warning: editor tools missing; the editor suite will be skipped" >&2
+  fi
+done
+
 step "build, type-check, lint"
 npm run --silent build
 npm run --silent typecheck

@@ -314,7 +314,9 @@ describe('age payload on worker threads', function () {
           output: p('s.age'),
           recipients: [recipient],
           overwrite: true,
-          tuning: { batchChunks: 1, threads: 'always' },
+          // Many batches in flight, so that some are surely running when the pool ends
+          // (progress fires between batches; with few in flight a loaded machine could drain them).
+          tuning: { batchChunks: 1, threads: 'always', inFlight: 16 },
           onProgress: () => {
             stopping ??= shutdownPool();
           },
