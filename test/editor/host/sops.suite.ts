@@ -112,5 +112,17 @@ describe('secret configs in memory', function () {
     assert.ok(doc.getText().includes(mine));
     assert.equal(await decrypted(file(), 'external_value'), theirs, 'the other change is intact');
     await assert.rejects(decrypted(file(), 'editor_value'));
+
+    // Compare shows the file on disk beside the edits; Overwrite then saves the edits over it.
+    await vscode.commands.executeCommand('keyward.compareWithDisk', doc.uri);
+    const tab = await until('the diff editor', 10_000, () => {
+      const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+      return input instanceof vscode.TabInputTextDiff ? input : undefined;
+    });
+    assert.equal(tab.original.query, 'disk');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    await vscode.commands.executeCommand('keyward.overwriteOnDisk', doc.uri);
+    await until('the editor to be clean', 10_000, () => (doc.isDirty ? undefined : true));
+    assert.equal(await decrypted(file(), 'editor_value'), mine);
   });
 });
