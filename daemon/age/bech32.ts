@@ -1,7 +1,8 @@
-// Bech32 (BIP 173) decoding without the 90-character limit, as age uses it. Written here,
-// not taken from a library, for one reason: to tell a person *why* a recipient string is
-// wrong (mixed case, a character that cannot occur, a checksum that does not match), which
-// the age library's "invalid recipient" does not. Encoding is left to the library.
+// Bech32 (BIP 173) without the 90-character limit, as age uses it. Written here, not taken
+// from a library: decoding tells a person *why* a recipient string is wrong (mixed case, a
+// character that cannot occur, a checksum that does not match), which the age library's
+// "invalid recipient" does not; encoding makes identities from bytes that do not come from
+// age-encryption's own randomness (a team service identity's come from KMS GenerateDataKey).
 
 const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
 const GENERATOR = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3] as const;
@@ -74,4 +75,35 @@ function fromWords(words: readonly number[]): Uint8Array | null {
   }
   if (bits >= 5 || (acc & ((1 << bits) - 1)) !== 0) return null;
   return Uint8Array.from(out);
+}
+
+function toWords(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  let acc = 0;
+  let bits = 0;
+  for (const b of bytes) {
+    acc = ((acc << 8) | b) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out.push((acc >>> bits) & 31);
+    }
+  }
+  if (bits > 0) out.push((acc << (5 - bits)) & 31);
+  return out;
+}
+
+/** Bech32 of `bytes` under a lowercase `hrp`, without the 90-character limit (as age). */
+export function encodeBech32(hrp: string, bytes: Uint8Array): string {
+  const words = toWords(bytes);
+  const mod = polymod([...expandHrp(hrp), ...words, 0, 0, 0, 0, 0, 0]) ^ 1;
+  const checksum: number[] = [];
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) checksum.push((mod >>> (5 * (CHECKSUM_LENGTH - 1 - i))) & 31);
+  return `${hrp}1${[...words, ...checksum].map((w) => CHARSET[w]).join('')}`;
+}
+
+/** The age identity string for 32 secret bytes: X25519 (`AGE-SECRET-KEY-1...`) or hybrid post-quantum (`AGE-SECRET-KEY-PQ-1...`, the bytes are its seed). */
+export function identityFromBytes(bytes: Uint8Array, pq: boolean): string {
+  if (bytes.length !== 32) throw new Error('an age identity is 32 bytes');
+  return encodeBech32(pq ? 'age-secret-key-pq-' : 'age-secret-key-', bytes).toUpperCase();
 }

@@ -39,7 +39,7 @@ import { KMS_ARN, type KmsProvider } from '../kms';
 import { ErrorCode } from '../protocol';
 import { writeFileAtomic } from '../util/atomic';
 import { errnoCode, ioError, isKeywardError, KeywardError } from '../util/errors';
-import { identityFromBytes } from './bech32';
+import { identityFromBytes } from '../age/bech32';
 
 export const IDENTITIES_DIR = path.join('.keyward', 'identities');
 export const IDENTITY_SUFFIX = '.kms.json';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { generateHybridIdentity, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { decodeBech32 } from '../../daemon/age/bech32';
 import { ErrorCode } from '../../daemon/protocol';
-import { encodeBech32, identityFromBytes } from '../../daemon/team/bech32';
+import { encodeBech32, identityFromBytes } from '../../daemon/age/bech32';
 import { identityContext, IDENTITY_FORMAT, parseIdentityFile } from '../../daemon/team/identity';
 import { KeywardError } from '../../daemon/util/errors';
 
