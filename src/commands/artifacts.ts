@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { JobInfo } from '../../daemon/protocol';
 import { jobSummary, runJob } from '../jobs';
 import type { Services } from '../services';
-import { decryptedUri, DISK_QUERY, encryptedUri, SCHEME, type SopsFileSystem } from '../sops/fs';
+import { decryptedUri, DISK_QUERY, SCHEME, type SopsFileSystem } from '../sops/fs';
 import { formatOf } from '../sops/detect';
 import { settings } from '../config';
 import { confirmed, filesOf, isSopsFile, partition, pickArtifacts, pickKeys, register } from './util';
@@ -234,4 +234,3 @@ async function syncTeam(s: Services, arg: unknown): Promise<void> {
   report([{ what: `Team sync${started?.sopsConfigWritten ? ' (.sops.yaml updated)' : ''}`, job: out.job }]);
 }
 
-export { encryptedUri };
