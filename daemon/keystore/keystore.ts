@@ -30,6 +30,9 @@ export function parseRef(ref: string): ParsedRef {
  * key itself: recipients to encrypt to, and file keys unwrapped from an age header.
  */
 export class Keystore {
+  /** Imported identities by backend account (see decrypterFor). */
+  private readonly decrypters = new Map<string, Decrypter>();
+
   constructor(
     private readonly registry: Registry,
     private readonly backend: SecretBackend,
@@ -181,6 +184,7 @@ export class Keystore {
     // Delete the secret first: if we stop half-way, the registry still lists the key and a
     // second destroy finishes the job, rather than claiming destruction of a key that lives.
     await this.backend.delete(this.account(name, v.version));
+    this.decrypters.delete(this.account(name, v.version));
     await this.setStateInternal(name, v.version, 'destroyed');
     await this.audit({ event: 'key.destroy', outcome: 'ok', key: r, detail: 'key material deleted; data only this key protected is unrecoverable' });
     return this.view(name, this.registry.find(name)!.versions.find((x) => x.version === v.version)!);
@@ -225,10 +229,8 @@ export class Keystore {
     candidates.sort((a, b) => b.v.version - a.v.version);
     let lastMalformed: unknown;
     for (const { name, v } of candidates) {
-      const secret = await this.backend.get(this.account(name, v.version));
-      if (secret === null) continue;
-      const d = new Decrypter();
-      d.addIdentity(secret);
+      const d = await this.decrypterFor(name, v.version);
+      if (d === null) continue;
       try {
         const fileKey = await d.decryptHeader(header);
         const r = `${name}@v${v.version}`;
@@ -254,6 +256,24 @@ export class Keystore {
   }
 
   // ---- internals ---------------------------------------------------------------------------
+
+  /**
+   * A ready decrypter for a key version: the identity is read from the backend and imported
+   * once (deriving its public key costs a scalar multiplication), not once per file, which
+   * matters when a job opens thousands. Only versions the registry lets decrypt are asked for
+   * (checked on every call); destroy drops the entry with the key material.
+   */
+  private async decrypterFor(name: string, version: number): Promise<Decrypter | null> {
+    const account = this.account(name, version);
+    const cached = this.decrypters.get(account);
+    if (cached) return cached;
+    const secret = await this.backend.get(account);
+    if (secret === null) return null;
+    const d = new Decrypter();
+    d.addIdentity(secret);
+    this.decrypters.set(account, d);
+    return d;
+  }
 
   private account(name: string, version: number): string {
     return `${this.registry.storeId}/${name}@v${version}`;
