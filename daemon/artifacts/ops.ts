@@ -172,6 +172,10 @@ export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
         const meta = metaStanza(newKey, { recipients, keys: keystore.refsForRecipients(recipients), at: new Date().toISOString() });
         // Decrypt into a pipe that encrypts: plaintext only ever in memory, a chunk at a time.
         const pipe = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+        // A failed (or cancelled) read destroys the pipe with its error, possibly before the
+        // encryption has attached its own listener: without this one, that 'error' event
+        // would be an uncaught exception. The encryption still sees the error when it reads.
+        pipe.on('error', () => undefined);
         const before = createHash('sha256');
         const counting = new Writable({
           write(chunk: Buffer, _e, cb) {
