@@ -32,6 +32,15 @@ describe('audit log (hash-chained JSONL)', () => {
     assert.equal((await fsp.stat(file)).mode & 0o777, 0o600);
   });
 
+  it('groups concurrent appends into one chain, in call order, each resolved once on disk', async () => {
+    const events = Array.from({ length: 40 }, (_, i) => ({ event: `burst.${i}`, outcome: 'ok' as const }));
+    await Promise.all(events.map((e) => log.append(e)));
+    const recs = (await lines()).map((l) => JSON.parse(l) as { seq: number; event: string });
+    assert.deepEqual(recs.map((r) => r.seq), Array.from({ length: 45 }, (_, i) => i + 1));
+    assert.deepEqual(recs.slice(5).map((r) => r.event), events.map((e) => e.event));
+    assert.deepEqual(await log.verify(), { ok: true, records: 45, problems: [] });
+  });
+
   it('keeps the chain across a new AuditLog instance (daemon restart)', async () => {
     const again = new AuditLog(file);
     await again.append({ event: 'daemon.start', outcome: 'ok' });
