@@ -68,35 +68,13 @@ function stageOp<P>(
       if (!Buffer.isBuffer(next)) return next;
       // Verify before anything is committed: the new file must open and verify its MAC.
       await openFile(next, formatOf(file), services, {});
-      const temp = jobTempPath(file, ctx.jobId);
-      const mode = (await fsp.stat(file)).mode & 0o777;
-      const out = await AtomicFile.open(temp, { mode, overwrite: true });
-      try {
-        await out.handle.writeFile(next);
-        await out.commit();
-      } catch (e) {
-        await out.abort();
-        throw e;
-      }
+      const staged = await writeStaged(file, ctx.jobId, next);
       ctx.onBytes(next.length);
-      return { data: { temp, hash: sha256(next) } satisfies Staged };
+      return { data: staged satisfies Staged };
     },
     async commit(file, data) {
       const { temp, hash } = data as Staged;
-      try {
-        await fsp.rename(temp, file);
-      } catch (e) {
-        // Redone after a crash: the rename already happened if the file is the staged one.
-        const now = await fsp.readFile(file).catch(() => null);
-        if (!now || sha256(now) !== hash) throw e;
-      }
-      const dir = await fsp.open(path.dirname(file), 'r');
-      try {
-        await dir.sync().catch(() => undefined);
-      } finally {
-        await dir.close();
-      }
-      return { bytes: (await fsp.stat(file)).size };
+      return { bytes: await commitStaged(file, temp, hash) };
     },
     async discard(file, ctx) {
       await fsp.rm(jobTempPath(file, ctx.jobId), { force: true });
@@ -133,6 +111,43 @@ export function rotateSopsOp(ks: () => Keystore, kms: () => SopsKmsClient | unde
     }));
     return rotate(opened, services, { keyGroups: target, ...(opened.metadata.shamirThreshold ? { shamirThreshold: opened.metadata.shamirThreshold } : {}) });
   });
+}
+
+/**
+ * Writes a job's new version of `file` to its temp path beside it (same mode, fsync'd), for a
+ * later commitStaged. Shared by the sops jobs and team sync.
+ */
+export async function writeStaged(file: string, jobId: string, next: Uint8Array): Promise<{ temp: string; hash: string }> {
+  const temp = jobTempPath(file, jobId);
+  const out = await AtomicFile.open(temp, { mode: (await fsp.stat(file)).mode & 0o777, overwrite: true });
+  try {
+    await out.handle.writeFile(next);
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+  return { temp, hash: sha256(next) };
+}
+
+/**
+ * Renames a staged temp over its file and syncs the directory; returns the new size.
+ * Idempotent: redone after a crash, the rename already happened if the file is the staged one.
+ */
+export async function commitStaged(file: string, temp: string, hash: string): Promise<number> {
+  try {
+    await fsp.rename(temp, file);
+  } catch (e) {
+    const now = await fsp.readFile(file).catch(() => null);
+    if (!now || sha256(now) !== hash) throw e;
+  }
+  const dir = await fsp.open(path.dirname(file), 'r');
+  try {
+    await dir.sync().catch(() => undefined);
+  } finally {
+    await dir.close();
+  }
+  return (await fsp.stat(file)).size;
 }
 
 function sha256(b: Uint8Array): string {

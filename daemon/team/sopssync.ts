@@ -4,15 +4,13 @@
 // a key is removed. The target is one key group: the members' age recipients and the team KEKs
 // as `kms` entries (a KMS entry that stays keeps its context and enc). The engine reads every
 // file it writes back before returning it; the job then commits it by one rename.
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { closeFile, openFile, readInfo, rotate, updateKeys, type KeyServices } from '../sops';
 import type { SopsKmsClient } from '../sops/keys';
 import { formatFromPath } from '../sops/stores';
+import { commitStaged, writeStaged } from '../sops/ops';
 import { jobTempPath } from '../jobs/manager';
 import type { Keystore } from '../keystore/keystore';
-import { AtomicFile } from '../util/atomic';
 import { KeywardError } from '../util/errors';
 import { ErrorCode } from '../protocol';
 import type { SopsKeysReader } from './plan';
@@ -51,8 +49,6 @@ interface Staged {
   action: 'updatekeys' | 'rotate';
 }
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
 export function sopsSyncOps(kms: () => SopsKmsClient | undefined): SopsSyncOps {
   return {
     async stage(file, action, target, ks: Keystore, jobId) {
@@ -70,33 +66,13 @@ export function sopsSyncOps(kms: () => SopsKmsClient | undefined): SopsSyncOps {
         closeFile(opened);
       }
       if (next.equals(bytes)) return { skip: 'keys already as planned' };
-      const temp = jobTempPath(file, jobId);
-      const out = await AtomicFile.open(temp, { mode: (await fsp.stat(file)).mode & 0o777, overwrite: true });
-      try {
-        await out.handle.writeFile(next);
-        await out.commit();
-      } catch (e) {
-        await out.abort();
-        throw e;
-      }
-      return { data: { temp, hash: sha256(next), action } satisfies Staged };
+      const staged = await writeStaged(file, jobId, next);
+      return { data: { ...staged, action } satisfies Staged };
     },
     async commit(file, data) {
       const { temp, hash, action } = data as Staged;
-      try {
-        await fsp.rename(temp, file);
-      } catch (e) {
-        // Redone after a crash: the rename happened if the file is the staged one.
-        const now = await fsp.readFile(file).catch(() => null);
-        if (!now || sha256(now) !== hash) throw e;
-      }
-      const dir = await fsp.open(path.dirname(file), 'r');
-      try {
-        await dir.sync().catch(() => undefined);
-      } finally {
-        await dir.close();
-      }
-      return { bytes: (await fsp.stat(file)).size, detail: action === 'rotate' ? 'sops: new data key' : 'sops: keys updated (same data key)' };
+      const bytes = await commitStaged(file, temp, hash);
+      return { bytes, detail: action === 'rotate' ? 'sops: new data key' : 'sops: keys updated (same data key)' };
     },
     async discard(file, ctx) {
       await fsp.rm(jobTempPath(file, ctx.jobId), { force: true });
