@@ -45,11 +45,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
 
   const lock = await acquireLock(paths.lock, 'daemon');
   let server: net.Server | undefined;
+  let opened: Service | undefined;
   try {
     if (process.platform !== 'win32') await fsp.rm(paths.socket, { force: true }); // stale: we hold the lock
     const token = randomBytes(32).toString('hex');
     await writeFileAtomic(paths.token, token + '\n', 0o600);
     const service = await Service.open({ home: paths.home, socket: paths.socket, ...(opts.backend ? { backend: opts.backend } : {}) });
+    opened = service;
+    // Jobs a crash or a stop left unfinished pick up where their journals say. Started before
+    // the socket listens, so that no request (jobs/get, jobs/wait) can see them as merely
+    // interrupted: those methods wait for the resumption.
+    service.jobs.resumeAll().then(
+      (ids) => ids.length && log(`daemon: resumed job(s) ${ids.join(', ')}`),
+      (e: unknown) => log(`daemon: could not resume jobs: ${e instanceof Error ? e.message : 'error'}`),
+    );
     const sockets = new Set<net.Socket>();
     server = net.createServer((socket) => {
       sockets.add(socket);
@@ -93,14 +102,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     log(`daemon: ready on ${paths.socket} (pid ${process.pid}, keystore ${service.keystore.backendKind})`);
     // Workspaces registered before are watched again (only the daemon watches).
     resumeWorkspaces(service).catch((e: unknown) => log(`daemon: could not resume workspaces: ${e instanceof Error ? e.message : 'error'}`));
-    // Jobs a crash or a stop left unfinished pick up where their journals say.
-    service.jobs.resumeAll().then(
-      (ids) => ids.length && log(`daemon: resumed job(s) ${ids.join(', ')}`),
-      (e: unknown) => log(`daemon: could not resume jobs: ${e instanceof Error ? e.message : 'error'}`),
-    );
     return running;
   } catch (e) {
     server?.close();
+    await opened?.dispose(); // resumed jobs stop at a safe point; they resume at the next start
     await lock.release();
     throw e;
   }
