@@ -1,14 +1,22 @@
 // Entry point of dist/daemon.js: runs the daemon in the foreground until SIGTERM/SIGINT or a
 // `daemon/shutdown` request. `keyward daemon start` spawns this detached.
 import { keywardHome } from '../util/paths';
-import { startDaemon } from './daemon';
+import { startDaemon, type RunningDaemon } from './daemon';
 
 async function main(): Promise<void> {
-  const d = await startDaemon({ home: keywardHome() });
-  const stop = (sig: string) => void d.stop(sig);
+  // Handlers first: a signal that arrives while the daemon is still starting (its socket may
+  // already answer) must stop it cleanly too, not kill it and leave its socket behind.
+  const started: { daemon?: RunningDaemon; requested?: string } = {};
+  const stop = (sig: string) => {
+    if (started.daemon) void started.daemon.stop(sig);
+    else started.requested ??= sig;
+  };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => stop('SIGHUP'));
+  const d = await startDaemon({ home: keywardHome() });
+  started.daemon = d;
+  if (started.requested) void d.stop(started.requested);
   await d.closed;
   process.exit(0);
 }
