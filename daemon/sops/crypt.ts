@@ -21,7 +21,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
-import { decryptValue, encryptValue, encTypeOf, goRfc3339, looksEncrypted, parseEnc, openParts, plainBytes, type Plain, type StringEncoding } from './cipher';
+import { decryptValue, encryptValue, encTypeOf, goRfc3339, looksEncrypted, parseEnc, openParts, plainBytes, type Decrypted, type Plain, type StringEncoding } from './cipher';
 import { compileGoRegexp } from './config';
 import type { EncryptRules } from './options';
 import { Branch, Comment, Float, Int, Time, type Value } from './tree';
@@ -281,6 +281,11 @@ export interface DecryptOptions extends CryptOptions {
   lenientComments?: boolean;
   /** Whether the MAC opened with this key: tells a wrong data key from one tampered value. */
   macOpened?: boolean;
+  /**
+   * Values already opened with this same key, by associated data and exact `ENC[...]` text
+   * (filled as values open): a file read back after a write opens only what is new in it.
+   */
+  opened?: Map<string, Decrypted>;
 }
 
 export interface DecryptResult {
@@ -329,12 +334,16 @@ export function decryptTree(encrypted: readonly Branch[], key: Uint8Array, rules
     let macBytes: Buffer;
     if (encrypted) {
       if (typeof v !== 'string') throw new KeywardError(ErrorCode.Malformed, `value at ${at.where} is not encrypted`, 'a value sops should have encrypted is in clear text: the file was edited by hand or tampered with');
-      let d;
-      try {
-        d = decryptValue(v, key, aad, at.where, enc);
-      } catch (e) {
-        if (e instanceof KeywardError && e.code === ErrorCode.DecryptFailed && opts.macOpened === false) throw wrongKey();
-        throw e;
+      const memo = opts.opened && `${aad}\u0000${v}`;
+      let d = memo ? opts.opened?.get(memo) : undefined;
+      if (!d) {
+        try {
+          d = decryptValue(v, key, aad, at.where, enc);
+        } catch (e) {
+          if (e instanceof KeywardError && e.code === ErrorCode.DecryptFailed && opts.macOpened === false) throw wrongKey();
+          throw e;
+        }
+        if (memo) opts.opened?.set(memo, d);
       }
       if (d.value instanceof Comment) {
         // sops' own form of an encrypted comment in a list (see the top of this file).

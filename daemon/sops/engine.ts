@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
-import { normalizeGoTime, type StringEncoding } from './cipher';
+import { normalizeGoTime, type Decrypted as OpenedValue, type StringEncoding } from './cipher';
 import { checkMac, decryptTree, encryptMac, encryptTree, macError, macOpens, Rules, type MacState, type Stash } from './crypt';
 import { rewrapGroups, unwrapDataKey, wrapDataKey } from './keygroups';
 import type { KeyGroup, KeyGroupSpec, KeyServices } from './keys';
@@ -69,6 +69,8 @@ interface Secret {
   /** The file's bytes as read. */
   original: Buffer;
   rules: Rules;
+  /** Values opened with dataKey (a write's read-back opens only the new ones). */
+  opened: Map<string, OpenedValue>;
 }
 
 const secrets = new WeakMap<OpenedFile, Secret>();
@@ -133,7 +135,7 @@ export function readInfo(bytes: Buffer, format: SopsFormat): SopsInfo {
   return { ...p.metadata, format, options: metadataOptions(p.metadata.rules) };
 }
 
-interface Decrypted {
+interface DecryptedFile {
   branches: Branch[];
   stash: Stash;
   warnings: string[];
@@ -141,11 +143,11 @@ interface Decrypted {
   rules: Rules;
 }
 
-function decryptParsed(p: Parsed, dataKey: Buffer, format: SopsFormat, lenient: boolean): Decrypted {
+function decryptParsed(p: Parsed, dataKey: Buffer, format: SopsFormat, lenient: boolean, opened?: Map<string, OpenedValue>): DecryptedFile {
   const m = p.metadata;
   const rules = new Rules(effectiveRules(m.rules));
   const macOpened = m.mac ? macOpens(m.mac, dataKey, m.lastModified) : undefined;
-  const d = decryptTree(p.branches, dataKey, rules, { encoding: encodingOf(format), lenientComments: lenient, ...(macOpened === undefined ? {} : { macOpened }) });
+  const d = decryptTree(p.branches, dataKey, rules, { encoding: encodingOf(format), lenientComments: lenient, ...(macOpened === undefined ? {} : { macOpened }), ...(opened ? { opened } : {}) });
   const mac = checkMac(m.mac, d.mac, dataKey, m.lastModified);
   return { branches: d.branches, stash: d.stash, warnings: d.warnings, mac, rules };
 }
@@ -164,7 +166,8 @@ export async function openFile(bytes: Buffer, format: SopsFormat, services: KeyS
   const p = parseEncrypted(bytes, format);
   const { dataKey, usedKeys, notes } = await unwrapDataKey(p.metadata.keyGroups, p.metadata.shamirThreshold, services);
   try {
-    const d = decryptParsed(p, dataKey, format, opts.ignoreMac === true);
+    const opened = new Map<string, OpenedValue>();
+    const d = decryptParsed(p, dataKey, format, opts.ignoreMac === true, opened);
     if (d.mac !== 'ok' && !opts.ignoreMac) throw macError(d.mac);
     const warnings = [...notes, ...d.warnings];
     if (d.mac !== 'ok') warnings.unshift(`the MAC is not verified (${d.mac}): the content may have been changed outside sops`);
@@ -175,6 +178,7 @@ export async function openFile(bytes: Buffer, format: SopsFormat, services: KeyS
       encrypted: p.branches,
       original: bytes,
       rules: d.rules,
+      opened,
     });
   } catch (e) {
     dataKey.fill(0);
@@ -302,7 +306,7 @@ function reencrypt(f: OpenedFile, plain: Branch[]): Written {
 function readBack(bytes: Buffer, f: OpenedFile, plain: readonly Branch[] | undefined, expect?: SopsMetadata): OpenedFile {
   const s = secretOf(f);
   const p = parseEncrypted(bytes, f.format);
-  const d = decryptParsed(p, s.dataKey, f.format, false);
+  const d = decryptParsed(p, s.dataKey, f.format, false, s.opened);
   if (d.mac !== 'ok' || (plain && !sameBranches(d.branches, plain)) || (expect && p.metadata.mac !== expect.mac)) {
     throw new KeywardError(ErrorCode.IllegalState, `the ${f.format} file written does not read back the same`, 'nothing was written; report this as a keyward bug with the format and the shape of the file (not its values)');
   }
@@ -313,6 +317,7 @@ function readBack(bytes: Buffer, f: OpenedFile, plain: readonly Branch[] | undef
     encrypted: p.branches,
     original: bytes,
     rules: d.rules,
+    opened: s.opened,
   });
 }
 

@@ -519,15 +519,30 @@ class Emitter {
     this.footIndent = Math.max(this.indent, 0);
   }
 
+  /** A run of content characters at once (each code point one column). */
+  private writeRun(text: string): void {
+    if (text.length === 0) return;
+    this.out.push(text);
+    this.column += codePoints(text);
+  }
+
   private writePlain(text: string): void {
     if (text.length > 0 && !this.whitespace) this.put(' ');
-    for (const ch of text) this.writeChar(ch.codePointAt(0)!);
+    this.writeRun(text);
     if (text.length > 0) this.whitespace = false;
     this.indention = false;
   }
 
   private writeSingle(text: string): void {
     this.writeIndicator("'", true, false, false);
+    if (!BREAKS.test(text)) {
+      // One line: the text with its quotes doubled.
+      this.writeRun(text.replace(/'/g, "''"));
+      this.writeIndicator("'", false, false, false);
+      this.whitespace = false;
+      this.indention = false;
+      return;
+    }
     let breaks = false;
     for (const ch of text) {
       const cp = ch.codePointAt(0)!;
@@ -552,11 +567,19 @@ class Emitter {
 
   private writeDouble(text: string): void {
     this.writeIndicator('"', true, false, false);
-    for (const ch of text) {
-      const cp = ch.codePointAt(0)!;
-      if (!isPrintable(cp) || cp === 0xfeff || isBreak(cp) || cp === 0x22 || cp === 0x5c) this.put(escapeDouble(cp));
-      else this.writeChar(cp);
+    // Runs of characters that need no escape are written at once.
+    let run = 0;
+    for (let i = 0; i < text.length; ) {
+      const cp = text.codePointAt(i)!;
+      const next = i + (cp > 0xffff ? 2 : 1);
+      if (!isPrintable(cp) || cp === 0xfeff || isBreak(cp) || cp === 0x22 || cp === 0x5c) {
+        this.writeRun(text.slice(run, i));
+        this.put(escapeDouble(cp));
+        run = next;
+      }
+      i = next;
     }
+    this.writeRun(text.slice(run));
     this.writeIndicator('"', false, false, false);
     this.whitespace = false;
     this.indention = false;
@@ -587,6 +610,25 @@ class Emitter {
       }
     }
   }
+}
+
+/** The characters libyaml writes as line breaks. */
+const BREAKS = /[\n\r\u0085\u2028\u2029]/;
+
+/** Columns a run of text takes: one per code point (a lone surrogate counts as one). */
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
 }
 
 const SHORT_ESCAPES: ReadonlyMap<number, string> = new Map([

@@ -22,6 +22,7 @@
 import { Alias, CST, Composer, Parser, Scalar, YAMLMap, YAMLSeq, isAlias, isMap, isScalar, isSeq, type Document, type Node as YNode } from 'yaml';
 import { Branch, Comment, Float, Int, Time, type Branches, type Item, type Leaf, type Value } from '../tree';
 import { LineIndex, MAX_NESTING, malformed } from './errors';
+import { loadYamlFast } from './yaml-fast';
 import { parseTimestamp, resolvePlain } from './yaml-scalar';
 
 /**
@@ -76,7 +77,11 @@ class YamlText {
 /** yaml.v3 refuses these characters anywhere in the input. */
 const FORBIDDEN = /[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u;
 
-export function loadYaml(text: string): Branches {
+/**
+ * A YAML file as sops reads it. Files laid out as sops writes them go through a line reader
+ * (yaml-fast.ts), which gives the same tree or gives up; `fast: false` always uses the full one.
+ */
+export function loadYaml(text: string, fast = true): Branches {
   if (text.startsWith('\ufeff')) text = text.slice(1);
   const src = new YamlText(text);
   const bad = FORBIDDEN.exec(text);
@@ -85,6 +90,10 @@ export function loadYaml(text: string): Branches {
   // ordinary characters: the two would not agree on the file, so it is refused.
   const sep = /[\u0085\u2028\u2029]/.exec(text);
   if (sep) src.fail('a raw NEL, line or paragraph separator character is not supported (write it as an escape in double quotes)', sep.index);
+  if (fast) {
+    const quick = loadYamlFast(text);
+    if (quick) return quick;
+  }
   const cst: CST.Token[] = [];
   try {
     for (const t of new Parser().parse(text)) cst.push(t);

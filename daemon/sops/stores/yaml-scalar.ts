@@ -158,9 +158,21 @@ const isBlank = (c: number) => c === 0x20 || c === 0x09;
 export const isPrintable = (c: number) =>
   c === 0x0a || (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd && c !== 0xfeff);
 
+/** Indicators that make a scalar starting with them neither flow- nor block-plain. */
+const FIRST_INDICATORS = new Set(Array.from('#,[]{}&*!|>\'"%@`', (c) => c.charCodeAt(0)));
+/** Indicators anywhere else that rule out flow-plain. */
+const FLOW_INDICATORS = new Set(Array.from(',?[]{}', (c) => c.charCodeAt(0)));
+
+/** One line of printable ASCII without spaces, starting with a letter or digit. */
+const SIMPLE = /^[A-Za-z0-9][\x21-\x7e]*$/;
+const FLOW_INDICATOR = /[,?[\]{}:]/;
+
 export function analyzeScalar(value: string): ScalarAnalysis {
-  if (value.length === 0) return { multiline: false, flowPlain: false, blockPlain: true, single: true, block: false };
-  const cps = Array.from(value, (ch) => ch.codePointAt(0)!);
+  const n = value.length;
+  if (n === 0) return { multiline: false, flowPlain: false, blockPlain: true, single: true, block: false };
+  // Most values (every ENC[...] among them): no blanks, breaks or special characters, and no
+  // indicator at the start, so only flow indicators and a final ":" matter.
+  if (SIMPLE.test(value)) return { multiline: false, flowPlain: !FLOW_INDICATOR.test(value), blockPlain: !value.endsWith(':'), single: true, block: true };
   let blockInd = false;
   let flowInd = false;
   let lineBreaks = false;
@@ -179,43 +191,55 @@ export function analyzeScalar(value: string): ScalarAnalysis {
     flowInd = true;
   }
   let precededByWs = true;
-  for (let i = 0; i < cps.length; i++) {
-    const c = cps[i]!;
-    const next = cps[i + 1];
-    const followedByWs = next === undefined || isBlank(next) || isBreak(next);
-    const ch = String.fromCodePoint(c);
-    if (i === 0) {
-      if ('#,[]{}&*!|>\'"%@`'.includes(ch)) {
+  // Code point by code point (a lone surrogate counts as one, as Array.from counts it), without
+  // allocating: this runs for every scalar the YAML store writes.
+  for (let i = 0; i < n; ) {
+    let c = value.charCodeAt(i);
+    let next = i + 1;
+    if (c >= 0xd800 && c <= 0xdbff && next < n) {
+      const lo = value.charCodeAt(next);
+      if (lo >= 0xdc00 && lo <= 0xdfff) {
+        c = ((c - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
+        next++;
+      }
+    }
+    const first = i === 0;
+    const last = next >= n;
+    // Only whether the next code point is a blank or a break matters: a surrogate is neither.
+    const nc = last ? -1 : value.charCodeAt(next);
+    const followedByWs = last || isBlank(nc) || isBreak(nc);
+    if (first) {
+      if (FIRST_INDICATORS.has(c)) {
         flowInd = true;
         blockInd = true;
-      } else if (ch === '?' || ch === ':') {
+      } else if (c === 0x3f /* ? */ || c === 0x3a /* : */) {
         flowInd = true;
         if (followedByWs) blockInd = true;
-      } else if (ch === '-' && followedByWs) {
+      } else if (c === 0x2d /* - */ && followedByWs) {
         flowInd = true;
         blockInd = true;
       }
-    } else if (',?[]{}'.includes(ch)) {
+    } else if (FLOW_INDICATORS.has(c)) {
       flowInd = true;
-    } else if (ch === ':') {
+    } else if (c === 0x3a /* : */) {
       flowInd = true;
       if (followedByWs) blockInd = true;
-    } else if (ch === '#' && precededByWs) {
+    } else if (c === 0x23 /* # */ && precededByWs) {
       flowInd = true;
       blockInd = true;
     }
     if (c === 0x09) tabs = true;
     else if (!isPrintable(c)) special = true;
     if (c === 0x20) {
-      if (i === 0) leadingSpace = true;
-      if (i === cps.length - 1) trailingSpace = true;
+      if (first) leadingSpace = true;
+      if (last) trailingSpace = true;
       if (prevBreak) breakSpace = true;
       prevSpace = true;
       prevBreak = false;
     } else if (isBreak(c)) {
       lineBreaks = true;
-      if (i === 0) leadingBreak = true;
-      if (i === cps.length - 1) trailingBreak = true;
+      if (first) leadingBreak = true;
+      if (last) trailingBreak = true;
       if (prevSpace) spaceBreak = true;
       prevSpace = false;
       prevBreak = true;
@@ -224,6 +248,7 @@ export function analyzeScalar(value: string): ScalarAnalysis {
       prevBreak = false;
     }
     precededByWs = isBlank(c) || isBreak(c);
+    i = next;
   }
   const a: ScalarAnalysis = { multiline: lineBreaks, flowPlain: true, blockPlain: true, single: true, block: true };
   if (leadingSpace || leadingBreak || trailingSpace || trailingBreak) a.flowPlain = a.blockPlain = false;
