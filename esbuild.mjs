@@ -1,8 +1,11 @@
-// One build script, three bundles: the CLI (`keyward`), the daemon, and the VS Code extension.
+// One build script, three programs: the CLI (`keyward`), the daemon, and the VS Code extension.
 // Native and host-provided modules stay external: `vscode` is the editor's, and
 // `@napi-rs/keyring` ships a prebuilt N-API binary that must be loaded from node_modules.
 import * as esbuild from 'esbuild';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
@@ -24,8 +27,111 @@ const common = {
   inject: ['scripts/import-meta-url.mjs'],
 };
 
+// ---- the CLI -------------------------------------------------------------------------------
+// It starts for every command, and most commands send one request to a running daemon: its
+// bundle (dist/cli.js) holds what those need (commander, the daemon client, the commands) and
+// nothing else. Parts that only some commands need are bundles of their own beside it, which
+// the sources load with `await import()` where a command needs them.
+//   source module (a file, or a package) -> its bundle, dist/NAME.js
+const cliParts = {
+  // Most of the daemon: `--no-daemon` and `keyward daemon run`.
+  'daemon/cli/local.ts': 'cli-local',
+  // The age engine: `encrypt -p` and `decrypt` (which reads the header in-process).
+  'daemon/age/index.ts': 'cli-age',
+  // The scanner, its rules and a YAML parser: `scan` and `hook`.
+  'daemon/scan/actions.ts': 'cli-scan',
+  // Globs the shell left alone: `rewrap` and `rotate`.
+  tinyglobby: 'cli-glob',
+};
+
+// What must not creep back into dist/cli.js: each costs milliseconds at every start. (zod: the
+// protocol's params schemas; the CLI validates nothing, the daemon does.)
+const notInCli = [/^node_modules\/(zod|yaml|tinyglobby|age-encryption|@noble|@aws-sdk|@smithy)\//, /^daemon\/(service|age\/index|age\/file|scan\/run)\.ts$/];
+// What it holds but initialises only when a command needs it (imported with await import()):
+// the daemon client and its JSON-RPC library, which --version, help and scan do without.
+const lazyInCli = ['daemon/client.ts'];
+
+/** Makes the imports of a cliParts module external: required from its bundle at run time. */
+function cliPartsPlugin() {
+  const parts = new Map(Object.entries(cliParts).map(([src, out]) => [src.endsWith('.ts') ? path.resolve(src) : src, out]));
+  const packages = Object.keys(cliParts).filter((src) => !src.endsWith('.ts'));
+  return {
+    name: 'cli-parts',
+    setup(build) {
+      build.onResolve({ filter: new RegExp(`^(\\.\\.?/|(${packages.join('|')})$)`) }, async (args) => {
+        if (args.pluginData === 'cli-parts') return undefined;
+        let out = parts.get(args.path);
+        if (!out && args.path.startsWith('.')) {
+          const r = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'cli-parts' });
+          out = parts.get(r.path);
+        }
+        if (!out) return undefined;
+        if (args.kind !== 'dynamic-import') {
+          return { errors: [{ text: `${args.path} is bundled apart (dist/${out}.js): load it with await import() in the command that needs it` }] };
+        }
+        return { path: `./${out}.js`, external: true };
+      });
+    },
+  };
+}
+
+/**
+ * Folds daemon/protocol/constants.ts into literals: it is bundled on its own and run here,
+ * and its exports (plain data: method names, ...) replace its source and what it imports.
+ */
+function foldConstantsPlugin() {
+  return {
+    name: 'fold-constants',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]daemon[\\/]protocol[\\/]constants\.ts$/ }, async (args) => {
+        const r = await esbuild.build({ entryPoints: [args.path], bundle: true, platform: 'node', format: 'cjs', write: false, metafile: true, logLevel: 'silent' });
+        const module = { exports: {} };
+        new Function('module', 'exports', 'require', r.outputFiles[0].text)(module, module.exports, createRequire(args.path));
+        const lines = [];
+        for (const [name, value] of Object.entries(module.exports)) {
+          const json = JSON.stringify(value);
+          if (json === undefined || !isDeepStrictEqual(JSON.parse(json), value)) {
+            return { errors: [{ text: `daemon/protocol/constants.ts: ${name} is not plain data, so it cannot be folded into the CLI` }] };
+          }
+          lines.push(`export const ${name} = ${json};`);
+        }
+        return { contents: lines.join('\n'), loader: 'js', watchFiles: Object.keys(r.metafile.inputs).map((f) => path.resolve(f)) };
+      });
+    },
+  };
+}
+
+/** Fails the CLI's build when dist/cli.js holds something of notInCli, or imports lazyInCli eagerly. */
+function leanCliPlugin() {
+  return {
+    name: 'lean-cli',
+    setup(build) {
+      build.onEnd((result) => {
+        const inputs = Object.entries(result.metafile?.inputs ?? {});
+        const heavy = inputs.map(([f]) => f).filter((f) => notInCli.some((re) => re.test(f)));
+        const eager = inputs.flatMap(([f, i]) => i.imports.filter((x) => lazyInCli.includes(x.path) && x.kind !== 'dynamic-import').map((x) => `${f} imports ${x.path}`));
+        const errors = [];
+        if (heavy.length) {
+          const list = `${heavy.slice(0, 5).join(', ')}${heavy.length > 5 ? ', ...' : ''}`;
+          errors.push({ text: `dist/cli.js must start light, but holds ${list}: load it with await import() from a module of cliParts` });
+        }
+        for (const e of eager) errors.push({ text: `dist/cli.js must start light, but ${e} at start: load it with await import() where a command needs it` });
+        return { errors };
+      });
+    },
+  };
+}
+
 const builds = [
-  { ...common, entryPoints: { cli: 'daemon/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  {
+    ...common,
+    entryPoints: { cli: 'daemon/cli/main.ts' },
+    outdir: 'dist',
+    banner: { js: '#!/usr/bin/env node' },
+    metafile: true,
+    plugins: [cliPartsPlugin(), foldConstantsPlugin(), leanCliPlugin()],
+  },
+  ...Object.entries(cliParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist' })),
   { ...common, entryPoints: { daemon: 'daemon/server/main.ts' }, outdir: 'dist' },
   { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
   // The pre-commit hook's entry: only the scanner, so a commit waits ~100 ms, not the CLI's start.

@@ -9,7 +9,9 @@ import {
   SocketMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { ErrorCode, PROTOCOL_VERSION, methods, type ErrorData, type MethodKey, type ParamsOf, type ResultOf } from './protocol';
+import type { MethodKey, ParamsOf, ResultOf } from './protocol';
+import { PROTOCOL_VERSION, methodNames } from './protocol/constants';
+import { ErrorCode, type ErrorData } from './protocol/errors';
 import { KeywardError, errnoCode } from './util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from './util/paths';
 
@@ -57,12 +59,12 @@ export class DaemonClient {
 
   /** Calls a method; the daemon's errors come back as KeywardErrors with their hints. */
   async call<K extends MethodKey>(key: K, params: ParamsOf<K>, timeoutMs = 0): Promise<ResultOf<K>> {
-    const req = this.conn.sendRequest<ResultOf<K>>(methods[key].name, params);
+    const req = this.conn.sendRequest<ResultOf<K>>(methodNames[key], params);
     try {
       if (!timeoutMs) return await req;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new KeywardError(ErrorCode.DaemonUnavailable, `the daemon did not answer ${methods[key].name} within ${timeoutMs} ms`, 'check the daemon log')), timeoutMs);
+        timer = setTimeout(() => reject(new KeywardError(ErrorCode.DaemonUnavailable, `the daemon did not answer ${methodNames[key]} within ${timeoutMs} ms`, 'check the daemon log')), timeoutMs);
       });
       try {
         return await Promise.race([req, timeout]);

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { glob } from 'tinyglobby';
-import { AgeDataNotification, ErrorCode, ExitCode, JobProgressNotification, type AgeDataParams, type JobInfo } from '../protocol';
+import type { AgeDataParams, JobInfo } from '../protocol';
+import { AgeDataNotification, JobProgressNotification } from '../protocol/constants';
+import { ErrorCode, ExitCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 import { collect, globals, print, withBackend } from './context';
 import type { Backend } from './backend';
@@ -127,6 +128,7 @@ export async function findArtifacts(roots: string[]): Promise<string[]> {
       out.add(abs);
       continue;
     }
+    const { glob } = await import('tinyglobby');
     for (const f of await glob('**/*.age', { cwd: abs, absolute: true, onlyFiles: true, dot: true, ignore: ['**/.git/**', '**/node_modules/**'] })) out.add(path.resolve(f));
   }
   return [...out].sort();
@@ -157,6 +159,7 @@ async function expand(patterns: string[]): Promise<string[]> {
   const out = new Set<string>();
   for (const p of patterns) {
     if (/[*?[\]{}]/.test(p)) {
+      const { glob } = await import('tinyglobby');
       const found = await glob(p, { absolute: true, onlyFiles: true, dot: false });
       if (!found.length) throw new KeywardError(ErrorCode.NotFound, `no file matches ${p}`, 'check the pattern');
       for (const f of found.sort()) out.add(path.resolve(f));

@@ -1,9 +1,4 @@
-import { ErrorCode, methods, validateParams, type MethodKey, type ParamsOf, type ResultOf } from '../protocol';
-import { DaemonClient } from '../client';
-import { acquireLock } from '../server/lock';
-import { Service, type CallContext } from '../service';
-import { KeywardError } from '../util/errors';
-import { daemonPaths, ensurePrivateDir } from '../util/paths';
+import type { MethodKey, ParamsOf, ResultOf } from '../protocol';
 
 /** What the CLI calls: the daemon over its socket, or the same handlers in-process. */
 export interface Backend {
@@ -12,63 +7,19 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-export async function connectBackend(opts: { home: string; daemon: boolean; daemonScript: string }): Promise<Backend> {
+export async function connectBackend(opts: { home: string; daemon: boolean }): Promise<Backend> {
   if (opts.daemon) {
-    const c = await DaemonClient.connectOrStart(opts.home, 'cli', opts.daemonScript);
+    // Loaded here, not at start: commands that reach no daemon (--version, help, scan) do
+    // without it and its JSON-RPC library.
+    const { DaemonClient, defaultDaemonScript } = await import('../client');
+    const c = await DaemonClient.connectOrStart(opts.home, 'cli', defaultDaemonScript());
     return {
       call: (k, p) => c.call(k, p),
       onNotification: (m, h) => c.onNotification(m, h),
       close: () => Promise.resolve(c.close()),
     };
   }
+  // The daemon's code, loaded only for --no-daemon (see local.ts).
+  const { InProcess } = await import('./local');
   return InProcess.open(opts.home);
-}
-
-/**
- * `--no-daemon`: the handlers run in this process. It takes the same per-home lock as the
- * daemon, so the two never write the registry or the audit log at the same time.
- */
-class InProcess implements Backend {
-  private readonly listeners = new Map<string, (params: unknown) => void>();
-
-  private constructor(
-    private readonly service: Service,
-    private readonly release: () => Promise<void>,
-  ) {}
-
-  static async open(home: string): Promise<InProcess> {
-    await ensurePrivateDir(home);
-    const lock = await acquireLock(daemonPaths(home).lock, 'cli');
-    try {
-      const service = await Service.open({ home });
-      return new InProcess(service, () => lock.release());
-    } catch (e) {
-      await lock.release();
-      throw e;
-    }
-  }
-
-  async call<K extends MethodKey>(key: K, params: ParamsOf<K>): Promise<ResultOf<K>> {
-    const v = validateParams(key, params);
-    if (!v.ok) throw new KeywardError(ErrorCode.InvalidParams, `invalid params for ${methods[key].name}: ${v.reason}`);
-    const h = this.service.handlers[key] as ((p: unknown, c: CallContext) => Promise<ResultOf<K>>) | undefined;
-    if (!h) throw new KeywardError(ErrorCode.InvalidInput, `${methods[key].name} needs the daemon`, 'drop --no-daemon');
-    return h(v.value, {
-      client: 'cli-inprocess',
-      requestId: '1',
-      notify: (m, p) => {
-        this.listeners.get(m)?.(p);
-        return Promise.resolve();
-      },
-    });
-  }
-
-  onNotification(method: string, handler: (params: unknown) => void): void {
-    this.listeners.set(method, handler);
-  }
-
-  async close(): Promise<void> {
-    await this.service.dispose();
-    await this.release();
-  }
 }

@@ -3,8 +3,7 @@
 // `program` from their own files; main.ts wires them.
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { ErrorCode } from '../protocol';
-import { defaultDaemonScript } from '../client';
+import { ErrorCode } from '../protocol/errors';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { keywardHome } from '../util/paths';
 import { VERSION } from '../version';
@@ -43,7 +42,7 @@ export function print(human: string, json: unknown): void {
 /** Runs `fn` against the daemon or in-process, handling a locked file keystore once. */
 export async function withBackend<T>(fn: (b: Backend) => Promise<T>, opts: { keys?: boolean } = {}): Promise<T> {
   const g = globals();
-  const b = await connectBackend({ home: g.homeDir, daemon: g.daemon, daemonScript: defaultDaemonScript() });
+  const b = await connectBackend({ home: g.homeDir, daemon: g.daemon });
   try {
     if (opts.keys && g.keystore) {
       const r = await b.call('keystoreUse', { backend: g.keystore });

@@ -4,9 +4,10 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CommanderError } from 'commander';
-import { AgeDataNotification, ErrorCode, ExitCode, exitCodeFor, type AgeDataParams, type KeyInfo, type KeyVersionInfo } from '../protocol';
-import { decryptFile, decryptToWritable, encryptFile, readHeader, unwrapWithPassphrase } from '../age';
-import { DaemonClient, defaultDaemonScript, startDaemonProcess } from '../client';
+import type { AgeDataParams, KeyInfo, KeyVersionInfo } from '../protocol';
+import { AgeDataNotification } from '../protocol/constants';
+import { ErrorCode, ExitCode, exitCodeFor } from '../protocol/errors';
+import type { DaemonClient } from '../client';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { daemonPaths } from '../util/paths';
 import { collect, globals, parsePositiveInt, print, program, readStdin, warnFileKeystore, withBackend } from './context';
@@ -131,6 +132,7 @@ program
     if (o.passphrase) {
       if (o.recipient.length || o.key.length) throw new KeywardError(ErrorCode.InvalidInput, 'a file is encrypted to a passphrase or to recipients, not both', 'drop -p or the -r/-k options');
       const pass = await readPassphrase('Passphrase: ', 'KEYWARD_PASSPHRASE', { confirm: true });
+      const { encryptFile } = await import('../age');
       const r = await encryptFile({ input, output, passphrase: pass, armor: o.armor ?? false, overwrite: o.force ?? false });
       print(output, { output, bytesIn: r.bytesIn, bytesOut: r.bytesOut });
       return;
@@ -163,6 +165,7 @@ program
     else throw new KeywardError(ErrorCode.InvalidInput, 'cannot derive an output name: the input does not end in .age', 'give one with -o OUT (or -o - for stdout)');
 
     // A passphrase-encrypted file needs no key from the keystore: decrypt in-process.
+    const { decryptFile, decryptToWritable, readHeader, unwrapWithPassphrase } = await import('../age');
     const header = await readHeader(input);
     if (header.stanzas.length > 0 && header.stanzas.every((s) => s.type === 'scrypt')) {
       const pass = await readPassphrase('Passphrase: ', 'KEYWARD_PASSPHRASE');
@@ -250,6 +253,7 @@ daemon
   .description('start the daemon in the background (commands also start it on demand)')
   .action(async () => {
     const g = globals();
+    const { DaemonClient, defaultDaemonScript, startDaemonProcess } = await import('../client');
     try {
       const c = await DaemonClient.connect(g.homeDir, 'cli');
       c.close();
@@ -263,6 +267,7 @@ daemon
   .description('stop the daemon')
   .action(async () => {
     const g = globals();
+    const { DaemonClient } = await import('../client');
     let c: DaemonClient;
     try {
       c = await DaemonClient.connect(g.homeDir, 'cli');
@@ -294,7 +299,7 @@ daemon
   .command('run')
   .description('run the daemon in the foreground (for service managers)')
   .action(async () => {
-    const { startDaemon } = await import('../server/daemon');
+    const { startDaemon } = await import('./local');
     const d = await startDaemon({ home: globals().homeDir });
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => void d.stop(sig));
     await d.closed;
@@ -308,6 +313,7 @@ registerTeamCommands(program);
 
 async function printStatus(): Promise<void> {
   const g = globals();
+  const { DaemonClient } = await import('../client');
   let c: DaemonClient;
   try {
     c = await DaemonClient.connect(g.homeDir, 'cli');

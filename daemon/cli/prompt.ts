@@ -1,6 +1,6 @@
 import * as readline from 'node:readline';
 import { Writable } from 'node:stream';
-import { ErrorCode } from '../protocol';
+import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 
 /**

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ErrorCode, type ResultOf } from '../protocol';
+import type { ResultOf } from '../protocol';
+import { ErrorCode } from '../protocol/errors';
 import type { WorkspaceInfo } from '../protocol/workspace';
 import { KeywardError } from '../util/errors';
 import { globals, print, withBackend } from './context';

@@ -1,7 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ErrorCode, ExitCode, JobProgressNotification, type JobInfo, type ServiceIdentityView, type TeamPlanView } from '../protocol';
+import type { JobInfo, ServiceIdentityView, TeamPlanView } from '../protocol';
+import { JobProgressNotification } from '../protocol/constants';
+import { ErrorCode, ExitCode } from '../protocol/errors';
 import type { Backend } from './backend';
 import { KeywardError } from '../util/errors';
 import { collect, globals, print, withBackend } from './context';

@@ -1,6 +1,6 @@
 // The `scan` and `hook` commands, registered on a commander program. Shared by the full CLI
 // (daemon/cli/scan.ts) and the small pre-commit entry (daemon/scan/main.ts). Importing this
-// module is cheap: the scanner is loaded when a command runs.
+// module is cheap: the scanner (actions.ts) is loaded when a command runs.
 
 import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -63,7 +63,7 @@ export function registerScanCommands(program: Command, host: CommandHost): void 
     .command('install')
     .description('install the pre-commit hook (follows core.hooksPath; an existing hook is kept and runs first)')
     .action(async () => {
-      const { installHook } = await import('./hook');
+      const { installHook } = await import('./actions');
       const r = await installHook(process.cwd(), { node: process.execPath, script: hookScriptPath() });
       const what = { installed: 'installed', updated: 'updated', unchanged: 'already installed' }[r.action as 'installed'] ?? r.action;
       const line = `pre-commit hook ${what}: ${r.hook}${r.chained ? ` (runs ${r.chained} first)` : ''}`;
@@ -73,7 +73,7 @@ export function registerScanCommands(program: Command, host: CommandHost): void 
     .command('uninstall')
     .description('remove the pre-commit hook (and put back the hook it replaced)')
     .action(async () => {
-      const { uninstallHook } = await import('./hook');
+      const { uninstallHook } = await import('./actions');
       const r = await uninstallHook(process.cwd());
       const line = r.action === 'removed' ? `pre-commit hook removed: ${r.hook}${r.chained ? ' (the previous hook is back)' : ''}` : `no keyward pre-commit hook in ${r.hook}`;
       process.stdout.write(host.json() ? JSON.stringify(r, null, 2) + '\n' : line + '\n');
@@ -100,8 +100,7 @@ async function scanAction(paths: string[], f: ScanFlags, host: CommandHost): Pro
     throw new KeywardError(ErrorCode.InvalidInput, `unknown report format: ${format}`, 'use text, json or sarif');
   }
   if (f.listRules) {
-    const { RULES } = await import('./rules');
-    const { POLICY_RULES } = await import('./policy');
+    const { POLICY_RULES, RULES } = await import('./actions');
     const all = [...RULES, ...POLICY_RULES];
     if (format === 'text') process.stdout.write(all.map((r) => `${r.id}\t${r.severity}\t${r.description}`).join('\n') + '\n');
     else process.stdout.write(JSON.stringify(all, null, 2) + '\n');
@@ -113,7 +112,7 @@ async function scanAction(paths: string[], f: ScanFlags, host: CommandHost): Pro
     if (!Number.isFinite(n) || n <= 0) throw new KeywardError(ErrorCode.InvalidInput, `not a size in MiB: ${f.maxFileSize}`);
     maxFileBytes = Math.floor(n * 1024 * 1024);
   }
-  const { runScan } = await import('./run');
+  const { runScan } = await import('./actions');
   return runScan(
     {
       cwd: process.cwd(),

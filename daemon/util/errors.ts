@@ -1,6 +1,13 @@
 import { ErrorCode } from '../protocol/errors';
 
 /**
+ * Marks a KeywardError of any copy of this module: the CLI loads some of its parts as bundles
+ * of their own (esbuild.mjs), each with its own KeywardError class, and an error thrown in one
+ * is caught in another.
+ */
+const BRAND = Symbol.for('keyward.error');
+
+/**
  * The one error type Keyward throws on purpose. `message` is short, lowercase and holds no
  * secret (it may name a key by `name@vN`, a recipient or a path); `hint` says what to do.
  * Anything else that escapes is a bug and is reported as an internal error.
@@ -15,9 +22,11 @@ export class KeywardError extends Error {
     this.name = 'KeywardError';
   }
 }
+Object.defineProperty(KeywardError.prototype, BRAND, { value: true });
 
+/** Whether `e` is a KeywardError, also one from another bundle (see BRAND). */
 export function isKeywardError(e: unknown): e is KeywardError {
-  return e instanceof KeywardError;
+  return e instanceof KeywardError || (typeof e === 'object' && e !== null && (e as { [BRAND]?: unknown })[BRAND] === true);
 }
 
 /** Node's errno code of a failed fs call, or undefined. */
