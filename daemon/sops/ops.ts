@@ -10,7 +10,7 @@ import { jobTempPath } from '../jobs/manager';
 import type { Keystore } from '../keystore/keystore';
 import { AtomicFile } from '../util/atomic';
 import { KeywardError, isKeywardError } from '../util/errors';
-import { openFile, readInfo, rotate, updateKeys } from './engine';
+import { checkOpens, openFile, readInfo, rotate, updateKeys } from './engine';
 import { formatOf, keyServices, readSopsFile, targetFor } from './files';
 import type { KeyGroup, KeyGroupSpec, KeyServices, SopsKmsClient } from './keys';
 
@@ -66,8 +66,9 @@ function stageOp<P>(
       const bytes = await readSopsFile(file);
       const next = await transform(file, bytes, p, services);
       if (!Buffer.isBuffer(next)) return next;
-      // Verify before anything is committed: the new file must open and verify its MAC.
-      await openFile(next, formatOf(file), services, {});
+      // Verify before anything is committed: the engine read the new file back whole (values and
+      // MAC); the keys here must open its data key, or the rotation would lock the user out.
+      await checkOpens(next, formatOf(file), services);
       const staged = await writeStaged(file, ctx.jobId, next);
       ctx.onBytes(next.length);
       return { data: staged satisfies Staged };
