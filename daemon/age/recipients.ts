@@ -1,10 +1,10 @@
-import { ECDH, createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from 'node:crypto';
+import { ECDH } from 'node:crypto';
 import { Encrypter, type Recipient as LibraryRecipient } from 'age-encryption';
 import { isKeywardError } from '../util/errors';
-import { encodeRaw } from './base64';
 import { decodeBech32 } from './bech32';
 import { internal, invalidInput } from './errors';
 import { FILE_KEY_SIZE, type Stanza } from './header';
+import { RECIPIENT_HINT, wrapX25519 } from './x25519';
 
 // Recipients (public keys) and wrapping a file key to them. Parsing is ours, to say why a
 // string is not a recipient; the cryptography (X25519, ML-KEM-768 + X25519 HPKE, the P-256
@@ -29,7 +29,7 @@ const KINDS: Readonly<Record<string, { type: RecipientType; bytes: number; postQ
   age1tagpq: { type: 'mlkem768p256tag', bytes: 1249, postQuantum: true },
 };
 
-const EXPECTED = 'expected age1... (X25519) or age1pq1... (post-quantum), as printed by age-keygen or keyward';
+const EXPECTED = RECIPIENT_HINT;
 
 /**
  * Parses an age recipient string. Throws an InvalidInput KeywardError that says what is
@@ -110,37 +110,6 @@ export async function wrapFileKey(fileKey: Uint8Array, recipients: readonly stri
     }
   }
   return stanzas;
-}
-
-/** DER SubjectPublicKeyInfo of an X25519 key, up to the 32 key bytes (RFC 8410). */
-const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
-const X25519_INFO = 'age-encryption.org/v1/X25519';
-
-/**
- * An X25519 stanza (c2sp.org/age): an ephemeral key pair, the shared secret with the
- * recipient, HKDF-SHA256 (salt: ephemeral share || recipient) to a wrap key, and the file key
- * sealed with ChaCha20-Poly1305 under a zero nonce. Through OpenSSL (node:crypto) rather than
- * the library: a rewrap over thousands of files wraps one key per file, and this is ~15x
- * cheaper. The interop tests check `age -d` opens what it writes.
- */
-function wrapX25519(fileKey: Uint8Array, recipient: string): Stanza {
-  const decoded = decodeBech32(recipient);
-  if (!decoded.ok || decoded.bytes.length !== 32) throw invalidInput(`invalid X25519 recipient: ${recipient}`, EXPECTED);
-  const theirs = createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, decoded.bytes]), format: 'der', type: 'spki' });
-  const { publicKey, privateKey } = generateKeyPairSync('x25519');
-  const share = publicKey.export({ format: 'der', type: 'spki' }).subarray(X25519_SPKI_PREFIX.length);
-  const shared = diffieHellman({ privateKey, publicKey: theirs });
-  // A low-order recipient point gives an all-zero secret: age refuses it, so do we.
-  if (shared.every((b) => b === 0)) throw invalidInput(`the X25519 recipient is a low-order point: ${recipient}`, EXPECTED);
-  const wrapKey = Buffer.from(hkdfSync('sha256', shared, Buffer.concat([share, decoded.bytes]), X25519_INFO, 32));
-  shared.fill(0);
-  try {
-    const c = createCipheriv('chacha20-poly1305', wrapKey, Buffer.alloc(12), { authTagLength: 16 });
-    const body = Buffer.concat([c.update(fileKey), c.final(), c.getAuthTag()]);
-    return { type: 'X25519', args: [encodeRaw(share)], body: Uint8Array.from(body) };
-  } finally {
-    wrapKey.fill(0);
-  }
 }
 
 /**

@@ -276,6 +276,16 @@ describe('sops interop: keyward and sops 3.13.2 on the same files', function () 
       assert.equal(sops(['decrypt', f]).stdout, 'pw: one\n');
     });
 
+    it('a rotation that would remove the only key held here is refused, and the file stays as it was', async () => {
+      const f = path.join(dir, 'c.env');
+      const before = await fsp.readFile(f);
+      const r = sb.run(['sops', 'rotate', '--rm-age', FIXTURE_RECIPIENT, '--add-age', keys[1]!.recipient, f]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /c\.env: no key of this keystore opens the data key/);
+      assert.deepEqual(await fsp.readFile(f), before);
+      assert.equal(sops(['decrypt', f]).stdout, 'PW=three\n');
+    });
+
     it('key groups with a threshold of 2 of 3, both ways, each opened with only two of the keys', async () => {
       const kdir = sb.path('groups');
       await fsp.mkdir(kdir, { recursive: true });

@@ -6,6 +6,7 @@ import { encodeRaw } from '../../daemon/age/base64';
 import { encodeHeader, parseHeader, type ParsedHeader, type Stanza } from '../../daemon/age/header';
 import { unwrapWithIdentities } from '../../daemon/age/identities';
 import { parseRecipient, parseRecipients, wrapFileKey } from '../../daemon/age/recipients';
+import { X25519Identity } from '../../daemon/age/x25519';
 import { MAX_SCRYPT_LOG_N, unwrapWithPassphrase, wrapWithPassphrase } from '../../daemon/age/scrypt';
 import { ErrorCode } from '../../daemon/protocol/errors';
 import { isKeywardError } from '../../daemon/util/errors';
@@ -220,6 +221,53 @@ describe('age recipients', () => {
       fails(() => unwrapWithIdentities([]), ErrorCode.InvalidInput, /no identities/);
       fails(() => unwrapWithIdentities([x25519]), ErrorCode.InvalidInput, /^identity 1 is not a valid age secret key$/);
       fails(() => unwrapWithIdentities([x25519Id, `${x25519Id.slice(0, -1)}${x25519Id.endsWith('Q') ? 'P' : 'Q'}`]), ErrorCode.InvalidInput, /^identity 2 is not a valid age secret key$/);
+    });
+  });
+
+  describe('X25519Identity (the keystore\'s OpenSSL unwrap)', () => {
+    it('opens what age-encryption and wrapFileKey wrap, among stanzas for others', async () => {
+      const id = X25519Identity.parse(x25519Id)!;
+      const key = randomBytes(16);
+      const others = [...(await wrapFileKey(key, [await identityToRecipient(await generateX25519Identity())])), ...(await wrapFileKey(key, [pq]))];
+      assert.deepEqual(Buffer.from(id.open(headerFor([...others, ...(await wrapFileKey(key, [x25519]))], key))!), key);
+      // A stanza age-encryption's own Encrypter made (its own random file key).
+      const e = new Encrypter();
+      e.addRecipient(x25519);
+      const file = await e.encrypt('x');
+      const d = new Decrypter();
+      d.addIdentity(x25519Id);
+      const libKey = await d.decryptHeader(file);
+      assert.deepEqual(Buffer.from(id.open(parseHeader(file))!), Buffer.from(libKey));
+      // Lowercase identities are the same key.
+      assert.deepEqual(Buffer.from(X25519Identity.parse(x25519Id.toLowerCase())!.open(parseHeader(file))!), Buffer.from(libKey));
+    });
+
+    it('finds nothing in files for other keys, or with a tampered stanza', async () => {
+      const id = X25519Identity.parse(x25519Id)!;
+      const key = randomBytes(16);
+      assert.equal(id.open(headerFor(await wrapFileKey(key, [await identityToRecipient(await generateX25519Identity())]), key)), undefined);
+      assert.equal(id.open(headerFor(await wrapFileKey(key, [pq]), key)), undefined);
+      const [mine] = await wrapFileKey(key, [x25519]);
+      const body = Uint8Array.from(mine!.body);
+      body[3]! ^= 1;
+      assert.equal(id.open(headerFor([{ ...mine!, body }], key)), undefined);
+    });
+
+    it('refuses malformed X25519 stanzas, low-order shares and scrypt mixed in', async () => {
+      const id = X25519Identity.parse(x25519Id)!;
+      const bad = (stanzas: Stanza[]) => () => id.open(headerFor(stanzas));
+      fails(bad([{ type: 'X25519', args: [], body: randomBytes(32) }]), ErrorCode.Malformed, /malformed X25519 stanza/);
+      fails(bad([{ type: 'X25519', args: [encodeRaw(randomBytes(31))], body: randomBytes(32) }]), ErrorCode.Malformed, /malformed X25519 stanza/);
+      fails(bad([{ type: 'X25519', args: [encodeRaw(randomBytes(32))], body: randomBytes(16) }]), ErrorCode.Malformed, /malformed X25519 stanza/);
+      fails(bad([{ type: 'X25519', args: [encodeRaw(Buffer.alloc(32))], body: randomBytes(32) }]), ErrorCode.Malformed, /low-order share/);
+      const key = randomBytes(16);
+      fails(bad([await wrapWithPassphrase(key, 'pw', 10), ...(await wrapFileKey(key, [x25519]))]), ErrorCode.Malformed, /scrypt stanza must be the only stanza/);
+    });
+
+    it('parses only X25519 identities', () => {
+      assert.equal(X25519Identity.parse(pqId), undefined);
+      assert.equal(X25519Identity.parse(x25519), undefined);
+      assert.equal(X25519Identity.parse(`${x25519Id.slice(0, -1)}${x25519Id.endsWith('Q') ? 'P' : 'Q'}`), undefined);
     });
   });
 

@@ -186,6 +186,18 @@ describe('keystore', () => {
     await assert.rejects(ks.unwrapFileKey(headerOf(other)), /no identity matched/);
   });
 
+  it('tells a modified header from a file for other keys, and a malformed stanza from both', async () => {
+    const file = await encryptTo((await ks.generate('k')).recipient);
+    assert.equal((await ks.unwrapFileKey(headerOf(file))).fileKey.length, 16);
+    // The stanza is intact (the key unwraps) but the header MAC line is not.
+    const header = Buffer.from(headerOf(file));
+    const mac = header.lastIndexOf('--- ') + 4;
+    header[mac] = header[mac] === 0x41 ? 0x42 : 0x41;
+    await assert.rejects(ks.unwrapFileKey(header), (e: unknown) => code(ErrorCode.DecryptFailed)(e) && /header authentication failed/.test((e as Error).message));
+    const malformed = Buffer.from(Buffer.from(headerOf(file)).toString('latin1').replace(/-> X25519 \S+/, '-> X25519 AAAA'), 'latin1');
+    await assert.rejects(ks.unwrapFileKey(malformed), code(ErrorCode.Malformed));
+  });
+
   it('parses identity files strictly', () => {
     assert.throws(
       () => parseIdentityFile('AGE-PLUGIN-YUBIKEY-1ABC\n'),
