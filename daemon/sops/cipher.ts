@@ -39,10 +39,14 @@ export interface EncParts {
   type: EncType;
 }
 
-const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** An encrypted value's fields (each base64 still to be checked for whole groups). */
+const ENC_SHAPE = /^ENC\[AES256_GCM,data:([A-Za-z0-9+/]*={0,2}),iv:([A-Za-z0-9+/]*={0,2}),tag:([A-Za-z0-9+/]*={0,2}),type:([a-z]+)\]$/;
+
+/** Padded standard base64: whole 4-character groups, "=" only as the last one or two. */
+const B64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function b64(s: string): Buffer | undefined {
-  return B64.test(s) ? Buffer.from(s, 'base64') : undefined;
+  return s.length % 4 === 0 && B64_CHARS.test(s) ? Buffer.from(s, 'base64') : undefined;
 }
 
 /** Whether a string has the shape of an encrypted value (cheap test, no decoding). */
@@ -56,6 +60,16 @@ export function looksEncrypted(s: string): boolean {
  */
 export function parseEnc(s: string, where: string): EncParts | undefined {
   if (!s.startsWith(PREFIX)) return undefined;
+  // The well-formed case in one match; anything else goes the long way, to say what is wrong.
+  const m = ENC_SHAPE.exec(s);
+  if (m) {
+    const [, d, i, t, type] = m as unknown as [string, string, string, string, string];
+    if (d.length % 4 === 0 && i.length % 4 === 0 && t.length % 4 === 0 && ENC_TYPES.has(type)) {
+      const iv = Buffer.from(i, 'base64');
+      const tag = Buffer.from(t, 'base64');
+      if (iv.length > 0 && iv.length <= 256 && tag.length === TAG_SIZE) return { data: Buffer.from(d, 'base64'), iv, tag, type: type as EncType };
+    }
+  }
   const bad = (what: string) => new KeywardError(ErrorCode.Malformed, `malformed encrypted value at ${where}: ${what}`, 'the file is corrupted or was edited by hand; restore it from version control');
   if (!s.endsWith(']')) throw bad('no closing bracket');
   // Base64 has no ',' and no ':', so the four fields split unambiguously.
@@ -211,9 +225,12 @@ export function openParts(p: EncParts, key: Uint8Array, aad: string, where: stri
   const d = createDecipheriv('aes-256-gcm', key, p.iv);
   d.setAAD(Buffer.from(aad, 'utf8'));
   d.setAuthTag(p.tag);
+  const out = d.update(p.data);
   try {
-    return Buffer.concat([d.update(p.data), d.final()]);
+    d.final(); // GCM: no more output, only the tag check
+    return out;
   } catch {
+    out.fill(0); // not authentic: never let it out
     throw new KeywardError(ErrorCode.DecryptFailed, `${what} at ${where} failed authentication (tampered, or moved from another key)`, 'restore the file from version control; if only the MAC is wrong, --ignore-mac reads the rest');
   }
 }
