@@ -206,6 +206,23 @@ export interface Decrypted {
 }
 
 /**
+ * What opening the encryption of `v` gives (decryptValue's result), without the cipher: the
+ * plaintext bytes read back as their type. Undefined when they do not read back (the caller
+ * then opens the value for real, and fails as any reader would). For the read-back after a
+ * write: the writer knows each new value's plaintext, and AES-GCM's own round trip is not what
+ * the read-back checks (the store's is).
+ */
+export function expectedOpen(v: Exclude<Plain, Comment>, enc: StringEncoding = 'utf8'): Decrypted | undefined {
+  const bytes = plainBytes(v, enc);
+  const type = encTypeOf(v);
+  try {
+    return { value: readTyped(bytes, type, '', enc), bytes, type };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Opens one value. `where` names the value in errors (a path, never a value). Throws Malformed
  * when `s` is not an encrypted value or its plaintext does not read as its type, and
  * DecryptFailed when authentication fails (wrong key, tampered, or moved to another key).

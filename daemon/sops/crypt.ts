@@ -21,7 +21,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
-import { decryptValue, encryptValue, encTypeOf, goRfc3339, looksEncrypted, parseEnc, openParts, plainBytes, type Decrypted, type Plain, type StringEncoding } from './cipher';
+import { decryptValue, encryptValue, encTypeOf, expectedOpen, goRfc3339, looksEncrypted, parseEnc, openParts, plainBytes, type Decrypted, type Plain, type StringEncoding } from './cipher';
 import { compileGoRegexp } from './config';
 import type { EncryptRules } from './options';
 import { Branch, Comment, Float, Int, Time, type Value } from './tree';
@@ -220,6 +220,12 @@ export interface CryptOptions {
 export interface EncryptOptions extends CryptOptions {
   /** Ciphertexts to keep for unchanged values (consumed). */
   reuse?: Stash;
+  /**
+   * Filled with what each new value will open to (see DecryptOptions.opened): the read-back of
+   * the written file then checks the store's round trip and the MAC, and runs the cipher only
+   * on ciphertexts that did not come back as written.
+   */
+  opened?: Map<string, Decrypted>;
 }
 
 export interface EncryptResult {
@@ -261,7 +267,13 @@ export function encryptTree(plain: readonly Branch[], key: Uint8Array, rules: Ru
       if (out !== undefined) unchanged++;
       else changed++;
     }
-    out ??= encryptValue(v, key, aad, enc);
+    if (out === undefined) {
+      out = encryptValue(v, key, aad, enc);
+      if (opts.opened && out !== '' && !(v instanceof Comment)) {
+        const d = expectedOpen(v, enc);
+        if (d) opts.opened.set(`${aad}\u0000${out}`, d);
+      }
+    }
     if (v instanceof Comment) {
       if (rules.matchesUnencryptedComment(out)) {
         throw new KeywardError(ErrorCode.InvalidInput, `encrypted comment at ${at.where || 'top level'} matches unencrypted_comment_regex`, 'make the regex unable to match an encrypted comment (ENC[...])');

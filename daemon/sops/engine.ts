@@ -8,7 +8,9 @@
 //   Saving unchanged text writes nothing.
 // - The MAC is always checked, and an unverified file (--ignore-mac) is not re-encrypted, which
 //   would bless whatever changed it, unless the caller says so.
-// - Every file written is read back (decrypted, MAC verified, compared) before it is returned.
+// - Every file written is read back (parsed, every value opened, MAC verified, compared with
+//   what was meant) before it is returned. The cipher runs on ciphertexts that did not come back
+//   exactly as written; values the writer just encrypted open to what it knows they hold.
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
@@ -311,7 +313,7 @@ function reencrypt(f: OpenedFile, plain: Branch[]): Written {
   const s = secretOf(f);
   checkNoMetadataKey(f.format, plain);
   if (plain.length === 0) throw new KeywardError(ErrorCode.InvalidInput, 'the file has no document', 'a sops file holds at least one document');
-  const enc = encryptTree(plain, s.dataKey, s.rules, { reuse: s.stash.clone(), encoding: encodingOf(f.format) });
+  const enc = encryptTree(plain, s.dataKey, s.rules, { reuse: s.stash.clone(), encoding: encodingOf(f.format), opened: s.opened });
   const lastModified = nowRfc3339();
   const mac = encryptMac(enc.mac, s.dataKey, lastModified);
   const metadata = { ...f.metadata, lastModified, mac };
@@ -512,17 +514,17 @@ function thresholdFor(groups: number, t: number | undefined, clamp = false): num
   return t || undefined;
 }
 
-function emitNew(format: SopsFormat, plain: Branch[], dataKey: Buffer, keyGroups: KeyGroup[], shamirThreshold: number | undefined, rules: EncryptRules, version: string): Buffer {
-  const enc = encryptTree(plain, dataKey, new Rules(effectiveRules(rules)), { encoding: encodingOf(format) });
+function emitNew(format: SopsFormat, plain: Branch[], dataKey: Buffer, keyGroups: KeyGroup[], shamirThreshold: number | undefined, rules: EncryptRules, version: string, opened: Map<string, OpenedValue>): Buffer {
+  const enc = encryptTree(plain, dataKey, new Rules(effectiveRules(rules)), { encoding: encodingOf(format), opened });
   const lastModified = nowRfc3339();
   const metadata: SopsMetadata = { keyGroups, lastModified, mac: encryptMac(enc.mac, dataKey, lastModified), version, rules };
   if (shamirThreshold) metadata.shamirThreshold = shamirThreshold;
   return storeFor(format).emitEncrypted(joinMetadata(enc.branches, metadataBranch(metadata)));
 }
 
-function fromBytesCheck(bytes: Buffer, format: SopsFormat, dataKey: Buffer, plain: readonly Branch[]): void {
+function fromBytesCheck(bytes: Buffer, format: SopsFormat, dataKey: Buffer, plain: readonly Branch[], opened: Map<string, OpenedValue>): void {
   const p = parseEncrypted(bytes, format);
-  const d = decryptParsed(p, dataKey, format, false);
+  const d = decryptParsed(p, dataKey, format, false, opened);
   if (d.mac !== 'ok' || !sameBranches(d.branches, plain)) {
     throw new KeywardError(ErrorCode.IllegalState, `the ${format} file written does not read back the same`, 'nothing was written; report this as a keyward bug with the format and the shape of the file (not its values)');
   }
@@ -541,8 +543,9 @@ export async function encryptNew(plain: Buffer, format: SopsFormat, spec: Encryp
   try {
     const threshold = thresholdFor(spec.keyGroups.length, spec.shamirThreshold);
     const groups = await wrapDataKey(dataKey, spec.keyGroups, threshold, services);
-    const bytes = emitNew(format, branches, dataKey, groups, threshold, rules, SOPS_VERSION);
-    fromBytesCheck(bytes, format, dataKey, branches);
+    const opened = new Map<string, OpenedValue>();
+    const bytes = emitNew(format, branches, dataKey, groups, threshold, rules, SOPS_VERSION, opened);
+    fromBytesCheck(bytes, format, dataKey, branches, opened);
     return bytes;
   } finally {
     dataKey.fill(0);
@@ -595,8 +598,9 @@ export async function rotate(f: OpenedFile, services: KeyServices, spec?: Omit<E
   try {
     const groups = await wrapDataKey(dataKey, target, threshold, services);
     const plain = f.branches as Branch[];
-    const bytes = emitNew(f.format, plain, dataKey, groups, threshold, f.metadata.rules, f.metadata.version || SOPS_VERSION);
-    fromBytesCheck(bytes, f.format, dataKey, plain);
+    const opened = new Map<string, OpenedValue>();
+    const bytes = emitNew(f.format, plain, dataKey, groups, threshold, f.metadata.rules, f.metadata.version || SOPS_VERSION, opened);
+    fromBytesCheck(bytes, f.format, dataKey, plain, opened);
     return bytes;
   } finally {
     dataKey.fill(0);

@@ -10,6 +10,7 @@ import { closeFile, encryptNew, extract, openFile, readInfo, renderPlain, rotate
 import type { KeyServices } from '../../daemon/sops/keys';
 import type { EncryptRules } from '../../daemon/sops/options';
 import type { SopsFormat } from '../../daemon/sops/store';
+import { YamlStore } from '../../daemon/sops/stores/yaml';
 import { Branch, Comment, Float, Int, Time, type Value } from '../../daemon/sops/tree';
 import { isKeywardError, KeywardError } from '../../daemon/util/errors';
 import { requireTool, tempDir } from '../helpers/tools';
@@ -381,6 +382,40 @@ describe('sops engine', function () {
     });
     const open = (t: string, o = {}) => openFile(Buffer.from(t), 'yaml', services, o);
     const line = (t: string, key: string) => new RegExp(`^(\\s*)${key}: (.*)$`, 'm').exec(t)!;
+
+    it('a store that does not give back what it was given: caught by the read-back, nothing returned', async () => {
+      // The read-back opens new values from what the writer knows; it must still catch a store
+      // that moves, retypes or garbles a ciphertext on its way to the bytes.
+      const original = Object.getOwnPropertyDescriptor(YamlStore.prototype, 'emitEncrypted')!.value as (this: YamlStore, b: Branch[]) => Buffer;
+      const damage: ((t: string) => string)[] = [
+        (t) => {
+          const pw = line(t, 'password')[2]!;
+          const name = line(t, 'name')[2]!;
+          return t.replace(`password: ${pw}`, `password: ${name}`).replace(`name: ${name}`, `name: ${pw}`);
+        },
+        (t) => t.replace(/type:int\]/, 'type:float]'),
+        (t) => t.replace(/(password: ENC\[AES256_GCM,data:)(.)/, (_m, a: string, c: string) => a + (c === 'A' ? 'B' : 'A')),
+      ];
+      try {
+        for (const d of damage) {
+          YamlStore.prototype.emitEncrypted = function (this: YamlStore, b) {
+            return Buffer.from(d(original.call(this, b).toString('utf8')));
+          };
+          await assert.rejects(encryptNew(Buffer.from(SAMPLES.yaml), 'yaml', spec(), services));
+          YamlStore.prototype.emitEncrypted = original;
+          const f = await open(enc);
+          YamlStore.prototype.emitEncrypted = function (this: YamlStore, b) {
+            return Buffer.from(d(original.call(this, b).toString('utf8')));
+          };
+          await assert.rejects(setValue(f, ['name'], 'bob'));
+          await assert.rejects(rotate(f, services));
+          YamlStore.prototype.emitEncrypted = original;
+          closeFile(f);
+        }
+      } finally {
+        YamlStore.prototype.emitEncrypted = original;
+      }
+    });
 
     it('a tampered value', async () => {
       const t = enc.replace(/(password: ENC\[AES256_GCM,data:)(.)/, (_m, a: string, c: string) => a + (c === 'A' ? 'B' : 'A'));
