@@ -51,18 +51,24 @@ const notInCli = [/^node_modules\/(zod|yaml|tinyglobby|age-encryption|@noble|@aw
 // the daemon client and its JSON-RPC library, which --version, help and scan do without.
 const lazyInCli = ['daemon/client.ts'];
 
-/** Makes the imports of a cliParts module external: required from its bundle at run time. */
-function cliPartsPlugin() {
-  const parts = new Map(Object.entries(cliParts).map(([src, out]) => [src.endsWith('.ts') ? path.resolve(src) : src, out]));
-  const packages = Object.keys(cliParts).filter((src) => !src.endsWith('.ts'));
+// Bundled apart for the daemon's programs (dist/daemon.js and dist/cli-local.js): the AWS SDK,
+// loaded only when a KMS, STS, SSM or Secrets Manager call is made (see daemon/kms/aws-sdk.ts).
+const daemonParts = {
+  'daemon/kms/aws-sdk.ts': 'aws',
+};
+
+/** Makes the (dynamic) imports of a module of `partsMap` external: required from its bundle at run time. */
+function partsPlugin(partsMap) {
+  const parts = new Map(Object.entries(partsMap).map(([src, out]) => [src.endsWith('.ts') ? path.resolve(src) : src, out]));
+  const packages = Object.keys(partsMap).filter((src) => !src.endsWith('.ts'));
   return {
-    name: 'cli-parts',
+    name: 'parts',
     setup(build) {
-      build.onResolve({ filter: new RegExp(`^(\\.\\.?/|(${packages.join('|')})$)`) }, async (args) => {
-        if (args.pluginData === 'cli-parts') return undefined;
+      build.onResolve({ filter: new RegExp(`^(\\.\\.?/${packages.length ? `|(${packages.join('|')})$` : ''})`) }, async (args) => {
+        if (args.pluginData === 'parts') return undefined;
         let out = parts.get(args.path);
         if (!out && args.path.startsWith('.')) {
-          const r = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'cli-parts' });
+          const r = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'parts' });
           out = parts.get(r.path);
         }
         if (!out) return undefined;
@@ -129,10 +135,11 @@ const builds = [
     outdir: 'dist',
     banner: { js: '#!/usr/bin/env node' },
     metafile: true,
-    plugins: [cliPartsPlugin(), foldConstantsPlugin(), leanCliPlugin()],
+    plugins: [partsPlugin(cliParts), foldConstantsPlugin(), leanCliPlugin()],
   },
-  ...Object.entries(cliParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist' })),
-  { ...common, entryPoints: { daemon: 'daemon/server/main.ts' }, outdir: 'dist' },
+  ...Object.entries(cliParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist', plugins: [partsPlugin(daemonParts)] })),
+  { ...common, entryPoints: { daemon: 'daemon/server/main.ts' }, outdir: 'dist', plugins: [partsPlugin(daemonParts)] },
+  ...Object.entries(daemonParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist' })),
   { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
   // The pre-commit hook's entry: only the scanner, so a commit waits ~100 ms, not the CLI's start.
   { ...common, entryPoints: { scan: 'daemon/scan/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },

@@ -27,13 +27,10 @@ export interface KmsStats {
   byOp: Record<string, number>;
 }
 
-/**
- * The SDK is loaded on first use: it is large, and most CLI runs never call KMS (the bundle
- * keeps it, but evaluates it only then).
- */
+/** The SDK is loaded on first use (see aws-sdk.ts): it is large, and most runs never call KMS. */
 type Sdk = typeof import('@aws-sdk/client-kms');
 let sdk: Promise<Sdk> | undefined;
-const loadSdk = (): Promise<Sdk> => (sdk ??= import('@aws-sdk/client-kms'));
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('./aws-sdk').then((m) => m.kms));
 
 /** Limits of KMS itself: plaintext up to 4096 bytes; a context of a few KiB. */
 const MAX_PLAINTEXT = 4096;

@@ -29,7 +29,7 @@ export async function assumeRole(roleArn: string, opts: AwsOptions, region: stri
   const key = `${roleArn}|${opts.profile ?? ''}|${opts.endpoint ?? ''}`;
   const hit = cache.get(key);
   if (hit && hit.expires - Date.now() > 5 * 60_000) return hit.creds;
-  const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/nested-clients/sts');
+  const { STSClient, AssumeRoleCommand } = (await import('./aws-sdk')).sts;
   const sts = new STSClient(clientConfig(opts, region ?? process.env.AWS_REGION ?? 'us-east-1'));
   try {
     const out = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName() }));

@@ -27,7 +27,7 @@ export async function fetchMemberSource(src: MemberSource, opts: AwsOptions = {}
   let text: string | undefined;
   if (src.kind === 'ssm') {
     // Loaded on first use: most runs never read a team source.
-    const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm');
+    const { SSMClient, GetParameterCommand } = (await import('../kms/aws-sdk')).ssm;
     const c = new SSMClient(clientConfig(opts, region));
     try {
       const out = await c.send(new GetParameterCommand({ Name: src.id, WithDecryption: true }), { abortSignal: signal });
@@ -38,7 +38,7 @@ export async function fetchMemberSource(src: MemberSource, opts: AwsOptions = {}
       c.destroy();
     }
   } else {
-    const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    const { SecretsManagerClient, GetSecretValueCommand } = (await import('../kms/aws-sdk')).secretsManager;
     const c = new SecretsManagerClient(clientConfig(opts, region));
     try {
       const out = await c.send(new GetSecretValueCommand({ SecretId: src.id }), { abortSignal: signal });
