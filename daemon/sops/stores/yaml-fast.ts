@@ -7,14 +7,14 @@
 // reads its own output back). This reader walks the lines once.
 //
 // What it reads: one document whose root is a block mapping at column 0; block mappings and
-// block sequences, indented (a sequence under a key sits deeper than the key); `- key: value`
+// block sequences (under a key, deeper than the key or at its column); `- key: value`
 // items; plain keys that are strings; values that are one-line plain, single-quoted or
 // double-quoted (without escapes) scalars, `|` or `|-` literal blocks, `{}` and `[]`; comment
 // lines before an item (of the same block, or the first of a nested one) and, all at one column,
 // where blocks close; inline comments after a scalar; `key: # comment` above a nested block.
 // Everything else gives up: document markers and directives, tabs, CR, anchors, aliases, tags,
 // flow collections with content, multi-line plain or quoted scalars, escapes, folded or kept
-// blocks, indentless sequences, duplicate keys, keys that are not plain strings, comment lines
+// blocks, duplicate keys, keys that are not plain strings, comment lines
 // at several columns where blocks close or at the end of the document (the full reader's rules
 // place them by column), and anything invalid (the full reader names the error and its line).
 //
@@ -179,15 +179,13 @@ class Reader {
     if (ind === -1 || ind < col) return null;
     const line = this.lines[this.i]!;
     const seq = isDash(line, ind);
-    if (ind === col) {
-      if (seq) giveUp(); // an indentless sequence
-      return null;
-    }
-    return seq ? this.sequence(ind, depth + 1) : this.mapping(ind, this.i, depth + 1);
+    // An indentless sequence (its "-" at the key's column, as sops before 3.7 wrote them).
+    if (ind === col) return seq ? this.sequence(ind, depth + 1, true) : null;
+    return seq ? this.sequence(ind, depth + 1, false) : this.mapping(ind, this.i, depth + 1);
   }
 
   /** A block sequence whose "-" are at `col`; this.i is on its first item. */
-  private sequence(col: number, depth: number): Value[] {
+  private sequence(col: number, depth: number, indentless: boolean): Value[] {
     if (depth > MAX_DEPTH) giveUp();
     const out: Value[] = [];
     const push = (c: Comment) => out.push(c);
@@ -199,7 +197,12 @@ class Reader {
       }
       if (ind > col) giveUp();
       const line = this.lines[this.i]!;
-      if (!isDash(line, col)) giveUp();
+      if (!isDash(line, col)) {
+        // The next key of the mapping an indentless sequence belongs to: it ends here, and
+        // comment lines before that key are the key's (yaml.v3 gives such a sequence no end).
+        if (indentless) return out;
+        giveUp();
+      }
       this.flush(push);
       const at = skipSpaces(line, col + 1);
       if (at === line.length || at === col + 1) giveUp(); // "-" alone, or "-x"
