@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import { ErrorCode } from '../protocol';
 import { KeywardError, errnoCode } from '../util/errors';
@@ -6,39 +7,84 @@ export interface Lock {
   release(): Promise<void>;
 }
 
+/** An unreadable lock file younger than this may still be being written: it is waited for. */
+const UNREADABLE_GRACE_MS = 5_000;
+
 /**
  * One owner per KEYWARD_HOME: the daemon, or a `--no-daemon` CLI run. The lock file holds the
  * owner's pid; a lock whose process is gone (a crash, kill -9) is stale and taken over.
+ *
+ * The file appears whole: written beside it, then hard-linked into place, which fails if it
+ * exists. (Created empty and then written, a second process starting at the same moment could
+ * read it empty, take it for stale, remove it and take the lock too.) Where hard links are not
+ * supported, it is created exclusively and then written, and an unreadable lock is given a few
+ * seconds before it counts as stale.
  */
 export async function acquireLock(file: string, owner: 'daemon' | 'cli'): Promise<Lock> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const h = await fsp.open(file, 'wx', 0o600);
-      await h.writeFile(JSON.stringify({ pid: process.pid, owner, start: processStart(process.pid) }) + '\n');
-      await h.close();
-      let released = false;
-      return {
-        async release() {
-          if (released) return;
-          released = true;
-          await fsp.rm(file, { force: true });
-        },
-      };
-    } catch (e) {
-      if (errnoCode(e) !== 'EEXIST') throw e;
+  const content = JSON.stringify({ pid: process.pid, owner, start: processStart(process.pid) }) + '\n';
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const deadline = Date.now() + UNREADABLE_GRACE_MS + 1_000;
+  try {
+    for (let attempt = 0; attempt < 3; ) {
+      if (await createWhole(file, temp, content)) {
+        let released = false;
+        return {
+          async release() {
+            if (released) return;
+            released = true;
+            await fsp.rm(file, { force: true });
+          },
+        };
+      }
+      const holder = await readHolder(file);
+      if (holder === null) {
+        // Being written by a process that has just created it, or damaged long ago.
+        const age = await fsp.stat(file).then((st) => Date.now() - st.mtimeMs, () => Infinity);
+        if (age < UNREADABLE_GRACE_MS && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+      } else if (isAlive(holder.pid) && (holder.start === undefined || holder.start === processStart(holder.pid))) {
+        throw new KeywardError(
+          ErrorCode.Busy,
+          holder.owner === 'daemon' ? `a keyward daemon is already running for this home (pid ${holder.pid})` : `another keyward command holds this home (pid ${holder.pid})`,
+          holder.owner === 'daemon' ? 'use it (drop --no-daemon), or stop it with keyward daemon stop' : 'wait for it to finish',
+        );
+      }
+      // Stale: its process is gone.
+      await fsp.rm(file, { force: true });
+      attempt++;
     }
-    const holder = await readHolder(file);
-    if (holder && isAlive(holder.pid) && (holder.start === undefined || holder.start === processStart(holder.pid))) {
-      throw new KeywardError(
-        ErrorCode.Busy,
-        holder.owner === 'daemon' ? `a keyward daemon is already running for this home (pid ${holder.pid})` : `another keyward command holds this home (pid ${holder.pid})`,
-        holder.owner === 'daemon' ? 'use it (drop --no-daemon), or stop it with keyward daemon stop' : 'wait for it to finish',
-      );
-    }
-    // Stale: its process is gone.
-    await fsp.rm(file, { force: true });
+  } finally {
+    await fsp.rm(temp, { force: true });
   }
   throw new KeywardError(ErrorCode.Busy, `could not take the lock ${file}`, 'another keyward process is starting; try again');
+}
+
+/** Creates `file` holding `content`, atomically where hard links work; false if it exists. */
+async function createWhole(file: string, temp: string, content: string): Promise<boolean> {
+  try {
+    await fsp.writeFile(temp, content, { mode: 0o600, flag: 'w' });
+    await fsp.link(temp, file);
+    return true;
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+  }
+  // No hard links here: exclusive create, then write.
+  try {
+    const h = await fsp.open(file, 'wx', 0o600);
+    try {
+      await h.writeFile(content);
+    } finally {
+      await h.close();
+    }
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST') return false;
+    throw e;
+  }
 }
 
 export async function readHolder(file: string): Promise<{ pid: number; owner: string; start?: string } | null> {
