@@ -12,6 +12,7 @@ import {
 import type { MethodKey, ParamsOf, ResultOf } from './protocol';
 import { PROTOCOL_VERSION, methodNames } from './protocol/constants';
 import { ErrorCode, type ErrorData } from './protocol/errors';
+import { isAlive, readHolder } from './server/lock';
 import { KeywardError, errnoCode } from './util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from './util/paths';
 
@@ -141,8 +142,8 @@ export async function startDaemonProcess(home: string, daemonScript: string, env
   child.unref();
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (exited !== null) {
-      // Another process may have won the race to start it: then connecting works.
+    if (exited !== null && !(await anotherDaemonStarting(paths.lock, child.pid))) {
+      // It exited, and no other daemon holds the home: unless one already answers, it failed.
       try {
         const s = await connectSocket(paths.socket);
         s.destroy();
@@ -151,6 +152,7 @@ export async function startDaemonProcess(home: string, daemonScript: string, env
         throw new KeywardError(ErrorCode.DaemonUnavailable, `the daemon exited at start: ${await lastLogLine(paths.log)}`, `see ${paths.log}`);
       }
     }
+    // Still starting, or another process won the race to start it: wait for its socket.
     try {
       const s = await connectSocket(paths.socket);
       s.destroy();
@@ -161,6 +163,12 @@ export async function startDaemonProcess(home: string, daemonScript: string, env
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new KeywardError(ErrorCode.DaemonUnavailable, `the daemon did not start within ${START_TIMEOUT_MS / 1000} s`, `see ${paths.log}`);
+}
+
+/** Whether a live daemon other than `pid` holds the home's lock (it won a race to start). */
+async function anotherDaemonStarting(lock: string, pid: number | undefined): Promise<boolean> {
+  const holder = await readHolder(lock);
+  return holder !== null && holder.owner === 'daemon' && holder.pid !== pid && isAlive(holder.pid);
 }
 
 async function lastLogLine(file: string): Promise<string> {

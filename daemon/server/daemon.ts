@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { chmodSync, promises as fsp } from 'node:fs';
 import * as net from 'node:net';
 import { createMessageConnection, ResponseError, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { ErrorCode, PROTOCOL_VERSION, methods, methodsByName, validateParams, type ErrorData, type MethodKey } from '../protocol';
@@ -65,8 +65,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       socket.once('close', () => sockets.delete(socket));
       serveConnection(socket, service, Buffer.from(token), log, () => void running.stop('shutdown requested'));
     });
-    await listenPrivately(server, paths.socket);
+    await service.record({ event: 'daemon.start', outcome: 'ok', detail: `pid ${process.pid}` });
 
+    // Ready to stop before the socket listens: a client may connect, and ask for a shutdown,
+    // as soon as it does.
     let stopping: Promise<void> | undefined;
     let resolveClosed!: () => void;
     const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -98,7 +100,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         return stopping;
       },
     };
-    await service.record({ event: 'daemon.start', outcome: 'ok', detail: `pid ${process.pid}` });
+    await listenPrivately(server, paths.socket);
     log(`daemon: ready on ${paths.socket} (pid ${process.pid}, keystore ${service.keystore.backendKind})`);
     // Workspaces registered before are watched again (only the daemon watches).
     resumeWorkspaces(service).catch((e: unknown) => log(`daemon: could not resume workspaces: ${e instanceof Error ? e.message : 'error'}`));
@@ -119,13 +121,18 @@ async function listenPrivately(server: net.Server, socket: string): Promise<void
       server.once('error', reject);
       server.listen(socket, () => {
         server.off('error', reject);
-        resolve();
+        // Synchronously, before any connection is handled (the umask already made it 0600).
+        try {
+          if (process.platform !== 'win32') chmodSync(socket, 0o600);
+          resolve();
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
       });
     });
   } finally {
     if (old !== undefined) process.umask(old);
   }
-  if (process.platform !== 'win32') await fsp.chmod(socket, 0o600);
 }
 
 function serveConnection(

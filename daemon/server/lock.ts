@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
-import { ErrorCode } from '../protocol';
+import { ErrorCode } from '../protocol/errors';
 import { KeywardError, errnoCode } from '../util/errors';
 
 export interface Lock {

@@ -8,6 +8,7 @@ import { ErrorCode, PROTOCOL_VERSION } from '../../daemon/protocol';
 import { DaemonClient, startDaemonProcess } from '../../daemon/client';
 import { MemoryBackend } from '../../daemon/keystore/memory';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
+import { isAlive, readHolder } from '../../daemon/server/lock';
 import { KeywardError } from '../../daemon/util/errors';
 import { daemonPaths } from '../../daemon/util/paths';
 import { tempDir } from '../helpers/tools';
@@ -184,7 +185,15 @@ describe('daemon process (dist/daemon.js)', function () {
     env = { ...process.env, XDG_RUNTIME_DIR: path.join(dir, 'run'), KEYWARD_HOME: home };
     await fsp.mkdir(env.XDG_RUNTIME_DIR!, { mode: 0o700 });
   });
-  afterEach(() => cleanup());
+  afterEach(async () => {
+    // A daemon a failed test left running is stopped here, before its home goes.
+    const holder = await readHolder(daemonPaths(home, env).lock);
+    if (holder && isAlive(holder.pid)) {
+      process.kill(holder.pid, 'SIGTERM');
+      for (let i = 0; i < 100 && isAlive(holder.pid); i++) await new Promise((r) => setTimeout(r, 50));
+    }
+    await cleanup();
+  });
 
   it('shuts down on SIGTERM and removes its socket', async () => {
     const p = await startDaemonProcess(home, script, env);
