@@ -2,10 +2,9 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { JobInfo, ServiceIdentityView, TeamPlanView } from '../protocol';
-import { JobProgressNotification } from '../protocol/constants';
 import { ErrorCode, ExitCode } from '../protocol/errors';
-import type { Backend } from './backend';
 import { KeywardError } from '../util/errors';
+import { follow, formatJob } from './artifacts';
 import { collect, globals, print, withBackend } from './context';
 
 /** The repo root holding the team policy: --root, else the nearest directory up with a .keyward.yaml. */
@@ -43,28 +42,6 @@ function formatPlan(plan: TeamPlanView, verbose: boolean): string {
   for (const p of plan.problems) lines.push(`problem: ${p.subject}: ${p.problem}`);
   for (const n of plan.notes) lines.push(`note: ${n}`);
   return lines.join('\n');
-}
-
-function formatJob(j: JobInfo): string {
-  return `${j.kind} ${j.id}: ${j.state}, ${j.filesDone} done, ${j.filesSkipped} unchanged, ${j.filesFailed} failed of ${j.filesTotal}`;
-}
-
-/** Follows a job to its end, with progress on a terminal; Ctrl-C cancels it (files not switched keep their old form). */
-async function follow(b: Backend, job: JobInfo): Promise<JobInfo> {
-  if (job.state !== 'running') return job;
-  const tty = process.stderr.isTTY && !globals().json;
-  b.onNotification(JobProgressNotification, (p) => {
-    const j = p as JobInfo;
-    if (j.id === job.id && tty) process.stderr.write(`\r${j.kind} ${j.id}: ${j.filesDone + j.filesSkipped}/${j.filesTotal} files   `);
-  });
-  const onSigint = () => void b.call('jobsCancel', { id: job.id }).catch(() => undefined);
-  process.once('SIGINT', onSigint);
-  try {
-    return await b.call('jobsWait', { id: job.id });
-  } finally {
-    process.off('SIGINT', onSigint);
-    if (tty) process.stderr.write('\n');
-  }
 }
 
 function formatIdentity(i: ServiceIdentityView): string {

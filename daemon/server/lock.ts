@@ -25,6 +25,7 @@ export async function acquireLock(file: string, owner: 'daemon' | 'cli'): Promis
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   const deadline = Date.now() + UNREADABLE_GRACE_MS + 1_000;
   try {
+    await fsp.writeFile(temp, content, { mode: 0o600, flag: 'w' });
     for (let attempt = 0; attempt < 3; ) {
       if (await createWhole(file, temp, content)) {
         let released = false;
@@ -61,10 +62,9 @@ export async function acquireLock(file: string, owner: 'daemon' | 'cli'): Promis
   throw new KeywardError(ErrorCode.Busy, `could not take the lock ${file}`, 'another keyward process is starting; try again');
 }
 
-/** Creates `file` holding `content`, atomically where hard links work; false if it exists. */
+/** Creates `file` holding `content` (already in `temp`), atomically where hard links work; false if it exists. */
 async function createWhole(file: string, temp: string, content: string): Promise<boolean> {
   try {
-    await fsp.writeFile(temp, content, { mode: 0o600, flag: 'w' });
     await fsp.link(temp, file);
     return true;
   } catch (e) {
