@@ -23,6 +23,11 @@ export interface PayloadTuning {
   threads?: 'auto' | 'never' | 'always';
   /** Batches handed to the workers and not yet written (default: twice the pool size). */
   inFlight?: number;
+  /**
+   * File to file, let each worker read its batches and write them in place (spread.ts;
+   * default true). False: the calling thread reads and writes every batch, in order.
+   */
+  spread?: boolean;
 }
 
 export interface PayloadOptions extends StreamOptions {
@@ -33,7 +38,7 @@ export interface PayloadOptions extends StreamOptions {
 const DEFAULT_BATCH_CHUNKS = 16;
 const MAX_BATCH_CHUNKS = 256;
 /** 2^48 chunks fit the 11-byte counter and a JS integer exactly (as in stream.ts). */
-const MAX_CHUNKS = 2 ** 48;
+export const MAX_CHUNKS = 2 ** 48;
 
 /** Where batches come from: a file read at known positions, or any reader. */
 export interface BatchSource {
@@ -140,18 +145,19 @@ const threaded: Executor = {
   },
 };
 
-interface Settings {
+export interface Settings {
   batchChunks: number;
   threads: 'auto' | 'never' | 'always';
   inFlight: number;
+  spread: boolean;
 }
 
-function settings(t: PayloadTuning | undefined): Settings {
+export function settings(t: PayloadTuning | undefined): Settings {
   const batchChunks = t?.batchChunks ?? DEFAULT_BATCH_CHUNKS;
   if (!Number.isInteger(batchChunks) || batchChunks < 1 || batchChunks > MAX_BATCH_CHUNKS) throw internal('batchChunks out of range');
   const inFlight = t?.inFlight ?? 2 * cryptoPool().size;
   if (!Number.isInteger(inFlight) || inFlight < 1) throw internal('inFlight out of range');
-  return { batchChunks, threads: t?.threads ?? 'auto', inFlight };
+  return { batchChunks, threads: t?.threads ?? 'auto', inFlight, spread: t?.spread ?? true };
 }
 
 /**
@@ -198,9 +204,9 @@ function keepSpare(b: Buffer): void {
 }
 
 /** A promise that never rejects, so that one left behind after a failure is no unhandled rejection. */
-type Settled<T> = Promise<{ ok: true; value: T } | { ok: false; error: unknown }>;
+export type Settled<T> = Promise<{ ok: true; value: T } | { ok: false; error: unknown }>;
 
-function settle<T>(p: Promise<T>): Settled<T> {
+export function settle<T>(p: Promise<T>): Settled<T> {
   return p.then(
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),

@@ -11,6 +11,7 @@ import { ByteReader, FileSink, filePull, iterablePull, WritableSink, WRITE_BEHIN
 import { parseRecipients, wrapFileKey } from './recipients';
 import { encodeHeaderWithRoom, headerRoom, isKeywardStanza } from './room';
 import { unwrapWithPassphrase, wrapWithPassphrase } from './scrypt';
+import { decryptSpread, encryptSpread, spreads, type OpenFile } from './spread';
 import { plaintextSize } from './stream';
 
 // Whole age files: encrypt, decrypt (to a file or a stream), read the header, inspect.
@@ -129,7 +130,11 @@ export async function encryptFile(opts: EncryptFileOptions): Promise<TransferRes
       const file = new FileSink(out.handle, opts.output, WRITE_BEHIND);
       const sink: Sink = opts.armor === true ? new ArmorWriter(file) : file;
       await sink.write(header);
-      const bytesIn = await encryptBatches(input.source, sink, fileKey, opts);
+      const size = input.file !== undefined && opts.armor !== true ? await regularFileSize(input.file) : undefined;
+      const bytesIn =
+        size !== undefined && spreads(opts, size, false)
+          ? await encryptSpread(input.file!, size, { sink: file, path: opts.output }, fileKey, opts)
+          : await encryptBatches(input.source, sink, fileKey, opts);
       await sink.end();
       throwIfAborted(opts.signal);
       await out.commit();
@@ -161,11 +166,19 @@ export async function decryptFile(opts: DecryptFileOptions): Promise<TransferRes
       const out = await AtomicFile.open(opts.output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite ?? false });
       try {
         const sink = new FileSink(out.handle, opts.output, WRITE_BEHIND);
-        await decryptBatches(input.payload, sink, fileKey, opts);
+        const size = input.file !== undefined && !input.header.armored ? await regularFileSize(input.file) : undefined;
+        const payload = size !== undefined ? size - input.header.size : 0;
+        let bytesIn: number | undefined;
+        if (size !== undefined && spreads(opts, payload, true)) {
+          await decryptSpread(input.file!, input.header.size, payload, { sink, path: opts.output }, fileKey, opts);
+          bytesIn = size;
+        } else {
+          await decryptBatches(input.payload, sink, fileKey, opts);
+        }
         await sink.end();
         throwIfAborted(opts.signal);
         await out.commit();
-        return { bytesIn: input.bytesIn(), bytesOut: sink.written };
+        return { bytesIn: bytesIn ?? input.bytesIn(), bytesOut: sink.written };
       } catch (e) {
         await out.abort();
         throw e;
@@ -265,12 +278,15 @@ export async function refuseExisting(output: string, overwrite: boolean | undefi
   }
 }
 
+/** The open file of a path input; `regular`: not a pipe or a device, so it can be read at any position. */
+export type InputFile = OpenFile & { regular: boolean };
+
 interface RawInput {
   reader: ByteReader;
-  /** The same bytes for the payload pipeline: positional reads for a file. */
+  /** The same bytes for the payload pipeline: positional reads for a regular file. */
   source: BatchSource;
   /** The open file, for a path. */
-  file?: { handle: fsp.FileHandle; path: string };
+  file?: InputFile;
   close(): Promise<void>;
 }
 
@@ -284,7 +300,7 @@ export interface AgeInput {
   /** The payload (nonce and chunks), for decryptBatches. */
   payload: BatchSource;
   /** The open file, for a path. */
-  file?: { handle: fsp.FileHandle; path: string };
+  file?: InputFile;
   /** Bytes read from the input so far. */
   bytesIn(): number;
   close(): Promise<void>;
@@ -297,15 +313,24 @@ async function openRaw(input: Input, pullSize?: number): Promise<RawInput> {
     return { reader, source: readerSource(reader), close };
   }
   let handle: fsp.FileHandle;
+  let regular: boolean;
   try {
     handle = await fsp.open(input, 'r');
   } catch (e) {
     throw ioError(e, 'read', input);
   }
+  try {
+    regular = (await handle.stat()).isFile();
+  } catch (e) {
+    await handle.close();
+    throw ioError(e, 'read', input);
+  }
+  const reader = new ByteReader(filePull(handle, input), pullSize);
   return {
-    reader: new ByteReader(filePull(handle, input), pullSize),
-    source: fileSource(handle, input, 0),
-    file: { handle, path: input },
+    reader,
+    // A pipe or a device (a path such as /dev/stdin) has no positions: it is read in order.
+    source: regular ? fileSource(handle, input, 0) : readerSource(reader),
+    file: { handle, path: input, regular },
     close: () => handle.close(),
   };
 }
@@ -317,7 +342,7 @@ export async function openAge(input: Input, pullSize?: number): Promise<AgeInput
     const armored = (await detectArmor(raw.reader)) === 'armored';
     const reader = armored ? new ByteReader(new ArmorReader(raw.reader).pull, pullSize) : raw.reader;
     const header = { ...(await readHeaderFrom(reader)), armored };
-    if (raw.file !== undefined && !armored) {
+    if (raw.file?.regular === true && !armored) {
       // A binary file: the payload is read where it is, past whatever the reader read ahead.
       const { handle, path } = raw.file;
       const source = fileSource(handle, path, header.size);
@@ -339,6 +364,17 @@ async function readHeaderFrom(reader: ByteReader): Promise<ParsedHeader> {
       return header;
     }
     // scanHeader throws "header too large" once it has seen MAX_HEADER_BYTES without an end.
+  }
+}
+
+/** The size of an open regular file; undefined for anything else (a pipe, a device). */
+async function regularFileSize(file: InputFile): Promise<number | undefined> {
+  if (!file.regular) return undefined;
+  try {
+    const st = await file.handle.stat();
+    return st.isFile() ? st.size : undefined;
+  } catch (e) {
+    throw ioError(e, 'read', file.path);
   }
 }
 

@@ -179,6 +179,23 @@ export class FileSink implements Sink {
     return this.flush();
   }
 
+  /** The file's descriptor, for writes at positions of one's own (see `wroteElsewhere`). */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  /**
+   * Counts `n` bytes that others wrote to the file at positions of their own (worker threads,
+   * spread.ts), after everything this sink wrote; starts a write-behind sync when one is due.
+   * Call `settle()` first: the queue must be empty.
+   */
+  wroteElsewhere(n: number): void {
+    if (this.queued > 0) throw internal('wroteElsewhere with writes still queued');
+    this.throwSyncFailure();
+    this.written += n;
+    this.startWriteBehind();
+  }
+
   private async flush(): Promise<void> {
     this.throwSyncFailure();
     let pending = this.queue;
@@ -193,6 +210,11 @@ export class FileSink implements Sink {
     } catch (e) {
       throw ioError(e, 'write', this.path);
     }
+    this.startWriteBehind();
+  }
+
+  /** Starts an fdatasync in the background once `writeBehind` more bytes were written. */
+  private startWriteBehind(): void {
     if (this.writeBehind > 0 && this.written >= this.nextSyncAt && this.syncing === undefined) {
       this.nextSyncAt = this.written + this.writeBehind;
       this.syncing = this.handle.datasync().then(

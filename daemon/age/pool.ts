@@ -16,7 +16,7 @@ export const CHUNK = 64 * 1024;
 export const SEALED = CHUNK + TAG_SIZE;
 
 /** What the calling thread sends: the key and the batch's first counter, its bytes, its length. */
-export interface BatchJob {
+export interface BufferJob {
   op: 'seal' | 'open';
   /** The 32-byte payload key, wiped once posted; the worker wipes its copy after the batch. */
   key: Uint8Array;
@@ -29,6 +29,26 @@ export interface BatchJob {
   len: number;
 }
 
+/**
+ * A batch that the worker reads from one file and writes to another itself, at positions the
+ * calling thread worked out (spread.ts): no bytes cross threads. The descriptors are the
+ * calling thread's, which keeps them open until the reply (or the worker's exit) comes.
+ */
+export interface PlacedJob {
+  op: 'sealAt' | 'openAt';
+  key: Uint8Array;
+  counter: number;
+  final: boolean;
+  /** sealAt: plaintext bytes to read at `inPos`; openAt: sealed bytes. */
+  len: number;
+  inFd: number;
+  inPos: number;
+  outFd: number;
+  outPos: number;
+}
+
+export type BatchJob = BufferJob | PlacedJob;
+
 /** seal: `len` sealed bytes now at the start of `buf`. open: `ok` chunks authenticated, their `len` plaintext bytes at the start. */
 export interface BatchReply {
   buf: ArrayBuffer;
@@ -38,9 +58,24 @@ export interface BatchReply {
   collects?: boolean;
 }
 
+/**
+ * sealAt: `ok` chunks, `len` sealed bytes written. openAt: the first `ok` chunks
+ * authenticated and their `len` plaintext bytes were written; a chunk that did not was not.
+ */
+export interface PlacedReply {
+  len: number;
+  ok: number;
+  /** The input ended before `len` bytes: it changed since its size was taken. */
+  short?: boolean;
+  /** A read or write failed, with its errno code: nothing after it was done. */
+  failed?: { action: 'read' | 'write'; code?: string; message: string };
+  collects?: boolean;
+}
+
 const WORKER_SOURCE = `'use strict';
 const { parentPort } = require('node:worker_threads');
 const { createCipheriv, createDecipheriv } = require('node:crypto');
+const fs = require('node:fs');
 const CHUNK = ${CHUNK}, SEALED = ${SEALED}, TAG = ${TAG_SIZE};
 
 // Each chunk's update() returns a new 64 KiB buffer. V8 frees them only when the GC runs, which
@@ -53,12 +88,14 @@ const CHUNK = ${CHUNK}, SEALED = ${SEALED}, TAG = ${TAG_SIZE};
 const v8 = require('node:v8');
 const vm = require('node:vm');
 let collect = null;
+let fullGc = null;
 for (let attempt = 0; attempt < 20 && collect === null; attempt++) {
   try {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc');
+    fullGc = gc;
     let batches = 0;
-    collect = () => gc(++batches % 64 === 0 ? undefined : { type: 'minor' });
+    collect = () => gc({ type: 'minor' });
   } catch {
     // another worker turned the flag off in between: try again
   } finally {
@@ -66,6 +103,19 @@ for (let attempt = 0; attempt < 20 && collect === null; attempt++) {
   }
 }
 const collects = collect !== null; // if not, memory is higher and results the same
+
+// glibc gives a thread's freed memory back to the kernel as soon as 128 KiB lie free at the
+// top of its heap, and a batch frees 16 chunk outputs of 64 KiB at once: every batch would
+// fault its megabyte in again, page by page (in a VM, as costly as the encryption). Freeing
+// one large block that glibc had to map raises that threshold to twice its size for the
+// process (its "dynamic mmap threshold"), so a batch's garbage is reused in place. Other
+// allocators ignore this; it costs one 2 MiB allocation at start.
+if (fullGc !== null) {
+  let block = Buffer.allocUnsafeSlow(2 * 1024 * 1024);
+  block[0] = 1;
+  block = null;
+  fullGc();
+}
 
 function nonce(counter, last) {
   const n = Buffer.alloc(12);
@@ -113,25 +163,138 @@ function open(key, counter, final, buf, len) {
   return { len: plain, ok: chunks };
 }
 
+// Placed batches: read, seal or open, write, all on this thread, into a buffer kept between
+// batches (allocUnsafeSlow: its own memory, not a slice of Node's shared pool). It holds
+// plaintext after a seal, so it is wiped once the worker has been idle for a moment.
+let room = Buffer.alloc(0);
+let wipeTimer = null;
+function roomFor(n) {
+  if (room.length < n) room = Buffer.allocUnsafeSlow(n);
+  return room;
+}
+function wipeRoom() {
+  wipeTimer = null;
+  room.fill(0);
+}
+
+function readFully(fd, buf, len, pos) {
+  let got = 0;
+  while (got < len) {
+    const n = fs.readSync(fd, buf, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+function writeFully(fd, parts, pos) {
+  while (parts.length > 0) {
+    let n = fs.writevSync(fd, parts, pos);
+    pos += n;
+    let i = 0;
+    while (i < parts.length && n >= parts[i].length) n -= parts[i++].length;
+    parts = parts.slice(i);
+    if (n > 0) parts[0] = parts[0].subarray(n);
+  }
+}
+
+function failure(action, e) {
+  return { len: 0, ok: 0, failed: { action, code: e && typeof e.code === 'string' ? e.code : undefined, message: String(e && e.message) } };
+}
+
+/** The batch's input bytes (in \`room\`), or the reply that says why there are none. */
+function readInput(m) {
+  const buf = roomFor(m.len);
+  try {
+    if (readFully(m.inFd, buf, m.len, m.inPos) < m.len) return { len: 0, ok: 0, short: true };
+  } catch (e) {
+    return failure('read', e);
+  }
+  return buf;
+}
+
+/** Writes \`parts\` at the batch's place; returns \`reply\`, or the failure. */
+function writeOutput(m, parts, reply) {
+  try {
+    writeFully(m.outFd, parts, m.outPos);
+  } catch (e) {
+    return failure('write', e);
+  }
+  return reply;
+}
+
+function sealAt(key, m) {
+  const buf = readInput(m);
+  if (!Buffer.isBuffer(buf)) return buf;
+  const chunks = Math.max(1, Math.ceil(m.len / CHUNK));
+  const parts = new Array(2 * chunks);
+  for (let i = 0; i < chunks; i++) {
+    const c = createCipheriv('chacha20-poly1305', key, nonce(m.counter + i, m.final && i === chunks - 1), { authTagLength: TAG });
+    parts[2 * i] = c.update(buf.subarray(i * CHUNK, Math.min(m.len, (i + 1) * CHUNK)));
+    c.final();
+    parts[2 * i + 1] = c.getAuthTag();
+  }
+  return writeOutput(m, parts, { len: m.len + chunks * TAG, ok: chunks });
+}
+
+// Only chunks that authenticated are written; the first that does not ends the batch.
+function openAt(key, m) {
+  const buf = readInput(m);
+  if (!Buffer.isBuffer(buf)) return buf;
+  const chunks = Math.ceil(m.len / SEALED);
+  const parts = [];
+  let plain = 0;
+  let ok = 0;
+  for (; ok < chunks; ok++) {
+    const start = ok * SEALED;
+    const end = Math.min(m.len, start + SEALED);
+    if (end - start < TAG) break;
+    const d = createDecipheriv('chacha20-poly1305', key, nonce(m.counter + ok, m.final && ok === chunks - 1), { authTagLength: TAG });
+    d.setAuthTag(buf.subarray(end - TAG, end));
+    const body = d.update(buf.subarray(start, end - TAG));
+    try {
+      d.final();
+    } catch {
+      body.fill(0);
+      break;
+    }
+    parts.push(body);
+    plain += body.length;
+  }
+  return writeOutput(m, parts, { len: plain, ok });
+}
+
 parentPort.on('message', (m) => {
+  if (wipeTimer !== null) clearTimeout(wipeTimer);
   const key = Buffer.from(m.key.buffer, m.key.byteOffset, m.key.byteLength);
   let reply;
   try {
-    const buf = Buffer.from(m.buf);
-    reply = m.op === 'seal' ? seal(key, m.counter, m.final, buf, m.len) : open(key, m.counter, m.final, buf, m.len);
+    if (m.op === 'sealAt') reply = sealAt(key, m);
+    else if (m.op === 'openAt') reply = openAt(key, m);
+    else {
+      const buf = Buffer.from(m.buf);
+      reply = m.op === 'seal' ? seal(key, m.counter, m.final, buf, m.len) : open(key, m.counter, m.final, buf, m.len);
+    }
   } catch (e) {
     reply = { error: String(e && e.message) };
   } finally {
     key.fill(0);
   }
-  parentPort.postMessage({ buf: m.buf, collects, ...reply }, [m.buf]);
+  if (m.buf !== undefined) parentPort.postMessage({ buf: m.buf, collects, ...reply }, [m.buf]);
+  else {
+    parentPort.postMessage({ collects, ...reply });
+  }
+  if (room.length > 0) {
+    wipeTimer = setTimeout(wipeRoom, 20);
+    wipeTimer.unref();
+  }
   if (collects) collect();
 });
 `;
 
 interface Pending {
   job: BatchJob;
-  resolve: (r: BatchReply) => void;
+  resolve: (r: BatchReply & PlacedReply) => void;
   reject: (e: unknown) => void;
 }
 
@@ -163,25 +326,33 @@ export class CryptoPool {
   }
 
   /** Runs a batch on the first free worker; batches start in the order they were given. */
-  run(job: BatchJob): Promise<BatchReply> {
+  run(job: BufferJob): Promise<BatchReply>;
+  run(job: PlacedJob): Promise<PlacedReply>;
+  run(job: BatchJob): Promise<BatchReply | PlacedReply> {
     if (this.closed) return Promise.reject(cancelled());
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    return new Promise<BatchReply>((resolve, reject) => {
+    return new Promise<BatchReply & PlacedReply>((resolve, reject) => {
       this.waiting.push({ job, resolve, reject });
       this.dispatch();
     });
   }
 
-  /** Ends every worker; batches still queued or running reject with Cancelled. */
+  /**
+   * Ends every worker; batches still queued or running reject with Cancelled, a running one
+   * only once its worker has stopped: a placed batch uses its caller's file descriptors,
+   * which the caller closes when the batch settles.
+   */
   async terminate(): Promise<void> {
     this.closed = true;
     for (const p of this.waiting.splice(0)) p.reject(cancelled());
     const slots = this.slots.splice(0);
-    for (const s of slots) {
-      s.current?.reject(cancelled());
-      s.current = undefined;
-    }
-    await Promise.all(slots.map((s) => s.worker.terminate()));
+    await Promise.all(
+      slots.map(async (s) => {
+        await s.worker.terminate();
+        s.current?.reject(cancelled());
+        s.current = undefined;
+      }),
+    );
   }
 
   private dispatch(): void {
@@ -200,7 +371,7 @@ export class CryptoPool {
       slot.current = next;
       slot.worker.ref(); // a batch in flight keeps the process alive, an idle pool does not
       const { job } = next;
-      slot.worker.postMessage(job, [job.buf]);
+      slot.worker.postMessage(job, 'buf' in job ? [job.buf] : []);
       job.key.fill(0); // the worker has its own copy now
     }
   }
@@ -217,7 +388,7 @@ export class CryptoPool {
     const worker = new Worker(this.source, { eval: true, name: 'keyward-age', execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     const slot: Slot = { worker, proven: false };
     worker.unref();
-    worker.on('message', (reply: BatchReply & { error?: string }) => {
+    worker.on('message', (reply: BatchReply & PlacedReply & { error?: string }) => {
       const p = slot.current;
       slot.current = undefined;
       slot.proven = true;
@@ -242,8 +413,13 @@ export class CryptoPool {
       }
       this.dispatch(); // a new worker takes over what was waiting
     };
-    worker.on('error', (e) => lost(`failed: ${e.message}`));
-    worker.on('exit', (code) => lost(`exited (${code})`));
+    // A batch fails at 'exit', not at 'error': only then has the thread surely stopped using
+    // the batch's descriptors.
+    let error: string | undefined;
+    worker.on('error', (e) => {
+      error ??= `failed: ${e.message}`;
+    });
+    worker.on('exit', (code) => lost(error ?? `exited (${code})`));
     this.slots.push(slot);
     return slot;
   }

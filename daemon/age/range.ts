@@ -101,7 +101,7 @@ async function run(opts: DecryptRangeOptions, target: (r: { start: number; end: 
   try {
     const { header, file } = input;
     if (header.armored) throw invalidInput('random access needs a binary age file; decrypt it whole or re-encrypt without -a');
-    if (file === undefined) throw internal('a path input has no file handle');
+    if (file?.regular !== true) throw invalidInput('random access needs a regular file, not a pipe or a device', 'decrypt it whole instead');
     const size = await fileSize(input);
     const plain = plaintextSize(size - header.size);
     if (plain === null) {

@@ -157,19 +157,33 @@ describe('age payload on worker threads', function () {
     const sizes = [0, 1, K, 2 * K, 3 * K - 1, 3 * K, 3 * K + 1, 7 * K + 5, 12 * K];
     for (const batchChunks of [1, 2, 3]) {
       for (const inFlight of [1, 3]) {
-        it(`${batchChunks} chunk(s) per batch, ${inFlight} in flight`, async () => {
-          const tuning: PayloadTuning = { batchChunks, inFlight, threads: 'always' };
-          for (const size of sizes) {
-            const data = randomBytes(size);
-            await fsp.writeFile(p('plain'), data);
-            const seen: number[] = [];
-            await encryptFile({ input: p('plain'), output: p('x.age'), recipients: [recipient], overwrite: true, tuning, onProgress: (n) => seen.push(n) });
-            // Progress still comes per chunk.
-            assert.deepEqual(seen, Array.from({ length: Math.max(1, Math.ceil(size / K)) }, (_, i) => Math.min(size, (i + 1) * K)));
-            assert.deepEqual(await toBuffer(p('x.age'), tuning), data, `size ${size}`);
-            assert.deepEqual(await toBuffer(p('x.age'), { threads: 'never' }), data, `size ${size}`);
-          }
-        });
+        for (const spread of [false, true]) {
+          it(`${batchChunks} chunk(s) per batch, ${inFlight} in flight, ${spread ? 'placed by the workers (spread.ts)' : 'read and written by this thread'}`, async () => {
+            const tuning: PayloadTuning = { batchChunks, inFlight, threads: 'always', spread };
+            for (const size of sizes) {
+              const data = randomBytes(size);
+              await fsp.writeFile(p('plain'), data);
+              const seen: number[] = [];
+              await encryptFile({ input: p('plain'), output: p('x.age'), recipients: [recipient], overwrite: true, tuning, onProgress: (n) => seen.push(n) });
+              const perChunk = Array.from({ length: Math.max(1, Math.ceil(size / K)) }, (_, i) => Math.min(size, (i + 1) * K));
+              if (spread && inFlight > 1) {
+                // Progress still comes per chunk, but batches may finish out of order: the
+                // short last chunk can be counted before a full one.
+                assert.equal(seen.length, perChunk.length, `size ${size}`);
+                assert.equal(seen.at(-1), size);
+                const steps = seen.map((n, i) => n - (i === 0 ? 0 : seen[i - 1]!)).sort((a, b) => a - b);
+                const want = perChunk.map((n, i) => n - (i === 0 ? 0 : perChunk[i - 1]!)).sort((a, b) => a - b);
+                assert.deepEqual(steps, want, `size ${size}`);
+              } else {
+                assert.deepEqual(seen, perChunk, `size ${size}`);
+              }
+              assert.deepEqual(await toBuffer(p('x.age'), tuning), data, `size ${size}`);
+              assert.deepEqual(await toBuffer(p('x.age'), { threads: 'never' }), data, `size ${size}`);
+              await decryptFile({ input: p('x.age'), output: p('x.out'), unwrap, overwrite: true, tuning });
+              assert.deepEqual(await fsp.readFile(p('x.out')), data, `size ${size}`);
+            }
+          });
+        }
       }
     }
   });
@@ -269,6 +283,31 @@ describe('age payload on worker threads', function () {
           assert.equal(got.error, want.error, name);
           assert.ok(got.out.equals(want.out), `${name}: ${got.out.length} bytes out, the reference ${want.out.length}`);
           if (name !== 'intact') assert.ok(want.error, `${name} must fail`);
+        }
+      });
+    }
+
+    // File to file, batches placed by the workers (spread.ts): the same error as the
+    // reference, and on any error no output at all; intact, the whole plaintext.
+    for (const [label, tuning] of [
+      ['placed: 1 chunk per batch, 4 in flight', { batchChunks: 1, threads: 'always', inFlight: 4 }],
+      ['placed: 2 chunks per batch', { batchChunks: 2, threads: 'always' }],
+      ['placed: 3 chunks per batch, 1 in flight', { batchChunks: 3, threads: 'always', inFlight: 1 }],
+    ] as const) {
+      it(label, async () => {
+        for (const [name, bytes] of damaged()) {
+          const want = await reference(bytes);
+          await fsp.writeFile(p('bad.age'), bytes);
+          let error: string | undefined;
+          await decryptFile({ input: p('bad.age'), output: p('bad.out'), unwrap, overwrite: true, tuning }).catch((e: unknown) => {
+            error = describeError(e);
+          });
+          assert.equal(error, want.error, name);
+          if (want.error === undefined) {
+            assert.ok((await fsp.readFile(p('bad.out'))).equals(want.out), name);
+            await fsp.rm(p('bad.out'));
+          }
+          assert.deepEqual((await fsp.readdir(dir)).filter((n) => n.startsWith('bad.out') || n.endsWith('.keyward-tmp')), [], name);
         }
       });
     }

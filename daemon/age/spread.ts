@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { ErrorCode } from '../protocol/errors';
+import { ioError, KeywardError } from '../util/errors';
+import { TAG_SIZE } from './aead';
+import { MAX_CHUNKS, settings, type PayloadOptions, type Settings } from './batch';
+import { cancelled, internal, malformed, truncated } from './errors';
+import type { FileSink } from './io';
+import { CHUNK, cryptoPool, SEALED, type PlacedJob, type PlacedReply } from './pool';
+import { explainFailure, PAYLOAD_NONCE_SIZE, payloadKey } from './stream';
+
+// File to file on every core. The place of every chunk in both files follows from the input's
+// size, so each worker reads its batch, seals or opens it, and writes it at its own place in
+// the output (pool.ts, `sealAt` and `openAt`): no bytes cross threads, a batch stays in its
+// core's cache from read to write, and this thread only hands out batch numbers. That halves
+// the CPU time batch.ts spends on a large file, whose calling thread reads and writes every
+// byte and copies each chunk once more.
+//
+// Batches finish out of order, which a file allows: the output is a temp file that appears
+// (AtomicFile) only once every batch was written, so nothing half-done is ever seen. A
+// decryption writes only chunks that authenticated, and fails as decryptBatches does, with
+// the first chunk in file order that is not right. The input must not change meanwhile: a
+// batch that finds it shorter, or an input that grew, fails with a clear error.
+
+/** An input file, open. */
+export interface OpenFile {
+  handle: FileHandle;
+  path: string;
+}
+
+/** The output: a FileSink on a file at its end, and the file's path for messages. */
+export interface SpreadOutput {
+  sink: FileSink;
+  path: string;
+}
+
+/** Whether `bytes` of payload (`sealed`: a payload to decrypt) go file to file through spread.ts. */
+export function spreads(opts: PayloadOptions, bytes: number, sealed: boolean): boolean {
+  const s = settings(opts.tuning);
+  if (!s.spread || s.threads === 'never') return false;
+  // One batch is done faster on this thread (batch.ts) than handed to a worker.
+  if (s.threads === 'auto' && bytes <= s.batchChunks * (sealed ? SEALED : CHUNK)) return false;
+  return cryptoPool().usable;
+}
+
+/**
+ * Writes the payload nonce and the sealed chunks of the `size` bytes of `input` (from its
+ * start) after what `out` holds. Returns `size`. Throws IoFailed if the input turns out
+ * shorter or longer than `size`, and the errors of the reads and writes.
+ */
+export async function encryptSpread(input: OpenFile, size: number, out: SpreadOutput, fileKey: Uint8Array, opts: PayloadOptions = {}): Promise<number> {
+  const s = settings(opts.tuning);
+  const nonce = randomBytes(PAYLOAD_NONCE_SIZE);
+  const key = payloadKey(fileKey, nonce);
+  try {
+    await out.sink.write(nonce);
+    await out.sink.settle();
+    const base = out.sink.written;
+    const chunks = Math.max(1, Math.ceil(size / CHUNK));
+    if (chunks > MAX_CHUNKS) throw internal('file too large for one age payload');
+    const batches = Math.ceil(chunks / s.batchChunks);
+    function* jobs(): Generator<Job> {
+      for (let b = 0; b < batches; b++) {
+        const first = b * s.batchChunks;
+        const n = Math.min(s.batchChunks, chunks - first);
+        const len = Math.min(n * CHUNK, size - first * CHUNK);
+        yield { op: 'sealAt', counter: first, final: b === batches - 1, len, inFd: input.handle.fd, inPos: first * CHUNK, outFd: out.sink.fd, outPos: base + first * SEALED, chunks: n };
+      }
+    }
+    let done = 0;
+    const failure = await runPlaced(jobs(), key, s, opts, input, out, (job, r) => {
+      if (r.ok !== job.chunks || r.len !== job.len + job.chunks * TAG_SIZE) throw internal('a crypto worker sealed less than its batch');
+      out.sink.wroteElsewhere(r.len);
+      for (let i = 0; i < job.chunks; i++) {
+        done += Math.min(CHUNK, job.len - i * CHUNK);
+        opts.onProgress?.(done);
+      }
+      return undefined;
+    });
+    await refuseGrown(input, size);
+    if (failure !== undefined) throw failure.error;
+    return done;
+  } finally {
+    key.fill(0);
+  }
+}
+
+/**
+ * Decrypts the payload of `input` (`length` bytes from `start`: the nonce and the chunks)
+ * into `out`. Returns the plaintext size. Fails as decryptBatches does (DecryptFailed,
+ * Malformed), and with IoFailed if the input changes meanwhile.
+ */
+export async function decryptSpread(input: OpenFile, start: number, length: number, out: SpreadOutput, fileKey: Uint8Array, opts: PayloadOptions = {}): Promise<number> {
+  const s = settings(opts.tuning);
+  if (length < PAYLOAD_NONCE_SIZE) throw truncated();
+  const nonce = await readAt(input, start, PAYLOAD_NONCE_SIZE);
+  const key = payloadKey(fileKey, nonce);
+  try {
+    const sealed = length - PAYLOAD_NONCE_SIZE;
+    if (sealed === 0) throw truncated(); // no final chunk
+    // What follows the last whole chunk is the final chunk, unless it is too short to hold
+    // even a tag: then the whole chunks before it are all non-final ones, and the file is cut.
+    const rest = sealed % SEALED;
+    const cutShort = rest > 0 && rest < TAG_SIZE;
+    const usable = sealed - (cutShort ? rest : 0);
+    const chunks = Math.ceil(usable / SEALED);
+    if (chunks > MAX_CHUNKS) throw internal('file too large for one age payload');
+    const batches = Math.ceil(chunks / s.batchChunks);
+    const first = start + PAYLOAD_NONCE_SIZE;
+    const base = out.sink.written;
+    const isFinal = (chunk: number) => !cutShort && chunk === chunks - 1;
+    function* jobs(): Generator<Job> {
+      for (let b = 0; b < batches; b++) {
+        const c = b * s.batchChunks;
+        const n = Math.min(s.batchChunks, chunks - c);
+        const len = Math.min(n * SEALED, usable - c * SEALED);
+        yield { op: 'openAt', counter: c, final: isFinal(c + n - 1), len, inFd: input.handle.fd, inPos: first + c * SEALED, outFd: out.sink.fd, outPos: base + c * CHUNK, chunks: n };
+      }
+    }
+    let done = 0;
+    const failure = await runPlaced(jobs(), key, s, opts, input, out, (job, r) => {
+      if (r.len > 0) out.sink.wroteElsewhere(r.len);
+      for (let i = 0; i < r.ok; i++) {
+        done += Math.min(CHUNK, r.len - i * CHUNK);
+        opts.onProgress?.(done);
+      }
+      return r.ok < job.chunks ? job.counter + r.ok : undefined;
+    });
+    // A file that grew meanwhile explains any failure better than its chunks do.
+    await refuseGrown(input, start + length);
+    if (failure?.chunk !== undefined) {
+      // Said from the failed chunk's own bytes: damaged, or intact but in the wrong place.
+      const at = failure.chunk;
+      const bytes = await readAt(input, first + at * SEALED, Math.min(SEALED, usable - at * SEALED));
+      throw explainFailure(key, at, isFinal(at), bytes);
+    }
+    if (failure !== undefined) throw failure.error;
+    if (!cutShort && usable % SEALED === TAG_SIZE && chunks > 1) {
+      throw malformed('invalid payload: empty final chunk', 'the file was not written by a conforming age implementation');
+    }
+    if (cutShort) throw truncated(); // the payload ends inside a tag
+    return done;
+  } finally {
+    key.fill(0);
+  }
+}
+
+// ---- running placed batches ------------------------------------------------------------------
+
+type Job = Omit<PlacedJob, 'key'> & { chunks: number };
+
+interface Failure {
+  /** The chunk where it happened: the failure first in file order is the one reported. */
+  at: number;
+  error: unknown;
+  /** Set for a chunk that did not authenticate (explained by the caller). */
+  chunk?: number;
+}
+
+/**
+ * Hands `jobs` to the pool in order, at most `s.inFlight` at a time, and passes each reply to
+ * `onReply`, which returns the chunk that failed to authenticate, if any. Stops handing out
+ * batches at the first failure or cancellation, and always waits for every batch handed out
+ * before it returns: the workers use the caller's descriptors, which stay open until then.
+ * Returns the failure first in file order.
+ */
+async function runPlaced(
+  jobs: Iterable<Job>,
+  key: Buffer,
+  s: Settings,
+  opts: PayloadOptions,
+  input: OpenFile,
+  out: SpreadOutput,
+  onReply: (job: Job, reply: PlacedReply) => number | undefined,
+): Promise<Failure | undefined> {
+  const pool = cryptoPool();
+  const running = new Set<Promise<void>>();
+  let failure: Failure | undefined;
+  const fail = (f: Failure) => {
+    if (failure === undefined || f.at < failure.at) failure = f;
+  };
+  for (const job of jobs) {
+    while (running.size >= s.inFlight && failure === undefined) await Promise.race(running);
+    if (failure !== undefined) break;
+    if (opts.signal?.aborted === true) {
+      fail({ at: job.counter, error: cancelled() });
+      break;
+    }
+    const { chunks: _, ...placed } = job;
+    const p = pool.run({ ...placed, key: Uint8Array.from(key) }).then(
+      (r) => {
+        if (r.failed !== undefined) {
+          const e = Object.assign(new Error(r.failed.message), { code: r.failed.code });
+          fail({ at: job.counter, error: ioError(e, r.failed.action, r.failed.action === 'read' ? input.path : out.path) });
+        } else if (r.short === true) {
+          fail({ at: job.counter, error: changed(input.path) });
+        } else {
+          const bad = onReply(job, r);
+          if (bad !== undefined) fail({ at: bad, error: undefined, chunk: bad });
+        }
+      },
+      (e: unknown) => fail({ at: job.counter, error: e }),
+    );
+    const tracked: Promise<void> = p
+      .catch((e: unknown) => fail({ at: job.counter, error: e }))
+      .finally(() => {
+        running.delete(tracked);
+      });
+    running.add(tracked);
+  }
+  await Promise.all(running);
+  if (failure === undefined && opts.signal?.aborted === true) return { at: 0, error: cancelled() };
+  return failure;
+}
+
+async function readAt(input: OpenFile, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  try {
+    while (got < length) {
+      const { bytesRead } = await input.handle.read(buf, got, length - got, position + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+  } catch (e) {
+    throw ioError(e, 'read', input.path);
+  }
+  if (got < length) throw changed(input.path);
+  return buf;
+}
+
+/** Throws if the input holds bytes past `end`, where it ended when its size was taken. */
+async function refuseGrown(input: OpenFile, end: number): Promise<void> {
+  let bytesRead: number;
+  try {
+    ({ bytesRead } = await input.handle.read(Buffer.alloc(1), 0, 1, end));
+  } catch (e) {
+    throw ioError(e, 'read', input.path);
+  }
+  if (bytesRead > 0) throw changed(input.path);
+}
+
+function changed(path: string): KeywardError {
+  return new KeywardError(ErrorCode.IoFailed, `read: the file changed while it was being read: ${path}`, 'try again once nothing writes to it; nothing was replaced');
+}
