@@ -124,17 +124,35 @@ function nonce(counter, last) {
   return n;
 }
 
+// One chunk: its ciphertext and its tag.
+function sealOne(key, counter, last, plain) {
+  const c = createCipheriv('chacha20-poly1305', key, nonce(counter, last), { authTagLength: TAG });
+  const body = c.update(plain);
+  c.final();
+  return [body, c.getAuthTag()];
+}
+
+// One chunk's plaintext, or null (and nothing kept) if it does not authenticate.
+function openOne(key, counter, last, sealed) {
+  const d = createDecipheriv('chacha20-poly1305', key, nonce(counter, last), { authTagLength: TAG });
+  d.setAuthTag(sealed.subarray(sealed.length - TAG));
+  const body = d.update(sealed.subarray(0, sealed.length - TAG));
+  try {
+    d.final();
+  } catch {
+    body.fill(0);
+    return null;
+  }
+  return body;
+}
+
 // Backwards, so that each sealed chunk lands on plaintext that was already consumed.
 function seal(key, counter, final, buf, n) {
   const chunks = Math.max(1, Math.ceil(n / CHUNK));
   for (let i = chunks - 1; i >= 0; i--) {
-    const start = i * CHUNK;
-    const end = Math.min(n, start + CHUNK);
-    const c = createCipheriv('chacha20-poly1305', key, nonce(counter + i, final && i === chunks - 1), { authTagLength: TAG });
-    const body = c.update(buf.subarray(start, end));
-    c.final();
+    const [body, tag] = sealOne(key, counter + i, final && i === chunks - 1, buf.subarray(i * CHUNK, Math.min(n, (i + 1) * CHUNK)));
     body.copy(buf, i * SEALED);
-    c.getAuthTag().copy(buf, i * SEALED + body.length);
+    tag.copy(buf, i * SEALED + body.length);
   }
   return { len: n + chunks * TAG, ok: chunks };
 }
@@ -147,16 +165,8 @@ function open(key, counter, final, buf, len) {
   for (let i = 0; i < chunks; i++) {
     const start = i * SEALED;
     const end = Math.min(len, start + SEALED);
-    if (end - start < TAG) return { len: plain, ok: i };
-    const d = createDecipheriv('chacha20-poly1305', key, nonce(counter + i, final && i === chunks - 1), { authTagLength: TAG });
-    d.setAuthTag(buf.subarray(end - TAG, end));
-    const body = d.update(buf.subarray(start, end - TAG));
-    try {
-      d.final();
-    } catch {
-      body.fill(0);
-      return { len: plain, ok: i };
-    }
+    const body = end - start < TAG ? null : openOne(key, counter + i, final && i === chunks - 1, buf.subarray(start, end));
+    if (body === null) return { len: plain, ok: i };
     body.copy(buf, i * CHUNK);
     plain += body.length;
   }
@@ -227,12 +237,9 @@ function sealAt(key, m) {
   const buf = readInput(m);
   if (!Buffer.isBuffer(buf)) return buf;
   const chunks = Math.max(1, Math.ceil(m.len / CHUNK));
-  const parts = new Array(2 * chunks);
+  const parts = [];
   for (let i = 0; i < chunks; i++) {
-    const c = createCipheriv('chacha20-poly1305', key, nonce(m.counter + i, m.final && i === chunks - 1), { authTagLength: TAG });
-    parts[2 * i] = c.update(buf.subarray(i * CHUNK, Math.min(m.len, (i + 1) * CHUNK)));
-    c.final();
-    parts[2 * i + 1] = c.getAuthTag();
+    parts.push(...sealOne(key, m.counter + i, m.final && i === chunks - 1, buf.subarray(i * CHUNK, Math.min(m.len, (i + 1) * CHUNK))));
   }
   return writeOutput(m, parts, { len: m.len + chunks * TAG, ok: chunks });
 }
@@ -248,16 +255,8 @@ function openAt(key, m) {
   for (; ok < chunks; ok++) {
     const start = ok * SEALED;
     const end = Math.min(m.len, start + SEALED);
-    if (end - start < TAG) break;
-    const d = createDecipheriv('chacha20-poly1305', key, nonce(m.counter + ok, m.final && ok === chunks - 1), { authTagLength: TAG });
-    d.setAuthTag(buf.subarray(end - TAG, end));
-    const body = d.update(buf.subarray(start, end - TAG));
-    try {
-      d.final();
-    } catch {
-      body.fill(0);
-      break;
-    }
+    const body = end - start < TAG ? null : openOne(key, m.counter + ok, m.final && ok === chunks - 1, buf.subarray(start, end));
+    if (body === null) break;
     parts.push(body);
     plain += body.length;
   }
