@@ -11,7 +11,7 @@ import { ByteReader, FileSink, filePull, iterablePull, WritableSink, WRITE_BEHIN
 import { parseRecipients, wrapFileKey } from './recipients';
 import { encodeHeaderWithRoom, headerRoom, isKeywardStanza } from './room';
 import { unwrapWithPassphrase, wrapWithPassphrase } from './scrypt';
-import { decryptSpread, encryptSpread, spreads, type OpenFile } from './spread';
+import { decryptSpread, digestSpread, encryptSpread, reencryptSpread, spreads, type OpenFile } from './spread';
 import { plaintextSize } from './stream';
 
 // Whole age files: encrypt, decrypt (to a file or a stream), read the header, inspect.
@@ -117,17 +117,9 @@ export async function encryptFile(opts: EncryptFileOptions): Promise<TransferRes
   const input = await openRaw(opts.input);
   const fileKey = opts.fileKey !== undefined ? Buffer.from(opts.fileKey) : randomBytes(FILE_KEY_SIZE);
   try {
-    let header: Buffer;
-    if (opts.passphrase !== undefined) {
-      header = encodeHeader([await wrapWithPassphrase(fileKey, opts.passphrase, opts.scryptLogN)], fileKey);
-    } else {
-      const stanzas = [...(await wrapFileKey(fileKey, opts.recipients ?? [])), ...(opts.extraStanzas ?? [])];
-      header = (opts.headerRoom ?? opts.armor !== true) ? encodeHeaderWithRoom(stanzas, fileKey) : encodeHeader(stanzas, fileKey);
-    }
+    const header = await headerFor(opts, fileKey);
     throwIfAborted(opts.signal);
-    const out = await AtomicFile.open(opts.output, { mode: opts.mode ?? 0o644, overwrite: opts.overwrite ?? false });
-    try {
-      const file = new FileSink(out.handle, opts.output, WRITE_BEHIND);
+    return await writeAtomically(opts.output, { mode: opts.mode ?? 0o644, overwrite: opts.overwrite, signal: opts.signal }, async (file) => {
       const sink: Sink = opts.armor === true ? new ArmorWriter(file) : file;
       await sink.write(header);
       const size = input.file !== undefined && opts.armor !== true ? await regularFileSize(input.file) : undefined;
@@ -136,15 +128,90 @@ export async function encryptFile(opts: EncryptFileOptions): Promise<TransferRes
           ? await encryptSpread(input.file!, size, { sink: file, path: opts.output }, fileKey, opts)
           : await encryptBatches(input.source, sink, fileKey, opts);
       await sink.end();
-      throwIfAborted(opts.signal);
-      await out.commit();
       return { bytesIn, bytesOut: file.written };
-    } catch (e) {
-      await out.abort();
-      throw e;
-    }
+    });
   } finally {
     fileKey.fill(0);
+    await input.close();
+  }
+}
+
+/** The header encryptFile writes: to the recipients (with room, unless armored) or the passphrase. */
+async function headerFor(opts: Omit<EncryptFileOptions, 'input' | 'output'>, fileKey: Uint8Array): Promise<Buffer> {
+  if (opts.passphrase !== undefined) return encodeHeader([await wrapWithPassphrase(fileKey, opts.passphrase, opts.scryptLogN)], fileKey);
+  const stanzas = [...(await wrapFileKey(fileKey, opts.recipients ?? [])), ...(opts.extraStanzas ?? [])];
+  return (opts.headerRoom ?? opts.armor !== true) ? encodeHeaderWithRoom(stanzas, fileKey) : encodeHeader(stanzas, fileKey);
+}
+
+export interface ReencryptFileOptions extends PayloadOptions {
+  /** A binary age file, and its file key (checked against the header MAC). */
+  input: string;
+  fileKey: Uint8Array;
+  output: string;
+  /** The new file key (16 bytes; copied, not kept), wrapped to `recipients`. */
+  newFileKey: Uint8Array;
+  recipients: readonly string[];
+  /** Keyward's own stanzas, after the recipients' (as in encryptFile). */
+  extraStanzas?: readonly Stanza[];
+  overwrite?: boolean;
+  /** Mode of a new output file (default 0o644). */
+  mode?: number;
+}
+
+/** What a re-encryption or a digest read and wrote, and the digest of the plaintext (see `Digested` in spread.ts). */
+export interface ReencryptResult extends TransferResult {
+  digest: Buffer;
+}
+
+/**
+ * Re-encrypts a binary age file under a new file key, on every core: a new header (with room),
+ * then each chunk opened and sealed again where it belongs (spread.ts). The plaintext is only
+ * ever in memory, a batch at a time. Returns the plaintext's digest, for `digestFile` of the
+ * output to confirm; the output appears only once complete, as in encryptFile.
+ *
+ * Returns null, having written nothing, when the input is armored, not a regular file, or
+ * holds a single batch: the caller then decrypts into encryptFile, which suits those.
+ */
+export async function reencryptFile(opts: ReencryptFileOptions): Promise<ReencryptResult | null> {
+  if (opts.newFileKey.length !== FILE_KEY_SIZE) throw internal('file key must be 16 bytes');
+  if (opts.extraStanzas?.some((s) => !isKeywardStanza(s))) throw internal('extra stanzas must be of keyward-* types');
+  parseRecipients(opts.recipients); // fail before any work
+  throwIfAborted(opts.signal);
+  const opened = await openSpreadable(opts.input, opts.fileKey, opts);
+  if (opened === null) return null;
+  const { input, spread } = opened;
+  try {
+    await refuseExisting(opts.output, opts.overwrite);
+    const newKey = Buffer.from(opts.newFileKey);
+    try {
+      const header = await headerFor({ recipients: opts.recipients, ...(opts.extraStanzas ? { extraStanzas: opts.extraStanzas } : {}) }, newKey);
+      throwIfAborted(opts.signal);
+      return await writeAtomically(opts.output, { mode: opts.mode ?? 0o644, overwrite: opts.overwrite, signal: opts.signal }, async (sink) => {
+        await sink.write(header);
+        const { digest } = await reencryptSpread(spread.file, input.header.size, spread.payload, { sink, path: opts.output }, opts.fileKey, newKey, opts);
+        return { bytesIn: spread.size, bytesOut: sink.written, digest };
+      });
+    } finally {
+      newKey.fill(0);
+    }
+  } finally {
+    await input.close();
+  }
+}
+
+/**
+ * Authenticates every chunk of a binary age file and digests its plaintext, writing nothing:
+ * the check of a reencryptFile output. Null, having read nothing, where reencryptFile would be.
+ */
+export async function digestFile(opts: PayloadOptions & { input: string; fileKey: Uint8Array }): Promise<ReencryptResult | null> {
+  throwIfAborted(opts.signal);
+  const opened = await openSpreadable(opts.input, opts.fileKey, opts);
+  if (opened === null) return null;
+  const { input, spread } = opened;
+  try {
+    const { digest } = await digestSpread(spread.file, input.header.size, spread.payload, opts.fileKey, opts);
+    return { bytesIn: spread.size, bytesOut: 0, digest };
+  } finally {
     await input.close();
   }
 }
@@ -163,26 +230,12 @@ export async function decryptFile(opts: DecryptFileOptions): Promise<TransferRes
     const fileKey = await unwrapVerified(input, opts.unwrap);
     try {
       throwIfAborted(opts.signal);
-      const out = await AtomicFile.open(opts.output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite ?? false });
-      try {
-        const sink = new FileSink(out.handle, opts.output, WRITE_BEHIND);
-        const size = input.file !== undefined && !input.header.armored ? await regularFileSize(input.file) : undefined;
-        const payload = size !== undefined ? size - input.header.size : 0;
-        let bytesIn: number | undefined;
-        if (size !== undefined && spreads(opts, payload, true)) {
-          await decryptSpread(input.file!, input.header.size, payload, { sink, path: opts.output }, fileKey, opts);
-          bytesIn = size;
-        } else {
-          await decryptBatches(input.payload, sink, fileKey, opts);
-        }
-        await sink.end();
-        throwIfAborted(opts.signal);
-        await out.commit();
-        return { bytesIn: bytesIn ?? input.bytesIn(), bytesOut: sink.written };
-      } catch (e) {
-        await out.abort();
-        throw e;
-      }
+      const spread = await spreadPayload(input, opts);
+      return await writeAtomically(opts.output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite, signal: opts.signal }, async (sink) => {
+        if (spread !== undefined) await decryptSpread(spread.file, input.header.size, spread.payload, { sink, path: opts.output }, fileKey, opts);
+        else await decryptBatches(input.payload, sink, fileKey, opts);
+        return { bytesIn: spread?.size ?? input.bytesIn(), bytesOut: sink.written };
+      });
     } finally {
       fileKey.fill(0);
     }
@@ -365,6 +418,58 @@ async function readHeaderFrom(reader: ByteReader): Promise<ParsedHeader> {
     }
     // scanHeader throws "header too large" once it has seen MAX_HEADER_BYTES without an end.
   }
+}
+
+/**
+ * Writes `output` through a FileSink (with write-behind): it appears, fsynced and renamed into
+ * place, only once `write` succeeded; on any failure there is no output and no temp file.
+ */
+async function writeAtomically<T>(output: string, opts: { mode: number; overwrite?: boolean; signal?: AbortSignal }, write: (sink: FileSink) => Promise<T>): Promise<T> {
+  const out = await AtomicFile.open(output, { mode: opts.mode, overwrite: opts.overwrite ?? false });
+  try {
+    const sink = new FileSink(out.handle, output, WRITE_BEHIND);
+    const result = await write(sink);
+    await sink.end();
+    throwIfAborted(opts.signal);
+    await out.commit();
+    return result;
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}
+
+/** Opens an age file with its header MAC checked, for spread.ts; null (closed again) if it does not suit (see spreadPayload). */
+async function openSpreadable(path: string, fileKey: Uint8Array, opts: PayloadOptions): Promise<{ input: AgeInput; spread: SpreadPayload } | null> {
+  const input = await openAge(path);
+  try {
+    const spread = await spreadPayload(input, opts);
+    if (spread === undefined) {
+      await input.close();
+      return null;
+    }
+    if (!verifyHeaderMac(input.header, fileKey)) throw headerAuthFailed();
+    return { input, spread };
+  } catch (e) {
+    await input.close();
+    throw e;
+  }
+}
+
+interface SpreadPayload {
+  file: InputFile;
+  /** The whole file's size, and the payload's (after the header). */
+  size: number;
+  payload: number;
+}
+
+/** The payload of a binary regular file, when it is large enough for spread.ts (see `spreads`). */
+async function spreadPayload(input: AgeInput, opts: PayloadOptions): Promise<SpreadPayload | undefined> {
+  if (input.file === undefined || input.header.armored) return undefined;
+  const size = await regularFileSize(input.file);
+  if (size === undefined) return undefined;
+  const payload = size - input.header.size;
+  return spreads(opts, payload, true) ? { file: input.file, size, payload } : undefined;
 }
 
 /** The size of an open regular file; undefined for anything else (a pipe, a device). */

@@ -5,9 +5,11 @@ export {
   decryptFile,
   decryptToWritable,
   decryptWithPassphrase,
+  digestFile,
   encryptFile,
   inspect,
   readHeader,
+  reencryptFile,
   type DecryptFileOptions,
   type DecryptToWritableOptions,
   type EncryptFileOptions,
@@ -15,6 +17,8 @@ export {
   type FileUnwrap,
   type Input,
   type InspectResult,
+  type ReencryptFileOptions,
+  type ReencryptResult,
   type TransferResult,
 } from './file';
 export {

@@ -35,8 +35,16 @@ export interface BufferJob {
  * calling thread's, which keeps them open until the reply (or the worker's exit) comes.
  */
 export interface PlacedJob {
-  op: 'sealAt' | 'openAt';
+  /**
+   * sealAt: plaintext in, sealed chunks out. openAt: sealed in, plaintext out. resealAt: sealed
+   * in, each chunk opened with `key` and sealed again with `key2` (a re-encryption). digestAt:
+   * sealed in, nothing out. The last three stop at the first chunk that does not authenticate;
+   * the last two also return a SHA-256 of each chunk's plaintext.
+   */
+  op: 'sealAt' | 'openAt' | 'resealAt' | 'digestAt';
   key: Uint8Array;
+  /** resealAt: the new payload key, wiped like `key`. */
+  key2?: Uint8Array;
   counter: number;
   final: boolean;
   /** sealAt: plaintext bytes to read at `inPos`; openAt: sealed bytes. */
@@ -69,12 +77,14 @@ export interface PlacedReply {
   short?: boolean;
   /** A read or write failed, with its errno code: nothing after it was done. */
   failed?: { action: 'read' | 'write'; code?: string; message: string };
+  /** resealAt and digestAt: the SHA-256 of each of the `ok` chunks' plaintext, one after the other. */
+  digests?: Uint8Array;
   collects?: boolean;
 }
 
 const WORKER_SOURCE = `'use strict';
 const { parentPort } = require('node:worker_threads');
-const { createCipheriv, createDecipheriv } = require('node:crypto');
+const { createCipheriv, createDecipheriv, createHash } = require('node:crypto');
 const fs = require('node:fs');
 const CHUNK = ${CHUNK}, SEALED = ${SEALED}, TAG = ${TAG_SIZE};
 
@@ -244,23 +254,39 @@ function sealAt(key, m) {
   return writeOutput(m, parts, { len: m.len + chunks * TAG, ok: chunks });
 }
 
-// Only chunks that authenticated are written; the first that does not ends the batch.
+// openAt, resealAt, digestAt: only chunks that authenticated are used; the first that does
+// not ends the batch.
 function openAt(key, m) {
   const buf = readInput(m);
   if (!Buffer.isBuffer(buf)) return buf;
   const chunks = Math.ceil(m.len / SEALED);
   const parts = [];
-  let plain = 0;
-  let ok = 0;
-  for (; ok < chunks; ok++) {
-    const start = ok * SEALED;
-    const end = Math.min(m.len, start + SEALED);
-    const body = end - start < TAG ? null : openOne(key, m.counter + ok, m.final && ok === chunks - 1, buf.subarray(start, end));
-    if (body === null) break;
-    parts.push(body);
-    plain += body.length;
+  const digests = [];
+  const key2 = m.key2 === undefined ? null : Buffer.from(m.key2.buffer, m.key2.byteOffset, m.key2.byteLength);
+  try {
+    let plain = 0;
+    let ok = 0;
+    for (; ok < chunks; ok++) {
+      const start = ok * SEALED;
+      const end = Math.min(m.len, start + SEALED);
+      const last = m.final && ok === chunks - 1;
+      const body = end - start < TAG ? null : openOne(key, m.counter + ok, last, buf.subarray(start, end));
+      if (body === null) break;
+      plain += body.length;
+      if (m.op === 'openAt') {
+        parts.push(body);
+        continue;
+      }
+      digests.push(createHash('sha256').update(body).digest());
+      if (m.op === 'resealAt') parts.push(...sealOne(key2, m.counter + ok, last, body));
+      body.fill(0);
+    }
+    if (m.op === 'digestAt') return { len: plain, ok, digests: Buffer.concat(digests) };
+    const reply = m.op === 'openAt' ? { len: plain, ok } : { len: plain, ok, digests: Buffer.concat(digests) };
+    return writeOutput(m, parts, reply);
+  } finally {
+    if (key2 !== null) key2.fill(0);
   }
-  return writeOutput(m, parts, { len: plain, ok });
 }
 
 parentPort.on('message', (m) => {
@@ -269,7 +295,7 @@ parentPort.on('message', (m) => {
   let reply;
   try {
     if (m.op === 'sealAt') reply = sealAt(key, m);
-    else if (m.op === 'openAt') reply = openAt(key, m);
+    else if (m.op === 'openAt' || m.op === 'resealAt' || m.op === 'digestAt') reply = openAt(key, m);
     else {
       const buf = Buffer.from(m.buf);
       reply = m.op === 'seal' ? seal(key, m.counter, m.final, buf, m.len) : open(key, m.counter, m.final, buf, m.len);
@@ -372,6 +398,7 @@ export class CryptoPool {
       const { job } = next;
       slot.worker.postMessage(job, 'buf' in job ? [job.buf] : []);
       job.key.fill(0); // the worker has its own copy now
+      if ('key2' in job) job.key2?.fill(0);
     }
   }
 

@@ -5,9 +5,11 @@ import { PassThrough, Writable } from 'node:stream';
 import { ErrorCode } from '../protocol';
 import {
   decryptToWritable,
+  digestFile,
   encryptFile,
   fitHeader,
   readHeader,
+  reencryptFile,
   rewrapByCopy,
   wrapFileKey,
   writeHeaderInPlace,
@@ -148,8 +150,9 @@ export function rewrapOp(ks: () => Keystore): FileOp<RewrapParams> {
 
 /**
  * Rotate: a new file key, the payload decrypted and re-encrypted into a temp file beside the
- * original, verified by decrypting it again (hash of the plaintext both ways), then renamed
- * over the original. Recipients as given, else the ones Keyward recorded in the file.
+ * original (chunk by chunk on every core for a binary file), verified by authenticating the
+ * copy again and comparing plaintext digests both ways, then renamed over the original.
+ * Recipients as given, else the ones Keyward recorded in the file.
  */
 export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
   return {
@@ -170,41 +173,8 @@ export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
       const newKey = randomBytes(FILE_KEY_SIZE);
       try {
         const meta = metaStanza(newKey, { recipients, keys: keystore.refsForRecipients(recipients), at: new Date().toISOString() });
-        // Decrypt into a pipe that encrypts: plaintext only ever in memory, a chunk at a time.
-        const pipe = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
-        // A failed (or cancelled) read destroys the pipe with its error, possibly before the
-        // encryption has attached its own listener: without this one, that 'error' event
-        // would be an uncaught exception. The encryption still sees the error when it reads.
-        pipe.on('error', () => undefined);
-        const before = createHash('sha256');
-        const counting = new Writable({
-          write(chunk: Buffer, _e, cb) {
-            before.update(chunk);
-            ctx.onBytes(chunk.length);
-            if (pipe.write(chunk)) cb();
-            else pipe.once('drain', () => cb());
-          },
-        });
-        const reading = decryptToWritable({ input: file, output: counting, unwrap: () => Promise.resolve(fileKey), signal: ctx.signal }).then(
-          () => pipe.end(),
-          (e: unknown) => {
-            pipe.destroy(e instanceof Error ? e : new Error('decrypt failed'));
-            throw e;
-          },
-        );
-        await Promise.all([
-          reading,
-          encryptFile({ input: pipe, output: temp, recipients, fileKey: newKey, extraStanzas: [meta], overwrite: true, armor: header.armored, signal: ctx.signal }),
-        ]);
-        const after = createHash('sha256');
-        const verify = new Writable({
-          write(chunk: Buffer, _e, cb) {
-            after.update(chunk);
-            cb();
-          },
-        });
-        await decryptToWritable({ input: temp, output: verify, unwrap: () => Promise.resolve(newKey), signal: ctx.signal });
-        if (!before.digest().equals(after.digest())) {
+        const verified = (await reencryptInPlace(file, temp, fileKey, newKey, recipients, meta, ctx)) ?? (await reencryptThroughPipe(file, temp, fileKey, newKey, recipients, meta, header, ctx));
+        if (!verified) {
           throw new KeywardError(ErrorCode.IoFailed, 'the re-encrypted copy did not verify', 'the original is untouched; check the disk and try again');
         }
         const h = await readHeader(temp);
@@ -217,6 +187,75 @@ export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
     commit: (file, data) => commitCopy(file, (data as Staged & { mode: 'copy' }).temp, (data as Staged & { mode: 'copy' }).header, 'new file key'),
     discard: (file, ctx) => discardTemps(file, ctx.jobId),
   };
+}
+
+type Progress = { onBytes(n: number): void; signal: AbortSignal };
+
+/**
+ * A binary file of more than one batch: each chunk opened and sealed again by the workers,
+ * every core at work; then the copy authenticated and its plaintext digest compared.
+ * Whether it verified; null if the file is not one for this (reencryptFile said so).
+ */
+async function reencryptInPlace(file: string, temp: string, fileKey: Uint8Array, newKey: Uint8Array, recipients: readonly string[], meta: Stanza, ctx: Progress): Promise<boolean | null> {
+  let reported = 0;
+  const onProgress = (done: number) => {
+    ctx.onBytes(done - reported);
+    reported = done;
+  };
+  const r = await reencryptFile({ input: file, output: temp, fileKey, newFileKey: newKey, recipients, extraStanzas: [meta], overwrite: true, signal: ctx.signal, onProgress });
+  if (r === null) return null;
+  const check = await digestFile({ input: temp, fileKey: newKey, signal: ctx.signal });
+  return check !== null && check.digest.equals(r.digest);
+}
+
+/**
+ * Any other file (armored, or small): decrypted into a pipe that encrypts, the plaintext only
+ * ever in memory, a chunk at a time; then the copy decrypted again and hashed both ways.
+ */
+async function reencryptThroughPipe(
+  file: string,
+  temp: string,
+  fileKey: Uint8Array,
+  newKey: Uint8Array,
+  recipients: readonly string[],
+  meta: Stanza,
+  header: FileHeader,
+  ctx: Progress,
+): Promise<boolean> {
+  const pipe = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  // A failed (or cancelled) read destroys the pipe with its error, possibly before the
+  // encryption has attached its own listener: without this one, that 'error' event
+  // would be an uncaught exception. The encryption still sees the error when it reads.
+  pipe.on('error', () => undefined);
+  const before = createHash('sha256');
+  const counting = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      before.update(chunk);
+      ctx.onBytes(chunk.length);
+      if (pipe.write(chunk)) cb();
+      else pipe.once('drain', () => cb());
+    },
+  });
+  const reading = decryptToWritable({ input: file, output: counting, unwrap: () => Promise.resolve(fileKey), signal: ctx.signal }).then(
+    () => pipe.end(),
+    (e: unknown) => {
+      pipe.destroy(e instanceof Error ? e : new Error('decrypt failed'));
+      throw e;
+    },
+  );
+  await Promise.all([
+    reading,
+    encryptFile({ input: pipe, output: temp, recipients, fileKey: newKey, extraStanzas: [meta], overwrite: true, armor: header.armored, signal: ctx.signal }),
+  ]);
+  const after = createHash('sha256');
+  const verify = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      after.update(chunk);
+      cb();
+    },
+  });
+  await decryptToWritable({ input: temp, output: verify, unwrap: () => Promise.resolve(newKey), signal: ctx.signal });
+  return before.digest().equals(after.digest());
 }
 
 /**

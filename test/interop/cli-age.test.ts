@@ -101,6 +101,22 @@ describe('keyward CLI with the Go age 1.3 (both ways, keys from the keystore)', 
     assert.deepEqual(o.stdout, payload);
   });
 
+  it('rotate of a multi-MiB model (re-encrypted chunk by chunk on every core): age -d decrypts it, and the old file key is gone', async () => {
+    sb.ok(['keys', 'generate', 'big-owner']);
+    await fsp.writeFile(sb.path('big-owner.txt'), sb.ok(['keys', 'export', 'big-owner', '--secret']), { mode: 0o600 });
+    const big = randomBytes(5 * 1024 * 1024 + 3);
+    await fsp.writeFile(sb.path('big.bin'), big);
+    sb.ok(['encrypt', '-k', 'big-owner', '-o', 'big.age', 'big.bin']);
+    const before = await fsp.readFile(sb.path('big.age'));
+    assert.match(sb.ok(['rotate', 'big.age']), /rotate .*: done, 1 done/);
+    const after = await fsp.readFile(sb.path('big.age'));
+    // A new payload: no 64 KiB chunk of ciphertext survives the rotation.
+    assert.ok(!after.includes(before.subarray(before.length - 65536)));
+    const o = run('age', ['-d', '-i', sb.path('big-owner.txt'), sb.path('big.age')]);
+    assert.equal(o.code, 0, o.stderr);
+    assert.ok(Buffer.from(o.stdout).equals(big));
+  });
+
   it('keys rotate --rewrap moves every artifact to the new version in zero-downtime order', async () => {
     sb.ok(['keys', 'generate', 'svc']);
     for (const n of ['a', 'b']) sb.ok(['encrypt', '-k', 'svc', '-o', `svc-${n}.age`, 'weights.bin']);

@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
-import { decryptFile, encryptFile, readHeader, shutdownPool, unwrapWithIdentities, type FileUnwrap, type PayloadTuning } from '../../daemon/age';
+import { decryptFile, digestFile, encryptFile, readHeader, reencryptFile, shutdownPool, unwrapWithIdentities, type FileUnwrap, type PayloadTuning } from '../../daemon/age';
 import { FileSink } from '../../daemon/age/io';
 import { SEALED } from '../../daemon/age/pool';
 import { decryptSpread, encryptSpread, spreads } from '../../daemon/age/spread';
@@ -43,7 +43,8 @@ describe('age payload placed by the workers (spread.ts)', function () {
   it('is the default for a file of more than one batch, and not for one batch or with threads off', () => {
     assert.equal(spreads({}, 16 * K + 1, false), true);
     assert.equal(spreads({}, 16 * K, false), false);
-    assert.equal(spreads({}, 16 * SEALED, true), false);
+    assert.equal(spreads({}, 16 + 16 * SEALED, true), false);
+    assert.equal(spreads({}, 16 + 16 * SEALED + 1, true), true);
     assert.equal(spreads({ tuning: { threads: 'never' } }, 100 * MiB, false), false);
     assert.equal(spreads({ tuning: { spread: false } }, 100 * MiB, false), false);
     assert.equal(spreads({ tuning: { threads: 'always' } }, 0, false), true);
@@ -131,6 +132,99 @@ describe('age payload placed by the workers (spread.ts)', function () {
       } finally {
         writer.kill();
       }
+    });
+  });
+
+  describe('re-encryption under a new file key (the rotate job)', () => {
+    let keyOf: (file: string) => Promise<Uint8Array>;
+    before(() => {
+      keyOf = async (file) => unwrap(await readHeader(file));
+    });
+    /** SHA-256 over the SHA-256 of each 64 KiB of plaintext: what the digest is said to be. */
+    const expectedDigest = (data: Buffer) => {
+      const outer = createHash('sha256');
+      for (let at = 0; at < data.length || at === 0; at += K) outer.update(createHash('sha256').update(data.subarray(at, at + K)).digest());
+      return outer.digest();
+    };
+
+    it('writes a file that opens only with the new key, to the same plaintext, with the digest both ways', async () => {
+      for (const [size, tuning] of [
+        [5 * MiB + 9, {}],
+        [16 * K + 1, {}],
+        [7 * K, { batchChunks: 2, threads: 'always', inFlight: 3 }],
+        [0, { threads: 'always' }],
+      ] as const) {
+        const data = randomBytes(size);
+        await fsp.writeFile(p('plain'), data);
+        await encryptFile({ input: p('plain'), output: p('old.age'), recipients: [recipient], overwrite: true });
+        const fileKey = await keyOf(p('old.age'));
+        const newFileKey = randomBytes(16);
+        const seen: number[] = [];
+        const r = await reencryptFile({ input: p('old.age'), output: p('new.age'), fileKey, newFileKey, recipients: [recipient], overwrite: true, tuning, onProgress: (n) => seen.push(n) });
+        assert.ok(r !== null, `size ${size}`);
+        assert.ok(r.digest.equals(expectedDigest(data)), `size ${size}`);
+        assert.equal(seen.at(-1), size);
+        assert.deepEqual(r, { bytesIn: (await fsp.stat(p('old.age'))).size, bytesOut: (await fsp.stat(p('new.age'))).size, digest: r.digest });
+        assert.ok(Buffer.from(await keyOf(p('new.age'))).equals(newFileKey));
+        await decryptFile({ input: p('new.age'), output: p('out'), unwrap, overwrite: true });
+        assert.ok((await fsp.readFile(p('out'))).equals(data), `size ${size}`);
+        const check = await digestFile({ input: p('new.age'), fileKey: newFileKey, tuning });
+        assert.ok(check?.digest.equals(r.digest), `size ${size}`);
+        await assert.rejects(digestFile({ input: p('new.age'), fileKey, tuning }), (e: unknown) => isKeywardError(e) && e.code === ErrorCode.DecryptFailed);
+      }
+    });
+
+    it('leaves what it does not suit to the caller: an armored file, a file of one batch', async () => {
+      await fsp.writeFile(p('plain'), randomBytes(3 * MiB));
+      await encryptFile({ input: p('plain'), output: p('armored.age'), recipients: [recipient], armor: true, overwrite: true });
+      const fileKey = await keyOf(p('armored.age'));
+      const args = { fileKey, newFileKey: randomBytes(16), recipients: [recipient], overwrite: true };
+      assert.equal(await reencryptFile({ ...args, input: p('armored.age'), output: p('no.age') }), null);
+      await fsp.writeFile(p('plain'), randomBytes(16 * K));
+      await encryptFile({ input: p('plain'), output: p('small.age'), recipients: [recipient], overwrite: true });
+      assert.equal(await reencryptFile({ ...args, fileKey: await keyOf(p('small.age')), input: p('small.age'), output: p('no.age') }), null);
+      assert.equal(await digestFile({ input: p('small.age'), fileKey: await keyOf(p('small.age')) }), null);
+      assert.deepEqual((await fsp.readdir(dir)).filter((n) => n.startsWith('no.age')), []);
+    });
+
+    it('a damaged or cut file, a wrong key or a cancellation: the error decryptFile gives, and no output', async () => {
+      const data = randomBytes(3 * MiB + 5);
+      await fsp.writeFile(p('plain'), data);
+      await encryptFile({ input: p('plain'), output: p('good.age'), recipients: [recipient], overwrite: true });
+      const good = await fsp.readFile(p('good.age'));
+      const fileKey = await keyOf(p('good.age'));
+      const headerSize = (await readHeader(p('good.age'))).size;
+      const flipped = Buffer.from(good);
+      flipped[headerSize + 16 + 20 * SEALED + 7]! ^= 1;
+      const tuning: PayloadTuning = { batchChunks: 4 };
+      for (const [name, bytes] of [
+        ['a flipped byte in chunk 20', flipped],
+        ['cut at a chunk edge', good.subarray(0, headerSize + 16 + 30 * SEALED)],
+        ['cut inside a chunk', good.subarray(0, headerSize + 16 + 30 * SEALED + 100)],
+        ['a chunk appended', Buffer.concat([good, good.subarray(headerSize + 16, headerSize + 16 + SEALED)])],
+      ] as const) {
+        await fsp.writeFile(p('bad.age'), bytes);
+        const want = await decryptFile({ input: p('bad.age'), output: p('bad.out'), unwrap, tuning: { spread: false } }).then(
+          () => assert.fail(`${name}: decrypted`),
+          (e: unknown) => (isKeywardError(e) ? e : assert.fail(`${name}: ${String(e)}`)),
+        );
+        await assert.rejects(
+          reencryptFile({ input: p('bad.age'), output: p('bad.new'), fileKey, newFileKey: randomBytes(16), recipients: [recipient], tuning }),
+          (e: unknown) => isKeywardError(e) && e.code === want.code && e.message === want.message,
+          name,
+        );
+        await assert.rejects(digestFile({ input: p('bad.age'), fileKey, tuning }), (e: unknown) => isKeywardError(e) && e.message === want.message, name);
+      }
+      await assert.rejects(
+        reencryptFile({ input: p('good.age'), output: p('bad.new'), fileKey: randomBytes(16), newFileKey: randomBytes(16), recipients: [recipient] }),
+        (e: unknown) => isKeywardError(e) && e.code === ErrorCode.DecryptFailed && /header/.test(e.message),
+      );
+      const ac = new AbortController();
+      await assert.rejects(
+        reencryptFile({ input: p('good.age'), output: p('bad.new'), fileKey, newFileKey: randomBytes(16), recipients: [recipient], signal: ac.signal, tuning: { batchChunks: 1, inFlight: 1 }, onProgress: (n) => n > 10 * K && ac.abort() }),
+        (e: unknown) => isKeywardError(e) && e.code === ErrorCode.Cancelled,
+      );
+      assert.deepEqual((await fsp.readdir(dir)).filter((n) => n.startsWith('bad.new') || n.startsWith('bad.out') || n.endsWith('.keyward-tmp')), []);
     });
   });
 
