@@ -14,10 +14,12 @@ import { unwrapWithPassphrase, wrapWithPassphrase } from './scrypt';
 import { decryptSpread, digestSpread, encryptSpread, reencryptSpread, spreads, type OpenFile } from './spread';
 import { plaintextSize } from './stream';
 
-// Whole age files: encrypt, decrypt (to a file or a stream), read the header, inspect.
-// Outputs go through AtomicFile, so a file appears only once it is complete; a decrypted
-// file appears only once every chunk, the final one included, has authenticated. The payload
-// goes through batch.ts: worker threads for large inputs, large positional reads for files.
+// Whole age files: encrypt, decrypt (to a file or a stream), re-encrypt, read the header,
+// inspect. Outputs go through AtomicFile, so a file appears only once it is complete; a
+// decrypted file appears only once every chunk, the final one included, has authenticated.
+// The payload of a regular file to a file goes through spread.ts (each worker thread reads
+// and writes its own batches); anything else through batch.ts (batches read and written in
+// order by the calling thread, sealed or opened by the workers when there are several).
 
 /** A file path, or bytes from a stream (stdin, a socket). */
 export type Input = string | AsyncIterable<Uint8Array>;

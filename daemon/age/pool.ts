@@ -90,11 +90,11 @@ const CHUNK = ${CHUNK}, SEALED = ${SEALED}, TAG = ${TAG_SIZE};
 
 // Each chunk's update() returns a new 64 KiB buffer. V8 frees them only when the GC runs, which
 // tiny JavaScript objects trigger rarely: left alone, garbage grows to about 32 MiB per thread.
-// A minor GC after each batch frees them (they die young); now and then a full one frees any
-// that a GC in the middle of a batch happened to promote. Full GCs wake V8's helper threads,
-// which on a busy machine made one per batch cost more than the encryption. The --expose-gc
-// flag is process-wide, so it is set just long enough to get the function, and workers
-// starting at the same time can undo each other's flag: hence the retries.
+// A minor GC after each batch frees them (they die young). The few that a GC in the middle of
+// a batch promotes are left to V8's own full GCs: forcing one now and then cost about 0.1 s a
+// GiB (full GCs wake V8's helper threads) and peak RSS stays under 110 MiB without it. The
+// --expose-gc flag is process-wide, so it is set just long enough to get the function, and
+// workers starting at the same time can undo each other's flag: hence the retries.
 const v8 = require('node:v8');
 const vm = require('node:vm');
 let collect = null;
@@ -104,7 +104,6 @@ for (let attempt = 0; attempt < 20 && collect === null; attempt++) {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc');
     fullGc = gc;
-    let batches = 0;
     collect = () => gc({ type: 'minor' });
   } catch {
     // another worker turned the flag off in between: try again
