@@ -173,7 +173,7 @@ export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
       const newKey = randomBytes(FILE_KEY_SIZE);
       try {
         const meta = metaStanza(newKey, { recipients, keys: keystore.refsForRecipients(recipients), at: new Date().toISOString() });
-        const verified = (await reencryptInPlace(file, temp, fileKey, newKey, recipients, meta, ctx)) ?? (await reencryptThroughPipe(file, temp, fileKey, newKey, recipients, meta, header, ctx));
+        const verified = (await reencryptPlaced(file, temp, fileKey, newKey, recipients, meta, ctx)) ?? (await reencryptThroughPipe(file, temp, fileKey, newKey, recipients, meta, header, ctx));
         if (!verified) {
           throw new KeywardError(ErrorCode.IoFailed, 'the re-encrypted copy did not verify', 'the original is untouched; check the disk and try again');
         }
@@ -196,7 +196,7 @@ type Progress = { onBytes(n: number): void; signal: AbortSignal };
  * every core at work; then the copy authenticated and its plaintext digest compared.
  * Whether it verified; null if the file is not one for this (reencryptFile said so).
  */
-async function reencryptInPlace(file: string, temp: string, fileKey: Uint8Array, newKey: Uint8Array, recipients: readonly string[], meta: Stanza, ctx: Progress): Promise<boolean | null> {
+async function reencryptPlaced(file: string, temp: string, fileKey: Uint8Array, newKey: Uint8Array, recipients: readonly string[], meta: Stanza, ctx: Progress): Promise<boolean | null> {
   let reported = 0;
   const onProgress = (done: number) => {
     ctx.onBytes(done - reported);
