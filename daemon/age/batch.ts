@@ -204,9 +204,9 @@ function keepSpare(b: Buffer): void {
 }
 
 /** A promise that never rejects, so that one left behind after a failure is no unhandled rejection. */
-export type Settled<T> = Promise<{ ok: true; value: T } | { ok: false; error: unknown }>;
+type Settled<T> = Promise<{ ok: true; value: T } | { ok: false; error: unknown }>;
 
-export function settle<T>(p: Promise<T>): Settled<T> {
+function settle<T>(p: Promise<T>): Settled<T> {
   return p.then(
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),

@@ -124,9 +124,9 @@ export async function encryptFile(opts: EncryptFileOptions): Promise<TransferRes
     return await writeAtomically(opts.output, { mode: opts.mode ?? 0o644, overwrite: opts.overwrite, signal: opts.signal }, async (file) => {
       const sink: Sink = opts.armor === true ? new ArmorWriter(file) : file;
       await sink.write(header);
-      const size = input.file !== undefined && opts.armor !== true ? await regularFileSize(input.file) : undefined;
+      const size = opts.armor !== true ? (input.file?.size ?? null) : null;
       const bytesIn =
-        size !== undefined && spreads(opts, size, false)
+        size !== null && spreads(opts, size, false)
           ? await encryptSpread(input.file!, size, { sink: file, path: opts.output }, fileKey, opts)
           : await encryptBatches(input.source, sink, fileKey, opts);
       await sink.end();
@@ -232,7 +232,7 @@ export async function decryptFile(opts: DecryptFileOptions): Promise<TransferRes
     const fileKey = await unwrapVerified(input, opts.unwrap);
     try {
       throwIfAborted(opts.signal);
-      const spread = await spreadPayload(input, opts);
+      const spread = spreadPayload(input, opts);
       return await writeAtomically(opts.output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite, signal: opts.signal }, async (sink) => {
         if (spread !== undefined) await decryptSpread(spread.file, input.header.size, spread.payload, { sink, path: opts.output }, fileKey, opts);
         else await decryptBatches(input.payload, sink, fileKey, opts);
@@ -296,14 +296,8 @@ export async function inspect(input: Input): Promise<InspectResult> {
   try {
     const { header } = opened;
     let payload: number;
-    if (typeof input === 'string' && !header.armored) {
-      let size: number;
-      try {
-        ({ size } = await fsp.stat(input));
-      } catch (e) {
-        throw ioError(e, 'read', input);
-      }
-      payload = size - header.size;
+    if (opened.file !== undefined && opened.file.size !== null && !header.armored) {
+      payload = opened.file.size - header.size;
     } else {
       payload = 0;
       for (let b = await opened.reader.read(1 << 20); b.length > 0; b = await opened.reader.read(1 << 20)) payload += b.length;
@@ -333,8 +327,11 @@ export async function refuseExisting(output: string, overwrite: boolean | undefi
   }
 }
 
-/** The open file of a path input; `regular`: not a pipe or a device, so it can be read at any position. */
-export type InputFile = OpenFile & { regular: boolean };
+/**
+ * The open file of a path input, and its size when it was opened: null for a pipe or a
+ * device, which has no positions and is read in order.
+ */
+export type InputFile = OpenFile & { size: number | null };
 
 interface RawInput {
   reader: ByteReader;
@@ -368,14 +365,15 @@ async function openRaw(input: Input, pullSize?: number): Promise<RawInput> {
     return { reader, source: readerSource(reader), close };
   }
   let handle: fsp.FileHandle;
-  let regular: boolean;
+  let size: number | null;
   try {
     handle = await fsp.open(input, 'r');
   } catch (e) {
     throw ioError(e, 'read', input);
   }
   try {
-    regular = (await handle.stat()).isFile();
+    const st = await handle.stat();
+    size = st.isFile() ? st.size : null;
   } catch (e) {
     await handle.close();
     throw ioError(e, 'read', input);
@@ -384,8 +382,8 @@ async function openRaw(input: Input, pullSize?: number): Promise<RawInput> {
   return {
     reader,
     // A pipe or a device (a path such as /dev/stdin) has no positions: it is read in order.
-    source: regular ? fileSource(handle, input, 0) : readerSource(reader),
-    file: { handle, path: input, regular },
+    source: size !== null ? fileSource(handle, input, 0) : readerSource(reader),
+    file: { handle, path: input, size },
     close: () => handle.close(),
   };
 }
@@ -397,7 +395,7 @@ export async function openAge(input: Input, pullSize?: number): Promise<AgeInput
     const armored = (await detectArmor(raw.reader)) === 'armored';
     const reader = armored ? new ByteReader(new ArmorReader(raw.reader).pull, pullSize) : raw.reader;
     const header = { ...(await readHeaderFrom(reader)), armored };
-    if (raw.file?.regular === true && !armored) {
+    if (raw.file !== undefined && raw.file.size !== null && !armored) {
       // A binary file: the payload is read where it is, past whatever the reader read ahead.
       const { handle, path } = raw.file;
       const source = fileSource(handle, path, header.size);
@@ -445,7 +443,7 @@ async function writeAtomically<T>(output: string, opts: { mode: number; overwrit
 async function openSpreadable(path: string, fileKey: Uint8Array, opts: PayloadOptions): Promise<{ input: AgeInput; spread: SpreadPayload } | null> {
   const input = await openAge(path);
   try {
-    const spread = await spreadPayload(input, opts);
+    const spread = spreadPayload(input, opts);
     if (spread === undefined) {
       await input.close();
       return null;
@@ -466,23 +464,11 @@ interface SpreadPayload {
 }
 
 /** The payload of a binary regular file, when it is large enough for spread.ts (see `spreads`). */
-async function spreadPayload(input: AgeInput, opts: PayloadOptions): Promise<SpreadPayload | undefined> {
-  if (input.file === undefined || input.header.armored) return undefined;
-  const size = await regularFileSize(input.file);
-  if (size === undefined) return undefined;
+function spreadPayload(input: AgeInput, opts: PayloadOptions): SpreadPayload | undefined {
+  if (input.file === undefined || input.file.size === null || input.header.armored) return undefined;
+  const { size } = input.file;
   const payload = size - input.header.size;
   return spreads(opts, payload, true) ? { file: input.file, size, payload } : undefined;
-}
-
-/** The size of an open regular file; undefined for anything else (a pipe, a device). */
-async function regularFileSize(file: InputFile): Promise<number | undefined> {
-  if (!file.regular) return undefined;
-  try {
-    const st = await file.handle.stat();
-    return st.isFile() ? st.size : undefined;
-  } catch (e) {
-    throw ioError(e, 'read', file.path);
-  }
 }
 
 /** Calls the caller's unwrap, then checks the header MAC itself: unwrappers are not trusted with it. */

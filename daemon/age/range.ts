@@ -1,7 +1,6 @@
 import { constants as bufferConstants } from 'node:buffer';
 import type { Writable } from 'node:stream';
 import { AtomicFile } from '../util/atomic';
-import { ioError } from '../util/errors';
 import { decryptBatches, fileSource, type PayloadOptions } from './batch';
 import { internal, invalidInput, malformed, throwIfAborted, truncated } from './errors';
 import { openAge, refuseExisting, unwrapVerified, type AgeInput, type FileUnwrap, type TransferResult } from './file';
@@ -101,8 +100,8 @@ async function run(opts: DecryptRangeOptions, target: (r: { start: number; end: 
   try {
     const { header, file } = input;
     if (header.armored) throw invalidInput('random access needs a binary age file; decrypt it whole or re-encrypt without -a');
-    if (file?.regular !== true) throw invalidInput('random access needs a regular file, not a pipe or a device', 'decrypt it whole instead');
-    const size = await fileSize(input);
+    if (file === undefined || file.size === null) throw invalidInput('random access needs a regular file, not a pipe or a device', 'decrypt it whole instead');
+    const { size } = file;
     const plain = plaintextSize(size - header.size);
     if (plain === null) {
       throw malformed('invalid payload size: the file is truncated or has data appended', 'copy the file again from its source');
@@ -147,14 +146,6 @@ async function decryptChunks(input: AgeInput, fileKey: Uint8Array, start: number
 }
 
 const HEADER_PULL_SIZE = 16 * 1024;
-
-async function fileSize(input: AgeInput): Promise<number> {
-  try {
-    return (await input.file!.handle.stat()).size;
-  } catch (e) {
-    throw ioError(e, 'read', input.file!.path);
-  }
-}
 
 /** Passes on only the bytes [skip, skip + count) of what is written to it. */
 class WindowSink implements Sink {

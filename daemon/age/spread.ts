@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode } from '../protocol/errors';
 import { ioError, KeywardError } from '../util/errors';
 import { TAG_SIZE } from './aead';
-import { MAX_CHUNKS, settings, type PayloadOptions, type Settings } from './batch';
+import { fileSource, MAX_CHUNKS, settings, type PayloadOptions, type Settings } from './batch';
 import { cancelled, internal, malformed, truncated } from './errors';
 import type { FileSink } from './io';
 import { CHUNK, cryptoPool, SEALED, type PlacedJob, type PlacedReply } from './pool';
@@ -280,29 +280,13 @@ async function runPlaced(
 
 async function readAt(input: OpenFile, position: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
-  let got = 0;
-  try {
-    while (got < length) {
-      const { bytesRead } = await input.handle.read(buf, got, length - got, position + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-  } catch (e) {
-    throw ioError(e, 'read', input.path);
-  }
-  if (got < length) throw changed(input.path);
+  if ((await fileSource(input.handle, input.path, position).fill(buf, length)) < length) throw changed(input.path);
   return buf;
 }
 
 /** Throws if the input holds bytes past `end`, where it ended when its size was taken. */
 async function refuseGrown(input: OpenFile, end: number): Promise<void> {
-  let bytesRead: number;
-  try {
-    ({ bytesRead } = await input.handle.read(Buffer.alloc(1), 0, 1, end));
-  } catch (e) {
-    throw ioError(e, 'read', input.path);
-  }
-  if (bytesRead > 0) throw changed(input.path);
+  if ((await fileSource(input.handle, input.path, end).fill(Buffer.alloc(1), 1)) > 0) throw changed(input.path);
 }
 
 function changed(path: string): KeywardError {

@@ -17,7 +17,7 @@ import {
   type FileHeader,
   type Stanza,
 } from '../age';
-import type { FileOp } from '../jobs/manager';
+import type { FileOp, StageContext } from '../jobs/manager';
 import { jobTempPath } from '../jobs/manager';
 import type { Keystore } from '../keystore/keystore';
 import { KeywardError } from '../util/errors';
@@ -189,14 +189,12 @@ export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
   };
 }
 
-type Progress = { onBytes(n: number): void; signal: AbortSignal };
-
 /**
  * A binary file of more than one batch: each chunk opened and sealed again by the workers,
  * every core at work; then the copy authenticated and its plaintext digest compared.
  * Whether it verified; null if the file is not one for this (reencryptFile said so).
  */
-async function reencryptPlaced(file: string, temp: string, fileKey: Uint8Array, newKey: Uint8Array, recipients: readonly string[], meta: Stanza, ctx: Progress): Promise<boolean | null> {
+async function reencryptPlaced(file: string, temp: string, fileKey: Uint8Array, newKey: Uint8Array, recipients: readonly string[], meta: Stanza, ctx: StageContext): Promise<boolean | null> {
   let reported = 0;
   const onProgress = (done: number) => {
     ctx.onBytes(done - reported);
@@ -220,7 +218,7 @@ async function reencryptThroughPipe(
   recipients: readonly string[],
   meta: Stanza,
   header: FileHeader,
-  ctx: Progress,
+  ctx: StageContext,
 ): Promise<boolean> {
   const pipe = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
   // A failed (or cancelled) read destroys the pipe with its error, possibly before the
