@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, promises as fsp } from 'node:fs';
+import { chmodSync, promises as fsp, renameSync } from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { createMessageConnection, ResponseError, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { ErrorCode, PROTOCOL_VERSION, methods, methodsByName, validateParams, type ErrorData, type MethodKey } from '../protocol';
 import type { SecretBackend } from '../keystore/backend';
@@ -8,7 +9,7 @@ import { Service, type CallContext } from '../service';
 import { writeFileAtomic } from '../util/atomic';
 import { KeywardError, errnoCode } from '../util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from '../util/paths';
-import { acquireLock } from './lock';
+import { acquireLock, identityOf, type Lock } from './lock';
 import { shutdownPool } from '../age';
 import { resumeWorkspaces } from '../watch/handlers';
 import { VERSION } from '../version';
@@ -20,6 +21,8 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** Where method/duration/outcome lines go. Never parameters or values. */
   log?: (line: string) => void;
+  /** How often the daemon checks that clients can still reach it (default 10 s). */
+  reachableCheckMs?: number;
 }
 
 export interface RunningDaemon {
@@ -31,6 +34,7 @@ export interface RunningDaemon {
 }
 
 const AUTH_TIMEOUT_MS = 10_000;
+const REACHABLE_CHECK_MS = 10_000;
 
 /**
  * Starts the daemon: takes the per-home instance lock, cleans up a stale socket, writes a
@@ -50,6 +54,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     if (process.platform !== 'win32') await fsp.rm(paths.socket, { force: true }); // stale: we hold the lock
     const token = randomBytes(32).toString('hex');
     await writeFileAtomic(paths.token, token + '\n', 0o600);
+    const tokenId = await identityOf(paths.token);
+    let socketId: string | null = null;
+    let reachable: NodeJS.Timeout | undefined = undefined;
     const service = await Service.open({ home: paths.home, socket: paths.socket, ...(opts.backend ? { backend: opts.backend } : {}) });
     opened = service;
     // Jobs a crash or a stop left unfinished pick up where their journals say. Started before
@@ -80,6 +87,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       stop(reason = 'stop') {
         stopping ??= (async () => {
           log(`daemon: stopping (${reason})`);
+          clearInterval(reachable);
           await new Promise<void>((r) => {
             srv.close(() => r());
             // end(): whatever is already queued (a last response) is flushed first; a client
@@ -91,8 +99,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           });
           await service.dispose();
           await shutdownPool();
-          await fsp.rm(paths.token, { force: true });
-          if (process.platform !== 'win32') await fsp.rm(paths.socket, { force: true });
+          // Only its own: a daemon that took over the home (see below) keeps its files.
+          await removeIfSame(paths.token, tokenId);
+          if (process.platform !== 'win32') await removeIfSame(paths.socket, socketId);
           await service.record({ event: 'daemon.stop', outcome: 'ok', detail: reason }).catch(() => undefined);
           await lock.release();
           resolveClosed();
@@ -100,8 +109,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         return stopping;
       },
     };
-    await listenPrivately(server, paths.socket);
+    socketId = await listenPrivately(server, paths.socket);
     log(`daemon: ready on ${paths.socket} (pid ${process.pid}, keystore ${service.keystore.backendKind})`);
+    // A daemon no client can reach any more stops, as gpg-agent does: its socket was removed
+    // (its runtime directory went at logout, or a test's temp dir was deleted), or another
+    // daemon judged this one gone and took over the home. Otherwise it would run forever.
+    reachable = setInterval(() => {
+      void unreachableBecause(paths, socketId, lock).then((why) => {
+        if (why !== undefined) void running.stop(`${why}: no client can reach this daemon`);
+      });
+    }, opts.reachableCheckMs ?? REACHABLE_CHECK_MS);
+    reachable.unref();
     // Workspaces registered before are watched again (only the daemon watches).
     resumeWorkspaces(service).catch((e: unknown) => log(`daemon: could not resume workspaces: ${e instanceof Error ? e.message : 'error'}`));
     return running;
@@ -113,26 +131,59 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   }
 }
 
-/** Binds the socket with a umask that keeps it 0600 from its first instant. */
-async function listenPrivately(server: net.Server, socket: string): Promise<void> {
-  const old = process.platform === 'win32' ? undefined : process.umask(0o177);
-  try {
+/** Why clients can no longer reach this daemon, or undefined while they can. */
+async function unreachableBecause(paths: DaemonPaths, socketId: string | null, lock: Lock): Promise<string | undefined> {
+  if (socketId !== null && (await identityOf(paths.socket)) !== socketId) return `its socket ${paths.socket} was removed or replaced`;
+  if (!(await lock.held())) return `its lock ${paths.lock} was removed or taken over`;
+  return undefined;
+}
+
+/** Removes `file` if it is still the file `id` names (or if that is unknown). */
+async function removeIfSame(file: string, id: string | null): Promise<void> {
+  if (id === null || (await identityOf(file)) === id) await fsp.rm(file, { force: true });
+}
+
+/**
+ * Binds the socket with a umask that keeps it 0600 from its first instant, and returns which
+ * file it is (null on Windows, whose pipes are not files).
+ *
+ * It is bound under a temporary name beside its path, then renamed into place: libuv unlinks
+ * the name a server was bound to when that server closes, and by the time this daemon stops,
+ * the path may belong to a newer daemon.
+ */
+async function listenPrivately(server: net.Server, socket: string): Promise<string | null> {
+  if (process.platform === 'win32') {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(socket, () => {
         server.off('error', reject);
+        resolve();
+      });
+    });
+    return null;
+  }
+  const bound = path.join(path.dirname(socket), `.${randomBytes(4).toString('hex')}`);
+  const old = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bound, () => {
+        server.off('error', reject);
         // Synchronously, before any connection is handled (the umask already made it 0600).
         try {
-          if (process.platform !== 'win32') chmodSync(socket, 0o600);
+          chmodSync(bound, 0o600);
+          renameSync(bound, socket);
           resolve();
         } catch (e) {
+          server.close();
           reject(e instanceof Error ? e : new Error(String(e)));
         }
       });
     });
   } finally {
-    if (old !== undefined) process.umask(old);
+    process.umask(old);
   }
+  return identityOf(socket);
 }
 
 function serveConnection(

@@ -4,6 +4,9 @@ import { ErrorCode } from '../protocol/errors';
 import { KeywardError, errnoCode } from '../util/errors';
 
 export interface Lock {
+  /** Whether the lock file is still the one this process created (not removed, not taken over). */
+  held(): Promise<boolean>;
+  /** Removes the lock file, unless it is no longer this process's (then it is left to its owner). */
   release(): Promise<void>;
 }
 
@@ -28,12 +31,19 @@ export async function acquireLock(file: string, owner: 'daemon' | 'cli'): Promis
     await fsp.writeFile(temp, content, { mode: 0o600, flag: 'w' });
     for (let attempt = 0; attempt < 3; ) {
       if (await createWhole(file, temp, content)) {
+        // A process that took the lock over (it judged this one gone) wrote a new file: that
+        // one is not this process's to remove.
+        const id = await identityOf(file);
+        const ours = async () => id === null || ((await identityOf(file)) === id && (await readText(file)) === content);
         let released = false;
         return {
+          async held() {
+            return !released && (await ours());
+          },
           async release() {
             if (released) return;
             released = true;
-            await fsp.rm(file, { force: true });
+            if (await ours()) await fsp.rm(file, { force: true });
           },
         };
       }
@@ -84,6 +94,27 @@ async function createWhole(file: string, temp: string, content: string): Promise
   } catch (e) {
     if (errnoCode(e) === 'EEXIST') return false;
     throw e;
+  }
+}
+
+/**
+ * Which file is at `file` (not following a link), or null if none: device, inode and birth
+ * time, since a file created where another was removed often gets the same inode number.
+ */
+export async function identityOf(file: string): Promise<string | null> {
+  try {
+    const st = await fsp.lstat(file);
+    return `${st.dev}:${st.ino}:${st.birthtimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
+async function readText(file: string): Promise<string | null> {
+  try {
+    return await fsp.readFile(file, 'utf8');
+  } catch {
+    return null;
   }
 }
 

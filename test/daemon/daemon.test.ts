@@ -8,10 +8,10 @@ import { ErrorCode, PROTOCOL_VERSION } from '../../daemon/protocol';
 import { DaemonClient, startDaemonProcess } from '../../daemon/client';
 import { MemoryBackend } from '../../daemon/keystore/memory';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
-import { isAlive, readHolder } from '../../daemon/server/lock';
+import { isAlive } from '../../daemon/server/lock';
 import { KeywardError } from '../../daemon/util/errors';
 import { daemonPaths } from '../../daemon/util/paths';
-import { tempDir } from '../helpers/tools';
+import { processesIn, tempDir } from '../helpers/tools';
 
 const code = (c: number) => (e: unknown) => (e instanceof KeywardError || (e as { code?: number }).code !== undefined) && (e as { code: number }).code === c;
 
@@ -26,6 +26,15 @@ function rawConnect(socket: string): Promise<{ conn: MessageConnection; sock: ne
   });
 }
 
+/** A temp dir with a private runtime dir in it, and the home and environment of a daemon there. */
+async function freshHome(): Promise<{ dir: string; cleanup: () => Promise<void>; home: string; env: NodeJS.ProcessEnv }> {
+  const { dir, cleanup } = await tempDir();
+  const home = path.join(dir, 'home');
+  const env = { ...process.env, XDG_RUNTIME_DIR: path.join(dir, 'run'), KEYWARD_HOME: home };
+  await fsp.mkdir(env.XDG_RUNTIME_DIR, { mode: 0o700 });
+  return { dir, cleanup, home, env };
+}
+
 describe('daemon over its real socket (in-memory keystore)', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
@@ -35,10 +44,7 @@ describe('daemon over its real socket (in-memory keystore)', () => {
   const logs: string[] = [];
 
   beforeEach(async () => {
-    ({ dir, cleanup } = await tempDir());
-    home = path.join(dir, 'home');
-    env = { ...process.env, XDG_RUNTIME_DIR: path.join(dir, 'run'), KEYWARD_HOME: home };
-    await fsp.mkdir(env.XDG_RUNTIME_DIR!, { mode: 0o700 });
+    ({ dir, cleanup, home, env } = await freshHome());
     logs.length = 0;
     d = await startDaemon({ home, backend: new MemoryBackend(), env, log: (l) => logs.push(l) });
   });
@@ -164,6 +170,77 @@ describe('daemon over its real socket (in-memory keystore)', () => {
   });
 });
 
+describe('a daemon no client can reach any more stops', () => {
+  let cleanup: () => Promise<void>;
+  let env: NodeJS.ProcessEnv;
+  let home: string;
+  let d: RunningDaemon | undefined;
+  const logs: string[] = [];
+  const start = () => startDaemon({ home, backend: new MemoryBackend(), env, log: (l) => logs.push(l), reachableCheckMs: 50 });
+  /** Resolves true if `p` settles within `ms`. */
+  const within = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+
+  beforeEach(async () => {
+    ({ cleanup, home, env } = await freshHome());
+    logs.length = 0;
+  });
+  afterEach(async () => {
+    await d?.stop();
+    d = undefined;
+    await cleanup();
+  });
+
+  it('stops when its socket is removed, and a new daemon can start for the home', async () => {
+    d = await start();
+    await fsp.rm(d.paths.socket);
+    assert.ok(await within(d.closed, 5_000), 'the daemon stopped');
+    assert.ok(logs.some((l) => /stopping \(its socket .* was removed or replaced: no client can reach this daemon\)/.test(l)), logs.join('\n'));
+    await assert.rejects(fsp.access(d.paths.lock), 'its lock was released');
+    await assert.rejects(fsp.access(d.paths.token), 'its token was removed');
+    // Before, the orphan kept the lock: every new daemon was refused as a second instance.
+    d = await start();
+    const c = await DaemonClient.connect(home, 'test', env);
+    assert.equal((await c.call('status', {})).pid, process.pid);
+    c.close();
+  });
+
+  it('stops when its socket is replaced, and leaves the new one alone', async () => {
+    d = await start();
+    await fsp.rm(d.paths.socket);
+    const other = net.createServer();
+    await new Promise<void>((r) => other.listen(d!.paths.socket, r));
+    try {
+      assert.ok(await within(d.closed, 5_000), 'the daemon stopped');
+      assert.ok((await fsp.stat(d.paths.socket)).isSocket(), "the other server's socket is still there");
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
+  });
+
+  it("stops when another process took over its lock, and leaves that process's lock and token alone", async () => {
+    d = await start();
+    // What a second daemon does when it judges the lock stale: a new lock file and a new token.
+    const theirs = JSON.stringify({ pid: process.ppid, owner: 'daemon' }) + '\n';
+    await fsp.rm(d.paths.lock);
+    await fsp.writeFile(d.paths.lock, theirs, { mode: 0o600 });
+    await fsp.rm(d.paths.token);
+    await fsp.writeFile(d.paths.token, 'theirs\n', { mode: 0o600 });
+    assert.ok(await within(d.closed, 5_000), 'the daemon stopped');
+    assert.ok(logs.some((l) => /its lock .* was removed or taken over/.test(l)), logs.join('\n'));
+    assert.equal(await fsp.readFile(d.paths.lock, 'utf8'), theirs);
+    assert.equal(await fsp.readFile(d.paths.token, 'utf8'), 'theirs\n');
+    await fsp.rm(d.paths.lock);
+  });
+
+  it('keeps running while its socket and lock are in place', async () => {
+    d = await start();
+    assert.equal(await within(d.closed, 500), false, 'still running after ten checks');
+    const c = await DaemonClient.connect(home, 'test', env);
+    assert.equal((await c.call('status', {})).pid, process.pid);
+    c.close();
+  });
+});
+
 describe('daemon process (dist/daemon.js)', function () {
   this.timeout(30000);
   const script = path.resolve(__dirname, '../../dist/daemon.js');
@@ -180,20 +257,11 @@ describe('daemon process (dist/daemon.js)', function () {
     }
   });
   beforeEach(async () => {
-    ({ dir, cleanup } = await tempDir());
-    home = path.join(dir, 'home');
-    env = { ...process.env, XDG_RUNTIME_DIR: path.join(dir, 'run'), KEYWARD_HOME: home };
-    await fsp.mkdir(env.XDG_RUNTIME_DIR!, { mode: 0o700 });
+    ({ dir, cleanup, home, env } = await freshHome());
   });
-  afterEach(async () => {
-    // A daemon a failed test left running is stopped here, before its home goes.
-    const holder = await readHolder(daemonPaths(home, env).lock);
-    if (holder && isAlive(holder.pid)) {
-      process.kill(holder.pid, 'SIGTERM');
-      for (let i = 0; i < 100 && isAlive(holder.pid); i++) await new Promise((r) => setTimeout(r, 50));
-    }
-    await cleanup();
-  });
+  // A daemon a failed test left running, or one that lost the race to start and got going
+  // late, is stopped by the cleanup before its home goes.
+  afterEach(() => cleanup());
 
   it('shuts down on SIGTERM and removes its socket', async () => {
     const p = await startDaemonProcess(home, script, env);
@@ -235,6 +303,18 @@ describe('daemon process (dist/daemon.js)', function () {
     assert.equal(again.socket, p.socket);
   });
 
+  it('exits by itself when its runtime directory is deleted (no orphan is left behind)', async function () {
+    this.timeout(40_000);
+    const p = await startDaemonProcess(home, script, env);
+    const { pid } = JSON.parse(await fsp.readFile(p.lock, 'utf8')) as { pid: number };
+    await fsp.rm(env.XDG_RUNTIME_DIR!, { recursive: true });
+    // It checks every 10 s.
+    for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(isAlive(pid), false, 'the daemon exited');
+    await assert.rejects(fsp.access(p.lock), 'and released its lock');
+    assert.match(await fsp.readFile(p.log, 'utf8'), /was removed or replaced: no client can reach this daemon/);
+  });
+
   it('runs one instance per home even when started twice at once', async () => {
     const starts = await Promise.allSettled([startDaemonProcess(home, script, env), startDaemonProcess(home, script, env)]);
     assert.ok(starts.every((s) => s.status === 'fulfilled'));
@@ -243,6 +323,21 @@ describe('daemon process (dist/daemon.js)', function () {
     c.close();
     const log = await fsp.readFile(daemonPaths(home, env).log, 'utf8');
     assert.equal(log.match(/ready on/g)?.length, 1);
+  });
+
+  it("a test's temp dir is not removed under a daemon still living in it: the daemon is stopped first", async () => {
+    const other = await tempDir();
+    try {
+      const otherHome = path.join(other.dir, 'home');
+      await startDaemonProcess(otherHome, script, { ...env, XDG_RUNTIME_DIR: path.join(other.dir, 'run'), KEYWARD_HOME: otherHome });
+      const pids = await processesIn(other.dir);
+      assert.equal(pids.length, 1);
+      await other.cleanup();
+      assert.equal(isAlive(pids[0]!), false);
+      await assert.rejects(fsp.access(other.dir), 'and it did not re-create its home');
+    } finally {
+      await other.cleanup();
+    }
   });
 
   it('says why it cannot start when its runtime directory belongs to no-one sane', async function () {

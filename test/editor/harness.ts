@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import { stopProcessesIn } from '../helpers/tools';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const OUTPUT = path.join(ROOT, 'test-output', 'editor');
@@ -291,6 +292,8 @@ export class EditorSandbox {
     await this.browser?.close().catch(() => undefined);
     await this.stopCodeServer();
     this.cli(['daemon', 'stop']);
-    if (!keep) await fsp.rm(this.dir, { recursive: true, force: true });
+    if (keep) return;
+    await stopProcessesIn(this.dir); // a daemon that did not stop, or started late
+    await fsp.rm(this.dir, { recursive: true, force: true });
   }
 }

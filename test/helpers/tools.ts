@@ -26,9 +26,70 @@ export function which(name: string): string | undefined {
   return undefined;
 }
 
-/** A fresh private temp directory, removed by the returned cleanup. */
+/**
+ * A fresh private temp directory, removed by the returned cleanup. Before it is removed, any
+ * process still living in it (a daemon whose KEYWARD_HOME is inside) is stopped: a daemon that
+ * lost a race to start may only get going after its test ended, and would otherwise re-create
+ * its home and run on.
+ */
 export async function tempDir(prefix = 'keyward-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
   await fsp.chmod(dir, 0o700);
-  return { dir, cleanup: () => fsp.rm(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    cleanup: async () => {
+      await stopProcessesIn(dir);
+      await fsp.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Processes (other than this one) whose KEYWARD_HOME is `dir` or inside it; Linux only (/proc). */
+export async function processesIn(dir: string): Promise<number[]> {
+  let entries: string[];
+  try {
+    entries = await fsp.readdir('/proc');
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    let environ: string;
+    try {
+      environ = await fsp.readFile(`/proc/${e}/environ`, 'latin1');
+    } catch {
+      continue; // gone, or not ours
+    }
+    const home = environ.split('\0').find((v) => v.startsWith('KEYWARD_HOME='))?.slice('KEYWARD_HOME='.length);
+    if (home !== undefined && (home === dir || home.startsWith(dir + path.sep))) found.push(Number(e));
+  }
+  return found;
+}
+
+/** Stops every process living in `dir` (SIGTERM, then SIGKILL after 5 s) and waits until they are gone. */
+export async function stopProcessesIn(dir: string): Promise<void> {
+  const pids = await processesIn(dir);
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const signal = (sig: NodeJS.Signals) => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  signal('SIGTERM');
+  for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!pids.some(alive)) return;
+  signal('SIGKILL');
+  for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
 }
