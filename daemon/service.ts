@@ -244,7 +244,7 @@ export class Service {
       let keys: string[] = [];
       try {
         const h = await readHeader(p.input);
-        keys = [(await this.keystore.unwrapFileKey(h.raw)).ref];
+        keys = (await this.keystore.openers(h.raw)).map((o) => o.ref);
       } catch {
         keys = [];
       }

@@ -225,12 +225,50 @@ export class Keystore {
    * DecryptFailed when none does. The private keys never leave this method.
    */
   async unwrapFileKey(header: Uint8Array): Promise<{ fileKey: Uint8Array; ref: string }> {
+    let opened: { fileKey: Uint8Array; ref: string; state: KeyVersionRecord['state'] } | undefined;
+    await this.eachOpener(header, (o) => {
+      opened = o;
+      return true;
+    });
+    const { fileKey, ref, state } = opened!;
+    if (state === 'compromised') await this.audit({ event: 'key.use', outcome: 'ok', key: ref, detail: 'warning: decrypted with a compromised key' });
+    return { fileKey, ref };
+  }
+
+  /**
+   * Every key version of this keystore that opens a header, newest first, with its state:
+   * for reports (`keyward status`), which must show an old version that still opens a file.
+   * Each file key is wiped as soon as it is unwrapped. Throws as unwrapFileKey does when none
+   * opens it.
+   */
+  async openers(header: Uint8Array): Promise<{ ref: string; state: KeyVersionRecord['state'] }[]> {
+    const out: { ref: string; state: KeyVersionRecord['state'] }[] = [];
+    await this.eachOpener(header, ({ fileKey, ref, state }) => {
+      fileKey.fill(0);
+      out.push({ ref, state });
+      return false;
+    });
+    return out;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  /**
+   * Tries every version that may decrypt, newest first (the likeliest to match), and hands each
+   * one that opens the header to `found` until it returns true. Throws DecryptFailed when none
+   * opens it, Malformed when a stanza could not be read, and a header-modified error when the
+   * header's MAC does not hold.
+   */
+  private async eachOpener(
+    header: Uint8Array,
+    found: (o: { fileKey: Uint8Array; ref: string; state: KeyVersionRecord['state'] }) => boolean,
+  ): Promise<void> {
     const candidates: { name: string; v: KeyVersionRecord }[] = [];
     for (const k of this.registry.keys) for (const v of k.versions) if (canDecrypt(v.state)) candidates.push({ name: k.name, v });
-    // Newest first: the current versions are the likeliest to match.
     candidates.sort((a, b) => b.v.version - a.v.version);
     let lastMalformed: unknown;
     let parsed: ParsedHeader | undefined;
+    let any = false;
     for (const { name, v } of candidates) {
       const d = await this.decrypterFor(name, v.version);
       if (d === null) continue;
@@ -246,11 +284,14 @@ export class Keystore {
       }
       if (!fileKey) continue;
       // The library checks the header MAC itself; the OpenSSL path leaves it to the caller.
-      if (parsed && d instanceof X25519Identity && !verifyHeaderMac(parsed, fileKey)) throw headerModified();
-      const r = `${name}@v${v.version}`;
-      if (v.state === 'compromised') await this.audit({ event: 'key.use', outcome: 'ok', key: r, detail: 'warning: decrypted with a compromised key' });
-      return { fileKey, ref: r };
+      if (parsed && d instanceof X25519Identity && !verifyHeaderMac(parsed, fileKey)) {
+        fileKey.fill(0);
+        throw headerModified();
+      }
+      any = true;
+      if (found({ fileKey, ref: `${name}@v${v.version}`, state: v.state })) return;
     }
+    if (any) return;
     if (lastMalformed !== undefined) {
       throw new KeywardError(ErrorCode.Malformed, 'a recipient stanza in the header is malformed', 'the file is corrupted or was tampered with');
     }
@@ -260,8 +301,6 @@ export class Keystore {
       'none of this keystore\'s usable keys can open it: import the right identity (keyward keys import) or check for suspended/destroyed keys with keyward keys list',
     );
   }
-
-  // ---- internals ---------------------------------------------------------------------------
 
   /**
    * A ready decrypter for a key version: the identity is read from the backend and imported

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { readHeader, type FileHeader } from '../age';
 import type { Keystore } from '../keystore/keystore';
 import { NEVER_DIRS, POLICY_FILE, Policy, relativePath, ruleView } from '../policy/policy';
-import { ErrorCode, type KeyState, type ResultOf } from '../protocol';
+import { ErrorCode, type ResultOf } from '../protocol';
 import type { ArtifactStatus, ArtifactWarning, PolicyWarning } from '../protocol/workspace';
 import { errnoCode, ioError, isKeywardError, type KeywardError } from '../util/errors';
 
@@ -66,8 +66,6 @@ export async function artifactsStatus(deps: StatusDeps, target: string): Promise
   }
 
   const ks = deps.keystore;
-  const states = new Map<string, KeyState>();
-  for (const k of ks.list(true)) for (const v of k.versions) states.set(v.ref, v.state);
   const recipientProblems = new Map<string, string>();
   const policyWarnings: PolicyWarning[] = [];
   for (const r of policy?.allRecipients() ?? []) {
@@ -96,7 +94,7 @@ export async function artifactsStatus(deps: StatusDeps, target: string): Promise
 
   const artifacts: ArtifactStatus[] = [];
   for (const agePath of ages) {
-    artifacts.push(await encryptedStatus(agePath, ks, states, ruleFor));
+    artifacts.push(await encryptedStatus(agePath, ks, ruleFor));
   }
   for (const p of plains) {
     if (ages.has(p + '.age') || (!isDir && (await isFile(p + '.age')))) continue;
@@ -124,7 +122,6 @@ export async function artifactsStatus(deps: StatusDeps, target: string): Promise
 async function encryptedStatus(
   agePath: string,
   ks: Keystore,
-  states: Map<string, KeyState>,
   ruleFor: (plaintext: string) => { rule: ArtifactStatus['rule']; warnings: ArtifactWarning[] },
 ): Promise<ArtifactStatus> {
   const plaintext = agePath.slice(0, -'.age'.length);
@@ -147,12 +144,23 @@ async function encryptedStatus(
     for (const s of header.stanzas) if (!s.type.startsWith('keyward-')) counts.set(s.type, (counts.get(s.type) ?? 0) + 1);
     out.stanzas = [...counts].map(([type, count]) => ({ type, count }));
     try {
-      const u = await ks.unwrapFileKey(header.raw);
-      u.fileKey.fill(0);
-      out.keys = [u.ref];
-      const state = states.get(u.ref);
-      if (state === 'deactivated' || state === 'compromised') {
-        warnings.push({ code: 'stale-key', message: `stale key version: opened by ${u.ref} (${state})` });
+      const openers = await ks.openers(header.raw);
+      out.keys = openers.map((o) => o.ref);
+      const stale = openers.filter((o) => o.state === 'deactivated' || o.state === 'compromised');
+      if (stale.length === openers.length) {
+        // Only old versions open it: it was never rewrapped to the current one.
+        warnings.push({ code: 'stale-key', message: `stale key version: opened by ${stale[0]!.ref} (${stale[0]!.state})` });
+      } else {
+        // Also an old version: the rewrap that should have removed it did not (yet).
+        for (const o of stale) {
+          warnings.push({
+            code: 'stale-key',
+            message:
+              o.state === 'compromised'
+                ? `still opens with ${o.ref} (compromised): whoever holds it can read this file; rewrap to remove it, then rotate`
+                : `still opens with ${o.ref} (deactivated): rewrap to remove it`,
+          });
+        }
       }
     } catch (e) {
       if (!isKeywardError(e)) throw e;

@@ -101,6 +101,36 @@ describe('artifacts/status (daemon over its socket, in-memory keystore)', () => 
     assert.ok(e.warnings.some((w) => w.message === 'no recipients in policy'));
   });
 
+  it('names every key version that opens a file, and warns of an old one still in its header', async () => {
+    await c.call('keysGenerate', { name: 'team' });
+    await c.call('keysRotate', { name: 'team', keepPrevious: true }); // v1 and v2 both active
+    await write('.keyward.yaml', 'version: 1\nrecipients: [team]\n');
+    await encrypt('both.pt.age', { keys: ['team@v1', 'team@v2'] });
+    await encrypt('new.pt.age', { keys: ['team@v2'] });
+    const status = async () => new Map((await c.call('artifactsStatus', { path: ws })).artifacts.map((a) => [path.basename(a.path), a]));
+
+    let by = await status();
+    assert.deepEqual(by.get('both.pt.age')!.keys, ['team@v2', 'team@v1'], 'newest first');
+    assert.deepEqual(codes(by.get('both.pt.age')), [], 'both versions are current: nothing to say');
+    assert.deepEqual(by.get('new.pt.age')!.keys, ['team@v2']);
+    const inspected = await c.call('ageInspect', { input: path.join(ws, 'both.pt.age') });
+    assert.deepEqual(inspected.keys, ['team@v2', 'team@v1']);
+
+    await c.call('keysSetState', { ref: 'team@v1', state: 'deactivated' });
+    by = await status();
+    assert.deepEqual(by.get('both.pt.age')!.keys, ['team@v2', 'team@v1']);
+    assert.deepEqual(by.get('both.pt.age')!.warnings, [{ code: 'stale-key', message: 'still opens with team@v1 (deactivated): rewrap to remove it' }]);
+    assert.deepEqual(codes(by.get('new.pt.age')), []);
+
+    await c.call('keysSetState', { ref: 'team@v1', state: 'compromised' });
+    by = await status();
+    assert.match(by.get('both.pt.age')!.warnings[0]!.message, /^still opens with team@v1 \(compromised\): whoever holds it can read this file; rewrap to remove it, then rotate$/);
+
+    // Status unwraps file keys only to name the versions: it decrypts nothing, so it records no use.
+    const audit = await c.call('auditShow', {});
+    assert.equal(audit.records.filter((r) => r.event === 'key.use').length, 0);
+  });
+
   it('answers for one file, plaintext or .age, and keeps going with an invalid policy', async () => {
     await c.call('keysGenerate', { name: 'team' });
     await encrypt('m.safetensors.age', { keys: ['team'] });
