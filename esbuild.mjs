@@ -147,7 +147,8 @@ const builds = [
     plugins: [partsPlugin(cliParts), foldConstantsPlugin(), leanCliPlugin()],
   },
   ...Object.entries(cliParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist', plugins: [partsPlugin(daemonParts)] })),
-  { ...common, entryPoints: { daemon: 'daemon/server/main.ts' }, outdir: 'dist', plugins: [partsPlugin(daemonParts)] },
+  // The daemon's entry: a few lines that load dist/cli-local.js, where its code is.
+  { ...common, entryPoints: { daemon: 'daemon/server/main.ts' }, outdir: 'dist', plugins: [partsPlugin({ 'daemon/cli/local.ts': cliParts['daemon/cli/local.ts'] })] },
   ...Object.entries(daemonParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist' })),
   { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
   // The pre-commit hook's entry: only the scanner, so a commit waits ~100 ms, not the CLI's start.

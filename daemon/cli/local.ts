@@ -1,7 +1,7 @@
-// The daemon's code run inside the CLI's own process: `--no-daemon` (InProcess) and
-// `keyward daemon run` (startDaemon). It is most of the daemon, so the CLI's build makes it a
-// bundle of its own (dist/cli-local.js, see esbuild.mjs), loaded only by those two: the
-// commands that talk to a running daemon start without it.
+// The daemon's code: run inside the CLI's own process by `--no-daemon` (InProcess) and
+// `keyward daemon run` (startDaemon), and by the daemon's own entry (dist/daemon.js). It is a
+// bundle of its own (dist/cli-local.js, see esbuild.mjs), one copy for all three; the commands
+// that talk to a running daemon start without it.
 import { ErrorCode, methods, validateParams, type MethodKey, type ParamsOf, type ResultOf } from '../protocol';
 import { acquireLock } from '../server/lock';
 import { Service, type CallContext } from '../service';

@@ -1,7 +1,7 @@
 // Entry point of dist/daemon.js: runs the daemon in the foreground until SIGTERM/SIGINT or a
 // `daemon/shutdown` request. `keyward daemon start` spawns this detached.
 import { keywardHome } from '../util/paths';
-import { startDaemon, type RunningDaemon } from './daemon';
+import type { RunningDaemon } from './daemon';
 
 async function main(): Promise<void> {
   // Handlers first: a signal that arrives while the daemon is still starting (its socket may
@@ -14,6 +14,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => stop('SIGHUP'));
+  // The daemon's code is dist/cli-local.js, which `--no-daemon` runs too: one copy of it, not
+  // two (esbuild.mjs bundles this entry with a require of it).
+  const { startDaemon } = await import('../cli/local');
   const d = await startDaemon({ home: keywardHome() });
   started.daemon = d;
   if (started.requested) void d.stop(started.requested);
