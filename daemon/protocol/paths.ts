@@ -1,0 +1,58 @@
+// Where a Keyward home's daemon listens: part of the contract between the daemon and its
+// clients (the CLI and the extension compute the same socket path from the same home).
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** Where Keyward keeps its state: `KEYWARD_HOME`, else the platform's data directory. */
+export function keywardHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.KEYWARD_HOME) return path.resolve(env.KEYWARD_HOME);
+  const home = os.homedir();
+  switch (process.platform) {
+    case 'darwin':
+      return path.join(home, 'Library', 'Application Support', 'Keyward');
+    case 'win32':
+      return path.join(env.APPDATA ?? path.join(home, 'AppData', 'Roaming'), 'Keyward');
+    default:
+      return path.join(env.XDG_DATA_HOME || path.join(home, '.local', 'share'), 'keyward');
+  }
+}
+
+export interface DaemonPaths {
+  home: string;
+  /** 0700 directory holding the socket and the token. */
+  runDir: string;
+  socket: string;
+  token: string;
+  lock: string;
+  log: string;
+}
+
+// Unix socket paths are limited to 104 (macOS) or 108 (Linux) bytes including the NUL.
+const MAX_SOCKET_PATH = 100;
+
+/**
+ * One daemon per user and KEYWARD_HOME: the socket's name carries a hash of the home, so two
+ * homes (tests, or a second profile) never share a daemon.
+ */
+export function daemonPaths(home: string, env: NodeJS.ProcessEnv = process.env): DaemonPaths {
+  let real = home;
+  try {
+    real = realpathSync(home);
+  } catch {
+    // not created yet: the resolved path is what it will be
+  }
+  const id = createHash('sha256').update(real).digest('hex').slice(0, 12);
+  const lock = path.join(home, 'daemon.lock');
+  const log = path.join(home, 'daemon.log');
+  if (process.platform === 'win32') {
+    const runDir = path.join(home, 'run');
+    return { home, runDir, socket: `\\\\.\\pipe\\keyward-${id}`, token: path.join(runDir, 'token'), lock, log };
+  }
+  let runDir = env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'keyward') : path.join(home, 'run');
+  if (path.join(runDir, `${id}.sock`).length > MAX_SOCKET_PATH) {
+    runDir = path.join(os.tmpdir(), `keyward-${process.getuid?.() ?? 'user'}`);
+  }
+  return { home, runDir, socket: path.join(runDir, `${id}.sock`), token: path.join(runDir, `${id}.token`), lock, log };
+}
