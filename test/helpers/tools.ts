@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isAlive } from '../../daemon/server/lock';
 
 /**
  * Finds an external tool on PATH. When it is missing, the suite is skipped on a developer's
@@ -70,14 +71,6 @@ export async function processesIn(dir: string): Promise<number[]> {
 /** Stops every process living in `dir` (SIGTERM, then SIGKILL after 5 s) and waits until they are gone. */
 export async function stopProcessesIn(dir: string): Promise<void> {
   const pids = await processesIn(dir);
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   const signal = (sig: NodeJS.Signals) => {
     for (const pid of pids) {
       try {
@@ -88,8 +81,8 @@ export async function stopProcessesIn(dir: string): Promise<void> {
     }
   };
   signal('SIGTERM');
-  for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!pids.some(alive)) return;
+  for (let i = 0; i < 100 && pids.some(isAlive); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!pids.some(isAlive)) return;
   signal('SIGKILL');
-  for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && pids.some(isAlive); i++) await new Promise((r) => setTimeout(r, 50));
 }
