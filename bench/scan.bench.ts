@@ -13,7 +13,7 @@ import { Fakes } from '../test/fixtures/secrets/fakes';
 import { CORPUS_DIR, MANIFEST, type Manifest } from '../test/fixtures/secrets/generate';
 import { measure, MiB, type BenchContext, type BenchRow, type BenchSection, type Measured } from './harness';
 
-const GITLEAKS_VERSION = 'v8.28.0';
+const GITLEAKS_VERSION = 'v8.30.1';
 const PRECOMMIT_GOAL_MS = 150;
 const THROUGHPUT_GOAL = 5;
 
@@ -112,7 +112,7 @@ function findGitleaks(): string {
   const cache = process.env.KEYWARD_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'keyward-ci');
   const p = path.join(cache, `gitleaks-${GITLEAKS_VERSION}`, 'bin', 'gitleaks');
   if (existsSync(p)) return p;
-  throw new Error(`gitleaks is not on PATH (the scan bench compares against it): eval "$(bash scripts/install-test-deps.sh)" installs ${GITLEAKS_VERSION}`);
+  throw new Error(`gitleaks is not on PATH (the scan bench compares against it): bash scripts/install-deps.sh bench installs ${GITLEAKS_VERSION}`);
 }
 
 /** dist/scan.js, or the same entry built into the work dir when the build does not make it yet. */

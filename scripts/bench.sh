@@ -5,9 +5,11 @@
 #   npm run bench -- age     one section (the others in results.json are kept)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 if [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+  if [ -f package-lock.json ]; then clean_npm npm ci >&2; else clean_npm npm install >&2; fi
 fi
-eval "$(bash scripts/install-test-deps.sh)"
+exports=$(bash scripts/install-deps.sh test bench) || echo "npm run bench: an install failed (above)" >&2
+eval "$exports"
 npm run --silent build
 exec node_modules/.bin/tsx bench/run.ts "$@"

@@ -1,7 +1,7 @@
 // The extension in a real VS Code (code-server 1.139, Chromium), end to end through the UI,
 // then mocha inside the real extension host (host/*.suite.ts). Screenshots of every step go
 // to test-output/editor/. Needs `npm run build` first, and the tools of
-// scripts/install-editor-deps.sh: skipped without them, except under CI=true.
+// scripts/install-deps.sh editor: skipped without them, except under CI=true.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
@@ -76,7 +76,7 @@ describe('editor: Keyward in a real VS Code (code-server + Chromium)', function 
   before(async function () {
     const { tools, missing } = findTools();
     if (!tools) {
-      if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`missing ${missing.join(', ')}, and CI=true forbids skipping: run bash scripts/install-editor-deps.sh`);
+      if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`missing ${missing.join(', ')}, and CI=true forbids skipping: run bash scripts/install-deps.sh editor`);
       this.skip();
     }
     if (!tools.sops && (process.env.CI === 'true' || process.env.CI === '1')) throw new Error('sops is missing, and CI=true forbids skipping: run npm test, which installs it');

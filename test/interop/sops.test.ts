@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ExitCode } from '../../daemon/protocol';
 import { CliSandbox } from '../helpers/cli';
-import { requireTool } from '../helpers/tools';
+import { requireTool, requireVersion } from '../helpers/tools';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/sops');
 const FIXTURE_RECIPIENT = 'age1je6kjhzuhdjy3fqptpttxjh5k8q46vygzlgtpuq3030c947pc5tqz9dqvr';
@@ -73,7 +73,7 @@ function inlineCommentsAbove(text: string): string {
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-describe('sops interop: keyward and sops 3.13.2 on the same files', function () {
+describe('sops interop: keyward and the pinned sops (3.13.3) on the same files', function () {
   this.timeout(180_000);
   let sb: CliSandbox;
   let keyFile: string;
@@ -81,7 +81,7 @@ describe('sops interop: keyward and sops 3.13.2 on the same files', function () 
   const sops = (args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => run('sops', args, { cwd: opts.cwd ?? sb.dir, env: { ...env(), ...opts.env } });
 
   before(async function () {
-    requireTool(this, 'sops');
+    requireVersion(this, 'sops', 'SOPS', ['--version', '--disable-version-check']);
     requireTool(this, 'age-keygen');
     if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
       if (process.env.CI === 'true' || process.env.CI === '1') throw new Error('no D-Bus session: npm test runs the suites inside one');

@@ -1,14 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { generateHybridIdentity, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { compileGoRegexp, findConfigFile, lookupConfigFile, matchRule, parseConfig, ruleForFile, type FileRule } from '../../daemon/sops/config';
 import { ErrorCode } from '../../daemon/protocol/errors';
 import { isKeywardError, type KeywardError } from '../../daemon/util/errors';
 
-const SOPS_BIN = path.join(homedir(), '.cache/keyward-ci/sops-v3.13.2/bin');
 /** A Go program answering, for [pattern, subject] pairs, "true", "false" or "error". */
 const GO_MATCH = path.join(mkdtempSync(path.join(tmpdir(), 'kw-gore-')), 'match.go');
 writeFileSync(
@@ -41,7 +40,7 @@ func main() {
 `,
 );
 after(() => rmSync(path.dirname(GO_MATCH), { recursive: true, force: true }));
-const env = { ...process.env, PATH: `${SOPS_BIN}:${process.env.PATH ?? ''}`, SOPS_AGE_KEY_FILE: '/nonexistent' };
+const env = { ...process.env, SOPS_AGE_KEY_FILE: '/nonexistent' };
 
 const R: string[] = [];
 let PQ = '';

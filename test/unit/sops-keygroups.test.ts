@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { armor, Decrypter, generateHybridIdentity, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { parse } from 'yaml';
@@ -13,9 +13,7 @@ import { combine } from '../../daemon/sops/shamir';
 import { ErrorCode } from '../../daemon/protocol/errors';
 import { isKeywardError, KeywardError } from '../../daemon/util/errors';
 
-const SOPS_BIN = path.join(homedir(), '.cache/keyward-ci/sops-v3.13.2/bin');
-const AGE_BIN = path.join(homedir(), '.cache/keyward-ci/age-v1.3.1/bin');
-const env = { ...process.env, PATH: `${SOPS_BIN}:${AGE_BIN}:${process.env.PATH ?? ''}`, SOPS_AGE_KEY_FILE: '/nonexistent' };
+const env = { ...process.env, SOPS_AGE_KEY_FILE: '/nonexistent' };
 const run = (cmd: string, args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}) =>
   execFileSync(cmd, args, { env: opts.env ?? env, cwd: opts.cwd, input: opts.input, stdio: ['pipe', 'pipe', 'pipe'] });
 
