@@ -115,6 +115,7 @@ if $want_bench; then job gitleaks install_gitleaks; job kingfisher install_kingf
 
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+echo "export KEYWARD_CACHE=\"$CACHE\""
 cat "$out"/*.env 2>/dev/null || true
 if $want_editor && [ -x /usr/bin/chromium ]; then echo "export KEYWARD_CHROMIUM=/usr/bin/chromium"; fi
 # Installs of other versions left by an older checkout (same tool, other version) are removed.

@@ -10,7 +10,6 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
-import { isAlive } from '../../daemon/server/lock';
 import { stopProcessesIn } from '../helpers/tools';
 import { findTools, freePort, waitFor } from './harness';
 
@@ -33,6 +32,15 @@ async function processesNaming(dir: string): Promise<{ pid: number; cmd: string 
     }
   }
   return found;
+}
+
+/** Whether `pid` runs (a zombie, dead but not yet reaped by its parent, does not). */
+async function running(pid: number): Promise<boolean> {
+  try {
+    return !/\) Z /.test(await fsp.readFile(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
+  }
 }
 
 describe('npm start: a working editor, and nothing left running after SIGTERM', function () {
@@ -113,7 +121,7 @@ describe('npm start: a working editor, and nothing left running after SIGTERM', 
     // The extension (in code-server's extension host) starts the demo's daemon.
     const daemonOf = async () => (await processesNaming(dev)).find((p) => /dist\/daemon\.js/.test(p.cmd));
     const daemon = await waitFor('the daemon the extension starts', 120_000, daemonOf);
-    assert.ok(isAlive(daemon.pid));
+    assert.ok(await running(daemon.pid));
 
     process.kill(npm.pid!, 'SIGTERM');
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
@@ -123,6 +131,6 @@ describe('npm start: a working editor, and nothing left running after SIGTERM', 
     await new Promise((r) => setTimeout(r, 1500));
     const left = await processesNaming(dev);
     assert.deepEqual(left, [], `left running after npm start stopped:\n${left.map((p) => `${p.pid} ${p.cmd}`).join('\n')}`);
-    assert.equal(isAlive(daemon.pid), false);
+    assert.equal(await running(daemon.pid), false);
   });
 });
