@@ -32,7 +32,7 @@ export {
   type Stanza,
   type Unwrap,
 } from './header';
-export { parseRecipient, parseRecipients, wrapFileKey, type FileKeyWrapper, type ParsedRecipient, type RecipientType } from './recipients';
+export { identityWrapper, parseRecipient, parseRecipients, wrapFileKey, type FileKeyWrapper, type ParsedRecipient, type RecipientType } from './recipients';
 export { unwrapWithIdentities, unwrapWithPluginIdentities } from './identities';
 export { findPlugin, parsePluginIdentity, parsePluginRecipient, pluginIdentityWithoutData, unwrapWithPlugin, wrapWithPlugin, type WrapTarget } from './plugin';
 export { currentPluginSession, withPluginSession, type PluginSession } from './plugin-context';

@@ -4,7 +4,7 @@ import { isKeywardError } from '../util/errors';
 import { decodeBech32 } from './bech32';
 import { internal, invalidInput } from './errors';
 import { FILE_KEY_SIZE, type Stanza } from './header';
-import { isPluginName, wrapWithPlugin, type WrapTarget } from './plugin';
+import { isPluginName, parsePluginIdentity, wrapWithPlugin, type WrapTarget } from './plugin';
 import { RECIPIENT_HINT, wrapX25519 } from './x25519';
 
 // Recipients (public keys) and wrapping a file key to them. Parsing is ours, to say why a
@@ -148,6 +148,19 @@ export async function wrapFileKey(fileKey: Uint8Array, recipients: readonly stri
   }
   checkLabels(labelSets);
   return stanzas;
+}
+
+/**
+ * A wrapper encrypting to a plugin identity (`AGE-PLUGIN-NAME-1...`), as `age -e -i FILE` and
+ * `age -e -j NAME` do: the identity goes to its plugin's recipient-v1 as `add-identity`.
+ */
+export function identityWrapper(identity: string): FileKeyWrapper {
+  const p = parsePluginIdentity(identity);
+  if (p === null) throw invalidInput('not an age plugin identity', 'expected AGE-PLUGIN-NAME-1...');
+  return async (fileKey) => {
+    const w = await wrapWithPlugin(p.name, [{ kind: 'identity', encoding: identity }], [fileKey]);
+    return { stanzas: w.stanzas[0]!, labels: w.labels };
+  };
 }
 
 /** The label of post-quantum stanzas (c2sp.org/age-plugin, extension-labels). */

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { encodeBech32 } from '../../daemon/age/bech32';
 
 /** The behaviours of test/fixtures/plugins/fake-plugin.cjs, each installed as age-plugin-NAME. */
-export const FAKE_PLUGINS = ['pinwrap', 'exitmid', 'garbage', 'oversized', 'silent', 'liar'] as const;
+export const FAKE_PLUGINS = ['pinwrap', 'quiet', 'exitmid', 'garbage', 'oversized', 'silent', 'liar'] as const;
 export type FakePlugin = (typeof FAKE_PLUGINS)[number];
 
 const SCRIPT = path.resolve(__dirname, '../fixtures/plugins/fake-plugin.cjs');
