@@ -349,7 +349,7 @@ class Connection {
   /** The plugin sent an `error` command: a target it refused, or an internal failure. */
   refused(s: IpcStanza, target: string): KeywardError {
     const kind = s.args[0];
-    const where = kind === 'recipient' || kind === 'identity' ? `refused ${target}` : kind === 'stanza' ? 'found a malformed stanza of its type in the file' : 'reported an error';
+    const where = kind === 'recipient' || kind === 'identity' ? `refused ${target}` : kind === 'stanza' ? 'could not open a stanza of its type in the file' : 'reported an error';
     const said = cleanText(Buffer.from(s.body).toString('utf8'));
     return this.failed(this.unanswered() ?? `failed: it ${where}`, said ? `it said: "${said}"` : undefined);
   }

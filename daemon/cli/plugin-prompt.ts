@@ -107,9 +107,11 @@ function openTerminal(): Terminal | undefined {
 
 /** One line from the terminal, not echoed when `hidden`; undefined on end of input (Ctrl-D) or Ctrl-C. */
 function question(term: Terminal, prompt: string, hidden: boolean): Promise<string | undefined> {
-  term.output.write(prompt);
   const muted = new Writable({ write: (_c, _e, cb) => cb() });
+  // The terminal is put in raw mode (no echo) before the question shows: a PIN typed or pasted
+  // at once must not be echoed by the terminal before readline takes over.
   const rl = readline.createInterface({ input: term.input, output: hidden ? muted : term.output, terminal: true });
+  term.output.write(prompt);
   return new Promise((resolve) => {
     let done = false;
     const finish = (v: string | undefined) => {
