@@ -325,7 +325,7 @@ export class Keystore {
     // Newest first; plugin identities last, after every key that opens a file without a process (or a touch).
     candidates.sort((a, b) => Number(a.v.kind === 'plugin') - Number(b.v.kind === 'plugin') || b.v.version - a.v.version);
     let lastMalformed: unknown;
-    let pluginFailure: unknown;
+    let pluginFailure: KeywardError | undefined;
     let parsed: ParsedHeader | undefined;
     let any = false;
     for (const { name, v } of candidates) {

@@ -49,7 +49,7 @@ function promptResult(r: unknown): PluginPromptResult {
   if (o.ok === true) {
     if (o.value !== undefined && (typeof o.value !== 'string' || o.value.length > MAX_ENV_VALUE)) return { ok: false, reason: 'the client sent an unusable answer' };
     if (o.yes !== undefined && typeof o.yes !== 'boolean') return { ok: false, reason: 'the client sent an unusable answer' };
-    return { ok: true, ...(o.value !== undefined ? { value: o.value as string } : {}), ...(o.yes !== undefined ? { yes: o.yes as boolean } : {}) };
+    return { ok: true, ...(typeof o.value === 'string' ? { value: o.value } : {}), ...(typeof o.yes === 'boolean' ? { yes: o.yes } : {}) };
   }
   const reason = typeof o.reason === 'string' && o.reason ? o.reason.slice(0, 200) : 'the client could not ask you';
   return { ok: false, reason };

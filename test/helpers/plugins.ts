@@ -23,7 +23,7 @@ export async function installFakePlugins(dir: string): Promise<string> {
 }
 
 /** A fresh recipient and identity of a fake plugin (`id` random unless given). */
-export function fakeKey(name: FakePlugin | string, id: Uint8Array = randomBytes(8)): { recipient: string; identity: string } {
+export function fakeKey(name: string, id: Uint8Array = randomBytes(8)): { recipient: string; identity: string } {
   return {
     recipient: encodeBech32(`age1${name}`, id),
     identity: encodeBech32(`age-plugin-${name}-`, id).toUpperCase(),

@@ -212,7 +212,8 @@ sys.exit(os.waitstatus_to_exitcode(status))
     });
 
     it('with no terminal to ask on (a hook, CI): a clear error naming the plugin and what it wanted, no output', async () => {
-      const r = spawnSync(process.execPath, [CLI, 'decrypt', '-o', sb.path('pin-noterm.out'), sb.path('pin.age')], { env, cwd: sb.dir, encoding: 'utf8', detached: true, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+      // setsid: a new session, so no controlling terminal (/dev/tty) either.
+      const r = spawnSync('setsid', ['-w', process.execPath, CLI, 'decrypt', '-o', sb.path('pin-noterm.out'), sb.path('pin.age')], { env, cwd: sb.dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
       assert.equal(r.status, ExitCode.Failed, r.stderr);
       assert.match(r.stderr, /the pinwrap plugin needed to ask you for a secret \(a PIN or passphrase\), but there is no terminal to ask on/);
       assert.match(r.stderr, /it asked: "Enter the PIN of the fake token"/);
