@@ -11,13 +11,13 @@ const SCRIPT = path.resolve(__dirname, '../fixtures/plugins/fake-plugin.cjs');
 
 /**
  * Writes `age-plugin-NAME` for every fake plugin into `dir` (made if missing), each a shell
- * wrapper running the fixture with this Node. Returns `dir`, to put on a PATH.
+ * wrapper running the fixture (`script`: where a bundle finds it) with this Node. Returns `dir`, to put on a PATH.
  */
-export async function installFakePlugins(dir: string): Promise<string> {
+export async function installFakePlugins(dir: string, script = SCRIPT): Promise<string> {
   await fsp.mkdir(dir, { recursive: true });
   for (const name of FAKE_PLUGINS) {
     const file = path.join(dir, `age-plugin-${name}`);
-    await fsp.writeFile(file, `#!/bin/sh\nexec "${process.execPath}" "${SCRIPT}" ${name} "$@"\n`, { mode: 0o755 });
+    await fsp.writeFile(file, `#!/bin/sh\nexec "${process.execPath}" "${script}" ${name} "$@"\n`, { mode: 0o755 });
   }
   return dir;
 }

@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import * as vscode from 'vscode';
 import { fakeKey, installFakePlugins, pathWith } from '../../helpers/plugins';
 import { api, sandboxDir } from './util';
 
@@ -12,7 +13,9 @@ describe('age plugins', function () {
   it('a plugin that asks for a PIN gets it from a masked input box', async function () {
     const k = await api();
     const dir = path.join(sandboxDir(), 'plugins');
-    const bin = await installFakePlugins(path.join(dir, 'bin'));
+    // This suite runs bundled elsewhere: the fixture is found through the extension (the repository).
+    const root = vscode.extensions.getExtension('keyward.keyward')!.extensionPath;
+    const bin = await installFakePlugins(path.join(dir, 'bin'), path.join(root, 'test', 'fixtures', 'plugins', 'fake-plugin.cjs'));
     // Plugins run in this window's environment (plugins/environment): its PATH finds them.
     const savedPath = process.env.PATH;
     process.env.PATH = pathWith(bin);
