@@ -6,7 +6,9 @@
 # Groups:
 #   keyring Debian gnome-keyring dbus libsecret-tools: a headless Secret Service (with-keyring.sh)
 #   test    keyring, and Debian time util-linux bsdutils; the Go age 1.3.2 with its plugins and
-#           sops 3.13.3; moto[server] in a venv                   -> PATH
+#           sops 3.13.3; moto[server] in a venv; age-plugin-tagtest (age's own test plugin
+#           for age1tag1/age1tagpq1 files) and age-plugin-trezor-slip11 (PyPI, run in its
+#           device-free test mode)                                -> PATH
 #   editor  Debian chromium and libkrb5-dev; Node 24 and code-server 4.139.1 (npm)
 #                                 -> KEYWARD_CHROMIUM, KEYWARD_NODE24_BIN, KEYWARD_CODE_SERVER
 #   bench   the scanning peers: gitleaks 8.30.1 (Go), kingfisher 2.14 (PyPI)   -> PATH
@@ -25,6 +27,7 @@ NODE24_VERSION=24.21.0
 CODE_SERVER_VERSION=4.139.1
 GITLEAKS_VERSION=v8.30.1
 KINGFISHER_VERSION=2.14.0
+TREZOR_SLIP11_VERSION=0.2.0
 
 want_keyring=false want_test=false want_editor=false want_bench=false
 [ "$#" -gt 0 ] || set -- test
@@ -77,6 +80,18 @@ install_sops() {
   go_install "$dir" "github.com/getsops/sops/v3/cmd/sops@$SOPS_VERSION"
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
+install_age_plugins() {
+  # age's test plugin that decrypts files for its fixed age1tag1/age1tagpq1 recipients (-j tagtest),
+  # and a third-party plugin with a device-free test mode (AGE_PLUGIN_TREZOR_SLIP11_UNSAFE_TEST_MODE).
+  local dir="$CACHE/age-tagtest-$AGE_VERSION"
+  go_install "$dir" "filippo.io/age/tag/internal/age-plugin-tagtest@$AGE_VERSION"
+  local venv="$CACHE/age-plugin-trezor-slip11-$TREZOR_SLIP11_VERSION"
+  venv_install "$venv" "age-plugin-trezor-slip11==$TREZOR_SLIP11_VERSION"
+  # Only the plugin on PATH, not the venv's python or pip.
+  mkdir -p "$venv/plugin-bin"
+  ln -sf "$venv/bin/age-plugin-trezor-slip11" "$venv/plugin-bin/age-plugin-trezor-slip11"
+  echo "export PATH=\"$dir/bin:$venv/plugin-bin:\$PATH\""
+}
 install_moto() {
   local dir="$CACHE/moto-$MOTO_VERSION"
   venv_install "$dir" "moto[server]==$MOTO_VERSION"
@@ -109,7 +124,7 @@ install_kingfisher() {
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
 
-if $want_test; then job age install_age; job sops install_sops; job moto install_moto; fi
+if $want_test; then job age install_age; job sops install_sops; job moto install_moto; job age-plugins install_age_plugins; fi
 if $want_editor; then job editor install_editor; fi
 if $want_bench; then job gitleaks install_gitleaks; job kingfisher install_kingfisher; fi
 
@@ -121,7 +136,8 @@ if $want_editor && [ -x /usr/bin/chromium ]; then echo "export KEYWARD_CHROMIUM=
 # Installs of other versions left by an older checkout (same tool, other version) are removed.
 prune_stale() {
   local keep
-  for keep in "age-$AGE_VERSION" "sops-$SOPS_VERSION" "moto-$MOTO_VERSION" "node24-$NODE24_VERSION" \
+  for keep in "age-$AGE_VERSION" "age-tagtest-$AGE_VERSION" "age-plugin-trezor-slip11-$TREZOR_SLIP11_VERSION" \
+    "sops-$SOPS_VERSION" "moto-$MOTO_VERSION" "node24-$NODE24_VERSION" \
     "code-server-$CODE_SERVER_VERSION" "gitleaks-$GITLEAKS_VERSION" "kingfisher-$KINGFISHER_VERSION"; do
     local tool=${keep%-*} d
     for d in "$CACHE/$tool"-*; do
