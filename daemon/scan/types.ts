@@ -76,4 +76,6 @@ export interface Finding {
   commit?: string;
   /** Policy findings: why the file is refused (names globs and key paths, never values). */
   detail?: string;
+  /** Policy findings of --staged: the git blob id of the staged content. */
+  blob?: string;
 }
