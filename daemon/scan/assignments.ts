@@ -43,7 +43,9 @@ function isNameChar(c: number): boolean {
  * (`: str =`, `: String =`), then the operator. Sticky; every repetition is bounded.
  */
 const OPERATOR =
-  /["'`\]]{0,2}[ \t]{0,8}(?::[ \t]{0,4}[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>]))?(:=|=>|===|!==|==|!=|\|\|=|\?\?=|=|:|\(|<-|,)[ \t]{0,8}/y;
+  /["'`\]]{0,2}[ \t]{0,64}(?::[ \t]{0,4}[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>]))?(:=|=>|===|!==|==|!=|\|\|=|\?\?=|=|:|\(|<-|,)[ \t]{0,64}/y;
+/** After `name:`, a CSS pseudo-class or pseudo-element (`.gist-secret:before{`): a selector, not a key. */
+const PSEUDO = /(?:before|after|hover|focus|active|visited|link|disabled|enabled|checked|empty|root|target|not\(|is\(|where\(|has\(|first-|last-|nth-|only-|placeholder|selection|focus-)/y;
 /** A quoted value (no newline, at most 256 characters, escapes skipped). */
 const DQ = /"((?:[^"\\\n\r]|\\.){0,256})"/y;
 const SQ = /'((?:[^'\\\n\r]|\\.){0,256})'/y;
@@ -115,6 +117,10 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
   if (!op) return null;
   const opText = op[1] ?? '';
   const at = nameEnd + op[0].length;
+  if (opText === ':' && at === nameEnd + 1) {
+    PSEUDO.lastIndex = at;
+    if (PSEUDO.test(text)) return null;
+  }
   // `arn:aws:secretsmanager:...:secret:name`: a segment of a colon-separated identifier.
   if (opText === ':' && text.charCodeAt(nameStart - 1) === 58 && text.charCodeAt(nameEnd) === 58) return null;
   // `define('DB_PASSWORD', '...')`, `props.setProperty("db.password", "...")`: a quoted name,

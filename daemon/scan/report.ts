@@ -49,7 +49,9 @@ export function formatReport(r: ScanReport, format: ReportFormat): string {
 
 function where(f: Finding): string {
   const c = f.commit ? `${f.commit.slice(0, 12)}:` : '';
-  return f.detail !== undefined ? `${c}${f.path}` : `${c}${f.path}:${f.line}:${f.column}`;
+  if (f.detail !== undefined) return `${c}${f.path}`;
+  const cell = f.cell ? ` (cell ${f.cell.index}${f.cell.output ? ' output' : ''}, line ${f.cell.line})` : '';
+  return `${c}${f.path}:${f.line}:${f.column}${cell}`;
 }
 
 function toText(r: ScanReport): string {
@@ -159,6 +161,7 @@ function toJson(r: ScanReport): unknown {
       ...(f.blob ? { blob: f.blob } : {}),
       fingerprint: f.fingerprint,
       ...(f.commit ? { commit: f.commit } : {}),
+      ...(f.cell ? { cell: f.cell } : {}),
     })),
     stats: { ...r.stats, ms: Math.round(r.stats.ms) },
   };
@@ -206,7 +209,7 @@ function toSarif(r: ScanReport): unknown {
       },
     ],
     partialFingerprints: { 'keyward/v1': f.fingerprint },
-    properties: { severity: f.severity, ...(f.commit ? { commit: f.commit } : {}) },
+    properties: { severity: f.severity, ...(f.commit ? { commit: f.commit } : {}), ...(f.cell ? { notebookCell: f.cell.index, notebookCellLine: f.cell.line, notebookOutput: f.cell.output } : {}) },
   }));
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',

@@ -126,7 +126,7 @@ export const azureSharedAccessKey = patternRule(
 export const azureSasToken = patternRule(
   { id: 'azure-sas-token', description: 'Azure shared access signature (SAS) token', severity: 'high', tags: ['cloud', 'azure'] },
   /\bsv=20\d\d-\d\d-\d\d&[A-Za-z0-9%&=:._-]{0,400}?\bsig=([A-Za-z0-9%+/]{40,120})/g,
-  { group: 1, minEntropy: 3.5 },
+  { group: 1, minEntropy: 3.5, strict: false },
 );
 
 /**

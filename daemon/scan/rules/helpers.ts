@@ -17,6 +17,8 @@ export interface PatternOptions {
   verify?: (secret: string, ctx: RuleContext, m: RegExpExecArray) => boolean | Severity;
   priority?: number;
   noPlaceholderCheck?: boolean;
+  /** Runs on generated text too (default true: a pattern rule starts from a provider's prefix); false for loose formats. */
+  strict?: boolean;
 }
 
 /**
@@ -30,6 +32,7 @@ export function patternRule(info: RuleInfo, pattern: RegExp, opts: PatternOption
   return {
     ...info,
     priority: opts.priority ?? 50,
+    strict: opts.strict ?? true,
     ...(opts.noPlaceholderCheck ? { noPlaceholderCheck: true } : {}),
     scan(ctx: RuleContext, report: (m: Match) => void): void {
       re.lastIndex = 0;

@@ -14,7 +14,7 @@ export const npmAccessToken = patternRule(
 export const npmrcAuth = patternRule(
   { id: 'npmrc-auth', description: 'npm registry credential in .npmrc', severity: 'high', tags: ['registry', 'npm'] },
   /:_(?:authToken|auth|password)[ \t]{0,4}=[ \t]{0,4}["']?([^\s"'$]{8,512})/g,
-  { group: 1, minEntropy: 3, priority: 55 },
+  { group: 1, minEntropy: 3, priority: 55, strict: false },
 );
 
 export const pypiToken = patternRule(
