@@ -9,7 +9,6 @@ import { Fakes } from '../fixtures/secrets/fakes';
 
 const f = new Fakes('scan-causes.test');
 const rules = (text: string, path: string) => scanText(text, { path }).map((x) => x.ruleId);
-const lines = (text: string, path: string) => scanText(text, { path }).map((x) => x.line);
 
 /** Random letters and digits with no word, sequence or long run in them. */
 const random = (n: number) => f.alnum(n);

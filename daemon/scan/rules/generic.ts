@@ -201,7 +201,7 @@ function decodeBasic(v: string): string | null {
   return colon > 0 ? plain.slice(colon + 1) : null;
 }
 
-/** A line of a documentation comment: ` * ...` inside `/** */`, `/// ...`, `//! ...`. */
+// A line of a documentation comment: ` * ...` inside a `/** ... */` block, `/// ...`, `//! ...`.
 const DOC_COMMENT = /^[ \t]*(?:\/\*\*|\*(?!\/)|\/\/[/!])/;
 
 /** The line of `text` around offset `at` (at most 400 characters each side). */
