@@ -5,6 +5,7 @@
 
 import { findAssignments } from './assignments';
 import { fingerprint } from './fingerprint';
+import { KeywordSet } from './keywords';
 import { isKnownPublic } from './known';
 import { notebookParts, type NotebookPart } from './notebook';
 import { isPlaceholder } from './placeholders';
@@ -49,14 +50,24 @@ export function scanText(text: string, opts: ScanTextOptions = {}): Finding[] {
   return toFindings(text, dropOverlaps(hits), path, opts.commit);
 }
 
+let keywords: KeywordSet | null = null;
+
+/** The keywords of every pattern rule, compiled once. */
+function keywordSet(): KeywordSet {
+  keywords ??= new KeywordSet(PATTERN_RULES.flatMap((r) => r.keywords ?? []));
+  return keywords;
+}
+
 /** Every rule's matches in `text`, before overlaps are resolved. */
 function findHits(text: string, path: string, fileName: string, languageId: string | undefined): Hit[] {
   const lockfile = LOCKFILES.has(fileName);
   const ctx: RuleContext = { text, path, fileName, style: styleFor(fileName, languageId), lockfile, strict: lockfile || generated(fileName, text, languageId) };
 
   const hits: Hit[] = [];
+  const present = keywordSet().presentIn(text);
   for (const rule of PATTERN_RULES) {
     if (ctx.strict && !rule.strict) continue;
+    if (rule.keywords && !rule.keywords.some((k) => present.has(k))) continue;
     rule.scan(ctx, (m) => {
       if (!rule.noPlaceholderCheck && isPlaceholder(text.slice(m.start, m.end))) return;
       hits.push({ ruleId: rule.id, description: rule.description, severity: m.severity ?? rule.severity, priority: rule.priority, start: m.start, end: m.end });

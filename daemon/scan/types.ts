@@ -61,6 +61,8 @@ export interface Rule extends RuleInfo {
   readonly noPlaceholderCheck?: boolean;
   /** Runs on generated text too (see RuleContext.strict): a distinctive prefix or armor, not a guess. */
   readonly strict?: boolean;
+  /** Literals (case-insensitive) of which one must occur in the text for the rule to run at all. */
+  readonly keywords?: readonly string[];
   scan(ctx: RuleContext, report: (m: Match) => void): void;
 }
 

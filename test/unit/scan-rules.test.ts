@@ -7,6 +7,7 @@ import { generateHybridIdentity, generateIdentity } from 'age-encryption';
 import { scanText } from '../../daemon/scan/engine';
 import { RULES } from '../../daemon/scan/rules';
 import { Fakes, wrap } from '../fixtures/secrets/fakes';
+import { providerSamples } from '../fixtures/secrets/providers';
 
 interface Case {
   text: string;
@@ -302,6 +303,15 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     ],
   },
 };
+
+// Every provider format of rules/providers.ts: a sample line finds the secret exactly; the same
+// line with the token's body masked (`xxxx`) finds nothing.
+for (const p of providerSamples(new Fakes('scan-rules.providers'))) {
+  const c = (cases[p.rule] ??= { pos: [], neg: [] });
+  c.pos.push({ text: p.line + '\n', path: p.path, secret: p.secret });
+  const masked = p.secret.slice(0, 4) + p.secret.slice(4).replace(/[A-Za-z0-9]/g, 'x');
+  c.neg.push({ text: p.line.replace(p.secret, masked) + '\n', path: p.path });
+}
 
 describe('scanner rules: positives and negatives', () => {
   it('every rule has at least one positive and one negative', () => {

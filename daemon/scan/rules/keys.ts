@@ -65,6 +65,7 @@ export const privateKeyPem: Rule = {
   priority: 60,
   noPlaceholderCheck: true,
   strict: true,
+  keywords: ['-----begin '],
   scan(ctx, report) {
     const t = ctx.text;
     let next = 0;

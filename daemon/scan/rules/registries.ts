@@ -4,12 +4,6 @@ import { isPlaceholder } from '../placeholders';
 import type { Rule } from '../types';
 import { decodeBase64, patternRule } from './helpers';
 
-export const npmAccessToken = patternRule(
-  { id: 'npm-access-token', description: 'npm access token', severity: 'critical', tags: ['registry', 'npm'] },
-  /\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])/g,
-  { minEntropy: 3.5, priority: 60 },
-);
-
 /** `.npmrc`: `//registry.example/:_authToken=...`, `_auth=`, `_password=` with a literal value. */
 export const npmrcAuth = patternRule(
   { id: 'npmrc-auth', description: 'npm registry credential in .npmrc', severity: 'high', tags: ['registry', 'npm'] },
@@ -52,4 +46,4 @@ export const dockerConfigAuth = patternRule(
   },
 );
 
-export const registryRules: Rule[] = [npmAccessToken, npmrcAuth, pypiToken, dockerHubToken, dockerConfigAuth];
+export const registryRules: Rule[] = [npmrcAuth, pypiToken, dockerHubToken, dockerConfigAuth];

@@ -35,6 +35,7 @@ export const jwt: Rule = {
   severity: 'medium',
   tags: ['tokens'],
   priority: 40,
+  keywords: ['eyj'],
   scan(ctx: RuleContext, report) {
     const t = ctx.text;
     const n = t.length;
@@ -140,6 +141,7 @@ export const databaseUrl: Rule = {
   severity: 'high',
   tags: ['database'],
   priority: 55,
+  keywords: ['://'],
   scan(ctx: RuleContext, report) {
     const t = ctx.text;
     for (let i = t.indexOf('://'); i >= 0; i = t.indexOf('://', i + 3)) {
