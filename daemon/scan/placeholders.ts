@@ -29,16 +29,39 @@ const WORDS = [
   'xxxx',
   'todo',
   'fixme',
+  'tokenhere',
+  'keyhere',
+  'secrethere',
+  'goeshere',
+  'randomstring',
 ];
 
 /** Template and variable syntaxes: the real value comes from elsewhere. */
-const TEMPLATE = /\$\{|\$\(|\{\{|\}\}|%\(|<[A-Za-z_ -]{1,40}>|\*\*\*|\.\.\.|…|\{[A-Za-z_][A-Za-z0-9_]{0,40}\}/;
+const TEMPLATE = /\$\{|\$\(|\{\{|\}\}|%\(|<[A-Za-z_ -]{1,40}>|\*\*\*|\.\.\.|…|####|\{[A-Za-z_][A-Za-z0-9_]{0,40}\}/;
+/** Runs of the alphabet or of digits in order (`abcdefgh`, `klmnopqr`, `1234567`): typed by a person, not generated. */
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz';
+const DIGITS = '0123456789';
+
+function orderedRun(v: string): boolean {
+  const s = v.toLowerCase();
+  for (let i = 0; i + 7 <= s.length; i++) {
+    const w = s.slice(i, i + 7);
+    if (ALPHABET.includes(w) || (i + 6 <= s.length && DIGITS.includes(s.slice(i, i + 6)))) return true;
+  }
+  return false;
+}
+
+/** Capitalised words only after a prefix (`xoxe.xoxp-1-SlackAppConfigurationAccessTokenHere`): a description, not a key. */
+function describedOnly(v: string): boolean {
+  const body = v.slice(Math.max(v.lastIndexOf('-'), v.lastIndexOf('_')) + 1);
+  return body.length >= 16 && /^(?:[A-Z][a-z]{2,}){3,}$/.test(body);
+}
 
 /** True when `value` (a candidate secret) is an example, template or masked value. */
 export function isPlaceholder(value: string): boolean {
   const v = fold(value);
   for (const w of WORDS) if (v.includes(w)) return true;
-  return TEMPLATE.test(value);
+  return TEMPLATE.test(value) || orderedRun(value) || describedOnly(value);
 }
 
 /** Whole values that are never secrets (compared lowercased). */

@@ -245,7 +245,6 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     ],
     neg: [
       { text: `AGE-SECRET-KEY-1${'Q'.repeat(58)}\n` },
-      { text: ageKey.slice(0, -1) + (ageKey.endsWith('Q') ? 'P' : 'Q') + '\n', path: 'keys.txt' },
       { text: 'recipients: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n', path: '.sops.yaml' },
     ],
   },
@@ -368,6 +367,14 @@ describe('scanner rules: positives and negatives', () => {
       assert.equal(text.slice(found[0]!.start, found[0]!.end), id);
       assert.equal(found[0]!.ruleId, id.startsWith('AGE-SECRET-KEY-PQ-') ? 'age-pq-secret-key' : 'age-secret-key');
     }
+  });
+
+  it('reports an age identity with a bad checksum (a typo or a test value: still most of a key) at medium severity', () => {
+    const typo = ageKey.slice(0, -1) + (ageKey.endsWith('Q') ? 'P' : 'Q');
+    const [bad] = scanText(`${typo}\n`, { path: 'keys.txt' });
+    assert.equal(bad?.ruleId, 'age-secret-key');
+    assert.equal(bad?.severity, 'medium');
+    assert.equal(scanText(`${ageKey}\n`, { path: 'keys.txt' })[0]?.severity, 'critical');
   });
 
   it('reports an encrypted private key at a lower severity', () => {

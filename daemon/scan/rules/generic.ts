@@ -88,6 +88,8 @@ function judgeName(words: readonly string[], call: boolean): NameVerdict | null 
     verdict = { kind, at: i };
   }
   if (!verdict) return null;
+  // A public value by its name: `publicKey`, `publishable_key`, `pub_token`.
+  if (words.some((w) => w === 'public' || w === 'publishable' || w === 'pub' || w.startsWith('public'))) return null;
   // `token.find("x")`, `secret.get("y")`: a method of the secret, not a setter of it.
   if (call && verdict.at !== words.length - 1) return null;
   for (let i = verdict.at + 1; i < words.length; i++) if (NOT_SECRET_AFTER.has(words[i]!)) return null;
@@ -124,7 +126,7 @@ function dominatedByRun(v: string): boolean {
   return r >= 5 && (r * 3 >= v.length || r >= 12);
 }
 const FILE_NAME = /\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|toml|ini|txt|env|cfg|conf|properties|asc|gpg|age|pub|enc)$/i;
-const VERSIONISH = /^v?\d+(?:\.\d+)+(?:[-+][A-Za-z0-9.]+)?$/;
+const VERSIONISH = /^v?\d+(?:\.\d+)+(?:[-+][A-Za-z0-9.]+)?$|[-:@]v?\d+\.\d+(?:\.\d+)?(?:[-.][A-Za-z0-9]+)?$/;
 const DATEISH = /^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$/;
 
 const MIN_LENGTH: Record<Kind, number> = { password: 8, secret: 10, token: 12, key: 12, credential: 12, auth: 16 };
@@ -154,8 +156,6 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   }
   // A word and a number (`admin123`, `cachedvol112233`) is a name, or a password of the weakest kind.
   if (kind !== 'password' && /^[A-Za-z]+[0-9]+$/.test(v)) return false;
-  // A format a specific rule owns, and that it did not report (e.g. a bad age checksum).
-  if (v.startsWith('AGE-SECRET-KEY-')) return false;
   if (kind === 'password') {
     // A word of lowercase letters only is more likely a name than a password.
     if (n < 2 && v.length < 16) return false;

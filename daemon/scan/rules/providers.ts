@@ -24,6 +24,16 @@ function tok(i: RuleInfo, re: RegExp, opts: PatternOptions = {}): Rule {
   return patternRule(i, re, { minEntropy: 3.2, ...opts });
 }
 
+/** The keyword (any case) within 60 characters before the match, on its line: `OKTA_API_TOKEN=00...`. */
+function named(keyword: string): (s: string, ctx: RuleContext, m: RegExpExecArray) => boolean {
+  return (_s, ctx, m) => {
+    const lo = Math.max(0, m.index - 60);
+    const before = ctx.text.slice(lo, m.index);
+    const line = before.slice(before.lastIndexOf('\n') + 1);
+    return line.toLowerCase().includes(keyword) && shannon(m[0]) >= 3.5;
+  };
+}
+
 /** Random enough to be a key: not one character class, or long enough. */
 function mixed(s: string): boolean {
   const c = charClasses(s);
@@ -130,18 +140,18 @@ export const cloudProviders: Rule[] = [
 export const ciProviders: Rule[] = [
   patternRule(info('npm-access-token', 'npm access token', 'critical', 'registry', 'npm'), /\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])/g, { priority: 60, verify: (s) => githubChecksumOk(s) || shannon(s.slice(4)) >= 3.5 }),
   tok(info('rubygems-api-key', 'RubyGems API key', 'high', 'registry', 'rubygems'), /\brubygems_[a-f0-9]{48}(?![a-f0-9])/g, { minEntropy: 3 }),
-  tok(info('nuget-api-key', 'NuGet API key', 'high', 'registry', 'nuget'), /\boy2[a-z0-9]{43}(?![a-z0-9])/g),
-  tok(info('crates-io-token', 'crates.io API token', 'high', 'registry', 'crates'), /\bcio[A-Za-z0-9]{32}(?![A-Za-z0-9])/g, { verify: (s) => mixed(s.slice(3)) }),
+  tok(info('nuget-api-key', 'NuGet API key', 'high', 'registry', 'nuget'), /(?<![A-Za-z0-9_./-])oy2[a-z0-9]{43}(?![a-z0-9])/g),
+  tok(info('crates-io-token', 'crates.io API token', 'high', 'registry', 'crates'), /(?<![A-Za-z0-9_./-])cio[A-Za-z0-9]{32}(?![A-Za-z0-9])/g, { verify: (s) => mixed(s.slice(3)) }),
   tok(info('clojars-token', 'Clojars deploy token', 'high', 'registry', 'clojars'), /\bCLOJARS_[a-z0-9]{60}(?![a-z0-9])/g),
   tok(info('jfrog-api-key', 'JFrog Artifactory API key or reference token', 'high', 'registry', 'jfrog'), /\b(?:AKCp[A-Za-z0-9]{69}|cmVmdGtuOjAxOj[A-Za-z0-9]{40,64})(?![A-Za-z0-9])/g, { keywords: ['akcp', 'cmvmdgtuojaxoj'] }),
   tok(info('hex-pm-key', 'Hex.pm API key (by name)', 'high', 'registry', 'hex'), /\bHEX_API_KEY[ \t]{0,8}[=:][ \t]{0,8}["']?([a-f0-9]{32})(?![a-f0-9])/g, { group: 1, minEntropy: 3 }),
   tok(info('sonarqube-token', 'SonarQube / SonarCloud token', 'high', 'ci', 'sonar'), /\bsq[pua]_[a-f0-9]{40}(?![a-f0-9])/g, { keywords: ['sqp_', 'squ_', 'sqa_'], minEntropy: 3 }),
   tok(info('circleci-token', 'CircleCI personal or project API token', 'high', 'ci', 'circleci'), /\bCCIP(?:AT|RJ)_[A-Za-z0-9]{22}_[a-f0-9]{40}(?![a-f0-9])/g, { keywords: ['ccipat_', 'cciprj_'] }),
   tok(info('buildkite-token', 'Buildkite API access token', 'high', 'ci', 'buildkite'), /\bbkua_[a-f0-9]{40}(?![a-f0-9])/g, { minEntropy: 3 }),
-  tok(info('octopus-deploy-api-key', 'Octopus Deploy API key', 'high', 'ci', 'octopus'), /\bAPI-[A-Z0-9]{26}(?![A-Za-z0-9])/g, { verify: (s) => /\d/.test(s.slice(4)) && /[A-Z]/.test(s.slice(4)) }),
-  tok(info('harness-token', 'Harness personal or service account token', 'high', 'ci', 'harness'), /\b(?:pat|sat)\.[A-Za-z0-9_-]{22}\.[a-f0-9]{24}\.[A-Za-z0-9]{20}(?![A-Za-z0-9])/g, { keywords: ['pat.', 'sat.'] }),
+  tok(info('octopus-deploy-api-key', 'Octopus Deploy API key', 'high', 'ci', 'octopus'), /(?<![A-Za-z0-9_./-])API-[A-Z0-9]{26}(?![A-Za-z0-9])/g, { verify: (s) => /\d/.test(s.slice(4)) && /[A-Z]/.test(s.slice(4)) }),
+  tok(info('harness-token', 'Harness personal or service account token', 'high', 'ci', 'harness'), /\b(?:pat|sat)\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}(?![A-Za-z0-9])/g, { keywords: ['pat.', 'sat.'] }),
   tok(info('prefect-api-key', 'Prefect API key', 'high', 'ci', 'prefect'), /\bpnu_[A-Za-z0-9]{36}(?![A-Za-z0-9])/g),
-  tok(info('infracost-api-key', 'Infracost API key', 'high', 'ci', 'infracost'), /\bico-[A-Za-z0-9]{32}(?![A-Za-z0-9])/g),
+  tok(info('infracost-api-key', 'Infracost API key', 'high', 'ci', 'infracost'), /(?<![A-Za-z0-9_./-])ico-[A-Za-z0-9]{32}(?![A-Za-z0-9])/g),
   tok(info('postman-api-key', 'Postman API key', 'high', 'ci', 'postman'), /\bPMAK-[a-f0-9]{24}-[a-f0-9]{34}(?![a-f0-9])/g, { minEntropy: 3 }),
 ];
 
@@ -163,16 +173,16 @@ export const paymentProviders: Rule[] = [
 // ---- messaging -----------------------------------------------------------------------------------
 
 export const messagingProviders: Rule[] = [
-  tok(info('discord-bot-token', 'Discord bot token', 'critical', 'messaging', 'discord'), /(?<![A-Za-z0-9_-])[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}(?![A-Za-z0-9_-])/g, { keywords: ['discord'], minEntropy: 3.5 }),
+  tok(info('discord-bot-token', 'Discord bot token', 'critical', 'messaging', 'discord'), /(?<![A-Za-z0-9_-])[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}(?![A-Za-z0-9_-])/g, { keywords: ['discord'], verify: named('discord') }),
   tok(info('discord-webhook-url', 'Discord webhook URL', 'high', 'messaging', 'discord'), /\bdiscord(?:app)?\.com\/api\/webhooks\/\d{17,20}\/[A-Za-z0-9_-]{60,70}/g, { keywords: ['discord.com/api/webhooks/', 'discordapp.com/api/webhooks/'] }),
   markerRule(info('telegram-bot-token', 'Telegram bot token', 'high', 'messaging', 'telegram'), ':AA', 11, 36, /(?<![0-9A-Za-z])\d{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])/g, { minEntropy: 3.5 }),
   tok(info('teams-webhook-url', 'Microsoft Teams / Office 365 incoming webhook URL', 'high', 'messaging', 'microsoft'), /\b[a-z0-9-]{1,60}\.webhook\.office\.com\/webhookb2\/[a-f0-9-]{36}@[a-f0-9-]{36}\/IncomingWebhook\/[a-f0-9]{32}\/[a-f0-9-]{36}(?:\/[A-Za-z0-9_-]{20,80})?/g, { keywords: ['webhook.office.com/webhookb2/'], minEntropy: 3 }),
-  tok(info('mailgun-api-key', 'Mailgun private API key', 'high', 'messaging', 'mailgun'), /\bkey-[a-f0-9]{32}(?![a-f0-9])/g, { minEntropy: 3.2 }),
+  tok(info('mailgun-api-key', 'Mailgun private API key', 'high', 'messaging', 'mailgun'), /(?<![A-Za-z0-9_./-])key-[a-f0-9]{32}(?![a-f0-9])/g, { minEntropy: 3.2 }),
   markerRule(info('mailchimp-api-key', 'Mailchimp API key', 'high', 'messaging', 'mailchimp'), '-us', 32, 3, /(?<![A-Za-z0-9])[a-f0-9]{32}-us\d{1,2}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
   tok(info('brevo-api-key', 'Brevo (Sendinblue) API or SMTP key', 'high', 'messaging', 'brevo'), /\bx(?:keysib|smtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16}(?![A-Za-z0-9])/g, { keywords: ['xkeysib-', 'xsmtpsib-'], minEntropy: 3 }),
   markerRule(info('firebase-cloud-messaging-key', 'Firebase Cloud Messaging server key', 'high', 'messaging', 'google'), ':APA91b', 12, 140, /(?<![A-Za-z0-9_-])AAAA[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{134}(?![A-Za-z0-9_-])/g),
   tok(info('mattermost-token', 'Mattermost access token (by name)', 'high', 'messaging', 'mattermost'), /\bMATTERMOST_[A-Z_]{0,20}TOKEN[ \t]{0,8}[=:][ \t]{0,8}["']?([a-z0-9]{26})(?![a-z0-9])/g, { group: 1, keywords: ['mattermost'] }),
-  tok(info('ably-api-key', 'Ably API key', 'high', 'messaging', 'ably'), /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{6}:[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g, { keywords: ['ably'] }),
+  tok(info('ably-api-key', 'Ably API key', 'high', 'messaging', 'ably'), /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{6}:[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g, { keywords: ['ably'], verify: named('ably') }),
 ];
 
 // ---- observability -------------------------------------------------------------------------------
@@ -194,7 +204,7 @@ export const databaseProviders: Rule[] = [
   tok(info('planetscale-token', 'PlanetScale password or service token', 'critical', 'database', 'planetscale'), /\bpscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.=-]{32,64}(?![A-Za-z0-9_.=-])/g, { keywords: ['pscale_'] }),
   tok(info('pinecone-api-key', 'Pinecone API key', 'high', 'database', 'pinecone'), /\bpcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{50,80}(?![A-Za-z0-9])/g),
   tok(info('neon-api-key', 'Neon API key', 'high', 'database', 'neon'), /\bnapi_[a-z0-9]{64}(?![a-z0-9])/g),
-  tok(info('clickhouse-cloud-key', 'ClickHouse Cloud API secret', 'high', 'database', 'clickhouse'), /\b4b1d[A-Za-z0-9]{38}(?![A-Za-z0-9])/g, { verify: (s) => mixed(s.slice(4)) }),
+  tok(info('clickhouse-cloud-key', 'ClickHouse Cloud API secret', 'high', 'database', 'clickhouse'), /(?<![A-Za-z0-9_./-])4b1d[A-Za-z0-9]{38}(?![A-Za-z0-9])/g, { verify: (s) => mixed(s.slice(4)) }),
   tok(info('mongodb-atlas-key', 'MongoDB Atlas service account secret', 'high', 'database', 'mongodb'), /\bmdb_sa_sk_[A-Za-z0-9_-]{40,60}(?![A-Za-z0-9_-])/g),
 ];
 
@@ -221,20 +231,20 @@ function neptuneToken(s: string): boolean {
 }
 
 export const aiProviders: Rule[] = [
-  tok(info('databricks-token', 'Databricks personal access token or OAuth secret (MLflow on Databricks)', 'critical', 'ai', 'databricks'), /\bd(?:api|ose)[a-f0-9]{32}(?:-\d)?(?![A-Za-z0-9])/g, { keywords: ['dapi', 'dose'], minEntropy: 3 }),
+  tok(info('databricks-token', 'Databricks personal access token or OAuth secret (MLflow on Databricks)', 'critical', 'ai', 'databricks'), /(?<![A-Za-z0-9_./-])d(?:api|ose)[a-f0-9]{32}(?:-\d)?(?![A-Za-z0-9])/g, { keywords: ['dapi', 'dose'], minEntropy: 3 }),
   tok(info('perplexity-api-key', 'Perplexity API key', 'high', 'ai', 'perplexity'), /\bpplx-[A-Za-z0-9]{48}(?![A-Za-z0-9])/g),
   tok(info('xai-api-key', 'xAI (Grok) API key', 'high', 'ai', 'xai'), /\bxai-[A-Za-z0-9]{80}(?![A-Za-z0-9])/g),
   tok(info('openrouter-api-key', 'OpenRouter API key', 'high', 'ai', 'openrouter'), /\bsk-or-v1-[a-f0-9]{64}(?![a-f0-9])/g, { minEntropy: 3 }),
   tok(info('together-api-key', 'Together AI API key', 'high', 'ai', 'together'), /\btgp_v1_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g),
-  tok(info('fireworks-api-key', 'Fireworks AI API key', 'high', 'ai', 'fireworks'), /\bfw_[A-Za-z0-9]{24}(?![A-Za-z0-9])/g, { verify: (s) => mixed(s.slice(3)) }),
+  tok(info('fireworks-api-key', 'Fireworks AI API key', 'high', 'ai', 'fireworks'), /(?<![A-Za-z0-9_./-])fw_[A-Za-z0-9]{24}(?![A-Za-z0-9])/g, { verify: (s) => mixed(s.slice(3)) }),
   tok(info('cerebras-api-key', 'Cerebras API key', 'high', 'ai', 'cerebras'), /\bcsk-[a-z0-9]{48}(?![A-Za-z0-9])/g),
   tok(info('nvidia-api-key', 'NVIDIA API key (NGC, NIM)', 'high', 'ai', 'nvidia'), /\bnvapi-[A-Za-z0-9_-]{64}(?![A-Za-z0-9_-])/g),
-  tok(info('elevenlabs-api-key', 'ElevenLabs API key', 'high', 'ai', 'elevenlabs'), /\bsk_[a-f0-9]{48}(?![a-f0-9])/g, { minEntropy: 3 }),
+  tok(info('elevenlabs-api-key', 'ElevenLabs API key', 'high', 'ai', 'elevenlabs'), /(?<![A-Za-z0-9_./-])sk_[a-f0-9]{48}(?![a-f0-9])/g, { minEntropy: 3 }),
   tok(info('mistral-api-key', 'Mistral AI API key (by name)', 'high', 'ai', 'mistral'), /\bMISTRAL_API_KEY["']?[ \t]{0,8}[=:][ \t]{0,8}["']?([A-Za-z0-9]{32})(?![A-Za-z0-9])/g, { group: 1 }),
   tok(info('deepseek-api-key', 'DeepSeek API key (by name)', 'high', 'ai', 'deepseek'), /\bDEEPSEEK_API_KEY["']?[ \t]{0,8}[=:][ \t]{0,8}["']?(sk-[a-f0-9]{32})(?![a-f0-9])/g, { group: 1, minEntropy: 3 }),
   tok(info('neptune-api-token', 'Neptune.ai API token', 'high', 'ai', 'neptune'), /\beyJhcGlfYWRkcmVzcyI6[A-Za-z0-9+/=_-]{40,600}(?![A-Za-z0-9+/=_-])/g, { verify: neptuneToken }),
-  tok(info('modal-token', 'Modal token ID or secret', 'high', 'ai', 'modal'), /\ba[ks]-[A-Za-z0-9]{22}(?![A-Za-z0-9])/g, { keywords: ['modal'], verify: (s) => mixed(s.slice(3)) }),
-  tok(info('voyage-api-key', 'Voyage AI API key', 'high', 'ai', 'voyage'), /\bpa-[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g, { keywords: ['voyage'] }),
+  tok(info('modal-token', 'Modal token ID or secret', 'high', 'ai', 'modal'), /(?<![A-Za-z0-9_./-])a[ks]-[A-Za-z0-9]{22}(?![A-Za-z0-9])/g, { keywords: ['modal'], verify: (s, ctx, m) => mixed(s.slice(3)) && named('modal')(s, ctx, m) }),
+  tok(info('voyage-api-key', 'Voyage AI API key', 'high', 'ai', 'voyage'), /(?<![A-Za-z0-9_./-])pa-[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g, { keywords: ['voyage'], verify: named('voyage') }),
   tok(info('anyscale-api-key', 'Anyscale API key', 'high', 'ai', 'anyscale'), /\besecret_[A-Za-z0-9]{20,60}(?![A-Za-z0-9])/g),
 ];
 
@@ -257,7 +267,7 @@ export const saasProviders: Rule[] = [
   tok(info('intra42-client-secret', '42 Intra API client secret', 'high', 'saas', '42'), /\bs-s4t2(?:ud|af)-[a-f0-9]{64}(?![a-f0-9])/g, { keywords: ['s-s4t2'], minEntropy: 3 }),
   tok(info('twitter-bearer-token', 'X (Twitter) API bearer token', 'high', 'saas', 'twitter'), /\bAAAAAAAAAAAAAAAAAAAAA[A-Za-z0-9%]{30,120}(?![A-Za-z0-9%])/g, { minEntropy: 3 }),
   tok(info('facebook-access-token', 'Facebook (Meta) access token', 'high', 'saas', 'facebook'), /\bEAA[A-Z][A-Za-z0-9]{80,300}(?![A-Za-z0-9])/g, { keywords: ['eaab', 'eaac', 'eaag', 'eaai', 'eaaj'], minEntropy: 3.5 }),
-  tok(info('okta-api-token', 'Okta API token', 'high', 'saas', 'okta'), /(?<![A-Za-z0-9_-])00[A-Za-z0-9_-]{40}(?![A-Za-z0-9_-])/g, { keywords: ['okta'], minEntropy: 4 }),
+  tok(info('okta-api-token', 'Okta API token', 'high', 'saas', 'okta'), /(?<![A-Za-z0-9_-])00[A-Za-z0-9_-]{40}(?![A-Za-z0-9_-])/g, { keywords: ['okta'], verify: named('okta') }),
   tok(info('dropbox-token', 'Dropbox access token', 'high', 'saas', 'dropbox'), /\bsl\.(?:u\.)?[A-Za-z0-9_-]{130,1200}(?![A-Za-z0-9_-])/g, { keywords: ['sl.'], minEntropy: 4 }),
 ];
 

@@ -7,8 +7,8 @@ import { patternRule, wordContains, type AssignmentRule } from './helpers';
 
 export const slackToken = patternRule(
   { id: 'slack-token', description: 'Slack bot, user or configuration token', severity: 'critical', tags: ['messaging', 'slack'] },
-  /\bxox(?:[abposr]-\d{6,14}|e(?:\.xox[bp])?-1)-[A-Za-z0-9-]{8,250}(?![A-Za-z0-9-])/g,
-  { minEntropy: 3 },
+  /\bxox(?:[abposr]|e(?:\.xox[bp])?)-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g,
+  { minEntropy: 3, keywords: ['xox'], verify: (s) => /\d/.test(s.slice(5)) && /[A-Za-z]/.test(s.slice(5)) },
 );
 
 export const slackAppToken = patternRule(
