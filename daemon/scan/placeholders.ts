@@ -39,14 +39,17 @@ const WORDS = [
 /** Template and variable syntaxes: the real value comes from elsewhere. */
 const TEMPLATE = /\$\{|\$\(|\{\{|\}\}|%\(|<[A-Za-z_ -]{1,40}>|\*\*\*|\.\.\.|…|####|\{[A-Za-z_][A-Za-z0-9_]{0,40}\}/;
 /** Runs of the alphabet or of digits in order (`abcdefgh`, `klmnopqr`, `1234567`): typed by a person, not generated. */
-const ALPHABET = 'abcdefghijklmnopqrstuvwxyz';
-const DIGITS = '0123456789';
-
 function orderedRun(v: string): boolean {
-  const s = v.toLowerCase();
-  for (let i = 0; i + 7 <= s.length; i++) {
-    const w = s.slice(i, i + 7);
-    if (ALPHABET.includes(w) || (i + 6 <= s.length && DIGITS.includes(s.slice(i, i + 6)))) return true;
+  let run = 1;
+  let prev = -2;
+  for (let i = 0; i < v.length; i++) {
+    let c = v.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    const letter = c >= 97 && c <= 122;
+    const digit = c >= 48 && c <= 57;
+    run = (letter || digit) && c === prev + 1 ? run + 1 : 1;
+    if ((letter && run >= 7) || (digit && run >= 6)) return true;
+    prev = letter || digit ? c : -2;
   }
   return false;
 }

@@ -64,7 +64,8 @@ export function patternRule(info: RuleInfo, pattern: RegExp, opts: PatternOption
     priority: opts.priority ?? 50,
     strict: opts.strict ?? true,
     ...(() => {
-      const k = opts.keywords ?? (leadingLiteral(pattern.source) !== null ? [leadingLiteral(pattern.source)!] : null);
+      const lit = opts.keywords ? null : leadingLiteral(pattern.source);
+      const k = opts.keywords ?? (lit !== null ? [lit] : null);
       return k ? { keywords: k.map((w) => w.toLowerCase()) } : {};
     })(),
     ...(opts.noPlaceholderCheck ? { noPlaceholderCheck: true } : {}),
