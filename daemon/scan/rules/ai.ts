@@ -21,6 +21,7 @@ export const huggingfaceToken = patternRule(
   { id: 'huggingface-token', description: 'Hugging Face access token', severity: 'high', tags: ['ai', 'huggingface'] },
   /\b(?:hf|api_org)_[A-Za-z]{34}(?![A-Za-z0-9_])/g,
   {
+    keywords: ['hf_', 'api_org_'],
     verify: (s) => {
       const body = s.slice(s.lastIndexOf('_') + 1);
       const c = charClasses(body);

@@ -40,8 +40,10 @@ function topLevelAlternation(source: string): boolean {
 }
 
 /** The literal a pattern starts with (after `\b`), when it is at least two characters long. */
-export function leadingLiteral(source: string): string | null {
-  if (topLevelAlternation(source)) return null;
+export function leadingLiteral(pattern: string): string | null {
+  if (topLevelAlternation(pattern)) return null;
+  // A leading look-behind (a boundary) consumes nothing: the literal after it still leads.
+  const source = pattern.replace(/^\(\?<!\[[^\]]*\]\)/, '');
   const m = /^(?:\\b)?((?:[A-Za-z0-9_\-:@#%&=,;'"<>~`!]|\\[./+$?*()[\]{}|^-])+)/.exec(source);
   if (!m) return null;
   let lit = m[1]!.replace(/\\(.)/g, '$1');
