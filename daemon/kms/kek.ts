@@ -36,6 +36,8 @@ export interface KekProvider {
   readonly kind: string;
   /** A new random data key, in plaintext (the caller wipes it) and wrapped. */
   generateDataKey(keyId: string, context: KekContext, bytes: number): Promise<{ plaintext: Buffer; ciphertext: string; keyId: string; version?: number }>;
+  /** Wraps up to 4 KiB under `keyId` (newest version), bound to `context` where the provider can. */
+  encrypt(keyId: string, plaintext: Uint8Array, context: KekContext): Promise<{ ciphertext: string; keyId: string; version?: number }>;
   /** Unwraps a ciphertext this provider made under `keyId` with `context`. */
   decrypt(keyId: string, ciphertext: string, context: KekContext): Promise<Buffer>;
   /** Moves a ciphertext to another key of the same provider inside it (plaintext never out). */
@@ -55,6 +57,10 @@ export function awsKek(kms: KmsProvider): KekProvider {
     async generateDataKey(keyId, context, bytes) {
       const g = await kms.generateDataKey(keyId, context, bytes);
       return { plaintext: g.plaintext, ciphertext: g.ciphertext.toString('base64'), keyId: g.keyArn };
+    },
+    async encrypt(keyId, plaintext, context) {
+      const r = await kms.encrypt(keyId, plaintext, context);
+      return { ciphertext: r.ciphertext.toString('base64'), keyId: r.keyArn };
     },
     async decrypt(keyId, ciphertext, context) {
       return (await kms.decrypt(keyId, Buffer.from(ciphertext, 'base64'), context)).plaintext;
@@ -83,6 +89,11 @@ export function vaultKek(vault: VaultTransit): KekProvider {
       const k = parseTransitUri(keyId);
       const g = await vault.dataKey(k, bytes);
       return { plaintext: g.plaintext, ciphertext: g.ciphertext, keyId: transitUri(k), version: g.version };
+    },
+    async encrypt(keyId, plaintext) {
+      const k = parseTransitUri(keyId);
+      const r = await vault.encrypt(k, plaintext);
+      return { ciphertext: r.ciphertext, keyId: transitUri(k), version: r.version };
     },
     decrypt(keyId, ciphertext) {
       return vault.decrypt(parseTransitUri(keyId), ciphertext);

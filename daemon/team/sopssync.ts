@@ -14,7 +14,7 @@ import type { Keystore } from '../keystore/keystore';
 import { KeywardError } from '../util/errors';
 import { ErrorCode } from '../protocol';
 import type { SopsKeysReader } from './plan';
-import { transitUri } from '../kms/vault';
+import { isTransitUri, transitUri } from '../kms/vault';
 import { sopsVaultClient } from '../kms';
 import type { SopsSyncOps } from './sync';
 
@@ -60,11 +60,13 @@ export function sopsSyncOps(kms: () => SopsKmsClient | undefined): SopsSyncOps {
       const bytes = await fsp.readFile(file);
       const k = kms();
       const services: KeyServices = { unwrapAgeFileKey: (h) => ks.unwrapFileKey(h), ...(k ? { kms: k } : {}), vault: sopsVaultClient() };
-      if (target.kms.length && !k) throw new KeywardError(ErrorCode.KeyUnusable, 'AWS KMS is not configured in this daemon', 'kms keys cannot be added');
+      const aws = target.kms.filter((x) => !isTransitUri(x.arn));
+      const vault = target.kms.filter((x) => isTransitUri(x.arn)).map((x) => x.arn);
+      if (aws.length && !k) throw new KeywardError(ErrorCode.KeyUnusable, 'AWS KMS is not configured in this daemon', 'kms keys cannot be added');
       const opened = await openFile(bytes, format, services);
       let next: Buffer;
       try {
-        const spec = { keyGroups: [{ age: target.age, kms: target.kms }] };
+        const spec = { keyGroups: [{ age: target.age, kms: aws, ...(vault.length ? { vault } : {}) }] };
         next = action === 'rotate' ? await rotate(opened, services, spec) : await updateKeys(opened, spec, services);
       } finally {
         closeFile(opened);
