@@ -286,7 +286,7 @@ async function openGroup(group: KeyGroup, services: KeyServices): Promise<GroupO
     try {
       return { part: await services.vault.decrypt(k), used: uri, kmsMissing, problems };
     } catch (e) {
-      const why = isKeywardError(e) ? e.message : 'vault: failed';
+      const why = isKeywardError(e) ? `${e.message}${e.hint ? ` (${e.hint})` : ''}` : 'vault: failed';
       reasons.push(`${uri}: ${why}`);
       problems.push(`${uri}: ${why}`);
     }

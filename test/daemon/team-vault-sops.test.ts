@@ -31,7 +31,7 @@ describe('sops hc_vault keys with real sops and OpenBao', function () {
     assert.equal(sb.run(['--no-daemon', '--keystore', 'file', 'keys', 'generate', 'me']).code, 0);
   });
   after(async () => {
-    await bao?.stop();
+    await OpenBao.stopAll();
     await sb?.dispose();
   });
 

@@ -77,7 +77,7 @@ describe('Vault / OpenBao transit KEKs: service identities, team sync, rotation 
     c?.close();
     await d?.stop();
     restoreEnv?.();
-    await bao?.stop();
+    await OpenBao.stopAll();
     await cleanup?.();
   });
 

@@ -17,6 +17,13 @@ export interface BaoOptions {
 }
 
 export class OpenBao {
+  private static readonly running = new Set<OpenBao>();
+
+  /** Stops every server this process started and has not stopped (an after hook's safety net). */
+  static async stopAll(): Promise<void> {
+    for (const b of [...OpenBao.running]) await b.stop();
+  }
+
   private constructor(
     readonly address: string,
     readonly rootToken: string,
@@ -43,6 +50,7 @@ export class OpenBao {
       child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
       const scheme = opts.tls ? 'https' : 'http';
       const b = new OpenBao(`${scheme}://127.0.0.1:${port}`, token, child, home, opts.tls ? path.join(certDir, 'vault-ca.pem') : undefined);
+      OpenBao.running.add(b);
       try {
         await b.waitReady();
         await b.api('POST', 'sys/mounts/transit', { type: 'transit' });
@@ -125,6 +133,7 @@ export class OpenBao {
 
   /** Stops the server by its PID (SIGTERM, then SIGKILL after 5 s). */
   async stop(): Promise<void> {
+    OpenBao.running.delete(this);
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.kill('SIGTERM');
@@ -142,7 +151,14 @@ export class OpenBao {
       const req = https.request(url, { method: init.method ?? 'GET', headers: init.headers as Record<string, string>, ca, timeout: 10_000 }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 500 })));
+        res.on('end', () => {
+          try {
+            const status = res.statusCode ?? 500;
+            resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status }));
+          } catch (e) {
+            reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        });
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', reject);
