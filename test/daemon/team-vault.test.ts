@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { parse as parseYaml } from 'yaml';
@@ -15,10 +16,11 @@ import { VaultSops, VaultTransit } from '../../daemon/kms';
 import { MemoryBackend } from '../../daemon/keystore/memory';
 import { ErrorCode } from '../../daemon/protocol';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
-import { openFile, renderPlain } from '../../daemon/sops';
+import { encryptNew, openFile, renderPlain } from '../../daemon/sops';
+import { daemonPaths } from '../../daemon/util/paths';
 import { formatFromPath } from '../../daemon/sops/stores';
 import { KeywardError } from '../../daemon/util/errors';
-import { CLI } from '../helpers/cli';
+import { CLI, CliSandbox } from '../helpers/cli';
 import { OpenBao } from '../helpers/openbao';
 import { requireTool, tempDir } from '../helpers/tools';
 
@@ -232,3 +234,143 @@ describe('Vault / OpenBao transit KEKs: service identities, team sync, rotation 
     assert.ok((await c.call('auditVerify', {})).ok);
   });
 });
+
+/**
+ * An HTTP proxy in front of OpenBao that holds every rewrap call after the first `allow` ones
+ * (never answering them) until released: the signal that lands a kill -9 mid-job.
+ */
+class StallingProxy {
+  private readonly held: http.ServerResponse[] = [];
+  private rewraps = 0;
+  private released = false;
+  private constructor(
+    private readonly server: http.Server,
+    readonly address: string,
+  ) {}
+
+  static async start(target: string, allow: number): Promise<StallingProxy> {
+    let self: StallingProxy | undefined;
+    const server = http.createServer((req, res) => {
+      const isRewrap = /\/rewrap\//.test(req.url ?? '');
+      if (isRewrap && ++self!.rewraps > allow && !self!.released) {
+        self!.held.push(res);
+        req.resume();
+        return;
+      }
+      const up = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const a = server.address() as { port: number };
+    self = new StallingProxy(server, `http://127.0.0.1:${a.port}`);
+    return self;
+  }
+
+  get holding(): number {
+    return this.held.length;
+  }
+
+  release(): void {
+    this.released = true;
+    for (const r of this.held.splice(0)) r.destroy();
+  }
+
+  async stop(): Promise<void> {
+    this.release();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('rewrap-kek survives kill -9 of the daemon mid-job (real OpenBao, the built daemon)', function () {
+  this.timeout(180000);
+  let bao: OpenBao;
+  let proxy: StallingProxy;
+  let sb: CliSandbox;
+
+  before(async function () {
+    sb = await CliSandbox.create({ KEYWARD_KEYSTORE_PASSPHRASE: 'test' });
+    bao = await OpenBao.start(this, sb.dir);
+    await bao.createKey('crash');
+    proxy = await StallingProxy.start(bao.address, 4);
+    Object.assign(sb.env, bao.env(), { VAULT_ADDR: proxy.address });
+  });
+  after(async () => {
+    sb?.run(['daemon', 'stop']);
+    await proxy?.stop();
+    await OpenBao.stopAll();
+    await sb?.dispose();
+  });
+
+  it('kill -9 while files are being moved: every file whole at every moment; the restarted daemon finishes the job', async () => {
+    const uri = `${proxy.address}/v1/transit/keys/crash`;
+    const repo = sb.path('repo');
+    await fsp.mkdir(repo);
+    const vault = new VaultTransit({ env: bao.env() });
+    const files: string[] = [];
+    try {
+      for (let i = 0; i < 16; i++) {
+        const f = path.join(repo, `s${i}.yaml`);
+        await fsp.writeFile(f, await encryptNew(Buffer.from(PLAIN.yaml!(i)), 'yaml', { keyGroups: [{ age: [], kms: [], vault: [uri] }] }, vaultOnly(vault)));
+        files.push(f);
+      }
+      await bao.rotate('crash');
+      const opens = async (expect?: number) => {
+        for (const [i, f] of files.entries()) {
+          const text = await fsp.readFile(f, 'utf8');
+          const v = Number(/enc: vault:v(\d+):/.exec(text)?.[1]);
+          assert.ok(expect === undefined ? v === 1 || v === 2 : v === expect, `${f} at v${v}`);
+          const o = await openFile(Buffer.from(text), 'yaml', vaultOnly(vault));
+          assert.equal(renderPlain(o).toString('utf8'), PLAIN.yaml!(i));
+        }
+      };
+
+      assert.equal(sb.run(['daemon', 'start']).code, 0);
+      let c = await DaemonClient.connect(sb.home, 'test', sb.env);
+      const started = await c.call('teamRewrapKek', { root: repo });
+      const id = started.job!.id;
+      // Wait on the signal: four files committed, the next rewraps held by the proxy.
+      const until = Date.now() + 60000;
+      let info = await c.call('jobsGet', { id });
+      while ((info.filesDone < 4 || proxy.holding === 0) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+        info = await c.call('jobsGet', { id });
+      }
+      assert.equal(info.state, 'running');
+      assert.equal(info.filesDone, 4);
+      c.close();
+      const pid = (JSON.parse(await fsp.readFile(daemonPaths(sb.home, sb.env).lock, 'utf8')) as { pid: number }).pid;
+      process.kill(pid, 'SIGKILL');
+      await waitGone(pid);
+      await opens();
+      proxy.release();
+
+      assert.equal(sb.run(['daemon', 'start']).code, 0);
+      c = await DaemonClient.connect(sb.home, 'test', sb.env);
+      const done = await c.call('jobsWait', { id });
+      c.close();
+      assert.equal(done.state, 'done', JSON.stringify(done.errors));
+      await opens(2);
+      assert.deepEqual((await fsp.readdir(repo)).filter((n) => !n.endsWith('.yaml')), [], 'no temp file left');
+      assert.match(await fsp.readFile(daemonPaths(sb.home, sb.env).log, 'utf8'), /resumed job/);
+    } finally {
+      vault.destroy();
+    }
+  });
+});
+
+async function waitGone(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`process ${pid} did not exit`);
+}
