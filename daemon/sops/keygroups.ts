@@ -304,7 +304,7 @@ function failureHint(groups: readonly KeyGroup[], kmsMissing: boolean, problems:
     const listed = recipients.length > 6 ? `${recipients.slice(0, 6).join(', ')} and ${recipients.length - 6} more` : recipients.join(', ');
     parts.push(`the file is encrypted to ${listed}`);
   }
-  if (kmsMissing) parts.push("the file's KMS or Vault keys need a service that is not configured");
+  if (kmsMissing) parts.push("the file's KMS keys need KMS, which is not configured (or Vault, for hc_vault keys)");
   if (problems.length > 0) parts.push(`also: ${problems.slice(0, 2).join('; ')}`);
   parts.push('import a matching identity with keyward keys import');
   return parts.join('; ');

@@ -4,7 +4,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { parse as parseYaml } from 'yaml';
 import { CliSandbox } from '../helpers/cli';

@@ -249,11 +249,13 @@ class StallingProxy {
   ) {}
 
   static async start(target: string, allow: number): Promise<StallingProxy> {
-    let self: StallingProxy | undefined;
-    const server = http.createServer((req, res) => {
+    const server = http.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const self = new StallingProxy(server, `http://127.0.0.1:${(server.address() as { port: number }).port}`);
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       const isRewrap = /\/rewrap\//.test(req.url ?? '');
-      if (isRewrap && ++self!.rewraps > allow && !self!.released) {
-        self!.held.push(res);
+      if (isRewrap && ++self.rewraps > allow && !self.released) {
+        self.held.push(res);
         req.resume();
         return;
       }
@@ -264,9 +266,6 @@ class StallingProxy {
       up.on('error', () => res.destroy());
       req.pipe(up);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const a = server.address() as { port: number };
-    self = new StallingProxy(server, `http://127.0.0.1:${a.port}`);
     return self;
   }
 

@@ -34,7 +34,11 @@ export class OpenBao {
 
   /** Starts `bao server -dev` (skips the suite when bao is not installed; fails under CI=true). */
   static async start(ctx: Mocha.Context, dir: string, opts: BaoOptions = {}): Promise<OpenBao> {
-    const bin = requireTool(ctx, 'bao');
+    return OpenBao.startWith(requireTool(ctx, 'bao'), dir, opts);
+  }
+
+  /** As start, with the `bao` binary given (benchmarks). */
+  static async startWith(bin: string, dir: string, opts: BaoOptions = {}): Promise<OpenBao> {
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
