@@ -4,7 +4,7 @@ export { awsError, clientConfig, endpointFor, KMS_ARN, regionOfArn, DEFAULT_TIME
 export { checkContext, checkKeyId, KmsProvider, type EncryptionContext, type KmsCallOptions, type KmsStats } from './provider';
 export { AwsSopsKms, sopsContext } from './sops';
 export { assumeRole, sessionName } from './role';
-export { ciphertextVersion, isTransitUri, parseTransitUri, transitUri, VaultTransit, type TransitKey, type TransitKeyInfo } from './vault';
+export { ciphertextVersion, isTransitUri, parseTransitUri, transitUri, vaultError, VaultTransit, type TransitKey, type TransitKeyInfo } from './vault';
 export { awsKek, kekFor, providerKind, vaultKek, type KekInfo, type KekProvider, type KekProviders } from './kek';
 export { VaultSops } from './vault-sops';
 
