@@ -110,7 +110,7 @@ export const teamMethods = {
     params: z.strictObject({ root: Root, paths: Paths, kms: z.boolean().optional() }),
     result: {} as { plan: TeamPlanView; job?: JobInfo; sopsConfigWritten: boolean },
   },
-  /** Creates `.keyward/identities/NAME.kms.json`: an age identity wrapped by a KMS key. */
+  /** Creates `.keyward/identities/NAME.kms.json`: an age identity wrapped by a KEK (`kms`: an AWS KMS ARN or a Vault transit key URI). */
   teamIdentityCreate: {
     name: 'team/identityCreate',
     params: z.strictObject({ root: Root, name: IdentityName, kms: KmsArn, pq: z.boolean().optional() }),

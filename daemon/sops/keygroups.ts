@@ -3,7 +3,7 @@ import { ErrorCode } from '../protocol/errors';
 import { isKeywardError, KeywardError } from '../util/errors';
 import { decryptDataKeyAge, encryptDataKeyAge } from './agekey';
 import type { AgeKeyEntry, KeyGroup, KeyGroupSpec, KeyServices, KmsKeyEntry, MasterKeyEntry, OtherKeyEntry, VaultKeyEntry } from './keys';
-import { parseTransitUri, transitUri } from '../kms/vault';
+import { ciphertextVersion, parseTransitUri, transitUri } from '../kms/vault';
 import { combine, split } from './shamir';
 
 // The data key and the key groups of a sops file, as sops.go handles them
@@ -284,7 +284,8 @@ async function openGroup(group: KeyGroup, services: KeyServices): Promise<GroupO
       continue;
     }
     try {
-      return { part: await services.vault.decrypt(k), used: uri, kmsMissing, problems };
+      // Key and version, for the audit record (`.../keys/team@v2`): never the ciphertext.
+      return { part: await services.vault.decrypt(k), used: `${uri}@v${ciphertextVersion(k.enc) ?? '?'}`, kmsMissing, problems };
     } catch (e) {
       const why = isKeywardError(e) ? `${e.message}${e.hint ? ` (${e.hint})` : ''}` : 'vault: failed';
       reasons.push(`${uri}: ${why}`);
