@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, type MethodKey, type ResultOf, type ValidParamsOf } from './protocol';
-import { decryptFile, decryptToWritable, inspect, readHeader, type ParsedHeader } from './age';
+import { decryptFile, decryptToWritable, identityWrapper, inspect, pluginIdentityWithoutData, readHeader, unwrapWithPluginIdentities, type ParsedHeader } from './age';
 import { encryptArtifact } from './artifacts/encrypt';
 import { AuditLog, type AuditEvent } from './audit/log';
 import type { SecretBackend } from './keystore/backend';
@@ -36,6 +36,8 @@ export interface CallContext {
   notify?: (method: string, params: unknown) => Promise<void>;
   /** The request id, as a string, to tag streamed output with. */
   requestId?: string;
+  /** Sends a request to the calling client (an age plugin's question, see daemon/plugins/session.ts). */
+  request?: (method: string, params: unknown) => Promise<unknown>;
 }
 
 type Handler<K extends MethodKey> = (p: ValidParamsOf<K>, call: CallContext) => Promise<ResultOf<K>>;
@@ -192,14 +194,18 @@ export class Service {
     keysDestroy: async (p) => ({ key: await this.keystore.destroy(p.ref) }),
 
     ageEncrypt: async (p, call) => {
-      const fromKeys = this.keystore.recipientsFor(p.keys);
-      const recipients = [...new Set([...p.recipients, ...fromKeys.map((k) => k.recipient)])];
+      const targets = this.keystore.encryptTargetsFor(p.keys);
+      const fromKeys = [...targets.recipients, ...targets.wrappers];
+      const recipients = [...new Set([...p.recipients, ...targets.recipients.map((k) => k.recipient)])];
+      // Plugin identities: keys that encrypt only through their plugin, and -j NAME (as age -e -j).
+      const wrappers = [...targets.wrappers.map((w) => w.wrap), ...p.plugins.map((name) => identityWrapper(pluginIdentityWithoutData(name)))];
       try {
         const r = await encryptArtifact({
           input: p.input,
           output: p.output,
           recipients,
-          keys: this.keystore.refsForRecipients(recipients),
+          ...(wrappers.length ? { wrappers } : {}),
+          keys: [...this.keystore.refsForRecipients(recipients), ...targets.wrappers.map((w) => w.ref)],
           armor: p.armor ?? false,
           overwrite: p.overwrite ?? false,
         });
@@ -209,7 +215,7 @@ export class Service {
           path: p.output,
           client: call.client,
           ...(fromKeys.length ? { key: fromKeys.map((k) => k.ref).join(',') } : {}),
-          detail: `${recipients.length} recipient(s)`,
+          detail: `${recipients.length + wrappers.length} recipient(s)${p.plugins.length ? `, plugin(s) ${p.plugins.join(', ')}` : ''}`,
         });
         return { output: p.output, bytesIn: r.bytesIn, bytesOut: r.bytesOut, recipients };
       } catch (e) {
@@ -220,12 +226,19 @@ export class Service {
 
     ageDecrypt: async (p, call) => {
       let used = '';
-      const unwrap = async (h: ParsedHeader): Promise<Uint8Array> => {
-        // The keystore first; then team service identities (KMS-wrapped, opened once a process).
-        const r = await unwrapArtifactKey(this.keystore, h.raw, p.input, { audit: (e) => this.record(e) });
-        used = r.ref;
-        return r.fileKey;
-      };
+      const unwrap = p.plugins
+        ? // -j NAME (as age -d -j): those plugins only, not the keystore.
+          async (h: ParsedHeader): Promise<Uint8Array> => {
+            const key = await unwrapWithPluginIdentities(p.plugins!.map(pluginIdentityWithoutData))(h);
+            used = `plugin:${p.plugins!.join(',')}`;
+            return key;
+          }
+        : async (h: ParsedHeader): Promise<Uint8Array> => {
+            // The keystore first; then team service identities (KMS-wrapped, opened once a process).
+            const r = await unwrapArtifactKey(this.keystore, h.raw, p.input, { audit: (e) => this.record(e) });
+            used = r.ref;
+            return r.fileKey;
+          };
       try {
         let bytesOut: number;
         if (p.output !== undefined) {

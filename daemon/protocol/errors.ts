@@ -22,6 +22,8 @@ export const ErrorCode = {
   IoFailed: 1012,
   Cancelled: 1013,
   Busy: 1014,
+  /** An age plugin failed, broke its protocol, or needed an answer nobody could give. */
+  PluginFailed: 1015,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

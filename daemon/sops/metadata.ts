@@ -19,7 +19,7 @@ import { DEFAULT_UNENCRYPTED_SUFFIX, type EncryptRules } from './options';
 import { Branch, Comment, Float, Int, type Item, type Value } from './tree';
 
 /** The version Keyward writes into new files: the sops release it is interchangeable with. */
-export const SOPS_VERSION = '3.13.2';
+export const SOPS_VERSION = '3.13.3';
 export const METADATA_KEY = 'sops';
 
 export interface SopsMetadata {
