@@ -9,6 +9,10 @@ import { VaultSops, VaultTransit, parseTransitUri } from '../../daemon/kms';
 import { ErrorCode } from '../../daemon/protocol';
 import { closeFile, encryptNew, openFile, renderPlain } from '../../daemon/sops';
 import { kekRewrapOp, vaultCiphertexts } from '../../daemon/team/kek';
+import { createIdentity, IdentityCache, moveIdentity } from '../../daemon/team/identity';
+import { unwrapArtifactKey } from '../../daemon/team/unwrap';
+import { encryptArtifact } from '../../daemon/artifacts/encrypt';
+import { readHeader } from '../../daemon/age';
 import { KeywardError, isKeywardError } from '../../daemon/util/errors';
 import { freePort } from '../helpers/moto';
 import { OpenBao, transitPolicy } from '../helpers/openbao';
@@ -16,6 +20,7 @@ import { requireTool, tempDir } from '../helpers/tools';
 
 const PLAIN = 'db:\n    password: canary-auth\n';
 const noAge = () => Promise.reject(new KeywardError(ErrorCode.DecryptFailed, 'no age key'));
+const noKeystore = { unwrapFileKey: () => Promise.reject(new KeywardError(ErrorCode.DecryptFailed, "no identity matched any of the file's recipients")) };
 
 describe('Vault / OpenBao authentication and must-fail cases (real OpenBao)', function () {
   this.timeout(120000);
@@ -210,6 +215,39 @@ describe('Vault / OpenBao authentication and must-fail cases (real OpenBao)', fu
     const other = await bao.createKey('not-granted');
     const g = await sopsFile('not-granted.yaml', other);
     await fails(g, { VAULT_ADDR: bao.address, KEYWARD_VAULT_JWT: good, KEYWARD_VAULT_ROLE: 'ci' }, /Vault denied decrypt with transit\/not-granted/);
+  });
+
+  it('a service identity made by transit datakey opens its artifacts; moved to another transit key, it still does', async () => {
+    const a = await bao.createKey('id-a');
+    const b = await bao.createKey('id-b');
+    const v = client(bao.env());
+    const providers = { aws: () => assert.fail('no AWS here'), vault: () => v };
+    try {
+      const repo = path.join(dir, 'id-repo');
+      const { file, version } = await createIdentity(providers, repo, 'serving', a);
+      assert.match(version.ciphertext, /^vault:v1:/);
+      assert.equal(version.kms.keyArn, a);
+      const plain = path.join(dir, 'model.bin');
+      await fsp.writeFile(plain, 'weights');
+      await encryptArtifact({ input: plain, output: path.join(repo, 'model.bin.age'), recipients: [version.recipient] });
+      const open = async (cache: IdentityCache) => {
+        const h = await readHeader(path.join(repo, 'model.bin.age'));
+        return unwrapArtifactKey(noKeystore, h.raw, path.join(repo, 'model.bin.age'), { cache });
+      };
+      const before = v.stats.calls;
+      const cache = new IdentityCache(() => providers);
+      assert.equal((await open(cache)).ref, 'kms:serving@v1');
+      await open(cache);
+      assert.equal(v.stats.calls - before, 1, 'one Vault call per process');
+      const moved = await moveIdentity(providers, file, b);
+      assert.equal(moved.identity.versions[0]!.kms.keyArn, b);
+      assert.equal(moved.identity.versions[0]!.recipient, version.recipient, 'same identity');
+      await bao.api('POST', 'transit/keys/id-a/config', { deletion_allowed: true });
+      await bao.api('DELETE', 'transit/keys/id-a');
+      assert.equal((await open(new IdentityCache(() => providers))).ref, 'kms:serving@v1');
+    } finally {
+      v.destroy();
+    }
   });
 
   it('TLS with a custom CA (VAULT_CACERT); without it, a TLS error that names the fix', async function () {

@@ -355,7 +355,10 @@ describe('rewrap-kek survives kill -9 of the daemon mid-job (real OpenBao, the b
       assert.equal(done.state, 'done', JSON.stringify(done.errors));
       await opens(2);
       assert.deepEqual((await fsp.readdir(repo)).filter((n) => !n.endsWith('.yaml')), [], 'no temp file left');
-      assert.match(await fsp.readFile(daemonPaths(sb.home, sb.env).log, 'utf8'), /resumed job/);
+      const log = await fsp.readFile(daemonPaths(sb.home, sb.env).log, 'utf8');
+      assert.match(log, /resumed job/);
+      assert.ok(!log.includes(bao.rootToken), 'no token in the daemon log');
+      assert.ok(!(await fsp.readFile(path.join(sb.home, 'audit.jsonl'), 'utf8')).includes(bao.rootToken), 'no token in the audit log');
     } finally {
       vault.destroy();
     }
