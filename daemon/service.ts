@@ -22,7 +22,8 @@ import { rotateSopsOp, updateKeysOp } from './sops/ops';
 import { unwrapArtifactKey } from './team/unwrap';
 import { TEAM_SYNC_JOB, teamSyncOp } from './team/sync';
 import { sopsSyncOps } from './team/sopssync';
-import { sopsKmsClient } from './kms';
+import { sharedVault, sopsKmsClient } from './kms';
+import { KEK_REWRAP_JOB, kekRewrapOp } from './team/kek';
 import { workspaceHandlers } from './watch/handlers';
 import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
@@ -78,6 +79,7 @@ export class Service {
         'sops-updatekeys': updateKeysOp(ks, kms),
         'sops-rotate': rotateSopsOp(ks, kms),
         [TEAM_SYNC_JOB]: teamSyncOp(ks, { audit: (e) => this.audit.append(e), sops: () => teamSops }),
+        [KEK_REWRAP_JOB]: kekRewrapOp(sharedVault),
       },
       (e) => this.audit.append(e),
     );

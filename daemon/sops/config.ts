@@ -6,6 +6,7 @@ import { ioError, isKeywardError, KeywardError } from '../util/errors';
 import { parseSopsAgeRecipient } from './agekey';
 import type { KeyGroupSpec } from './keys';
 import type { EncryptRules } from './options';
+import { parseTransitUri, transitUri } from '../kms/vault';
 
 // `.sops.yaml`, read as sops 3.13 reads it (config/config.go, cmd/sops/main.go):
 // - lookup: `.sops.yaml` in the start directory and up to 99 parents (sops starts in the
@@ -92,6 +93,7 @@ export interface KeyGroupConfig {
   merge: KeyGroupConfig[];
   age: string[];
   kms: KmsKeyConfig[];
+  vault: string[];
   /** Counts of entries of the kinds Keyward cannot encrypt to, by sops field name. */
   unsupported: Record<string, number>;
   where: string;
@@ -105,6 +107,7 @@ export interface CreationRuleConfig {
   pathRegex: string;
   age: KeyList;
   kms: KeyList;
+  vault: KeyList;
   awsProfile: string;
   unsupported: Record<string, number>;
   keyGroups: KeyGroupConfig[];
@@ -185,7 +188,7 @@ function readRule(y: YamlReader, node: YamlNode | null, index: number, warnings:
   }
   const str = (f: string) => y.str(m.get(f)?.value, `${name}.${f}`);
   const unsupported: Record<string, number> = {};
-  for (const f of ['pgp', 'gcp_kms', 'azure_keyvault', 'hc_vault_transit_uri']) {
+  for (const f of ['pgp', 'gcp_kms', 'azure_keyvault']) {
     const n = keyListItems(y.keyList(m.get(f)?.value, `${name}.${f}`)).length;
     if (n > 0) unsupported[f] = n;
   }
@@ -198,6 +201,7 @@ function readRule(y: YamlReader, node: YamlNode | null, index: number, warnings:
     pathRegex: str('path_regex'),
     age: y.keyList(m.get('age')?.value, `${name}.age`),
     kms: y.keyList(m.get('kms')?.value, `${name}.kms`),
+    vault: y.keyList(m.get('hc_vault_transit_uri')?.value, `${name}.hc_vault_transit_uri`),
     awsProfile: str('aws_profile'),
     unsupported,
     keyGroups: groupsNode ? y.seq(groupsNode, `${name}.key_groups`).map((g, i) => readGroup(y, g, `${name}.key_groups[${i}]`, warnings)) : [],
@@ -221,7 +225,6 @@ function readGroup(y: YamlReader, node: YamlNode | null, name: string, warnings:
     if (n > 0) unsupported[f] = n;
   };
   count('pgp', y.strList(m.get('pgp')?.value, `${name}.pgp`).length);
-  count('hc_vault', y.strList(m.get('hc_vault')?.value, `${name}.hc_vault`).length);
   for (const [f, inner] of [['gcp_kms', ['resource_id']], ['hckms', ['key_id']], ['azure_keyvault', ['vaultUrl', 'key', 'version']]] as const) {
     const items = y.seq(m.get(f)?.value, `${name}.${f}`);
     items.forEach((it, i) => {
@@ -235,6 +238,7 @@ function readGroup(y: YamlReader, node: YamlNode | null, name: string, warnings:
     merge: mergeNode ? y.seq(mergeNode, `${name}.merge`).map((g, i) => readGroup(y, g, `${name}.merge[${i}]`, warnings)) : [],
     age: y.strList(m.get('age')?.value, `${name}.age`),
     kms: y.seq(m.get('kms')?.value, `${name}.kms`).map((k, i) => readKms(y, k, `${name}.kms[${i}]`, warnings)),
+    vault: y.strList(m.get('hc_vault')?.value, `${name}.hc_vault`),
     unsupported,
     where: y.where(node),
   };
@@ -347,11 +351,11 @@ export function compileRule(config: SopsConfig, rule: CreationRuleConfig): FileR
   const warnings = [...config.warnings];
   let keyGroups: KeyGroupSpec[];
   if (rule.keyGroups.length > 0) {
-    const ignored = ['age', 'kms', ...Object.keys(rule.unsupported)].filter((f) => f in rule.fields && !isEmptyKeys(f, rule));
+    const ignored = ['age', 'kms', 'hc_vault_transit_uri', ...Object.keys(rule.unsupported)].filter((f) => f in rule.fields && !isEmptyKeys(f, rule));
     if (ignored.length > 0) warnings.push(`${rule.where}: ${name}: ${ignored.join(', ')} ignored because key_groups is set (as sops does)`);
     keyGroups = rule.keyGroups.map((g, i) => {
       const spec = groupSpec(g, `${name}.key_groups[${i}]`);
-      if (spec.age.length + spec.kms.length === 0) {
+      if (spec.age.length + spec.kms.length + (spec.vault?.length ?? 0) === 0) {
         throw new KeywardError(ErrorCode.InvalidInput, `${g.where}: ${name}.key_groups[${i}]: key group has no keys`, 'sops refuses empty key groups: add a key or remove the group');
       }
       return spec;
@@ -379,7 +383,8 @@ export function compileRule(config: SopsConfig, rule: CreationRuleConfig): FileR
         });
       }
     }
-    keyGroups = age.length + kms.length > 0 ? [{ age, kms }] : [];
+    const vault = keyListItems(rule.vault).flatMap((u) => u.split(',')).filter((u) => u !== '').map((u) => transitKeyUri(u, 'hc_vault_transit_uri', fail));
+    keyGroups = age.length + kms.length + vault.length > 0 ? [{ age, kms, ...(vault.length ? { vault } : {}) }] : [];
   }
 
   const t = rule.shamirThreshold;
@@ -398,9 +403,20 @@ export function compileRule(config: SopsConfig, rule: CreationRuleConfig): FileR
   };
 }
 
-const UNSUPPORTED_HINT = 'keyward encrypts to age and AWS KMS keys only: use sops for files under this rule, or remove those keys';
+const UNSUPPORTED_HINT = 'keyward encrypts to age, AWS KMS and Vault transit keys only: use sops for files under this rule, or remove those keys';
+
+/** A Vault transit key URI as sops parses it (NewMasterKeyFromURI), normalised. */
+function transitKeyUri(raw: string, field: string, fail: Fail): string {
+  try {
+    return transitUri(parseTransitUri(raw.trim()));
+  } catch (e) {
+    if (isKeywardError(e)) throw fail(field, e.message, e.hint);
+    throw e;
+  }
+}
 
 function isEmptyKeys(field: string, rule: CreationRuleConfig): boolean {
+  if (field === 'hc_vault_transit_uri') return keyListItems(rule.vault).length === 0;
   if (field === 'age' || field === 'kms') return keyListItems(rule[field]).length === 0;
   return false;
 }
@@ -425,11 +441,17 @@ function groupSpec(g: KeyGroupConfig, field: string): KeyGroupSpec {
     if (!seen.has(`kms/${kmsId(k)}`)) kms.push(k);
     seen.add(`kms/${kmsId(k)}`);
   };
+  const vault: string[] = [];
+  const addVault = (u: string) => {
+    if (!vault.includes(u)) vault.push(u);
+  };
   g.merge.forEach((sub, i) => {
     const s = groupSpec(sub, `${field}.merge[${i}]`);
     s.age.forEach(addAge);
     s.kms.forEach(addKms);
+    s.vault?.forEach(addVault);
   });
+  g.vault.forEach((u, i) => addVault(transitKeyUri(u, `${field}.hc_vault[${i}]`, fail)));
   for (const item of g.age) {
     if (item === '') continue; // sops: an empty string is no recipients
     for (const raw of item.split(',')) addAge(recipient(raw, `${field}.age`, fail));
@@ -447,7 +469,7 @@ function groupSpec(g: KeyGroupConfig, field: string): KeyGroupSpec {
     };
     addKms(spec);
   });
-  return { age, kms };
+  return { age, kms, ...(vault.length ? { vault } : {}) };
 }
 
 /** sops' identity of a KMS key: ARN, role, sorted context and profile. */

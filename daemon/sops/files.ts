@@ -9,7 +9,8 @@ import type { Keystore } from '../keystore/keystore';
 import { AtomicFile } from '../util/atomic';
 import { KeywardError, errnoCode, ioError } from '../util/errors';
 import { findConfigFile, ruleForFile } from './config';
-import type { KeyGroupSpec, KeyServices, SopsKmsClient } from './keys';
+import type { KeyGroupSpec, KeyServices, SopsKmsClient, SopsVaultClient } from './keys';
+import { parseTransitUri, sopsVaultClient, transitUri } from '../kms';
 import type { EncryptRules } from './options';
 import type { SopsFormat } from './store';
 import { formatFromPath } from './stores';
@@ -17,9 +18,9 @@ import { formatFromPath } from './stores';
 /** Larger secret configs are refused: sops holds them whole in memory too. */
 export const MAX_SOPS_FILE = 64 * 1024 * 1024;
 
-/** What the engine needs from the daemon: the keystore's unwrap and, when configured, KMS. */
-export function keyServices(keystore: Keystore, kms?: SopsKmsClient): KeyServices {
-  return { unwrapAgeFileKey: (header) => keystore.unwrapFileKey(header), ...(kms ? { kms } : {}) };
+/** What the engine needs from the daemon: the keystore's unwrap, KMS when configured, Vault transit (used only when a file names it). */
+export function keyServices(keystore: Keystore, kms?: SopsKmsClient, vault: SopsVaultClient = sopsVaultClient()): KeyServices {
+  return { unwrapAgeFileKey: (header) => keystore.unwrapFileKey(header), ...(kms ? { kms } : {}), vault };
 }
 
 export function formatOf(file: string, given?: SopsFormat): SopsFormat {
@@ -78,6 +79,8 @@ export interface TargetOptions extends EncryptRules {
   /** age recipients or keystore key names (`team`, `team@v2`). */
   age?: string[];
   kms?: string[];
+  /** Vault transit key URIs. */
+  hcVaultTransit?: string[];
   shamirThreshold?: number;
 }
 
@@ -98,14 +101,14 @@ export async function targetFor(keystore: Keystore, file: string, o: TargetOptio
   if (selectors.length > 1) {
     throw new KeywardError(ErrorCode.InvalidInput, `only one of ${selectors.join(', ')} may be given`, 'sops allows one selector (suffix or regex, for keys or comments) per file');
   }
-  if (o.age?.length || o.kms?.length) {
+  if (o.age?.length || o.kms?.length || o.hcVaultTransit?.length) {
     const age: string[] = [];
     const names = (o.age ?? []).filter((a) => !a.startsWith('age1'));
     for (const r of o.age ?? []) if (r.startsWith('age1')) age.push(r);
     if (names.length) for (const x of keystore.recipientsFor(names)) age.push(x.recipient);
     const rules = selectors.length || !rule ? givenRules : { ...rule.rules, ...givenRules };
     return {
-      keyGroups: [{ age: [...new Set(age)], kms: (o.kms ?? []).map((arn) => ({ arn })) }],
+      keyGroups: [{ age: [...new Set(age)], kms: (o.kms ?? []).map((arn) => ({ arn })), ...(o.hcVaultTransit?.length ? { vault: [...new Set(o.hcVaultTransit.map((u) => transitUri(parseTransitUri(u))))] } : {}) }],
       ...(o.shamirThreshold !== undefined ? { shamirThreshold: o.shamirThreshold } : {}),
       rules,
       from: 'arguments',

@@ -10,6 +10,7 @@ import { expandSopsPaths, formatOf, keyServices, readSopsFile, targetFor, writeS
 import type { KeyGroup, KeyServices } from './keys';
 import type { SopsMetadata } from './metadata';
 import { planKeys } from './ops';
+import { transitUri } from '../kms/vault';
 import type { SopsFormat } from './store';
 
 export function sopsHandlers(svc: Service): Handlers {
@@ -187,8 +188,10 @@ export function keyViews(svc: Service, groups: readonly KeyGroup[]): SopsKeyView
         }
         case 'kms':
           return { type: 'kms', id: k.arn };
+        case 'hc_vault':
+          return { type: 'hc_vault', id: transitUri(k) };
         default:
-          return { type: k.type, id: k.fields.fp ?? k.fields.resource_id ?? k.fields.key_id ?? k.fields.vault_url ?? k.fields.vault_address ?? k.type };
+          return { type: k.type, id: k.fields.fp ?? k.fields.resource_id ?? k.fields.key_id ?? k.fields.vault_url ?? k.type };
       }
     }),
   );

@@ -12,6 +12,7 @@ import { AtomicFile } from '../util/atomic';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { checkOpens, openFile, readInfo, rotate, updateKeys } from './engine';
 import { formatOf, keyServices, readSopsFile, targetFor } from './files';
+import { transitUri } from '../kms/vault';
 import type { KeyGroup, KeyGroupSpec, KeyServices, SopsKmsClient } from './keys';
 
 export interface SopsRotateParams {
@@ -27,13 +28,13 @@ interface Staged {
 /** The ids of a file's master keys (age recipients, KMS ARNs), in group order. */
 function idsOf(groups: readonly KeyGroup[]): string[] {
   const out: string[] = [];
-  for (const g of groups) for (const k of g.keys) out.push(k.type === 'age' ? k.recipient : k.type === 'kms' ? k.arn : `${k.type}:${Object.values(k.fields)[0] ?? ''}`);
+  for (const g of groups) for (const k of g.keys) out.push(k.type === 'age' ? k.recipient : k.type === 'kms' ? k.arn : k.type === 'hc_vault' ? transitUri(k) : `${k.type}:${Object.values(k.fields)[0] ?? ''}`);
   return out;
 }
 
 function idsOfSpec(groups: readonly KeyGroupSpec[]): string[] {
   const out: string[] = [];
-  for (const g of groups) out.push(...g.age, ...g.kms.map((k) => k.arn));
+  for (const g of groups) out.push(...g.age, ...g.kms.map((k) => k.arn), ...(g.vault ?? []));
   return out;
 }
 

@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { compileGoRegexp } from '../sops/config';
 import { errnoCode, ioError, KeywardError } from '../util/errors';
 import { globToRegex } from './globre';
+import { isTransitUri } from '../kms/vault';
 import type { AccessRule, TeamPolicy } from './policy';
 
 export const SOPS_CONFIG = '.sops.yaml';
@@ -29,6 +30,8 @@ export interface ExpectedRule {
   pathRegex: string;
   age: string[];
   kms: string[];
+  /** Vault transit KEKs: `hc_vault_transit_uri`. */
+  vault: string[];
 }
 
 export interface SopsConfigProblem {
@@ -41,8 +44,10 @@ export interface SopsConfigProblem {
 export function expectedRules(team: TeamPolicy): ExpectedRule[] {
   return team.rules.map((rule) => {
     const age = [...new Set(rule.members.flatMap((n) => team.members.get(n)?.recipients ?? []))].sort();
-    const kms = rule.kms.map((n) => team.keks.get(n)!).map((k) => (k.role ? `${k.arn}+${k.role}` : k.arn)).sort();
-    return { rule, pathRegex: globToRegex(rule.path), age, kms };
+    const keks = rule.kms.map((n) => team.keks.get(n)!);
+    const kms = keks.filter((k) => !isTransitUri(k.arn)).map((k) => (k.role ? `${k.arn}+${k.role}` : k.arn)).sort();
+    const vault = keks.filter((k) => isTransitUri(k.arn)).map((k) => k.arn).sort();
+    return { rule, pathRegex: globToRegex(rule.path), age, kms, vault };
   });
 }
 
@@ -51,6 +56,7 @@ interface CreationRule {
   pathRegex: string | null;
   age: string[];
   kms: string[];
+  vault: string[];
   keyGroups: boolean;
 }
 
@@ -93,6 +99,7 @@ function rulesOf(doc: Document | null, file: string): CreationRule[] {
       pathRegex: typeof pr === 'string' && pr !== '' ? pr : null,
       age: keyField(m.age),
       kms: keyField(m.kms),
+      vault: keyField(m.hc_vault_transit_uri),
       keyGroups: Array.isArray(m.key_groups) && m.key_groups.length > 0,
     };
   });
@@ -141,7 +148,7 @@ export async function checkSopsConfig(
       continue;
     }
     if (r.keyGroups) problems.push({ subject, problem: `creation rule ${r.index + 1} uses key_groups, which Keyward does not rewrite` });
-    else if (!same(r.age, e.age) || !same(r.kms, e.kms)) problems.push({ subject, problem: `creation rule ${r.index + 1} names other keys (age ${r.age.length}, kms ${r.kms.length}; team: age ${e.age.length}, kms ${e.kms.length})` });
+    else if (!same(r.age, e.age) || !same(r.kms, e.kms) || !same(r.vault, e.vault)) problems.push({ subject, problem: `creation rule ${r.index + 1} names other keys (age ${r.age.length}, kms ${r.kms.length}, hc_vault ${r.vault.length}; team: age ${e.age.length}, kms ${e.kms.length}, hc_vault ${e.vault.length})` });
     const catchAll = rules.find((x) => x.pathRegex === null && x.index < r.index);
     if (catchAll) problems.push({ subject, problem: `creation rule ${catchAll.index + 1} has no path_regex and comes first: sops never reaches rule ${r.index + 1}` });
   }
@@ -151,7 +158,7 @@ export async function checkSopsConfig(
     const e = expected.find((x) => x.rule.index === m.rule.index)!;
     const r = sopsRuleFor(rules, rel);
     if (!r) problems.push({ subject: rel, problem: 'no creation rule of .sops.yaml matches it: sops alone could not pick its keys' });
-    else if (!r.keyGroups && (!same(r.age, e.age) || !same(r.kms, e.kms))) {
+    else if (!r.keyGroups && (!same(r.age, e.age) || !same(r.kms, e.kms) || !same(r.vault, e.vault))) {
       problems.push({ subject: rel, problem: `sops would use creation rule ${r.index + 1}, whose keys differ from team.access[${e.rule.index}]` });
     }
   }
@@ -190,8 +197,9 @@ export async function writeSopsConfig(team: TeamPolicy, opts: { dryRun?: boolean
       }
       setKeys(doc, node, 'age', e.age);
       setKeys(doc, node, 'kms', e.kms);
+      setKeys(doc, node, 'hc_vault_transit_uri', e.vault);
     } else {
-      node = doc.createNode({ path_regex: e.pathRegex, ...(e.age.length ? { age: e.age } : {}), ...(e.kms.length ? { kms: e.kms } : {}) });
+      node = doc.createNode({ path_regex: e.pathRegex, ...(e.age.length ? { age: e.age } : {}), ...(e.kms.length ? { kms: e.kms } : {}), ...(e.vault.length ? { hc_vault_transit_uri: e.vault } : {}) });
       node.commentBefore = ` keyward team: ${e.rule.path}`;
     }
     used.add(node);
@@ -205,7 +213,7 @@ export async function writeSopsConfig(team: TeamPolicy, opts: { dryRun?: boolean
 }
 
 /** Sets a key list, keeping the node's style: a list stays a list, a string a comma-separated string. */
-function setKeys(doc: Document, node: YAMLMap, key: 'age' | 'kms', values: string[]): void {
+function setKeys(doc: Document, node: YAMLMap, key: 'age' | 'kms' | 'hc_vault_transit_uri', values: string[]): void {
   const cur = node.get(key, true);
   if (values.length === 0) {
     if (cur !== undefined) node.delete(key);
