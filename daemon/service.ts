@@ -26,6 +26,8 @@ import { sopsKmsClient } from './kms';
 import { workspaceHandlers } from './watch/handlers';
 import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
+import { trustHandlers } from './trust/handlers';
+import { requireTrusted } from './trust/sets';
 
 /** What a handler knows of the call it serves. */
 export interface CallContext {
@@ -73,7 +75,7 @@ export class Service {
       {
         rewrap: rewrapOp(ks),
         rotate: rotateOp(ks),
-        'sops-updatekeys': updateKeysOp(ks, kms),
+        'sops-updatekeys': updateKeysOp(ks, kms, (source, recipients) => requireTrusted(home, ks(), source, recipients)),
         'sops-rotate': rotateSopsOp(ks, kms),
         [TEAM_SYNC_JOB]: teamSyncOp(ks, { audit: (e) => this.audit.append(e), sops: () => teamSops }),
       },
@@ -113,6 +115,7 @@ export class Service {
     ...workspaceHandlers(this),
     ...sopsHandlers(this),
     ...teamHandlers(this),
+    ...trustHandlers({ home: () => this.home, keystore: () => this.keystore, record: (e) => this.record(e) }),
 
     status: async () => ({
       pid: process.pid,

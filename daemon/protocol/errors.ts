@@ -22,6 +22,8 @@ export const ErrorCode = {
   IoFailed: 1012,
   Cancelled: 1013,
   Busy: 1014,
+  /** Recipients named by a repository's file that the user has not agreed to (daemon/trust). */
+  Untrusted: 1015,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -53,6 +55,7 @@ export function exitCodeFor(code: number): ExitCode {
     case ErrorCode.AlreadyExists:
     case ErrorCode.IllegalState:
     case ErrorCode.KeyUnusable:
+    case ErrorCode.Untrusted:
       return ExitCode.Refused;
     case ErrorCode.DecryptFailed:
     case ErrorCode.Malformed:
