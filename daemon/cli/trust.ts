@@ -15,7 +15,8 @@ import { confirm } from './prompt';
 /** `b`, whose calls refused for untrusted recipients ask for consent once and are retried. */
 export function trusting(b: Backend): Backend {
   return {
-    ...b,
+    onNotification: (m, h) => b.onNotification(m, h),
+    close: () => b.close(),
     call: async (key, params) => {
       try {
         return await b.call(key, params);
