@@ -27,6 +27,8 @@ import { KEK_REWRAP_JOB, kekRewrapOp } from './team/kek';
 import { workspaceHandlers } from './watch/handlers';
 import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
+import { trustHandlers } from './trust/handlers';
+import { requireTrusted } from './trust/sets';
 
 /** What a handler knows of the call it serves. */
 export interface CallContext {
@@ -76,7 +78,7 @@ export class Service {
       {
         rewrap: rewrapOp(ks),
         rotate: rotateOp(ks),
-        'sops-updatekeys': updateKeysOp(ks, kms),
+        'sops-updatekeys': updateKeysOp(ks, kms, (source, recipients) => requireTrusted(home, ks(), source, recipients)),
         'sops-rotate': rotateSopsOp(ks, kms),
         [TEAM_SYNC_JOB]: teamSyncOp(ks, { audit: (e) => this.audit.append(e), sops: () => teamSops }),
         [KEK_REWRAP_JOB]: kekRewrapOp(sharedVault),
@@ -117,6 +119,7 @@ export class Service {
     ...workspaceHandlers(this),
     ...sopsHandlers(this),
     ...teamHandlers(this),
+    ...trustHandlers({ home: () => this.home, keystore: () => this.keystore, record: (e) => this.record(e) }),
 
     status: async () => ({
       pid: process.pid,

@@ -16,6 +16,7 @@ import { registerScanCommands } from './scan';
 import { registerStatusCommands } from './status';
 import { registerSopsCommands } from './sops';
 import { registerTeamCommands } from './team';
+import { registerTrustCommands } from './trust';
 import { decryptRange, registerArtifactCommands, rotateIdentityWithArtifacts } from './artifacts';
 
 // ---- keys ----------------------------------------------------------------------------------
@@ -320,6 +321,7 @@ registerScanCommands(program);
 registerStatusCommands(program);
 registerSopsCommands(program);
 registerTeamCommands(program);
+registerTrustCommands(program);
 
 async function printStatus(): Promise<void> {
   const g = globals();

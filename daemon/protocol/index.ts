@@ -14,11 +14,13 @@ import { workspaceMethods } from './workspace';
 import { jobMethods } from './jobs';
 import { sopsMethods } from './sops';
 import { teamMethods } from './team';
+import { trustMethods } from './trust';
 
 export * from './jobs';
 export * from './workspace';
 export * from './sops';
 export * from './team';
+export * from './trust';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -186,6 +188,7 @@ export const methods = {
   ...workspaceMethods,
   ...sopsMethods,
   ...teamMethods,
+  ...trustMethods,
   ...jobMethods,
 } as const;
 

@@ -3,7 +3,7 @@
 // and so is a sops file whose structure is broken or whose MAC is missing.
 
 import { firstMatch, pathMatcher, type PathMatcher } from './glob';
-import { goRegex, readProtectedGlobs, readSopsPathRegexes } from './policy-config';
+import { goRegex, readProtectedGlobs, sopsPathRegexes } from './policy-config';
 import { checkSopsFile } from './sops';
 import type { RuleInfo, Severity } from './types';
 import { hasWeightsExtension, modelWeights } from './weights';
@@ -39,7 +39,7 @@ export interface PolicyIssue {
 interface SopsScope {
   /** The directory of the `.sops.yaml`, relative to the root, '' for the root itself. */
   dir: string;
-  regexes: { source: string; re: RegExp }[];
+  regexes: { source: string; re: { test(s: string): boolean } }[];
 }
 
 export class Policy {
@@ -61,7 +61,7 @@ export class Policy {
     const unreadable: string[] = [];
     const scopes: SopsScope[] = sopsConfigs.map(({ dir, text }) => ({
       dir,
-      regexes: readSopsPathRegexes(text).flatMap((source) => {
+      regexes: sopsPathRegexes(text, dir ? `${dir}/.sops.yaml` : '.sops.yaml', unreadable).flatMap((source) => {
         const re = goRegex(source);
         if (!re) unreadable.push(source);
         return re ? [{ source, re }] : [];

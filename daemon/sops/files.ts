@@ -47,13 +47,22 @@ export async function readSopsFile(file: string): Promise<Buffer> {
 
 /**
  * Writes an encrypted file atomically (temp beside it, fsync, rename), keeping the mode of the
- * file it replaces (new files: 0600). The old file stays whole until the rename.
+ * file it replaces (new files: 0600). The old file stays whole until the rename. A symlink is
+ * never replaced nor written through (InvalidInput).
  */
 export async function writeSopsFile(file: string, bytes: Uint8Array, opts: { overwrite: boolean }): Promise<void> {
   let mode = 0o600;
   try {
-    mode = (await fsp.stat(file)).mode & 0o777;
+    const st = await fsp.lstat(file);
+    // The rename would replace the link with a file holding its target's content, encrypted to
+    // this tree's recipients; writing through it would change a file elsewhere. Neither.
+    if (st.isSymbolicLink()) {
+      const to = await fsp.realpath(file).catch(() => 'a missing file');
+      throw new KeywardError(ErrorCode.InvalidInput, `${file} is a symbolic link (to ${to}): not replaced`, 'run the command on the file itself, where it lives');
+    }
+    mode = st.mode & 0o777;
   } catch (e) {
+    if (e instanceof KeywardError) throw e;
     if (errnoCode(e) !== 'ENOENT') throw ioError(e, 'write', file);
   }
   const out = await AtomicFile.open(file, { mode, overwrite: opts.overwrite });
@@ -88,11 +97,18 @@ const SELECTORS = ['unencryptedSuffix', 'encryptedSuffix', 'unencryptedRegex', '
 const RULE_FIELDS = ['unencryptedSuffix', 'encryptedSuffix', 'unencryptedRegex', 'encryptedRegex', 'unencryptedCommentRegex', 'encryptedCommentRegex', 'macOnlyEncrypted'] as const;
 
 /**
+ * Throws ErrorCode.Untrusted unless the user agreed to encrypt to `recipients` (age recipients,
+ * `kms:ARN`) for files governed by the config file `source` (daemon/trust/sets.ts).
+ */
+export type TrustCheck = (source: string, recipients: readonly string[]) => Promise<void>;
+
+/**
  * The keys and options for encrypting `file`: the caller's, when any key is given (options
  * not given then fall back to the creation rule's, as sops does), else the first
- * `.sops.yaml` creation rule whose path_regex matches.
+ * `.sops.yaml` creation rule whose path_regex matches, once `trust` accepts its recipients
+ * (a cloned repository's `.sops.yaml` must not choose whom your secrets are encrypted to).
  */
-export async function targetFor(keystore: Keystore, file: string, o: TargetOptions): Promise<EncryptTarget> {
+export async function targetFor(keystore: Keystore, file: string, o: TargetOptions, trust: TrustCheck): Promise<EncryptTarget> {
   const config = await findConfigFile(path.dirname(file));
   const rule = config ? await ruleForFile(file, config) : undefined;
   const givenRules: EncryptRules = {};
@@ -121,6 +137,7 @@ export async function targetFor(keystore: Keystore, file: string, o: TargetOptio
       'give recipients with --age (age1... or a key name) or add a creation_rules entry to .sops.yaml',
     );
   }
+  await trust(config, rule.keyGroups.flatMap((g) => [...g.age, ...g.kms.map((k) => `kms:${k.arn}`)]));
   // A selector given on the command line replaces the rule's (they are exclusive).
   const rules: EncryptRules = selectors.length ? { ...givenRules } : { ...rule.rules, ...givenRules };
   if (selectors.length && rules.macOnlyEncrypted === undefined && rule.rules.macOnlyEncrypted !== undefined) rules.macOnlyEncrypted = rule.rules.macOnlyEncrypted;

@@ -253,6 +253,7 @@ describe('sops interop: keyward and the pinned sops (3.13.3) on the same files',
       }
       // A new member for prod: plan, then apply over the whole tree.
       await fsp.writeFile(path.join(dir, '.sops.yaml'), `creation_rules:\n  - path_regex: prod/.*\n    age: ${FIXTURE_RECIPIENT},${keys[0]!.recipient}\n  - age: ${FIXTURE_RECIPIENT}\n`);
+      sb.ok(['trust', 'add', '--yes', dir]); // the user agrees to the recipients .sops.yaml names
       const plan = JSON.parse(sb.ok(['--json', 'sops', 'updatekeys', '--plan', dir])) as { plan: { file: string; add: string[] }[] };
       assert.deepEqual(plan.plan.filter((p) => p.add.length).map((p) => path.relative(dir, p.file)).sort(), ['prod/a.yaml', 'prod/b.json']);
       const before = await fsp.readFile(path.join(dir, 'prod/a.yaml'), 'utf8');
@@ -265,6 +266,7 @@ describe('sops interop: keyward and the pinned sops (3.13.3) on the same files',
       assert.equal(asNew.stdout, 'pw: one\n');
       // sops' own updatekeys and rotate work on the file keyward wrote.
       await fsp.writeFile(path.join(dir, '.sops.yaml'), `creation_rules:\n  - path_regex: prod/.*\n    age: ${FIXTURE_RECIPIENT},${keys[1]!.recipient}\n  - age: ${FIXTURE_RECIPIENT}\n`);
+      sb.ok(['trust', 'add', '--yes', dir]); // the user agrees to the recipients .sops.yaml names
       assert.equal(sops(['updatekeys', '-y', path.join(dir, 'prod/b.json')], { cwd: dir }).code, 0);
       assert.equal(sops(['rotate', '-i', path.join(dir, 'prod/b.json')], { cwd: dir }).code, 0);
       assert.equal(sb.ok(['sops', 'decrypt', path.join(dir, 'prod/b.json')]), sops(['decrypt', path.join(dir, 'prod/b.json')]).stdout);
@@ -299,6 +301,7 @@ describe('sops interop: keyward and the pinned sops (3.13.3) on the same files',
       );
       await fsp.writeFile(path.join(kdir, 'k.yaml'), 'secret: shared\n');
       await fsp.writeFile(path.join(kdir, 's.yaml'), 'secret: shared\n');
+      sb.ok(['trust', 'add', '--yes', kdir]); // the user agrees to the recipients .sops.yaml names
       sb.ok(['sops', 'encrypt', '-i', path.join(kdir, 'k.yaml')]);
       assert.equal(sops(['encrypt', '-i', path.join(kdir, 's.yaml')], { cwd: kdir }).code, 0);
       const two = sb.path('two-keys.txt');
