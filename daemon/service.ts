@@ -26,6 +26,8 @@ import { sopsKmsClient } from './kms';
 import { workspaceHandlers } from './watch/handlers';
 import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
+import { runtimeHandlers } from './runtime/handlers';
+import { execHandlers } from './exec/handlers';
 
 /** What a handler knows of the call it serves. */
 export interface CallContext {
@@ -113,6 +115,8 @@ export class Service {
     ...workspaceHandlers(this),
     ...sopsHandlers(this),
     ...teamHandlers(this),
+    ...runtimeHandlers({ keystore: () => this.keystore, audit: (e) => this.record(e) }),
+    ...execHandlers({ keystore: () => this.keystore, kms: () => this.sopsKms(), audit: (e) => this.record(e) }),
 
     status: async () => ({
       pid: process.pid,

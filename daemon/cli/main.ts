@@ -16,6 +16,7 @@ import { registerScanCommands } from './scan';
 import { registerStatusCommands } from './status';
 import { registerSopsCommands } from './sops';
 import { registerTeamCommands } from './team';
+import { registerExecCommands } from './exec';
 import { decryptRange, registerArtifactCommands, rotateIdentityWithArtifacts } from './artifacts';
 
 // ---- keys ----------------------------------------------------------------------------------
@@ -310,6 +311,7 @@ registerScanCommands(program);
 registerStatusCommands(program);
 registerSopsCommands(program);
 registerTeamCommands(program);
+registerExecCommands(program);
 
 async function printStatus(): Promise<void> {
   const g = globals();

@@ -14,11 +14,15 @@ import { workspaceMethods } from './workspace';
 import { jobMethods } from './jobs';
 import { sopsMethods } from './sops';
 import { teamMethods } from './team';
+import { runtimeMethods } from './runtime';
+import { execMethods } from './exec';
 
 export * from './jobs';
 export * from './workspace';
 export * from './sops';
 export * from './team';
+export * from './runtime';
+export * from './exec';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -182,6 +186,8 @@ export const methods = {
   ...sopsMethods,
   ...teamMethods,
   ...jobMethods,
+  ...runtimeMethods,
+  ...execMethods,
 } as const;
 
 /** Notification from the daemon to the client that asked for `age/decrypt` without an output. */
