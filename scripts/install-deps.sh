@@ -7,6 +7,8 @@
 #   keyring Debian gnome-keyring dbus libsecret-tools: a headless Secret Service (with-keyring.sh)
 #   test    keyring, and Debian time util-linux bsdutils; the Go age 1.3.2 with its plugins and
 #           sops 3.13.3; moto[server] in a venv                   -> PATH
+#           the Python package's test venv (cryptography, numpy, safetensors, pytest)
+#                                                                 -> KEYWARD_PYTHON
 #   editor  Debian chromium and libkrb5-dev; Node 24 and code-server 4.139.1 (npm)
 #                                 -> KEYWARD_CHROMIUM, KEYWARD_NODE24_BIN, KEYWARD_CODE_SERVER
 #   bench   the scanning peers: gitleaks 8.30.1 (Go), kingfisher 2.14 (PyPI)   -> PATH
@@ -25,6 +27,10 @@ NODE24_VERSION=24.21.0
 CODE_SERVER_VERSION=4.139.1
 GITLEAKS_VERSION=v8.30.1
 KINGFISHER_VERSION=2.14.0
+# python/'s dependencies and extras, and what its tests and benchmark need (never torch: its
+# wheel pulls GBs of CUDA). The venv is keyed by this list.
+PYTHON_PACKAGES="cryptography==51.0.1 numpy==2.4.6 safetensors==0.8.0 pytest==9.2.0 setuptools==84.2.1"
+PYTHON_KEY="v$(printf %s "$PYTHON_PACKAGES" | sha256sum | cut -c1-12)"
 
 want_keyring=false want_test=false want_editor=false want_bench=false
 [ "$#" -gt 0 ] || set -- test
@@ -82,6 +88,12 @@ install_moto() {
   venv_install "$dir" "moto[server]==$MOTO_VERSION"
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
+install_python() {
+  local dir="$CACHE/python-$PYTHON_KEY"
+  # shellcheck disable=SC2086 # one word per package
+  venv_install "$dir" $PYTHON_PACKAGES
+  echo "export KEYWARD_PYTHON=\"$dir/bin/python\""
+}
 install_editor() {
   # Node 24, the runtime code-server 4.139 needs, shipped inside an npm package.
   local n24dir="$CACHE/node24-$NODE24_VERSION"
@@ -110,7 +122,7 @@ install_kingfisher() {
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
 
-if $want_test; then job age install_age; job sops install_sops; job moto install_moto; fi
+if $want_test; then job age install_age; job sops install_sops; job moto install_moto; job python install_python; fi
 if $want_editor; then job editor install_editor; fi
 if $want_bench; then job gitleaks install_gitleaks; job kingfisher install_kingfisher; fi
 
@@ -122,7 +134,7 @@ if $want_editor && [ -x /usr/bin/chromium ]; then echo "export KEYWARD_CHROMIUM=
 prune_stale() {
   local keep
   for keep in "age-$AGE_VERSION" "sops-$SOPS_VERSION" "moto-$MOTO_VERSION" "node24-$NODE24_VERSION" \
-    "code-server-$CODE_SERVER_VERSION" "gitleaks-$GITLEAKS_VERSION" "kingfisher-$KINGFISHER_VERSION"; do
+    "code-server-$CODE_SERVER_VERSION" "gitleaks-$GITLEAKS_VERSION" "kingfisher-$KINGFISHER_VERSION" "python-$PYTHON_KEY"; do
     local tool=${keep%-*} d
     for d in "$CACHE/$tool"-*; do
       [ -e "$d" ] || continue

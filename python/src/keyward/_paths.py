@@ -36,7 +36,7 @@ def keyward_home(env: Optional[Mapping[str, str]] = None) -> str:
     env = os.environ if env is None else env
     if env.get("KEYWARD_HOME"):
         return os.path.abspath(env["KEYWARD_HOME"])
-    home = env.get("HOME") or os.path.expanduser("~")
+    home = os.path.expanduser("~")  # Node's os.homedir(): $HOME of this process, else the user database
     if sys.platform == "darwin":
         return _join(home, "Library", "Application Support", "Keyward")
     if sys.platform == "win32":

@@ -306,7 +306,8 @@ def open(path: PathLike, mode: str = "rb", *, home: Optional[str] = None, start_
     shown = os.fspath(path)
     full = os.path.abspath(shown)
     try:
-        fd = os.open(full, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: a FIFO must not hang the open (it is refused below); files ignore it.
+        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise _io_error(e, "read", shown) from None
     try:
