@@ -7,7 +7,7 @@
 //   (kill -9, a crash, a reboot). The owner is in the directory's name (pid and the kernel's
 //   start time of that pid), so a directory is never without one and a reused pid does not keep
 //   a dead owner's directory alive.
-import { chmodSync, mkdtempSync, promises as fsp, rmSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, promises as fsp, readdirSync, rmSync, statfsSync, type Stats } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode } from '../protocol/errors';
@@ -21,9 +21,9 @@ const PREFIX = 'keyward-exec-';
 const NAME = /^keyward-exec-(\d+)-(\d+)-[A-Za-z0-9]+$/;
 
 /** Whether `dir` is on a RAM file system. False when it cannot be told (no statfs, an error). */
-export async function onRamFs(dir: string): Promise<boolean> {
+export function onRamFs(dir: string): boolean {
   try {
-    return RAM_FS_TYPES.has((await fsp.statfs(dir)).type);
+    return RAM_FS_TYPES.has(statfsSync(dir).type);
   } catch {
     return false;
   }
@@ -50,17 +50,17 @@ export interface PrivateDir {
  * Makes a new private directory (0700) on a RAM file system. Throws InvalidInput, saying what to
  * do, when there is none, unless `allowDisk`: then it is made in the temp directory.
  */
-export async function makePrivateDir(opts: { allowDisk: boolean; env?: NodeJS.ProcessEnv }): Promise<PrivateDir> {
+export function makePrivateDir(opts: { allowDisk: boolean; env?: NodeJS.ProcessEnv }): PrivateDir {
   const env = opts.env ?? process.env;
   const tried: string[] = [];
   for (const base of ramBases(env)) {
-    if (!(await onRamFs(base))) {
+    if (!onRamFs(base)) {
       tried.push(`${base} (not a RAM file system)`);
       continue;
     }
     try {
       const dir = create(base);
-      if (await onRamFs(dir)) return { dir, onDisk: false };
+      if (onRamFs(dir)) return { dir, onDisk: false };
       removePrivateDir(dir); // another file system mounted inside: not what statfs said of the base
       tried.push(`${base} (a disk is mounted there)`);
     } catch (e) {
@@ -104,7 +104,7 @@ export async function checkPrivateDir(dir: string, allowDisk: boolean): Promise<
   if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
     throw new KeywardError(ErrorCode.InvalidInput, `the output directory ${dir} is not private (a 0700 directory of this user)`, 'give a directory made by keyward exec');
   }
-  if (!allowDisk && !(await onRamFs(dir))) {
+  if (!allowDisk && !onRamFs(dir)) {
     throw new KeywardError(ErrorCode.InvalidInput, `the output directory ${dir} is not on a RAM file system`, 'decrypted files go to tmpfs only, unless --allow-disk');
   }
 }
@@ -121,15 +121,16 @@ export function removePrivateDir(dir: string): void {
 /**
  * Removes the private directories of owners that are gone, in every place one may have been
  * made (the RAM bases and the temp directory). Only this user's directories, named as `create`
- * names them. Returns the directories removed.
+ * names them. Returns the directories removed. Synchronous: a few system calls, at every
+ * `keyward exec`, where a trip through the thread pool per directory would cost more.
  */
-export async function sweepPrivateDirs(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+export function sweepPrivateDirs(env: NodeJS.ProcessEnv = process.env): string[] {
   const removed: string[] = [];
   const uid = process.getuid?.();
   for (const base of new Set([...ramBases(env), os.tmpdir()])) {
     let names: string[];
     try {
-      names = await fsp.readdir(base);
+      names = readdirSync(base);
     } catch {
       continue;
     }
@@ -140,8 +141,13 @@ export async function sweepPrivateDirs(env: NodeJS.ProcessEnv = process.env): Pr
       const start = m[2]!;
       if (isAlive(pid) && (start === '0' || processStart(pid) === start)) continue;
       const dir = path.join(base, name);
-      const st = await fsp.lstat(dir).catch(() => null);
-      if (!st?.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
+      let st: Stats;
+      try {
+        st = lstatSync(dir);
+      } catch {
+        continue;
+      }
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
       removePrivateDir(dir);
       removed.push(dir);
     }

@@ -86,7 +86,7 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
   }
 
   // Directories a killed run left behind are removed first, whatever else happens.
-  await sweepPrivateDirs();
+  sweepPrivateDirs();
 
   let dir: string | undefined;
   const cleanup = () => {
@@ -126,7 +126,7 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
   try {
     const outputs = new Map<string, string>();
     if (specs.length) {
-      const made = await makePrivateDir({ allowDisk: req.allowDisk });
+      const made = makePrivateDir({ allowDisk: req.allowDisk });
       dir = made.dir;
       if (made.onDisk) warn(`warning: no RAM file system found; the decrypted files are on disk in ${made.dir} (0700) while the program runs`);
       for (const s of specs) {
@@ -135,12 +135,16 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
       }
     }
     stopIfSignalled();
-    const opened = await open({
-      program: path.basename(program),
-      env: req.env.map((f) => ({ path: path.resolve(f) })),
-      files: specs.map((s) => ({ path: path.resolve(s.src), output: outputs.get(s.name)! })),
-      ...(req.allowDisk ? { allowDisk: true } : {}),
-    });
+    // Nothing to decrypt: no daemon to reach (or start).
+    const opened =
+      req.env.length || specs.length
+        ? await open({
+            program: path.basename(program),
+            env: req.env.map((f) => ({ path: path.resolve(f) })),
+            files: specs.map((s) => ({ path: path.resolve(s.src), output: outputs.get(s.name)! })),
+            ...(req.allowDisk ? { allowDisk: true } : {}),
+          })
+        : { env: [], files: [], warnings: [] };
     stopIfSignalled();
     for (const w of opened.warnings) warn(`warning: ${w}`);
 

@@ -268,8 +268,7 @@ describe('keyward exec (CLI)', function () {
   it('with the file keystore, in-process (--no-daemon)', async () => {
     const fsb = await CliSandbox.create({ KEYWARD_RAM_DIR: ramDir, KEYWARD_KEYSTORE_PASSPHRASE: 'test-only' });
     try {
-      fsb.ok(['--keystore', 'file', 'keys', 'import', 'me', identity]);
-      fsb.ok(['daemon', 'stop']);
+      fsb.ok(['--no-daemon', '--keystore', 'file', 'keys', 'import', 'me', identity]);
       const f = await sopsFile('f.enc.yaml', 'SECRET: from-file-keystore\n');
       const r = fsb.run(['--no-daemon', 'exec', '--env', f, '--file', `${f}=CFG`, '--', 'sh', '-c', 'echo "$SECRET"; cat "$KEYWARD_FILE_CFG"']);
       assert.equal(r.code, 0, r.stderr);

@@ -73,11 +73,11 @@ describe('keyward exec: private RAM directories', () => {
   afterEach(async () => cleanup());
 
   it('made 0700 on a RAM file system, checked with statfs', async () => {
-    assert.ok(await onRamFs('/dev/shm'), 'these tests need /dev/shm on tmpfs, as Linux machines have it');
-    const made = await makePrivateDir({ allowDisk: false, env: { KEYWARD_RAM_DIR: '/dev/shm' } });
+    assert.ok(onRamFs('/dev/shm'), 'these tests need /dev/shm on tmpfs, as Linux machines have it');
+    const made = makePrivateDir({ allowDisk: false, env: { KEYWARD_RAM_DIR: '/dev/shm' } });
     try {
       assert.equal(made.onDisk, false);
-      assert.ok(await onRamFs(made.dir));
+      assert.ok(onRamFs(made.dir));
       assert.equal((await fsp.stat(made.dir)).mode & 0o777, 0o700);
       assert.match(path.basename(made.dir), new RegExp(`^keyward-exec-${process.pid}-\\d+-`));
       await checkPrivateDir(made.dir, false);
@@ -87,9 +87,9 @@ describe('keyward exec: private RAM directories', () => {
   });
 
   it('refuses a disk (no fallback) unless allowDisk; refuses a directory others can read', async () => {
-    assert.equal(await onRamFs(dir), false, `${dir} is on tmpfs: run the tests with TMPDIR on a disk`);
-    await assert.rejects(makePrivateDir({ allowDisk: false, env: { KEYWARD_RAM_DIR: dir } }), /no RAM file system for the decrypted files: tried .* \(not a RAM file system\)/);
-    const made = await makePrivateDir({ allowDisk: true, env: { KEYWARD_RAM_DIR: dir } });
+    assert.equal(onRamFs(dir), false, `${dir} is on tmpfs: run the tests with TMPDIR on a disk`);
+    assert.throws(() => makePrivateDir({ allowDisk: false, env: { KEYWARD_RAM_DIR: dir } }), /no RAM file system for the decrypted files: tried .* \(not a RAM file system\)/);
+    const made = makePrivateDir({ allowDisk: true, env: { KEYWARD_RAM_DIR: dir } });
     assert.equal(made.onDisk, true);
     await fsp.rm(made.dir, { recursive: true });
     await assert.rejects(checkPrivateDir(dir, false), /is not on a RAM file system/);
@@ -111,7 +111,7 @@ describe('keyward exec: private RAM directories', () => {
     for (const d of [gone, reused, live, other]) await fsp.mkdir(d, { mode: 0o700 });
     await fsp.writeFile(path.join(gone, 'plain.bin'), 'plaintext');
     // (It also sweeps the temp directory, where --allow-disk puts them: only this test's count here.)
-    const removed = (await sweepPrivateDirs(env)).filter((d) => d.startsWith(dir + path.sep));
+    const removed = sweepPrivateDirs(env).filter((d) => d.startsWith(dir + path.sep));
     assert.deepEqual(removed.sort(), [gone, reused].sort());
     assert.deepEqual((await fsp.readdir(dir)).sort(), [path.basename(live), 'keyward-exec-notours'].sort());
   });

@@ -85,6 +85,7 @@ class AgeReader(io.RawIOBase):
         self._aead = ChaCha20Poly1305(_age.payload_key(bytes(file_key), bytes(nonce)))
         self._into = hasattr(self._aead, "decrypt_into")
         self._scratch = bytearray(_age.CHUNK_SIZE)
+        self._zeros = memoryview(bytes(_age.CHUNK_SIZE))
         self._batch = bytearray()
         # The final chunk now: it says the file ends where its size says (not cut at a boundary).
         self._chunk(self._chunks - 1)
@@ -176,7 +177,7 @@ class AgeReader(io.RawIOBase):
                 os.close(self._fd)
             finally:
                 self._cache.clear()
-                self._scratch[:] = bytes(len(self._scratch))
+                self._scratch[:] = self._zeros
                 self._batch = bytearray()
                 super().close()
 
@@ -208,7 +209,7 @@ class AgeReader(io.RawIOBase):
             else:  # pragma: no cover - cryptography < 45
                 plain[:] = self._aead.decrypt(_age.chunk_nonce(idx, last), bytes(sealed), None)
         except InvalidTag:
-            plain[:] = bytes(n)
+            plain[:] = self._zeros[:n]
             raise self._explain(idx, last, sealed) from None
         self.chunks_decrypted += 1
         return plain
@@ -286,7 +287,7 @@ class AgeReader(io.RawIOBase):
                         self._remember(k, bytes(plain))  # partly used: the next read likely wants the rest
                     done += take
                     pos += take
-                plain[:] = bytes(len(plain))
+                plain[:] = self._zeros[: len(plain)]
                 continue
             done += take
             pos += take
