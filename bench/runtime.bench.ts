@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { bestOf, measure, MiB, type BenchContext, type BenchRow, type BenchSection, type Measured } from './harness';
+import { bestOf, measure, median, MiB, round, type BenchContext, type BenchRow, type BenchSection, type Measured } from './harness';
 
 const GiB = 1024 * MiB;
 const ROOT = path.resolve(__dirname, '..');
@@ -174,15 +174,6 @@ function must<T extends { status: number | null; stderr: string | Buffer }>(r: T
   return r;
 }
 
-async function median(n: number, f: () => Promise<Measured>): Promise<number> {
-  const times: number[] = [];
-  for (let i = -1; i < n; i++) {
-    const m = await f();
-    if (m.code !== 0) throw new Error(`benchmark command failed (${m.code}): ${m.stderr.slice(0, 400)}`);
-    if (i >= 0) times.push(m.ms);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-}
 
 /** Every file under the directories (not following links), for "no plaintext file appeared". */
 async function listings(dirs: string[]): Promise<string[]> {
@@ -192,8 +183,4 @@ async function listings(dirs: string[]): Promise<string[]> {
     for (const e of entries) out.push(path.join(d, e));
   }
   return out;
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
 }
