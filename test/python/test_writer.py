@@ -107,3 +107,22 @@ def test_seal_and_release_are_audited_with_the_program_name(sandbox, tmp_path):
     assert release and release[-1]["key"] == "alice@v1" and "for program " in release[-1]["detail"]
     # The program's name, never its arguments or a key.
     assert all("AGE-SECRET-KEY" not in json.dumps(r) for r in records)
+
+
+def test_a_forked_child_dropping_the_writer_leaves_the_parents_file_alone(sandbox, tmp_path):
+    target = str(tmp_path / "forked.age")
+    w = keyward.create(target, keys="alice")
+    w.write(b"parent's data")
+    pid = os.fork()
+    if pid == 0:  # the child: drops its copy (as an exiting worker would), then exits
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                del w
+                gc.collect()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    w.close()
+    with keyward.open(target) as f:
+        assert f.read() == b"parent's data"

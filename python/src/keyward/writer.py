@@ -51,6 +51,8 @@ class AgeWriter(io.RawIOBase):
         self._counter = 0
         self._written = 0
         self._done = False
+        # A forked child that drops its copy of this object must not remove the parent's file.
+        self._pid = os.getpid()
         try:
             self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
         except OSError as e:
@@ -96,6 +98,8 @@ class AgeWriter(io.RawIOBase):
         if self.closed or self._done:
             super().close()
             return
+        if os.getpid() != self._pid:
+            raise errors.IllegalState(f"{self.name} was created by process {self._pid}", "close it in the process that created it")
         try:
             self._seal(memoryview(self._pending), last=True)
             self._pending = bytearray()
@@ -123,10 +127,11 @@ class AgeWriter(io.RawIOBase):
             except OSError:
                 pass
             self._fd = -1
-        try:
-            os.unlink(self._temp)
-        except OSError:
-            pass
+        if os.getpid() == self._pid:
+            try:
+                os.unlink(self._temp)
+            except OSError:
+                pass
         super().close()
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[override]
