@@ -38,7 +38,8 @@ def program_name() -> str:
     """This program's name for the audit log: its script or executable, never its arguments."""
     argv0 = sys.argv[0] if sys.argv else ""
     name = os.path.basename(argv0) if argv0 not in ("", "-c", "-m", "-") else ""
-    return (name or os.path.basename(sys.executable) or "python")[:255].replace("\0", "")
+    name = (name or os.path.basename(sys.executable)).translate({ord("\\"): None, ord("/"): None, 0: None})
+    return name[:255] or "python"
 
 
 def _lost() -> errors.DaemonUnavailable:
