@@ -95,6 +95,12 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
   };
   let child: ReturnType<typeof spawn> | undefined;
   let signalled: NodeJS.Signals | undefined;
+  let interrupt: (sig: NodeJS.Signals) => void = () => undefined;
+  /** Rejects when a terminating signal comes before the program runs: Keyward stops at once. */
+  const interrupted = new Promise<never>((_, reject) => {
+    interrupt = (sig) => reject(Object.assign(new KeywardError(ErrorCode.Cancelled, `stopped by ${sig} before the program started`), { signal: sig }));
+  });
+  interrupted.catch(() => undefined); // handled where it is awaited
   const listeners = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED) {
     const terminating = (TERMINATING as readonly string[]).includes(sig);
@@ -109,7 +115,10 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
       if (!terminating) return;
       cleanup();
       // Before the program runs, Keyward itself stops, as it would without a handler.
-      if (child === undefined) signalled ??= sig;
+      if (child === undefined) {
+        signalled ??= sig;
+        interrupt(sig);
+      }
     };
     listeners.set(sig, l);
     process.on(sig, l);
@@ -120,7 +129,8 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
     process.removeListener('exit', cleanup);
   };
   const stopIfSignalled = () => {
-    if (signalled !== undefined) throw Object.assign(new KeywardError(ErrorCode.Cancelled, `stopped by ${signalled} before the program started`), { signal: signalled });
+    if (signalled !== undefined) interrupt(signalled);
+    return signalled !== undefined ? interrupted : Promise.resolve();
   };
 
   try {
@@ -134,18 +144,21 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
         outputs.set(s.name, path.join(made.dir, s.name, outputName(s.src)));
       }
     }
-    stopIfSignalled();
+    await stopIfSignalled();
     // Nothing to decrypt: no daemon to reach (or start).
     const opened =
       req.env.length || specs.length
-        ? await open({
-            program: path.basename(program),
-            env: req.env.map((f) => ({ path: path.resolve(f) })),
-            files: specs.map((s) => ({ path: path.resolve(s.src), output: outputs.get(s.name)! })),
-            ...(req.allowDisk ? { allowDisk: true } : {}),
-          })
+        ? await Promise.race([
+            open({
+              program: path.basename(program),
+              env: req.env.map((f) => ({ path: path.resolve(f) })),
+              files: specs.map((s) => ({ path: path.resolve(s.src), output: outputs.get(s.name)! })),
+              ...(req.allowDisk ? { allowDisk: true } : {}),
+            }),
+            interrupted,
+          ])
         : { env: [], files: [], warnings: [] };
-    stopIfSignalled();
+    await stopIfSignalled();
     for (const w of opened.warnings) warn(`warning: ${w}`);
 
     const env: NodeJS.ProcessEnv = { ...process.env };

@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, watch } from 'node:fs';
 import * as path from 'node:path';
 import { CLI, CliSandbox } from '../helpers/cli';
 import { Moto } from '../helpers/moto';
@@ -220,6 +220,30 @@ describe('keyward exec (CLI)', function () {
     // A program killed by a signal: Keyward dies of the same signal, as a shell reports it.
     const s = spawnSync(process.execPath, [CLI, 'exec', '--', 'sh', '-c', 'kill -TERM $$'], { env: sb.env });
     assert.equal(s.signal, 'SIGTERM');
+  });
+
+  it('a signal before the program starts: Keyward stops at once, the program never runs, nothing is left', async () => {
+    await fsp.writeFile(sb.path('w.bin'), randomBytes(1000));
+    sb.ok(['encrypt', '-k', 'me', sb.path('w.bin')]);
+    sb.ok(['daemon', 'stop']); // the run below starts it: time enough to be interrupted
+    const made = new Promise<void>((resolve) => {
+      const w = watch(ramDir, () => {
+        w.close();
+        resolve();
+      });
+    });
+    const p = spawn(process.execPath, [CLI, 'exec', '--file', `${sb.path('w.bin.age')}=W`, '--', 'sh', '-c', 'echo ran'], { env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      await made; // its private directory exists: it is waiting for the daemon
+      p.kill('SIGTERM');
+      assert.deepEqual(await exited(p), { code: null, signal: 'SIGTERM' });
+      assert.equal(out, '');
+      assert.deepEqual(await fsp.readdir(ramDir), []);
+    } finally {
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    }
   });
 
   it('kill -9: the directory outlives Keyward only until the next run sweeps it; a live run keeps its own', async () => {
