@@ -10,7 +10,10 @@ LOG_NAME="npm test"
 . scripts/lib.sh
 ci=false; case "${CI:-}" in true|1) ci=true ;; esac
 
-step() { printf '\n== %s\n' "$*" >&2; }
+# Each step says when it starts, with the time since the run began (for the README's cold and
+# warm figures).
+step() { printf '\n== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
+trap 'printf "\n== [%dm%02ds] npm test ended (exit %s)\n" $((SECONDS / 60)) $((SECONDS % 60)) "$?" >&2' EXIT
 
 step "npm dependencies"
 if [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then

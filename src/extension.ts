@@ -17,6 +17,7 @@ import { StatusBar } from './statusBar';
 import { ArtifactsView } from './views/artifacts';
 import { KeysView } from './views/keys';
 import { EncryptOnSave } from './workspaces';
+import { registerPluginPrompts } from './plugins/prompts';
 
 /** What tests reach through `extension.exports`. */
 export interface KeywardApi {
@@ -51,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
     },
   };
   context.subscriptions.push(conn, inventory, { dispose: () => clearTimeout(refreshTimer) });
+  context.subscriptions.push(registerPluginPrompts(conn)); // age plugins ask here (PIN, touch)
 
   // Context keys for menus and enablement.
   const setContext = (key: string, value: unknown) => void vscode.commands.executeCommand('setContext', key, value);

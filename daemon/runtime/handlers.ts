@@ -13,7 +13,7 @@ import { KeywardError, isKeywardError } from '../util/errors';
 
 export interface RuntimeDeps {
   /** The keystore as it is now (it is replaced when the backend changes). */
-  keystore: () => Pick<Keystore, 'unwrapFileKey' | 'recipientsFor' | 'refsForRecipients'>;
+  keystore: () => Pick<Keystore, 'unwrapFileKey' | 'encryptTargetsFor' | 'refsForRecipients'>;
   audit: (e: AuditEvent) => Promise<void>;
 }
 
@@ -53,16 +53,18 @@ export function runtimeHandlers(deps: RuntimeDeps): Handlers {
     runtimeSeal: async (p, call) => {
       const detail = (n: number) => `${n} recipient(s), sealed for ${call.client}${p.program ? ` (program ${p.program})` : ''}`;
       try {
-        const fromKeys = deps.keystore().recipientsFor(p.keys);
-        const recipients = [...new Set([...p.recipients, ...fromKeys.map((k) => k.recipient)])];
-        const keys = deps.keystore().refsForRecipients(recipients);
+        // As age/encrypt: keys with a recipient, and plugin identities that wrap through their plugin.
+        const targets = deps.keystore().encryptTargetsFor(p.keys);
+        const recipients = [...new Set([...p.recipients, ...targets.recipients.map((k) => k.recipient)])];
+        const keys = [...deps.keystore().refsForRecipients(recipients), ...targets.wrappers.map((w) => w.ref)];
         const fileKey = randomBytes(FILE_KEY_SIZE);
         try {
           // What encryptArtifact writes: the recipients' stanzas, the recipient set (sealed with
           // the file key, for a later rewrap or rotation) and room for a rewrap in place.
           const meta = metaStanza(fileKey, { recipients, keys, at: new Date().toISOString() });
-          const header = encodeHeaderWithRoom([...(await wrapFileKey(fileKey, recipients)), meta], fileKey);
-          await deps.audit({ event: 'age.seal', outcome: 'ok', ...(keys.length ? { key: keys.join(',') } : {}), ...(p.path ? { path: p.path } : {}), client: call.client, detail: detail(recipients.length) });
+          const stanzas = await wrapFileKey(fileKey, recipients, targets.wrappers.map((w) => w.wrap));
+          const header = encodeHeaderWithRoom([...stanzas, meta], fileKey);
+          await deps.audit({ event: 'age.seal', outcome: 'ok', ...(keys.length ? { key: keys.join(',') } : {}), ...(p.path ? { path: p.path } : {}), client: call.client, detail: detail(recipients.length + targets.wrappers.length) });
           return { header: header.toString('base64'), fileKey: fileKey.toString('base64'), recipients, keys };
         } finally {
           fileKey.fill(0);

@@ -11,7 +11,8 @@ import type { Keystore } from '../keystore/keystore';
 import { AtomicFile } from '../util/atomic';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { checkOpens, openFile, readInfo, rotate, updateKeys } from './engine';
-import { formatOf, keyServices, readSopsFile, targetFor } from './files';
+import { formatOf, keyServices, readSopsFile, targetFor, type TrustCheck } from './files';
+import { transitUri } from '../kms/vault';
 import type { KeyGroup, KeyGroupSpec, KeyServices, SopsKmsClient } from './keys';
 
 export interface SopsRotateParams {
@@ -27,23 +28,23 @@ interface Staged {
 /** The ids of a file's master keys (age recipients, KMS ARNs), in group order. */
 function idsOf(groups: readonly KeyGroup[]): string[] {
   const out: string[] = [];
-  for (const g of groups) for (const k of g.keys) out.push(k.type === 'age' ? k.recipient : k.type === 'kms' ? k.arn : `${k.type}:${Object.values(k.fields)[0] ?? ''}`);
+  for (const g of groups) for (const k of g.keys) out.push(k.type === 'age' ? k.recipient : k.type === 'kms' ? k.arn : k.type === 'hc_vault' ? transitUri(k) : `${k.type}:${Object.values(k.fields)[0] ?? ''}`);
   return out;
 }
 
 function idsOfSpec(groups: readonly KeyGroupSpec[]): string[] {
   const out: string[] = [];
-  for (const g of groups) out.push(...g.age, ...g.kms.map((k) => k.arn));
+  for (const g of groups) out.push(...g.age, ...g.kms.map((k) => k.arn), ...(g.vault ?? []));
   return out;
 }
 
 /** What updatekeys would change in each file: master keys to add and remove. */
-export async function planKeys(keystore: Keystore, files: readonly string[]): Promise<SopsKeyPlan[]> {
+export async function planKeys(keystore: Keystore, files: readonly string[], trust: TrustCheck): Promise<SopsKeyPlan[]> {
   const plan: SopsKeyPlan[] = [];
   for (const file of files) {
     try {
       const info = readInfo(await readSopsFile(file), formatOf(file));
-      const target = await targetFor(keystore, file, {});
+      const target = await targetFor(keystore, file, {}, trust);
       const have = idsOf(info.keyGroups);
       const want = idsOfSpec(target.keyGroups);
       plan.push({ file, add: want.filter((x) => !have.includes(x)), remove: have.filter((x) => !want.includes(x)) });
@@ -84,10 +85,10 @@ function stageOp<P>(
 }
 
 /** `sops updatekeys` for every file: master keys as `.sops.yaml` says, same data key. */
-export function updateKeysOp(ks: () => Keystore, kms: () => SopsKmsClient | undefined): FileOp<Record<string, never>> {
+export function updateKeysOp(ks: () => Keystore, kms: () => SopsKmsClient | undefined, trust: TrustCheck): FileOp<Record<string, never>> {
   return stageOp(ks, kms, async (file, bytes, _p, services) => {
     const format = formatOf(file);
-    const target = await targetFor(ks(), file, {});
+    const target = await targetFor(ks(), file, {}, trust);
     const have = idsOf(readInfo(bytes, format).keyGroups);
     const want = idsOfSpec(target.keyGroups);
     if (have.length === want.length && have.every((x, i) => x === want[i])) return { skip: 'keys already match .sops.yaml' };

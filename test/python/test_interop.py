@@ -123,3 +123,28 @@ def test_pickle_and_numpy_through_encrypted_files(sandbox):
         f.write("line one\nline two\n".encode())
     with keyward.open(path) as f:
         assert io.TextIOWrapper(f, encoding="utf-8").readlines() == ["line one\n", "line two\n"]
+
+
+def test_a_plugin_identity_in_the_keystore_both_ways(sandbox):
+    """A key the daemon opens through an age plugin (age-plugin-pq): the daemon asks this client
+    for the environment plugins run in, and the client answers (it would hang otherwise)."""
+    age, keygen, plugin = require_tool("age"), require_tool("age-keygen"), require_tool("age-plugin-pq")
+    native = sandbox.path("pq-native.txt")
+    subprocess.run([keygen, "-pq", "-o", native], check=True, capture_output=True)
+    recipient = subprocess.run([keygen, "-y", native], check=True, capture_output=True, text=True).stdout.strip()
+    conv = subprocess.run([plugin, "-identity", native], check=True, capture_output=True)
+    with open(sandbox.path("pq-plugin.txt"), "wb") as f:
+        f.write(conv.stdout)
+    sandbox.cli("keys", "import", "pqplug", sandbox.path("pq-plugin.txt"))
+    data = _data(CHUNK + 5)
+    plain = sandbox.path("plug.bin")
+    with open(plain, "wb") as f:
+        f.write(data)
+    subprocess.run([age, "-r", recipient, "-o", plain + ".age", plain], check=True)
+    with keyward.open(plain + ".age") as f:
+        assert f.read() == data and f.key.startswith("pqplug@v")
+    # And sealed to the key, through the plugin: age opens it with the native identity.
+    out = sandbox.path("plug-py.bin.age")
+    with keyward.create(out, keys="pqplug") as w:
+        w.write(data)
+    assert subprocess.run([age, "-d", "-i", native, out], check=True, capture_output=True).stdout == data

@@ -27,6 +27,9 @@ CLIENT_NAME = "python"
 METHOD_AUTHENTICATE = "session/authenticate"
 METHOD_FILE_KEY = "runtime/fileKey"
 METHOD_SEAL = "runtime/seal"
+METHOD_PLUGIN_PROMPT = "plugins/prompt"
+METHOD_PLUGIN_ENVIRONMENT = "plugins/environment"
+METHOD_PLUGIN_WAITING = "plugins/waiting"
 
 CONNECT_TIMEOUT_S = 3.0
 REQUEST_TIMEOUT_S = 120.0
@@ -79,14 +82,16 @@ class Connection:
         with self._lock:
             self._next_id += 1
             req_id = self._next_id
-            body = json.dumps({"jsonrpc": "2.0", "id": req_id, "method": method, "params": dict(params)}, separators=(",", ":")).encode("utf-8")
             self._sock.settimeout(timeout)
             try:
-                self._sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                self._send({"jsonrpc": "2.0", "id": req_id, "method": method, "params": dict(params)})
                 while True:
                     msg = self._read_message()
-                    if msg.get("id") != req_id or "method" in msg:
-                        continue  # a notification (streamed output of another call) or an unrelated message
+                    if "method" in msg:
+                        self._serve(msg)  # the daemon asks something on behalf of an age plugin
+                        continue
+                    if msg.get("id") != req_id:
+                        continue  # an answer to nothing this connection is waiting for
                     if "error" in msg:
                         err = msg["error"] or {}
                         data = err.get("data") if isinstance(err.get("data"), dict) else {}
@@ -100,6 +105,26 @@ class Connection:
                     raise
                 self.close()
                 raise _lost() from None
+
+    def _send(self, msg: dict) -> None:
+        body = json.dumps(msg, separators=(",", ":")).encode("utf-8")
+        self._sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def _serve(self, msg: dict) -> None:
+        """Answers the daemon's requests of an operation in progress (daemon/protocol/plugins.ts):
+        plugins run in this process's environment, and their questions are asked on this
+        process's terminal, as the CLI asks them; anything else is refused."""
+        method, params = msg.get("method"), msg.get("params") or {}
+        if method == METHOD_PLUGIN_WAITING and isinstance(params, dict) and params.get("waiting"):
+            sys.stderr.write(f"keyward: waiting for the {_clean(params.get('plugin'))} plugin (touch your key or confirm on the device if it asks)...\n")
+        if "id" not in msg:
+            return
+        if method == METHOD_PLUGIN_ENVIRONMENT:
+            self._send({"jsonrpc": "2.0", "id": msg["id"], "result": {"env": dict(os.environ)}})
+        elif method == METHOD_PLUGIN_PROMPT and isinstance(params, dict):
+            self._send({"jsonrpc": "2.0", "id": msg["id"], "result": _ask(params)})
+        else:
+            self._send({"jsonrpc": "2.0", "id": msg["id"], "error": {"code": -32601, "message": f"the Python client does not handle {str(method)[:64]}"}})
 
     def _read_message(self) -> dict:
         while True:
@@ -131,6 +156,46 @@ class Connection:
         if not data:
             raise _lost()
         self._buf += data
+
+
+def _clean(v: Any) -> str:
+    """A plugin's text for the terminal: printable characters only, not too long."""
+    return "".join(c for c in str(v or "")[:500] if c.isprintable())
+
+
+def _ask(p: Mapping[str, Any]) -> dict:
+    """One plugin question on the terminal (the controlling terminal, as getpass uses), or why not."""
+    who = f"{_clean(p.get('plugin'))} plugin"
+    kind, message = p.get("kind"), _clean(p.get("message"))
+    if kind == "message":
+        sys.stderr.write(f"keyward: {who}: {message}\n")
+        return {"ok": True}
+    try:
+        tty = open("/dev/tty", "r+", encoding="utf-8", errors="replace")  # noqa: SIM115
+    except OSError:
+        return {"ok": False, "reason": "there is no terminal to ask on"}
+    with tty:
+        try:
+            if kind == "secret":
+                import getpass
+
+                return {"ok": True, "value": getpass.getpass(f"{who}: {message} (input hidden): ", stream=tty)}
+            if kind == "confirm":
+                yes, no = _clean(p.get("yes") or "yes"), (_clean(p["no"]) if p.get("no") is not None else None)
+                tty.write(f"{who}: {message} [{yes}{'/' + no if no is not None else ''}] ")
+                tty.flush()
+                a = tty.readline().strip().lower()
+                if a in ("", yes.lower(), "y", "yes"):
+                    return {"ok": True, "yes": True}
+                if no is not None and a in (no.lower(), "n", "no"):
+                    return {"ok": True, "yes": False}
+                return {"ok": False, "reason": "the answer was neither choice"}
+            tty.write(f"{who}: {message}: ")
+            tty.flush()
+            line = tty.readline()
+            return {"ok": True, "value": line.rstrip("\n")} if line else {"ok": False, "reason": "you dismissed it"}
+        except (EOFError, KeyboardInterrupt, OSError):
+            return {"ok": False, "reason": "you dismissed it"}
 
 
 def _cli_command(env: Mapping[str, str]) -> Optional[list]:
