@@ -6,10 +6,11 @@ import { decryptFile, readHeader } from '../age';
 import type { AuditEvent } from '../audit/log';
 import type { ExecFile, ExecVariable } from '../protocol';
 import { closeFile, openFile, renderPlain, type OpenedFile } from '../sops/engine';
-import { formatOf, readSopsFile } from '../sops/files';
+import { formatOf, keyServices, readSopsFile } from '../sops/files';
 import type { KeyServices, SopsKmsClient } from '../sops/keys';
 import type { SopsFormat } from '../sops/store';
-import { unwrapArtifactKey, type KeyUnwrapper } from '../team/unwrap';
+import { unwrapArtifactKey } from '../team/unwrap';
+import type { Keystore } from '../keystore/keystore';
 import type { Handlers } from '../service';
 import { ioError, isKeywardError } from '../util/errors';
 import { envVariables } from './env';
@@ -17,18 +18,18 @@ import { checkPrivateDir } from './ramdir';
 
 export interface ExecDeps {
   /** The keystore as it is now (it is replaced when the backend changes). */
-  keystore: () => KeyUnwrapper;
+  keystore: () => Keystore;
   /** The KMS client for sops `kms` master keys, when configured. */
   kms: () => SopsKmsClient | undefined;
   audit: (e: AuditEvent) => Promise<void>;
 }
 
 export function execHandlers(deps: ExecDeps): Handlers {
-  /** The keystore, then the service identities that apply to `file`, for its age stanzas; KMS for its kms ones. */
-  const services = (file: string): KeyServices => {
-    const kms = deps.kms();
-    return { unwrapAgeFileKey: (header) => unwrapArtifactKey(deps.keystore(), header, file, { audit: deps.audit }), ...(kms ? { kms } : {}) };
-  };
+  /** What the sops handlers use (KMS, Vault transit), but age stanzas open with the keystore, then the service identities that apply to `file`. */
+  const services = (file: string): KeyServices => ({
+    ...keyServices(deps.keystore(), deps.kms()),
+    unwrapAgeFileKey: (header) => unwrapArtifactKey(deps.keystore(), header, file, { audit: deps.audit }),
+  });
   const openSops = async (file: string, format: SopsFormat): Promise<OpenedFile> => openFile(await readSopsFile(file), format, services(file));
 
   return {
