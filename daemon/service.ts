@@ -29,6 +29,8 @@ import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
 import { trustHandlers } from './trust/handlers';
 import { requireTrusted } from './trust/sets';
+import { runtimeHandlers } from './runtime/handlers';
+import { execHandlers } from './exec/handlers';
 
 /** What a handler knows of the call it serves. */
 export interface CallContext {
@@ -120,6 +122,8 @@ export class Service {
     ...sopsHandlers(this),
     ...teamHandlers(this),
     ...trustHandlers({ home: () => this.home, keystore: () => this.keystore, record: (e) => this.record(e) }),
+    ...runtimeHandlers({ keystore: () => this.keystore, audit: (e) => this.record(e) }),
+    ...execHandlers({ keystore: () => this.keystore, kms: () => this.sopsKms(), audit: (e) => this.record(e) }),
 
     status: async () => ({
       pid: process.pid,

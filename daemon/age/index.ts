@@ -20,6 +20,7 @@ export {
   type ReencryptFileOptions,
   type ReencryptResult,
   type TransferResult,
+  unwrapVerified,
 } from './file';
 export {
   encodeHeader,
@@ -41,5 +42,5 @@ export { CHUNK_SIZE, openChunk, payloadKey, payloadSize, plaintextSize, sealChun
 export { type PayloadOptions, type PayloadTuning } from './batch';
 export { shutdownPool } from './pool';
 export { decryptRange, type DecryptRangeOptions, type DecryptRangeResult } from './range';
-export { fitHeader, headerRoom, HEADER_ROOM_ALIGN, isKeywardStanza, MIN_HEADER_ROOM, PADDING_TYPE } from './room';
+export { encodeHeaderWithRoom, fitHeader, headerRoom, HEADER_ROOM_ALIGN, isKeywardStanza, MIN_HEADER_ROOM, PADDING_TYPE } from './room';
 export { rewrapByCopy, rewrapHeader, writeHeaderInPlace, type RewrapByCopyOptions } from './rewrap';

@@ -17,6 +17,7 @@ import { registerStatusCommands } from './status';
 import { registerSopsCommands } from './sops';
 import { registerTeamCommands } from './team';
 import { registerTrustCommands } from './trust';
+import { registerExecCommands } from './exec';
 import { decryptRange, registerArtifactCommands, rotateIdentityWithArtifacts } from './artifacts';
 
 // ---- keys ----------------------------------------------------------------------------------
@@ -322,6 +323,7 @@ registerStatusCommands(program);
 registerSopsCommands(program);
 registerTeamCommands(program);
 registerTrustCommands(program);
+registerExecCommands(program);
 
 async function printStatus(): Promise<void> {
   const g = globals();

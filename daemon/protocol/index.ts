@@ -15,12 +15,16 @@ import { jobMethods } from './jobs';
 import { sopsMethods } from './sops';
 import { teamMethods } from './team';
 import { trustMethods } from './trust';
+import { runtimeMethods } from './runtime';
+import { execMethods } from './exec';
 
 export * from './jobs';
 export * from './workspace';
 export * from './sops';
 export * from './team';
 export * from './trust';
+export * from './runtime';
+export * from './exec';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -190,6 +194,8 @@ export const methods = {
   ...teamMethods,
   ...trustMethods,
   ...jobMethods,
+  ...runtimeMethods,
+  ...execMethods,
 } as const;
 
 /** Notification from the daemon to the client that asked for `age/decrypt` without an output. */
