@@ -7,7 +7,7 @@ import { AbsPath, RecipientString } from './shapes';
 
 /** One recipient of a set, and who it is as far as this machine knows. */
 export interface TrustRecipientView {
-  /** `age1...`, `age1pq1...`, or `kms:ARN` for an AWS KMS key. */
+  /** `age1...`, `age1pq1...`, `kms:ARN` for an AWS KMS key, or `vault:URI` for a Vault transit key. */
   recipient: string;
   /** `yours`: a key of your keystore; `team`: a member of the team policy; `unknown`: neither. */
   who: 'yours' | 'team' | 'unknown';
@@ -29,7 +29,7 @@ export interface TrustSourceView {
   agreedAt?: string;
 }
 
-const TrustRecipient = z.union([RecipientString, z.string().regex(/^kms:arn:[\x21-\x7e]{1,2040}$/)]);
+const TrustRecipient = z.union([RecipientString, z.string().regex(/^kms:arn:[\x21-\x7e]{1,2040}$/), z.string().regex(/^vault:https?:\/\/[\x21-\x7e]{1,2040}$/)]);
 
 export const trustMethods = {
   /**

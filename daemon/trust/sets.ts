@@ -29,7 +29,11 @@ export function keywardRecipients(policy: Policy): string[] {
   return policy.allRecipients().filter((r) => r.startsWith('age1'));
 }
 
-/** Every recipient the creation rules of a `.sops.yaml` name (KMS keys as `kms:ARN`); rules that do not compile are left out. */
+/**
+ * Every recipient the creation rules of a `.sops.yaml` name (KMS keys as `kms:ARN`, Vault transit
+ * keys as `vault:URI`: a key in someone else's account or on someone else's server would receive
+ * the data key); rules that do not compile are left out.
+ */
 export async function sopsRecipients(file: string): Promise<string[]> {
   const config = await loadConfig(file);
   const out = new Set<string>();
@@ -38,6 +42,7 @@ export async function sopsRecipients(file: string): Promise<string[]> {
       for (const g of compileRule(config, rule).keyGroups) {
         for (const r of g.age) out.add(r);
         for (const k of g.kms) out.add(`kms:${k.arn}`);
+        for (const u of g.vault ?? []) out.add(`vault:${u}`);
       }
     } catch (e) {
       if (!isKeywardError(e)) throw e;
@@ -46,9 +51,12 @@ export async function sopsRecipients(file: string): Promise<string[]> {
   return [...out];
 }
 
+/** A KMS key or Vault transit key (`kms:`, `vault:`), not an age recipient. */
+const isKek = (r: string) => r.startsWith('kms:') || r.startsWith('vault:');
+
 /** Recipients of `recipients` that are not keys of this keystore. */
 export function notYours(keystore: Keystore, recipients: readonly string[]): string[] {
-  return recipients.filter((r) => r.startsWith('kms:') || keystore.refsForRecipients([r]).length === 0);
+  return recipients.filter((r) => isKek(r) || keystore.refsForRecipients([r]).length === 0);
 }
 
 /** Those of `recipients` (not yours) that are outside the set agreed to for `source`. */
@@ -77,7 +85,7 @@ export function untrustedError(source: string, missing: readonly string[]): Keyw
 }
 
 function short(r: string): string {
-  return r.startsWith('kms:') ? r : `${r.slice(0, 16)}...${r.slice(-6)}`;
+  return isKek(r) ? r : `${r.slice(0, 16)}...${r.slice(-6)}`;
 }
 
 /** The config files that apply to `p` (a folder: its .keyward.yaml and nearest .sops.yaml; a file: its nearest .sops.yaml), described. */
@@ -113,7 +121,7 @@ export async function describe(home: string, keystore: Keystore, source: string,
   const team = await teamMembers(path.dirname(source));
   const ok = new Set(agreed?.recipients ?? []);
   const views: TrustRecipientView[] = recipients.map((r) => {
-    const ref = r.startsWith('kms:') ? undefined : keystore.refsForRecipients([r])[0];
+    const ref = isKek(r) ? undefined : keystore.refsForRecipients([r])[0];
     if (ref) return { recipient: r, who: 'yours', name: ref };
     const member = team.get(r);
     return member ? { recipient: r, who: 'team', name: member } : { recipient: r, who: 'unknown' };

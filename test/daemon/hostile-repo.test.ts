@@ -64,6 +64,35 @@ describe('hostile repositories', function () {
       assert.deepEqual(shown.sources.map((s) => [s.kind, s.trusted, s.recipients.map((x) => x.who).sort()]), [['sops', false, ['unknown', 'yours']]]);
     });
 
+    it("a .sops.yaml naming someone else's KMS key or Vault server needs consent too (it would receive the data key); nothing is sent to it", async () => {
+      // A Vault on loopback that records whether anything reached it: nothing may, before consent.
+      const net = await import('node:net');
+      let reached = 0;
+      const server = net.createServer((c) => {
+        reached++;
+        c.destroy();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      try {
+        await fsp.writeFile(
+          path.join(repo, '.sops.yaml'),
+          `creation_rules:\n  - age: ${alice}\n    hc_vault_transit_uri: http://127.0.0.1:${port}/v1/transit/keys/theirs\n    kms: arn:aws:kms:us-east-1:999999999999:key/11111111-2222-3333-4444-555555555555\n`,
+        );
+        const f = path.join(repo, 'app.yaml');
+        await fsp.writeFile(f, 'password: hunter2\n');
+        const r = sb.run(['sops', 'encrypt', '-i', f], { env: { VAULT_TOKEN: 'not-a-real-token' } });
+        assert.equal(r.code, 4, r.stderr);
+        assert.match(r.stderr, /names recipients you have not agreed to encrypt to:.*(vault:http:\/\/127\.0\.0\.1|kms:arn:aws:kms)/);
+        assert.equal(await fsp.readFile(f, 'utf8'), 'password: hunter2\n');
+        assert.equal(reached, 0, 'the Vault named by the repository was contacted before consent');
+        const shown = JSON.parse(sb.ok(['--json', 'trust', 'show', repo])) as { sources: { untrusted: string[] }[] };
+        assert.deepEqual(shown.sources[0]!.untrusted.sort(), [`kms:arn:aws:kms:us-east-1:999999999999:key/11111111-2222-3333-4444-555555555555`, `vault:http://127.0.0.1:${port}/v1/transit/keys/theirs`]);
+      } finally {
+        server.close();
+      }
+    });
+
     it('with explicit consent (--trust-recipients) it encrypts; a changed set asks again; age -d with the attacker key fails on what was refused', async () => {
       const cfg = path.join(repo, '.sops.yaml');
       await fsp.writeFile(cfg, `creation_rules:\n  - age: ${alice},${attacker[0]!.recipient}\n`);

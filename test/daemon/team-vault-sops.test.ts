@@ -94,6 +94,7 @@ describe('sops hc_vault keys with real sops and OpenBao', function () {
     await fsp.mkdir(sb.path('cfg', 'single'));
     await fsp.mkdir(sb.path('cfg', 'groups'));
     for (const d of ['single', 'groups']) await fsp.writeFile(sb.path('cfg', d, 'k.yaml'), PLAIN);
+    sb.ok(['--no-daemon', 'trust', 'add', '--yes', sb.path('cfg')]); // the user agrees to the recipients .sops.yaml names
     for (const d of ['single', 'groups']) {
       const r = sb.run(['--no-daemon', 'sops', 'encrypt', '-i', sb.path('cfg', d, 'k.yaml')]);
       assert.equal(r.code, 0, r.stderr);
