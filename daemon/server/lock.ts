@@ -128,13 +128,23 @@ export async function readHolder(file: string): Promise<{ pid: number; owner: st
   }
 }
 
+/**
+ * Whether process `pid` runs. A zombie (it exited, or was killed, and its parent has not reaped
+ * it yet; where nothing reaps orphans, it stays one) answers signals but is gone: it counts as
+ * dead, or a daemon killed with -9 would hold its home until its parent waits for it.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return errnoCode(e) === 'EPERM';
   }
+  return processState(pid) !== 'Z';
+}
+
+/** The kernel's state letter of a process (Linux: field 3 of /proc/PID/stat), undefined where unknown. */
+function processState(pid: number): string | undefined {
+  return statFields(pid)?.[0];
 }
 
 /**
@@ -143,11 +153,15 @@ export function isAlive(pid: number): boolean {
  * say). Undefined where there is no /proc; then liveness alone decides.
  */
 export function processStart(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** The fields of /proc/PID/stat from the third (the state) on; undefined without /proc. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
