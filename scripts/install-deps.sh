@@ -61,7 +61,7 @@ trap 'rm -rf "$out"' EXIT
 pids=()
 job() { # job NAME FUNCTION: runs FUNCTION in the background, its exports to $out/NAME
   local name=$1; shift
-  ( set -e; "$@" >"$out/$name.env" ) 2> >(sed "s/^/[$name] /" >&2) &
+  ( set -e; "$@" >"$out/$name.env" ) 2> >(sed -u "s/^/[$name] /" >&2) &
   pids+=("$!")
 }
 
