@@ -66,6 +66,24 @@ export async function withBackend<T>(fn: (b: Backend) => Promise<T>, opts: { key
   }
 }
 
+/** Whether `e` says the connection to the daemon dropped before its answer (see client.ts). */
+export function isConnectionLost(e: unknown): e is KeywardError {
+  return isKeywardError(e) && e.code === ErrorCode.DaemonUnavailable && (e as { connectionLost?: unknown }).connectionLost === true;
+}
+
+/**
+ * Runs a request that streams plaintext to stdout: if the daemon goes away meanwhile, what was
+ * written is a prefix, and the error says so (exit 7, never 0).
+ */
+export async function streamingToStdout<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (!isConnectionLost(e)) throw e;
+    throw Object.assign(new KeywardError(e.code, `${e.message}: the output written to stdout is incomplete`, 'discard it, and decrypt again'), { connectionLost: true });
+  }
+}
+
 export function warnFileKeystore(): void {
   process.stderr.write('keyward: warning: keys are kept in a passphrase-encrypted file, not the OS keychain; keep the passphrase safe and the file private\n');
 }

@@ -10,7 +10,7 @@ import { ErrorCode, ExitCode, exitCodeFor } from '../protocol/errors';
 import type { DaemonClient } from '../client';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { daemonPaths } from '../util/paths';
-import { collect, globals, parsePositiveInt, print, program, readStdin, warnFileKeystore, withBackend } from './context';
+import { collect, globals, parsePositiveInt, print, program, readStdin, streamingToStdout, warnFileKeystore, withBackend } from './context';
 import { confirm, readPassphrase } from './prompt';
 import { registerScanCommands } from './scan';
 import { registerStatusCommands } from './status';
@@ -176,14 +176,16 @@ program
       if (output) print(output, { output, bytesOut: r.bytesOut });
       return;
     }
-    const r = await withBackend(async (b) => {
-      if (output === undefined) {
-        b.onNotification(AgeDataNotification, (p) => {
-          process.stdout.write(Buffer.from((p as AgeDataParams).data, 'base64'));
-        });
-      }
-      return b.call('ageDecrypt', { input, ...(output ? { output } : {}), ...(o.force ? { overwrite: true } : {}) });
-    });
+    const r = await streamingToStdout(() =>
+      withBackend(async (b) => {
+        if (output === undefined) {
+          b.onNotification(AgeDataNotification, (p) => {
+            process.stdout.write(Buffer.from((p as AgeDataParams).data, 'base64'));
+          });
+        }
+        return b.call('ageDecrypt', { input, ...(output ? { output } : {}), ...(o.force ? { overwrite: true } : {}) });
+      }),
+    );
     if (output) print(output, r);
   });
 

@@ -6,13 +6,13 @@ import { existsSync, promises as fsp, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import type { SopsFileInfo, SopsFormatName } from '../protocol';
+import type { ResultOf, SopsFileInfo, SopsFormatName } from '../protocol';
 import { SopsFormats } from '../protocol/constants';
 import { ErrorCode, ExitCode } from '../protocol/errors';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { follow, formatJob, runJob } from './artifacts';
 import type { Backend } from './backend';
-import { collect, globals, parsePositiveInt, print, withBackend } from './context';
+import { collect, globals, isConnectionLost, parsePositiveInt, print, withBackend } from './context';
 import { confirm } from './prompt';
 
 interface EncryptFlags {
@@ -336,56 +336,102 @@ async function runEditor(file: string): Promise<void> {
   });
 }
 
+/**
+ * `sops edit`: decrypt, edit in a private RAM file, save. Each step opens its own connection
+ * to the daemon (the editor may run for an hour; the daemon may stop meanwhile, and the save
+ * then starts a new one). The edited text stays in this process until the save is confirmed:
+ * a save the daemon could not confirm is retried (on a terminal, after asking), and one that
+ * is not made says so, loudly; the plaintext is never left on disk.
+ */
 async function edit(file: string, o: EncryptFlags & { inputType?: SopsFormatName }): Promise<void> {
   const format = o.inputType ? { format: o.inputType } : {};
-  await withBackend(async (b: Backend) => {
-    const exists = await fsp.stat(file).then(
-      () => true,
-      () => false,
-    );
-    const opened = exists ? await b.call('sopsDecrypt', { path: file, ...format }) : undefined;
-    const original = opened ? Buffer.from(opened.text, opened.encoding) : Buffer.alloc(0);
-    const { dir, onDisk } = await privateEditDir();
-    if (onDisk) process.stderr.write(`keyward: warning: no RAM file system found; the plaintext is in ${dir} (0700) while you edit, and removed afterwards\n`);
-    const tmp = path.join(dir, path.basename(file));
-    const cleanup = () => rmSync(dir, { recursive: true, force: true });
-    const onSignal = () => {
-      cleanup();
-      process.exit(130);
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    process.once('exit', cleanup);
-    try {
-      let text = original;
-      for (;;) {
-        await fsp.writeFile(tmp, text, { mode: 0o600 });
-        await runEditor(tmp);
-        text = await fsp.readFile(tmp);
-        if (text.equals(original) && exists) {
-          process.stderr.write('keyward: file unchanged, nothing written\n');
-          return;
-        }
-        try {
-          if (!opened) {
-            const r = await b.call('sopsEncrypt', { path: file, output: file, text: text.toString('base64'), encoding: 'base64', ...format, ...encryptParams(o) } as never);
-            print(`${file}: created, encrypted to ${describeKeys(r.info)}`, r);
-          } else {
-            const r = await b.call('sopsSave', { path: file, text: text.toString('base64'), encoding: 'base64', base: opened.revision, ...format });
-            print(`${file}: ${r.changed} value(s) re-encrypted, ${r.unchanged} unchanged`, r);
-          }
-          return;
-        } catch (e) {
-          if (!(isKeywardError(e) && (e.code === ErrorCode.Malformed || e.code === ErrorCode.InvalidInput)) || !process.stdin.isTTY) throw e;
-          process.stderr.write(`keyward: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
-          if (!(await confirm('Edit again? Your changes are kept. [y/N] '))) throw e;
-        }
+  const exists = await fsp.stat(file).then(
+    () => true,
+    () => false,
+  );
+  const opened = exists ? await withBackend((b) => b.call('sopsDecrypt', { path: file, ...format })) : undefined;
+  const original = opened ? Buffer.from(opened.text, opened.encoding) : Buffer.alloc(0);
+  const { dir, onDisk } = await privateEditDir();
+  if (onDisk) process.stderr.write(`keyward: warning: no RAM file system found; the plaintext is in ${dir} (0700) while you edit, and removed afterwards\n`);
+  const tmp = path.join(dir, path.basename(file));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const onSignal = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', cleanup);
+  try {
+    let text = original;
+    for (;;) {
+      await fsp.writeFile(tmp, text, { mode: 0o600 });
+      await runEditor(tmp);
+      text = await fsp.readFile(tmp);
+      if (text.equals(original) && exists) {
+        process.stderr.write('keyward: file unchanged, nothing written\n');
+        return;
       }
-    } finally {
-      cleanup();
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      process.removeListener('exit', cleanup);
+      // The plaintext is in memory now: the file in RAM goes before the (maybe long) save.
+      await fsp.rm(tmp, { force: true });
+      try {
+        await saveEdit(file, text, opened, format, o);
+        return;
+      } catch (e) {
+        if (!(isKeywardError(e) && (e.code === ErrorCode.Malformed || e.code === ErrorCode.InvalidInput)) || !process.stdin.isTTY) throw e;
+        process.stderr.write(`keyward: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
+        if (!(await confirm('Edit again? Your changes are kept. [y/N] '))) throw e;
+      }
     }
-  });
+  } finally {
+    cleanup();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('exit', cleanup);
+  }
+}
+
+type Opened = ResultOf<'sopsDecrypt'>;
+
+/**
+ * Saves an edit; when the daemon cannot be reached or goes away before it confirms, tries again
+ * (a new daemon starts): on a terminal as long as the user says so, else once. A save that is
+ * not made fails with "your edit was not saved".
+ */
+async function saveEdit(file: string, text: Buffer, opened: Opened | undefined, format: { format?: SopsFormatName }, o: EncryptFlags): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await withBackend(async (b) => {
+        if (!opened) {
+          const r = await b.call('sopsEncrypt', { path: file, output: file, text: text.toString('base64'), encoding: 'base64', ...format, ...encryptParams(o) } as never);
+          print(`${file}: created, encrypted to ${describeKeys(r.info)}`, r);
+          return;
+        }
+        if (attempt > 1 && (await alreadySaved(b, file, text, opened, format))) {
+          print(`${file}: saved`, { saved: true });
+          return;
+        }
+        const r = await b.call('sopsSave', { path: file, text: text.toString('base64'), encoding: 'base64', base: opened.revision, ...format });
+        print(`${file}: ${r.changed} value(s) re-encrypted, ${r.unchanged} unchanged`, r);
+      });
+      return;
+    } catch (e) {
+      if (!(isKeywardError(e) && e.code === ErrorCode.DaemonUnavailable)) throw e;
+      process.stderr.write(`keyward: ${e.message}\n`);
+      const again = process.stdin.isTTY ? await confirm('Your edit is kept in memory. Retry the save (a new daemon starts)? [Y/n] ', true) : attempt === 1 && isConnectionLost(e);
+      if (!again) throw new KeywardError(e.code, `${e.message}: your edit was not saved`, e.hint ?? 'start the daemon (keyward daemon start), then edit again');
+      process.stderr.write('keyward: retrying the save\n');
+    }
+  }
+}
+
+/**
+ * After a save whose answer was lost: whether it was made before the daemon went (the file now
+ * holds the edited text). Any other change since the edit began is someone else's: the save
+ * goes on with the revision the edit began from, and is refused as a conflict.
+ */
+async function alreadySaved(b: Backend, file: string, text: Buffer, opened: Opened, format: { format?: SopsFormatName }): Promise<boolean> {
+  const now = await b.call('sopsDecrypt', { path: file, ...format });
+  if (now.revision.mac === opened.revision.mac && now.revision.lastModified === opened.revision.lastModified) return false;
+  return Buffer.from(now.text, now.encoding).equals(text);
 }
