@@ -2,14 +2,16 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, promises as fsp, renameSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { createMessageConnection, ResponseError, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
+import { createMessageConnection, ResponseError, SocketMessageWriter, type Message } from 'vscode-jsonrpc/node';
 import { ErrorCode, PROTOCOL_VERSION, methods, methodsByName, validateParams, type ErrorData, type MethodKey } from '../protocol';
 import type { SecretBackend } from '../keystore/backend';
 import { Service, type CallContext } from '../service';
 import { writeFileAtomic } from '../util/atomic';
 import { KeywardError, errnoCode } from '../util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from '../util/paths';
+import { BoundedMessageReader } from './framing';
 import { acquireLock, identityOf, type Lock } from './lock';
+import { Refusals } from './refusals';
 import { shutdownPool } from '../age';
 import { resumeWorkspaces } from '../watch/handlers';
 import { VERSION } from '../version';
@@ -23,6 +25,12 @@ export interface DaemonOptions {
   log?: (line: string) => void;
   /** How often the daemon checks that clients can still reach it (default 10 s). */
   reachableCheckMs?: number;
+  /** How long a connection may take to authenticate (default 5 s). */
+  authTimeoutMs?: number;
+  /** Connections waiting to authenticate at once; more are closed as they come (default 32). */
+  maxUnauthenticated?: number;
+  /** Refused connections within this window are audited as one record (default 10 s). */
+  refusalWindowMs?: number;
 }
 
 export interface RunningDaemon {
@@ -33,8 +41,17 @@ export interface RunningDaemon {
   stop(reason?: string): Promise<void>;
 }
 
-const AUTH_TIMEOUT_MS = 10_000;
+const AUTH_TIMEOUT_MS = 5_000;
+const MAX_UNAUTHENTICATED = 32;
+const REFUSAL_WINDOW_MS = 10_000;
 const REACHABLE_CHECK_MS = 10_000;
+/** Before authentication a message is an authenticate request: a few hundred bytes. */
+export const PRE_AUTH_MAX_MESSAGE = 16 * 1024;
+/**
+ * After it, the largest request the protocol allows with room: a 64 MiB sops file sent as base64
+ * to `sops/save` (about 86 MiB).
+ */
+export const MAX_MESSAGE = 128 * 1024 * 1024;
 
 /**
  * Starts the daemon: takes the per-home instance lock, cleans up a stale socket, writes a
@@ -67,10 +84,31 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       (e: unknown) => log(`daemon: could not resume jobs: ${e instanceof Error ? e.message : 'error'}`),
     );
     const sockets = new Set<net.Socket>();
+    const refusals = new Refusals((e) => service.record(e), log, opts.refusalWindowMs ?? REFUSAL_WINDOW_MS);
+    let waiting = 0;
+    const gate: Gate = {
+      token: Buffer.from(token),
+      refusals,
+      authTimeoutMs: opts.authTimeoutMs ?? AUTH_TIMEOUT_MS,
+    };
     server = net.createServer((socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
-      serveConnection(socket, service, Buffer.from(token), log, () => void running.stop('shutdown requested'));
+      socket.on('error', () => undefined); // a peer that went away; 'close' follows
+      // Connections that have not authenticated yet are few: more are closed as they come.
+      if (waiting >= (opts.maxUnauthenticated ?? MAX_UNAUTHENTICATED)) {
+        void refusals.note('too many connections waiting to authenticate');
+        socket.destroy();
+        return;
+      }
+      waiting++;
+      let counted = true;
+      const authenticated = () => {
+        if (counted) waiting--;
+        counted = false;
+      };
+      socket.once('close', authenticated);
+      serveConnection(socket, service, gate, authenticated, log, () => void running.stop('shutdown requested'));
     });
     await service.record({ event: 'daemon.start', outcome: 'ok', detail: `pid ${process.pid}` });
 
@@ -97,6 +135,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
               for (const s of sockets) s.destroy();
             }, 1000).unref();
           });
+          await refusals.flush();
           await service.dispose();
           await shutdownPool();
           // Only its own: a daemon that took over the home (see below) keeps its files.
@@ -186,22 +225,98 @@ async function listenPrivately(server: net.Server, socket: string): Promise<stri
   return identityOf(socket);
 }
 
+/** What a connection needs to let a client in. */
+interface Gate {
+  token: Buffer;
+  refusals: Refusals;
+  authTimeoutMs: number;
+}
+
+/**
+ * One client's connection. Until it authenticates, it may send one thing, a `session/authenticate`
+ * request of at most PRE_AUTH_MAX_MESSAGE bytes, within `authTimeoutMs`; anything else (another
+ * method, a notification, a bigger or malformed frame, silence) closes it, and is counted in
+ * the audit log (see Refusals). The gate answers authenticate itself, before vscode-jsonrpc
+ * sees a message: an unauthenticated peer never reaches a handler.
+ */
 function serveConnection(
   socket: net.Socket,
   service: Service,
-  token: Buffer,
+  gate: Gate,
+  onAuthenticated: () => void,
   log: (line: string) => void,
   requestShutdown: () => void,
 ): void {
-  const conn = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
   let client: string | null = null;
-  // A connection that never authenticates does not hold a slot forever.
-  const authTimer = setTimeout(() => {
-    if (client === null) conn.dispose();
-  }, AUTH_TIMEOUT_MS);
-  conn.onClose(() => {
+  let closing = false;
+  const writer = new SocketMessageWriter(socket);
+  /** Answers `id` with an error once `audited` is written, then closes the connection. */
+  const refuseAndClose = (id: unknown, err: ResponseError<ErrorData>, audited: Promise<void> = Promise.resolve()) => {
+    if (closing) return;
+    closing = true;
+    const answer = typeof id === 'number' || typeof id === 'string' ? audited.then(() => writer.write({ jsonrpc: '2.0', id, error: err.toJson() } as Message)) : audited;
+    void answer.catch(() => undefined).finally(() => socket.end());
+    // A peer that does not close its side in time is cut off.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+  const admit = (m: Message): boolean => {
+    if (closing) return false;
+    if (client !== null) return true;
+    const req = m as { id?: unknown; method?: unknown; params?: unknown };
+    if (req.method !== methods.authenticate.name) {
+      const why = typeof req.method === 'string' ? `unauthenticated call to ${req.method.slice(0, 64)}` : 'unauthenticated message';
+      refuseAndClose(req.id, refusal('not authenticated'), gate.refusals.note(why));
+      return false;
+    }
+    const v = validateParams('authenticate', req.params);
+    if (!v.ok || (typeof req.id !== 'number' && typeof req.id !== 'string')) {
+      const err = new ResponseError<ErrorData>(ErrorCode.InvalidParams, `invalid params for ${methods.authenticate.name}: ${v.ok ? 'no request id' : v.reason}`);
+      refuseAndClose(req.id, err, gate.refusals.note('malformed authentication'));
+      return false;
+    }
+    const p = v.value;
+    const given = Buffer.from(p.token);
+    if (given.length !== gate.token.length || !timingSafeEqual(given, gate.token)) {
+      refuseAndClose(req.id, refusal('wrong daemon token'), gate.refusals.note('wrong token', p.client));
+      return false;
+    }
+    if (p.protocolVersion !== PROTOCOL_VERSION) {
+      refuseAndClose(
+        req.id,
+        new ResponseError<ErrorData>(ErrorCode.InvalidInput, `protocol version ${p.protocolVersion} is not supported (daemon speaks ${PROTOCOL_VERSION})`, {
+          hint: 'restart the daemon so that client and daemon are the same version: keyward daemon stop',
+        }),
+      );
+      return false;
+    }
+    client = p.client;
     clearTimeout(authTimer);
+    onAuthenticated();
+    void writer.write({ jsonrpc: '2.0', id: req.id, result: { daemonVersion: VERSION, protocolVersion: PROTOCOL_VERSION } } as Message).catch(() => undefined);
+    return false;
+  };
+  const reader = new BoundedMessageReader(socket, () => (client === null ? PRE_AUTH_MAX_MESSAGE : MAX_MESSAGE), admit);
+  const conn = createMessageConnection(reader, writer);
+  // A connection that does not authenticate in time is closed.
+  const authTimer = setTimeout(() => {
+    if (client !== null) return;
+    void gate.refusals.note('no authentication in time');
+    closing = true;
     socket.destroy();
+  }, gate.authTimeoutMs);
+  authTimer.unref();
+  // Everything goes with the socket: the connection's maps and handlers, the reader's buffer,
+  // the timer. (A broken frame destroys the socket too: see BoundedMessageReader.)
+  // (One that closes before authenticating is not refused: a client probing that the daemon
+  // is up does that.)
+  socket.once('close', () => {
+    clearTimeout(authTimer);
+    closing = true;
+    conn.dispose();
+  });
+  reader.onError(() => {
+    if (client === null && !closing) void gate.refusals.note('malformed message');
+    closing = true;
   });
   conn.onError(() => undefined);
   let requests = 0;
@@ -213,29 +328,8 @@ function serveConnection(
     try {
       const key = methodsByName.get(method);
       if (key === undefined) throw new ResponseError(ErrorCode.MethodNotFound, `unknown method: ${method.slice(0, 64)}`);
+      if (key === 'authenticate') throw new ResponseError(ErrorCode.InvalidInput, 'this connection is already authenticated');
       const v = validateParams(key, params);
-      if (key === 'authenticate') {
-        if (!v.ok) throw new ResponseError(ErrorCode.InvalidParams, `invalid params for ${method}: ${v.reason}`);
-        const p = v.value as { token: string; client: string; protocolVersion: number };
-        const given = Buffer.from(p.token);
-        if (given.length !== token.length || !timingSafeEqual(given, token)) {
-          await service.record({ event: 'auth', outcome: 'refused', client: p.client, detail: 'wrong token' });
-          setTimeout(() => conn.dispose(), 50);
-          throw refusal('wrong daemon token');
-        }
-        if (p.protocolVersion !== PROTOCOL_VERSION) {
-          throw new ResponseError(ErrorCode.InvalidInput, `protocol version ${p.protocolVersion} is not supported (daemon speaks ${PROTOCOL_VERSION})`, {
-            hint: 'restart the daemon so that client and daemon are the same version: keyward daemon stop',
-          } satisfies ErrorData);
-        }
-        client = p.client;
-        return { daemonVersion: VERSION, protocolVersion: PROTOCOL_VERSION };
-      }
-      if (client === null) {
-        await service.record({ event: 'auth', outcome: 'refused', detail: `unauthenticated call to ${method.slice(0, 64)}` });
-        setTimeout(() => conn.dispose(), 50);
-        throw refusal('not authenticated');
-      }
       if (!v.ok) throw new ResponseError(ErrorCode.InvalidParams, `invalid params for ${method}: ${v.reason}`);
       if (key === 'shutdown') {
         // Answer first; the stop ends every socket gracefully, so this reply is flushed.
@@ -243,7 +337,7 @@ function serveConnection(
         return {};
       }
       const call: CallContext = {
-        client,
+        client: client ?? 'unknown',
         requestId: id,
         notify: (m, p) => conn.sendNotification(m, p),
       };
