@@ -26,6 +26,7 @@ import { sopsKmsClient } from './kms';
 import { workspaceHandlers } from './watch/handlers';
 import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
+import { auditHandlers } from './audit/handlers';
 
 /** What a handler knows of the call it serves. */
 export interface CallContext {
@@ -113,6 +114,7 @@ export class Service {
     ...workspaceHandlers(this),
     ...sopsHandlers(this),
     ...teamHandlers(this),
+    ...auditHandlers(() => this.audit),
 
     status: async () => ({
       pid: process.pid,
@@ -250,10 +252,6 @@ export class Service {
       }
       return { armored: info.armored, stanzas: info.stanzas, headerSize: info.headerSize, payloadSize: info.payloadSize, keys };
     },
-
-    auditShow: async (p) => ({ records: await this.audit.show(p.limit) }),
-
-    auditVerify: () => this.audit.verify(),
   };
 }
 

@@ -14,11 +14,13 @@ import { workspaceMethods } from './workspace';
 import { jobMethods } from './jobs';
 import { sopsMethods } from './sops';
 import { teamMethods } from './team';
+import { auditMethods, AuditHeadSchema } from './audit';
 
 export * from './jobs';
 export * from './workspace';
 export * from './sops';
 export * from './team';
+export * from './audit';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -166,7 +168,8 @@ const coreMethods = {
   },
   auditVerify: {
     name: 'audit/verify',
-    params: empty,
+    /** `head`: a head saved elsewhere (audit/head), which the log must still hold unchanged. */
+    params: z.strictObject({ head: AuditHeadSchema.optional() }),
     result: {} as { ok: boolean; records: number; problems: { seq?: number; line: number; problem: string }[] },
   },
 } as const;
@@ -182,6 +185,7 @@ export const methods = {
   ...sopsMethods,
   ...teamMethods,
   ...jobMethods,
+  ...auditMethods,
 } as const;
 
 /** Notification from the daemon to the client that asked for `age/decrypt` without an output. */

@@ -97,7 +97,8 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsyncs a directory, so that an entry created or renamed in it is on disk. */
+export async function syncDir(dir: string): Promise<void> {
   let h: fsp.FileHandle | undefined;
   try {
     h = await fsp.open(dir, fsc.O_RDONLY);
