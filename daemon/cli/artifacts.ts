@@ -6,6 +6,7 @@ import { ErrorCode, ExitCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 import { collect, globals, isConnectionLost, print, streamingToStdout, withBackend } from './context';
 import type { Backend } from './backend';
+import { isKeywardTemp } from '../util/temps';
 
 /** `keyward rewrap`, `keyward rotate`, `keyward jobs ...` and `keyward decrypt --range`. */
 export function registerArtifactCommands(program: Command): void {
@@ -143,7 +144,7 @@ export async function decryptRange(input: string, range: string, output: string 
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
     throw new KeywardError(ErrorCode.InvalidInput, `invalid range: ${range}`, 'END must not be before START');
   }
-  const r = await streamingToStdout(() =>
+  const run = () =>
     withBackend(async (b) => {
       if (output === undefined) {
         b.onNotification(AgeDataNotification, (p) => {
@@ -151,8 +152,8 @@ export async function decryptRange(input: string, range: string, output: string 
         });
       }
       return b.call('ageDecryptRange', { input, start, end, ...(output ? { output } : {}), ...(force ? { overwrite: true } : {}) });
-    }),
-  );
+    });
+  const r = await (output === undefined ? streamingToStdout(run) : run());
   if (output) print(output, r);
 }
 
@@ -162,7 +163,8 @@ async function expand(patterns: string[]): Promise<string[]> {
   for (const p of patterns) {
     if (/[*?[\]{}]/.test(p)) {
       const { glob } = await import('tinyglobby');
-      const found = await glob(p, { absolute: true, onlyFiles: true, dot: false });
+      // Keyward's own temps (a job's, an atomic write's) are half-written: never a job's input.
+      const found = (await glob(p, { absolute: true, onlyFiles: true, dot: false })).filter((f) => !isKeywardTemp(path.basename(f)));
       if (!found.length) throw new KeywardError(ErrorCode.NotFound, `no file matches ${p}`, 'check the pattern');
       for (const f of found.sort()) out.add(path.resolve(f));
     } else {

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { keywardHome } from '../util/paths';
+import { sweepTemps, useTempJournal } from '../util/temps';
 import { VERSION } from '../version';
 import { readPassphrase } from './prompt';
 import { connectBackend, type Backend } from './backend';
@@ -28,6 +29,15 @@ program
   .addOption(new Option('--keystore <backend>', 'where keys live (chosen before the first key)').choices(['keychain', 'file']))
   .showHelpAfterError()
   .exitOverride();
+
+// Before every command: this process's temps are journaled in the home, and what crashed
+// keyward processes of the home left is removed (see util/temps.ts). Cheap when there is
+// nothing: one directory listing.
+program.hook('preAction', async () => {
+  const { homeDir } = globals();
+  useTempJournal(homeDir);
+  await sweepTemps(homeDir);
+});
 
 export function globals(): GlobalOpts & { homeDir: string } {
   const o = program.opts<GlobalOpts>();

@@ -176,7 +176,7 @@ program
       if (output) print(output, { output, bytesOut: r.bytesOut });
       return;
     }
-    const r = await streamingToStdout(() =>
+    const run = () =>
       withBackend(async (b) => {
         if (output === undefined) {
           b.onNotification(AgeDataNotification, (p) => {
@@ -184,8 +184,8 @@ program
           });
         }
         return b.call('ageDecrypt', { input, ...(output ? { output } : {}), ...(o.force ? { overwrite: true } : {}) });
-      }),
-    );
+      });
+    const r = await (output === undefined ? streamingToStdout(run) : run());
     if (output) print(output, r);
   });
 

@@ -7,6 +7,7 @@ import { ErrorCode, PROTOCOL_VERSION, methods, methodsByName, validateParams, ty
 import type { SecretBackend } from '../keystore/backend';
 import { Service, type CallContext } from '../service';
 import { writeFileAtomic } from '../util/atomic';
+import { closeTempJournal, recordTemp, sweepTemps, useTempJournal } from '../util/temps';
 import { KeywardError, errnoCode } from '../util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from '../util/paths';
 import { BoundedMessageReader } from './framing';
@@ -68,6 +69,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   let server: net.Server | undefined;
   let opened: Service | undefined;
   try {
+    // What crashed processes of this home left (a partial decryption first), before anything
+    // else: jobs resume below, and must not find an earlier attempt's temps.
+    useTempJournal(paths.home);
+    const swept = await sweepTemps(paths.home);
+    if (swept.length) log(`daemon: removed ${swept.length} temp file(s) left by a crash`);
     if (process.platform !== 'win32') await fsp.rm(paths.socket, { force: true }); // stale: we hold the lock
     const token = randomBytes(32).toString('hex');
     await writeFileAtomic(paths.token, token + '\n', 0o600);
@@ -142,6 +148,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           await removeIfSame(paths.token, tokenId);
           if (process.platform !== 'win32') await removeIfSame(paths.socket, socketId);
           await service.record({ event: 'daemon.stop', outcome: 'ok', detail: reason }).catch(() => undefined);
+          await closeTempJournal(paths.home);
           await lock.release();
           resolveClosed();
         })();
@@ -165,6 +172,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   } catch (e) {
     server?.close();
     await opened?.dispose(); // resumed jobs stop at a safe point; they resume at the next start
+    await closeTempJournal(paths.home);
     await lock.release();
     throw e;
   }
@@ -202,6 +210,7 @@ async function listenPrivately(server: net.Server, socket: string): Promise<stri
     return null;
   }
   const bound = path.join(path.dirname(socket), `.${randomBytes(4).toString('hex')}`);
+  const recorded = await recordTemp(bound);
   const old = process.umask(0o177);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -221,6 +230,7 @@ async function listenPrivately(server: net.Server, socket: string): Promise<stri
     });
   } finally {
     process.umask(old);
+    recorded.done();
   }
   return identityOf(socket);
 }

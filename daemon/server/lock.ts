@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError, errnoCode } from '../util/errors';
 
@@ -27,6 +28,7 @@ export async function acquireLock(file: string, owner: 'daemon' | 'cli'): Promis
   const content = JSON.stringify({ pid: process.pid, owner, start: processStart(process.pid) }) + '\n';
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   const deadline = Date.now() + UNREADABLE_GRACE_MS + 1_000;
+  await removeDeadTemps(file);
   try {
     await fsp.writeFile(temp, content, { mode: 0o600, flag: 'w' });
     for (let attempt = 0; attempt < 3; ) {
@@ -70,6 +72,17 @@ export async function acquireLock(file: string, owner: 'daemon' | 'cli'): Promis
     await fsp.rm(temp, { force: true });
   }
   throw new KeywardError(ErrorCode.Busy, `could not take the lock ${file}`, 'another keyward process is starting; try again');
+}
+
+/** Removes the temps (`LOCK.<pid>.<random>`) that processes killed while taking the lock left. */
+async function removeDeadTemps(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const prefix = path.basename(file) + '.';
+  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{8}$/.exec(name.slice(prefix.length));
+    if (m && !isAlive(Number(m[1]))) await fsp.rm(path.join(dir, name), { force: true });
+  }
 }
 
 /** Creates `file` holding `content` (already in `temp`), atomically where hard links work; false if it exists. */

@@ -1,0 +1,171 @@
+// Issue 15, item 6: a crash leaves no plaintext and no debris for long. Every temp Keyward
+// creates is journaled; the next keyward command or daemon start removes what a killed process
+// left, plaintext first; walks and jobs leave Keyward's temp names alone.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { DaemonClient, startDaemonProcess } from '../../daemon/client';
+import { jobTempPath } from '../../daemon/jobs/manager';
+import { CliSandbox } from '../helpers/cli';
+import { daemonPid, killDaemon, killHard, spawnCli, until } from '../helpers/procs';
+
+const DAEMON = path.resolve(__dirname, '../../dist/daemon.js');
+const temps = async (dir: string) => (await fsp.readdir(dir)).filter((n) => n.includes('keyward-tmp'));
+
+describe('a crash leaves no plaintext and no debris (file keystore)', function () {
+  this.timeout(120_000);
+  let sb: CliSandbox;
+
+  before(async () => {
+    sb = await CliSandbox.create({ KEYWARD_KEYSTORE_PASSPHRASE: 'temps test' });
+    sb.ok(['--keystore', 'file', 'keys', 'generate', 'alice']);
+  });
+  after(async () => {
+    await sb?.dispose();
+  });
+
+  /**
+   * Feeds `bytes` into a FIFO the daemon reads, up to `upTo` bytes, and keeps it open: the
+   * request is in flight until the test kills the daemon.
+   */
+  async function feed(fifo: string, bytes: Buffer, upTo: number): Promise<() => Promise<void>> {
+    const w = await fsp.open(fifo, 'w');
+    await w.write(bytes.subarray(0, upTo));
+    return () => w.close().catch(() => undefined);
+  }
+
+  it('a daemon killed while it decrypts to a file: the partial plaintext goes at the next keyward command', async () => {
+    // Larger than the decryption's write-behind (32 MiB), so that some of it is written.
+    const plain = Buffer.concat([Buffer.from('PLAINTEXT-CANARY '), randomBytes(40 << 20)]);
+    await fsp.writeFile(sb.path('model.bin'), plain);
+    sb.ok(['encrypt', '-k', 'alice', '-o', 'model.age', 'model.bin']);
+    await fsp.rm(sb.path('model.bin'));
+    const age = await fsp.readFile(sb.path('model.age'));
+    const fifo = sb.path('model.fifo');
+    spawnSync('mkfifo', [fifo]);
+    const out = sb.path('model.out');
+    // Straight to the daemon (the CLI reads a header itself first, which a FIFO cannot give twice).
+    const c = await DaemonClient.connect(sb.home, 'test', sb.env);
+    const pending = c.call('ageDecrypt', { input: fifo, output: out }).catch((e: unknown) => e);
+    // All but the last chunk: the plaintext before it is written, and the request cannot end.
+    const close = await feed(fifo, age, age.length - 100_000);
+    await until(async () => {
+      const t = await temps(sb.dir);
+      return t.length === 1 && (await fsp.stat(sb.path(t[0]!))).size > 0;
+    }, 30_000, 'the daemon wrote plaintext into its temp');
+    await killDaemon(sb);
+    await close();
+    await pending;
+    c.close();
+    const [left] = await temps(sb.dir);
+    assert.ok(left, 'the kill left the temp');
+    assert.ok((await fsp.readFile(sb.path(left))).includes('PLAINTEXT-CANARY'), 'holding plaintext');
+    sb.ok(['--version']);
+    assert.equal((await temps(sb.dir)).length, 1, '--version does not touch the home');
+    // The next keyward command removes it, one that starts no daemon too.
+    sb.ok(['--no-daemon', 'keys', 'list']);
+    assert.deepEqual(await temps(sb.dir), []);
+    await assert.rejects(fsp.access(out), 'and there is no output');
+  });
+
+  it('...and so does the next daemon start', async () => {
+    const age = await fsp.readFile(sb.path('model.age'));
+    const fifo = sb.path('model.fifo');
+    const out = sb.path('model.out');
+    await startDaemonProcess(sb.home, DAEMON, sb.env);
+    const c = await DaemonClient.connect(sb.home, 'test', sb.env);
+    const pending = c.call('ageDecrypt', { input: fifo, output: out }).catch((e: unknown) => e);
+    const close = await feed(fifo, age, age.length - 100_000);
+    await until(async () => (await temps(sb.dir)).length === 1, 30_000, 'the daemon wrote its temp');
+    await killDaemon(sb);
+    await close();
+    await pending;
+    c.close();
+    assert.equal((await temps(sb.dir)).length, 1);
+    await startDaemonProcess(sb.home, DAEMON, sb.env);
+    assert.deepEqual(await temps(sb.dir), [], 'removed');
+    await assert.rejects(fsp.access(out), 'and no output');
+    // Its journal went too; the running daemon's own is empty.
+    const journals = await fsp.readdir(path.join(sb.home, 'temps'));
+    const pid = await daemonPid(sb);
+    assert.ok(journals.every((j) => j.startsWith(`${pid}.`)), journals.join(', '));
+  });
+
+  it('a daemon killed while it encrypts: the partial ciphertext goes too', async () => {
+    const fifo = sb.path('enc.fifo');
+    spawnSync('mkfifo', [fifo]);
+    const cli = spawnCli(sb, ['encrypt', '-k', 'alice', '-o', 'enc.age', fifo]);
+    const close = await feed(fifo, randomBytes(2 << 20), 2 << 20);
+    await until(async () => (await temps(sb.dir)).length === 1, 30_000, 'the daemon wrote its temp');
+    await killDaemon(sb);
+    await close();
+    await cli.done;
+    sb.ok(['keys', 'list']);
+    assert.deepEqual(await temps(sb.dir), []);
+  });
+
+  it('a keyward killed while sops edit runs: the plaintext in RAM goes at the next command', async () => {
+    await fsp.writeFile(sb.path('app.yaml'), 'db:\n  password: edit-canary\n');
+    sb.ok(['sops', 'encrypt', '--age', 'alice', '-i', 'app.yaml']);
+    const ready = sb.path('edit.ready');
+    const script = sb.path('editor.sh');
+    // Says where its file is, then waits (it outlives the keyward that started it).
+    await fsp.writeFile(script, `#!/bin/sh\necho "$$ $1" > "${ready}.tmp"\nmv "${ready}.tmp" "${ready}"\nexec sleep 60\n`, { mode: 0o700 });
+    const cli = spawnCli(sb, ['sops', 'edit', 'app.yaml'], { env: { EDITOR: script } });
+    await until(() => fsp.access(ready).then(() => true, () => false), 30_000, 'the editor started');
+    const [editorPid, file] = (await fsp.readFile(ready, 'utf8')).trim().split(' ') as [string, string];
+    const dir = path.dirname(file);
+    assert.match(path.basename(dir), /^keyward-edit-/);
+    assert.match(await fsp.readFile(file, 'utf8'), /edit-canary/);
+    await killHard(cli.child.pid!);
+    await killHard(Number(editorPid));
+    await cli.done;
+    assert.ok(await fsp.access(dir).then(() => true, () => false), 'the kill left it');
+    sb.ok(['keys', 'list']);
+    await assert.rejects(fsp.access(dir), 'removed by the next command');
+  });
+
+  it('an edit removes what an edit of another home left', async () => {
+    const other = await CliSandbox.create({ KEYWARD_KEYSTORE_PASSPHRASE: 'temps test', XDG_RUNTIME_DIR: sb.env.XDG_RUNTIME_DIR });
+    try {
+      await fsp.writeFile(sb.path('app2.yaml'), 'a: b\n');
+      sb.ok(['sops', 'encrypt', '--age', 'alice', '-i', 'app2.yaml']);
+      const ready = sb.path('edit2.ready');
+      const script = sb.path('editor2.sh');
+      await fsp.writeFile(script, `#!/bin/sh\necho "$$ $1" > "${ready}.tmp"\nmv "${ready}.tmp" "${ready}"\nexec sleep 60\n`, { mode: 0o700 });
+      const cli = spawnCli(sb, ['sops', 'edit', 'app2.yaml'], { env: { EDITOR: script } });
+      await until(() => fsp.access(ready).then(() => true, () => false), 30_000, 'the editor started');
+      const [editorPid, file] = (await fsp.readFile(ready, 'utf8')).trim().split(' ') as [string, string];
+      const dir = path.dirname(file);
+      await killHard(cli.child.pid!);
+      await killHard(Number(editorPid));
+      await cli.done;
+      // Another home's edit, in the same runtime dir: it cannot read sb's journal, but sees the dir's owner is gone.
+      other.ok(['--keystore', 'file', 'keys', 'generate', 'bob']);
+      await fsp.writeFile(other.path('x.yaml'), 'x: y\n');
+      other.ok(['sops', 'encrypt', '--age', 'bob', '-i', 'x.yaml']);
+      other.ok(['sops', 'edit', 'x.yaml'], { env: { EDITOR: 'true' } });
+      await assert.rejects(fsp.access(dir), 'removed by the other edit');
+    } finally {
+      await other.dispose();
+    }
+  });
+
+  it('walks and jobs leave Keyward temp names alone: a leftover staging file breaks no later sops rotate', async () => {
+    const tree = sb.path('secrets');
+    await fsp.mkdir(tree);
+    await fsp.writeFile(path.join(tree, 'a.json'), JSON.stringify({ user: 'u', pass: 'p' }));
+    sb.ok(['sops', 'encrypt', '--age', 'alice', '-i', path.join(tree, 'a.json')]);
+    const full = await fsp.readFile(path.join(tree, 'a.json'));
+    // What a job killed while writing its staging file left: the job's temp, and an atomic
+    // write's temp of it, cut short.
+    const jobTemp = jobTempPath(path.join(tree, 'a.json'), '20260101000000-abcdef');
+    await fsp.writeFile(jobTemp, full);
+    await fsp.writeFile(`${path.join(tree, '.' + path.basename(jobTemp))}.0123456789ab.keyward-tmp`, full.subarray(0, full.length - 40));
+    const r = sb.run(['sops', 'rotate', tree]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /1 done, 0 unchanged, 0 failed of 1/);
+  });
+});
