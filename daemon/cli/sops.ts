@@ -122,13 +122,16 @@ export function registerSopsCommands(program: Command): void {
   });
 
   sops
-    .command('set <file> <path> <value>')
+    .command('set <file> <path> [value]')
     .description('set one value (JSON), e.g. keyward sops set app.yaml \'["db"]["password"]\' \'"s3cret"\'; other values keep their ciphertext')
     .option('--create', 'create the file (with the .sops.yaml rule for it) if it does not exist')
     .option('--value-stdin', 'read the JSON value from stdin instead (keeps it out of shell history)')
     .addOption(typeOption())
-    .action(async (file: string, treePath: string, value: string, o: { create?: boolean; valueStdin?: boolean; inputType?: SopsFormatName }) => {
-      const valueJson = o.valueStdin ? (await readAll()).trim() : value;
+    .action(async (file: string, treePath: string, value: string | undefined, o: { create?: boolean; valueStdin?: boolean; inputType?: SopsFormatName }) => {
+      if ((o.valueStdin === true) === (value !== undefined)) {
+        throw new KeywardError(ErrorCode.InvalidInput, o.valueStdin ? 'a value and --value-stdin were both given' : 'no value given', 'give the JSON value as the third argument, or pipe it in with --value-stdin');
+      }
+      const valueJson = value ?? (await readAll()).trim();
       const r = await withBackend((b) =>
         b.call('sopsSet', {
           path: path.resolve(file),
