@@ -349,7 +349,13 @@ function serveConnection(
       const call: CallContext = {
         client: client ?? 'unknown',
         requestId: id,
-        notify: (m, p) => conn.sendNotification(m, p),
+        // Never throws where it is called: to a client that went away (vscode-jsonrpc throws at
+        // once on a closed connection), it rejects. A job followed by a client killed mid-way
+        // died of that throw in its progress listener.
+        notify: async (m, p) => {
+          if (closing) throw new Error('the client went away');
+          await conn.sendNotification(m, p);
+        },
       };
       return await dispatch(service, key, v.value, call);
     } catch (e) {

@@ -13,7 +13,7 @@ import { processStart } from '../../daemon/server/lock';
 import { isKeywardError } from '../../daemon/util/errors';
 import { daemonPaths } from '../../daemon/util/paths';
 import { CliSandbox } from '../helpers/cli';
-import { killDaemon, spawnCli, until } from '../helpers/procs';
+import { killDaemon, killHard, spawnCli, until } from '../helpers/procs';
 import { tempDir } from '../helpers/tools';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -173,6 +173,38 @@ describe('keyward CLI when the daemon dies mid-request (kill -9, file keystore)'
     await fsp.rename(sb.path('spare.age'), sb.path('hold.age'));
     const id = /jobs wait (\S+?)[),]/.exec(r.stderr)![1]!;
     assert.match(sb.ok(['jobs', 'wait', id]), /: done, /);
+  });
+
+  it('a client killed while it follows a job does not stop the job', async () => {
+    const files: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      await fsp.writeFile(sb.path(`k${i}.bin`), randomBytes(1 << 20));
+      sb.ok(['encrypt', '-k', 'alice', `k${i}.bin`]);
+      files.push(`k${i}.bin.age`);
+    }
+    await fsp.writeFile(sb.path('late.bin'), randomBytes(1000));
+    sb.ok(['encrypt', '-k', 'alice', '-o', 'late.age', 'late.bin']);
+    const late = await fsp.readFile(sb.path('late.age'));
+    assert.ok(late.length < 60_000, 'it fits in the pipe: the write does not wait for a reader');
+    spawnSync('mkfifo', [sb.path('wait.age')]);
+    const before = new Set(await fsp.readdir(path.join(sb.home, 'jobs')).catch(() => []));
+    const cli = spawnCli(sb, ['rotate', ...files, 'wait.age']);
+    let journal = '';
+    await until(async () => {
+      const name = (await fsp.readdir(path.join(sb.home, 'jobs')).catch(() => [])).find((n) => !before.has(n));
+      journal = name ? path.join(sb.home, 'jobs', name) : '';
+      return !!name && ((await fsp.readFile(journal, 'utf8')).match(/"phase":"done"/g) ?? []).length === files.length;
+    }, 30_000, 'the job ran');
+    await killHard(cli.child.pid!);
+    await cli.done;
+    // The job goes on: its last file arrives (it reports progress to no-one now). Its first
+    // read gets it through the FIFO, the later ones from the real file put in its place.
+    const w = await fsp.open(sb.path('wait.age'), 'w');
+    await fsp.rename(sb.path('late.age'), sb.path('wait.age'));
+    await w.write(late);
+    await w.close();
+    const id = path.basename(journal, '.jsonl');
+    assert.match(sb.ok(['jobs', 'wait', id]), /: done, 3 done/);
   });
 
   describe('sops edit', () => {
