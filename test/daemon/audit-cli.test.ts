@@ -5,6 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ExitCode } from '../../daemon/protocol';
 import { CliSandbox } from '../helpers/cli';
+import { sandboxKeystore } from '../helpers/procs';
 
 describe('keyward audit: verify after the daemon restarts, head, verify --head (file keystore)', function () {
   this.timeout(60_000);
@@ -12,8 +13,9 @@ describe('keyward audit: verify after the daemon restarts, head, verify --head (
   const log = () => path.join(sb.home, 'audit.jsonl');
 
   before(async () => {
-    sb = await CliSandbox.create({ KEYWARD_KEYSTORE_PASSPHRASE: 'audit-cli test' });
-    sb.ok(['--keystore', 'file', 'keys', 'generate', 'alice']);
+    const ks = sandboxKeystore('audit-cli test');
+    sb = await CliSandbox.create(ks.env);
+    sb.ok([...ks.first, 'keys', 'generate', 'alice']);
   });
   // Each case starts from a new log (moved away together with its head: a fresh start).
   beforeEach(async () => {

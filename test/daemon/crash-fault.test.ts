@@ -15,7 +15,7 @@ import { DaemonClient } from '../../daemon/client';
 import { AgeDataNotification, type AgeDataParams } from '../../daemon/protocol';
 import { isKeywardTemp } from '../../daemon/util/temps';
 import { CliSandbox } from '../helpers/cli';
-import { daemonPid, killHard, spawnCli, type Running } from '../helpers/procs';
+import { daemonPid, killHard, sandboxKeystore, spawnCli, type Running } from '../helpers/procs';
 
 const DAEMON = path.resolve(__dirname, '../../dist/daemon.js');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -51,11 +51,10 @@ describe('crash and fault suite: kill -9 of the daemon or the CLI at random poin
   const corpus = (...p: string[]) => sb.path('corpus', ...p);
 
   before(async function () {
-    // The real keychain where npm test provides one (a restart costs no scrypt); else the file keystore.
-    const keychain = !!process.env.DBUS_SESSION_BUS_ADDRESS;
-    sb = await CliSandbox.create(keychain ? {} : { KEYWARD_KEYSTORE_PASSPHRASE: 'fault suite' });
+    const ks = sandboxKeystore('fault suite');
+    sb = await CliSandbox.create(ks.env);
     process.stderr.write(`      crash and fault suite: seed ${seed}, ${rounds} rounds (KEYWARD_FAULT_SEED=${seed} replays it)\n`);
-    sb.ok([...(keychain ? [] : ['--keystore', 'file']), 'keys', 'generate', 'alice']);
+    sb.ok([...ks.first, 'keys', 'generate', 'alice']);
     sb.ok(['keys', 'generate', 'bob']);
     await fsp.mkdir(corpus());
     await fsp.mkdir(sb.path('src'));

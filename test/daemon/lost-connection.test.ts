@@ -13,7 +13,7 @@ import { processStart } from '../../daemon/server/lock';
 import { isKeywardError } from '../../daemon/util/errors';
 import { daemonPaths } from '../../daemon/util/paths';
 import { CliSandbox } from '../helpers/cli';
-import { killDaemon, killHard, spawnCli, until } from '../helpers/procs';
+import { killDaemon, killHard, sandboxKeystore, spawnCli, until } from '../helpers/procs';
 import { tempDir } from '../helpers/tools';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -104,8 +104,9 @@ describe('keyward CLI when the daemon dies mid-request (kill -9, file keystore)'
   let sb: CliSandbox;
 
   before(async () => {
-    sb = await CliSandbox.create({ KEYWARD_KEYSTORE_PASSPHRASE: 'lost-connection test' });
-    sb.ok(['--keystore', 'file', 'keys', 'generate', 'alice']);
+    const ks = sandboxKeystore('lost-connection test');
+    sb = await CliSandbox.create(ks.env);
+    sb.ok([...ks.first, 'keys', 'generate', 'alice']);
   });
   after(async () => {
     await sb?.dispose();

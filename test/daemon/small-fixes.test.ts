@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CliSandbox } from '../helpers/cli';
+import { sandboxKeystore } from '../helpers/procs';
 import { requireVersion } from '../helpers/tools';
 
 describe('small ones found on the way (CLI, file keystore)', function () {
@@ -14,8 +15,9 @@ describe('small ones found on the way (CLI, file keystore)', function () {
   let recipient: string;
 
   before(async () => {
-    sb = await CliSandbox.create({ KEYWARD_KEYSTORE_PASSPHRASE: 'small fixes' });
-    recipient = sb.ok(['--keystore', 'file', 'keys', 'generate', 'alice']).trim();
+    const ks = sandboxKeystore('small fixes');
+    sb = await CliSandbox.create(ks.env);
+    recipient = sb.ok([...ks.first, 'keys', 'generate', 'alice']).trim();
   });
   after(async () => {
     await sb?.dispose();

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { DaemonClient, startDaemonProcess } from '../../daemon/client';
 import { jobTempPath } from '../../daemon/jobs/manager';
 import { CliSandbox } from '../helpers/cli';
-import { daemonPid, killDaemon, killHard, spawnCli, until } from '../helpers/procs';
+import { daemonPid, killDaemon, killHard, sandboxKeystore, spawnCli, until } from '../helpers/procs';
 
 const DAEMON = path.resolve(__dirname, '../../dist/daemon.js');
 const temps = async (dir: string) => (await fsp.readdir(dir)).filter((n) => n.includes('keyward-tmp'));
@@ -19,8 +19,9 @@ describe('a crash leaves no plaintext and no debris (file keystore)', function (
   let sb: CliSandbox;
 
   before(async () => {
-    sb = await CliSandbox.create({ KEYWARD_KEYSTORE_PASSPHRASE: 'temps test' });
-    sb.ok(['--keystore', 'file', 'keys', 'generate', 'alice']);
+    const ks = sandboxKeystore('temps test');
+    sb = await CliSandbox.create(ks.env);
+    sb.ok([...ks.first, 'keys', 'generate', 'alice']);
   });
   after(async () => {
     await sb?.dispose();
@@ -128,7 +129,8 @@ describe('a crash leaves no plaintext and no debris (file keystore)', function (
   });
 
   it('an edit removes what an edit of another home left', async () => {
-    const other = await CliSandbox.create({ KEYWARD_KEYSTORE_PASSPHRASE: 'temps test', XDG_RUNTIME_DIR: sb.env.XDG_RUNTIME_DIR });
+    const ks = sandboxKeystore('temps test');
+    const other = await CliSandbox.create({ ...ks.env, XDG_RUNTIME_DIR: sb.env.XDG_RUNTIME_DIR });
     try {
       await fsp.writeFile(sb.path('app2.yaml'), 'a: b\n');
       sb.ok(['sops', 'encrypt', '--age', 'alice', '-i', 'app2.yaml']);
@@ -143,7 +145,7 @@ describe('a crash leaves no plaintext and no debris (file keystore)', function (
       await killHard(Number(editorPid));
       await cli.done;
       // Another home's edit, in the same runtime dir: it cannot read sb's journal, but sees the dir's owner is gone.
-      other.ok(['--keystore', 'file', 'keys', 'generate', 'bob']);
+      other.ok([...ks.first, 'keys', 'generate', 'bob']);
       await fsp.writeFile(other.path('x.yaml'), 'x: y\n');
       other.ok(['sops', 'encrypt', '--age', 'bob', '-i', 'x.yaml']);
       other.ok(['sops', 'edit', 'x.yaml'], { env: { EDITOR: 'true' } });

@@ -68,3 +68,13 @@ export async function until(cond: () => boolean | Promise<boolean>, ms: number, 
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * The keystore of a sandbox: the Secret Service where the tests run in a session with one (npm
+ * test provides it: a daemon start then costs no scrypt), else the passphrase-file keystore.
+ * Either way the suite runs, never skips. `first` goes before the first `keys generate`.
+ */
+export function sandboxKeystore(passphrase: string): { env: NodeJS.ProcessEnv; first: string[] } {
+  if (process.env.DBUS_SESSION_BUS_ADDRESS) return { env: {}, first: [] };
+  return { env: { KEYWARD_KEYSTORE_PASSPHRASE: passphrase }, first: ['--keystore', 'file'] };
+}
