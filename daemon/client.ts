@@ -191,7 +191,8 @@ export async function startDaemonProcess(home: string, daemonScript: string, env
   const paths = daemonPaths(home, env);
   await ensurePrivateDir(paths.home);
   const out = openSync(paths.log, 'a', 0o600);
-  const child = spawn(process.execPath, [daemonScript], {
+  // --expose-gc: the daemon collects what a flood of refused connections left (daemon.ts, Admission).
+  const child = spawn(process.execPath, ['--expose-gc', daemonScript], {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...env, KEYWARD_HOME: home },

@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, promises as fsp, renameSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { createMessageConnection, ResponseError, SocketMessageWriter, type Message } from 'vscode-jsonrpc/node';
+import { createMessageConnection, ResponseError, SocketMessageWriter, type Message, type MessageConnection } from 'vscode-jsonrpc/node';
 import { ErrorCode, PROTOCOL_VERSION, methods, methodsByName, validateParams, type ErrorData, type MethodKey } from '../protocol';
 import type { SecretBackend } from '../keystore/backend';
 import { Service, type CallContext } from '../service';
@@ -28,8 +28,10 @@ export interface DaemonOptions {
   reachableCheckMs?: number;
   /** How long a connection may take to authenticate (default 5 s). */
   authTimeoutMs?: number;
-  /** Connections waiting to authenticate at once; more are closed as they come (default 32). */
+  /** Connections authenticating at once (default 32); more wait their turn, unread. */
   maxUnauthenticated?: number;
+  /** Connections waiting for that turn (default 1024); more are closed as they come. */
+  maxQueued?: number;
   /** Refused connections within this window are audited as one record (default 10 s). */
   refusalWindowMs?: number;
 }
@@ -44,6 +46,10 @@ export interface RunningDaemon {
 
 const AUTH_TIMEOUT_MS = 5_000;
 const MAX_UNAUTHENTICATED = 32;
+const MAX_QUEUED = 1024;
+/** A collection follows this many connections that never authenticated, once none came for QUIET_MS. */
+const GC_AFTER = 256;
+const QUIET_MS = 1_000;
 const REFUSAL_WINDOW_MS = 10_000;
 const REACHABLE_CHECK_MS = 10_000;
 /** Before authentication a message is an authenticate request: a few hundred bytes. */
@@ -91,30 +97,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     );
     const sockets = new Set<net.Socket>();
     const refusals = new Refusals((e) => service.record(e), log, opts.refusalWindowMs ?? REFUSAL_WINDOW_MS);
-    let waiting = 0;
     const gate: Gate = {
       token: Buffer.from(token),
       refusals,
       authTimeoutMs: opts.authTimeoutMs ?? AUTH_TIMEOUT_MS,
     };
+    const admission = new Admission(opts.maxUnauthenticated ?? MAX_UNAUTHENTICATED, opts.maxQueued ?? MAX_QUEUED, gate.authTimeoutMs, (why) => void refusals.note(why));
     server = net.createServer((socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
       socket.on('error', () => undefined); // a peer that went away; 'close' follows
-      // Connections that have not authenticated yet are few: more are closed as they come.
-      if (waiting >= (opts.maxUnauthenticated ?? MAX_UNAUTHENTICATED)) {
-        void refusals.note('too many connections waiting to authenticate');
-        socket.destroy();
-        return;
-      }
-      waiting++;
-      let counted = true;
-      const authenticated = () => {
-        if (counted) waiting--;
-        counted = false;
-      };
-      socket.once('close', authenticated);
-      serveConnection(socket, service, gate, authenticated, log, () => void running.stop('shutdown requested'));
+      admission.admit(socket, (authenticated) => serveConnection(socket, service, gate, authenticated, log, () => void running.stop('shutdown requested')));
     });
     await service.record({ event: 'daemon.start', outcome: 'ok', detail: `pid ${process.pid}` });
 
@@ -235,6 +228,102 @@ async function listenPrivately(server: net.Server, socket: string): Promise<stri
   return identityOf(socket);
 }
 
+/**
+ * How many connections may be authenticating at once. A new connection is served at once while
+ * fewer than `max` are (a client authenticates within milliseconds of connecting, so a burst of
+ * fifty is fine); beyond that it waits its turn, unread (what it sends stays in the kernel's
+ * socket buffer), and is closed if its turn has not come within the authentication deadline,
+ * or if `maxQueued` already wait. A slot is freed when its connection authenticates or closes.
+ */
+class Admission {
+  private active = 0;
+  private readonly queue: { socket: net.Socket; start: () => void; timer: NodeJS.Timeout }[] = [];
+  /** Connections closed without authenticating since the last collection, and the quiet timer. */
+  private unauthenticatedClosed = 0;
+  private quiet: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly max: number,
+    private readonly maxQueued: number,
+    private readonly deadlineMs: number,
+    private readonly refused: (why: string) => void,
+  ) {}
+
+  /** Serves `socket` now or later; `serve` gets the function that frees its slot. */
+  admit(socket: net.Socket, serve: (authenticated: () => void) => void): void {
+    this.afterBurst();
+    const start = () => {
+      this.active++;
+      let counted = true;
+      const free = () => {
+        if (!counted) return;
+        counted = false;
+        this.active--;
+        this.next();
+      };
+      socket.once('close', () => {
+        if (counted) this.unauthenticatedClosed++;
+        free();
+      });
+      serve(free);
+      socket.resume();
+    };
+    if (this.active < this.max) return start();
+    if (this.queue.length >= this.maxQueued) {
+      this.refused('too many connections waiting to authenticate');
+      socket.destroy();
+      return;
+    }
+    socket.pause();
+    const entry = {
+      socket,
+      start,
+      timer: setTimeout(() => {
+        this.drop(entry);
+        this.refused('no authentication in time');
+        socket.destroy();
+      }, this.deadlineMs),
+    };
+    entry.timer.unref();
+    this.queue.push(entry);
+    socket.once('close', () => this.drop(entry));
+  }
+
+  /**
+   * Once connections stop coming after a burst of ones that never authenticated (a flood),
+   * collects the garbage they left (a few KiB each) if the daemon may (`--expose-gc`, as
+   * `keyward` starts it): an idle process is not collected otherwise, and would keep that
+   * memory for good. No-op without it.
+   */
+  private afterBurst(): void {
+    clearTimeout(this.quiet);
+    this.quiet = setTimeout(() => {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (this.unauthenticatedClosed < GC_AFTER || !gc) return;
+      this.unauthenticatedClosed = 0;
+      gc();
+      // A second collection once the first one's sweeping is done: it compacts, and V8 then
+      // gives the emptied pages back.
+      setTimeout(() => gc(), QUIET_MS).unref();
+    }, QUIET_MS);
+    this.quiet.unref();
+  }
+
+  private drop(entry: { timer: NodeJS.Timeout }): void {
+    clearTimeout(entry.timer);
+    const i = this.queue.indexOf(entry as never);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
+  private next(): void {
+    while (this.active < this.max && this.queue.length) {
+      const e = this.queue.shift()!;
+      clearTimeout(e.timer);
+      if (!e.socket.destroyed) e.start();
+    }
+  }
+}
+
 /** What a connection needs to let a client in. */
 interface Gate {
   token: Buffer;
@@ -246,8 +335,9 @@ interface Gate {
  * One client's connection. Until it authenticates, it may send one thing, a `session/authenticate`
  * request of at most PRE_AUTH_MAX_MESSAGE bytes, within `authTimeoutMs`; anything else (another
  * method, a notification, a bigger or malformed frame, silence) closes it, and is counted in
- * the audit log (see Refusals). The gate answers authenticate itself, before vscode-jsonrpc
- * sees a message: an unauthenticated peer never reaches a handler.
+ * the audit log (see Refusals). The gate answers authenticate itself, and the JSON-RPC
+ * connection (vscode-jsonrpc's, a few KiB of objects) is made only once the client is in: an
+ * unauthenticated peer never reaches a handler, and a flood of them leaves little to collect.
  */
 function serveConnection(
   socket: net.Socket,
@@ -257,21 +347,23 @@ function serveConnection(
   log: (line: string) => void,
   requestShutdown: () => void,
 ): void {
-  let client: string | null = null;
-  let closing = false;
-  const writer = new SocketMessageWriter(socket);
+  const state = { client: null as string | null, closing: false, conn: undefined as MessageConnection | undefined };
   /** Answers `id` with an error once `audited` is written, then closes the connection. */
   const refuseAndClose = (id: unknown, err: ResponseError<ErrorData>, audited: Promise<void> = Promise.resolve()) => {
-    if (closing) return;
-    closing = true;
-    const answer = typeof id === 'number' || typeof id === 'string' ? audited.then(() => writer.write({ jsonrpc: '2.0', id, error: err.toJson() } as Message)) : audited;
-    void answer.catch(() => undefined).finally(() => socket.end());
+    if (state.closing) return;
+    state.closing = true;
+    void audited
+      .then(() => {
+        if (typeof id === 'number' || typeof id === 'string') writeFrame(socket, { jsonrpc: '2.0', id, error: err.toJson() });
+      })
+      .catch(() => undefined)
+      .finally(() => socket.end());
     // A peer that does not close its side in time is cut off.
     setTimeout(() => socket.destroy(), 1000).unref();
   };
   const admit = (m: Message): boolean => {
-    if (closing) return false;
-    if (client !== null) return true;
+    if (state.closing) return false;
+    if (state.client !== null) return true;
     const req = m as { id?: unknown; method?: unknown; params?: unknown };
     if (req.method !== methods.authenticate.name) {
       const why = typeof req.method === 'string' ? `unauthenticated call to ${req.method.slice(0, 64)}` : 'unauthenticated message';
@@ -299,38 +391,57 @@ function serveConnection(
       );
       return false;
     }
-    client = p.client;
+    state.client = p.client;
     clearTimeout(authTimer);
     onAuthenticated();
-    void writer.write({ jsonrpc: '2.0', id: req.id, result: { daemonVersion: VERSION, protocolVersion: PROTOCOL_VERSION } } as Message).catch(() => undefined);
+    // The answer goes out before anything the connection sends.
+    writeFrame(socket, { jsonrpc: '2.0', id: req.id, result: { daemonVersion: VERSION, protocolVersion: PROTOCOL_VERSION } });
+    state.conn = serveAuthenticated(socket, reader, service, p.client, () => state.closing, log, requestShutdown);
     return false;
   };
-  const reader = new BoundedMessageReader(socket, () => (client === null ? PRE_AUTH_MAX_MESSAGE : MAX_MESSAGE), admit);
-  const conn = createMessageConnection(reader, writer);
+  const reader = new BoundedMessageReader(socket, () => (state.client === null ? PRE_AUTH_MAX_MESSAGE : MAX_MESSAGE), admit);
   // A connection that does not authenticate in time is closed.
   const authTimer = setTimeout(() => {
-    if (client !== null) return;
+    if (state.client !== null) return;
     void gate.refusals.note('no authentication in time');
-    closing = true;
+    state.closing = true;
     socket.destroy();
   }, gate.authTimeoutMs);
   authTimer.unref();
   // Everything goes with the socket: the connection's maps and handlers, the reader's buffer,
-  // the timer. (A broken frame destroys the socket too: see BoundedMessageReader.)
-  // (One that closes before authenticating is not refused: a client probing that the daemon
-  // is up does that.)
+  // the timer. (A broken frame destroys the socket too: see BoundedMessageReader.) One that
+  // closes before authenticating is not refused: a client probing that the daemon is up does that.
   socket.once('close', () => {
     clearTimeout(authTimer);
-    closing = true;
-    conn.dispose();
+    state.closing = true;
+    state.conn?.dispose();
   });
   reader.onError(() => {
-    if (client === null && !closing) void gate.refusals.note('malformed message');
-    closing = true;
+    if (state.client === null && !state.closing) void gate.refusals.note('malformed message');
+    state.closing = true;
   });
+  reader.listen(() => undefined); // until authenticated, admit() sees every message
+}
+
+/** Writes one message in the wire's framing, straight to the socket (before or without a connection). */
+function writeFrame(socket: net.Socket, msg: object): void {
+  const body = Buffer.from(JSON.stringify(msg), 'utf8');
+  socket.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, 'ascii'), body]));
+}
+
+/** The JSON-RPC connection of an authenticated client: its requests go to the service's handlers. */
+function serveAuthenticated(
+  socket: net.Socket,
+  reader: BoundedMessageReader,
+  service: Service,
+  client: string,
+  closing: () => boolean,
+  log: (line: string) => void,
+  requestShutdown: () => void,
+): MessageConnection {
+  const conn = createMessageConnection(reader, new SocketMessageWriter(socket));
   conn.onError(() => undefined);
   let requests = 0;
-
   conn.onRequest(async (method: string, params: unknown) => {
     const started = Date.now();
     const id = String(++requests);
@@ -347,13 +458,13 @@ function serveConnection(
         return {};
       }
       const call: CallContext = {
-        client: client ?? 'unknown',
+        client,
         requestId: id,
         // Never throws where it is called: to a client that went away (vscode-jsonrpc throws at
         // once on a closed connection), it rejects. A job followed by a client killed mid-way
         // died of that throw in its progress listener.
         notify: async (m, p) => {
-          if (closing) throw new Error('the client went away');
+          if (closing()) throw new Error('the client went away');
           await conn.sendNotification(m, p);
         },
       };
@@ -367,6 +478,7 @@ function serveConnection(
     }
   });
   conn.listen();
+  return conn;
 }
 
 function dispatch(service: Service, key: MethodKey, params: unknown, call: CallContext): Promise<unknown> {

@@ -25,6 +25,7 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
   private bodyLength = -1;
   private callback: DataCallback | undefined;
   private failed = false;
+  private listening = false;
   private readonly onData = (b: Buffer) => this.receive(b);
 
   /**
@@ -40,14 +41,21 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
     super();
   }
 
+  /**
+   * Delivers each message to `callback`. Called again, it hands the stream over to the new
+   * callback (the daemon reads the authentication itself, then gives the rest to a connection).
+   */
   listen(callback: DataCallback): Disposable {
     this.callback = callback;
-    this.socket.on('data', this.onData);
-    this.socket.on('error', (e) => this.fireError(e));
-    this.socket.once('close', () => {
-      this.release();
-      this.fireClose();
-    });
+    if (!this.listening) {
+      this.listening = true;
+      this.socket.on('data', this.onData);
+      this.socket.on('error', (e) => this.fireError(e));
+      this.socket.once('close', () => {
+        this.release();
+        this.fireClose();
+      });
+    }
     return Disposable.create(() => this.release());
   }
 

@@ -121,18 +121,27 @@ describe('unauthenticated connections cannot exhaust the daemon', function () {
     assert.ok(recs.some((x) => /no authentication in time/.test(x.detail ?? '')), JSON.stringify(recs));
   });
 
-  it('lets few connections wait to authenticate at once; an authenticated one frees its slot', async () => {
-    await start({ maxUnauthenticated: 4 });
+  it('lets few connections authenticate at once; the next wait their turn, unread; more are closed', async () => {
+    await start({ maxUnauthenticated: 4, maxQueued: 2 });
     const waiting = [await connect(), await connect(), await connect(), await connect()];
-    const fifth = await connect();
-    assert.ok(await within(fifth.closed, 5_000), 'the fifth is closed');
-    assert.ok(!waiting.some((w) => w.isClosed()), 'the first four are still open');
-    // One authenticates: a new connection is let in, and can authenticate.
+    const queued = [await connect(), await connect()];
+    const seventh = await connect();
+    assert.ok(await within(seventh.closed, 5_000), 'the seventh is closed');
+    assert.ok(![...waiting, ...queued].some((w) => w.isClosed()), 'the others are open');
+    // A queued one is not read: its authentication is answered once a slot is free.
+    queued[0]!.sock.write(await authFrame());
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal(queued[0]!.received(), '', 'not served while four are authenticating');
     waiting[0]!.sock.write(await authFrame());
-    for (let i = 0; i < 500 && !waiting[0]!.received().includes('"result"'); i++) await new Promise((res) => setTimeout(res, 10));
-    const c = await DaemonClient.connect(home, 'test', env);
-    assert.equal((await c.call('status', {})).pid, process.pid);
-    c.close();
+    for (let i = 0; i < 500 && !queued[0]!.received().includes('"result"'); i++) await new Promise((res) => setTimeout(res, 10));
+    assert.match(queued[0]!.received(), /"daemonVersion"/, 'served once one authenticated');
+  });
+
+  it('lets a burst of clients in, far more than authenticate at once', async () => {
+    await start();
+    const burst = await Promise.all(Array.from({ length: 100 }, () => DaemonClient.connect(home, 'test', env)));
+    assert.equal((await Promise.all(burst.map((c) => c.call('status', {})))).length, 100);
+    for (const c of burst) c.close();
   });
 
   it('frees everything when connections close mid-frame: no timer or buffer is left behind', async () => {
