@@ -13,7 +13,7 @@ import { processStart } from '../../daemon/server/lock';
 import { isKeywardError } from '../../daemon/util/errors';
 import { daemonPaths } from '../../daemon/util/paths';
 import { CliSandbox } from '../helpers/cli';
-import { killDaemon, killHard, sandboxKeystore, spawnCli, until } from '../helpers/procs';
+import { killDaemon, killHard, sandboxKeystore, spawnCli, until, type Running } from '../helpers/procs';
 import { tempDir } from '../helpers/tools';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -146,65 +146,61 @@ describe('keyward CLI when the daemon dies mid-request (kill -9, file keystore)'
     oneLine(r.stderr, /incomplete/);
   });
 
-  it('jobs: a followed rotation exits 7 and names the job to wait for', async () => {
+  /**
+   * `keyward rotate` of `n` files and of a FIFO, `TAG-hold.age`, whose header the job waits for:
+   * the job runs until the test releases it. Resolves once the other files are done (the CLI
+   * has the job and follows it). `release` puts a real age file there; `waiting`: the job is
+   * blocked opening the FIFO now (else a resumed job will open the path afresh).
+   */
+  async function heldRotation(tag: string, n: number): Promise<{ cli: Running; id: string; release: (waiting: boolean) => Promise<void> }> {
     const files: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      await fsp.writeFile(sb.path(`r${i}.bin`), randomBytes(1 << 20));
-      sb.ok(['encrypt', '-k', 'alice', `r${i}.bin`]);
-      files.push(`r${i}.bin.age`);
+    for (let i = 0; i < n; i++) {
+      await fsp.writeFile(sb.path(`${tag}${i}.bin`), randomBytes(1 << 20));
+      sb.ok(['encrypt', '-k', 'alice', `${tag}${i}.bin`]);
+      files.push(`${tag}${i}.bin.age`);
     }
-    // One "file" of the job is a FIFO: reading its header waits for the test, so the job is
-    // still running when the daemon is killed.
-    await fsp.writeFile(sb.path('hold.bin'), randomBytes(1000));
-    sb.ok(['encrypt', '-k', 'alice', '-o', 'spare.age', 'hold.bin']);
-    spawnSync('mkfifo', [sb.path('hold.age')]);
-    const cli = spawnCli(sb, ['rotate', ...files, 'hold.age']);
-    // Killed once the other files are done (so the CLI has the job and follows it).
-    const journal = async () => {
-      const dir = path.join(sb.home, 'jobs');
-      const names = await fsp.readdir(dir).catch(() => []);
-      return names.length ? fsp.readFile(path.join(dir, names[0]!), 'utf8') : '';
+    await fsp.writeFile(sb.path(`${tag}-spare.bin`), randomBytes(1000));
+    sb.ok(['encrypt', '-k', 'alice', '-o', `${tag}-spare.age`, `${tag}-spare.bin`]);
+    const spare = await fsp.readFile(sb.path(`${tag}-spare.age`));
+    const hold = sb.path(`${tag}-hold.age`);
+    spawnSync('mkfifo', [hold]);
+    const jobs = path.join(sb.home, 'jobs');
+    const before = new Set(await fsp.readdir(jobs).catch(() => []));
+    const cli = spawnCli(sb, ['rotate', ...files, hold]);
+    let id = '';
+    await until(async () => {
+      const name = (await fsp.readdir(jobs).catch(() => [])).find((x) => !before.has(x));
+      if (!name) return false;
+      id = path.basename(name, '.jsonl');
+      return ((await fsp.readFile(path.join(jobs, name), 'utf8')).match(/"phase":"done"/g) ?? []).length === n;
+    }, 30_000, 'the job ran');
+    const release = async (waiting: boolean) => {
+      // The job's first read of it gets the FIFO's bytes; later ones the real file put in its place.
+      const w = waiting ? await fsp.open(hold, 'w') : undefined;
+      await fsp.rename(sb.path(`${tag}-spare.age`), hold);
+      await w?.write(spare);
+      await w?.close();
     };
-    await until(async () => ((await journal()).match(/"phase":"done"/g) ?? []).length === files.length, 30_000, 'the job ran');
+    return { cli, id, release };
+  }
+
+  it('jobs: a followed rotation exits 7 and names the job to wait for', async () => {
+    const { cli, id, release } = await heldRotation('r', 3);
     await killDaemon(sb);
     const r = await cli.done;
     assert.equal(r.code, ExitCode.DaemonUnavailable, `exit ${r.code}: ${r.stderr}`);
-    oneLine(r.stderr, /keyward jobs wait \d{14}-[0-9a-f]{6}/);
+    oneLine(r.stderr, new RegExp(`keyward jobs wait ${id}\\)$`));
     // And it does resume and finish, once the FIFO is a real file.
-    await fsp.rename(sb.path('spare.age'), sb.path('hold.age'));
-    const id = /jobs wait (\S+?)[),]/.exec(r.stderr)![1]!;
-    assert.match(sb.ok(['jobs', 'wait', id]), /: done, /);
+    await release(false);
+    assert.match(sb.ok(['jobs', 'wait', id]), /: done, 4 done/);
   });
 
   it('a client killed while it follows a job does not stop the job', async () => {
-    const files: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      await fsp.writeFile(sb.path(`k${i}.bin`), randomBytes(1 << 20));
-      sb.ok(['encrypt', '-k', 'alice', `k${i}.bin`]);
-      files.push(`k${i}.bin.age`);
-    }
-    await fsp.writeFile(sb.path('late.bin'), randomBytes(1000));
-    sb.ok(['encrypt', '-k', 'alice', '-o', 'late.age', 'late.bin']);
-    const late = await fsp.readFile(sb.path('late.age'));
-    assert.ok(late.length < 60_000, 'it fits in the pipe: the write does not wait for a reader');
-    spawnSync('mkfifo', [sb.path('wait.age')]);
-    const before = new Set(await fsp.readdir(path.join(sb.home, 'jobs')).catch(() => []));
-    const cli = spawnCli(sb, ['rotate', ...files, 'wait.age']);
-    let journal = '';
-    await until(async () => {
-      const name = (await fsp.readdir(path.join(sb.home, 'jobs')).catch(() => [])).find((n) => !before.has(n));
-      journal = name ? path.join(sb.home, 'jobs', name) : '';
-      return !!name && ((await fsp.readFile(journal, 'utf8')).match(/"phase":"done"/g) ?? []).length === files.length;
-    }, 30_000, 'the job ran');
+    const { cli, id, release } = await heldRotation('k', 2);
     await killHard(cli.child.pid!);
     await cli.done;
-    // The job goes on: its last file arrives (it reports progress to no-one now). Its first
-    // read gets it through the FIFO, the later ones from the real file put in its place.
-    const w = await fsp.open(sb.path('wait.age'), 'w');
-    await fsp.rename(sb.path('late.age'), sb.path('wait.age'));
-    await w.write(late);
-    await w.close();
-    const id = path.basename(journal, '.jsonl');
+    // The job goes on: its last file arrives (it reports progress to no-one now).
+    await release(true);
     assert.match(sb.ok(['jobs', 'wait', id]), /: done, 3 done/);
   });
 

@@ -107,23 +107,30 @@ describe('a crash leaves no plaintext and no debris (file keystore)', function (
     assert.deepEqual(await temps(sb.dir), []);
   });
 
-  it('a keyward killed while sops edit runs: the plaintext in RAM goes at the next command', async () => {
-    await fsp.writeFile(sb.path('app.yaml'), 'db:\n  password: edit-canary\n');
-    sb.ok(['sops', 'encrypt', '--age', 'alice', '-i', 'app.yaml']);
-    const ready = sb.path('edit.ready');
-    const script = sb.path('editor.sh');
-    // Says where its file is, then waits (it outlives the keyward that started it).
+  /**
+   * Starts `keyward sops edit FILE` with an editor that says where its file is and waits, then
+   * kills the keyward (and the editor, which would outlive it); returns the file it edited.
+   */
+  async function editKilled(name: string, file: string): Promise<string> {
+    const ready = sb.path(`${name}.ready`);
+    const script = sb.path(`${name}.sh`);
     await fsp.writeFile(script, `#!/bin/sh\necho "$$ $1" > "${ready}.tmp"\nmv "${ready}.tmp" "${ready}"\nexec sleep 60\n`, { mode: 0o700 });
-    const cli = spawnCli(sb, ['sops', 'edit', 'app.yaml'], { env: { EDITOR: script } });
+    const cli = spawnCli(sb, ['sops', 'edit', file], { env: { EDITOR: script } });
     await until(() => fsp.access(ready).then(() => true, () => false), 30_000, 'the editor started');
-    const [editorPid, file] = (await fsp.readFile(ready, 'utf8')).trim().split(' ') as [string, string];
-    const dir = path.dirname(file);
-    assert.match(path.basename(dir), /^keyward-edit-/);
-    assert.match(await fsp.readFile(file, 'utf8'), /edit-canary/);
+    const [editorPid, edited] = (await fsp.readFile(ready, 'utf8')).trim().split(' ') as [string, string];
     await killHard(cli.child.pid!);
     await killHard(Number(editorPid));
     await cli.done;
-    assert.ok(await fsp.access(dir).then(() => true, () => false), 'the kill left it');
+    return edited;
+  }
+
+  it('a keyward killed while sops edit runs: the plaintext in RAM goes at the next command', async () => {
+    await fsp.writeFile(sb.path('app.yaml'), 'db:\n  password: edit-canary\n');
+    sb.ok(['sops', 'encrypt', '--age', 'alice', '-i', 'app.yaml']);
+    const file = await editKilled('edit1', 'app.yaml');
+    const dir = path.dirname(file);
+    assert.match(path.basename(dir), /^keyward-edit-/);
+    assert.match(await fsp.readFile(file, 'utf8'), /edit-canary/, 'the kill left the plaintext');
     sb.ok(['keys', 'list']);
     await assert.rejects(fsp.access(dir), 'removed by the next command');
   });
@@ -134,17 +141,8 @@ describe('a crash leaves no plaintext and no debris (file keystore)', function (
     try {
       await fsp.writeFile(sb.path('app2.yaml'), 'a: b\n');
       sb.ok(['sops', 'encrypt', '--age', 'alice', '-i', 'app2.yaml']);
-      const ready = sb.path('edit2.ready');
-      const script = sb.path('editor2.sh');
-      await fsp.writeFile(script, `#!/bin/sh\necho "$$ $1" > "${ready}.tmp"\nmv "${ready}.tmp" "${ready}"\nexec sleep 60\n`, { mode: 0o700 });
-      const cli = spawnCli(sb, ['sops', 'edit', 'app2.yaml'], { env: { EDITOR: script } });
-      await until(() => fsp.access(ready).then(() => true, () => false), 30_000, 'the editor started');
-      const [editorPid, file] = (await fsp.readFile(ready, 'utf8')).trim().split(' ') as [string, string];
-      const dir = path.dirname(file);
-      await killHard(cli.child.pid!);
-      await killHard(Number(editorPid));
-      await cli.done;
-      // Another home's edit, in the same runtime dir: it cannot read sb's journal, but sees the dir's owner is gone.
+      const dir = path.dirname(await editKilled('edit2', 'app2.yaml'));
+      // Another home's edit: it cannot read sb's journal, but sees the directory's owner is gone.
       other.ok([...ks.first, 'keys', 'generate', 'bob']);
       await fsp.writeFile(other.path('x.yaml'), 'x: y\n');
       other.ok(['sops', 'encrypt', '--age', 'bob', '-i', 'x.yaml']);
