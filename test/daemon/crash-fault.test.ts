@@ -250,7 +250,6 @@ describe('crash and fault suite: kill -9 of the daemon or the CLI at random poin
       }
       const r = await run.done;
       outcomes.push(`${victim} killed: ${finishedFirst ? 'after the command' : victim === 'cli' ? 'mid-command' : r.code === 0 ? 'exit 0' : `${op} exit ${r.code ?? r.signal}`}`);
-      if (r.code !== 0 && r.code !== null) process.stderr.write(`        ${op}: exit ${r.code}: ${r.stderr.trim()}\n`);
       const what = `${op}, ${victim} killed after ${delay} ms${finishedFirst ? ' (the command had ended)' : ''}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`;
       if (victim === 'daemon' && r.code !== 0 && r.code !== null) assert.match(r.stderr, /^keyward: /m, `${what}: a non-zero exit says why`);
       await check(r.code, r.stdout).catch((e: unknown) => {
