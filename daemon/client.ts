@@ -4,33 +4,50 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import {
   createMessageConnection,
+  ErrorCodes,
   ResponseError,
-  SocketMessageReader,
   SocketMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
 import type { MethodKey, ParamsOf, ResultOf } from './protocol';
 import { PROTOCOL_VERSION, methodNames } from './protocol/constants';
 import { ErrorCode, type ErrorData } from './protocol/errors';
+import { BoundedMessageReader } from './server/framing';
 import { isAlive, readHolder } from './server/lock';
 import { KeywardError, errnoCode } from './util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from './util/paths';
 
 const CONNECT_TIMEOUT_MS = 3_000;
+/** The largest message taken from the daemon (a decrypted 64 MiB sops file as base64, a long audit log). */
+const MAX_ANSWER = 512 * 1024 * 1024;
 const START_TIMEOUT_MS = 15_000;
 
 /** A connected, authenticated client of the daemon. */
 export class DaemonClient {
+  /** Set once the connection is gone: every call pending then, and every later one, fails. */
+  private lost = false;
+  private readonly pending = new Set<() => void>();
+
   private constructor(
     private readonly conn: MessageConnection,
     private readonly socket: net.Socket,
-  ) {}
+  ) {
+    // vscode-jsonrpc leaves the requests pending when the other side goes away (it rejects them
+    // only on our own dispose()): without this, a daemon killed mid-request left the CLI with a
+    // promise that never settled, and Node exited 0 with no output.
+    const gone = () => this.connectionLost();
+    conn.onClose(gone);
+    socket.once('close', gone);
+    // A write to a dead daemon (EPIPE, ECONNRESET) fails its request; the close follows.
+    socket.on('error', () => undefined);
+    conn.onError(() => undefined);
+  }
 
   /** Connects to the daemon of `home`; rejects with DaemonUnavailable when none answers. */
   static async connect(home: string, client: string, env: NodeJS.ProcessEnv = process.env): Promise<DaemonClient> {
     const paths = daemonPaths(home, env);
     const socket = await connectSocket(paths.socket);
-    const conn = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+    const conn = createMessageConnection(new BoundedMessageReader(socket, () => MAX_ANSWER), new SocketMessageWriter(socket));
     conn.listen();
     const c = new DaemonClient(conn, socket);
     let token: string;
@@ -58,22 +75,35 @@ export class DaemonClient {
     return DaemonClient.connect(home, client, env);
   }
 
-  /** Calls a method; the daemon's errors come back as KeywardErrors with their hints. */
+  /**
+   * Calls a method; the daemon's errors come back as KeywardErrors with their hints. A
+   * connection that drops before the answer arrives fails the call with DaemonUnavailable
+   * (see connectionLost), never leaves it pending.
+   */
   async call<K extends MethodKey>(key: K, params: ParamsOf<K>, timeoutMs = 0): Promise<ResultOf<K>> {
-    const req = this.conn.sendRequest<ResultOf<K>>(methodNames[key], params);
+    const method = methodNames[key];
+    if (this.lost) throw connectionLost(method);
+    let timer: NodeJS.Timeout | undefined;
+    let onLost!: () => void;
+    const lost = new Promise<never>((_, reject) => (onLost = () => reject(connectionLost(method))));
+    this.pending.add(onLost);
     try {
-      if (!timeoutMs) return await req;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new KeywardError(ErrorCode.DaemonUnavailable, `the daemon did not answer ${methodNames[key]} within ${timeoutMs} ms`, 'check the daemon log')), timeoutMs);
-      });
-      try {
-        return await Promise.race([req, timeout]);
-      } finally {
-        clearTimeout(timer);
+      const racers: Promise<ResultOf<K>>[] = [this.conn.sendRequest<ResultOf<K>>(method, params), lost];
+      if (timeoutMs) {
+        racers.push(
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new KeywardError(ErrorCode.DaemonUnavailable, `the daemon did not answer ${method} within ${timeoutMs} ms`, 'check the daemon log')), timeoutMs);
+          }),
+        );
       }
+      return await Promise.race(racers);
     } catch (e) {
-      throw fromWire(e);
+      // The request failed because the connection went (a write to a closed socket, say).
+      if (!(e instanceof ResponseError) && (this.lost || isConnectionFailure(e))) throw connectionLost(method);
+      throw fromWire(e, method);
+    } finally {
+      this.pending.delete(onLost);
+      clearTimeout(timer);
     }
   }
 
@@ -90,16 +120,46 @@ export class DaemonClient {
     this.conn.dispose();
     this.socket.destroy();
   }
+
+  private connectionLost(): void {
+    if (this.lost) return;
+    this.lost = true;
+    for (const reject of this.pending) reject();
+    this.pending.clear();
+  }
 }
 
-function fromWire(e: unknown): unknown {
+/**
+ * The error of a request whose connection dropped before its answer: the daemon stopped (a
+ * crash, a kill) or closed it. Whether the request took effect is unknown, so it is never
+ * reported as done; `connectionLost: true` lets a command say more (its output is incomplete,
+ * its job resumes).
+ */
+function connectionLost(method: string): KeywardError {
+  return Object.assign(
+    new KeywardError(
+      ErrorCode.DaemonUnavailable,
+      `the connection to the daemon was lost before it answered (${method})`,
+      'the daemon stopped; see its log (daemon.log in the keyward home), then run the command again: it starts a new daemon',
+    ),
+    { connectionLost: true },
+  );
+}
+
+function isConnectionFailure(e: unknown): boolean {
+  const code = errnoCode(e);
+  if (code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') return true;
+  return e instanceof Error && /connection (got disposed|is closed)|closed/i.test(e.message);
+}
+
+function fromWire(e: unknown, method: string): unknown {
   if (e instanceof ResponseError) {
+    // Our own close() while the request was pending.
+    if (e.code === ErrorCodes.PendingResponseRejected) return connectionLost(method);
     const data = e.data as ErrorData | undefined;
     return new KeywardError(e.code as ErrorCode, e.message, data?.hint);
   }
-  if (e instanceof Error && /connection (got disposed|is closed)|closed/i.test(e.message)) {
-    return new KeywardError(ErrorCode.DaemonUnavailable, 'the connection to the daemon was lost', 'check the daemon log; it restarts on the next command');
-  }
+  if (isConnectionFailure(e)) return connectionLost(method);
   return e;
 }
 
@@ -136,7 +196,8 @@ export async function startDaemonProcess(home: string, daemonScript: string, env
   const paths = daemonPaths(home, env);
   await ensurePrivateDir(paths.home);
   const out = openSync(paths.log, 'a', 0o600);
-  const child = spawn(process.execPath, [daemonScript], {
+  // --expose-gc: the daemon collects what a flood of refused connections left (daemon.ts, Admission).
+  const child = spawn(process.execPath, ['--expose-gc', daemonScript], {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...env, KEYWARD_HOME: home },

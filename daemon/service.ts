@@ -31,6 +31,7 @@ import { trustHandlers } from './trust/handlers';
 import { requireTrusted } from './trust/sets';
 import { runtimeHandlers } from './runtime/handlers';
 import { execHandlers } from './exec/handlers';
+import { auditHandlers } from './audit/handlers';
 
 /** What a handler knows of the call it serves. */
 export interface CallContext {
@@ -124,6 +125,7 @@ export class Service {
     ...trustHandlers({ home: () => this.home, keystore: () => this.keystore, record: (e) => this.record(e) }),
     ...runtimeHandlers({ keystore: () => this.keystore, audit: (e) => this.record(e) }),
     ...execHandlers({ keystore: () => this.keystore, kms: () => this.sopsKms(), audit: (e) => this.record(e) }),
+    ...auditHandlers(() => this.audit),
 
     status: async () => ({
       pid: process.pid,
@@ -272,10 +274,6 @@ export class Service {
       }
       return { armored: info.armored, stanzas: info.stanzas, headerSize: info.headerSize, payloadSize: info.payloadSize, keys };
     },
-
-    auditShow: async (p) => ({ records: await this.audit.show(p.limit) }),
-
-    auditVerify: () => this.audit.verify(),
   };
 }
 

@@ -238,7 +238,7 @@ export async function decryptFile(opts: DecryptFileOptions): Promise<TransferRes
     try {
       throwIfAborted(opts.signal);
       const spread = spreadPayload(input, opts);
-      return await writeAtomically(opts.output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite, signal: opts.signal }, async (sink) => {
+      return await writeAtomically(opts.output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite, signal: opts.signal, plaintext: true }, async (sink) => {
         if (spread !== undefined) await decryptSpread(spread.file, input.header.size, spread.payload, { sink, path: opts.output }, fileKey, opts);
         else await decryptBatches(input.payload, sink, fileKey, opts);
         return { bytesIn: spread?.size ?? input.bytesIn(), bytesOut: sink.written };
@@ -429,8 +429,8 @@ async function readHeaderFrom(reader: ByteReader): Promise<ParsedHeader> {
  * Writes `output` through a FileSink (with write-behind): it appears, fsynced and renamed into
  * place, only once `write` succeeded; on any failure there is no output and no temp file.
  */
-async function writeAtomically<T>(output: string, opts: { mode: number; overwrite?: boolean; signal?: AbortSignal }, write: (sink: FileSink) => Promise<T>): Promise<T> {
-  const out = await AtomicFile.open(output, { mode: opts.mode, overwrite: opts.overwrite ?? false });
+async function writeAtomically<T>(output: string, opts: { mode: number; overwrite?: boolean; signal?: AbortSignal; plaintext?: boolean }, write: (sink: FileSink) => Promise<T>): Promise<T> {
+  const out = await AtomicFile.open(output, { mode: opts.mode, overwrite: opts.overwrite ?? false, plaintext: opts.plaintext ?? false });
   try {
     const sink = new FileSink(out.handle, output, WRITE_BEHIND);
     const result = await write(sink);

@@ -67,7 +67,7 @@ export async function decryptRange(
   }
   await refuseExisting(output, opts.overwrite);
   return run(opts, async () => {
-    const out = await AtomicFile.open(output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite ?? false });
+    const out = await AtomicFile.open(output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite ?? false, plaintext: true });
     const sink = new FileSink(out.handle, output, WRITE_BEHIND);
     return {
       sink,

@@ -19,6 +19,7 @@ import {
 } from '../age';
 import type { FileOp, StageContext } from '../jobs/manager';
 import { jobTempPath } from '../jobs/manager';
+import { jobTempDiscarder } from '../util/temps';
 import type { Keystore } from '../keystore/keystore';
 import { KeywardError } from '../util/errors';
 import { META_TYPE, metaStanza, readMeta } from './meta';
@@ -144,7 +145,7 @@ export function rewrapOp(ks: () => Keystore): FileOp<RewrapParams> {
       }
       return commitCopy(file, d.temp, d.header, 'header rewritten (payload copied once, with room for the next rewrap)');
     },
-    discard: (file, ctx) => discardTemps(file, ctx.jobId),
+    discard: jobTempDiscarder(),
   };
 }
 
@@ -185,7 +186,7 @@ export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
       }
     },
     commit: (file, data) => commitCopy(file, (data as Staged & { mode: 'copy' }).temp, (data as Staged & { mode: 'copy' }).header, 'new file key'),
-    discard: (file, ctx) => discardTemps(file, ctx.jobId),
+    discard: jobTempDiscarder(),
   };
 }
 
@@ -274,20 +275,6 @@ async function commitCopy(file: string, temp: string, headerHash: string, detail
     await dir.close();
   }
   return { bytes: (await fsp.stat(file)).size, detail };
-}
-
-async function discardTemps(file: string, jobId: string): Promise<void> {
-  const temp = jobTempPath(file, jobId);
-  const dir = path.dirname(temp);
-  const base = path.basename(temp);
-  let names: string[] = [];
-  try {
-    names = await fsp.readdir(dir);
-  } catch {
-    return;
-  }
-  // The temp itself and AtomicFile's own temps for it (`.<temp>.<random>.keyward-tmp`).
-  for (const n of names) if (n === base || (n.startsWith(`.${base}.`) && n.endsWith('.keyward-tmp'))) await fsp.rm(path.join(dir, n), { force: true });
 }
 
 function sha256(b: Uint8Array): string {

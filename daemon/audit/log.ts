@@ -1,41 +1,40 @@
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { AuditRecordView } from '../protocol';
-import { writeFileAtomic } from '../util/atomic';
-import { errnoCode } from '../util/errors';
+import type { AuditHead, AuditRecordView } from '../protocol';
+import { syncDir } from '../util/atomic';
+import { errnoCode, ioError } from '../util/errors';
+import { AUDIT_FINDING, checkChain, compareEnds, GENESIS, parseRecord, readHead, sha256, type ChainEnd, type Head, type VerifyProblem } from './chain';
 
 /** What callers report: a record without its place in the chain. Never a secret, a plaintext value or a passphrase. */
 export type AuditEvent = Omit<AuditRecordView, 'seq' | 'ts'>;
 
-interface AuditRecord extends AuditRecordView {
-  /** SHA-256 (hex) of the previous record's line; 64 zeros for the first. */
-  prev: string;
-}
+export type { VerifyProblem } from './chain';
 
-interface Head {
-  seq: number;
-  hash: string;
-}
-
-const GENESIS = '0'.repeat(64);
-
-export interface VerifyProblem {
-  seq?: number;
-  line: number;
-  problem: string;
-}
+/** The head file's size: room for a head and the end it announces (about 230 bytes). */
+const HEAD_SIZE = 256;
 
 /**
  * Append-only, hash-chained JSONL: each record carries the SHA-256 of the previous line, so
- * an edited, deleted or reordered record breaks the chain at a place `verify` can name. A
- * head file (`audit.head`: last seq and hash) also catches records cut from the end. This
- * detects tampering with the log as stored; an attacker who can rewrite the whole chain and
- * the head undetected needs an outside anchor (ship the head elsewhere), as with any such log.
+ * an edited, deleted or reordered record breaks the chain at a place `verify` can name. The
+ * head file (`audit.head`: the last record's seq and hash) catches records cut from the end,
+ * an edited last record, and records added after it.
+ *
+ * The head is never repaired from the log. A process that appends first compares the head
+ * with the log's end (at its first record, and whenever the log changed under it); where they
+ * disagree, it records that as an `audit.finding` record before its own, and chains on from
+ * the log as it is: the finding, and the head's value at the time, stay in the log, and every
+ * later `verify` reports them. The head is written twice per append, first announcing the end
+ * the append will reach (`next`), then that end, so a crash between the two writes reads as
+ * what it is, not as tampering.
+ *
+ * What this cannot catch: someone who rewrites the log and the head together. Against that,
+ * keep the head's value elsewhere (`keyward audit head`) and check against it
+ * (`keyward audit verify --head`).
  */
 export class AuditLog {
   private tail: Promise<unknown> = Promise.resolve();
-  private head: Head | null = null;
+  /** The chain's end as this process last wrote or checked it, with the log file it was in. */
+  private end: { chain: ChainEnd; size: number; ino: number } | null = null;
 
   constructor(readonly file: string) {}
 
@@ -69,11 +68,12 @@ export class AuditLog {
   }
 
   private async write(events: readonly AuditEvent[]): Promise<void> {
-    let head = this.head ?? (await this.readHeadFromLog());
+    const { from, findings, newline } = await this.where();
+    let end = from;
     const lines: string[] = [];
-    for (const e of events) {
-      const rec: AuditRecord = {
-        seq: head.seq + 1,
+    for (const e of [...findings, ...events]) {
+      const rec = {
+        seq: end.seq + 1,
         ts: new Date().toISOString(),
         event: e.event,
         outcome: e.outcome,
@@ -81,113 +81,113 @@ export class AuditLog {
         ...(e.path !== undefined ? { path: e.path } : {}),
         ...(e.detail !== undefined ? { detail: e.detail } : {}),
         ...(e.client !== undefined ? { client: e.client } : {}),
-        prev: head.hash,
+        prev: end.hash,
       };
       const line = JSON.stringify(rec);
       lines.push(line);
-      head = { seq: rec.seq, hash: sha256(line) };
+      end = { seq: rec.seq, hash: sha256(line) };
     }
+    // 1. The head announces where this append will end; 2. the append; 3. the head says it did.
+    await this.writeHead({ seq: from.seq, hash: from.hash, next: end });
     await fsp.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const h = await fsp.open(this.file, 'a', 0o600);
+    let st;
     try {
-      await h.write(lines.map((l) => l + '\n').join(''));
+      await h.write((newline ? '\n' : '') + lines.map((l) => l + '\n').join(''));
       await h.sync();
+      st = await h.stat();
     } finally {
       await h.close();
     }
-    this.head = head;
-    await writeFileAtomic(this.headFile, JSON.stringify(this.head) + '\n', 0o600);
+    await this.writeHead(end);
+    this.end = { chain: end, size: st.size, ino: st.ino };
   }
 
-  /** The chain's end as the log itself has it (the head file is for verify, not for trust). */
-  private async readHeadFromLog(): Promise<Head> {
-    const lines = await this.lines();
-    const last = lines[lines.length - 1];
-    if (last === undefined) return { seq: 0, hash: GENESIS };
-    let seq = lines.length;
-    try {
-      seq = (JSON.parse(last) as AuditRecord).seq;
-    } catch {
-      // a broken last line: keep appending after it; verify will report it
+  /**
+   * Where the next record chains from, and the findings to record first. The log is read only
+   * when this process has not seen its end yet, or the file changed since it last wrote it
+   * (another process appended, or someone cut, replaced or removed it).
+   */
+  private async where(): Promise<{ from: ChainEnd; findings: AuditEvent[]; newline: boolean }> {
+    if (this.end !== null) {
+      const st = await fsp.stat(this.file).catch(() => null);
+      if (st && st.size === this.end.size && st.ino === this.end.ino) return { from: this.end.chain, findings: [], newline: false };
     }
-    return { seq, hash: sha256(last) };
+    const tail = await readTail(this.file);
+    const head = await readHead(this.headFile);
+    const problems = compareEnds(head, tail.end, path.basename(this.headFile), path.basename(this.file));
+    // The head's value goes into the finding: the head file itself moves on with the chain.
+    const held = head.kind === 'ok' ? `; the head held ${JSON.stringify(head.head)}` : '';
+    const findings = problems.map((problem) => ({ event: AUDIT_FINDING, outcome: 'failed' as const, detail: problem + held }));
+    return { from: tail.end ?? { seq: 0, hash: GENESIS }, findings, newline: tail.torn };
+  }
+
+  /**
+   * Writes the head in place, padded to a fixed size, and syncs its data: one write of one
+   * block, so each of the two head writes of an append costs one fdatasync, not a temp file,
+   * a rename and two syncs. (A head torn by a power cut reads as unreadable: a finding, never
+   * a pass.)
+   */
+  private async writeHead(h: Head): Promise<void> {
+    const text = JSON.stringify(h);
+    const buf = Buffer.alloc(Math.max(HEAD_SIZE, text.length + 1), 0x20);
+    buf.write(text);
+    buf[buf.length - 1] = 0x0a;
+    let fh: fsp.FileHandle;
+    let created = false;
+    try {
+      fh = await fsp.open(this.headFile, 'r+');
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw ioError(e, 'write the audit head', this.headFile);
+      fh = await fsp.open(this.headFile, 'wx', 0o600).catch((err: unknown) => {
+        throw ioError(err, 'write the audit head', this.headFile);
+      });
+      created = true;
+    }
+    try {
+      await fh.write(buf, 0, buf.length, 0);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    if (created) await syncDir(path.dirname(this.headFile));
   }
 
   async show(limit?: number): Promise<AuditRecordView[]> {
     const out: AuditRecordView[] = [];
     for (const line of await this.lines()) {
-      try {
-        const { prev: _prev, ...view } = JSON.parse(line) as AuditRecord;
-        out.push(view);
-      } catch {
-        // unreadable lines are verify's business
-      }
+      const rec = parseRecord(line);
+      if (!rec) continue; // unreadable lines are verify's business
+      const { prev: _prev, ...view } = rec;
+      out.push(view);
     }
     return limit ? out.slice(-limit) : out;
   }
 
-  async verify(): Promise<{ ok: boolean; records: number; problems: VerifyProblem[] }> {
+  /**
+   * Checks the whole chain, the head, the findings recorded so far, and, when given, a head the
+   * user saved elsewhere (the outside anchor): that record must still be in the log, unchanged.
+   */
+  async verify(saved?: AuditHead): Promise<{ ok: boolean; records: number; problems: VerifyProblem[] }> {
     await this.tail;
     const lines = await this.lines();
-    const problems: VerifyProblem[] = [];
-    const seqs = new Set<number>();
-    for (const line of lines) {
-      try {
-        seqs.add((JSON.parse(line) as AuditRecord).seq);
-      } catch {
-        // reported below
-      }
-    }
-    let prevHash = GENESIS;
-    let prevSeq = 0;
-    let expectSeq = 1;
-    for (const [i, line] of lines.entries()) {
-      const n = i + 1;
-      let rec: AuditRecord;
-      try {
-        rec = JSON.parse(line) as AuditRecord;
-      } catch {
-        problems.push({ line: n, problem: `line ${n} is not a valid record (edited or corrupted)` });
-        prevHash = sha256(line);
-        prevSeq = expectSeq;
-        expectSeq++;
-        continue;
-      }
-      if (typeof rec.seq !== 'number' || typeof rec.prev !== 'string') {
-        problems.push({ line: n, problem: `line ${n} is missing its seq or prev hash (edited)` });
-      } else if (rec.seq !== expectSeq) {
-        let what: string;
-        if (rec.seq < expectSeq || seqs.has(expectSeq)) what = `record ${rec.seq} is out of order at line ${n} (records were reordered or duplicated)`;
-        else what = `record(s) ${expectSeq}..${rec.seq - 1} are missing before line ${n} (deleted)`;
-        problems.push({ seq: rec.seq, line: n, problem: what });
-      } else if (prevSeq === rec.seq - 1 && rec.prev !== prevHash) {
-        problems.push({ seq: rec.seq - 1, line: n - 1, problem: `record ${rec.seq - 1} (line ${n - 1}) was edited: record ${rec.seq} holds a different hash for it` });
-      }
-      prevHash = sha256(line);
-      prevSeq = typeof rec.seq === 'number' ? rec.seq : expectSeq;
-      expectSeq = Math.max(expectSeq, prevSeq + 1);
-    }
-    const head = await this.readHeadFile();
-    if (head) {
-      const last = lines.length;
-      if (head.seq > expectSeq - 1) {
-        problems.push({ line: last, problem: `record(s) ${expectSeq}..${head.seq} were removed from the end of the log` });
-      } else if (head.seq === expectSeq - 1 && head.hash !== prevHash) {
-        problems.push({ seq: head.seq, line: last, problem: `record ${head.seq} (line ${last}) was edited after it was written` });
-      }
-    } else if (lines.length > 0) {
-      problems.push({ line: 0, problem: `the head file ${path.basename(this.headFile)} is missing` });
-    }
+    const head = await readHead(this.headFile);
+    const problems = checkChain(lines, head, path.basename(this.headFile), path.basename(this.file), saved);
     return { ok: problems.length === 0, records: lines.length, problems };
   }
 
-  private async readHeadFile(): Promise<Head | null> {
-    try {
-      return JSON.parse(await fsp.readFile(this.headFile, 'utf8')) as Head;
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') return null;
-      return { seq: -1, hash: '' };
-    }
+  /**
+   * The chain's end, to keep elsewhere and check against later (`verify(saved)`). Refused while
+   * the head and the log disagree: that end is not one to trust.
+   */
+  async currentHead(): Promise<AuditHead & { records: number }> {
+    await this.tail;
+    const tail = await readTail(this.file);
+    const head = await readHead(this.headFile);
+    const problems = compareEnds(head, tail.end, path.basename(this.headFile), path.basename(this.file));
+    if (problems.length) throw Object.assign(new Error(problems.join('; ')), { auditProblems: problems });
+    const end = tail.end ?? { seq: 0, hash: GENESIS };
+    return { seq: end.seq, hash: end.hash, records: end.seq };
   }
 
   private async lines(): Promise<string[]> {
@@ -202,6 +202,40 @@ export class AuditLog {
   }
 }
 
-function sha256(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
+/**
+ * The log's last record, read from the end of the file (a log grows for years; its start is not
+ * needed to append). `end` is null for a missing or empty log. `torn`: the file does not end
+ * with a newline (a write cut short), so an append starts a new line.
+ */
+async function readTail(file: string): Promise<{ end: ChainEnd | null; torn: boolean }> {
+  let h: fsp.FileHandle;
+  try {
+    h = await fsp.open(file, 'r');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return { end: null, torn: false };
+    throw e;
+  }
+  try {
+    const size = (await h.stat()).size;
+    if (size === 0) return { end: null, torn: false };
+    // Back from the end until a whole last line is in the buffer.
+    for (let want = 64 * 1024; ; want *= 4) {
+      const start = Math.max(0, size - want);
+      const buf = Buffer.alloc(size - start);
+      await h.read(buf, 0, buf.length, start);
+      const torn = buf[buf.length - 1] !== 0x0a;
+      const text = buf.toString('utf8').replace(/\n+$/, '');
+      const nl = text.lastIndexOf('\n');
+      if (nl < 0 && start > 0) continue;
+      const last = text.slice(nl + 1);
+      if (last === '') return { end: null, torn: false };
+      const rec = parseRecord(last);
+      if (rec) return { end: { seq: rec.seq, hash: sha256(last) }, torn };
+      // Not a record: its seq is its place (the count of lines), as verify counts it.
+      const all = (await fsp.readFile(file, 'utf8')).split('\n').filter((l) => l !== '');
+      return { end: { seq: all.length, hash: sha256(last), unreadable: true }, torn };
+    }
+  } finally {
+    await h.close();
+  }
 }

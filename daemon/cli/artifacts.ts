@@ -5,8 +5,9 @@ import type { AgeDataParams, JobInfo } from '../protocol';
 import { AgeDataNotification, JobProgressNotification } from '../protocol/constants';
 import { ErrorCode, ExitCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
-import { collect, globals, print, withBackend } from './context';
+import { collect, globals, isConnectionLost, print, streamingToStdout, withBackend } from './context';
 import type { Backend } from './backend';
+import { isKeywardTemp } from '../util/temps';
 
 /** `keyward rewrap`, `keyward rotate`, `keyward jobs ...` and `keyward decrypt --range`. */
 export function registerArtifactCommands(program: Command): void {
@@ -180,14 +181,16 @@ export async function decryptRange(input: string, range: string, output: string 
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
     throw new KeywardError(ErrorCode.InvalidInput, `invalid range: ${range}`, 'END must not be before START');
   }
-  const r = await withBackend(async (b) => {
-    if (output === undefined) {
-      b.onNotification(AgeDataNotification, (p) => {
-        process.stdout.write(Buffer.from((p as AgeDataParams).data, 'base64'));
-      });
-    }
-    return b.call('ageDecryptRange', { input, start, end, ...(output ? { output } : {}), ...(force ? { overwrite: true } : {}) });
-  });
+  const run = () =>
+    withBackend(async (b) => {
+      if (output === undefined) {
+        b.onNotification(AgeDataNotification, (p) => {
+          process.stdout.write(Buffer.from((p as AgeDataParams).data, 'base64'));
+        });
+      }
+      return b.call('ageDecryptRange', { input, start, end, ...(output ? { output } : {}), ...(force ? { overwrite: true } : {}) });
+    });
+  const r = await (output === undefined ? streamingToStdout(run) : run());
   if (output) print(output, r);
 }
 
@@ -201,7 +204,8 @@ async function expand(patterns: string[]): Promise<string[]> {
   for (const p of patterns) {
     if (/[*?[\]{}]/.test(p)) {
       const { glob, isDynamicPattern } = await import('tinyglobby');
-      const found = await glob(p, { absolute: true, onlyFiles: true, dot: false });
+      // Keyward's own temps (a job's, an atomic write's) are half-written: never a job's input.
+      const found = (await glob(p, { absolute: true, onlyFiles: true, dot: false })).filter((f) => !isKeywardTemp(path.basename(f)));
       if (!found.length) throw new KeywardError(ErrorCode.NotFound, `no file matches ${p}`, 'check the pattern');
       // The tree a glob was given: its directories before the first wildcard.
       const parts = p.split(/[\\/]/);
@@ -249,6 +253,10 @@ export async function follow(b: Backend, job: JobInfo): Promise<JobInfo> {
   process.once('SIGINT', onSigint);
   try {
     return await b.call('jobsWait', { id: job.id });
+  } catch (e) {
+    // The job is journaled: a daemon that died mid-way resumes it when it starts again.
+    if (!isConnectionLost(e)) throw e;
+    throw new KeywardError(e.code, `the daemon stopped while job ${job.id} ran`, `it resumes when the daemon starts again: keyward jobs wait ${job.id}`);
   } finally {
     process.off('SIGINT', onSigint);
     if (tty) process.stderr.write('\n');

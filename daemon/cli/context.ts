@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { keywardHome } from '../util/paths';
+import { sweepTemps, useTempJournal } from '../util/temps';
 import { VERSION } from '../version';
 import { readPassphrase } from './prompt';
 import { connectBackend, type Backend } from './backend';
@@ -30,6 +31,15 @@ program
   .option('--trust-recipients', "agree, without asking, to the recipients a repository's .keyward.yaml or .sops.yaml names (check them first: keyward trust show)")
   .showHelpAfterError()
   .exitOverride();
+
+// Before every command: this process's temps are journaled in the home, and what crashed
+// keyward processes of the home left is removed (see util/temps.ts). Cheap when there is
+// nothing: one directory listing.
+program.hook('preAction', async () => {
+  const { homeDir } = globals();
+  useTempJournal(homeDir);
+  await sweepTemps(homeDir);
+});
 
 export function globals(): GlobalOpts & { homeDir: string } {
   const o = program.opts<GlobalOpts>();
@@ -66,6 +76,24 @@ export async function withBackend<T>(fn: (b: Backend) => Promise<T>, opts: { key
     }
   } finally {
     await b.close();
+  }
+}
+
+/** Whether `e` says the connection to the daemon dropped before its answer (see client.ts). */
+export function isConnectionLost(e: unknown): e is KeywardError {
+  return isKeywardError(e) && e.code === ErrorCode.DaemonUnavailable && (e as { connectionLost?: unknown }).connectionLost === true;
+}
+
+/**
+ * Runs a request that streams plaintext to stdout: if the daemon goes away meanwhile, what was
+ * written is a prefix, and the error says so (exit 7, never 0).
+ */
+export async function streamingToStdout<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (!isConnectionLost(e)) throw e;
+    throw Object.assign(new KeywardError(e.code, `${e.message}: the output written to stdout is incomplete`, 'discard it, and decrypt again'), { connectionLost: true });
   }
 }
 

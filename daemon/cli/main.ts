@@ -4,13 +4,13 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CommanderError } from 'commander';
-import type { AgeDataParams, KeyInfo, KeyVersionInfo } from '../protocol';
+import type { AgeDataParams, AuditHead, KeyInfo, KeyVersionInfo } from '../protocol';
 import { AgeDataNotification } from '../protocol/constants';
 import { ErrorCode, ExitCode, exitCodeFor } from '../protocol/errors';
 import type { DaemonClient } from '../client';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { daemonPaths } from '../util/paths';
-import { collect, globals, parsePositiveInt, print, program, readStdin, warnFileKeystore, withBackend } from './context';
+import { collect, globals, parsePositiveInt, print, program, readStdin, streamingToStdout, warnFileKeystore, withBackend } from './context';
 import { confirm, readPassphrase } from './prompt';
 import { registerScanCommands } from './scan';
 import { registerStatusCommands } from './status';
@@ -188,14 +188,16 @@ program
       if (output) print(output, { output, bytesOut: r.bytesOut });
       return;
     }
-    const r = await withBackend(async (b) => {
-      if (output === undefined) {
-        b.onNotification(AgeDataNotification, (p) => {
-          process.stdout.write(Buffer.from((p as AgeDataParams).data, 'base64'));
-        });
-      }
-      return b.call('ageDecrypt', { input, ...(output ? { output } : {}), ...(o.force ? { overwrite: true } : {}), ...(o.plugin.length ? { plugins: o.plugin } : {}) });
-    });
+    const run = () =>
+      withBackend(async (b) => {
+        if (output === undefined) {
+          b.onNotification(AgeDataNotification, (p) => {
+            process.stdout.write(Buffer.from((p as AgeDataParams).data, 'base64'));
+          });
+        }
+        return b.call('ageDecrypt', { input, ...(output ? { output } : {}), ...(o.force ? { overwrite: true } : {}), ...(o.plugin.length ? { plugins: o.plugin } : {}) });
+      });
+    const r = await (output === undefined ? streamingToStdout(run) : run());
     if (output) print(output, r);
   });
 
@@ -231,11 +233,19 @@ audit
   });
 audit
   .command('verify')
-  .description('check the hash chain; names any edited, deleted or reordered record')
-  .action(async () => {
-    const r = await withBackend((b) => b.call('auditVerify', {}));
-    print(r.ok ? `ok: ${r.records} records, chain intact` : r.problems.map((p) => `line ${p.line}: ${p.problem}`).join('\n'), r);
+  .description('check the hash chain; names any edited, deleted, reordered, added or cut record')
+  .option('--head <seq:hash>', 'also check against a head you saved elsewhere (keyward audit head)', parseAuditHead)
+  .action(async (o: { head?: AuditHead }) => {
+    const r = await withBackend((b) => b.call('auditVerify', o.head ? { head: o.head } : {}));
+    print(r.ok ? `ok: ${r.records} records, chain intact${o.head ? `, record ${o.head.seq} as saved` : ''}` : r.problems.map((p) => `line ${p.line}: ${p.problem}`).join('\n'), r);
     if (!r.ok) process.exitCode = ExitCode.Failed;
+  });
+audit
+  .command('head')
+  .description('print the chain\'s end (seq:hash) to keep elsewhere; audit verify --head checks the log still holds it')
+  .action(async () => {
+    const r = await withBackend((b) => b.call('auditHead', {}));
+    print(`${r.seq}:${r.hash}`, r);
   });
 
 // ---- keystore and daemon -------------------------------------------------------------------
@@ -352,6 +362,12 @@ async function printStatus(): Promise<void> {
   } finally {
     c.close();
   }
+}
+
+function parseAuditHead(v: string): AuditHead {
+  const m = /^(\d{1,15}):([0-9a-f]{64})$/.exec(v.trim());
+  if (!m) throw new KeywardError(ErrorCode.InvalidInput, `not an audit head: ${v.slice(0, 80)}`, 'give it as keyward audit head printed it: SEQ:HASH');
+  return { seq: Number(m[1]), hash: m[2]! };
 }
 
 function formatKeys(list: KeyInfo[]): string {

@@ -22,13 +22,13 @@ export async function readPassphrase(question: string, envVar: string, opts: { c
   return first;
 }
 
-/** Asks a yes/no question on the terminal; false when there is none. */
-export async function confirm(question: string): Promise<boolean> {
+/** Asks a yes/no question on the terminal; false when there is none. An empty answer is `byDefault`. */
+export async function confirm(question: string, byDefault = false): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const a = await new Promise<string>((r) => rl.question(question, r));
-    return /^y(es)?$/i.test(a.trim());
+    const a = (await new Promise<string>((r) => rl.question(question, r))).trim();
+    return a === '' ? byDefault : /^y(es)?$/i.test(a);
   } finally {
     rl.close();
   }

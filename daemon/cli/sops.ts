@@ -2,17 +2,20 @@
 // encrypted files). Plaintext goes to stdout or, for `edit`, to a private file in memory
 // (a 0700 directory on a RAM file system), removed whatever happens.
 import { spawn } from 'node:child_process';
-import { existsSync, promises as fsp, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsc, existsSync, fdatasyncSync, fstatSync, openSync, promises as fsp, rmSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import type { SopsFileInfo, SopsFormatName } from '../protocol';
+import type { ResultOf, SopsFileInfo, SopsFormatName } from '../protocol';
 import { SopsFormats } from '../protocol/constants';
 import { ErrorCode, ExitCode } from '../protocol/errors';
+import { isAlive, processStart } from '../server/lock';
 import { KeywardError, isKeywardError } from '../util/errors';
+import { onRamFs, recordTemp, removeTemp, type RecordedTemp } from '../util/temps';
 import { follow, formatJob, runJob } from './artifacts';
 import type { Backend } from './backend';
-import { collect, globals, parsePositiveInt, print, withBackend } from './context';
+import { collect, globals, isConnectionLost, parsePositiveInt, print, withBackend } from './context';
 import { confirm } from './prompt';
 
 interface EncryptFlags {
@@ -122,13 +125,16 @@ export function registerSopsCommands(program: Command): void {
   });
 
   sops
-    .command('set <file> <path> <value>')
+    .command('set <file> <path> [value]')
     .description('set one value (JSON), e.g. keyward sops set app.yaml \'["db"]["password"]\' \'"s3cret"\'; other values keep their ciphertext')
     .option('--create', 'create the file (with the .sops.yaml rule for it) if it does not exist')
     .option('--value-stdin', 'read the JSON value from stdin instead (keeps it out of shell history)')
     .addOption(typeOption())
-    .action(async (file: string, treePath: string, value: string, o: { create?: boolean; valueStdin?: boolean; inputType?: SopsFormatName }) => {
-      const valueJson = o.valueStdin ? (await readAll()).trim() : value;
+    .action(async (file: string, treePath: string, value: string | undefined, o: { create?: boolean; valueStdin?: boolean; inputType?: SopsFormatName }) => {
+      if ((o.valueStdin === true) === (value !== undefined)) {
+        throw new KeywardError(ErrorCode.InvalidInput, o.valueStdin ? 'a value and --value-stdin were both given' : 'no value given', 'give the JSON value as the third argument, or pipe it in with --value-stdin');
+      }
+      const valueJson = value ?? (await readAll()).trim();
       const r = await withBackend((b) =>
         b.call('sopsSet', {
           path: path.resolve(file),
@@ -305,26 +311,68 @@ async function readAll(): Promise<string> {
 /**
  * A private directory for the file the editor opens: on a RAM file system (/dev/shm, or the
  * runtime dir, which is tmpfs on systemd machines) so the plaintext never reaches a disk.
- * Mode 0700, the file 0600; removed on exit, on signals and on errors.
+ * Mode 0700, the file 0600; recorded in the temp journal before it exists (a kill -9 leaves it
+ * to the next keyward command), removed on exit, on signals and on errors. Its name carries
+ * its owner's pid and start time: an edit also removes the directories of editors whose
+ * keyward process is gone, whatever home they belonged to.
  */
-/** statfs(2) magic numbers of tmpfs and ramfs. */
-const RAM_FS = new Set([0x01021994, 0x858458f6]);
-
-async function privateEditDir(): Promise<{ dir: string; onDisk: boolean }> {
+async function privateEditDir(): Promise<{ dir: string; onDisk: boolean; recorded: RecordedTemp }> {
   const candidates = [process.env.XDG_RUNTIME_DIR, '/dev/shm'].filter((d): d is string => !!d && existsSync(d));
+  const owner = `${process.pid}.${processStart(process.pid) ?? '0'}`;
+  const make = async (base: string) => {
+    await removeOrphanEditDirs(base);
+    const dir = path.join(base, `${EDIT_PREFIX}${owner}-${randomBytes(6).toString('hex')}`);
+    const recorded = await recordTemp(dir, { plaintext: true, dir: true });
+    try {
+      await fsp.mkdir(dir, { mode: 0o700 });
+      await fsp.chmod(dir, 0o700);
+    } catch (e) {
+      recorded.done();
+      throw e;
+    }
+    return { dir, recorded };
+  };
   for (const base of candidates) {
     try {
-      if (!RAM_FS.has((await fsp.statfs(base)).type)) continue;
-      const dir = await fsp.mkdtemp(path.join(base, 'keyward-edit-'));
-      await fsp.chmod(dir, 0o700);
-      return { dir, onDisk: false };
+      if (!(await onRamFs(base))) continue;
+      return { ...(await make(base)), onDisk: false };
     } catch {
       // not writable: try the next one
     }
   }
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'keyward-edit-'));
-  await fsp.chmod(dir, 0o700);
-  return { dir, onDisk: true };
+  return { ...(await make(os.tmpdir())), onDisk: true };
+}
+
+const EDIT_PREFIX = 'keyward-edit-';
+
+/** Zeros over a file's bytes, synchronously (it runs in an exit handler too). */
+function overwriteSync(file: string): void {
+  try {
+    const fd = openSync(file, fsc.O_WRONLY | fsc.O_NOFOLLOW);
+    try {
+      writeSync(fd, Buffer.alloc(fstatSync(fd).size), 0);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // gone already, or not ours to write: the removal follows
+  }
+}
+
+/** Removes this user's edit directories in `base` whose keyward process is gone (a kill -9). */
+async function removeOrphanEditDirs(base: string): Promise<void> {
+  const uid = process.getuid?.();
+  for (const name of await fsp.readdir(base).catch(() => [] as string[])) {
+    const m = /^keyward-edit-(\d+)\.(\d+)-[0-9a-f]{12}$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (isAlive(pid) && (m[2] === '0' || processStart(pid) === m[2])) continue;
+    const dir = path.join(base, name);
+    const st = await fsp.lstat(dir).catch(() => null);
+    if (!st?.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
+    await removeTemp(dir, { plaintext: true, dir: true }).catch(() => undefined);
+  }
 }
 
 async function runEditor(file: string): Promise<void> {
@@ -339,56 +387,107 @@ async function runEditor(file: string): Promise<void> {
   });
 }
 
+/**
+ * `sops edit`: decrypt, edit in a private RAM file, save. Each step opens its own connection
+ * to the daemon (the editor may run for an hour; the daemon may stop meanwhile, and the save
+ * then starts a new one). The edited text stays in this process until the save is confirmed:
+ * a save the daemon could not confirm is retried (on a terminal, after asking), and one that
+ * is not made says so, loudly; the plaintext is never left on disk.
+ */
 async function edit(file: string, o: EncryptFlags & { inputType?: SopsFormatName }): Promise<void> {
   const format = o.inputType ? { format: o.inputType } : {};
-  await withBackend(async (b: Backend) => {
-    const exists = await fsp.stat(file).then(
-      () => true,
-      () => false,
-    );
-    const opened = exists ? await b.call('sopsDecrypt', { path: file, ...format }) : undefined;
-    const original = opened ? Buffer.from(opened.text, opened.encoding) : Buffer.alloc(0);
-    const { dir, onDisk } = await privateEditDir();
-    if (onDisk) process.stderr.write(`keyward: warning: no RAM file system found; the plaintext is in ${dir} (0700) while you edit, and removed afterwards\n`);
-    const tmp = path.join(dir, path.basename(file));
-    const cleanup = () => rmSync(dir, { recursive: true, force: true });
-    const onSignal = () => {
-      cleanup();
-      process.exit(130);
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    process.once('exit', cleanup);
-    try {
-      let text = original;
-      for (;;) {
-        await fsp.writeFile(tmp, text, { mode: 0o600 });
-        await runEditor(tmp);
-        text = await fsp.readFile(tmp);
-        if (text.equals(original) && exists) {
-          process.stderr.write('keyward: file unchanged, nothing written\n');
-          return;
-        }
-        try {
-          if (!opened) {
-            const r = await b.call('sopsEncrypt', { path: file, output: file, text: text.toString('base64'), encoding: 'base64', ...format, ...encryptParams(o) } as never);
-            print(`${file}: created, encrypted to ${describeKeys(r.info)}`, r);
-          } else {
-            const r = await b.call('sopsSave', { path: file, text: text.toString('base64'), encoding: 'base64', base: opened.revision, ...format });
-            print(`${file}: ${r.changed} value(s) re-encrypted, ${r.unchanged} unchanged`, r);
-          }
-          return;
-        } catch (e) {
-          if (!(isKeywardError(e) && (e.code === ErrorCode.Malformed || e.code === ErrorCode.InvalidInput)) || !process.stdin.isTTY) throw e;
-          process.stderr.write(`keyward: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
-          if (!(await confirm('Edit again? Your changes are kept. [y/N] '))) throw e;
-        }
+  const exists = await fsp.stat(file).then(
+    () => true,
+    () => false,
+  );
+  const opened = exists ? await withBackend((b) => b.call('sopsDecrypt', { path: file, ...format })) : undefined;
+  const original = opened ? Buffer.from(opened.text, opened.encoding) : Buffer.alloc(0);
+  const { dir, onDisk, recorded } = await privateEditDir();
+  if (onDisk) process.stderr.write(`keyward: warning: no RAM file system found; the plaintext is in ${dir} (0700) while you edit, and removed afterwards\n`);
+  const tmp = path.join(dir, path.basename(file));
+  const cleanup = () => {
+    // On a disk the bytes are overwritten first (a RAM file system frees them on unlink).
+    if (onDisk) overwriteSync(tmp);
+    rmSync(dir, { recursive: true, force: true });
+    recorded.done();
+  };
+  const onSignal = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', cleanup);
+  try {
+    let text = original;
+    for (;;) {
+      await fsp.writeFile(tmp, text, { mode: 0o600 });
+      await runEditor(tmp);
+      text = await fsp.readFile(tmp);
+      if (text.equals(original) && exists) {
+        process.stderr.write('keyward: file unchanged, nothing written\n');
+        return;
       }
-    } finally {
-      cleanup();
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      process.removeListener('exit', cleanup);
+      // The plaintext is in memory now: the file in RAM goes before the (maybe long) save.
+      await fsp.rm(tmp, { force: true });
+      try {
+        await saveEdit(file, text, opened, format, o);
+        return;
+      } catch (e) {
+        if (!(isKeywardError(e) && (e.code === ErrorCode.Malformed || e.code === ErrorCode.InvalidInput)) || !process.stdin.isTTY) throw e;
+        process.stderr.write(`keyward: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
+        if (!(await confirm('Edit again? Your changes are kept. [y/N] '))) throw e;
+      }
     }
-  });
+  } finally {
+    cleanup();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('exit', cleanup);
+  }
+}
+
+type Opened = ResultOf<'sopsDecrypt'>;
+
+/**
+ * Saves an edit; when the daemon cannot be reached or goes away before it confirms, tries again
+ * (a new daemon starts): on a terminal as long as the user says so, else once. A save that is
+ * not made fails with "your edit was not saved".
+ */
+async function saveEdit(file: string, text: Buffer, opened: Opened | undefined, format: { format?: SopsFormatName }, o: EncryptFlags): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await withBackend(async (b) => {
+        if (!opened) {
+          const r = await b.call('sopsEncrypt', { path: file, output: file, text: text.toString('base64'), encoding: 'base64', ...format, ...encryptParams(o) } as never);
+          print(`${file}: created, encrypted to ${describeKeys(r.info)}`, r);
+          return;
+        }
+        if (attempt > 1 && (await alreadySaved(b, file, text, opened, format))) {
+          print(`${file}: saved`, { saved: true });
+          return;
+        }
+        const r = await b.call('sopsSave', { path: file, text: text.toString('base64'), encoding: 'base64', base: opened.revision, ...format });
+        print(`${file}: ${r.changed} value(s) re-encrypted, ${r.unchanged} unchanged`, r);
+      });
+      return;
+    } catch (e) {
+      if (!(isKeywardError(e) && e.code === ErrorCode.DaemonUnavailable)) throw e;
+      process.stderr.write(`keyward: ${e.message}\n`);
+      const again = process.stdin.isTTY ? await confirm('Your edit is kept in memory. Retry the save (a new daemon starts)? [Y/n] ', true) : attempt === 1 && isConnectionLost(e);
+      if (!again) throw new KeywardError(e.code, `${e.message}: your edit was not saved`, e.hint ?? 'start the daemon (keyward daemon start), then edit again');
+      process.stderr.write('keyward: retrying the save\n');
+    }
+  }
+}
+
+/**
+ * After a save whose answer was lost: whether it was made before the daemon went (the file now
+ * holds the edited text). Any other change since the edit began is someone else's: the save
+ * goes on with the revision the edit began from, and is refused as a conflict.
+ */
+async function alreadySaved(b: Backend, file: string, text: Buffer, opened: Opened, format: { format?: SopsFormatName }): Promise<boolean> {
+  const now = await b.call('sopsDecrypt', { path: file, ...format });
+  if (now.revision.mac === opened.revision.mac && now.revision.lastModified === opened.revision.lastModified) return false;
+  return Buffer.from(now.text, now.encoding).equals(text);
 }

@@ -340,7 +340,5 @@ async function fileSize(f: string): Promise<number> {
   }
 }
 
-/** The deterministic temp path of a job's work on `file`: beside it, so the rename is atomic. */
-export function jobTempPath(file: string, jobId: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.keyward-job-${jobId}.tmp`);
-}
+/** Keyward's temp names are declared in one place. */
+export { jobTempPath } from '../util/temps';

@@ -33,7 +33,7 @@
 //   anchored at the root; a leading "/" only anchors (`/*.pt`: top level only); a trailing "/"
 //   means everything below (`models/` is `models/**`). `!` negation is not supported (an error).
 // - The first rule that matches decides (as sops' creation_rules do).
-// - Never protected, whatever the globs: `*.age`, Keyward's temp files `*.keyward-tmp`,
+// - Never protected, whatever the globs: `*.age`, Keyward's temp files (util/temps.ts),
 //   anything under `.git/` or `node_modules/`, `.keyward.yaml` and `.gitignore` files.
 // - The file is at most 256 KiB and one YAML document.
 //
@@ -59,6 +59,7 @@ import { ErrorCode } from '../protocol';
 import type { PlaintextMode, PolicyRuleView, PolicyView } from '../protocol/workspace';
 import { KeywardError, errnoCode, ioError, isKeywardError } from '../util/errors';
 import { compileGoRegexp } from '../util/goregex';
+import { isKeywardTemp } from '../util/temps';
 import { globToRegex } from './glob';
 
 export const POLICY_FILE = '.keyward.yaml';
@@ -206,7 +207,7 @@ export const NEVER_DIRS: ReadonlySet<string> = new Set(['.git', 'node_modules'])
 export function isNeverProtected(rel: string): boolean {
   const parts = rel.split('/');
   const base = parts[parts.length - 1] ?? '';
-  if (base.endsWith('.age') || base.endsWith('.keyward-tmp')) return true;
+  if (base.endsWith('.age') || isKeywardTemp(base)) return true;
   if (base === POLICY_FILE || base === '.gitignore') return true;
   return parts.slice(0, -1).some((p) => NEVER_DIRS.has(p));
 }

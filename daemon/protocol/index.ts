@@ -17,6 +17,7 @@ import { teamMethods } from './team';
 import { trustMethods } from './trust';
 import { runtimeMethods } from './runtime';
 import { execMethods } from './exec';
+import { auditMethods, AuditHeadSchema } from './audit';
 
 export * from './jobs';
 export * from './workspace';
@@ -25,6 +26,7 @@ export * from './team';
 export * from './trust';
 export * from './runtime';
 export * from './exec';
+export * from './audit';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -177,7 +179,8 @@ const coreMethods = {
   },
   auditVerify: {
     name: 'audit/verify',
-    params: empty,
+    /** `head`: a head saved elsewhere (audit/head), which the log must still hold unchanged. */
+    params: z.strictObject({ head: AuditHeadSchema.optional() }),
     result: {} as { ok: boolean; records: number; problems: { seq?: number; line: number; problem: string }[] },
   },
 } as const;
@@ -196,6 +199,7 @@ export const methods = {
   ...jobMethods,
   ...runtimeMethods,
   ...execMethods,
+  ...auditMethods,
 } as const;
 
 /** Notification from the daemon to the client that asked for `age/decrypt` without an output. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError, errnoCode } from '../util/errors';
 
@@ -27,6 +28,7 @@ export async function acquireLock(file: string, owner: 'daemon' | 'cli'): Promis
   const content = JSON.stringify({ pid: process.pid, owner, start: processStart(process.pid) }) + '\n';
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   const deadline = Date.now() + UNREADABLE_GRACE_MS + 1_000;
+  await removeDeadTemps(file);
   try {
     await fsp.writeFile(temp, content, { mode: 0o600, flag: 'w' });
     for (let attempt = 0; attempt < 3; ) {
@@ -70,6 +72,17 @@ export async function acquireLock(file: string, owner: 'daemon' | 'cli'): Promis
     await fsp.rm(temp, { force: true });
   }
   throw new KeywardError(ErrorCode.Busy, `could not take the lock ${file}`, 'another keyward process is starting; try again');
+}
+
+/** Removes the temps (`LOCK.<pid>.<random>`) that processes killed while taking the lock left. */
+async function removeDeadTemps(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const prefix = path.basename(file) + '.';
+  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{8}$/.exec(name.slice(prefix.length));
+    if (m && !isAlive(Number(m[1]))) await fsp.rm(path.join(dir, name), { force: true });
+  }
 }
 
 /** Creates `file` holding `content` (already in `temp`), atomically where hard links work; false if it exists. */
@@ -128,13 +141,23 @@ export async function readHolder(file: string): Promise<{ pid: number; owner: st
   }
 }
 
+/**
+ * Whether process `pid` runs. A zombie (it exited, or was killed, and its parent has not reaped
+ * it yet; where nothing reaps orphans, it stays one) answers signals but is gone: it counts as
+ * dead, or a daemon killed with -9 would hold its home until its parent waits for it.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return errnoCode(e) === 'EPERM';
   }
+  return processState(pid) !== 'Z';
+}
+
+/** The kernel's state letter of a process (Linux: field 3 of /proc/PID/stat), undefined where unknown. */
+function processState(pid: number): string | undefined {
+  return statFields(pid)?.[0];
 }
 
 /**
@@ -143,11 +166,15 @@ export function isAlive(pid: number): boolean {
  * say). Undefined where there is no /proc; then liveness alone decides.
  */
 export function processStart(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** The fields of /proc/PID/stat from the third (the state) on; undefined without /proc. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }

@@ -14,6 +14,7 @@ import { parseTransitUri, sopsVaultClient, transitUri } from '../kms';
 import type { EncryptRules } from './options';
 import type { SopsFormat } from './store';
 import { formatFromPath } from './stores';
+import { isKeywardTemp } from '../util/temps';
 
 /** Larger secret configs are refused: sops holds them whole in memory too. */
 export const MAX_SOPS_FILE = 64 * 1024 * 1024;
@@ -150,8 +151,8 @@ const MAX_TREE_FILES = 100_000;
 
 /**
  * Files and directories to the sops files among them. A directory is walked (skipping VCS and
- * dependency folders, not following symlinks); a file there counts when its first bytes look
- * like sops metadata. Files named directly are taken as they are (the engine says if not sops).
+ * dependency folders and Keyward's temp files, not following symlinks); a file there counts
+ * when its first bytes look like sops metadata. Files named directly are taken as they are (the engine says if not sops).
  */
 export async function expandSopsPaths(paths: readonly string[]): Promise<string[]> {
   const out = new Set<string>();
@@ -179,7 +180,7 @@ async function walk(dir: string, out: Set<string>): Promise<void> {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) {
       if (!SKIP_DIRS.has(e.name)) await walk(p, out);
-    } else if (e.isFile() && (await looksLikeSops(p))) {
+    } else if (e.isFile() && !isKeywardTemp(e.name) && (await looksLikeSops(p))) {
       if (out.size >= MAX_TREE_FILES) throw new KeywardError(ErrorCode.InvalidInput, `more than ${MAX_TREE_FILES} sops files under the given paths`, 'run it on smaller trees');
       out.add(p);
     }

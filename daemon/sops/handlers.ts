@@ -87,7 +87,8 @@ export function sopsHandlers(svc: Service): Handlers {
       if (p.text === undefined && isProbablySops(plain)) {
         throw new KeywardError(ErrorCode.IllegalState, `${p.path} is already encrypted with sops`, 'to change its keys use keyward sops updatekeys; to edit it, keyward sops edit');
       }
-      const t = await targetFor(svc.keystore, target ?? p.path, p, trust);
+      // The creation rule is the input's, as sops finds it (not the output's: -o may be anywhere).
+      const t = await targetFor(svc.keystore, p.path, p, trust);
       const bytes = await encryptNew(plain, format, t, services());
       const info = infoView(svc, target ?? p.path, format, readInfo(bytes, format), true);
       if (target === undefined) {

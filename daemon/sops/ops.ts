@@ -9,6 +9,7 @@ import type { FileOp } from '../jobs/manager';
 import { jobTempPath } from '../jobs/manager';
 import type { Keystore } from '../keystore/keystore';
 import { AtomicFile } from '../util/atomic';
+import { jobTempDiscarder } from '../util/temps';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { checkOpens, openFile, readInfo, rotate, updateKeys } from './engine';
 import { formatOf, keyServices, readSopsFile, targetFor, type TrustCheck } from './files';
@@ -78,9 +79,9 @@ function stageOp<P>(
       const { temp, hash } = data as Staged;
       return { bytes: await commitStaged(file, temp, hash) };
     },
-    async discard(file, ctx) {
-      await fsp.rm(jobTempPath(file, ctx.jobId), { force: true });
-    },
+    // The job's temp and an atomic write's temps of it: a leftover inner temp once made every
+    // later `sops rotate DIR` fail.
+    discard: jobTempDiscarder(),
   };
 }
 

@@ -9,7 +9,7 @@ import { closeFile, openFile, readInfo, rotate, updateKeys, type KeyServices } f
 import type { SopsKmsClient } from '../sops/keys';
 import { formatFromPath } from '../sops/stores';
 import { commitStaged, writeStaged } from '../sops/ops';
-import { jobTempPath } from '../jobs/manager';
+import { jobTempDiscarder } from '../util/temps';
 import type { Keystore } from '../keystore/keystore';
 import { KeywardError } from '../util/errors';
 import { ErrorCode } from '../protocol';
@@ -80,8 +80,6 @@ export function sopsSyncOps(kms: () => SopsKmsClient | undefined): SopsSyncOps {
       const bytes = await commitStaged(file, temp, hash);
       return { bytes, detail: action === 'rotate' ? 'sops: new data key' : 'sops: keys updated (same data key)' };
     },
-    async discard(file, ctx) {
-      await fsp.rm(jobTempPath(file, ctx.jobId), { force: true });
-    },
+    discard: jobTempDiscarder(),
   };
 }

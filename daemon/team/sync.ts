@@ -17,6 +17,7 @@ import { rotateOp } from '../artifacts/ops';
 import { metaStanza, readMeta } from '../artifacts/meta';
 import type { FileOp, StageContext } from '../jobs/manager';
 import { jobTempPath } from '../jobs/manager';
+import { jobTempDiscarder } from '../util/temps';
 import type { Keystore } from '../keystore/keystore';
 import { ErrorCode } from '../protocol';
 import { KeywardError } from '../util/errors';
@@ -174,7 +175,6 @@ export function teamSyncOp(ks: () => Keystore, opts: { audit?: Auditor; sops?: (
   };
   const view = async (root: string) => keystoreWithIdentities(ks(), await idsOf(root), opts.audit);
   const rotation = rotateOp(ks); // its commit does not use the keystore
-  const listings = new Map<string, Promise<string[]>>();
 
   return {
     // The rewrap op works 8 files at a time, rotation 2; a sync is mostly rewraps.
@@ -201,25 +201,6 @@ export function teamSyncOp(ks: () => Keystore, opts: { audit?: Auditor; sops?: (
       if (d.op === 'age-add') return commitAgeAdd(file, d);
       return { ...(await rotation.commit(file, d.inner)), detail: d.detail };
     },
-    /**
-     * Removes this job's temp beside the file, and the temps of an atomic write into it that a
-     * crash left (`.<temp>.<random>.keyward-tmp`). Those are found in one directory listing per
-     * job and directory, taken on first use: the job manager calls this before every file, and
-     * listing a directory of a thousand artifacts for each of them would cost more than the sync.
-     */
-    async discard(file, ctx) {
-      const temp = jobTempPath(file, ctx.jobId);
-      await fsp.rm(temp, { force: true });
-      const dir = path.dirname(temp);
-      const key = `${ctx.jobId}\n${dir}`;
-      let names = listings.get(key);
-      if (!names) {
-        if (listings.size > 256) listings.clear();
-        names = fsp.readdir(dir).catch(() => [] as string[]);
-        listings.set(key, names);
-      }
-      const prefix = `.${path.basename(temp)}.`;
-      for (const n of await names) if (n.startsWith(prefix) && n.endsWith('.keyward-tmp')) await fsp.rm(path.join(dir, n), { force: true });
-    },
+    discard: jobTempDiscarder(),
   };
 }

@@ -1,13 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { ioError } from './errors';
+import { atomicTempPath, recordTemp, removeTemp, type RecordedTemp } from './temps';
 
 /**
  * A file being written beside its target: a temp file in the same directory (so the final
  * rename is atomic on the same file system), fsynced, then renamed over the target. Until
  * `commit()`, the target is untouched; `abort()` removes the temp file. Readers therefore see
- * the old complete file or the new complete file, never a half-written one.
+ * the old complete file or the new complete file, never a half-written one. The temp is
+ * recorded in the process's temp journal (temps.ts) before it exists, so that a crash leaves
+ * it for the next start to remove; one that holds plaintext (`plaintext: true`) is removed
+ * first then, and overwritten on a disk, here too when it is aborted.
  */
 export class AtomicFile {
   private committed = false;
@@ -18,26 +21,31 @@ export class AtomicFile {
     readonly tempPath: string,
     readonly handle: fsp.FileHandle,
     private readonly overwrite: boolean,
+    private readonly plaintext: boolean,
+    private readonly recorded: RecordedTemp,
   ) {}
 
   /**
    * Opens a temp file beside `target`. With `overwrite: false`, `commit()` fails if the
    * target exists by then (checked again at commit time, not only now).
    */
-  static async open(target: string, opts: { mode?: number; overwrite?: boolean } = {}): Promise<AtomicFile> {
-    const dir = path.dirname(target);
+  static async open(target: string, opts: { mode?: number; overwrite?: boolean; plaintext?: boolean } = {}): Promise<AtomicFile> {
     const overwrite = opts.overwrite ?? false;
     if (!overwrite && (await exists(target))) {
       throw ioError(Object.assign(new Error(), { code: 'EEXIST' }), 'write', target);
     }
-    const tempPath = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.keyward-tmp`);
+    const tempPath = atomicTempPath(target);
+    const recorded = await recordTemp(tempPath, { plaintext: opts.plaintext ?? false }).catch((e: unknown) => {
+      throw ioError(e, 'record a temp file in the journal for', target);
+    });
     let handle: fsp.FileHandle;
     try {
       handle = await fsp.open(tempPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, opts.mode ?? 0o600);
     } catch (e) {
+      recorded.done();
       throw ioError(e, 'write', target);
     }
-    return new AtomicFile(target, tempPath, handle, overwrite);
+    return new AtomicFile(target, tempPath, handle, overwrite, opts.plaintext ?? false, recorded);
   }
 
   /** Flushes, renames over the target and syncs the directory entry. */
@@ -55,6 +63,7 @@ export class AtomicFile {
         await fsp.rename(this.tempPath, this.target);
       }
       this.committed = true;
+      this.recorded.done();
       await syncDir(path.dirname(this.target));
     } catch (e) {
       await this.abort();
@@ -62,11 +71,12 @@ export class AtomicFile {
     }
   }
 
-  /** Removes the temp file; the target is left as it was. Safe to call more than once. */
+  /** Removes the temp file (overwritten first if it held plaintext on a disk); the target is left as it was. Safe to call more than once. */
   async abort(): Promise<void> {
     if (this.committed) return;
     await this.close().catch(() => undefined);
-    await fsp.rm(this.tempPath, { force: true }).catch(() => undefined);
+    await removeTemp(this.tempPath, { plaintext: this.plaintext }).catch(() => fsp.rm(this.tempPath, { force: true }).catch(() => undefined));
+    this.recorded.done();
   }
 
   private async close(): Promise<void> {
@@ -97,7 +107,8 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsyncs a directory, so that an entry created or renamed in it is on disk. */
+export async function syncDir(dir: string): Promise<void> {
   let h: fsp.FileHandle | undefined;
   try {
     h = await fsp.open(dir, fsc.O_RDONLY);

@@ -6,6 +6,7 @@ import { NEVER_DIRS, POLICY_FILE, Policy, relativePath, ruleView } from '../poli
 import { ErrorCode, type ResultOf } from '../protocol';
 import type { ArtifactStatus, ArtifactWarning, PolicyWarning } from '../protocol/workspace';
 import { errnoCode, ioError, isKeywardError, type KeywardError } from '../util/errors';
+import { isKeywardTemp } from '../util/temps';
 
 // `artifacts/status`: what is encrypted under a path, to whom (as far as headers tell), which
 // of this keystore's keys open it, and what needs attention. Headers only: no payload is
@@ -225,7 +226,7 @@ async function walk(dir: string, onFile: (abs: string) => void): Promise<boolean
       const p = path.join(d, ent.name);
       if (ent.isDirectory()) {
         if (!NEVER_DIRS.has(ent.name)) stack.push(p);
-      } else if (ent.isFile()) {
+      } else if (ent.isFile() && !isKeywardTemp(ent.name)) {
         onFile(p);
       }
     }

@@ -5,6 +5,7 @@ import type { WorkspaceInfo } from '../protocol/workspace';
 import { errnoCode, isKeywardError } from '../util/errors';
 import { regularFileSig, sameSig, type FileSig } from './content';
 import { protectFile, type ProtectContext, type ProtectOutcome } from './protect';
+import { isKeywardTemp } from '../util/temps';
 
 // One registered workspace: chokidar reports that something happened to a file; whether the
 // file is done changing is decided here, by its own stat signature (size, mtime in ns, inode):
@@ -149,7 +150,7 @@ export class WorkspaceWatcher {
     const parts = rel.split('/');
     if (parts.some((x) => NEVER_DIRS.has(x))) return true;
     const base = parts[parts.length - 1] ?? '';
-    return base.endsWith('.age') || base.endsWith('.keyward-tmp');
+    return base.endsWith('.age') || isKeywardTemp(base);
   }
 
   private onFile(abs: string): void {

@@ -394,7 +394,9 @@ class Emitter {
     this.increaseIndent(true, false);
     switch (style) {
       case 'plain':
-        this.writePlain(ev.text);
+        // yaml.v3 resolves a plain `<<` to the merge tag, so it writes the string "<<" (a key
+        // or a value) with that tag: `!!merge <<`. sops prints it so; so do we.
+        this.writePlain(ev.text === '<<' ? '!!merge <<' : ev.text);
         break;
       case 'single':
         this.writeSingle(ev.text);
