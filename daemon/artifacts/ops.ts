@@ -276,7 +276,8 @@ async function commitCopy(file: string, temp: string, headerHash: string, detail
   return { bytes: (await fsp.stat(file)).size, detail };
 }
 
-async function discardTemps(file: string, jobId: string): Promise<void> {
+/** Removes a job's temp for `file` (jobTempPath) and the atomic writer's own temps for it. */
+export async function discardTemps(file: string, jobId: string): Promise<void> {
   const temp = jobTempPath(file, jobId);
   const dir = path.dirname(temp);
   const base = path.basename(temp);

@@ -14,11 +14,13 @@ import { workspaceMethods } from './workspace';
 import { jobMethods } from './jobs';
 import { sopsMethods } from './sops';
 import { teamMethods } from './team';
+import { artifactMethods } from './artifacts';
 
 export * from './jobs';
 export * from './workspace';
 export * from './sops';
 export * from './team';
+export * from './artifacts';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -182,6 +184,7 @@ export const methods = {
   ...sopsMethods,
   ...teamMethods,
   ...jobMethods,
+  ...artifactMethods,
 } as const;
 
 /** Notification from the daemon to the client that asked for `age/decrypt` without an output. */
