@@ -14,6 +14,11 @@ import type { Services } from './services';
 import { SCHEME, SopsFileSystem } from './sops/fs';
 import { PlaintextGuard } from './sops/guard';
 import { StatusBar } from './statusBar';
+import { AgeFileEditor } from './editor/ageEditor';
+import { registerHovers } from './editor/hover';
+import { SopsTabs } from './sops/tabs';
+import { putCliOnPath } from './terminal';
+import { watchWalkthrough } from './walkthrough';
 import { ArtifactsView } from './views/artifacts';
 import { KeysView } from './views/keys';
 import { EncryptOnSave } from './workspaces';
@@ -84,16 +89,17 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
     onSaved: () => services.refresh(),
   });
   const guard = new PlaintextGuard(context, log, () => settings().decryptedAutoSave);
-  context.subscriptions.push(fs, guard, vscode.workspace.registerFileSystemProvider(SCHEME, fs, { isCaseSensitive: true }));
+  const tabs = new SopsTabs(services, fs, () => settings().sopsOpenDecrypted);
+  context.subscriptions.push(fs, guard, tabs, vscode.workspace.registerFileSystemProvider(SCHEME, fs, { isCaseSensitive: true }), AgeFileEditor.register(services));
 
   // Diagnostics and quick fixes.
   const diagnostics = new SecretDiagnostics(conn, log);
   const scanCollection = vscode.languages.createDiagnosticCollection('keyward-scan');
-  context.subscriptions.push(diagnostics, scanCollection, ...registerQuickFixes(services, diagnostics));
+  context.subscriptions.push(diagnostics, scanCollection, ...registerQuickFixes(services, diagnostics), ...registerHovers(conn, diagnostics));
 
   // Commands.
   context.subscriptions.push(
-    ...registerArtifactCommands(services, fs),
+    ...registerArtifactCommands(services, fs, tabs),
     ...registerKeyCommands(services),
     ...registerToolCommands(services, scanCollection),
     vscode.commands.registerCommand('keyward.walkthrough', () =>
@@ -101,8 +107,9 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
     ),
   );
 
-  // Encryption on save, and the status bar.
-  context.subscriptions.push(new EncryptOnSave(services), new StatusBar(conn));
+  // Encryption on save, the status bar, the walkthrough's progress, and `keyward` in terminals.
+  context.subscriptions.push(new EncryptOnSave(services), new StatusBar(conn), watchWalkthrough(services));
+  void putCliOnPath(context, log);
 
   // Refresh the views when encrypted files, policies or sops files change.
   const watcher = vscode.workspace.createFileSystemWatcher('**/{*.age,.keyward.yaml,.sops.yaml,*.yaml,*.yml,*.json,*.env,*.ini}');
@@ -118,6 +125,7 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
       if (affects(e, 'daemon.home', 'daemon.path')) {
         conn.disconnect('the daemon settings changed');
         conn.start();
+        void putCliOnPath(context, log);
       }
     }),
   );

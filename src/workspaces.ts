@@ -8,14 +8,17 @@ import { WorkspaceEventNotification, type WorkspaceEventParams } from '../daemon
 import { affects, settings } from './config';
 import { describeError } from './client/errors';
 import type { Services } from './services';
+import { WatcherStatus } from './watcherStatus';
 
 export class EncryptOnSave implements vscode.Disposable {
   private readonly subs: vscode.Disposable[] = [];
   private readonly registered = new Set<string>();
   private warnedNoKeys = false;
+  private readonly status = new WatcherStatus();
 
   constructor(private readonly s: Services) {
     this.subs.push(
+      this.status,
       s.conn.onDidConnect(() => {
         this.registered.clear();
         void this.registerFolders();
@@ -51,6 +54,11 @@ export class EncryptOnSave implements vscode.Disposable {
   }
 
   private onEvent(p: WorkspaceEventParams): void {
+    this.status.onEvent(p);
+    if (p.kind === 'encrypting') {
+      if (!p.bytesDone) this.s.log.info(`encrypting: ${p.path}`);
+      return;
+    }
     this.s.log.info(`${p.kind}: ${p.path}${p.message ? ` (${p.message})` : ''}`);
     this.s.refresh();
     if (p.kind === 'flagged' || p.kind === 'error') {

@@ -137,7 +137,7 @@ describe('editor: Keyward in a real VS Code (code-server + Chromium)', function 
     await page.keyboard.press('ArrowRight'); // expand
     const detail = row(page, 'Data key');
     await detail.waitFor({ timeout: UI_TIMEOUT });
-    const before = (await detail.innerText()).match(/#([0-9a-f]{8})/)?.[1];
+    const before = (await detail.innerText()).match(/#([0-9a-f]{12})/)?.[1];
     assert.ok(before, 'the data key fingerprint is shown');
 
     await palette(page, 'Keyward: Rotate Data Key');
@@ -153,7 +153,7 @@ describe('editor: Keyward in a real VS Code (code-server + Chromium)', function 
     const done = await notification(page, /Data key rotation/, 120_000);
     assert.match(done, /1 of 1 file done/);
     const after = await waitFor('the new data key in the view', UI_TIMEOUT, async () => {
-      const t = (await row(page, 'Data key').innerText()).match(/#([0-9a-f]{8})/)?.[1];
+      const t = (await row(page, 'Data key').innerText()).match(/#([0-9a-f]{12})/)?.[1];
       return t && t !== before ? t : undefined;
     });
     assert.notEqual(after, before);
