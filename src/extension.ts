@@ -85,7 +85,10 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
 
   // Secret configs, decrypted in memory.
   const fs = new SopsFileSystem(conn, log, {
-    onDecrypted: (file, mac) => inventory.recordMac(file, mac),
+    onDecrypted: (file, mac) => {
+      inventory.recordMac(file, mac);
+      setContext('keyward.openedDecrypted', true);
+    },
     onSaved: () => services.refresh(),
   });
   const guard = new PlaintextGuard(context, log, () => settings().decryptedAutoSave);
@@ -102,9 +105,6 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
     ...registerArtifactCommands(services, fs, tabs),
     ...registerKeyCommands(services),
     ...registerToolCommands(services, scanCollection),
-    vscode.commands.registerCommand('keyward.walkthrough', () =>
-      vscode.commands.executeCommand('workbench.action.openWalkthrough', `${context.extension.id}#keyward.gettingStarted`, false),
-    ),
   );
 
   // Encryption on save, the status bar, the walkthrough's progress, and `keyward` in terminals.

@@ -23,6 +23,18 @@ export function count(n: number, word: string, plural = `${word}s`): string {
 export function displayPath(file: string): string {
   const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file));
   if (!folder || folder.uri.scheme !== 'file') return file;
-  const rel = path.relative(folder.uri.fsPath, file);
+  const rel = path.relative(folder.uri.fsPath, file) || '.';
   return (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? `${folder.name}/${rel}` : rel;
+}
+
+/** Text with the workspace folders' absolute paths made relative (in messages that name files). */
+export function relativeIn(text: string): string {
+  let out = text;
+  for (const f of vscode.workspace.workspaceFolders ?? []) {
+    if (f.uri.scheme !== 'file') continue;
+    const root = f.uri.fsPath;
+    const as = (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? `${f.name}/` : '';
+    out = out.split(`${root}${path.sep}`).join(as).split(root).join(as || '.');
+  }
+  return out;
 }

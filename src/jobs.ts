@@ -9,6 +9,9 @@ import type { DaemonConnection } from './client/connection';
 import { DaemonError } from './client/errors';
 import { count, displayPath, formatBytes } from './format';
 
+/** More than the extension host's throttle of progress reports (100 ms). */
+const PROGRESS_FLUSH_MS = 150;
+
 export interface JobOutcome {
   job: JobInfo;
   cancelled: boolean;
@@ -72,8 +75,11 @@ export function runJob(conn: DaemonConnection, title: string, start: () => Promi
             }
           }
         }
-        // The last word in the notification is the end state, never a stale "0 of 4".
+        // The last word in the notification is the end state, never a stale "0 of 4". VS Code
+        // forwards progress reports at most every 100 ms and drops the one pending when the task
+        // ends: give the last one time to get there.
         report(final);
+        await new Promise((r) => setTimeout(r, PROGRESS_FLUSH_MS));
         log.info(`job ${final.id} ${final.state}: ${final.filesDone} done, ${final.filesFailed} failed, ${final.filesSkipped} skipped`);
         return { job: final, cancelled: final.state === 'cancelled' };
       } finally {

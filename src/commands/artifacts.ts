@@ -258,7 +258,6 @@ async function openDecrypted(s: Services, fs: SopsFileSystem, files: string[]): 
     await fs.prefetch(f);
     const doc = await vscode.workspace.openTextDocument(decryptedUri(vscode.Uri.file(f)));
     await vscode.window.showTextDocument(doc, { preview: false });
-    void vscode.commands.executeCommand('setContext', 'keyward.openedDecrypted', true);
   }
 }
 

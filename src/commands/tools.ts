@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { AuditRecordView } from '../../daemon/protocol';
 import { runCli } from '../cli';
 import type { Services } from '../services';
-import { count, displayPath } from '../format';
+import { count, displayPath, relativeIn } from '../format';
 import { register } from './util';
 
 const AUDIT_SCHEME = 'keyward-audit';
@@ -187,7 +187,7 @@ function formatRecord(r: AuditRecordView): string {
   if (r.key) parts.push(`key=${r.key}`);
   if (r.path) parts.push(`path=${displayPath(r.path)}`);
   if (r.client) parts.push(`client=${r.client}`);
-  if (r.detail) parts.push(`(${r.detail})`);
+  if (r.detail) parts.push(`(${relativeIn(r.detail)})`);
   return parts.join('  ');
 }
 

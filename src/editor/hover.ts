@@ -51,7 +51,7 @@ export class RuleBook {
       '',
       '## What it finds',
       '',
-      `A value shaped like a ${r.description}: its documented format (prefix, length, alphabet, checksum where the format has one) and enough randomness to be real. Placeholders (\`your-key-here\`, \`xxxx\`, \`example\`) and values read from the environment are not reported.`,
+      `A value shaped like ${/^[aeiou]/i.test(r.description) ? 'an' : 'a'} ${r.description}: its documented format (prefix, length, alphabet, checksum where the format has one) and enough randomness to be real. Placeholders (\`your-key-here\`, \`xxxx\`, \`example\`) and values read from the environment are not reported.`,
       '',
       '## Why it matters',
       '',
@@ -75,16 +75,15 @@ export class SecretHovers implements vscode.HoverProvider, vscode.TextDocumentCo
     private readonly rules: RuleBook,
   ) {}
 
-  async provideHover(doc: vscode.TextDocument, pos: vscode.Position): Promise<vscode.Hover | undefined> {
+  provideHover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | undefined {
     const findings = this.diags.findingsOf(doc.uri);
     const f = findings.find((x) => new vscode.Range(x.range.startLine, x.range.startCol, x.range.endLine, x.range.endCol).contains(pos));
     if (!f) return undefined;
-    const rule = await this.rules.get(f.ruleId);
     const args: FixArgs = { uri: doc.uri.toString(), fingerprint: f.fingerprint };
     const link = (command: string, a: unknown) => `command:${command}?${encodeURIComponent(JSON.stringify([a]))}`;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: [SHOW_RULE_COMMAND, MOVE_COMMAND, MOVE_ALL_COMMAND] };
-    md.appendMarkdown(`**Hardcoded secret: ${rule?.description ?? f.message}** (severity ${f.severity})\n\n`);
+    md.appendMarkdown(`**Why it matters:** `);
     md.appendText(`${WHY}\n\n`);
     const fixes = [`[Move it to ${settings(doc.uri).secretsFile}](${link(MOVE_COMMAND, args)})`];
     if (findings.length > 1) fixes.push(`[Fix all in this file (${count(findings.length, 'secret')})](${link(MOVE_ALL_COMMAND, { uri: doc.uri.toString() })})`);

@@ -5,7 +5,9 @@
 // `keyward.sops.openDecrypted` on, a sops file opened as text is replaced by its decrypted view,
 // as the sops extensions do, unless the user asked for the encrypted text (Show Encrypted File).
 import * as vscode from 'vscode';
+import * as path from 'node:path';
 import { describeError } from '../client/errors';
+import { errorActions } from '../commands/util';
 import type { Services } from '../services';
 import { formatOf, isSopsText } from './detect';
 import { decryptedUri, DISK_QUERY, SCHEME, type SopsFileSystem } from './fs';
@@ -98,7 +100,12 @@ export class SopsTabs implements vscode.FileDecorationProvider, vscode.Disposabl
     } catch (e) {
       // Leave the encrypted text open, and say why it is not decrypted.
       this.raw.add(file);
-      void vscode.window.showWarningMessage(`${describeError(e, `Opening ${file.split(/[\\/]/).pop()} decrypted`)} The encrypted file is shown instead.`);
+      const message = `${describeError(e, `Opening ${path.basename(file)} decrypted`)} The encrypted file is shown instead.`;
+      const actions = errorActions(message, e);
+      void vscode.window.showWarningMessage(message, ...actions.map((a) => a.label)).then((pick) => {
+        const cmd = actions.find((a) => a.label === pick)?.command;
+        if (cmd) void vscode.commands.executeCommand(cmd);
+      });
       return;
     }
     await vscode.window.showTextDocument(decryptedUri(input.uri), { viewColumn: tab.group.viewColumn, preview: tab.isPreview, preserveFocus: !tab.isActive });
