@@ -86,3 +86,19 @@ export async function bestOf(n: number, f: () => Promise<Measured>): Promise<Mea
 }
 
 export const MiB = 1024 * 1024;
+
+/** The median ms of `n` runs after one warm-up (whose caches the others find warm); a failed run throws. */
+export async function median(n: number, f: () => Promise<Measured>): Promise<number> {
+  const times: number[] = [];
+  for (let i = -1; i < n; i++) {
+    const m = await f();
+    if (m.code !== 0) throw new Error(`benchmark command failed (${m.code}): ${m.stderr.slice(0, 400)}`);
+    if (i >= 0) times.push(m.ms);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+/** Two decimals, for results.json. */
+export function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

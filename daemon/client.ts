@@ -81,6 +81,11 @@ export class DaemonClient {
     this.conn.onNotification(method, handler);
   }
 
+  /** Answers requests the daemon sends this client (an age plugin's questions, see cli/plugin-prompt.ts). */
+  onRequest(method: string, handler: (params: unknown) => Promise<unknown>): void {
+    this.conn.onRequest(method, handler);
+  }
+
   close(): void {
     this.conn.dispose();
     this.socket.destroy();

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, type MethodKey, type ResultOf, type ValidParamsOf } from './protocol';
-import { decryptFile, decryptToWritable, inspect, readHeader, type ParsedHeader } from './age';
+import { decryptFile, decryptToWritable, identityWrapper, inspect, pluginIdentityWithoutData, readHeader, unwrapWithPluginIdentities, type ParsedHeader } from './age';
 import { encryptArtifact } from './artifacts/encrypt';
 import { AuditLog, type AuditEvent } from './audit/log';
 import type { SecretBackend } from './keystore/backend';
@@ -23,10 +23,15 @@ import { addKeysOp, rotateSopsOp, updateKeysOp } from './sops/ops';
 import { unwrapArtifactKey } from './team/unwrap';
 import { TEAM_SYNC_JOB, teamSyncOp } from './team/sync';
 import { sopsSyncOps } from './team/sopssync';
-import { sopsKmsClient } from './kms';
+import { sharedVault, sopsKmsClient } from './kms';
+import { KEK_REWRAP_JOB, kekRewrapOp } from './team/kek';
 import { workspaceHandlers } from './watch/handlers';
 import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
+import { trustHandlers } from './trust/handlers';
+import { requireTrusted } from './trust/sets';
+import { runtimeHandlers } from './runtime/handlers';
+import { execHandlers } from './exec/handlers';
 
 /** What a handler knows of the call it serves. */
 export interface CallContext {
@@ -36,6 +41,8 @@ export interface CallContext {
   notify?: (method: string, params: unknown) => Promise<void>;
   /** The request id, as a string, to tag streamed output with. */
   requestId?: string;
+  /** Sends a request to the calling client (an age plugin's question, see daemon/plugins/session.ts). */
+  request?: (method: string, params: unknown) => Promise<unknown>;
 }
 
 type Handler<K extends MethodKey> = (p: ValidParamsOf<K>, call: CallContext) => Promise<ResultOf<K>>;
@@ -74,10 +81,11 @@ export class Service {
       {
         rewrap: rewrapOp(ks),
         rotate: rotateOp(ks),
-        'sops-updatekeys': updateKeysOp(ks, kms),
+        'sops-updatekeys': updateKeysOp(ks, kms, (source, recipients) => requireTrusted(home, ks(), source, recipients)),
         'sops-rotate': rotateSopsOp(ks, kms),
         'sops-addkeys': addKeysOp(ks, kms),
         [TEAM_SYNC_JOB]: teamSyncOp(ks, { audit: (e) => this.audit.append(e), sops: () => teamSops }),
+        [KEK_REWRAP_JOB]: kekRewrapOp(sharedVault),
         encrypt: encryptOp(),
         decrypt: decryptOp((header, file) => unwrapArtifactKey(ks(), header, file, { audit: (e) => this.audit.append(e) })),
       },
@@ -117,6 +125,9 @@ export class Service {
     ...workspaceHandlers(this),
     ...sopsHandlers(this),
     ...teamHandlers(this),
+    ...trustHandlers({ home: () => this.home, keystore: () => this.keystore, record: (e) => this.record(e) }),
+    ...runtimeHandlers({ keystore: () => this.keystore, audit: (e) => this.record(e) }),
+    ...execHandlers({ keystore: () => this.keystore, kms: () => this.sopsKms(), audit: (e) => this.record(e) }),
 
     status: async () => ({
       pid: process.pid,
@@ -194,14 +205,18 @@ export class Service {
     keysDestroy: async (p) => ({ key: await this.keystore.destroy(p.ref) }),
 
     ageEncrypt: async (p, call) => {
-      const fromKeys = this.keystore.recipientsFor(p.keys);
-      const recipients = [...new Set([...p.recipients, ...fromKeys.map((k) => k.recipient)])];
+      const targets = this.keystore.encryptTargetsFor(p.keys);
+      const fromKeys = [...targets.recipients, ...targets.wrappers];
+      const recipients = [...new Set([...p.recipients, ...targets.recipients.map((k) => k.recipient)])];
+      // Plugin identities: keys that encrypt only through their plugin, and -j NAME (as age -e -j).
+      const wrappers = [...targets.wrappers.map((w) => w.wrap), ...p.plugins.map((name) => identityWrapper(pluginIdentityWithoutData(name)))];
       try {
         const r = await encryptArtifact({
           input: p.input,
           output: p.output,
           recipients,
-          keys: this.keystore.refsForRecipients(recipients),
+          ...(wrappers.length ? { wrappers } : {}),
+          keys: [...this.keystore.refsForRecipients(recipients), ...targets.wrappers.map((w) => w.ref)],
           armor: p.armor ?? false,
           overwrite: p.overwrite ?? false,
         });
@@ -211,7 +226,7 @@ export class Service {
           path: p.output,
           client: call.client,
           ...(fromKeys.length ? { key: fromKeys.map((k) => k.ref).join(',') } : {}),
-          detail: `${recipients.length} recipient(s)`,
+          detail: `${recipients.length + wrappers.length} recipient(s)${p.plugins.length ? `, plugin(s) ${p.plugins.join(', ')}` : ''}`,
         });
         return { output: p.output, bytesIn: r.bytesIn, bytesOut: r.bytesOut, recipients };
       } catch (e) {
@@ -222,12 +237,19 @@ export class Service {
 
     ageDecrypt: async (p, call) => {
       let used = '';
-      const unwrap = async (h: ParsedHeader): Promise<Uint8Array> => {
-        // The keystore first; then team service identities (KMS-wrapped, opened once a process).
-        const r = await unwrapArtifactKey(this.keystore, h.raw, p.input, { audit: (e) => this.record(e) });
-        used = r.ref;
-        return r.fileKey;
-      };
+      const unwrap = p.plugins
+        ? // -j NAME (as age -d -j): those plugins only, not the keystore.
+          async (h: ParsedHeader): Promise<Uint8Array> => {
+            const key = await unwrapWithPluginIdentities(p.plugins!.map(pluginIdentityWithoutData))(h);
+            used = `plugin:${p.plugins!.join(',')}`;
+            return key;
+          }
+        : async (h: ParsedHeader): Promise<Uint8Array> => {
+            // The keystore first; then team service identities (KMS-wrapped, opened once a process).
+            const r = await unwrapArtifactKey(this.keystore, h.raw, p.input, { audit: (e) => this.record(e) });
+            used = r.ref;
+            return r.fileKey;
+          };
       try {
         let bytesOut: number;
         if (p.output !== undefined) {

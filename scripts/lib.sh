@@ -10,6 +10,7 @@
 CACHE="${KEYWARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keyward-ci}"
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd -P)
+export KEYWARD_CACHE="$CACHE" # the same cache for whatever runs below (with-keyring.sh moves HOME)
 
 # Go: module and build caches inside CACHE; -modcacherw so a cache can be deleted with rm -rf.
 export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOFLAGS="-modcacherw -mod=mod"
@@ -22,8 +23,12 @@ log() { printf '%s: %s\n' "${LOG_NAME:-install}" "$*" >&2; }
 # nested npm inherits the outer npm's npm_config_* (user agent included, which names the outer
 # Node: code-server's postinstall reads its Node version there), npm_lifecycle_*, npm_package_*
 # and a PATH with this project's node_modules/.bin and npm's node-gyp-bin first. None of that
-# belongs to the nested install. Its npm cache is CACHE/npm.
+# belongs to the nested install. Its npm cache is CACHE/npm. Settings meant for the nested
+# install come first, as `--set npm_config_x=value` (an rc file's nodedir=/usr, say, would
+# otherwise win over one set in the environment before the clean-up).
 clean_npm() {
+  local -a sets=()
+  while [ "${1:-}" = --set ]; do sets+=("$2"); shift 2; done
   local -a unset_args=()
   local name
   while IFS= read -r name; do
@@ -44,7 +49,7 @@ clean_npm() {
     esac
   done
   env "${unset_args[@]}" PATH="$path" npm_config_cache="$CACHE/npm" npm_config_update_notifier=false \
-    npm_config_fund=false npm_config_audit=false "$@"
+    npm_config_fund=false npm_config_audit=false "${sets[@]}" "$@"
 }
 
 # apt-get install, as root; updates the package lists first when they are missing or stale, and
@@ -119,19 +124,25 @@ _venv_install() {
   fi
 }
 
-# npm_tool_install DIR PKG...: PKG installed with a clean npm environment into DIR/node_modules,
-# whole or not at all. Extra environment for the install may precede: VAR=value npm_tool_install ...
+# npm_tool_install DIR [--set npm_config_x=value]... PKG...: PKG installed with a clean npm
+# environment (clean_npm) into DIR/node_modules, whole or not at all.
 npm_tool_install() { [ -f "$1/.complete" ] || with_lock "$1" _npm_tool_install "$@"; }
 _npm_tool_install() {
   local dir=$1; shift
   [ -f "$dir/.complete" ] && return 0
+  local -a sets=()
+  while [ "${1:-}" = --set ]; do sets+=(--set "$2"); shift 2; done
   local tmp="$dir.partial.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
   log "npm install $*"
-  # A package.json of its own: the install is project-scoped, and its allowScripts lists the
-  # packages whose install scripts the tool needs (an npm that enforces the list skips others).
-  printf '{ "name": "keyward-tool", "private": true, "allowScripts": %s }\n' "${NPM_ALLOW_SCRIPTS:-{\}}" >"$tmp/package.json"
-  if (cd "$tmp" && clean_npm npm install --no-save --foreground-scripts "$@" >&2); then
+  # A package.json of its own that depends on PKG: the install is project-scoped, and its
+  # allowScripts lists the packages whose install scripts the tool needs (an npm that enforces
+  # the list runs no others).
+  local deps="" spec
+  for spec in "$@"; do deps="${deps:+$deps, }\"${spec%@*}\": \"${spec##*@}\""; done
+  printf '{ "name": "keyward-tool", "private": true, "dependencies": { %s }, "allowScripts": %s }\n' \
+    "$deps" "${NPM_ALLOW_SCRIPTS:-{\}}" >"$tmp/package.json"
+  if (cd "$tmp" && clean_npm "${sets[@]}" npm install --foreground-scripts >&2); then
     touch "$tmp/.complete"; rm -rf "$dir"; mv "$tmp" "$dir"
   else
     rm -rf "$tmp"; log "npm install $* failed"; return 1

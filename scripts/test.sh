@@ -10,7 +10,10 @@ LOG_NAME="npm test"
 . scripts/lib.sh
 ci=false; case "${CI:-}" in true|1) ci=true ;; esac
 
-step() { printf '\n== %s\n' "$*" >&2; }
+# Each step says when it starts, with the time since the run began (for the README's cold and
+# warm figures).
+step() { printf '\n== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
+trap 'printf "\n== [%dm%02ds] npm test ended (exit %s)\n" $((SECONDS / 60)) $((SECONDS % 60)) "$?" >&2' EXIT
 
 step "npm dependencies"
 if [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then
@@ -27,6 +30,7 @@ done
 for v in KEYWARD_CODE_SERVER KEYWARD_NODE24_BIN KEYWARD_CHROMIUM; do
   [ -n "${!v:-}" ] || missing+=("$v (the editor suite's tools)")
 done
+[ -x "${KEYWARD_PYTHON:-}" ] || missing+=("KEYWARD_PYTHON (the Python suite's venv)")
 if [ "${#missing[@]}" -gt 0 ]; then
   if $ci; then log "missing ${missing[*]}, and CI=true forbids skipping"; exit 1; fi
   log "warning: missing ${missing[*]}; the suites that need them will be skipped"
@@ -42,8 +46,20 @@ step "suites"
 # A private D-Bus session with a real, unlocked Secret Service, and an isolated HOME and
 # runtime dir: the suites never touch the user's keychain or daemon.
 mocha=(node_modules/.bin/mocha --reporter test/reporter.cjs "$@")
-if command -v dbus-run-session >/dev/null 2>&1 && command -v gnome-keyring-daemon >/dev/null 2>&1; then
-  bash scripts/with-keyring.sh "${mocha[@]}"
-else
-  "${mocha[@]}"
+in_keyring() {
+  if command -v dbus-run-session >/dev/null 2>&1 && command -v gnome-keyring-daemon >/dev/null 2>&1; then
+    bash scripts/with-keyring.sh "$@"
+  else
+    "$@"
+  fi
+}
+status=0
+# The Python package's suite (pytest, in the venv install-deps.sh made), unless mocha was given
+# files to run; pytest prints its own summary line. Then mocha, whose closing line comes last.
+if [ "$#" -eq 0 ] && [ -x "${KEYWARD_PYTHON:-}" ]; then
+  step "python package (pytest)"
+  in_keyring "$KEYWARD_PYTHON" -m pytest test/python -q || status=1
+  step "mocha"
 fi
+in_keyring "${mocha[@]}" || status=1
+exit "$status"

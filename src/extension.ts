@@ -22,6 +22,7 @@ import { watchWalkthrough } from './walkthrough';
 import { ArtifactsView } from './views/artifacts';
 import { KeysView } from './views/keys';
 import { EncryptOnSave } from './workspaces';
+import { registerPluginPrompts } from './plugins/prompts';
 
 /** What tests reach through `extension.exports`. */
 export interface KeywardApi {
@@ -56,6 +57,7 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
     },
   };
   context.subscriptions.push(conn, inventory, { dispose: () => clearTimeout(refreshTimer) });
+  context.subscriptions.push(registerPluginPrompts(conn)); // age plugins ask here (PIN, touch)
 
   // Context keys for menus and enablement.
   const setContext = (key: string, value: unknown) => void vscode.commands.executeCommand('setContext', key, value);

@@ -4,9 +4,10 @@
 // Neither happens in restricted mode (an untrusted folder decides nothing about keys).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { WorkspaceEventNotification, type WorkspaceEventParams } from '../daemon/protocol';
+import { ErrorCode, WorkspaceEventNotification, type WorkspaceEventParams } from '../daemon/protocol';
 import { affects, settings } from './config';
-import { describeError } from './client/errors';
+import { describeError, isDaemonError } from './client/errors';
+import { askTrust } from './trust';
 import type { Services } from './services';
 import { WatcherStatus } from './watcherStatus';
 
@@ -42,7 +43,11 @@ export class EncryptOnSave implements vscode.Disposable {
     for (const f of vscode.workspace.workspaceFolders ?? []) {
       if (f.uri.scheme !== 'file' || this.registered.has(f.uri.fsPath) || !this.active(f.uri)) continue;
       try {
-        const r = await this.s.conn.call('workspaceRegister', { root: f.uri.fsPath, events: true });
+        const register = () => this.s.conn.call('workspaceRegister', { root: f.uri.fsPath, events: true });
+        const r = await register().catch(async (e: unknown) => {
+          if (isDaemonError(e, ErrorCode.Untrusted) && (await askTrust(this.s.conn, f.uri.fsPath))) return register();
+          throw e;
+        });
         this.registered.add(f.uri.fsPath);
         this.s.log.info(`watching ${f.uri.fsPath} (${r.workspace.policy?.source === 'file' ? '.keyward.yaml' : 'default policy'})`);
         if (r.workspace.error) void vscode.window.showWarningMessage(`Keyward cannot protect ${f.name}: ${r.workspace.error}`);
@@ -61,6 +66,13 @@ export class EncryptOnSave implements vscode.Disposable {
     }
     this.s.log.info(`${p.kind}: ${p.path}${p.message ? ` (${p.message})` : ''}`);
     this.s.refresh();
+    if (p.kind === 'flagged' && p.message.includes('you have not agreed to')) {
+      // The repository's .keyward.yaml changed its recipients: the consent dialog, then a rescan.
+      void vscode.window.showWarningMessage(`Keyward did not encrypt ${path.basename(p.path)}: ${p.message}`, 'Review Recipients').then(async (x) => {
+        if (x && (await askTrust(this.s.conn, p.root))) await this.s.conn.call('workspaceRegister', { root: p.root, events: true });
+      });
+      return;
+    }
     if (p.kind === 'flagged' || p.kind === 'error') {
       void vscode.window.showWarningMessage(`Keyward did not encrypt ${path.basename(p.path)}: ${p.message}`, 'Show Log').then((x) => x && this.s.log.show(true));
     }

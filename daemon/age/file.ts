@@ -8,9 +8,9 @@ import { decryptBatches, encryptBatches, fileSource, readerSource, type BatchSou
 import { headerAuthFailed, internal, invalidInput, throwIfAborted } from './errors';
 import { encodeHeader, FILE_KEY_SIZE, MAX_HEADER_BYTES, scanHeader, verifyHeaderMac, type ParsedHeader, type Stanza } from './header';
 import { ByteReader, FileSink, filePull, iterablePull, WritableSink, WRITE_BEHIND, type Sink } from './io';
-import { parseRecipients, wrapFileKey } from './recipients';
+import { parseRecipients, wrapFileKey, type FileKeyWrapper } from './recipients';
 import { encodeHeaderWithRoom, headerRoom, isKeywardStanza } from './room';
-import { unwrapWithPassphrase, wrapWithPassphrase } from './scrypt';
+import { SCRYPT_TYPE, unwrapWithPassphrase, wrapWithPassphrase } from './scrypt';
 import { decryptSpread, digestSpread, encryptSpread, reencryptSpread, spreads, type OpenFile } from './spread';
 import { plaintextSize } from './stream';
 
@@ -42,8 +42,10 @@ export interface TransferResult {
 export interface EncryptFileOptions extends PayloadOptions {
   input: Input;
   output: string;
-  /** age1... / age1pq1... recipients; give these or `passphrase`, not both. */
+  /** age1... / age1pq1... / plugin recipients; give these (or `wrappers`) or `passphrase`, not both. */
   recipients?: readonly string[];
+  /** Plugin identities to encrypt to (as `age -e -i`/`-j`) and other wrappers beside `recipients`. */
+  wrappers?: readonly FileKeyWrapper[];
   passphrase?: string;
   /** scrypt work factor for `passphrase` (default 18). */
   scryptLogN?: number;
@@ -103,7 +105,7 @@ export interface InspectResult {
  * failure the output is left as it was.
  */
 export async function encryptFile(opts: EncryptFileOptions): Promise<TransferResult> {
-  const hasRecipients = opts.recipients !== undefined && opts.recipients.length > 0;
+  const hasRecipients = (opts.recipients?.length ?? 0) + (opts.wrappers?.length ?? 0) > 0;
   if (hasRecipients === (opts.passphrase !== undefined)) {
     throw invalidInput('give either recipients or a passphrase', 'a passphrase cannot be combined with recipients');
   }
@@ -112,7 +114,7 @@ export async function encryptFile(opts: EncryptFileOptions): Promise<TransferRes
   }
   if (opts.fileKey !== undefined && opts.fileKey.length !== FILE_KEY_SIZE) throw internal('file key must be 16 bytes');
   if (opts.extraStanzas?.some((s) => !isKeywardStanza(s))) throw internal('extra stanzas must be of keyward-* types');
-  if (hasRecipients) parseRecipients(opts.recipients ?? []); // fail before any work
+  if (opts.recipients?.length) parseRecipients(opts.recipients); // fail before any work
   await refuseExisting(opts.output, opts.overwrite);
   throwIfAborted(opts.signal);
 
@@ -141,7 +143,10 @@ export async function encryptFile(opts: EncryptFileOptions): Promise<TransferRes
 /** The header encryptFile writes: to the recipients (with room, unless armored) or the passphrase. */
 async function headerFor(opts: Omit<EncryptFileOptions, 'input' | 'output'>, fileKey: Uint8Array): Promise<Buffer> {
   if (opts.passphrase !== undefined) return encodeHeader([await wrapWithPassphrase(fileKey, opts.passphrase, opts.scryptLogN)], fileKey);
-  const stanzas = [...(await wrapFileKey(fileKey, opts.recipients ?? [])), ...(opts.extraStanzas ?? [])];
+  const wrapped = await wrapFileKey(fileKey, opts.recipients ?? [], opts.wrappers);
+  // A plugin may wrap to a passphrase (age-plugin-batchpass): an scrypt stanza must be alone.
+  if (wrapped.some((s) => s.type === SCRYPT_TYPE)) return encodeHeader(wrapped, fileKey);
+  const stanzas = [...wrapped, ...(opts.extraStanzas ?? [])];
   return (opts.headerRoom ?? opts.armor !== true) ? encodeHeaderWithRoom(stanzas, fileKey) : encodeHeader(stanzas, fileKey);
 }
 

@@ -4,6 +4,7 @@ import { KeywardError } from '../util/errors';
 import { describeTypes, headerAuthFailed, invalidHeader, invalidInput } from './errors';
 import { decodeRaw } from './base64';
 import type { ParsedHeader, Stanza, Unwrap } from './header';
+import { parsePluginIdentity, unwrapWithPlugin } from './plugin';
 import { isKeywardStanza } from './room';
 import { SCRYPT_TYPE } from './scrypt';
 
@@ -100,4 +101,34 @@ function fromLibraryError(e: unknown, header: ParsedHeader): unknown {
   const stanza = /^invalid (\S+ )?stanza$/.exec(message);
   if (stanza) return invalidHeader(`malformed ${stanza[1] ?? ''}stanza`);
   return e;
+}
+
+/**
+ * An Unwrap through age plugin identities (`AGE-PLUGIN-NAME-1...`; `-j NAME` stands for one with
+ * no data): each plugin gets the file's recipient stanzas (not Keyward's own) in an identity-v1
+ * session, its identities in the order given. Throws InvalidInput now for a string that is not
+ * a plugin identity; the returned function throws DecryptFailed when no plugin found the file
+ * key, and what unwrapWithPlugin throws (PluginFailed, NotFound).
+ */
+export function unwrapWithPluginIdentities(identities: readonly string[]): Unwrap {
+  if (identities.length === 0) throw invalidInput('no identities to decrypt with');
+  const byPlugin = new Map<string, string[]>();
+  identities.forEach((identity, i) => {
+    const p = parsePluginIdentity(identity);
+    if (p === null) throw invalidInput(`identity ${i + 1} is not a valid age plugin identity`, 'expected AGE-PLUGIN-NAME-1...');
+    byPlugin.set(p.name, [...(byPlugin.get(p.name) ?? []), identity]);
+  });
+  return async (header: ParsedHeader) => {
+    const stanzas = header.stanzas.filter((s) => !isKeywardStanza(s));
+    for (const [name, ids] of byPlugin) {
+      const [key] = await unwrapWithPlugin(name, ids, [stanzas]);
+      if (key !== undefined) return key;
+    }
+    const names = [...byPlugin.keys()].join(', ');
+    throw new KeywardError(
+      ErrorCode.DecryptFailed,
+      `no identity matched: the ${names} plugin found no file key for its identity`,
+      `the file is encrypted to ${describeTypes(stanzas)} recipient(s): use the identity it was encrypted to`,
+    );
+  };
 }

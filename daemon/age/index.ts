@@ -21,6 +21,7 @@ export {
   type ReencryptFileOptions,
   type ReencryptResult,
   type TransferResult,
+  unwrapVerified,
 } from './file';
 export {
   encodeHeader,
@@ -33,12 +34,14 @@ export {
   type Stanza,
   type Unwrap,
 } from './header';
-export { parseRecipient, parseRecipients, wrapFileKey, type ParsedRecipient, type RecipientType } from './recipients';
-export { unwrapWithIdentities } from './identities';
+export { identityWrapper, parseRecipient, parseRecipients, wrapFileKey, type FileKeyWrapper, type ParsedRecipient, type RecipientType } from './recipients';
+export { unwrapWithIdentities, unwrapWithPluginIdentities } from './identities';
+export { findPlugin, parsePluginIdentity, parsePluginRecipient, pluginIdentityWithoutData, unwrapWithPlugin, wrapWithPlugin, type WrapTarget } from './plugin';
+export { currentPluginSession, withPluginSession, type PluginSession } from './plugin-context';
 export { DEFAULT_SCRYPT_LOG_N, MAX_SCRYPT_LOG_N, unwrapWithPassphrase, wrapWithPassphrase } from './scrypt';
 export { CHUNK_SIZE, openChunk, payloadKey, payloadSize, plaintextSize, sealChunk, type StreamOptions } from './stream';
 export { type PayloadOptions, type PayloadTuning } from './batch';
 export { shutdownPool } from './pool';
 export { decryptRange, type DecryptRangeOptions, type DecryptRangeResult } from './range';
-export { fitHeader, headerRoom, HEADER_ROOM_ALIGN, isKeywardStanza, MIN_HEADER_ROOM, PADDING_TYPE } from './room';
+export { encodeHeaderWithRoom, fitHeader, headerRoom, HEADER_ROOM_ALIGN, isKeywardStanza, MIN_HEADER_ROOM, PADDING_TYPE } from './room';
 export { rewrapByCopy, rewrapHeader, writeHeaderInPlace, type RewrapByCopyOptions } from './rewrap';

@@ -4,13 +4,16 @@ import { isKeywardError } from '../util/errors';
 import { decodeBech32 } from './bech32';
 import { internal, invalidInput } from './errors';
 import { FILE_KEY_SIZE, type Stanza } from './header';
+import { isPluginName, parsePluginIdentity, wrapWithPlugin, type WrapTarget } from './plugin';
 import { RECIPIENT_HINT, wrapX25519 } from './x25519';
 
 // Recipients (public keys) and wrapping a file key to them. Parsing is ours, to say why a
 // string is not a recipient; the cryptography (X25519, ML-KEM-768 + X25519 HPKE, the P-256
-// tag types) is age-encryption's, the reference TypeScript implementation.
+// tag types) is age-encryption's, the reference TypeScript implementation. Any other
+// `age1NAME1...` is an age plugin's recipient, wrapped by `age-plugin-NAME` (plugin.ts); the
+// native types come first, as in age 1.3, so `age1tag1...` never needs age-plugin-tag.
 
-export type RecipientType = 'X25519' | 'mlkem768x25519' | 'p256tag' | 'mlkem768p256tag';
+export type RecipientType = 'X25519' | 'mlkem768x25519' | 'p256tag' | 'mlkem768p256tag' | 'plugin';
 
 export interface ParsedRecipient {
   /** The recipient, lowercase (bech32 also allows all-uppercase). */
@@ -19,7 +22,16 @@ export interface ParsedRecipient {
   readonly type: RecipientType;
   /** Hybrid ML-KEM recipients: they may not be mixed with classic ones in one file. */
   readonly postQuantum: boolean;
+  /** A plugin recipient's plugin name (lowercase): `age-plugin-NAME` wraps to it. */
+  readonly plugin?: string;
 }
+
+/**
+ * Wraps a file key to something that is not a recipient string: a plugin identity (`age -e -i`,
+ * `-j NAME`) or a keystore key that encrypts through its plugin. Returns the stanzas and their
+ * labels (c2sp.org/age-plugin, extension-labels).
+ */
+export type FileKeyWrapper = (fileKey: Uint8Array) => Promise<{ stanzas: Stanza[]; labels: readonly string[] }>;
 
 /** Human-readable part → what it encodes (c2sp.org/age, "Native recipient types"). */
 const KINDS: Readonly<Record<string, { type: RecipientType; bytes: number; postQuantum: boolean }>> = {
@@ -49,7 +61,10 @@ export function parseRecipient(input: string): ParsedRecipient {
   if (!decoded.ok) throw invalidInput(`invalid recipient: it ${decoded.reason}`, 'copy the recipient again from its source');
   const kind = KINDS[decoded.hrp];
   if (kind === undefined) {
-    throw invalidInput('age plugin recipients are not supported', EXPECTED);
+    const plugin = decoded.hrp.slice(4);
+    if (!decoded.hrp.startsWith('age1') || !isPluginName(plugin)) throw invalidInput('unknown recipient type', EXPECTED);
+    // Plugins read their own data; the string is passed to age-plugin-NAME as it was given.
+    return { recipient: input.toLowerCase(), type: 'plugin', postQuantum: false, plugin };
   }
   if (decoded.bytes.length !== kind.bytes) {
     throw invalidInput(`invalid recipient: a ${kind.type} key is ${kind.bytes} bytes, this one is ${decoded.bytes.length}`, 'copy the recipient again from its source');
@@ -81,8 +96,10 @@ export function parseRecipients(inputs: readonly string[]): ParsedRecipient[] {
     seen.set(r.recipient, r);
   }
   const list = [...seen.values()];
-  const pq = list.filter((r) => r.postQuantum).length;
-  if (pq > 0 && pq < list.length) {
+  // Plugin recipients say whether they are post-quantum only when they wrap (their labels).
+  const native = list.filter((r) => r.type !== 'plugin');
+  const pq = native.filter((r) => r.postQuantum).length;
+  if (pq > 0 && pq < native.length) {
     throw invalidInput(
       "can't mix post-quantum and classic recipients",
       'the file would be vulnerable to quantum computers: use only age1pq1... recipients, or only classic ones',
@@ -92,14 +109,23 @@ export function parseRecipients(inputs: readonly string[]): ParsedRecipient[] {
 }
 
 /**
- * Wraps a known file key to each recipient: one or more stanzas per recipient, in order.
- * This is what a header-only rewrap needs; encryption uses it with a fresh random key.
- * Throws InvalidInput for bad recipients (see parseRecipients).
+ * Wraps a known file key to each recipient (and wrapper): one or more stanzas each, in order.
+ * This is what a header-only rewrap needs; encryption uses it with a fresh random key. Plugin
+ * recipients go to their plugin, one session per plugin. Throws InvalidInput for bad
+ * recipients (see parseRecipients) or stanzas that may not share a file (their label sets
+ * differ: post-quantum with classic, a passphrase with anything), PluginFailed/NotFound when
+ * a plugin fails or is missing.
  */
-export async function wrapFileKey(fileKey: Uint8Array, recipients: readonly string[]): Promise<Stanza[]> {
+export async function wrapFileKey(fileKey: Uint8Array, recipients: readonly string[], wrappers: readonly FileKeyWrapper[] = []): Promise<Stanza[]> {
   if (fileKey.length !== FILE_KEY_SIZE) throw internal('file key must be 16 bytes');
   const stanzas: Stanza[] = [];
-  for (const r of parseRecipients(recipients)) {
+  const labelSets: { labels: readonly string[]; what: string }[] = [];
+  const plugins = new Map<string, WrapTarget[]>();
+  for (const r of recipients.length || !wrappers.length ? parseRecipients(recipients) : []) {
+    if (r.plugin !== undefined) {
+      plugins.set(r.plugin, [...(plugins.get(r.plugin) ?? []), { kind: 'recipient', encoding: r.recipient }]);
+      continue;
+    }
     // A copy per recipient: the library gets no reference to the caller's key buffer.
     const key = Uint8Array.from(fileKey);
     try {
@@ -108,8 +134,59 @@ export async function wrapFileKey(fileKey: Uint8Array, recipients: readonly stri
     } finally {
       key.fill(0);
     }
+    labelSets.push({ labels: r.postQuantum ? [POSTQUANTUM] : [], what: r.type });
   }
+  for (const [name, targets] of plugins) {
+    const w = await wrapWithPlugin(name, targets, [fileKey]);
+    stanzas.push(...w.stanzas[0]!);
+    labelSets.push({ labels: w.labels, what: `the ${name} plugin's` });
+  }
+  for (const wrap of wrappers) {
+    const w = await wrap(fileKey);
+    stanzas.push(...w.stanzas);
+    labelSets.push({ labels: w.labels, what: stanzas[stanzas.length - 1]?.type ?? 'a plugin' });
+  }
+  checkLabels(labelSets);
   return stanzas;
+}
+
+/**
+ * A wrapper encrypting to a plugin identity (`AGE-PLUGIN-NAME-1...`), as `age -e -i FILE` and
+ * `age -e -j NAME` do: the identity goes to its plugin's recipient-v1 as `add-identity`.
+ */
+export function identityWrapper(identity: string): FileKeyWrapper {
+  const p = parsePluginIdentity(identity);
+  if (p === null) throw invalidInput('not an age plugin identity', 'expected AGE-PLUGIN-NAME-1...');
+  return async (fileKey) => {
+    const w = await wrapWithPlugin(p.name, [{ kind: 'identity', encoding: identity }], [fileKey]);
+    return { stanzas: w.stanzas[0]!, labels: w.labels };
+  };
+}
+
+/** The label of post-quantum stanzas (c2sp.org/age-plugin, extension-labels). */
+const POSTQUANTUM = 'postquantum';
+
+/**
+ * All stanzas wrapping one file key must have the same label set (c2sp.org/age-plugin): a file
+ * is only as strong as its weakest recipient, and a passphrase (scrypt) must be alone.
+ */
+function checkLabels(sets: readonly { labels: readonly string[]; what: string }[]): void {
+  const key = (l: readonly string[]) => [...l].sort().join(' ');
+  const first = sets[0];
+  if (first === undefined) return;
+  const odd = sets.find((s) => key(s.labels) !== key(first.labels));
+  if (odd === undefined) return;
+  const pq = (s: { labels: readonly string[] }) => s.labels.includes(POSTQUANTUM);
+  if (pq(first) !== pq(odd)) {
+    throw invalidInput(
+      "can't mix post-quantum and classic recipients",
+      'the file would be vulnerable to quantum computers: use only post-quantum recipients, or only classic ones',
+    );
+  }
+  throw invalidInput(
+    `incompatible recipients: ${first.what} and ${odd.what} stanzas may not share a file`,
+    'a passphrase (or a recipient that must be alone) cannot be combined with other recipients: encrypt to them separately',
+  );
 }
 
 /**

@@ -12,6 +12,7 @@ import { KeywardError, ioError } from '../util/errors';
 import { readInfo } from '../sops/engine';
 import { formatOf, keyServices, readSopsFile } from '../sops/files';
 import { unwrapDataKey } from '../sops/keygroups';
+import { transitUri } from '../kms/vault';
 import { readMeta } from './meta';
 import { recipientNames } from './names';
 
@@ -97,6 +98,7 @@ async function describeSops(file: string, size: number, keystore: Keystore): Pro
     for (const k of g.keys) {
       if (k.type === 'age') recipients.push(view(k.recipient, ageType(k.recipient), names));
       else if (k.type === 'kms') recipients.push(view(k.arn, 'kms', names));
+      else if (k.type === 'hc_vault') recipients.push(view(transitUri(k), 'hc_vault', names));
       else recipients.push(view(Object.values(k.fields)[0] ?? k.type, k.type, names));
     }
   }

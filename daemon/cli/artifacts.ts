@@ -1,3 +1,4 @@
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { AgeDataParams, JobInfo } from '../protocol';
@@ -119,19 +120,55 @@ export async function rotateIdentityWithArtifacts(name: string, roots: string[],
   if (!r.complete) process.exitCode = ExitCode.Failed;
 }
 
-/** Every `*.age` file under the given files or directories (respecting nothing but .git). */
+/** Every `*.age` file under the given files or directories (respecting nothing but .git), never through a symlink out of them. */
 export async function findArtifacts(roots: string[]): Promise<string[]> {
   const out = new Set<string>();
   for (const root of roots) {
     const abs = path.resolve(root);
     if (abs.endsWith('.age')) {
-      out.add(abs);
+      const f = await inTree(abs, path.dirname(abs), true);
+      if (f) out.add(f);
       continue;
     }
     const { glob } = await import('tinyglobby');
-    for (const f of await glob('**/*.age', { cwd: abs, absolute: true, onlyFiles: true, dot: true, ignore: ['**/.git/**', '**/node_modules/**'] })) out.add(path.resolve(f));
+    const base = await realDir(abs);
+    for (const f of await glob('**/*.age', { cwd: abs, absolute: true, onlyFiles: true, dot: true, ignore: ['**/.git/**', '**/node_modules/**'] })) {
+      const real = await inTree(f, base, false);
+      if (real) out.add(real);
+    }
   }
   return [...out].sort();
+}
+
+/**
+ * `file` as a real path when it is inside the real directory `base`; otherwise undefined, and
+ * stderr says it was skipped and why. A walk or glob never leaves the tree it was given through
+ * a symlink (rewrap writes headers in place: through a link it would change a file elsewhere),
+ * and a file named directly must not be a symlink at all.
+ */
+async function inTree(file: string, base: string, named: boolean): Promise<string | undefined> {
+  let real: string;
+  let link = false;
+  try {
+    link = (await fsp.lstat(file)).isSymbolicLink();
+    real = await fsp.realpath(file);
+  } catch {
+    return path.resolve(file); // missing: the daemon reports it
+  }
+  if (named) {
+    if (!link) return real;
+    process.stderr.write(`keyward: skipped ${file}: a symbolic link (to ${real}); name the file itself\n`);
+    return undefined;
+  }
+  if (real !== base && !real.startsWith(base + path.sep)) {
+    process.stderr.write(`keyward: skipped ${file}: a symbolic link to ${real}, outside ${base}\n`);
+    return undefined;
+  }
+  return real;
+}
+
+async function realDir(dir: string): Promise<string> {
+  return fsp.realpath(dir).catch(() => path.resolve(dir));
 }
 
 /** Decrypts a range of a binary age file (for `keyward decrypt --range`). */
@@ -154,19 +191,32 @@ export async function decryptRange(input: string, range: string, output: string 
   if (output) print(output, r);
 }
 
-/** Expands globs the shell left alone (quoted), and makes every path absolute. */
+/**
+ * Expands globs the shell left alone (quoted), and makes every path absolute and real. Files a
+ * glob reaches through a symlink out of its base directory, and named files that are symlinks,
+ * are skipped (said on stderr).
+ */
 async function expand(patterns: string[]): Promise<string[]> {
   const out = new Set<string>();
   for (const p of patterns) {
     if (/[*?[\]{}]/.test(p)) {
-      const { glob } = await import('tinyglobby');
+      const { glob, isDynamicPattern } = await import('tinyglobby');
       const found = await glob(p, { absolute: true, onlyFiles: true, dot: false });
       if (!found.length) throw new KeywardError(ErrorCode.NotFound, `no file matches ${p}`, 'check the pattern');
-      for (const f of found.sort()) out.add(path.resolve(f));
+      // The tree a glob was given: its directories before the first wildcard.
+      const parts = p.split(/[\\/]/);
+      const fixed = parts.slice(0, parts.findIndex((x) => isDynamicPattern(x)));
+      const base = await realDir(path.resolve(fixed.join(path.sep) || '.'));
+      for (const f of found.sort()) {
+        const real = await inTree(f, base, false);
+        if (real) out.add(real);
+      }
     } else {
-      out.add(path.resolve(p));
+      const real = await inTree(path.resolve(p), path.dirname(path.resolve(p)), true);
+      if (real) out.add(real);
     }
   }
+  if (out.size === 0) throw new KeywardError(ErrorCode.NotFound, 'no files left to work on', 'every path given was skipped (see above)');
   return [...out];
 }
 

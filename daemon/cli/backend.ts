@@ -1,4 +1,5 @@
 import type { MethodKey, ParamsOf, ResultOf } from '../protocol';
+import { registerPluginHandlers } from './plugin-prompt';
 
 /** What the CLI calls: the daemon over its socket, or the same handlers in-process. */
 export interface Backend {
@@ -13,6 +14,7 @@ export async function connectBackend(opts: { home: string; daemon: boolean }): P
     // without it and its JSON-RPC library.
     const { DaemonClient, defaultDaemonScript } = await import('../client');
     const c = await DaemonClient.connectOrStart(opts.home, 'cli', defaultDaemonScript());
+    registerPluginHandlers(c); // age plugins' questions come to this terminal
     return {
       call: (k, p) => c.call(k, p),
       onNotification: (m, h) => c.onNotification(m, h),

@@ -15,6 +15,7 @@ interface GlobalOpts {
   daemon: boolean;
   json?: boolean;
   keystore?: 'keychain' | 'file';
+  trustRecipients?: boolean;
 }
 
 export const program = new Command();
@@ -26,6 +27,7 @@ program
   .option('--no-daemon', 'run in-process instead of through the daemon')
   .option('--json', 'print results as JSON')
   .addOption(new Option('--keystore <backend>', 'where keys live (chosen before the first key)').choices(['keychain', 'file']))
+  .option('--trust-recipients', "agree, without asking, to the recipients a repository's .keyward.yaml or .sops.yaml names (check them first: keyward trust show)")
   .showHelpAfterError()
   .exitOverride();
 
@@ -42,7 +44,8 @@ export function print(human: string, json: unknown): void {
 /** Runs `fn` against the daemon or in-process, handling a locked file keystore once. */
 export async function withBackend<T>(fn: (b: Backend) => Promise<T>, opts: { keys?: boolean } = {}): Promise<T> {
   const g = globals();
-  const b = await connectBackend({ home: g.homeDir, daemon: g.daemon });
+  const { trusting } = await import('./trust');
+  const b = trusting(await connectBackend({ home: g.homeDir, daemon: g.daemon }));
   try {
     if (opts.keys && g.keystore) {
       const r = await b.call('keystoreUse', { backend: g.keystore });

@@ -3,11 +3,13 @@
 // bundle of its own (dist/cli-local.js, see esbuild.mjs), one copy for all three; the commands
 // that talk to a running daemon start without it.
 import { ErrorCode, methods, validateParams, type MethodKey, type ParamsOf, type ResultOf } from '../protocol';
+import { withPluginSession } from '../age';
 import { acquireLock } from '../server/lock';
 import { Service, type CallContext } from '../service';
 import { KeywardError } from '../util/errors';
 import { daemonPaths, ensurePrivateDir } from '../util/paths';
 import type { Backend } from './backend';
+import { askOnTerminal, showWaiting } from './plugin-prompt';
 
 export { startDaemon } from '../server/daemon';
 
@@ -40,14 +42,18 @@ export class InProcess implements Backend {
     if (!v.ok) throw new KeywardError(ErrorCode.InvalidParams, `invalid params for ${methods[key].name}: ${v.reason}`);
     const h = this.service.handlers[key] as ((p: unknown, c: CallContext) => Promise<ResultOf<K>>) | undefined;
     if (!h) throw new KeywardError(ErrorCode.InvalidInput, `${methods[key].name} needs the daemon`, 'drop --no-daemon');
-    return h(v.value, {
-      client: 'cli-inprocess',
-      requestId: '1',
-      notify: (m, p) => {
-        this.listeners.get(m)?.(p);
-        return Promise.resolve();
-      },
-    });
+    // Age plugins ask on this terminal and run in this process's environment.
+    const session = { ask: askOnTerminal, waiting: (plugin: string, waiting: boolean) => showWaiting({ plugin, waiting }), env: () => Promise.resolve(process.env) };
+    return withPluginSession(session, () =>
+      h(v.value, {
+        client: 'cli-inprocess',
+        requestId: '1',
+        notify: (m, p) => {
+          this.listeners.get(m)?.(p);
+          return Promise.resolve();
+        },
+      }),
+    );
   }
 
   onNotification(method: string, handler: (params: unknown) => void): void {

@@ -16,6 +16,8 @@ import { registerScanCommands } from './scan';
 import { registerStatusCommands } from './status';
 import { registerSopsCommands } from './sops';
 import { registerTeamCommands } from './team';
+import { registerTrustCommands } from './trust';
+import { registerExecCommands } from './exec';
 import { decryptRange, registerArtifactCommands, rotateIdentityWithArtifacts } from './artifacts';
 
 // ---- keys ----------------------------------------------------------------------------------
@@ -69,12 +71,12 @@ keys
 
 keys
   .command('import <name> <file>')
-  .description('import identities from an age identity file (age-keygen output, sops keys.txt); "-" reads stdin')
+  .description('import identities from an age identity file (age-keygen output, sops keys.txt, an age plugin\'s AGE-PLUGIN-... identities); "-" reads stdin')
   .option('--cryptoperiod <days>', 'days until rotation is due (default 365)', parsePositiveInt)
   .action(async (name: string, file: string, o: { cryptoperiod?: number }) => {
     const src = file === '-' ? { text: await readStdin() } : { path: path.resolve(file) };
     const r = await withBackend((b) => b.call('keysImport', { name, ...src, ...(o.cryptoperiod ? { cryptoperiodDays: o.cryptoperiod } : {}) }), { keys: true });
-    print(r.imported.map((k) => `${k.ref}\t${k.state}\t${k.recipient}`).join('\n'), r.imported);
+    print(r.imported.map((k) => `${k.ref}\t${k.state}\t${k.recipient || `plugin:${k.plugin ?? '?'} (encrypts to the identity itself)`}`).join('\n'), r.imported);
   });
 
 keys
@@ -122,26 +124,35 @@ program
   .description('encrypt a file to a standard age file (default output FILE.age)')
   .option('-r, --recipient <recipient>', 'an age1... or age1pq1... recipient (repeatable)', collect, [])
   .option('-k, --key <name>', 'a key of the keystore, NAME or NAME@vN (repeatable)', collect, [])
+  .option('-j, --plugin <name>', 'encrypt with age-plugin-NAME and no identity file, as age -j (e.g. batchpass; repeatable)', collect, [])
   .option('-p, --passphrase', 'encrypt with a passphrase (scrypt) instead; runs without the daemon')
   .option('-a, --armor', 'ASCII-armored (PEM) output')
   .option('-o, --output <file>', 'output path')
   .option('-f, --force', 'overwrite the output if it exists')
-  .action(async (file: string, o: { recipient: string[]; key: string[]; passphrase?: boolean; armor?: boolean; output?: string; force?: boolean }) => {
+  .action(async (file: string, o: { recipient: string[]; key: string[]; plugin: string[]; passphrase?: boolean; armor?: boolean; output?: string; force?: boolean }) => {
     const input = path.resolve(file);
     const output = path.resolve(o.output ?? `${file}.age`);
     if (o.passphrase) {
-      if (o.recipient.length || o.key.length) throw new KeywardError(ErrorCode.InvalidInput, 'a file is encrypted to a passphrase or to recipients, not both', 'drop -p or the -r/-k options');
+      if (o.recipient.length || o.key.length || o.plugin.length) throw new KeywardError(ErrorCode.InvalidInput, 'a file is encrypted to a passphrase or to recipients, not both', 'drop -p or the -r/-k/-j options');
       const pass = await readPassphrase('Passphrase: ', 'KEYWARD_PASSPHRASE', { confirm: true });
       const { encryptFile } = await import('../age');
       const r = await encryptFile({ input, output, passphrase: pass, armor: o.armor ?? false, overwrite: o.force ?? false });
       print(output, { output, bytesIn: r.bytesIn, bytesOut: r.bytesOut });
       return;
     }
-    if (!o.recipient.length && !o.key.length) {
-      throw new KeywardError(ErrorCode.InvalidInput, 'no recipient given', 'add -r age1... or -k KEYNAME (or -p for a passphrase)');
+    if (!o.recipient.length && !o.key.length && !o.plugin.length) {
+      throw new KeywardError(ErrorCode.InvalidInput, 'no recipient given', 'add -r age1... or -k KEYNAME (or -p for a passphrase, -j NAME for an age plugin)');
     }
     const r = await withBackend((b) =>
-      b.call('ageEncrypt', { input, output, recipients: o.recipient, keys: o.key, ...(o.armor ? { armor: true } : {}), ...(o.force ? { overwrite: true } : {}) }),
+      b.call('ageEncrypt', {
+        input,
+        output,
+        recipients: o.recipient,
+        keys: o.key,
+        ...(o.plugin.length ? { plugins: o.plugin } : {}),
+        ...(o.armor ? { armor: true } : {}),
+        ...(o.force ? { overwrite: true } : {}),
+      }),
     );
     print(r.output, r);
   });
@@ -152,7 +163,8 @@ program
   .option('-o, --output <file>', 'output path, or - for standard output')
   .option('-f, --force', 'overwrite the output if it exists')
   .option('--range <start:end>', 'decrypt only plaintext bytes START to END (exclusive), reading only the chunks they need')
-  .action(async (file: string, o: { output?: string; force?: boolean; range?: string }) => {
+  .option('-j, --plugin <name>', 'decrypt with age-plugin-NAME and no identity file instead of the keystore, as age -j (repeatable)', collect, [])
+  .action(async (file: string, o: { output?: string; force?: boolean; range?: string; plugin: string[] }) => {
     const input = path.resolve(file);
     if (o.range !== undefined) {
       await decryptRange(input, o.range, o.output === undefined || o.output === '-' ? undefined : path.resolve(o.output), o.force ?? false);
@@ -167,7 +179,7 @@ program
     // A passphrase-encrypted file needs no key from the keystore: decrypt in-process.
     const { decryptFile, decryptToWritable, readHeader, unwrapWithPassphrase } = await import('../age');
     const header = await readHeader(input);
-    if (header.stanzas.length > 0 && header.stanzas.every((s) => s.type === 'scrypt')) {
+    if (!o.plugin.length && header.stanzas.length > 0 && header.stanzas.every((s) => s.type === 'scrypt')) {
       const pass = await readPassphrase('Passphrase: ', 'KEYWARD_PASSPHRASE');
       const unwrap = unwrapWithPassphrase(pass);
       const r = output
@@ -182,7 +194,7 @@ program
           process.stdout.write(Buffer.from((p as AgeDataParams).data, 'base64'));
         });
       }
-      return b.call('ageDecrypt', { input, ...(output ? { output } : {}), ...(o.force ? { overwrite: true } : {}) });
+      return b.call('ageDecrypt', { input, ...(output ? { output } : {}), ...(o.force ? { overwrite: true } : {}), ...(o.plugin.length ? { plugins: o.plugin } : {}) });
     });
     if (output) print(output, r);
   });
@@ -310,6 +322,8 @@ registerScanCommands(program);
 registerStatusCommands(program);
 registerSopsCommands(program);
 registerTeamCommands(program);
+registerTrustCommands(program);
+registerExecCommands(program);
 
 async function printStatus(): Promise<void> {
   const g = globals();
@@ -351,8 +365,9 @@ function formatKeys(list: KeyInfo[]): string {
 
 function formatVersion(v: KeyVersionInfo, isCurrent: boolean): string {
   const rot = v.rotation ? `${v.rotation}${v.rotationDueAt ? ` (${v.rotationDueAt.slice(0, 10)})` : ''}` : '-';
-  const recip = v.recipient.length > 72 ? v.recipient.slice(0, 40) + '...' + v.recipient.slice(-12) : v.recipient;
-  return `${v.ref}${isCurrent ? '*' : ''}\t${v.state}\t${v.kind}\t${rot}\t${recip}`;
+  const recip = !v.recipient ? '(the identity itself, through its plugin)' : v.recipient.length > 72 ? v.recipient.slice(0, 40) + '...' + v.recipient.slice(-12) : v.recipient;
+  const kind = v.kind === 'plugin' && v.plugin ? `plugin:${v.plugin}` : v.kind;
+  return `${v.ref}${isCurrent ? '*' : ''}\t${v.state}\t${kind}\t${rot}\t${recip}`;
 }
 
 async function main(): Promise<void> {

@@ -18,6 +18,7 @@ import { confirm } from './prompt';
 interface EncryptFlags {
   age: string[];
   kms: string[];
+  hcVaultTransit: string[];
   shamirThreshold?: number;
   unencryptedSuffix?: string;
   encryptedSuffix?: string;
@@ -32,6 +33,7 @@ function encryptOptions(c: Command): Command {
   return c
     .option('--age <recipient>', 'age recipient (age1..., age1pq1...) or keystore key name; repeatable or comma-separated', splitCollect, [])
     .option('--kms <arn>', 'AWS KMS key ARN (repeatable or comma-separated)', splitCollect, [])
+    .option('--hc-vault-transit <uri>', 'Vault transit key URI, https://vault:8200/v1/transit/keys/NAME (repeatable or comma-separated; also SOPS_VAULT_URIS)', splitCollect, splitCollect(process.env.SOPS_VAULT_URIS ?? '', []))
     .option('--shamir-threshold <n>', 'key groups needed to decrypt', parsePositiveInt)
     .option('--unencrypted-suffix <s>', 'keys ending with this stay in plaintext (sops default: _unencrypted)')
     .option('--encrypted-suffix <s>', 'only keys ending with this are encrypted')
@@ -46,6 +48,7 @@ function encryptParams(o: EncryptFlags): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   if (o.age.length) p.age = o.age;
   if (o.kms.length) p.kms = o.kms;
+  if (o.hcVaultTransit.length) p.hcVaultTransit = o.hcVaultTransit;
   for (const k of ['shamirThreshold', 'unencryptedSuffix', 'encryptedSuffix', 'unencryptedRegex', 'encryptedRegex', 'unencryptedCommentRegex', 'encryptedCommentRegex', 'macOnlyEncrypted'] as const) {
     if (o[k] !== undefined) p[k] = o[k];
   }

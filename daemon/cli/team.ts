@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import type { JobInfo, ServiceIdentityView, TeamPlanView } from '../protocol';
+import type { JobInfo, KekStatusView, ServiceIdentityView, TeamPlanView } from '../protocol';
 import { ErrorCode, ExitCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 import { follow, formatJob } from './artifacts';
@@ -46,6 +46,25 @@ function formatPlan(plan: TeamPlanView, verbose: boolean): string {
 
 function formatIdentity(i: ServiceIdentityView): string {
   return i.versions.map((v) => `${i.name}@v${v.version}\t${v.state}\t${v.kind}\t${v.recipient}\t${v.keyId}`).join('\n');
+}
+
+function formatKekStatus(s: KekStatusView, verbose: boolean): string {
+  const lines: string[] = [];
+  for (const a of s.artifacts) {
+    if (!a.stale && !verbose) continue;
+    lines.push(`${a.rel}\t${a.kind}\t${a.uses.map((u) => `${u.key.replace(/^https?:\/\/[^/]+\/v1\//, '')}@v${u.version}`).join(' ')}${a.stale ? '\tstale' : ''}`);
+  }
+  for (const k of s.keys) {
+    const inUse = Object.entries(k.inUse).map(([v, n]) => `v${v}: ${n}`).join(', ');
+    lines.push(
+      k.problem
+        ? `key ${k.key}: ${k.problem}; in use: ${inUse}`
+        : `key ${k.key}: newest v${k.latestVersion}, min_decryption_version ${k.minDecryptionVersion}; in use: ${inUse}; min_decryption_version can be raised to ${k.safeMinDecryptionVersion}`,
+    );
+  }
+  const stale = s.artifacts.filter((a) => a.stale).length;
+  lines.push(`${s.artifacts.length} artifact(s) with Vault-wrapped keys, ${stale} not at the newest key version${stale ? ' (keyward team rewrap-kek moves them)' : ''}`);
+  return lines.join('\n');
 }
 
 /** `keyward team ...`: team policy, KMS keys and recipient sync. */
@@ -109,7 +128,7 @@ export function registerTeamCommands(program: Command): void {
   identity
     .command('create <name>')
     .description('create .keyward/identities/NAME.kms.json (kms:GenerateDataKey only) and print its recipient')
-    .requiredOption('--kms <arn>', 'the KMS key or alias ARN that wraps it')
+    .requiredOption('--kms <key>', 'the KEK that wraps it: an AWS KMS key or alias ARN, or a Vault transit key URI (https://vault:8200/v1/transit/keys/NAME)')
     .option('--pq', 'a post-quantum hybrid identity (age1pq1...)')
     .option('--root <dir>', 'the repo root (default: the nearest directory up with a .keyward.yaml)')
     .action(async (name: string, o: { kms: string; pq?: boolean; root?: string }) => {
@@ -168,6 +187,36 @@ export function registerTeamCommands(program: Command): void {
           ? `both versions are granted: commit and deploy ${path.relative(process.cwd(), r.identity.file) || r.identity.file}, then run keyward team identity rotate ${name} --finish (or --rollback)`
           : '';
       print([...r.steps, next].filter(Boolean).join('\n'), r);
+      if (r.job && r.job.state !== 'done') process.exitCode = ExitCode.Failed;
+    });
+
+  team
+    .command('kek-status [paths...]')
+    .description('which transit key version wraps each sops file and service identity (Vault / OpenBao), and how far min_decryption_version can be raised')
+    .option('--root <dir>', 'the repo root (default: the nearest directory up with a .keyward.yaml)')
+    .option('-v, --verbose', 'also list artifacts already at the newest version')
+    .action(async (paths: string[], o: { root?: string; verbose?: boolean }) => {
+      const root = await teamRoot(o.root);
+      const abs = paths.map((p) => path.resolve(p));
+      const s = await withBackend((b) => b.call('teamKekStatus', { root, ...(abs.length ? { paths: abs } : {}) }));
+      print(formatKekStatus(s, o.verbose ?? false), s);
+    });
+
+  team
+    .command('rewrap-kek [paths...]')
+    .description('after a transit key rotation, move every Vault-wrapped key of the repo to the newest key version (transit rewrap: no plaintext leaves Vault), as a resumable job')
+    .option('--root <dir>', 'the repo root (default: the nearest directory up with a .keyward.yaml)')
+    .action(async (paths: string[], o: { root?: string }) => {
+      const root = await teamRoot(o.root);
+      const abs = paths.map((p) => path.resolve(p));
+      const r = await withBackend(async (b) => {
+        const started = await b.call('teamRewrapKek', { root, ...(abs.length ? { paths: abs } : {}) });
+        const job = started.job ? await follow(b, started.job) : undefined;
+        const status = job?.state === 'done' ? await b.call('teamKekStatus', { root, ...(abs.length ? { paths: abs } : {}) }) : started.status;
+        return { status, ...(job ? { job } : {}) };
+      });
+      print([r.job ? formatJob(r.job) : 'every Vault-wrapped key is at the newest key version', formatKekStatus(r.status, false)].join('\n'), r);
+      for (const e of r.job?.errors ?? []) process.stderr.write(`keyward: ${e.file}: ${e.error}\n`);
       if (r.job && r.job.state !== 'done') process.exitCode = ExitCode.Failed;
     });
 

@@ -2,8 +2,11 @@ import { Decrypter, generateHybridIdentity, generateX25519Identity, identityToRe
 import { ErrorCode, type KeyInfo, type KeyKind, type KeyState, type KeyVersionInfo } from '../protocol';
 import type { AuditEvent } from '../audit/log';
 import { parseHeader, verifyHeaderMac, type ParsedHeader } from '../age/header';
+import { parsePluginIdentity, unwrapWithPlugin } from '../age/plugin';
+import { identityWrapper, parseRecipient, type FileKeyWrapper } from '../age/recipients';
+import { isKeywardStanza } from '../age/room';
 import { X25519Identity } from '../age/x25519';
-import { KeywardError } from '../util/errors';
+import { KeywardError, isKeywardError } from '../util/errors';
 import type { SecretBackend } from './backend';
 import { canDecrypt, canEncrypt, checkTransition, encryptRefusal } from './lifecycle';
 import type { KeyRecord, KeyVersionRecord, Registry } from './registry';
@@ -33,7 +36,7 @@ export function parseRef(ref: string): ParsedRef {
  */
 export class Keystore {
   /** Imported identities by backend account (see decrypterFor). */
-  private readonly decrypters = new Map<string, Decrypter | X25519Identity>();
+  private readonly decrypters = new Map<string, Decrypter | X25519Identity | PluginIdentity>();
 
   constructor(
     private readonly registry: Registry,
@@ -90,16 +93,17 @@ export class Keystore {
   async import(name: string, text: string, opts: { cryptoperiodDays?: number } = {}): Promise<KeyVersionInfo[]> {
     const identities = parseIdentityFile(text);
     const known = new Map<string, string>();
-    for (const k of this.registry.keys) for (const v of k.versions) if (v.state !== 'destroyed') known.set(v.recipient, `${k.name}@v${v.version}`);
+    for (const k of this.registry.keys) for (const v of k.versions) if (v.state !== 'destroyed' && v.recipient) known.set(v.recipient, `${k.name}@v${v.version}`);
     const prepared: { identity: string; recipient: string }[] = [];
-    for (const [i, identity] of identities.entries()) {
+    for (const [i, { identity, recipient: commented }] of identities.entries()) {
       let recipient: string;
       try {
-        recipient = await identityToRecipient(identity);
+        // A plugin identity's recipient cannot be derived: it is the one its file names, if any.
+        recipient = parsePluginIdentity(identity) ? (commented ?? '') : await identityToRecipient(identity);
       } catch {
         throw new KeywardError(ErrorCode.InvalidInput, `identity ${i + 1} of the file is not a valid age identity (bad checksum or length)`, 'check that the file was not truncated or edited');
       }
-      const dup = known.get(recipient) ?? (prepared.some((p) => p.recipient === recipient) ? 'this file' : undefined);
+      const dup = recipient ? (known.get(recipient) ?? (prepared.some((p) => p.recipient === recipient) ? 'this file' : undefined)) : undefined;
       if (dup) throw new KeywardError(ErrorCode.AlreadyExists, `identity for ${recipient} is already in the keystore as ${dup}`, 'nothing was imported');
       prepared.push({ identity, recipient });
     }
@@ -109,6 +113,7 @@ export class Keystore {
       const before = this.registry.find(name);
       const prev = before ? current(before) : undefined;
       const v = await this.addVersion(name, p.identity, {
+        recipient: p.recipient,
         origin: 'imported',
         cryptoperiodDays: opts.cryptoperiodDays ?? DEFAULT_CRYPTOPERIOD_DAYS,
         state: last ? 'active' : 'deactivated',
@@ -138,6 +143,13 @@ export class Keystore {
     if (!k) throw notFound(name);
     const prev = current(k);
     if (!prev) throw new KeywardError(ErrorCode.IllegalState, `${name} has no version to rotate from`, `generate a new key instead`);
+    if (prev.kind === 'plugin') {
+      throw new KeywardError(
+        ErrorCode.IllegalState,
+        `${name} is a ${prev.plugin ?? 'plugin'} plugin identity: Keyward cannot make a new one`,
+        `make a new identity with age-plugin-${prev.plugin ?? 'NAME'}, then import it: keyward keys import ${name} FILE (the current version is kept for decryption)`,
+      );
+    }
     const identity = prev.kind === 'mlkem768x25519' ? await generateHybridIdentity() : await generateX25519Identity();
     const v = await this.addVersion(name, identity, {
       origin: 'generated',
@@ -192,14 +204,53 @@ export class Keystore {
     return this.view(name, this.registry.find(name)!.versions.find((x) => x.version === v.version)!);
   }
 
-  /** Recipients for encryption: each ref must name an active key. */
+  /**
+   * Recipients for encryption: each ref must name an active key with a recipient. A plugin
+   * identity without one can only encrypt through encryptTargetsFor (KeyUnusable here, saying so).
+   */
   recipientsFor(refs: readonly string[]): { ref: string; recipient: string }[] {
     return refs.map((ref) => {
       const { name, v } = this.resolve(ref);
       const r = `${name}@v${v.version}`;
       if (!canEncrypt(v.state)) throw encryptRefusal(r, v.state);
+      if (!v.recipient) {
+        throw new KeywardError(
+          ErrorCode.KeyUnusable,
+          `${r} has no recipient: its ${v.plugin ?? 'plugin'} plugin encrypts only to the identity itself`,
+          'use it with keyward encrypt -k, or import its identity file with the recipient its plugin printed (a "# recipient: age1..." line)',
+        );
+      }
       return { ref: r, recipient: v.recipient };
     });
+  }
+
+  /**
+   * What to encrypt to for `refs` (active keys): recipients, and for plugin identities without
+   * one, wrappers that encrypt to the identity through its plugin (as `age -e -i`). The
+   * identity stays inside the wrapper.
+   */
+  encryptTargetsFor(refs: readonly string[]): { recipients: { ref: string; recipient: string }[]; wrappers: { ref: string; wrap: FileKeyWrapper }[] } {
+    const recipients: { ref: string; recipient: string }[] = [];
+    const wrappers: { ref: string; wrap: FileKeyWrapper }[] = [];
+    for (const ref of refs) {
+      const { name, v } = this.resolve(ref);
+      const r = `${name}@v${v.version}`;
+      if (!canEncrypt(v.state)) throw encryptRefusal(r, v.state);
+      if (v.recipient) {
+        recipients.push({ ref: r, recipient: v.recipient });
+        continue;
+      }
+      const account = this.account(name, v.version);
+      wrappers.push({
+        ref: r,
+        wrap: async (fileKey) => {
+          const identity = await this.backend.get(account);
+          if (identity === null) throw missingSecret(r);
+          return identityWrapper(identity)(fileKey);
+        },
+      });
+    }
+    return { recipients, wrappers };
   }
 
   /** Every live version a ref names: `name` means all its versions, `name@vN` that one. */
@@ -244,15 +295,20 @@ export class Keystore {
    */
   async openers(header: Uint8Array, peek?: (fileKey: Uint8Array) => void): Promise<{ ref: string; state: KeyVersionRecord['state'] }[]> {
     const out: { ref: string; state: KeyVersionRecord['state'] }[] = [];
-    await this.eachOpener(header, ({ fileKey, ref, state }) => {
-      try {
-        if (out.length === 0) peek?.(fileKey);
-      } finally {
-        fileKey.fill(0);
-      }
-      out.push({ ref, state });
-      return false;
-    });
+    // Plugin identities are not tried: a report must not ask for a touch or a PIN.
+    await this.eachOpener(
+      header,
+      ({ fileKey, ref, state }) => {
+        try {
+          if (out.length === 0) peek?.(fileKey);
+        } finally {
+          fileKey.fill(0);
+        }
+        out.push({ ref, state });
+        return false;
+      },
+      { plugins: false },
+    );
     return out;
   }
 
@@ -267,23 +323,41 @@ export class Keystore {
   private async eachOpener(
     header: Uint8Array,
     found: (o: { fileKey: Uint8Array; ref: string; state: KeyVersionRecord['state'] }) => boolean,
+    opts: { plugins?: boolean } = {},
   ): Promise<void> {
     const candidates: { name: string; v: KeyVersionRecord }[] = [];
     for (const k of this.registry.keys) for (const v of k.versions) if (canDecrypt(v.state)) candidates.push({ name: k.name, v });
-    candidates.sort((a, b) => b.v.version - a.v.version);
+    // Newest first; plugin identities last, after every key that opens a file without a process (or a touch).
+    candidates.sort((a, b) => Number(a.v.kind === 'plugin') - Number(b.v.kind === 'plugin') || b.v.version - a.v.version);
     let lastMalformed: unknown;
+    let pluginFailure: KeywardError | undefined;
     let parsed: ParsedHeader | undefined;
     let any = false;
     for (const { name, v } of candidates) {
+      if (v.kind === 'plugin' && opts.plugins === false) continue;
       const d = await this.decrypterFor(name, v.version);
       if (d === null) continue;
       let fileKey: Uint8Array | undefined;
       try {
-        fileKey = d instanceof X25519Identity ? d.open((parsed ??= parseHeader(header))) : await d.decryptHeader(header);
+        if (d instanceof PluginIdentity) {
+          fileKey = await d.open((parsed ??= parseHeader(header)));
+          if (fileKey && !verifyHeaderMac(parsed, fileKey)) {
+            fileKey.fill(0);
+            throw headerModified();
+          }
+        } else {
+          fileKey = d instanceof X25519Identity ? d.open((parsed ??= parseHeader(header))) : await d.decryptHeader(header);
+        }
       } catch (e) {
+        // A plugin that failed (missing, needed a PIN nobody could give): its error is the answer
+        // unless another key opens the file.
+        if (d instanceof PluginIdentity && isKeywardError(e) && e.code !== ErrorCode.DecryptFailed) {
+          pluginFailure ??= e;
+          continue;
+        }
         const msg = e instanceof Error ? e.message : '';
         if (/no identity matched/.test(msg)) continue;
-        if (/HMAC/.test(msg)) throw headerModified();
+        if (/HMAC|header authentication failed/.test(msg)) throw headerModified();
         lastMalformed = e;
         continue;
       }
@@ -297,6 +371,7 @@ export class Keystore {
       if (found({ fileKey, ref: `${name}@v${v.version}`, state: v.state })) return;
     }
     if (any) return;
+    if (pluginFailure !== undefined) throw pluginFailure;
     if (lastMalformed !== undefined) {
       throw new KeywardError(ErrorCode.Malformed, 'a recipient stanza in the header is malformed', 'the file is corrupted or was tampered with');
     }
@@ -313,14 +388,15 @@ export class Keystore {
    * matters when a job opens thousands. Only versions the registry lets decrypt are asked for
    * (checked on every call); destroy drops the entry with the key material.
    */
-  private async decrypterFor(name: string, version: number): Promise<Decrypter | X25519Identity | null> {
+  private async decrypterFor(name: string, version: number): Promise<Decrypter | X25519Identity | PluginIdentity | null> {
     const account = this.account(name, version);
     const cached = this.decrypters.get(account);
     if (cached) return cached;
     const secret = await this.backend.get(account);
     if (secret === null) return null;
-    // X25519 through OpenSSL (~15x cheaper per file); post-quantum through age-encryption.
-    let d: Decrypter | X25519Identity | undefined = X25519Identity.parse(secret);
+    // X25519 through OpenSSL (~15x cheaper per file); post-quantum through age-encryption;
+    // plugin identities through their plugin.
+    let d: Decrypter | X25519Identity | PluginIdentity | undefined = X25519Identity.parse(secret) ?? PluginIdentity.parse(secret);
     if (!d) {
       d = new Decrypter();
       d.addIdentity(secret);
@@ -353,10 +429,11 @@ export class Keystore {
   private async addVersion(
     name: string,
     identity: string,
-    opts: { origin: 'generated' | 'imported'; cryptoperiodDays: number; state: KeyState },
+    opts: { origin: 'generated' | 'imported'; cryptoperiodDays: number; state: KeyState; recipient?: string },
   ): Promise<KeyVersionRecord> {
-    const recipient = await identityToRecipient(identity);
-    const kind: KeyKind = identity.startsWith('AGE-SECRET-KEY-PQ-1') ? 'mlkem768x25519' : 'x25519';
+    const plugin = parsePluginIdentity(identity);
+    const recipient = plugin ? (opts.recipient ?? '') : await identityToRecipient(identity);
+    const kind: KeyKind = plugin ? 'plugin' : identity.startsWith('AGE-SECRET-KEY-PQ-1') ? 'mlkem768x25519' : 'x25519';
     const version = (this.registry.find(name)?.versions.reduce((m, v) => Math.max(m, v.version), 0) ?? 0) + 1;
     const at = this.now().toISOString();
     const rec: KeyVersionRecord = {
@@ -364,6 +441,7 @@ export class Keystore {
       kind,
       state: opts.state,
       recipient,
+      ...(plugin ? { plugin: plugin.name } : {}),
       origin: opts.origin,
       createdAt: at,
       stateChangedAt: at,
@@ -406,6 +484,7 @@ export class Keystore {
       kind: v.kind,
       state: v.state,
       recipient: v.recipient,
+      ...(v.plugin ? { plugin: v.plugin } : {}),
       createdAt: v.createdAt,
       stateChangedAt: v.stateChangedAt,
       cryptoperiodDays: v.cryptoperiodDays,
@@ -439,27 +518,66 @@ function missingSecret(ref: string): KeywardError {
 }
 
 /**
- * Reads an age identity file: one identity per line, `#` comments and blank lines ignored
- * (age-keygen writes "# created: ..." and "# public key: ..."). Anything else is an error,
- * reported by line number without echoing the line (it may be a secret).
+ * Reads an age identity file: one identity per line (`AGE-SECRET-KEY-1...`, `-PQ-1...`, or an
+ * age plugin's `AGE-PLUGIN-NAME-1...`), `#` comments and blank lines ignored (age-keygen writes
+ * "# created: ..." and "# public key: ..."). Anything else is an error, reported by line number
+ * without echoing the line (it may be a secret). A plugin identity's recipient cannot be
+ * derived from it; plugins print it in the comments above the identity ("# Recipient: age1...",
+ * "# public key: age1..."), and the last recipient named there is returned with it.
  */
-export function parseIdentityFile(text: string): string[] {
-  const out: string[] = [];
+export function parseIdentityFile(text: string): { identity: string; recipient?: string }[] {
+  const out: { identity: string; recipient?: string }[] = [];
   const lines = text.split(/\r?\n/);
+  let named: string | undefined;
   for (const [i, raw] of lines.entries()) {
     const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    if (!/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(line)) {
+    if (line === '') continue;
+    if (line.startsWith('#')) {
+      for (const word of line.match(/\bage1[0-9a-z._+-]*1[0-9a-z]+\b/g) ?? []) {
+        try {
+          named = parseRecipient(word).recipient;
+        } catch {
+          // not a recipient after all
+        }
+      }
+      continue;
+    }
+    const plugin = /^AGE-PLUGIN-[A-Z0-9._+-]+-1[0-9A-Z]+$/.test(line) ? parsePluginIdentity(line) : null;
+    if (!/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(line) && plugin === null) {
       throw new KeywardError(
         ErrorCode.InvalidInput,
         `line ${i + 1} of the identity file is not an age identity`,
-        'expected AGE-SECRET-KEY-1... or AGE-SECRET-KEY-PQ-1... lines (age-keygen output or sops keys.txt); plugin identities are not supported',
+        'expected AGE-SECRET-KEY-1..., AGE-SECRET-KEY-PQ-1... or AGE-PLUGIN-NAME-1... lines (age-keygen output, sops keys.txt, an age plugin\'s identity file)',
       );
     }
-    out.push(line);
+    out.push(plugin && named ? { identity: line, recipient: named } : { identity: line });
+    named = undefined;
   }
-  if (out.length === 0) throw new KeywardError(ErrorCode.InvalidInput, 'the identity file holds no age identity', 'give a file written by age-keygen');
+  if (out.length === 0) throw new KeywardError(ErrorCode.InvalidInput, 'the identity file holds no age identity', 'give a file written by age-keygen or an age plugin');
   return out;
+}
+
+/**
+ * An age plugin identity, ready to open headers: the file's recipient stanzas (not Keyward's
+ * own) go to `age-plugin-NAME` in an identity-v1 session (age/plugin.ts). The identity string
+ * stays in here; what the plugin asks goes to the operation's plugin session.
+ */
+class PluginIdentity {
+  private constructor(
+    private readonly name: string,
+    private readonly identity: string,
+  ) {}
+
+  static parse(identity: string): PluginIdentity | undefined {
+    const p = parsePluginIdentity(identity);
+    return p ? new PluginIdentity(p.name, identity) : undefined;
+  }
+
+  /** The file key, or undefined when the plugin found none for this identity. */
+  async open(header: ParsedHeader): Promise<Uint8Array | undefined> {
+    const [key] = await unwrapWithPlugin(this.name, [this.identity], [header.stanzas.filter((s) => !isKeywardStanza(s))]);
+    return key;
+  }
 }
 
 function headerModified(): KeywardError {

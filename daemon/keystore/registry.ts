@@ -10,7 +10,10 @@ export interface KeyVersionRecord {
   version: number;
   kind: KeyKind;
   state: KeyState;
+  /** Empty for a plugin identity whose recipient is unknown (see KeyVersionInfo.recipient). */
   recipient: string;
+  /** Kind `plugin`: the plugin's name. */
+  plugin?: string;
   origin: 'generated' | 'imported';
   createdAt: string;
   activatedAt?: string;

@@ -27,7 +27,8 @@
 //   *.keras *.gguf models/**`, plaintext `keep`) and no recipients. Files protected without
 //   recipients are flagged "no recipients in policy": never skipped silently, never
 //   encrypted to nobody.
-// - Globs (picomatch, `dot: true`, case-sensitive) match the POSIX path relative to the root.
+// - Globs (`*`, `**`, `?`, `[...]`, `{a,b}`; case-sensitive, dot files like any other) match the
+//   POSIX path relative to the root, translated to RE2 by ./glob.ts and run in linear time.
 //   Like gitignore: a glob without "/" matches the file name at any depth; a glob with "/" is
 //   anchored at the root; a leading "/" only anchors (`/*.pt`: top level only); a trailing "/"
 //   means everything below (`models/` is `models/**`). `!` negation is not supported (an error).
@@ -52,12 +53,13 @@
 //   policy stays in force.
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import picomatch from 'picomatch';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
 import { parseRecipient } from '../age';
 import { ErrorCode } from '../protocol';
 import type { PlaintextMode, PolicyRuleView, PolicyView } from '../protocol/workspace';
-import { KeywardError, errnoCode, ioError } from '../util/errors';
+import { KeywardError, errnoCode, ioError, isKeywardError } from '../util/errors';
+import { compileGoRegexp } from '../util/goregex';
+import { globToRegex } from './glob';
 
 export const POLICY_FILE = '.keyward.yaml';
 export const POLICY_VERSION = 1;
@@ -226,18 +228,15 @@ export function relativePath(root: string, abs: string): string | null {
 export function compileGlob(glob: string): (rel: string) => boolean {
   const reason = globProblem(glob);
   if (reason !== null) throw new Error(reason);
-  let g = glob;
-  const anchored = g.startsWith('/');
-  if (anchored) g = g.slice(1);
-  if (g.endsWith('/')) g = g + '**';
-  const opts = { dot: true, nonegate: true, windows: false };
-  const m = picomatch(g, opts);
-  if (!anchored && !g.includes('/')) {
-    // gitignore: no slash, any depth. (picomatch's own `basename` option also rewrites globs
-    // that do have slashes, so the split is done here.)
-    return (rel) => m(path.posix.basename(rel));
+  let source: string;
+  try {
+    source = globToRegex(glob);
+  } catch (e) {
+    if (!isKeywardError(e)) throw e;
+    throw new Error('uses syntax Keyward globs do not have ("(", ")", "|", extglobs): use *, **, ?, [...] and {a,b}');
   }
-  return m;
+  const re = compileGoRegexp(source);
+  return (rel) => re.test(rel);
 }
 
 function globProblem(glob: string): string | null {

@@ -22,6 +22,10 @@ export const ErrorCode = {
   IoFailed: 1012,
   Cancelled: 1013,
   Busy: 1014,
+  /** An age plugin failed, broke its protocol, or needed an answer nobody could give. */
+  PluginFailed: 1015,
+  /** Recipients named by a repository's file that the user has not agreed to (daemon/trust). */
+  Untrusted: 1016,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -53,6 +57,7 @@ export function exitCodeFor(code: number): ExitCode {
     case ErrorCode.AlreadyExists:
     case ErrorCode.IllegalState:
     case ErrorCode.KeyUnusable:
+    case ErrorCode.Untrusted:
       return ExitCode.Refused;
     case ErrorCode.DecryptFailed:
     case ErrorCode.Malformed:

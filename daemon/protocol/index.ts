@@ -2,7 +2,7 @@
 // schema (validated by the daemon before any work; unknown fields are rejected) and its
 // result type. The CLI and the extension import this file and nothing else of the daemon.
 import { z } from 'zod';
-import { AbsPath, KeyName, KeyRef, KeyState, RecipientString, type AuditRecordView, type KeyInfo, type KeystoreStatus, type KeyVersionInfo } from './shapes';
+import { AbsPath, KeyName, KeyRef, KeyState, PluginName, RecipientString, type AuditRecordView, type KeyInfo, type KeystoreStatus, type KeyVersionInfo } from './shapes';
 
 export * from './errors';
 
@@ -14,12 +14,18 @@ import { workspaceMethods } from './workspace';
 import { jobMethods } from './jobs';
 import { sopsMethods } from './sops';
 import { teamMethods } from './team';
+import { trustMethods } from './trust';
+import { runtimeMethods } from './runtime';
+import { execMethods } from './exec';
 import { artifactMethods } from './artifacts';
 
 export * from './jobs';
 export * from './workspace';
 export * from './sops';
 export * from './team';
+export * from './trust';
+export * from './runtime';
+export * from './exec';
 export * from './artifacts';
 
 // ---- methods -------------------------------------------------------------------------------
@@ -133,10 +139,12 @@ const coreMethods = {
         output: AbsPath,
         recipients: z.array(RecipientString).max(256).default([]),
         keys: z.array(KeyRef).max(256).default([]),
+        /** Plugins to encrypt to without an identity file (`age -e -j NAME`, e.g. batchpass). */
+        plugins: z.array(PluginName).max(16).default([]),
         armor: z.boolean().optional(),
         overwrite: z.boolean().optional(),
       })
-      .refine((p) => p.recipients.length + p.keys.length > 0, 'give at least one recipient (-r) or key (-k)'),
+      .refine((p) => p.recipients.length + p.keys.length + p.plugins.length > 0, 'give at least one recipient (-r), key (-k) or plugin (-j)'),
     result: {} as { output: string; bytesIn: number; bytesOut: number; recipients: string[] },
   },
   ageDecrypt: {
@@ -146,7 +154,10 @@ const coreMethods = {
       /** A file to write; absent means stream the plaintext back as `age/data` notifications. */
       output: AbsPath.optional(),
       overwrite: z.boolean().optional(),
+      /** Decrypt with these plugins instead of the keystore (`age -d -j NAME`, e.g. batchpass). */
+      plugins: z.array(PluginName).min(1).max(16).optional(),
     }),
+    /** `key`: the key version that opened it, or `plugin:NAME` for -j. */
     result: {} as { output?: string; bytesOut: number; key: string },
   },
   ageInspect: {
@@ -183,7 +194,10 @@ export const methods = {
   ...workspaceMethods,
   ...sopsMethods,
   ...teamMethods,
+  ...trustMethods,
   ...jobMethods,
+  ...runtimeMethods,
+  ...execMethods,
   ...artifactMethods,
 } as const;
 

@@ -1,5 +1,18 @@
 // Where a Keyward home's daemon listens: part of the contract between the daemon and its
 // clients (the CLI and the extension compute the same socket path from the same home).
+//
+// This file is the one definition; clients in other languages (python/src/keyward/_paths.py)
+// follow these rules step by step, and test/python/test_contract.py holds them to it:
+// 1. home: KEYWARD_HOME made absolute; else, on Linux, $XDG_DATA_HOME/keyward (empty or unset:
+//    ~/.local/share/keyward); macOS ~/Library/Application Support/Keyward; Windows
+//    %APPDATA%\Keyward. ~ is $HOME, else the user database's home.
+// 2. id: the first 12 hex digits of SHA-256 of the home's real path (symlinks resolved; the
+//    path as given while it does not exist), as UTF-8.
+// 3. runtime directory (0700): $XDG_RUNTIME_DIR/keyward, else HOME/run; if RUN/ID.sock would be
+//    longer than 100 bytes, TMP/keyward-UID instead, TMP being $TMPDIR, $TMP, $TEMP or /tmp
+//    without a trailing slash. Paths are joined and normalized as Node's path.join does.
+// 4. socket RUN/ID.sock (Windows: the pipe \\.\pipe\keyward-ID), token RUN/ID.token: one line,
+//    sent as `token` in session/authenticate, the first request of every connection.
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import * as os from 'node:os';

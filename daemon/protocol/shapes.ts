@@ -29,13 +29,17 @@ export const RecipientString = z
   .string()
   .min(4)
   .max(4096)
-  .regex(/^age1[0-9a-z]+$/, 'a recipient starts with age1 (X25519) or age1pq1 (post-quantum)');
+  .regex(/^age1[0-9a-z._+-]+$/, 'a recipient starts with age1 (X25519), age1pq1 (post-quantum) or age1NAME1 (an age plugin), in lower case');
+
+/** An age plugin's name: `age-plugin-NAME` on PATH (c2sp.org/age-plugin). */
+export const PluginName = z.string().min(1).max(MAX_NAME).regex(/^[A-Za-z0-9._+-]+$/, 'a plugin name is letters, digits and . _ + - (the NAME of age-plugin-NAME)');
 
 export const KeyStates = ['pre-activation', 'active', 'suspended', 'deactivated', 'compromised', 'destroyed'] as const;
 export const KeyState = z.enum(KeyStates);
 export type KeyState = z.infer<typeof KeyState>;
 
-export type KeyKind = 'x25519' | 'mlkem768x25519';
+/** `plugin`: an age plugin identity (`AGE-PLUGIN-NAME-1...`, hardware or other), used through `age-plugin-NAME`. */
+export type KeyKind = 'x25519' | 'mlkem768x25519' | 'plugin';
 
 export interface KeyVersionInfo {
   /** `name@vN` */
@@ -44,7 +48,13 @@ export interface KeyVersionInfo {
   version: number;
   kind: KeyKind;
   state: KeyState;
+  /**
+   * What to encrypt to. Empty for a plugin identity whose recipient is unknown (it did not come
+   * with its identity file): files are then encrypted to the identity itself, through its plugin.
+   */
   recipient: string;
+  /** Kind `plugin`: the plugin's name (`yubikey` for age-plugin-yubikey). */
+  plugin?: string;
   createdAt: string;
   activatedAt?: string;
   stateChangedAt: string;

@@ -58,6 +58,8 @@ const EncryptOptions = {
   /** age recipients or keystore key names; absent: the `.sops.yaml` creation rule decides. */
   age: z.array(z.union([RecipientString, z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(@v[0-9]+)?$/)])).max(256).optional(),
   kms: z.array(z.string().min(1).max(2048)).max(64).optional(),
+  /** Vault transit key URIs (`https://vault:8200/v1/transit/keys/NAME`), as sops' --hc-vault-transit. */
+  hcVaultTransit: z.array(z.string().min(1).max(2048)).max(64).optional(),
   shamirThreshold: z.number().int().min(1).max(255).optional(),
   unencryptedSuffix: z.string().max(256).optional(),
   encryptedSuffix: z.string().max(256).optional(),

@@ -52,6 +52,31 @@ export interface TeamPlanView {
   notes: string[];
 }
 
+/** One artifact holding Vault-wrapped keys, and the transit key versions that wrapped them. */
+export interface KekArtifactView {
+  file: string;
+  rel: string;
+  kind: 'sops' | 'identity';
+  uses: { key: string; version: number }[];
+  stale: boolean;
+}
+
+/** A transit key: its versions, and how many wrapped keys of the tree each version holds. */
+export interface KekKeyView {
+  key: string;
+  latestVersion?: number;
+  minDecryptionVersion?: number;
+  inUse: Record<string, number>;
+  safeMinDecryptionVersion?: number;
+  problem?: string;
+}
+
+export interface KekStatusView {
+  root: string;
+  artifacts: KekArtifactView[];
+  keys: KekKeyView[];
+}
+
 const Root = AbsPath;
 const Paths = z.array(AbsPath).min(1).max(100_000).optional();
 const IdentityName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a service identity name is lowercase letters, digits, ".", "-" or "_"');
@@ -85,7 +110,7 @@ export const teamMethods = {
     params: z.strictObject({ root: Root, paths: Paths, kms: z.boolean().optional() }),
     result: {} as { plan: TeamPlanView; job?: JobInfo; sopsConfigWritten: boolean },
   },
-  /** Creates `.keyward/identities/NAME.kms.json`: an age identity wrapped by a KMS key. */
+  /** Creates `.keyward/identities/NAME.kms.json`: an age identity wrapped by a KEK (`kms`: an AWS KMS ARN or a Vault transit key URI). */
   teamIdentityCreate: {
     name: 'team/identityCreate',
     params: z.strictObject({ root: Root, name: IdentityName, kms: KmsArn, pq: z.boolean().optional() }),
@@ -117,6 +142,26 @@ export const teamMethods = {
     name: 'team/sopsConfig',
     params: z.strictObject({ root: Root, write: z.boolean().optional() }),
     result: {} as { file: string; changed: boolean; written: boolean; text: string; problems: { subject: string; problem: string }[] },
+  },
+  /**
+   * Which artifact (sops file, service identity) under `paths` uses which Vault transit key
+   * version, and per key its newest and minimum decryption version and the highest minimum that
+   * keeps every artifact readable. Writes nothing.
+   */
+  teamKekStatus: {
+    name: 'team/kekStatus',
+    params: z.strictObject({ root: Root, paths: Paths }),
+    result: {} as KekStatusView,
+  },
+  /**
+   * Moves every Vault-wrapped key under `paths` to its transit key's newest version with
+   * transit's rewrap (plaintext never leaves Vault), as one job (kind `kek-rewrap`: progress,
+   * journal, resume). `job` is absent when everything is already at the newest version.
+   */
+  teamRewrapKek: {
+    name: 'team/rewrapKek',
+    params: z.strictObject({ root: Root, paths: Paths }),
+    result: {} as { status: KekStatusView; job?: JobInfo },
   },
   /**
    * Decrypts age artifacts with the keystore or the service identities that apply (each

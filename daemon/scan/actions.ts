@@ -5,4 +5,4 @@
 export { installHook, uninstallHook } from './hook';
 export { POLICY_RULES } from './policy';
 export { RULES } from './rules';
-export { runScan } from './run';
+export { allowPlaintext, runScan } from './run';

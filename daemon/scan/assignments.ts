@@ -43,7 +43,9 @@ function isNameChar(c: number): boolean {
  * (`: str =`, `: String =`), then the operator. Sticky; every repetition is bounded.
  */
 const OPERATOR =
-  /["'`\]]{0,2}[ \t]{0,8}(?::[ \t]{0,4}[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>]))?(:=|=>|===|!==|==|!=|\|\|=|\?\?=|=|:|\(|<-|,)[ \t]{0,8}/y;
+  /["'`\]]{0,2}[ \t]{0,64}(?::[ \t]{0,4}[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>]))?(:::=|::=|:=|=>|===|!==|==|!=|\|\|=|\?\?=|\?=|\.=|\+=|=|:|\(|<-|,)[ \t]{0,64}/y;
+/** After `name:`, a CSS pseudo-class or pseudo-element (`.gist-secret:before{`): a selector, not a key. */
+const PSEUDO = /(?:before|after|hover|focus|active|visited|link|disabled|enabled|checked|empty|root|target|not\(|is\(|where\(|has\(|first-|last-|nth-|only-|placeholder|selection|focus-)/y;
 /** A quoted value (no newline, at most 256 characters, escapes skipped). */
 const DQ = /"((?:[^"\\\n\r]|\\.){0,256})"/y;
 const SQ = /'((?:[^'\\\n\r]|\\.){0,256})'/y;
@@ -51,7 +53,10 @@ const BQ = /`((?:[^`\\\n\r]|\\.){0,256})`/y;
 /** A quoted value inside a JSON string (notebook sources): `\"...\"`. */
 const ESC_DQ = /\\"((?:[^"\\\n\r]|\\[^"\n\r]){0,256})\\"/y;
 /** An unquoted value: up to whitespace or a delimiter. */
-const BARE = /([^\s"'`,;&)\]}<>]{1,257})/y;
+const BARE = /([^\s"'`,;&)\]}<>\\]{1,257})/y;
+/** An HTTP authorization scheme before the credential: `Authorization: Basic <b64>`, `Api-Token <t>`. */
+const SCHEME = /^(?:Basic|Bearer|Token|token|Bot|ApiKey|Api-Token|SSWS|GenieKey|Splunk|Digest|OAuth|JWT)$/;
+const SCHEME_VALUE = /[ \t]{1,4}([A-Za-z0-9._~+/=:-]{8,257})/y;
 /** `Bearer <token>`. */
 const BEARER = /[ \t]{1,4}([A-Za-z0-9._~+/=-]{16,257})/y;
 /** `<password>value</password>`. */
@@ -115,6 +120,10 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
   if (!op) return null;
   const opText = op[1] ?? '';
   const at = nameEnd + op[0].length;
+  if (opText === ':' && at === nameEnd + 1) {
+    PSEUDO.lastIndex = at;
+    if (PSEUDO.test(text)) return null;
+  }
   // `arn:aws:secretsmanager:...:secret:name`: a segment of a colon-separated identifier.
   if (opText === ':' && text.charCodeAt(nameStart - 1) === 58 && text.charCodeAt(nameEnd) === 58) return null;
   // `define('DB_PASSWORD', '...')`, `props.setProperty("db.password", "...")`: a quoted name,
@@ -132,6 +141,11 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
     quote.lastIndex = at;
     const v = quote.exec(text);
     if (!v || v[1] === undefined) return null;
+    const sp = v[1].indexOf(' ');
+    if (sp > 0 && SCHEME.test(v[1].slice(0, sp))) {
+      const cred = v[1].slice(sp + 1).trim();
+      if (cred && !/\s/.test(cred)) return make(text, nameStart, nameEnd, cred, at + 1 + v[1].indexOf(cred, sp), true, false);
+    }
     return make(text, nameStart, nameEnd, v[1], at + 1, true, false, opText === '(');
   }
   if (q === 92 /* \ */ && text.charCodeAt(at + 1) === 34) {
@@ -145,6 +159,11 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
   BARE.lastIndex = at;
   const v = BARE.exec(text);
   if (!v || v[1] === undefined) return null;
+  if (SCHEME.test(v[1])) {
+    SCHEME_VALUE.lastIndex = at + v[1].length;
+    const c = SCHEME_VALUE.exec(text);
+    if (c && c[1] !== undefined) return make(text, nameStart, nameEnd, c[1], at + v[1].length + c[0].length - c[1].length, false, false);
+  }
   return make(text, nameStart, nameEnd, v[1], at, false, false);
 }
 

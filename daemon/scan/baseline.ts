@@ -5,9 +5,15 @@
 //     {
 //       "version": 1,
 //       "findings": [
-//         { "fingerprint": "3f2a...", "rule": "generic-secret", "path": "tests/conftest.py", "line": 12 }
+//         { "fingerprint": "3f2a...", "rule": "generic-secret", "path": "tests/conftest.py", "line": 12 },
+//         { "fingerprint": "9c01...", "rule": "plaintext-model-weights", "path": "tests/tiny.onnx",
+//           "blob": "e69d...", "reason": "a 2 KiB test model, public" }
 //       ]
 //     }
+//
+// Plaintext files are accepted one content at a time (`keyward allow FILE --reason ...`): the
+// fingerprint holds the staged blob's id, so a changed file is refused again, and the entry
+// names the blob and the reason for the reviewer of the commit that adds it.
 
 import { promises as fsp } from 'node:fs';
 import { ErrorCode } from '../protocol/errors';
@@ -23,6 +29,10 @@ export interface BaselineEntry {
   rule: string;
   path: string;
   line?: number;
+  /** Plaintext files: the git blob id of the accepted content (for people; the fingerprint holds it too). */
+  blob?: string;
+  /** Why it was accepted, as given to keyward allow. */
+  reason?: string;
 }
 
 export class Baseline {
@@ -55,7 +65,14 @@ export class Baseline {
       const fp = (f as { fingerprint?: unknown } | null)?.fingerprint;
       if (typeof fp !== 'string' || !/^[0-9a-f]{32,64}$/.test(fp)) throw new KeywardError(ErrorCode.InvalidInput, `${where}: finding ${entries.length + 1} has no valid fingerprint`);
       const e = f as Partial<BaselineEntry>;
-      entries.push({ fingerprint: fp, rule: String(e.rule ?? ''), path: String(e.path ?? ''), ...(typeof e.line === 'number' ? { line: e.line } : {}) });
+      entries.push({
+        fingerprint: fp,
+        rule: String(e.rule ?? ''),
+        path: String(e.path ?? ''),
+        ...(typeof e.line === 'number' ? { line: e.line } : {}),
+        ...(typeof e.blob === 'string' ? { blob: e.blob } : {}),
+        ...(typeof e.reason === 'string' ? { reason: e.reason } : {}),
+      });
     }
     return new Baseline(entries);
   }
@@ -76,10 +93,12 @@ export class Baseline {
   }
 
   /** This baseline plus `findings` (kept entries first; duplicates dropped), sorted by path. */
-  merge(findings: readonly Finding[]): Baseline {
+  merge(findings: readonly Finding[], reason?: string): Baseline {
     const byFp = new Map(this.entries.map((e) => [e.fingerprint, e]));
     for (const f of findings) {
-      if (!byFp.has(f.fingerprint)) byFp.set(f.fingerprint, { fingerprint: f.fingerprint, rule: f.ruleId, path: f.path, line: f.line });
+      if (byFp.has(f.fingerprint)) continue;
+      const where = f.detail !== undefined ? (f.blob ? { blob: f.blob } : {}) : { line: f.line };
+      byFp.set(f.fingerprint, { fingerprint: f.fingerprint, rule: f.ruleId, path: f.path, ...where, ...(reason ? { reason } : {}) });
     }
     return new Baseline([...byFp.values()].sort((a, b) => a.path.localeCompare(b.path) || (a.line ?? 0) - (b.line ?? 0) || a.fingerprint.localeCompare(b.fingerprint)));
   }

@@ -3,6 +3,7 @@
 // module is cheap: the scanner (actions.ts) is loaded when a command runs.
 
 import { realpathSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError, isKeywardError } from '../util/errors';
@@ -58,6 +59,27 @@ export function registerScanCommands(program: Command, host: CommandHost): void 
       }
     });
 
+  program
+    .command('allow <files...>')
+    .description('let staged plaintext files through the pre-commit check (model weights, protected files): recorded in .keyward-baseline.json with the reason and staged with the commit, for its reviewer; a file whose content changes is refused again')
+    .requiredOption('--reason <text>', 'why this plaintext may be committed (one line, kept in the baseline)')
+    .option('--baseline <file>', 'the baseline to write (default: .keyward-baseline.json at the repository root)')
+    .action(async (files: string[], o: { reason: string; baseline?: string }) => {
+      try {
+        const { allowPlaintext } = await import('./actions');
+        const r = await allowPlaintext(process.cwd(), files, o.reason, { maxFileBytes: DEFAULT_MAX_FILE_BYTES, ...(o.baseline !== undefined ? { baseline: o.baseline } : {}) });
+        if (host.json()) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        else {
+          for (const a of r.allowed) process.stdout.write(`allowed ${a.path} (${a.rule}, blob ${a.blob.slice(0, 12)})\n`);
+          const where = path.relative(process.cwd(), r.baseline) || r.baseline;
+          process.stdout.write(r.staged ? `recorded in ${where}, staged with this commit for its reviewer\n` : `recorded in ${where}: commit it with the files so that the allow is reviewed\n`);
+        }
+      } catch (e) {
+        process.stderr.write(errorLine(e));
+        process.exitCode = SCAN_EXIT.error;
+      }
+    });
+
   const hook = program.command('hook').description('the git pre-commit hook that runs keyward scan --staged');
   hook
     .command('install')
@@ -67,6 +89,15 @@ export function registerScanCommands(program: Command, host: CommandHost): void 
       const r = await installHook(process.cwd(), { node: process.execPath, script: hookScriptPath() });
       const what = { installed: 'installed', updated: 'updated', unchanged: 'already installed' }[r.action as 'installed'] ?? r.action;
       const line = `pre-commit hook ${what}: ${r.hook}${r.chained ? ` (runs ${r.chained} first)` : ''}`;
+      process.stdout.write(host.json() ? JSON.stringify(r, null, 2) + '\n' : line + '\n');
+    });
+  hook
+    .command('update')
+    .description('rewrite Keyward\'s pre-commit hook with this install\'s, when one is installed (installs nothing otherwise); an editor runs it after an update')
+    .action(async () => {
+      const { installHook } = await import('./actions');
+      const r = await installHook(process.cwd(), { node: process.execPath, script: hookScriptPath() }, { onlyIfInstalled: true });
+      const line = r.action === 'not-installed' ? `no keyward pre-commit hook in ${r.hook}: nothing to update` : `pre-commit hook ${r.action === 'unchanged' ? 'up to date' : 'updated'}: ${r.hook}`;
       process.stdout.write(host.json() ? JSON.stringify(r, null, 2) + '\n' : line + '\n');
     });
   hook

@@ -5,11 +5,13 @@
 
 import { findAssignments } from './assignments';
 import { fingerprint } from './fingerprint';
+import { KeywordSet } from './keywords';
 import { isKnownPublic } from './known';
+import { notebookParts, type NotebookPart } from './notebook';
 import { isPlaceholder } from './placeholders';
 import { redact } from './redact';
 import { ASSIGNMENT_RULES, PATTERN_RULES } from './rules';
-import type { Finding, RuleContext, Severity } from './types';
+import type { Finding, NotebookCell, RuleContext, Severity } from './types';
 
 export interface ScanTextOptions {
   /** POSIX path relative to the scan root: decides code vs config style and lockfiles, and enters the fingerprint. */
@@ -31,33 +33,77 @@ interface Hit {
   priority: number;
   start: number;
   end: number;
+  /** The secret, when the text at start..end is an encoding of it (a JSON string in a notebook). */
+  secret?: string;
+  cell?: NotebookCell;
 }
 
 export function scanText(text: string, opts: ScanTextOptions = {}): Finding[] {
   const path = opts.path ?? '';
   const fileName = path.slice(path.lastIndexOf('/') + 1).toLowerCase();
-  const ctx: RuleContext = { text, path, fileName, style: styleFor(fileName, opts.languageId), lockfile: LOCKFILES.has(fileName) };
+  if (fileName.endsWith('.ipynb') || opts.languageId === 'jupyter') {
+    const parts = notebookParts(text);
+    if (parts) return scanNotebook(text, parts, path, fileName, opts.commit);
+  }
+  const hits = findHits(text, path, fileName, opts.languageId);
+  if (hits.length === 0) return [];
+  return toFindings(text, dropOverlaps(hits), path, opts.commit);
+}
+
+let keywords: KeywordSet | null = null;
+
+/** The keywords of every pattern rule, compiled once. */
+function keywordSet(): KeywordSet {
+  keywords ??= new KeywordSet(PATTERN_RULES.flatMap((r) => r.keywords ?? []));
+  return keywords;
+}
+
+/** Every rule's matches in `text`, before overlaps are resolved. */
+function findHits(text: string, path: string, fileName: string, languageId: string | undefined): Hit[] {
+  const lockfile = LOCKFILES.has(fileName);
+  const ctx: RuleContext = { text, path, fileName, style: styleFor(fileName, languageId), lockfile, strict: lockfile || generated(fileName, text, languageId) };
 
   const hits: Hit[] = [];
+  const present = keywordSet().presentIn(text);
   for (const rule of PATTERN_RULES) {
+    if (ctx.strict && !rule.strict) continue;
+    if (rule.keywords && !rule.keywords.some((k) => present.has(k))) continue;
     rule.scan(ctx, (m) => {
       if (!rule.noPlaceholderCheck && isPlaceholder(text.slice(m.start, m.end))) return;
       hits.push({ ruleId: rule.id, description: rule.description, severity: m.severity ?? rule.severity, priority: rule.priority, start: m.start, end: m.end });
     });
   }
-  findAssignments(ctx, (a) => {
-    if (!a.value) return;
-    for (const rule of ASSIGNMENT_RULES) {
-      const v = rule.judge(a, ctx);
-      if (v === false) continue;
-      if (!rule.noPlaceholderCheck && isPlaceholder(a.value)) return;
-      hits.push({ ruleId: rule.id, description: rule.description, severity: v === true ? rule.severity : v, priority: rule.priority, start: a.start, end: a.end });
-      return;
-    }
-  });
-  if (hits.length === 0) return [];
+  if (!ctx.strict) {
+    findAssignments(ctx, (a) => {
+      if (!a.value) return;
+      for (const rule of ASSIGNMENT_RULES) {
+        const v = rule.judge(a, ctx);
+        if (v === false) continue;
+        if (!rule.noPlaceholderCheck && isPlaceholder(a.value)) return;
+        hits.push({ ruleId: rule.id, description: rule.description, severity: v === true ? rule.severity : v, priority: rule.priority, start: a.start, end: a.end });
+        return;
+      }
+    });
+  }
+  return hits;
+}
 
-  return toFindings(text, dropOverlaps(hits), path, opts.commit);
+/**
+ * A notebook: each cell's source and text outputs are scanned as their own texts (with the
+ * cell's language), and the hits are moved back to offsets in the file.
+ */
+function scanNotebook(raw: string, parts: readonly NotebookPart[], path: string, fileName: string, commit: string | undefined): Finding[] {
+  const all: Hit[] = [];
+  for (const p of parts) {
+    for (const h of dropOverlaps(findHits(p.text, path, fileName, p.languageId))) {
+      let line = 1;
+      for (let i = p.text.indexOf('\n'); i >= 0 && i < h.start; i = p.text.indexOf('\n', i + 1)) line++;
+      all.push({ ...h, start: p.offsets[h.start]!, end: p.offsets[h.end]!, secret: p.text.slice(h.start, h.end), cell: { index: p.cell, line, output: p.kind === 'output' } });
+    }
+  }
+  if (all.length === 0) return [];
+  all.sort((a, b) => a.start - b.start);
+  return toFindings(raw, all, path, commit);
 }
 
 /**
@@ -160,7 +206,7 @@ function toFindings(text: string, hits: Hit[], path: string, commit: string | un
     const a = pos.get(h.start)!;
     const b = pos.get(h.end)!;
     if (allow.allowed(h.start - a.column + 1)) continue;
-    const secret = text.slice(h.start, h.end);
+    const secret = h.secret ?? text.slice(h.start, h.end);
     if (isKnownPublic(secret)) continue;
     out.push({
       ruleId: h.ruleId,
@@ -176,6 +222,7 @@ function toFindings(text: string, hits: Hit[], path: string, commit: string | un
       redacted: redact(secret),
       fingerprint: fingerprint(h.ruleId, path, secret),
       ...(commit ? { commit } : {}),
+      ...(h.cell ? { cell: h.cell } : {}),
     });
   }
   return out;
@@ -198,6 +245,29 @@ function styleFor(fileName: string, languageId: string | undefined): 'code' | 'c
   if (languageId) return CODE_LANGUAGES.has(languageId) ? 'code' : 'config';
   const dot = fileName.lastIndexOf('.');
   return dot > 0 && CODE_EXTENSIONS.has(fileName.slice(dot + 1)) ? 'code' : 'config';
+}
+
+const STYLESHEETS = new Set(['css', 'scss', 'sass', 'less', 'styl']);
+const BUNDLED = new Set(['js', 'mjs', 'cjs', 'css']);
+/** Average line length above which a script or stylesheet is taken for minified. */
+const MINIFIED_LINE = 250;
+
+/**
+ * Generated text, scanned with the strict rules only: source maps, minified bundles and
+ * stylesheets (by name, or a script whose lines average hundreds of characters).
+ */
+function generated(fileName: string, text: string, languageId: string | undefined): boolean {
+  if (languageId === 'css' || languageId === 'scss' || languageId === 'less') return true;
+  const dot = fileName.lastIndexOf('.');
+  if (dot < 0) return false;
+  const ext = fileName.slice(dot + 1);
+  if (ext === 'map' || STYLESHEETS.has(ext)) return true;
+  if (!BUNDLED.has(ext)) return false;
+  if (/[.-]min\.[a-z]+$/.test(fileName)) return true;
+  if (text.length < 4 * MINIFIED_LINE) return false;
+  let lines = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+  return text.length / lines > MINIFIED_LINE;
 }
 
 const LOCKFILES = new Set([

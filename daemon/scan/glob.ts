@@ -5,9 +5,11 @@
 // anchors; a trailing "/" means everything below; `*` and `?` stop at "/", `**` crosses it;
 // `[...]` and `{a,b}` work as in a shell; dot files are matched like any other.
 
+import { compileGoRegexp, type GoRegexp } from '../util/goregex';
+
 export type PathMatcher = (posixPath: string) => boolean;
 
-export function globToRegExp(glob: string): RegExp {
+export function globToRegExp(glob: string): GoRegexp {
   let g = glob.trim();
   let anchored = false;
   if (g.startsWith('/')) {
@@ -66,7 +68,8 @@ export function globToRegExp(glob: string): RegExp {
     }
   }
   // A directory pattern also matches everything under it (`models` covers `models/x.pt`).
-  return new RegExp(anchored ? `^${re}(?:/.*)?$` : `(?:^|/)${re}(?:/.*)?$`);
+  // Run by the linear-time engine: the lists come with the repository (`*a*a*a*a*b` would backtrack).
+  return compileGoRegexp(anchored ? `^${re}(?:/.*)?$` : `(?:^|/)${re}(?:/.*)?$`);
 }
 
 /** A matcher for a list of globs; lines starting with `#` and blank ones are ignored. */
@@ -81,7 +84,7 @@ export function pathMatcher(globs: readonly string[]): PathMatcher {
         return null; // a malformed glob matches nothing rather than failing the scan
       }
     })
-    .filter((r): r is RegExp => r !== null);
+    .filter((r): r is GoRegexp => r !== null);
   if (res.length === 0) return () => false;
   return (p) => res.some((r) => r.test(p));
 }

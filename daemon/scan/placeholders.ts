@@ -29,16 +29,42 @@ const WORDS = [
   'xxxx',
   'todo',
   'fixme',
+  'tokenhere',
+  'keyhere',
+  'secrethere',
+  'goeshere',
+  'randomstring',
 ];
 
 /** Template and variable syntaxes: the real value comes from elsewhere. */
-const TEMPLATE = /\$\{|\$\(|\{\{|\}\}|%\(|<[A-Za-z_ -]{1,40}>|\*\*\*|\.\.\.|…|\{[A-Za-z_][A-Za-z0-9_]{0,40}\}/;
+const TEMPLATE = /\$\{|\$\(|\{\{|\}\}|%\(|<[A-Za-z_ -]{1,40}>|\*\*\*|\.\.\.|…|####|\{[A-Za-z_][A-Za-z0-9_]{0,40}\}/;
+/** Runs of the alphabet or of digits in order (`abcdefgh`, `klmnopqr`, `1234567`): typed by a person, not generated. */
+function orderedRun(v: string): boolean {
+  let run = 1;
+  let prev = -2;
+  for (let i = 0; i < v.length; i++) {
+    let c = v.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    const letter = c >= 97 && c <= 122;
+    const digit = c >= 48 && c <= 57;
+    run = (letter || digit) && c === prev + 1 ? run + 1 : 1;
+    if ((letter && run >= 7) || (digit && run >= 6)) return true;
+    prev = letter || digit ? c : -2;
+  }
+  return false;
+}
+
+/** Capitalised words only after a prefix (`xoxe.xoxp-1-SlackAppConfigurationAccessTokenHere`): a description, not a key. */
+function describedOnly(v: string): boolean {
+  const body = v.slice(Math.max(v.lastIndexOf('-'), v.lastIndexOf('_')) + 1);
+  return body.length >= 16 && /^(?:[A-Z][a-z]{2,}){3,}$/.test(body);
+}
 
 /** True when `value` (a candidate secret) is an example, template or masked value. */
 export function isPlaceholder(value: string): boolean {
   const v = fold(value);
   for (const w of WORDS) if (v.includes(w)) return true;
-  return TEMPLATE.test(value);
+  return TEMPLATE.test(value) || orderedRun(value) || describedOnly(value);
 }
 
 /** Whole values that are never secrets (compared lowercased). */

@@ -1,10 +1,12 @@
-// Tolerant readers of the two files the pre-commit policy check needs: the protected globs
-// of `.keyward.yaml` and the `path_regex`es of `.sops.yaml` creation rules.
-//
-// Line-based on purpose and kept in this one file: the hook must start fast and must not
-// refuse a commit because a config file has a feature a strict parser rejects. The shared
-// loader (daemon/policy) validates `.keyward.yaml` strictly; this reader can be swapped for
-// it once the hook can afford to load it.
+// Readers of the two files the pre-commit policy check needs: the protected globs of
+// `.keyward.yaml` (line-based and tolerant: the hook must not refuse a commit because a config
+// file has a feature a strict parser rejects; the shared loader in daemon/policy validates it
+// strictly) and the `path_regex`es of `.sops.yaml` creation rules (the sops engine's reader, so
+// that the hook and `keyward sops` agree on which files a rule covers).
+
+import { parseConfig } from '../sops/config';
+import { isKeywardError } from '../util/errors';
+import { compileGoRegexp, type GoRegexp } from '../util/goregex';
 
 export const KEYWARD_CONFIG = '.keyward.yaml';
 export const SOPS_CONFIGS = ['.sops.yaml', '.sops.yml'] as const;
@@ -78,44 +80,28 @@ function itemGlob(body: string): string | null {
 
 /**
  * The `path_regex` of every `creation_rules` entry of a `.sops.yaml` (rules without one
- * match every file and do not make a file sops-governed for this check).
+ * match every file and do not make a file sops-governed for this check), read by the sops
+ * engine's reader (daemon/sops/config.ts), so the hook and `keyward sops` agree. Throws
+ * InvalidInput for a file sops could not read either (too large, broken YAML, wrong shapes).
  */
-export function readSopsPathRegexes(text: string): string[] {
-  const out: string[] = [];
-  let inRules = false;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = stripComment(raw);
-    if (!line.trim()) continue;
-    const indent = line.length - line.trimStart().length;
-    const t = line.trim();
-    if (indent === 0 && !t.startsWith('-')) {
-      inRules = /^creation_rules\s*:/.test(t);
-      continue;
-    }
-    if (!inRules) continue;
-    const m = /^(?:-\s*)?path_regex\s*:\s*(.+)$/.exec(t);
-    if (m) out.push(scalar(m[1]!));
-  }
-  return out.filter(Boolean);
+export function readSopsPathRegexes(text: string, file = '.sops.yaml'): string[] {
+  return (parseConfig(text, file).creationRules ?? []).map((r) => r.pathRegex).filter(Boolean);
 }
 
-/**
- * A sops (Go RE2) regex as a JavaScript one, or null when it cannot be expressed. Handles
- * the leading flag group `(?i)`, `\A`, `\z` and `(?P<name>`.
- */
-export function goRegex(src: string): RegExp | null {
-  let s = src;
-  let flags = '';
-  const f = /^\(\?([imsU]+)\)/.exec(s);
-  if (f) {
-    if (f[1]!.includes('i')) flags += 'i';
-    if (f[1]!.includes('s')) flags += 's';
-    if (f[1]!.includes('m')) flags += 'm';
-    s = s.slice(f[0].length);
-  }
-  s = s.replace(/\\A/g, '^').replace(/\\z/g, '$').replace(/\(\?P</g, '(?<');
+/** As readSopsPathRegexes; a file it cannot read adds its reason to `unreadable` and gives none. */
+export function sopsPathRegexes(text: string, file: string, unreadable: string[]): string[] {
   try {
-    return new RegExp(s, flags);
+    return readSopsPathRegexes(text, file);
+  } catch (e) {
+    unreadable.push(isKeywardError(e) ? e.message : `${file}: unreadable`);
+    return [];
+  }
+}
+
+/** A sops path_regex, compiled as Go compiles it (linear time), or null when Go would refuse it. */
+export function goRegex(src: string): GoRegexp | null {
+  try {
+    return compileGoRegexp(src);
   } catch {
     return null;
   }

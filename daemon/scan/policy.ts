@@ -3,16 +3,30 @@
 // and so is a sops file whose structure is broken or whose MAC is missing.
 
 import { firstMatch, pathMatcher, type PathMatcher } from './glob';
-import { goRegex, readProtectedGlobs, readSopsPathRegexes } from './policy-config';
+import { goRegex, readProtectedGlobs, sopsPathRegexes } from './policy-config';
 import { checkSopsFile } from './sops';
 import type { RuleInfo, Severity } from './types';
+import { hasWeightsExtension, modelWeights } from './weights';
 
 export const POLICY_RULES: readonly RuleInfo[] = [
   { id: 'unencrypted-protected-file', description: 'Plaintext file where .keyward.yaml requires an age-encrypted one', severity: 'critical', tags: ['policy', 'age'] },
+  { id: 'plaintext-beside-encrypted', description: 'Plaintext of a file encrypted beside it (FILE.age)', severity: 'critical', tags: ['policy', 'age'] },
+  { id: 'plaintext-model-weights', description: 'Plaintext model weights', severity: 'critical', tags: ['policy', 'age', 'ml'] },
   { id: 'sops-file-not-encrypted', description: 'File governed by a .sops.yaml creation rule is not sops-encrypted', severity: 'critical', tags: ['policy', 'sops'] },
   { id: 'sops-mac-missing', description: 'sops file without a MAC', severity: 'high', tags: ['policy', 'sops'] },
   { id: 'sops-file-malformed', description: 'sops file whose structure is broken', severity: 'high', tags: ['policy', 'sops'] },
 ];
+
+/** The rules whose fix is to encrypt, untrack or allow the file (see fixLine in report.ts). */
+export const PLAINTEXT_RULES: ReadonlySet<string> = new Set(['unencrypted-protected-file', 'plaintext-beside-encrypted', 'plaintext-model-weights']);
+
+/** What the caller knows of a staged file beyond its bytes. */
+export interface FileFacts {
+  /** The path of its encrypted copy (`x.pt.age` for `x.pt`), when one is staged or in the work tree. */
+  encryptedSibling?: string;
+  /** A Git LFS pointer's object, when the file is a pointer: its first bytes, or null when the object is not here. */
+  lfsObjectHead?: Buffer | null;
+}
 
 export interface PolicyIssue {
   ruleId: string;
@@ -25,7 +39,7 @@ export interface PolicyIssue {
 interface SopsScope {
   /** The directory of the `.sops.yaml`, relative to the root, '' for the root itself. */
   dir: string;
-  regexes: { source: string; re: RegExp }[];
+  regexes: { source: string; re: { test(s: string): boolean } }[];
 }
 
 export class Policy {
@@ -47,7 +61,7 @@ export class Policy {
     const unreadable: string[] = [];
     const scopes: SopsScope[] = sopsConfigs.map(({ dir, text }) => ({
       dir,
-      regexes: readSopsPathRegexes(text).flatMap((source) => {
+      regexes: sopsPathRegexes(text, dir ? `${dir}/.sops.yaml` : '.sops.yaml', unreadable).flatMap((source) => {
         const re = goRegex(source);
         if (!re) unreadable.push(source);
         return re ? [{ source, re }] : [];
@@ -79,17 +93,30 @@ export class Policy {
    * Checks one file. `head` is at least the first 1 KiB; `content` is the whole file, or
    * null when it was too large to read (then sops files are judged by their head).
    */
-  async check(path: string, size: number, head: Buffer, content: Buffer | null): Promise<PolicyIssue | null> {
+  async check(path: string, size: number, head: Buffer, content: Buffer | null, facts: FileFacts = {}): Promise<PolicyIssue | null> {
     if (exempt(path)) return null;
     if (path.endsWith('.age')) {
       if (size > 0 && !isAgeFile(head)) return issue('unencrypted-protected-file', 'it is named .age but is not an age file');
       return null;
     }
-    if (this.isProtected(path) && size > 0 && !isAgeFile(head)) {
+    const plain = size > 0 && !isAgeFile(head);
+    const lfs = plain && isLfsPointer(head);
+    if (plain && this.isProtected(path)) {
       const glob = firstMatch(this.protectedGlobs, path) ?? '';
-      const lfs = head.toString('latin1', 0, 64).startsWith('version https://git-lfs.github.com/spec/');
       const how = lfs ? 'it is a Git LFS pointer to a plaintext file (the LFS server would receive the plaintext)' : 'it is not encrypted';
-      return issue('unencrypted-protected-file', `it matches the protected glob ${JSON.stringify(glob)} but ${how}: encrypt it (keyward encrypt) and stage the .age file instead`);
+      return issue('unencrypted-protected-file', `it matches the protected glob ${JSON.stringify(glob)} but ${how}`);
+    }
+    if (plain && facts.encryptedSibling !== undefined) {
+      return issue('plaintext-beside-encrypted', `${facts.encryptedSibling} is its encrypted copy${lfs ? ' (and this is a Git LFS pointer: the LFS server would receive the plaintext)' : ''}`);
+    }
+    if (plain) {
+      const weightsHead = lfs ? facts.lfsObjectHead : head;
+      if (lfs && weightsHead === null) {
+        if (hasWeightsExtension(path)) return issue('plaintext-model-weights', 'it is a Git LFS pointer to a model weights file (its content is not here to check; the LFS server would receive the plaintext)');
+      } else if (weightsHead) {
+        const w = modelWeights(path, weightsHead);
+        if (w) return issue('plaintext-model-weights', `${w.format} content, not encrypted${lfs ? ' (through a Git LFS pointer: the LFS server would receive it)' : ''}`);
+      }
     }
     const rule = this.sopsRule(path);
     if (rule === undefined || isSopsConfig(path)) return null;
@@ -114,6 +141,17 @@ export class Policy {
 function issue(id: string, detail: string): PolicyIssue {
   const r = POLICY_RULES.find((x) => x.id === id)!;
   return { ruleId: r.id, description: r.description, severity: r.severity, detail };
+}
+
+/** A Git LFS pointer file (the content lives on the LFS server). */
+export function isLfsPointer(head: Buffer): boolean {
+  return head.toString('latin1', 0, 64).startsWith('version https://git-lfs.github.com/spec/');
+}
+
+/** The sha256 object id of a Git LFS pointer, or null. */
+export function lfsOid(head: Buffer): string | null {
+  const m = /^oid sha256:([0-9a-f]{64})$/m.exec(head.toString('latin1', 0, Math.min(head.length, 512)));
+  return m ? m[1]! : null;
 }
 
 /** age v1, binary or armored. */

@@ -3,20 +3,35 @@
 // fingerprint only.
 
 import { VERSION } from '../version';
-import { POLICY_RULES } from './policy';
+import { PLAINTEXT_RULES, POLICY_RULES } from './policy';
 import { RULES } from './rules';
 import type { Finding, RuleInfo, Severity } from './types';
 
 export type ReportFormat = 'text' | 'json' | 'sarif';
 
+/** Why a file was not scanned for secrets. */
+export type SkipReason = 'binary' | 'too-large' | 'ignored' | 'unreadable';
+
+const SKIP_WORDS: Record<SkipReason, string> = {
+  binary: 'binary',
+  'too-large': 'larger than --max-file-size',
+  ignored: 'in .keywardignore',
+  unreadable: 'not a regular file',
+};
+
 export interface ScanStats {
-  /** Files (or staged blobs, or commit/file pairs) scanned. */
+  /** Files (or staged blobs, or commit/file pairs) scanned for secrets. */
   files: number;
   bytes: number;
-  /** Binary, too large, or ignored by .keywardignore. */
+  /** Not scanned for secrets: binary, too large, or ignored by .keywardignore (by reason in skippedBy). */
   skipped: number;
-  /** Findings left out because the baseline accepts them. */
+  skippedBy: Partial<Record<SkipReason, number>>;
+  /** Findings left out because the baseline accepts them (secrets). */
   baselined: number;
+  /** --staged: files checked against the plaintext and sops rules (every staged file, 0 with --no-policy). */
+  checked?: number;
+  /** --staged: plaintext files refused by a rule but allowed in the baseline (keyward allow). */
+  allowed?: number;
   ms: number;
 }
 
@@ -34,7 +49,9 @@ export function formatReport(r: ScanReport, format: ReportFormat): string {
 
 function where(f: Finding): string {
   const c = f.commit ? `${f.commit.slice(0, 12)}:` : '';
-  return f.detail !== undefined ? `${c}${f.path}` : `${c}${f.path}:${f.line}:${f.column}`;
+  if (f.detail !== undefined) return `${c}${f.path}`;
+  const cell = f.cell ? ` (cell ${f.cell.index}${f.cell.output ? ' output' : ''}, line ${f.cell.line})` : '';
+  return `${c}${f.path}:${f.line}:${f.column}${cell}`;
 }
 
 function toText(r: ScanReport): string {
@@ -45,20 +62,85 @@ function toText(r: ScanReport): string {
   return lines.length ? lines.join('\n') + '\n' : '';
 }
 
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** "12 not scanned for secrets (10 binary, 2 in .keywardignore)", or '' when none were skipped. */
+function skippedWords(s: ScanStats): string {
+  if (!s.skipped) return '';
+  const why = (Object.keys(SKIP_WORDS) as SkipReason[]).filter((k) => s.skippedBy[k]).map((k) => `${s.skippedBy[k]} ${SKIP_WORDS[k]}`);
+  return `${s.skipped} not scanned for secrets${why.length ? ` (${why.join(', ')})` : ''}`;
+}
+
+/** What was looked at: `3 staged files checked in 120 ms: 2 scanned for secrets, 1 not scanned for secrets (1 binary)`. */
+function scope(r: ScanReport): string {
+  const s = r.stats;
+  const ms = `${Math.round(s.ms)} ms`;
+  if (r.mode === 'staged') {
+    const total = s.files + s.skipped;
+    const parts = [`${s.files} scanned for secrets`];
+    const sk = skippedWords(s);
+    if (sk) parts.push(sk);
+    if (s.checked === 0 && total > 0) parts.push('plaintext rules off (--no-policy)');
+    else if (total > 0) parts.push(`${s.checked === total ? 'all' : s.checked} checked against the encryption rules`);
+    if (s.allowed) parts.push(`${s.allowed} plaintext allowed by the baseline`);
+    return `${plural(total, 'staged file')} in ${ms}: ${parts.join(', ')}`;
+  }
+  const sk = skippedWords(s);
+  return `${plural(s.files, r.mode === 'since' ? 'file change' : 'file')} scanned in ${ms}${sk ? `, ${sk}` : ''}`;
+}
+
 /** One line for stderr after the findings. */
 export function summaryLine(r: ScanReport): string {
   const s = r.stats;
-  const scanned = `${s.files} ${r.mode === 'since' ? 'file change' : 'file'}${s.files === 1 ? '' : 's'} scanned in ${Math.round(s.ms)} ms`;
   const accepted = s.baselined ? `, ${s.baselined} accepted by the baseline` : '';
-  if (r.findings.length === 0) return `keyward: no secrets found (${scanned}${accepted})`;
+  if (r.findings.length === 0) return `keyward: ${r.mode === 'staged' ? 'nothing refused' : 'no secrets found'} (${scope(r)}${accepted})`;
   const files = new Set(r.findings.map((f) => f.path)).size;
   const n = r.findings.length;
-  const what = `${n} finding${n === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}`;
+  const what = `${plural(n, 'finding')} in ${plural(files, 'file')}`;
   const hint =
     r.mode === 'staged'
-      ? 'remove the secrets (or encrypt the files) and stage again; accept a false positive with a keyward:allow comment or keyward scan --update-baseline'
+      ? 'see the first line for what to do'
       : 'remove the secrets; accept a false positive with a keyward:allow comment or keyward scan --update-baseline';
-  return `keyward: ${what} (${scanned}${accepted}): ${hint}`;
+  return `keyward: ${what} (${scope(r)}${accepted}): ${hint}`;
+}
+
+const MAX_NAMED = 3;
+
+function names(paths: readonly string[]): string {
+  const shown = paths.slice(0, MAX_NAMED).join(', ');
+  return paths.length > MAX_NAMED ? `${shown} and ${paths.length - MAX_NAMED} more` : shown;
+}
+
+/**
+ * --staged with findings: the first line of the hook's output, which says what to do. Git
+ * prints a refused commit's hook output as it comes, and editors (VS Code's Source Control)
+ * show only its first line. Null when nothing is refused.
+ */
+export function fixLine(r: ScanReport): string | null {
+  if (r.findings.length === 0) return null;
+  const plain = [...new Set(r.findings.filter((f) => PLAINTEXT_RULES.has(f.ruleId)).map((f) => f.path))];
+  const sops = [...new Set(r.findings.filter((f) => f.detail !== undefined && !PLAINTEXT_RULES.has(f.ruleId)).map((f) => f.path))];
+  const secrets = r.findings.filter((f) => f.detail === undefined);
+  const parts: string[] = [];
+  if (plain.length === 1) {
+    const p = plain[0]!;
+    const beside = r.findings.some((f) => f.path === p && f.ruleId === 'plaintext-beside-encrypted');
+    parts.push(
+      beside
+        ? `${p} is the plaintext of ${p}.age: untrack it (git rm --cached ${p}) and commit ${p}.age instead, or allow it (keyward allow ${p} --reason "...")`
+        : `${p} is plaintext that must be encrypted: encrypt it (keyward encrypt ${p} -k KEY, then git rm --cached ${p} and git add ${p}.age), untrack it (git rm --cached ${p}), or allow it (keyward allow ${p} --reason "...")`,
+    );
+  } else if (plain.length > 1) {
+    parts.push(`${plain.length} plaintext files must be encrypted (${names(plain)}): encrypt each (keyward encrypt FILE -k KEY, then git rm --cached FILE and git add FILE.age), untrack it (git rm --cached FILE), or allow it (keyward allow FILE --reason "...")`);
+  }
+  if (sops.length) parts.push(`${plural(sops.length, 'sops file')} to encrypt or repair (${names(sops)}): sops -e -i FILE, then git add FILE`);
+  if (secrets.length) {
+    const files = [...new Set(secrets.map((f) => f.path))];
+    parts.push(`${plural(secrets.length, 'secret')} in ${names(files)}: remove ${secrets.length === 1 ? 'it' : 'them'} and git add again (a false positive: keyward:allow on its line, or keyward scan --staged --update-baseline)`);
+  }
+  return `keyward: commit refused: ${parts.join('; ')}`;
 }
 
 function toJson(r: ScanReport): unknown {
@@ -76,8 +158,10 @@ function toJson(r: ScanReport): unknown {
       endLine: f.endLine,
       endColumn: f.endColumn,
       ...(f.detail !== undefined ? { detail: f.detail } : { redacted: f.redacted }),
+      ...(f.blob ? { blob: f.blob } : {}),
       fingerprint: f.fingerprint,
       ...(f.commit ? { commit: f.commit } : {}),
+      ...(f.cell ? { cell: f.cell } : {}),
     })),
     stats: { ...r.stats, ms: Math.round(r.stats.ms) },
   };
@@ -125,7 +209,7 @@ function toSarif(r: ScanReport): unknown {
       },
     ],
     partialFingerprints: { 'keyward/v1': f.fingerprint },
-    properties: { severity: f.severity, ...(f.commit ? { commit: f.commit } : {}) },
+    properties: { severity: f.severity, ...(f.commit ? { commit: f.commit } : {}), ...(f.cell ? { notebookCell: f.cell.index, notebookCellLine: f.cell.line, notebookOutput: f.cell.output } : {}) },
   }));
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',

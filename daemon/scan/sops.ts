@@ -6,6 +6,9 @@
 // plaintext, is "not encrypted"; one whose MAC is missing, or whose structure is broken,
 // would fail `sops -d` and is refused too (getsops/sops#1832).
 
+import type { GoRegexp } from '../util/goregex';
+import { goRegex } from './policy-config';
+
 export type SopsProblem = 'sops-file-not-encrypted' | 'sops-mac-missing' | 'sops-file-malformed';
 
 export type SopsVerdict = { ok: true } | { ok: false; rule: SopsProblem; detail: string };
@@ -92,21 +95,16 @@ function checkMeta(mac: unknown, lastmodified: unknown, hasKeys: boolean): SopsV
  * Which values sops encrypts, from the file's own metadata (sops allows one of these):
  * by default all but keys ending in `_unencrypted`; with `encrypted_suffix` or
  * `encrypted_regex` only values under a matching key; with `unencrypted_regex` all but
- * those under a matching key. A regex JavaScript cannot read: null (values are not judged).
+ * those under a matching key. A regex Go would refuse: null (values are not judged).
  */
 function selection(meta: Record<string, unknown>): ((keys: readonly string[]) => boolean) | null {
   const str = (k: string): string | undefined => {
     const v = meta[k];
     return typeof v === 'string' && v !== '' ? v : undefined;
   };
-  const re = (k: string): RegExp | null | undefined => {
+  const re = (k: string): GoRegexp | null | undefined => {
     const src = str(k);
-    if (src === undefined) return undefined;
-    try {
-      return new RegExp(src);
-    } catch {
-      return null;
-    }
+    return src === undefined ? undefined : goRegex(src); // as sops reads it: Go syntax, linear time
   };
   const encSuffix = str('encrypted_suffix');
   if (encSuffix) return (keys) => keys.some((k) => k.endsWith(encSuffix));

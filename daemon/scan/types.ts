@@ -4,6 +4,13 @@
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/** Where in a notebook a finding is: the 1-based cell, the 1-based line within its text, and whether in an output. */
+export interface NotebookCell {
+  index: number;
+  line: number;
+  output: boolean;
+}
+
 /** What a rule knows of the text it runs on. */
 export interface RuleContext {
   /** The whole text being scanned. */
@@ -16,6 +23,12 @@ export interface RuleContext {
   readonly style: 'code' | 'config';
   /** A package manager's lockfile: hashes and resolved URLs, no hand-written secrets. */
   readonly lockfile: boolean;
+  /**
+   * Generated text (lockfiles, source maps, minified bundles, stylesheets): only the rules of
+   * formats that cannot be mistaken (`strict`: a provider's prefix, a key block) run. Their
+   * look-alikes (hashes, mangled names, selectors) make any judgement by name or shape noise.
+   */
+  readonly strict: boolean;
 }
 
 /** One match of a rule: where the secret is, and what it is (kept inside the scanner). */
@@ -46,6 +59,10 @@ export interface Rule extends RuleInfo {
   readonly priority: number;
   /** Placeholder words are not looked for in the secret (formats that cannot hold words). */
   readonly noPlaceholderCheck?: boolean;
+  /** Runs on generated text too (see RuleContext.strict): a distinctive prefix or armor, not a guess. */
+  readonly strict?: boolean;
+  /** Literals (case-insensitive) of which one must occur in the text for the rule to run at all. */
+  readonly keywords?: readonly string[];
   scan(ctx: RuleContext, report: (m: Match) => void): void;
 }
 
@@ -76,4 +93,8 @@ export interface Finding {
   commit?: string;
   /** Policy findings: why the file is refused (names globs and key paths, never values). */
   detail?: string;
+  /** Policy findings of --staged: the git blob id of the staged content. */
+  blob?: string;
+  /** In a Jupyter notebook: the cell, and the line within it (`line`/`column` are the file's). */
+  cell?: NotebookCell;
 }

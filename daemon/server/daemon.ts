@@ -10,7 +10,8 @@ import { writeFileAtomic } from '../util/atomic';
 import { KeywardError, errnoCode } from '../util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from '../util/paths';
 import { acquireLock, identityOf, type Lock } from './lock';
-import { shutdownPool } from '../age';
+import { shutdownPool, withPluginSession } from '../age';
+import { pluginSessionFor } from '../plugins/session';
 import { resumeWorkspaces } from '../watch/handlers';
 import { VERSION } from '../version';
 
@@ -246,6 +247,7 @@ function serveConnection(
         client,
         requestId: id,
         notify: (m, p) => conn.sendNotification(m, p),
+        request: (m, p) => conn.sendRequest(m, p),
       };
       return await dispatch(service, key, v.value, call);
     } catch (e) {
@@ -262,7 +264,8 @@ function serveConnection(
 function dispatch(service: Service, key: MethodKey, params: unknown, call: CallContext): Promise<unknown> {
   const h = service.handlers[key] as ((p: unknown, c: CallContext) => Promise<unknown>) | undefined;
   if (!h) return Promise.reject(new ResponseError(ErrorCode.MethodNotFound, `method not available: ${methods[key].name}`));
-  return h(params, call);
+  // Age plugins started by this request ask their questions of this client.
+  return withPluginSession(pluginSessionFor(call), () => h(params, call));
 }
 
 function refusal(why: string): ResponseError<ErrorData> {

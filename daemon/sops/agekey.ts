@@ -22,8 +22,10 @@ import type { KeyServices } from './keys';
 // key groups, the raw Shamir share (33 bytes). sops 3.13 encrypts to X25519 (`age1...`) and
 // hybrid post-quantum (`age1pq1...`) recipients natively; any other `age1...1...` string is a
 // plugin recipient there (including age1tag1/age1tagpq1, which need age-plugin-tag), and
-// `ssh-...` keys go through agessh. Keyward writes only the two native kinds, so that every
-// file it makes opens with a plain sops install.
+// `ssh-...` keys go through agessh. Keyward writes the two native kinds itself and plugin
+// recipients (`age1yubikey1...`) through their plugin, as sops does, so that every file it
+// makes opens with sops and the same plugins; the tagged kinds stay refused, since sops would
+// need age-plugin-tag to add a recipient to such a file.
 //
 // The armor is age-encryption's (the reference TypeScript implementation, strict like Go's
 // reader); header, stanzas and payload are Keyward's own age engine.
@@ -33,11 +35,11 @@ const TAG_SIZE = 16;
 /** An `enc` is a few hundred bytes (a PQ one ~2.5 KB); anything far bigger is not one. */
 const MAX_ENC_CHARS = 64 * 1024;
 
-const RECIPIENT_HINT = 'sops and keyward both need an age1... (X25519) or age1pq1... (post-quantum) recipient, as age-keygen prints it';
+const RECIPIENT_HINT = 'sops and keyward both need an age1... (X25519), age1pq1... (post-quantum) or age plugin (age1NAME1...) recipient';
 
 /**
  * Checks that sops would parse `recipient` as a native age recipient (X25519 or age1pq1
- * hybrid) and returns it parsed. Throws InvalidInput otherwise; the message never repeats
+ * hybrid) or a plugin recipient, and returns it parsed. Throws InvalidInput otherwise; the message never repeats
  * the input.
  */
 export function parseSopsAgeRecipient(recipient: string): ParsedRecipient {
@@ -48,11 +50,8 @@ export function parseSopsAgeRecipient(recipient: string): ParsedRecipient {
   if (/^age1/i.test(recipient) && !recipient.startsWith('age1')) {
     throw new KeywardError(ErrorCode.InvalidInput, 'age recipient must be lower case', 'sops does not accept upper-case recipients; write it in lower case');
   }
-  if (recipient.startsWith('age1') && !recipient.startsWith('age1pq1') && recipient.split('1').length > 2) {
-    throw new KeywardError(ErrorCode.InvalidInput, 'age plugin recipients are not supported', RECIPIENT_HINT);
-  }
   const parsed = parseRecipient(recipient);
-  if (parsed.type !== 'X25519' && parsed.type !== 'mlkem768x25519') {
+  if (parsed.type !== 'X25519' && parsed.type !== 'mlkem768x25519' && parsed.type !== 'plugin') {
     throw new KeywardError(ErrorCode.InvalidInput, `${parsed.type} recipients are not supported`, RECIPIENT_HINT);
   }
   return parsed;

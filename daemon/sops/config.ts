@@ -1,11 +1,14 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Alias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode, type Scalar } from 'yaml';
+import { LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { ErrorCode } from '../protocol/errors';
 import { ioError, isKeywardError, KeywardError } from '../util/errors';
+import { compileGoRegexp, type GoRegexp } from '../util/goregex';
 import { parseSopsAgeRecipient } from './agekey';
+import { firstLine, isNull, YamlReader, type KeyList } from './goyaml';
 import type { KeyGroupSpec } from './keys';
 import type { EncryptRules } from './options';
+import { parseTransitUri, transitUri } from '../kms/vault';
 
 // `.sops.yaml`, read as sops 3.13 reads it (config/config.go, cmd/sops/main.go):
 // - lookup: `.sops.yaml` in the start directory and up to 99 parents (sops starts in the
@@ -63,6 +66,9 @@ export async function lookupConfigFile(startDir: string): Promise<ConfigLookup> 
   return alternate ? { warning: `ignoring ${alternate}: the config file must be called ${CONFIG_FILE_NAME}` } : {};
 }
 
+/** The largest `.sops.yaml` Keyward reads (the team's rules for hundreds of paths fit in a few KiB). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 export async function findConfigFile(startDir: string): Promise<string | undefined> {
   return (await lookupConfigFile(startDir)).path;
 }
@@ -78,8 +84,7 @@ async function exists(p: string): Promise<boolean> {
 
 // ---- the file, typed -----------------------------------------------------------------------
 
-/** A field that sops reads as "a string or a list of strings". */
-export type KeyList = string | string[] | undefined;
+export type { KeyList } from './goyaml';
 
 export interface KmsKeyConfig {
   arn: string;
@@ -92,6 +97,7 @@ export interface KeyGroupConfig {
   merge: KeyGroupConfig[];
   age: string[];
   kms: KmsKeyConfig[];
+  vault: string[];
   /** Counts of entries of the kinds Keyward cannot encrypt to, by sops field name. */
   unsupported: Record<string, number>;
   where: string;
@@ -105,6 +111,7 @@ export interface CreationRuleConfig {
   pathRegex: string;
   age: KeyList;
   kms: KeyList;
+  vault: KeyList;
   awsProfile: string;
   unsupported: Record<string, number>;
   keyGroups: KeyGroupConfig[];
@@ -135,17 +142,45 @@ export interface SopsConfig {
  */
 export async function loadConfig(configPath: string): Promise<SopsConfig> {
   const abs = path.resolve(configPath);
-  let text: string;
+  return parseConfig(await readConfigText(abs), abs);
+}
+
+/**
+ * The text of a `.sops.yaml`, read whole only if it is a regular file of at most
+ * MAX_CONFIG_BYTES (a creation rules file is a few KiB; a huge one is an attack or a mistake,
+ * and parsing it would hold the daemon). Throws as `loadConfig`.
+ */
+export async function readConfigText(abs: string): Promise<string> {
+  let fh;
   try {
-    text = await readFile(abs, 'utf8');
+    fh = await open(abs, 'r');
   } catch (e) {
     throw ioError(e, 'read sops config', abs);
   }
-  return parseConfig(text, abs);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new KeywardError(ErrorCode.InvalidInput, `${abs} is not a regular file`, 'make .sops.yaml a file, or remove it');
+    if (st.size > MAX_CONFIG_BYTES) throw tooLarge(abs);
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = await fh.read(buf, n, buf.length - n, n)).bytesRead > 0; ) n += r.bytesRead;
+    if (n > MAX_CONFIG_BYTES) throw tooLarge(abs); // it grew after the stat
+    return buf.toString('utf8', 0, n);
+  } catch (e) {
+    if (isKeywardError(e)) throw e;
+    throw ioError(e, 'read sops config', abs);
+  } finally {
+    await fh.close();
+  }
+}
+
+function tooLarge(abs: string): KeywardError {
+  return new KeywardError(ErrorCode.InvalidInput, `${abs} is larger than ${MAX_CONFIG_BYTES / 1024} KiB, too large for a sops config file`, 'a .sops.yaml holds creation rules only: check what was written to it');
 }
 
 /** As `loadConfig`, from text already read; `file` names it in messages. */
 export function parseConfig(text: string, file: string): SopsConfig {
+  if (text.length > MAX_CONFIG_BYTES) throw tooLarge(file);
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, merge: true });
   const first = Array.isArray(docs) ? docs[0] : undefined;
@@ -158,7 +193,7 @@ export function parseConfig(text: string, file: string): SopsConfig {
   const root = first.contents;
   if (root === null || isNull(root)) return { path: file, warnings: [] };
 
-  const y = new YamlReader(file, lc, first);
+  const y = new YamlReader(file, lc, first, HINT);
   const warnings: string[] = [];
   const top = y.map(root, 'the config file');
   const rulesNode = top.get('creation_rules');
@@ -185,7 +220,7 @@ function readRule(y: YamlReader, node: YamlNode | null, index: number, warnings:
   }
   const str = (f: string) => y.str(m.get(f)?.value, `${name}.${f}`);
   const unsupported: Record<string, number> = {};
-  for (const f of ['pgp', 'gcp_kms', 'azure_keyvault', 'hc_vault_transit_uri']) {
+  for (const f of ['pgp', 'gcp_kms', 'azure_keyvault']) {
     const n = keyListItems(y.keyList(m.get(f)?.value, `${name}.${f}`)).length;
     if (n > 0) unsupported[f] = n;
   }
@@ -198,6 +233,7 @@ function readRule(y: YamlReader, node: YamlNode | null, index: number, warnings:
     pathRegex: str('path_regex'),
     age: y.keyList(m.get('age')?.value, `${name}.age`),
     kms: y.keyList(m.get('kms')?.value, `${name}.kms`),
+    vault: y.keyList(m.get('hc_vault_transit_uri')?.value, `${name}.hc_vault_transit_uri`),
     awsProfile: str('aws_profile'),
     unsupported,
     keyGroups: groupsNode ? y.seq(groupsNode, `${name}.key_groups`).map((g, i) => readGroup(y, g, `${name}.key_groups[${i}]`, warnings)) : [],
@@ -221,7 +257,6 @@ function readGroup(y: YamlReader, node: YamlNode | null, name: string, warnings:
     if (n > 0) unsupported[f] = n;
   };
   count('pgp', y.strList(m.get('pgp')?.value, `${name}.pgp`).length);
-  count('hc_vault', y.strList(m.get('hc_vault')?.value, `${name}.hc_vault`).length);
   for (const [f, inner] of [['gcp_kms', ['resource_id']], ['hckms', ['key_id']], ['azure_keyvault', ['vaultUrl', 'key', 'version']]] as const) {
     const items = y.seq(m.get(f)?.value, `${name}.${f}`);
     items.forEach((it, i) => {
@@ -235,6 +270,7 @@ function readGroup(y: YamlReader, node: YamlNode | null, name: string, warnings:
     merge: mergeNode ? y.seq(mergeNode, `${name}.merge`).map((g, i) => readGroup(y, g, `${name}.merge[${i}]`, warnings)) : [],
     age: y.strList(m.get('age')?.value, `${name}.age`),
     kms: y.seq(m.get('kms')?.value, `${name}.kms`).map((k, i) => readKms(y, k, `${name}.kms[${i}]`, warnings)),
+    vault: y.strList(m.get('hc_vault')?.value, `${name}.hc_vault`),
     unsupported,
     where: y.where(node),
   };
@@ -347,11 +383,11 @@ export function compileRule(config: SopsConfig, rule: CreationRuleConfig): FileR
   const warnings = [...config.warnings];
   let keyGroups: KeyGroupSpec[];
   if (rule.keyGroups.length > 0) {
-    const ignored = ['age', 'kms', ...Object.keys(rule.unsupported)].filter((f) => f in rule.fields && !isEmptyKeys(f, rule));
+    const ignored = ['age', 'kms', 'hc_vault_transit_uri', ...Object.keys(rule.unsupported)].filter((f) => f in rule.fields && !isEmptyKeys(f, rule));
     if (ignored.length > 0) warnings.push(`${rule.where}: ${name}: ${ignored.join(', ')} ignored because key_groups is set (as sops does)`);
     keyGroups = rule.keyGroups.map((g, i) => {
       const spec = groupSpec(g, `${name}.key_groups[${i}]`);
-      if (spec.age.length + spec.kms.length === 0) {
+      if (spec.age.length + spec.kms.length + (spec.vault?.length ?? 0) === 0) {
         throw new KeywardError(ErrorCode.InvalidInput, `${g.where}: ${name}.key_groups[${i}]: key group has no keys`, 'sops refuses empty key groups: add a key or remove the group');
       }
       return spec;
@@ -379,7 +415,8 @@ export function compileRule(config: SopsConfig, rule: CreationRuleConfig): FileR
         });
       }
     }
-    keyGroups = age.length + kms.length > 0 ? [{ age, kms }] : [];
+    const vault = keyListItems(rule.vault).flatMap((u) => u.split(',')).filter((u) => u !== '').map((u) => transitKeyUri(u, 'hc_vault_transit_uri', fail));
+    keyGroups = age.length + kms.length + vault.length > 0 ? [{ age, kms, ...(vault.length ? { vault } : {}) }] : [];
   }
 
   const t = rule.shamirThreshold;
@@ -398,9 +435,20 @@ export function compileRule(config: SopsConfig, rule: CreationRuleConfig): FileR
   };
 }
 
-const UNSUPPORTED_HINT = 'keyward encrypts to age and AWS KMS keys only: use sops for files under this rule, or remove those keys';
+const UNSUPPORTED_HINT = 'keyward encrypts to age, AWS KMS and Vault transit keys only: use sops for files under this rule, or remove those keys';
+
+/** A Vault transit key URI as sops parses it (NewMasterKeyFromURI), normalised. */
+function transitKeyUri(raw: string, field: string, fail: Fail): string {
+  try {
+    return transitUri(parseTransitUri(raw.trim()));
+  } catch (e) {
+    if (isKeywardError(e)) throw fail(field, e.message, e.hint);
+    throw e;
+  }
+}
 
 function isEmptyKeys(field: string, rule: CreationRuleConfig): boolean {
+  if (field === 'hc_vault_transit_uri') return keyListItems(rule.vault).length === 0;
   if (field === 'age' || field === 'kms') return keyListItems(rule[field]).length === 0;
   return false;
 }
@@ -425,11 +473,17 @@ function groupSpec(g: KeyGroupConfig, field: string): KeyGroupSpec {
     if (!seen.has(`kms/${kmsId(k)}`)) kms.push(k);
     seen.add(`kms/${kmsId(k)}`);
   };
+  const vault: string[] = [];
+  const addVault = (u: string) => {
+    if (!vault.includes(u)) vault.push(u);
+  };
   g.merge.forEach((sub, i) => {
     const s = groupSpec(sub, `${field}.merge[${i}]`);
     s.age.forEach(addAge);
     s.kms.forEach(addKms);
+    s.vault?.forEach(addVault);
   });
+  g.vault.forEach((u, i) => addVault(transitKeyUri(u, `${field}.hc_vault[${i}]`, fail)));
   for (const item of g.age) {
     if (item === '') continue; // sops: an empty string is no recipients
     for (const raw of item.split(',')) addAge(recipient(raw, `${field}.age`, fail));
@@ -447,7 +501,7 @@ function groupSpec(g: KeyGroupConfig, field: string): KeyGroupSpec {
     };
     addKms(spec);
   });
-  return { age, kms };
+  return { age, kms, ...(vault.length ? { vault } : {}) };
 }
 
 /** sops' identity of a KMS key: ARN, role, sorted context and profile. */
@@ -480,395 +534,12 @@ function recipient(raw: string, field: string, fail: Fail): string {
   }
 }
 
-function regexpFor(pattern: string, rule: CreationRuleConfig, field: string): RegExp {
+function regexpFor(pattern: string, rule: CreationRuleConfig, field: string): GoRegexp {
   try {
     return compileGoRegexp(pattern);
   } catch (e) {
     if (!isKeywardError(e)) throw e;
     throw new KeywardError(ErrorCode.InvalidInput, `${rule.fields[field] ?? rule.where}: creation_rules[${rule.index}].${field}: ${e.message}`, e.hint);
-  }
-}
-
-// ---- Go regular expressions ----------------------------------------------------------------
-
-/**
- * Compiles a Go (RE2) regular expression as a JavaScript RegExp with the same matches, for
- * the syntax sops users write: `(?P<name>...)`, leading `(?i)`/`(?s)`/`(?m)`, `\A`, `\z`,
- * `\Q...\E`, POSIX classes `[[:alpha:]]`, `\pL`/`\p{Greek}`, Go's ASCII `\s`, `.` not matching
- * only `\n`, octal and `\x{...}` escapes. Throws InvalidInput for what Go rejects (lookaround,
- * backreferences: sops would refuse those too) and for the rare Go syntax we do not translate
- * (flags after the start, `(?U)`, negated POSIX classes inside a class, `\C`).
- * Written by hand: no maintained package translates RE2 syntax to JavaScript.
- */
-export function compileGoRegexp(pattern: string): RegExp {
-  const { source, flags } = translateGoRegexp(pattern);
-  try {
-    return new RegExp(source, flags);
-  } catch {
-    throw regexError('not a valid regular expression');
-  }
-}
-
-const SPACE = '\\t\\n\\f\\r ';
-const POSIX: Record<string, string> = {
-  alnum: '0-9A-Za-z',
-  alpha: 'A-Za-z',
-  ascii: '\\x00-\\x7f',
-  blank: '\\t ',
-  cntrl: '\\x00-\\x1f\\x7f',
-  digit: '0-9',
-  graph: '!-~',
-  lower: 'a-z',
-  print: ' -~',
-  punct: '!-\\/:-@\\[-`{-~',
-  space: '\\t\\n\\v\\f\\r ',
-  upper: 'A-Z',
-  word: '0-9A-Za-z_',
-  xdigit: '0-9A-Fa-f',
-};
-const JS_SYNTAX = new Set('^$\\.*+?()[]{}|/'.split(''));
-
-function regexError(message: string): KeywardError {
-  return new KeywardError(ErrorCode.InvalidInput, `regular expression: ${message}`, 'sops uses Go regular expressions (RE2 syntax, https://golang.org/s/re2syntax)');
-}
-
-export function translateGoRegexp(pattern: string): { source: string; flags: string } {
-  let i = 0;
-  let dotAll = false;
-  let multiLine = false;
-  let ignoreCase = false;
-  // Leading flag groups become JavaScript flags; Node 20 has no inline modifiers.
-  for (let m = /^\(\?([a-zA-Z]+)\)/.exec(pattern); m; m = /^\(\?([a-zA-Z]+)\)/.exec(pattern.slice(i))) {
-    for (const f of m[1]!) {
-      if (f === 'i') ignoreCase = true;
-      else if (f === 's') dotAll = true;
-      else if (f === 'm') multiLine = true;
-      else if (f === 'U') throw regexError('the ungreedy flag (?U) is not supported');
-      else throw regexError(`unknown flag ${f}`);
-    }
-    i += m[0].length;
-  }
-
-  const out: string[] = [];
-  const peek = (k = 0) => pattern[i + k];
-  while (i < pattern.length) {
-    const c = pattern[i]!;
-    if (c === '\\') {
-      out.push(escape(false));
-      continue;
-    }
-    if (c === '[') {
-      out.push(charClass());
-      continue;
-    }
-    if (c === '(' && peek(1) === '?') {
-      const rest = pattern.slice(i);
-      const named = /^\(\?P?<([A-Za-z0-9_]+)>/.exec(rest);
-      if (named) {
-        if (/^[0-9]/.test(named[1]!)) throw regexError('a group name starting with a digit is not supported');
-        out.push(`(?<${named[1]}>`);
-        i += named[0].length;
-      } else if (rest.startsWith('(?:')) {
-        out.push('(?:');
-        i += 3;
-      } else if (/^\(\?(=|!|<=|<!)/.test(rest)) {
-        throw regexError('lookahead and lookbehind are not supported by Go regular expressions');
-      } else if (/^\(\?[a-zA-Z-]+[:)]/.test(rest)) {
-        throw regexError('flags are supported only at the start, as in (?i)pattern');
-      } else {
-        throw regexError('unknown group syntax after (?');
-      }
-      continue;
-    }
-    if (c === '{') {
-      const rep = /^\{(\d+)(?:(,)(\d*))?\}/.exec(pattern.slice(i));
-      if (rep) {
-        if (Number(rep[1]) > 1000 || (rep[3] !== undefined && rep[3] !== '' && Number(rep[3]) > 1000)) throw regexError('repeat count larger than 1000');
-        out.push(rep[0]);
-        i += rep[0].length;
-      } else {
-        out.push('\\{'); // Go: a brace that starts no repeat is literal
-        i += 1;
-      }
-      continue;
-    }
-    i += 1;
-    if (c === '}' || c === ']') out.push(`\\${c}`);
-    else if (c === '.') out.push(dotAll ? '[\\s\\S]' : '[^\\n]');
-    else if (c === '^') out.push(multiLine ? '(?:(?<![\\s\\S])|(?<=\\n))' : '^');
-    else if (c === '$') out.push(multiLine ? '(?:(?![\\s\\S])|(?=\\n))' : '$');
-    else out.push(c);
-  }
-  return { source: out.join(''), flags: ignoreCase ? 'iu' : 'u' };
-
-  /** An escape at `i` (the backslash), translated. */
-  function escape(inClass: boolean): string {
-    const e = pattern[i + 1];
-    if (e === undefined) throw regexError('trailing backslash');
-    i += 2;
-    switch (e) {
-      case 'd': case 'D': case 'w': case 'W':
-        return `\\${e}`;
-      case 's':
-        return inClass ? SPACE : `[${SPACE}]`;
-      case 'S':
-        if (inClass) throw regexError('\\S inside a character class is not supported');
-        return `[^${SPACE}]`;
-      case 'b': case 'B':
-        if (inClass) throw regexError('\\b inside a character class is not valid');
-        return `\\${e}`;
-      case 'A':
-        if (inClass) throw regexError('\\A inside a character class is not valid');
-        return '(?<![\\s\\S])';
-      case 'z':
-        if (inClass) throw regexError('\\z inside a character class is not valid');
-        return '(?![\\s\\S])';
-      case 'a':
-        return '\\x07';
-      case 'f': case 't': case 'n': case 'r': case 'v':
-        return `\\${e}`;
-      case 'x': {
-        const braced = /^\{([0-9A-Fa-f]+)\}/.exec(pattern.slice(i));
-        if (braced) {
-          const cp = parseInt(braced[1]!, 16);
-          if (cp > 0x10ffff) throw regexError('\\x{...} beyond U+10FFFF');
-          i += braced[0].length;
-          return `\\u{${cp.toString(16)}}`;
-        }
-        const two = /^[0-9A-Fa-f]{2}/.exec(pattern.slice(i));
-        if (!two) throw regexError('\\x needs two hex digits or {hex}');
-        i += 2;
-        return `\\x${two[0]}`;
-      }
-      case 'p': case 'P': {
-        let name: string;
-        const braced = /^\{(\^?)([A-Za-z_]+)\}/.exec(pattern.slice(i));
-        let negate = e === 'P';
-        if (braced) {
-          if (braced[1]) negate = !negate;
-          name = braced[2]!;
-          i += braced[0].length;
-        } else {
-          name = pattern[i] ?? '';
-          if (!/^[A-Za-z]$/.test(name)) throw regexError(`\\${e} needs a class name`);
-          i += 1;
-        }
-        const prop = /^[A-Z][a-z]?$/.test(name) || name === 'Any' ? name : `Script=${name}`;
-        return `\\${negate ? 'P' : 'p'}{${prop}}`;
-      }
-      case 'Q': {
-        if (inClass) throw regexError('\\Q inside a character class is not supported');
-        const end = pattern.indexOf('\\E', i);
-        const lit = end < 0 ? pattern.slice(i) : pattern.slice(i, end);
-        i = end < 0 ? pattern.length : end + 2;
-        return [...lit].map((ch) => (JS_SYNTAX.has(ch) ? `\\${ch}` : ch)).join('');
-      }
-      case 'C':
-        throw regexError('\\C (any byte) is not supported');
-      default:
-        break;
-    }
-    if (/[0-7]/.test(e)) {
-      // Go: \1-\7 alone are backreferences (unsupported); otherwise up to 3 octal digits.
-      let digits = e;
-      while (digits.length < 3 && /[0-7]/.test(pattern[i] ?? '')) digits += pattern[i++]!;
-      if (e !== '0' && digits.length === 1) throw regexError('backreferences are not supported by Go regular expressions');
-      return `\\u{${parseInt(digits, 8).toString(16)}}`;
-    }
-    if (/[!-/:-@[-`{-~]/.test(e)) {
-      // Go lets any punctuation be escaped; JavaScript's unicode mode only syntax characters.
-      if (JS_SYNTAX.has(e) || (inClass && e === '-')) return `\\${e}`;
-      return e;
-    }
-    throw regexError(`invalid escape \\${e}`);
-  }
-
-  /**
-   * A bracketed class at `i`, translated. As in Go, any single character (a literal `-`
-   * included) may start a range; a `-` that does not make a range is literal, which
-   * JavaScript's unicode mode wants escaped.
-   */
-  function charClass(): string {
-    i += 1;
-    let s = '[';
-    if (pattern[i] === '^') {
-      s += '^';
-      i += 1;
-    }
-    let first = true;
-    for (;;) {
-      const c = pattern[i];
-      if (c === undefined) throw regexError('missing closing ]');
-      if (c === ']' && !first) {
-        i += 1;
-        return `${s}]`;
-      }
-      first = false;
-      if (c === '[' && pattern[i + 1] === ':') {
-        const m = /^\[:(\^?)([a-z]+):\]/.exec(pattern.slice(i));
-        if (m) {
-          if (m[1]) throw regexError('negated POSIX classes like [:^alpha:] are not supported');
-          const set = POSIX[m[2]!];
-          if (set === undefined) throw regexError(`unknown POSIX class [:${m[2]}:]`);
-          s += set;
-          i += m[0].length;
-          continue;
-        }
-      }
-      if (c === '\\' && /[dDwWsSpP]/.test(pattern[i + 1] ?? '')) {
-        s += escape(true);
-        continue;
-      }
-      const lo = classChar();
-      if (pattern[i] === '-' && pattern[i + 1] !== undefined && pattern[i + 1] !== ']') {
-        i += 1;
-        if (pattern[i] === '\\' && /[dDwWsSpP]/.test(pattern[i + 1] ?? '')) throw regexError('invalid character class range');
-        s += `${lo}-${classChar()}`;
-      } else {
-        s += lo;
-      }
-    }
-  }
-
-  /** One character inside a class, written so that it means itself there. */
-  function classChar(): string {
-    const c = pattern[i]!;
-    if (c === '\\') return escape(true);
-    const cp = pattern.codePointAt(i)!;
-    const ch = String.fromCodePoint(cp);
-    i += ch.length;
-    return '\\[]^-'.includes(ch) ? `\\${ch}` : ch;
-  }
-}
-
-// ---- YAML, read the way go-yaml v3 fills sops' structs ---------------------------------------
-
-type Pair = { key: YamlNode; value: YamlNode | null };
-
-const YAML11_TRUE = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON']);
-const YAML11_FALSE = new Set(['n', 'N', 'no', 'No', 'NO', 'off', 'Off', 'OFF']);
-
-function isNull(n: unknown): boolean {
-  return n === null || n === undefined || (isScalar(n) && n.value === null);
-}
-
-/** The reason alone: the library appends the position and a source excerpt. */
-function firstLine(s: string): string {
-  return (s.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '').slice(0, 200);
-}
-
-class YamlReader {
-  constructor(
-    private readonly file: string,
-    private readonly lc: LineCounter,
-    private readonly doc: Document.Parsed | undefined,
-  ) {}
-
-  where(n: unknown): string {
-    const range = (n as { range?: [number, number, number] } | null)?.range;
-    return range ? `${this.file}:${this.lc.linePos(range[0]).line}` : this.file;
-  }
-
-  fail(n: unknown, field: string, message: string): KeywardError {
-    return new KeywardError(ErrorCode.InvalidInput, `${this.where(n)}: ${field}: ${message}`, HINT);
-  }
-
-  deref(n: YamlNode | null | undefined): YamlNode | null {
-    let cur: unknown = n ?? null;
-    for (let hops = 0; cur instanceof Alias; hops++) {
-      if (hops > 100 || !this.doc) return null;
-      cur = cur.resolve(this.doc) ?? null;
-    }
-    return (cur as YamlNode | null) ?? null;
-  }
-
-  /** A mapping's fields by name; merge keys (`<<`) supply fields the mapping lacks. */
-  map(node: YamlNode | null | undefined, field: string): Map<string, Pair> {
-    const n = this.deref(node);
-    const out = new Map<string, Pair>();
-    if (isNull(n)) return out;
-    if (!isMap(n)) throw this.fail(n ?? node, field, 'expected a mapping');
-    const merged: Map<string, Pair>[] = [];
-    for (const p of n.items) {
-      const keyNode = p.key as YamlNode;
-      const value = (p.value as YamlNode | null) ?? null;
-      const rawKey: unknown = isScalar(keyNode) ? keyNode.value : keyNode;
-      if (typeof rawKey === 'symbol' || rawKey === '<<') {
-        const src = this.deref(value);
-        const sources = isSeq(src) ? src.items.map((s) => s as YamlNode) : [src];
-        for (const s of sources) merged.push(this.map(s, `${field} (merged)`));
-        continue;
-      }
-      if (!isScalar(keyNode)) throw this.fail(keyNode, field, 'keys must be plain strings');
-      out.set(this.text(keyNode), { key: keyNode, value });
-    }
-    for (const m of merged) for (const [k, v] of m) if (!out.has(k)) out.set(k, v);
-    return out;
-  }
-
-  seq(node: YamlNode | null | undefined, field: string): (YamlNode | null)[] {
-    const n = this.deref(node);
-    if (isNull(n)) return [];
-    if (!isSeq(n)) throw this.fail(n ?? node, field, 'expected a list');
-    return n.items.map((x) => (x as YamlNode | null) ?? null);
-  }
-
-  /** Go string: any scalar's text; null is "". */
-  str(node: YamlNode | null | undefined, field: string): string {
-    const n = this.deref(node);
-    if (isNull(n)) return '';
-    if (!isScalar(n)) throw this.fail(n ?? node, field, 'expected a string');
-    return this.text(n);
-  }
-
-  /** Go int: an integer, or a float with no fraction (Keyward refuses the fractions go-yaml truncates). */
-  int(node: YamlNode | null | undefined, field: string): number {
-    const n = this.deref(node);
-    if (isNull(n)) return 0;
-    if (!isScalar(n) || typeof n.value !== 'number' || n.type !== 'PLAIN') throw this.fail(n ?? node, field, 'expected an integer');
-    if (!Number.isSafeInteger(n.value)) throw this.fail(n, field, 'expected an integer');
-    return n.value;
-  }
-
-  /** Go bool: true/false, and YAML 1.1's yes/no/on/off/y/n (go-yaml accepts those, quoted too). */
-  bool(node: YamlNode | null | undefined, field: string): boolean {
-    const n = this.deref(node);
-    if (isNull(n)) return false;
-    if (isScalar(n)) {
-      if (typeof n.value === 'boolean' && n.type === 'PLAIN') return n.value;
-      if (typeof n.value === 'string' && YAML11_TRUE.has(n.value)) return true;
-      if (typeof n.value === 'string' && YAML11_FALSE.has(n.value)) return false;
-    }
-    throw this.fail(n ?? node, field, 'expected true or false');
-  }
-
-  /** Go []string: a list of scalars (each its text); null is empty. */
-  strList(node: YamlNode | null | undefined, field: string): string[] {
-    return this.seq(node, field).map((item, i) => this.str(item, `${field}[${i}]`));
-  }
-
-  /** sops' "string or []string" fields (decoded into interface{}): strings only, no numbers. */
-  keyList(node: YamlNode | null | undefined, field: string): KeyList {
-    const n = this.deref(node);
-    if (isNull(n)) return undefined;
-    if (isScalar(n)) {
-      if (typeof n.value !== 'string') throw this.fail(n, field, 'expected a string or a list of strings');
-      return n.value;
-    }
-    if (isSeq(n)) {
-      return n.items.map((raw, i) => {
-        const item = this.deref(raw as YamlNode | null);
-        if (!isScalar(item) || typeof item.value !== 'string') throw this.fail(item ?? n, `${field}[${i}]`, 'expected a string');
-        return item.value;
-      });
-    }
-    throw this.fail(n, field, 'expected a string or a list of strings');
-  }
-
-  private text(n: Scalar): string {
-    if (typeof n.value === 'string') return n.value;
-    // go-yaml hands a string field the scalar as written (`1.50` stays "1.50").
-    return typeof n.source === 'string' ? n.source : String(n.value);
   }
 }
 

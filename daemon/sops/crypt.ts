@@ -22,7 +22,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 import { decryptValue, encryptValue, encTypeOf, expectedOpen, goRfc3339, looksEncrypted, parseEnc, openParts, plainBytes, type Decrypted, type Plain, type StringEncoding } from './cipher';
-import { compileGoRegexp } from './config';
+import { compileGoRegexp, type GoRegexp } from '../util/goregex';
 import type { EncryptRules } from './options';
 import { Branch, Comment, Float, Int, Time, type Value } from './tree';
 
@@ -38,15 +38,17 @@ export const MAX_NODES = 1_000_000;
 
 /** The encryption rules, compiled: sops' shouldBeEncrypted. */
 export class Rules {
-  private readonly unencryptedRegex?: RegExp;
-  private readonly encryptedRegex?: RegExp;
-  private readonly unencryptedCommentRegex?: RegExp;
-  private readonly encryptedCommentRegex?: RegExp;
+  private readonly unencryptedRegex?: GoRegexp;
+  private readonly encryptedRegex?: GoRegexp;
+  private readonly unencryptedCommentRegex?: GoRegexp;
+  private readonly encryptedCommentRegex?: GoRegexp;
 
   constructor(readonly rules: EncryptRules) {
-    // Go's regexp.Match: unanchored, RE2 syntax (config.ts translates it, checked against Go).
-    if (rules.unencryptedRegex) this.unencryptedRegex = compileGoRegexp(rules.unencryptedRegex);
-    if (rules.encryptedRegex) this.encryptedRegex = compileGoRegexp(rules.encryptedRegex);
+    // Go's regexp.Match: unanchored, RE2 syntax, linear time (the regexes come from files:
+    // .sops.yaml or the metadata of the file being read). Each key is tested once: the keys
+    // of a path are tested again for every leaf below them.
+    if (rules.unencryptedRegex) this.unencryptedRegex = memo(compileGoRegexp(rules.unencryptedRegex));
+    if (rules.encryptedRegex) this.encryptedRegex = memo(compileGoRegexp(rules.encryptedRegex));
     if (rules.unencryptedCommentRegex) this.unencryptedCommentRegex = compileGoRegexp(rules.unencryptedCommentRegex);
     if (rules.encryptedCommentRegex) this.encryptedCommentRegex = compileGoRegexp(rules.encryptedCommentRegex);
   }
@@ -66,9 +68,9 @@ export class Rules {
     const r = this.rules;
     if (r.unencryptedSuffix && path.some((k) => k.endsWith(r.unencryptedSuffix as string))) encrypted = false;
     if (r.encryptedSuffix) encrypted = path.some((k) => k.endsWith(r.encryptedSuffix as string));
-    if (this.unencryptedRegex && path.some((k) => test(this.unencryptedRegex as RegExp, k))) encrypted = false;
-    if (this.encryptedRegex) encrypted = path.some((k) => test(this.encryptedRegex as RegExp, k));
-    if (this.unencryptedCommentRegex && comments.some((level) => level.some((c) => test(this.unencryptedCommentRegex as RegExp, c)))) encrypted = false;
+    if (this.unencryptedRegex && path.some((k) => test(this.unencryptedRegex as GoRegexp, k))) encrypted = false;
+    if (this.encryptedRegex) encrypted = path.some((k) => test(this.encryptedRegex as GoRegexp, k));
+    if (this.unencryptedCommentRegex && comments.some((level) => level.some((c) => test(this.unencryptedCommentRegex as GoRegexp, c)))) encrypted = false;
     if (this.encryptedCommentRegex) {
       // The comment that matches stays clear itself: the last comment seen, when it is the one
       // being decided, does not count.
@@ -80,9 +82,26 @@ export class Rules {
   }
 }
 
-function test(re: RegExp, s: string): boolean {
-  re.lastIndex = 0;
+function test(re: GoRegexp, s: string): boolean {
   return re.test(s);
+}
+
+const MEMO_ENTRIES = 65_536;
+
+function memo(re: GoRegexp): GoRegexp {
+  const seen = new Map<string, boolean>();
+  return {
+    source: re.source,
+    test(s) {
+      let v = seen.get(s);
+      if (v === undefined) {
+        if (seen.size >= MEMO_ENTRIES) seen.clear();
+        v = re.test(s);
+        seen.set(s, v);
+      }
+      return v;
+    },
+  };
 }
 
 // ---- the walk ------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import {
 import { DEFAULT_UNENCRYPTED_SUFFIX, type EncryptRules } from './options';
 import type { SopsFormat, Store } from './store';
 import { storeFor } from './stores';
+import { transitUri } from '../kms/vault';
 import { Branch, Comment, Float, Int, Time, type Item, type Value } from './tree';
 
 /** Larger inputs are refused (sops holds them whole in memory too). */
@@ -573,13 +574,14 @@ export async function updateKeys(f: OpenedFile, spec: EncryptSpec, services: Key
 /** The current groups as specs (to wrap a new data key to the same keys). */
 function specsOf(groups: readonly KeyGroup[]): KeyGroupSpec[] {
   return groups.map((g) => {
-    const other = g.keys.filter((k) => k.type !== 'age' && k.type !== 'kms');
+    const other = g.keys.filter((k) => k.type !== 'age' && k.type !== 'kms' && k.type !== 'hc_vault');
     if (other.length) {
       throw new KeywardError(ErrorCode.IllegalState, `cannot rotate: the file has ${other[0]?.type} keys keyward cannot wrap a new data key to`, 'rotate it with sops, or drop those keys with updatekeys first');
     }
     return {
       age: g.keys.flatMap((k) => (k.type === 'age' ? [k.recipient] : [])),
       kms: g.keys.flatMap((k) => (k.type === 'kms' ? [{ arn: k.arn, ...(k.role ? { role: k.role } : {}), ...(k.context ? { context: k.context } : {}), ...(k.awsProfile ? { awsProfile: k.awsProfile } : {}) }] : [])),
+      vault: g.keys.flatMap((k) => (k.type === 'hc_vault' ? [transitUri(k)] : [])),
     };
   });
 }

@@ -9,7 +9,8 @@ import type { Keystore } from '../keystore/keystore';
 import { AtomicFile } from '../util/atomic';
 import { KeywardError, errnoCode, ioError } from '../util/errors';
 import { findConfigFile, ruleForFile } from './config';
-import type { KeyGroupSpec, KeyServices, SopsKmsClient } from './keys';
+import type { KeyGroupSpec, KeyServices, SopsKmsClient, SopsVaultClient } from './keys';
+import { parseTransitUri, sopsVaultClient, transitUri } from '../kms';
 import type { EncryptRules } from './options';
 import type { SopsFormat } from './store';
 import { formatFromPath } from './stores';
@@ -17,9 +18,9 @@ import { formatFromPath } from './stores';
 /** Larger secret configs are refused: sops holds them whole in memory too. */
 export const MAX_SOPS_FILE = 64 * 1024 * 1024;
 
-/** What the engine needs from the daemon: the keystore's unwrap and, when configured, KMS. */
-export function keyServices(keystore: Keystore, kms?: SopsKmsClient): KeyServices {
-  return { unwrapAgeFileKey: (header) => keystore.unwrapFileKey(header), ...(kms ? { kms } : {}) };
+/** What the engine needs from the daemon: the keystore's unwrap, KMS when configured, Vault transit (used only when a file names it). */
+export function keyServices(keystore: Keystore, kms?: SopsKmsClient, vault: SopsVaultClient = sopsVaultClient()): KeyServices {
+  return { unwrapAgeFileKey: (header) => keystore.unwrapFileKey(header), ...(kms ? { kms } : {}), vault };
 }
 
 export function formatOf(file: string, given?: SopsFormat): SopsFormat {
@@ -46,13 +47,22 @@ export async function readSopsFile(file: string): Promise<Buffer> {
 
 /**
  * Writes an encrypted file atomically (temp beside it, fsync, rename), keeping the mode of the
- * file it replaces (new files: 0600). The old file stays whole until the rename.
+ * file it replaces (new files: 0600). The old file stays whole until the rename. A symlink is
+ * never replaced nor written through (InvalidInput).
  */
 export async function writeSopsFile(file: string, bytes: Uint8Array, opts: { overwrite: boolean }): Promise<void> {
   let mode = 0o600;
   try {
-    mode = (await fsp.stat(file)).mode & 0o777;
+    const st = await fsp.lstat(file);
+    // The rename would replace the link with a file holding its target's content, encrypted to
+    // this tree's recipients; writing through it would change a file elsewhere. Neither.
+    if (st.isSymbolicLink()) {
+      const to = await fsp.realpath(file).catch(() => 'a missing file');
+      throw new KeywardError(ErrorCode.InvalidInput, `${file} is a symbolic link (to ${to}): not replaced`, 'run the command on the file itself, where it lives');
+    }
+    mode = st.mode & 0o777;
   } catch (e) {
+    if (e instanceof KeywardError) throw e;
     if (errnoCode(e) !== 'ENOENT') throw ioError(e, 'write', file);
   }
   const out = await AtomicFile.open(file, { mode, overwrite: opts.overwrite });
@@ -78,6 +88,8 @@ export interface TargetOptions extends EncryptRules {
   /** age recipients or keystore key names (`team`, `team@v2`). */
   age?: string[];
   kms?: string[];
+  /** Vault transit key URIs. */
+  hcVaultTransit?: string[];
   shamirThreshold?: number;
 }
 
@@ -85,11 +97,18 @@ const SELECTORS = ['unencryptedSuffix', 'encryptedSuffix', 'unencryptedRegex', '
 const RULE_FIELDS = ['unencryptedSuffix', 'encryptedSuffix', 'unencryptedRegex', 'encryptedRegex', 'unencryptedCommentRegex', 'encryptedCommentRegex', 'macOnlyEncrypted'] as const;
 
 /**
+ * Throws ErrorCode.Untrusted unless the user agreed to encrypt to `recipients` (age recipients,
+ * `kms:ARN`) for files governed by the config file `source` (daemon/trust/sets.ts).
+ */
+export type TrustCheck = (source: string, recipients: readonly string[]) => Promise<void>;
+
+/**
  * The keys and options for encrypting `file`: the caller's, when any key is given (options
  * not given then fall back to the creation rule's, as sops does), else the first
- * `.sops.yaml` creation rule whose path_regex matches.
+ * `.sops.yaml` creation rule whose path_regex matches, once `trust` accepts its recipients
+ * (a cloned repository's `.sops.yaml` must not choose whom your secrets are encrypted to).
  */
-export async function targetFor(keystore: Keystore, file: string, o: TargetOptions): Promise<EncryptTarget> {
+export async function targetFor(keystore: Keystore, file: string, o: TargetOptions, trust: TrustCheck): Promise<EncryptTarget> {
   const config = await findConfigFile(path.dirname(file));
   const rule = config ? await ruleForFile(file, config) : undefined;
   const givenRules: EncryptRules = {};
@@ -98,14 +117,14 @@ export async function targetFor(keystore: Keystore, file: string, o: TargetOptio
   if (selectors.length > 1) {
     throw new KeywardError(ErrorCode.InvalidInput, `only one of ${selectors.join(', ')} may be given`, 'sops allows one selector (suffix or regex, for keys or comments) per file');
   }
-  if (o.age?.length || o.kms?.length) {
+  if (o.age?.length || o.kms?.length || o.hcVaultTransit?.length) {
     const age: string[] = [];
     const names = (o.age ?? []).filter((a) => !a.startsWith('age1'));
     for (const r of o.age ?? []) if (r.startsWith('age1')) age.push(r);
     if (names.length) for (const x of keystore.recipientsFor(names)) age.push(x.recipient);
     const rules = selectors.length || !rule ? givenRules : { ...rule.rules, ...givenRules };
     return {
-      keyGroups: [{ age: [...new Set(age)], kms: (o.kms ?? []).map((arn) => ({ arn })) }],
+      keyGroups: [{ age: [...new Set(age)], kms: (o.kms ?? []).map((arn) => ({ arn })), ...(o.hcVaultTransit?.length ? { vault: [...new Set(o.hcVaultTransit.map((u) => transitUri(parseTransitUri(u))))] } : {}) }],
       ...(o.shamirThreshold !== undefined ? { shamirThreshold: o.shamirThreshold } : {}),
       rules,
       from: 'arguments',
@@ -118,6 +137,7 @@ export async function targetFor(keystore: Keystore, file: string, o: TargetOptio
       'give recipients with --age (age1... or a key name) or add a creation_rules entry to .sops.yaml',
     );
   }
+  await trust(config, rule.keyGroups.flatMap((g) => [...g.age, ...g.kms.map((k) => `kms:${k.arn}`)]));
   // A selector given on the command line replaces the rule's (they are exclusive).
   const rules: EncryptRules = selectors.length ? { ...givenRules } : { ...rule.rules, ...givenRules };
   if (selectors.length && rules.macOnlyEncrypted === undefined && rule.rules.macOnlyEncrypted !== undefined) rules.macOnlyEncrypted = rule.rules.macOnlyEncrypted;

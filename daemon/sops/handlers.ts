@@ -6,10 +6,12 @@ import { ErrorCode, type SopsFileInfo, type SopsKeyView, type SopsRevision } fro
 import type { Handlers, Service } from '../service';
 import { KeywardError, errnoCode, ioError } from '../util/errors';
 import { closeFile, encryptNew, extract, openFile, readInfo, renderPlain, saveText, setValue, unsetValue, type OpenedFile, type SopsInfo } from './engine';
-import { expandSopsPaths, formatOf, keyServices, readSopsFile, targetFor, writeSopsFile } from './files';
+import { requireTrusted } from '../trust/sets';
+import { expandSopsPaths, formatOf, keyServices, readSopsFile, targetFor, writeSopsFile, type TrustCheck } from './files';
 import type { KeyGroup, KeyServices } from './keys';
 import type { SopsMetadata } from './metadata';
 import { planKeys } from './ops';
+import { transitUri } from '../kms/vault';
 import { lookupConfigFile } from './config';
 import { replaceRecipients } from './replace';
 import * as path from 'node:path';
@@ -18,6 +20,7 @@ import type { SopsFormat } from './store';
 export function sopsHandlers(svc: Service): Handlers {
   const services = (): KeyServices => keyServices(svc.keystore, svc.sopsKms());
   const locks = new PathLocks();
+  const trust: TrustCheck = (source, recipients) => requireTrusted(svc.home, svc.keystore, source, recipients);
 
   const open = async (file: string, format: SopsFormat, client: string, ignoreMac = false): Promise<OpenedFile> => {
     const bytes = await readSopsFile(file);
@@ -87,7 +90,7 @@ export function sopsHandlers(svc: Service): Handlers {
       if (p.text === undefined && isProbablySops(plain)) {
         throw new KeywardError(ErrorCode.IllegalState, `${p.path} is already encrypted with sops`, 'to change its keys use keyward sops updatekeys; to edit it, keyward sops edit');
       }
-      const t = await targetFor(svc.keystore, target ?? p.path, p);
+      const t = await targetFor(svc.keystore, target ?? p.path, p, trust);
       const bytes = await encryptNew(plain, format, t, services());
       const info = infoView(svc, target ?? p.path, format, readInfo(bytes, format), true);
       if (target === undefined) {
@@ -117,7 +120,7 @@ export function sopsHandlers(svc: Service): Handlers {
         );
         if (!exists) {
           if (!p.create) throw new KeywardError(ErrorCode.NotFound, `no such file: ${p.path}`, 'pass create to make it with the .sops.yaml creation rule');
-          const t = await targetFor(svc.keystore, p.path, p);
+          const t = await targetFor(svc.keystore, p.path, p, trust);
           const empty = await encryptNew(emptyPlain(format), format, t, services());
           const opened = await openFile(empty, format, services(), {});
           const r = await setValue(opened, p.keyPath, value);
@@ -147,7 +150,7 @@ export function sopsHandlers(svc: Service): Handlers {
         return { revision };
       }),
 
-    sopsPlanKeys: async (p) => ({ plan: await planKeys(svc.keystore, await expandSopsPaths(p.paths)) }),
+    sopsPlanKeys: async (p) => ({ plan: await planKeys(svc.keystore, await expandSopsPaths(p.paths), trust) }),
 
     sopsUpdateKeys: async (p, call) => svc.jobs.start('sops-updatekeys', await nonEmpty(p.paths), {}, call.client),
 
@@ -208,8 +211,10 @@ export function keyViews(svc: Service, groups: readonly KeyGroup[]): SopsKeyView
         }
         case 'kms':
           return { type: 'kms', id: k.arn };
+        case 'hc_vault':
+          return { type: 'hc_vault', id: transitUri(k) };
         default:
-          return { type: k.type, id: k.fields.fp ?? k.fields.resource_id ?? k.fields.key_id ?? k.fields.vault_url ?? k.fields.vault_address ?? k.type };
+          return { type: k.type, id: k.fields.fp ?? k.fields.resource_id ?? k.fields.key_id ?? k.fields.vault_url ?? k.type };
       }
     }),
   );

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors';
 import { isKeywardError, KeywardError } from '../util/errors';
 import { decryptDataKeyAge, encryptDataKeyAge } from './agekey';
-import type { AgeKeyEntry, KeyGroup, KeyGroupSpec, KeyServices, KmsKeyEntry, MasterKeyEntry, OtherKeyEntry } from './keys';
+import type { AgeKeyEntry, KeyGroup, KeyGroupSpec, KeyServices, KmsKeyEntry, MasterKeyEntry, OtherKeyEntry, VaultKeyEntry } from './keys';
+import { ciphertextVersion, parseTransitUri, transitUri } from '../kms/vault';
 import { combine, split } from './shamir';
 
 // The data key and the key groups of a sops file, as sops.go handles them
@@ -57,6 +58,7 @@ export async function wrapDataKey(
       const keys: MasterKeyEntry[] = [];
       for (const r of g.age) keys.push(await wrapAge(r, parts[i]!));
       for (const k of g.kms) keys.push(await wrapKms(k, parts[i]!, services));
+      for (const u of g.vault ?? []) keys.push(await wrapVault(u, parts[i]!, services));
       out.push({ keys });
     }
     return out;
@@ -179,6 +181,10 @@ export async function rewrapGroups(
             const old = kept.find((e): e is KmsKeyEntry => e.type === 'kms' && sameKms(e, k));
             keys.push(old ?? (await wrapKms(k, parts[i]!, services)));
           }
+          for (const u of spec.vault ?? []) {
+            const old = kept.find((e): e is VaultKeyEntry => e.type === 'hc_vault' && transitUri(e) === u);
+            keys.push(old ?? (await wrapVault(u, parts[i]!, services)));
+          }
           keys.push(...current[i]!.keys.filter(isOther));
           groups.push({ keys });
         }
@@ -214,14 +220,15 @@ export function describeKey(k: MasterKeyEntry): string {
       return k.recipient;
     case 'kms':
       return k.role ? `${k.arn}+${k.role}` : k.arn;
+    case 'hc_vault':
+      return transitUri(k);
     default: {
       const f = k.fields;
       const id =
         k.type === 'pgp' ? f.fp
         : k.type === 'gcp_kms' ? f.resource_id
         : k.type === 'hckms' ? f.key_id
-        : k.type === 'azure_kv' ? [f.vault_url, f.name, f.version].filter(Boolean).join('/')
-        : [f.vault_address, f.engine_path, f.key_name].filter(Boolean).join('/');
+        : [f.vault_url, f.name, f.version].filter(Boolean).join('/');
       return `${k.type}:${id ?? '?'}`;
     }
   }
@@ -269,6 +276,22 @@ async function openGroup(group: KeyGroup, services: KeyServices): Promise<GroupO
       problems.push(`${k.arn}: ${why}`);
     }
   }
+  for (const k of group.keys.filter((x): x is VaultKeyEntry => x.type === 'hc_vault')) {
+    const uri = transitUri(k);
+    if (!services.vault) {
+      kmsMissing = true;
+      reasons.push(`${uri}: vault is not configured`);
+      continue;
+    }
+    try {
+      // Key and version, for the audit record (`.../keys/team@v2`): never the ciphertext.
+      return { part: await services.vault.decrypt(k), used: `${uri}@v${ciphertextVersion(k.enc) ?? '?'}`, kmsMissing, problems };
+    } catch (e) {
+      const why = isKeywardError(e) ? `${e.message}${e.hint ? ` (${e.hint})` : ''}` : 'vault: failed';
+      reasons.push(`${uri}: ${why}`);
+      problems.push(`${uri}: ${why}`);
+    }
+  }
   const others = group.keys.filter(isOther);
   if (others.length > 0) reasons.push(`skipped ${describeKinds(others)} keys: keyward cannot use them`);
   return { why: reasons.length > 0 ? reasons.join('; ') : 'no keys', kmsMissing, problems };
@@ -282,7 +305,7 @@ function failureHint(groups: readonly KeyGroup[], kmsMissing: boolean, problems:
     const listed = recipients.length > 6 ? `${recipients.slice(0, 6).join(', ')} and ${recipients.length - 6} more` : recipients.join(', ');
     parts.push(`the file is encrypted to ${listed}`);
   }
-  if (kmsMissing) parts.push("the file's KMS keys need KMS, which is not configured");
+  if (kmsMissing) parts.push("the file's KMS keys need KMS, which is not configured (or Vault, for hc_vault keys)");
   if (problems.length > 0) parts.push(`also: ${problems.slice(0, 2).join('; ')}`);
   parts.push('import a matching identity with keyward keys import');
   return parts.join('; ');
@@ -314,6 +337,15 @@ async function wrapKms(k: KeyGroupSpec['kms'][number], part: Buffer, services: K
   };
 }
 
+async function wrapVault(uri: string, part: Buffer, services: KeyServices): Promise<VaultKeyEntry> {
+  const k = parseTransitUri(uri);
+  if (!services.vault) {
+    throw new KeywardError(ErrorCode.KeyUnusable, `vault is not configured: cannot encrypt to ${uri}`, 'remove the hc_vault key from the key groups');
+  }
+  const enc = await services.vault.encrypt(k, part);
+  return { type: 'hc_vault', ...k, createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), enc };
+}
+
 /** One share per group, or the data key itself (a copy) for one group. */
 function splitKey(dataKey: Uint8Array, groups: number, threshold: number | undefined): Buffer[] {
   if (groups === 1) return [Buffer.from(dataKey)];
@@ -328,7 +360,7 @@ function checkSpecs(groups: readonly KeyGroupSpec[], threshold: number | undefin
   if (groups.length === 0) throw new KeywardError(ErrorCode.InvalidInput, 'no keys to encrypt to', 'give age recipients, or a .sops.yaml creation rule with keys');
   if (groups.length > 255) throw new KeywardError(ErrorCode.InvalidInput, 'at most 255 key groups');
   groups.forEach((g, i) => {
-    if (g.age.length + g.kms.length === 0) {
+    if (g.age.length + g.kms.length + (g.vault?.length ?? 0) === 0) {
       throw new KeywardError(ErrorCode.InvalidInput, groups.length > 1 ? `key group ${i + 1} is empty` : 'no keys to encrypt to', 'every key group needs at least one key');
     }
   });
@@ -345,11 +377,12 @@ function checkSpecs(groups: readonly KeyGroupSpec[], threshold: number | undefin
 /** The keys of `cur` that `spec` keeps, and how many of `spec`'s keys are new. */
 function diffGroup(cur: KeyGroup, spec: KeyGroupSpec): { kept: MasterKeyEntry[]; added: number } {
   const kept = cur.keys.filter(
-    (k) => (isAge(k) && spec.age.includes(k.recipient)) || (k.type === 'kms' && spec.kms.some((s) => sameKms(k, s))),
+    (k) => (isAge(k) && spec.age.includes(k.recipient)) || (k.type === 'kms' && spec.kms.some((s) => sameKms(k, s))) || (k.type === 'hc_vault' && (spec.vault ?? []).includes(transitUri(k))),
   );
   const added =
     spec.age.filter((r) => !kept.some((k) => isAge(k) && k.recipient === r)).length +
-    spec.kms.filter((s) => !kept.some((k) => k.type === 'kms' && sameKms(k, s))).length;
+    spec.kms.filter((s) => !kept.some((k) => k.type === 'kms' && sameKms(k, s))).length +
+    (spec.vault ?? []).filter((u) => !kept.some((k) => k.type === 'hc_vault' && transitUri(k) === u)).length;
   return { kept, added };
 }
 
@@ -368,7 +401,7 @@ function isAge(k: MasterKeyEntry): k is AgeKeyEntry {
 }
 
 function isOther(k: MasterKeyEntry): k is OtherKeyEntry {
-  return k.type !== 'age' && k.type !== 'kms';
+  return k.type !== 'age' && k.type !== 'kms' && k.type !== 'hc_vault';
 }
 
 function describeKinds(keys: readonly OtherKeyEntry[]): string {

@@ -14,12 +14,12 @@
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 import { formatGoFloat, goRfc3339 } from './cipher';
-import type { AgeKeyEntry, KeyGroup, KmsKeyEntry, MasterKeyEntry, OtherKeyEntry } from './keys';
+import type { AgeKeyEntry, KeyGroup, KmsKeyEntry, MasterKeyEntry, OtherKeyEntry, VaultKeyEntry } from './keys';
 import { DEFAULT_UNENCRYPTED_SUFFIX, type EncryptRules } from './options';
 import { Branch, Comment, Float, Int, type Item, type Value } from './tree';
 
 /** The version Keyward writes into new files: the sops release it is interchangeable with. */
-export const SOPS_VERSION = '3.13.2';
+export const SOPS_VERSION = '3.13.3';
 export const METADATA_KEY = 'sops';
 
 export interface SopsMetadata {
@@ -131,6 +131,20 @@ function kmsEntry(b: Branch): KmsKeyEntry {
   return e;
 }
 
+function vaultEntry(b: Branch): VaultKeyEntry {
+  const f = fields(b, 'hc_vault.');
+  const e: VaultKeyEntry = {
+    type: 'hc_vault',
+    address: str(f.get('vault_address'), 'hc_vault vault_address'),
+    enginePath: str(f.get('engine_path'), 'hc_vault engine_path'),
+    keyName: str(f.get('key_name'), 'hc_vault key_name'),
+    createdAt: str(f.get('created_at'), 'hc_vault created_at'),
+    enc: str(f.get('enc'), 'hc_vault enc'),
+  };
+  if (!e.address || !e.enginePath || !e.keyName) throw malformed('hc_vault entry without vault_address, engine_path or key_name');
+  return e;
+}
+
 function otherEntry(type: OtherKind, b: Branch): OtherKeyEntry {
   const out: Record<string, string> = {};
   for (const [k, v] of fields(b, `${type}.`)) out[k] = str(v, `${type} ${k}`);
@@ -143,6 +157,7 @@ function groupFrom(f: Map<string, Value>, prefix: string): KeyGroup {
     for (const b of list(f.get(kind), `${prefix}${kind}`)) {
       if (kind === 'age') keys.push(ageEntry(b));
       else if (kind === 'kms') keys.push(kmsEntry(b));
+      else if (kind === 'hc_vault') keys.push(vaultEntry(b));
       else keys.push(otherEntry(kind, b));
     }
   }
@@ -221,6 +236,16 @@ function entryBranch(k: MasterKeyEntry): Branch {
       items.push({ key: 'context', value: sorted(Object.entries(k.context).map(([key, value]) => ({ key, value }))) });
     }
     return sorted(items);
+  }
+  if (k.type === 'hc_vault') {
+    // sops' vaultkey struct: these five, always written.
+    return sorted([
+      { key: 'vault_address', value: k.address },
+      { key: 'engine_path', value: k.enginePath },
+      { key: 'key_name', value: k.keyName },
+      { key: 'created_at', value: k.createdAt },
+      { key: 'enc', value: k.enc },
+    ]);
   }
   return sorted(Object.entries(k.fields).map(([key, value]) => ({ key, value })));
 }

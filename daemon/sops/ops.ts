@@ -11,7 +11,8 @@ import type { Keystore } from '../keystore/keystore';
 import { AtomicFile } from '../util/atomic';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { checkOpens, openFile, readInfo, rotate, updateKeys } from './engine';
-import { formatOf, keyServices, readSopsFile, targetFor } from './files';
+import { formatOf, keyServices, readSopsFile, targetFor, type TrustCheck } from './files';
+import { transitUri } from '../kms/vault';
 import type { KeyGroup, KeyGroupSpec, KeyServices, SopsKmsClient } from './keys';
 
 export interface SopsRotateParams {
@@ -27,23 +28,23 @@ interface Staged {
 /** The ids of a file's master keys (age recipients, KMS ARNs), in group order. */
 function idsOf(groups: readonly KeyGroup[]): string[] {
   const out: string[] = [];
-  for (const g of groups) for (const k of g.keys) out.push(k.type === 'age' ? k.recipient : k.type === 'kms' ? k.arn : `${k.type}:${Object.values(k.fields)[0] ?? ''}`);
+  for (const g of groups) for (const k of g.keys) out.push(k.type === 'age' ? k.recipient : k.type === 'kms' ? k.arn : k.type === 'hc_vault' ? transitUri(k) : `${k.type}:${Object.values(k.fields)[0] ?? ''}`);
   return out;
 }
 
 function idsOfSpec(groups: readonly KeyGroupSpec[]): string[] {
   const out: string[] = [];
-  for (const g of groups) out.push(...g.age, ...g.kms.map((k) => k.arn));
+  for (const g of groups) out.push(...g.age, ...g.kms.map((k) => k.arn), ...(g.vault ?? []));
   return out;
 }
 
 /** What updatekeys would change in each file: master keys to add and remove. */
-export async function planKeys(keystore: Keystore, files: readonly string[]): Promise<SopsKeyPlan[]> {
+export async function planKeys(keystore: Keystore, files: readonly string[], trust: TrustCheck): Promise<SopsKeyPlan[]> {
   const plan: SopsKeyPlan[] = [];
   for (const file of files) {
     try {
       const info = readInfo(await readSopsFile(file), formatOf(file));
-      const target = await targetFor(keystore, file, {});
+      const target = await targetFor(keystore, file, {}, trust);
       const have = idsOf(info.keyGroups);
       const want = idsOfSpec(target.keyGroups);
       plan.push({ file, add: want.filter((x) => !have.includes(x)), remove: have.filter((x) => !want.includes(x)) });
@@ -84,10 +85,10 @@ function stageOp<P>(
 }
 
 /** `sops updatekeys` for every file: master keys as `.sops.yaml` says, same data key. */
-export function updateKeysOp(ks: () => Keystore, kms: () => SopsKmsClient | undefined): FileOp<Record<string, never>> {
+export function updateKeysOp(ks: () => Keystore, kms: () => SopsKmsClient | undefined, trust: TrustCheck): FileOp<Record<string, never>> {
   return stageOp(ks, kms, async (file, bytes, _p, services) => {
     const format = formatOf(file);
-    const target = await targetFor(ks(), file, {});
+    const target = await targetFor(ks(), file, {}, trust);
     const have = idsOf(readInfo(bytes, format).keyGroups);
     const want = idsOfSpec(target.keyGroups);
     if (have.length === want.length && have.every((x, i) => x === want[i])) return { skip: 'keys already match .sops.yaml' };
@@ -106,11 +107,11 @@ export function rotateSopsOp(ks: () => Keystore, kms: () => SopsKmsClient | unde
     if (groups.length !== 1 && p.addAge?.length) {
       throw new KeywardError(ErrorCode.InvalidInput, `${file} has ${groups.length} key groups`, 'add recipients to key groups through .sops.yaml and keyward sops updatekeys');
     }
-    const target: KeyGroupSpec[] = groups.map((g, i) => ({
+    const target: KeyGroupSpec[] = groups.map((g, i) => {
+      const spec = specOf(g);
       // A recipient the file has already is not wrapped to twice.
-      age: [...new Set([...g.keys.flatMap((k) => (k.type === 'age' && !p.removeAge?.includes(k.recipient) ? [k.recipient] : [])), ...(i === 0 ? (p.addAge ?? []) : [])])],
-      kms: g.keys.flatMap((k) => (k.type === 'kms' ? [{ arn: k.arn, ...(k.role ? { role: k.role } : {}), ...(k.context ? { context: k.context } : {}), ...(k.awsProfile ? { awsProfile: k.awsProfile } : {}) }] : [])),
-    }));
+      return { ...spec, age: [...new Set([...spec.age.filter((r) => !p.removeAge?.includes(r)), ...(i === 0 ? (p.addAge ?? []) : [])])] };
+    });
     return rotate(opened, services, { keyGroups: target, ...(opened.metadata.shamirThreshold ? { shamirThreshold: opened.metadata.shamirThreshold } : {}) });
   });
 }
@@ -133,7 +134,7 @@ export function addKeysOp(ks: () => Keystore, kms: () => SopsKmsClient | undefin
     if (groups.length !== 1) {
       throw new KeywardError(ErrorCode.InvalidInput, `${file} has ${groups.length} key groups`, 'add recipients to key groups through .sops.yaml and keyward sops updatekeys');
     }
-    const other = groups[0]!.keys.find((k) => k.type !== 'age' && k.type !== 'kms');
+    const other = groups[0]!.keys.find((k) => k.type !== 'age' && k.type !== 'kms' && k.type !== 'hc_vault');
     if (other) throw new KeywardError(ErrorCode.InvalidInput, `${file} has a ${other.type} master key, which Keyward cannot wrap to`, 'add the recipients with sops itself (sops updatekeys)');
     const opened = await openFile(bytes, format, services, {});
     const target: KeyGroupSpec[] = [{ ...specOf(groups[0]!), age: [...specOf(groups[0]!).age, ...add] }];
@@ -141,11 +142,13 @@ export function addKeysOp(ks: () => Keystore, kms: () => SopsKmsClient | undefin
   });
 }
 
-/** A key group as a spec to encrypt to (age recipients and KMS keys; others cannot be re-wrapped). */
+/** A key group as a spec to encrypt to (age recipients, KMS and Vault transit keys; others cannot be re-wrapped). */
 function specOf(g: KeyGroup): KeyGroupSpec {
+  const vault = g.keys.flatMap((k) => (k.type === 'hc_vault' ? [transitUri(k)] : []));
   return {
     age: g.keys.flatMap((k) => (k.type === 'age' ? [k.recipient] : [])),
     kms: g.keys.flatMap((k) => (k.type === 'kms' ? [{ arn: k.arn, ...(k.role ? { role: k.role } : {}), ...(k.context ? { context: k.context } : {}), ...(k.awsProfile ? { awsProfile: k.awsProfile } : {}) }] : [])),
+    ...(vault.length ? { vault } : {}),
   };
 }
 

@@ -1,12 +1,13 @@
 import * as path from 'node:path';
 import { decryptFile } from '../age';
-import { sharedKms } from '../kms';
+import { sharedKms, sharedVault } from '../kms';
 import { relativePath } from '../policy/policy';
 import { ErrorCode, type ServiceIdentityView, type TeamPlanView, type TeamPolicyView } from '../protocol';
 import type { Handlers, Service } from '../service';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { createIdentity, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, rotateIdentity, type IdentityFile } from './identity';
 import { planSync, type TeamPlan } from './plan';
+import { KEK_REWRAP_JOB, kekStatus, rewrapPlan } from './kek';
 import { readSopsKeys } from './sopssync';
 import { syncParams, TEAM_SYNC_JOB } from './sync';
 import { loadTeamPolicy, type TeamPolicy } from './policy';
@@ -140,11 +141,31 @@ export function teamHandlers(svc: Service): Handlers {
         (r) => (r.written ? 'written' : r.changed ? 'differs (not written)' : 'consistent'),
       ),
 
+    teamKekStatus: (p) => kekStatus(p.root, inside(p.root, p.paths).filter((x) => x !== p.root), sharedVault()),
+
+    teamRewrapKek: async (p, call) => {
+      const paths = inside(p.root, p.paths).filter((x) => x !== p.root);
+      let status;
+      try {
+        status = await kekStatus(p.root, paths, sharedVault());
+      } catch (e) {
+        await svc.record({ event: 'team.rewrap-kek', outcome: 'refused', path: p.root, client: call.client, detail: isKeywardError(e) ? e.message : 'internal error' });
+        throw e;
+      }
+      const { files, params } = rewrapPlan(status);
+      const keys = status.keys.map((k) => `${k.key} v${Object.keys(k.inUse).join(',v')} -> v${k.latestVersion ?? '?'}`).join('; ');
+      await svc.record({ event: 'team.rewrap-kek', outcome: 'ok', path: p.root, client: call.client, detail: `${files.length} of ${status.artifacts.length} artifact(s) to move${keys ? `: ${keys}` : ''}` });
+      if (!files.length) return { status };
+      const job = await svc.jobs.start(KEK_REWRAP_JOB, files, params, call.client);
+      return { status, job };
+    },
+
     teamDecrypt: async (p, call) => {
       const extra: IdentityFile[] = [];
       for (const f of p.identities ?? []) extra.push(await readIdentityFile(f));
-      const kms = sharedKms();
-      const before = kms.stats.calls;
+      // KEK calls of this request: AWS KMS and Vault transit (one per identity version and process).
+      const calls = () => sharedKms().stats.calls + sharedVault().stats.calls;
+      const before = calls();
       const cache = defaultIdentityCache();
       const out: { input: string; output: string; bytesOut: number; key: string }[] = [];
       for (const input of p.files) {
@@ -168,7 +189,7 @@ export function teamHandlers(svc: Service): Handlers {
           throw e;
         }
       }
-      return { files: out, kmsCalls: kms.stats.calls - before };
+      return { files: out, kmsCalls: calls() - before };
     },
   };
 }

@@ -11,8 +11,9 @@
 //       "versions": [{
 //         "version": 1, "state": "active", "kind": "x25519", "recipient": "age1...",
 //         "kms": { "keyId": "arn:aws:kms:...:alias/serving", "keyArn": "arn:aws:kms:...:key/..." },
+//         (or, wrapped by Vault / OpenBao transit: both the key's URI https://vault:8200/v1/transit/keys/NAME)
 //         "context": { "keyward:purpose": "age-identity", "keyward:identity": "serving@v1" },
-//         "ciphertext": "<base64 KMS blob>", "createdAt": "..."
+//         "ciphertext": "<base64 KMS blob, or vault:vN:...>", "createdAt": "..."
 //       }]
 //     }
 //
@@ -35,7 +36,7 @@ import * as path from 'node:path';
 import { identityToRecipient } from 'age-encryption';
 import { parseHeader, parseRecipient, unwrapWithIdentities, type ParsedHeader } from '../age';
 import type { AuditEvent } from '../audit/log';
-import { KMS_ARN, type KmsProvider } from '../kms';
+import { isTransitUri, kekFor, KMS_ARN, KmsProvider, parseTransitUri, providerKind, sharedVault, type KekProvider, type KekProviders } from '../kms';
 import { ErrorCode } from '../protocol';
 import { writeFileAtomic } from '../util/atomic';
 import { errnoCode, ioError, isKeywardError, KeywardError } from '../util/errors';
@@ -73,6 +74,31 @@ export interface IdentityFile {
 }
 
 export type Auditor = (e: AuditEvent) => Promise<void>;
+
+/**
+ * Where service identities' KEKs are reached: an AWS KMS provider (Vault then from the process's
+ * environment), or every provider explicitly.
+ */
+export type Keks = KmsProvider | KekProviders;
+
+export function providerFor(keks: Keks, keyId: string): KekProvider {
+  return kekFor(keyId, keks instanceof KmsProvider ? { aws: () => keks, vault: sharedVault } : keks);
+}
+
+/** How an identity version's key was reached, for audit records: key and version, never material. */
+export function kekUse(v: IdentityVersion): string {
+  const m = /^vault:v(\d+):/.exec(v.ciphertext);
+  return m ? `vault transit decrypt with ${v.kms.keyArn} (key version ${m[1]})` : `kms Decrypt with ${v.kms.keyArn}`;
+}
+
+function validTransit(uri: string): boolean {
+  try {
+    parseTransitUri(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The encryption context of one identity version. */
 export function identityContext(name: string, version: number): Record<string, string> {
@@ -134,13 +160,15 @@ export function parseIdentityFile(text: string, file: string): IdentityFile {
       throw bad(`${f}.recipient: not a valid ${r.kind} age recipient`);
     }
     const kms = r.kms as { keyId?: unknown; keyArn?: unknown } | undefined;
-    if (typeof kms !== 'object' || kms === null || typeof kms.keyId !== 'string' || typeof kms.keyArn !== 'string' || !KMS_ARN.test(kms.keyArn) || !KMS_ARN.test(kms.keyId)) {
-      throw bad(`${f}.kms: must hold keyId and keyArn, KMS ARNs`);
+    const vault = typeof kms?.keyArn === 'string' && isTransitUri(kms.keyArn);
+    const ref = (x: unknown) => typeof x === 'string' && (vault ? isTransitUri(x) && validTransit(x) : KMS_ARN.test(x));
+    if (typeof kms !== 'object' || kms === null || !ref(kms.keyId) || !ref(kms.keyArn)) {
+      throw bad(`${f}.kms: must hold keyId and keyArn, KMS ARNs or both a Vault transit key URI`);
     }
     const expected = identityContext(o.name!, r.version);
     if (JSON.stringify(r.context) !== JSON.stringify(expected)) throw bad(`${f}.context: does not bind the key to ${o.name}@v${r.version}`);
-    if (typeof r.ciphertext !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(r.ciphertext) || r.ciphertext.length % 4 !== 0 || r.ciphertext.length > 8192) {
-      throw bad(`${f}.ciphertext: must be base64`);
+    if (typeof r.ciphertext !== 'string' || r.ciphertext.length > 8192 || (vault ? !/^vault:v[1-9][0-9]*:[A-Za-z0-9+/]+={0,2}$/.test(r.ciphertext) : !/^[A-Za-z0-9+/]+={0,2}$/.test(r.ciphertext) || r.ciphertext.length % 4 !== 0)) {
+      throw bad(`${f}.ciphertext: must be ${vault ? 'a Vault transit ciphertext (vault:vN:...)' : 'base64'}`);
     }
     if (typeof r.createdAt !== 'string') throw bad(`${f}.createdAt: must be a date`);
     return {
@@ -148,7 +176,7 @@ export function parseIdentityFile(text: string, file: string): IdentityFile {
       state: r.state,
       kind: r.kind,
       recipient: r.recipient,
-      kms: { keyId: kms.keyId, keyArn: kms.keyArn },
+      kms: { keyId: kms.keyId as string, keyArn: kms.keyArn as string },
       context: expected,
       ciphertext: r.ciphertext,
       createdAt: r.createdAt,
@@ -212,11 +240,11 @@ export function currentVersion(id: IdentityFile): IdentityVersion {
  * A new identity version wrapped by `keyId` (GenerateDataKey). Returns the version; the caller
  * writes the file. Needs only kms:GenerateDataKey on the key.
  */
-export async function makeVersion(kms: KmsProvider, name: string, version: number, keyId: string, pq: boolean): Promise<IdentityVersion> {
+export async function makeVersion(kms: Keks, name: string, version: number, keyId: string, pq: boolean): Promise<IdentityVersion> {
   checkName(name);
-  if (!KMS_ARN.test(keyId)) throw new KeywardError(ErrorCode.InvalidInput, `not a KMS key ARN: ${keyId.slice(0, 200)}`, 'give arn:aws:kms:REGION:ACCOUNT:key/ID or .../alias/NAME');
+  providerKind(keyId); // an ARN or a transit URI, else InvalidInput naming both forms
   const context = identityContext(name, version);
-  const g = await kms.generateDataKey(keyId, context, 32);
+  const g = await providerFor(kms, keyId).generateDataKey(keyId, context, 32);
   let recipient: string;
   try {
     recipient = await identityToRecipient(identityFromBytes(g.plaintext, pq));
@@ -228,16 +256,16 @@ export async function makeVersion(kms: KmsProvider, name: string, version: numbe
     state: 'active',
     kind: pq ? 'mlkem768x25519' : 'x25519',
     recipient,
-    kms: { keyId, keyArn: g.keyArn },
+    kms: { keyId: isTransitUri(keyId) ? g.keyId : keyId, keyArn: g.keyId },
     context,
-    ciphertext: g.ciphertext.toString('base64'),
+    ciphertext: g.ciphertext,
     createdAt: new Date().toISOString(),
   };
 }
 
 /** Creates `.keyward/identities/NAME.kms.json` under `root`; refuses to replace one. */
 export async function createIdentity(
-  kms: KmsProvider,
+  kms: Keks,
   root: string,
   name: string,
   keyId: string,
@@ -262,15 +290,29 @@ export async function createIdentity(
  * leaves KMS): for a new team KEK, or a key being retired. Needs kms:ReEncryptFrom on the old
  * key and kms:ReEncryptTo on the new one.
  */
-export async function moveIdentity(kms: KmsProvider, file: string, keyId: string): Promise<{ identity: IdentityFile; moved: number }> {
-  if (!KMS_ARN.test(keyId)) throw new KeywardError(ErrorCode.InvalidInput, `not a KMS key ARN: ${keyId.slice(0, 200)}`, 'give arn:aws:kms:REGION:ACCOUNT:key/ID or .../alias/NAME');
+export async function moveIdentity(kms: Keks, file: string, keyId: string): Promise<{ identity: IdentityFile; moved: number }> {
+  const to = providerKind(keyId);
   const id = await readIdentityFile(file);
   const versions: IdentityVersion[] = [];
   let moved = 0;
   // All first, then one write: a failure half-way changes nothing.
   for (const v of id.versions) {
-    const r = await kms.reEncrypt({ keyId: v.kms.keyArn, context: v.context }, { keyId, context: v.context }, Buffer.from(v.ciphertext, 'base64'));
-    versions.push({ ...v, kms: { keyId, keyArn: r.keyArn }, ciphertext: r.ciphertext.toString('base64') });
+    const from = providerFor(kms, v.kms.keyArn);
+    let r: { ciphertext: string; keyId: string };
+    if (providerKind(v.kms.keyArn) === to) {
+      r = await from.reEncrypt({ keyId: v.kms.keyArn, context: v.context }, { keyId, context: v.context }, v.ciphertext);
+    } else {
+      // Between providers (AWS KMS <-> Vault) nothing re-encrypts inside one service: the key
+      // passes through this process's memory once, checked against the recipient, never to disk.
+      const plain = await from.decrypt(v.kms.keyArn, v.ciphertext, v.context);
+      try {
+        if (plain.length !== 32 || (await identityToRecipient(identityFromBytes(plain, v.kind === 'mlkem768x25519'))) !== v.recipient) throw tampered(id.name, v);
+        r = await providerFor(kms, keyId).encrypt(keyId, plain, v.context);
+      } finally {
+        plain.fill(0);
+      }
+    }
+    versions.push({ ...v, kms: { keyId: isTransitUri(keyId) ? r.keyId : keyId, keyArn: r.keyId }, ciphertext: r.ciphertext });
     moved++;
   }
   const next = { ...id, versions };
@@ -291,7 +333,7 @@ export class IdentityCache {
   private readonly entries = new Map<string, Promise<Opened>>();
 
   constructor(
-    private readonly kms: () => KmsProvider,
+    private readonly kms: () => Keks,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -326,7 +368,7 @@ export class IdentityCache {
 
   private async open(name: string, v: IdentityVersion, onOpened?: () => Promise<void>): Promise<Opened> {
     try {
-      const { plaintext } = await this.kms().decrypt(v.kms.keyArn, Buffer.from(v.ciphertext, 'base64'), v.context);
+      const plaintext = await providerFor(this.kms(), v.kms.keyArn).decrypt(v.kms.keyArn, v.ciphertext, v.context);
       let open: (h: ParsedHeader) => Promise<Uint8Array>;
       try {
         if (plaintext.length !== 32) throw tampered(name, v);
@@ -351,7 +393,7 @@ function tampered(name: string, v: IdentityVersion): KeywardError {
 
 /** The process's cache (the daemon's, or a CLI run's). */
 let processCache: IdentityCache | undefined;
-export function processIdentityCache(kms: () => KmsProvider): IdentityCache {
+export function processIdentityCache(kms: () => Keks): IdentityCache {
   return (processCache ??= new IdentityCache(kms));
 }
 
@@ -378,7 +420,7 @@ export async function unwrapWithServiceIdentities(
       const ref = identityRef(id.name, v.version);
       let open: (h: ParsedHeader) => Promise<Uint8Array>;
       try {
-        open = await cache.opener(id.name, v, audit ? () => audit({ event: 'team.identity.open', outcome: 'ok', key: ref, detail: `kms Decrypt with ${v.kms.keyArn}` }) : undefined);
+        open = await cache.opener(id.name, v, audit ? () => audit({ event: 'team.identity.open', outcome: 'ok', key: ref, detail: kekUse(v) }) : undefined);
       } catch (e) {
         if (!isKeywardError(e)) throw e;
         failure ??= e;
@@ -436,7 +478,7 @@ export async function identitiesFor(artifact: string, env: NodeJS.ProcessEnv = p
 export type RotationStep = 'begin' | 'finish' | 'rollback' | 'prune';
 
 export async function rotateIdentity(
-  kms: KmsProvider,
+  kms: Keks,
   file: string,
   step: RotationStep,
   opts: { kms?: string; pq?: boolean } = {},

@@ -234,13 +234,14 @@ async function planSops(file: string, rel: string, m: AccessMatch, read: SopsKey
   if (keys.groups.length > 1) return { ...skip(file, rel, 'sops', m, age, 'several key groups (Shamir): edit them with sops'), target: { age, kms } };
   const group = keys.groups[0] ?? [];
   const haveAge = group.filter((k) => k.type === 'age').map((k) => k.id);
-  const haveKms = group.filter((k) => k.type === 'kms').map((k) => k.id);
+  // Vault transit keys are KEKs too (their ids are transit URIs, as team.kms holds them).
+  const haveKms = group.filter((k) => k.type === 'kms' || k.type === 'hc_vault').map((k) => k.id);
   const same = (arn: string) => m.keks.some((k) => k.arn === arn || k.keyArn === arn);
   const add = diff(age, haveAge);
   const remove = diff(haveAge, age);
   const addKms = kms.map((k) => k.arn).filter((a) => !haveKms.includes(a) && !(m.keks.find((k) => k.arn === a)?.keyArn && haveKms.includes(m.keks.find((k) => k.arn === a)!.keyArn!)));
   const dropKms = haveKms.filter((a) => !same(a));
-  const others = group.filter((k) => k.type !== 'age' && k.type !== 'kms').map((k) => `${k.type}:${k.id}`);
+  const others = group.filter((k) => k.type !== 'age' && k.type !== 'kms' && k.type !== 'hc_vault').map((k) => `${k.type}:${k.id}`);
   const removing = remove.length + dropKms.length + others.length > 0;
   return {
     file,

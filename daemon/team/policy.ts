@@ -26,7 +26,7 @@
 // file (or the AWS source) and line.
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
 import { parseRecipient } from '../age';
-import { KMS_ARN, type AwsOptions, type KmsProvider } from '../kms';
+import { isTransitUri, KMS_ARN, parseTransitUri, sharedVault, transitUri, vaultKek, type AwsOptions, type KmsProvider, type VaultTransit } from '../kms';
 import { Policy, compileGlob, type TeamSectionSource } from '../policy/policy';
 import { ErrorCode } from '../protocol';
 import { KeywardError, isKeywardError } from '../util/errors';
@@ -45,7 +45,7 @@ export interface TeamMember {
 
 export interface TeamKek {
   name: string;
-  /** The key or alias ARN, as written. */
+  /** The key or alias ARN, as written; or a Vault transit key URI (normalised as sops prints it). */
   arn: string;
   /** An IAM role to assume for it (sops' `ARN+ROLE`). */
   role?: string;
@@ -188,7 +188,20 @@ function parseKms(where: Where, node: YamlNode | null): TeamKek[] {
   for (const pair of node.items) {
     const name = isScalar(pair.key) ? pair.key.value : undefined;
     if (typeof name !== 'string' || !MEMBER_NAME.test(name)) throw where.error(pair, 'kms', 'invalid KEK name', 'use letters, digits, ".", "_" or "-"');
-    const v = str(where, pair.value, `kms.${name}`, 'a KMS key or alias ARN');
+    const v = str(where, pair.value, `kms.${name}`, 'a KMS key or alias ARN, or a Vault transit key URI');
+    if (isTransitUri(v)) {
+      let uri: string;
+      try {
+        uri = transitUri(parseTransitUri(v));
+      } catch (e) {
+        throw where.error(pair, `kms.${name}`, isKeywardError(e) ? e.message : 'not a Vault transit key URI', 'https://vault.example.com:8200/v1/transit/keys/NAME, as sops takes it');
+      }
+      if (seen.has(uri)) throw where.error(pair, `kms.${name}`, `names the same transit key as ${seen.get(uri)}`);
+      seen.set(uri, name);
+      const line = where.line(pair);
+      out.push({ name, arn: uri, ...(line !== undefined ? { line } : {}) });
+      continue;
+    }
     const [arn, role, ...rest] = v.replace(/\s+/g, '').split('+');
     if (!arn || !KMS_ARN.test(arn) || rest.length) {
       throw where.error(pair, `kms.${name}`, 'must be a KMS key or alias ARN', 'arn:aws:kms:REGION:ACCOUNT:key/ID or arn:aws:kms:REGION:ACCOUNT:alias/NAME (sops needs the ARN: it names the region)');
@@ -354,6 +367,8 @@ export interface LoadTeamOptions {
   aws?: AwsOptions;
   /** With a provider, every KEK is checked with DescribeKey (exists, enabled, symmetric). */
   kms?: KmsProvider;
+  /** Vault transit for KEKs named by URI, checked when `kms` is given (default: the process's). */
+  vault?: VaultTransit;
 }
 
 /**
@@ -378,6 +393,12 @@ export async function loadTeamPolicy(root: string, opts: LoadTeamOptions = {}): 
   if (opts.kms) {
     for (const k of spec.kms) {
       try {
+        if (isTransitUri(k.arn)) {
+          const d = await vaultKek(opts.vault ?? sharedVault()).describe(k.arn);
+          if (!d.enabled) throw new KeywardError(ErrorCode.KeyUnusable, `transit key ${k.arn} cannot encrypt`, 'use an encryption key type (aes256-gcm96, chacha20-poly1305)');
+          k.keyArn = d.keyId;
+          continue;
+        }
         const d = await opts.kms.describeKey(k.arn, k.role ? { role: k.role } : {});
         if (!d.enabled) throw new KeywardError(ErrorCode.KeyUnusable, `KMS key ${k.arn} is disabled or pending deletion`, 'enable it, or name another key');
         if (d.usage && d.usage !== 'ENCRYPT_DECRYPT') throw new KeywardError(ErrorCode.KeyUnusable, `KMS key ${k.arn} is not an encryption key (${d.usage})`, 'use a symmetric ENCRYPT_DECRYPT key');

@@ -2,7 +2,7 @@
 // `sops updatekeys`) picks the same keys as Keyward's sync.
 //
 // - Each team access rule has one creation rule with the same files: `path_regex` is the rule's
-//   glob translated (./globre.ts), `age` its members' recipients, `kms` its KEKs' ARNs.
+//   glob translated (daemon/policy/glob.ts), `age` its members' recipients, `kms` its KEKs' ARNs.
 // - Reading: a team rule whose creation rule is missing, differs in keys, or comes after another
 //   rule that catches every path (no path_regex) is a problem; so is any sops file of the tree
 //   whose first matching creation rule (sops' own choice) gives other keys than the team rule.
@@ -11,24 +11,25 @@
 //   with the same path_regex exists (its encrypted_regex and comments kept), added otherwise;
 //   every other rule keeps its place after them. A creation rule with key_groups is not
 //   rewritten (sops' Shamir setups are edited by hand): that is reported as an error.
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, YAMLMap, YAMLSeq, type Document } from 'yaml';
 import { ErrorCode } from '../protocol';
 import { writeFileAtomic } from '../util/atomic';
-import { compileGoRegexp } from '../sops/config';
-import { errnoCode, ioError, KeywardError } from '../util/errors';
-import { globToRegex } from './globre';
+import { matchRule, parseConfig, readConfigText, type SopsConfig } from '../sops/config';
+import { isKeywardError, KeywardError } from '../util/errors';
+import { globToRegex } from '../policy/glob';
+import { isTransitUri } from '../kms/vault';
 import type { AccessRule, TeamPolicy } from './policy';
 
 export const SOPS_CONFIG = '.sops.yaml';
-const MAX_BYTES = 1024 * 1024;
 
 export interface ExpectedRule {
   rule: AccessRule;
   pathRegex: string;
   age: string[];
   kms: string[];
+  /** Vault transit KEKs: `hc_vault_transit_uri`. */
+  vault: string[];
 }
 
 export interface SopsConfigProblem {
@@ -41,8 +42,10 @@ export interface SopsConfigProblem {
 export function expectedRules(team: TeamPolicy): ExpectedRule[] {
   return team.rules.map((rule) => {
     const age = [...new Set(rule.members.flatMap((n) => team.members.get(n)?.recipients ?? []))].sort();
-    const kms = rule.kms.map((n) => team.keks.get(n)!).map((k) => (k.role ? `${k.arn}+${k.role}` : k.arn)).sort();
-    return { rule, pathRegex: globToRegex(rule.path), age, kms };
+    const keks = rule.kms.map((n) => team.keks.get(n)!);
+    const kms = keks.filter((k) => !isTransitUri(k.arn)).map((k) => (k.role ? `${k.arn}+${k.role}` : k.arn)).sort();
+    const vault = keks.filter((k) => isTransitUri(k.arn)).map((k) => k.arn).sort();
+    return { rule, pathRegex: globToRegex(rule.path), age, kms, vault };
   });
 }
 
@@ -51,6 +54,7 @@ interface CreationRule {
   pathRegex: string | null;
   age: string[];
   kms: string[];
+  vault: string[];
   keyGroups: boolean;
 }
 
@@ -62,57 +66,48 @@ function keyField(v: unknown): string[] {
   return [];
 }
 
-async function readDoc(root: string): Promise<{ file: string; doc: Document | null }> {
+/**
+ * `.sops.yaml` of the root, read and parsed by the sops engine's reader (daemon/sops/config.ts:
+ * size limit, sops' types), and as a `yaml` Document for writing with comments kept.
+ */
+async function readConfig(root: string): Promise<{ file: string; config: SopsConfig | null; doc: Document | null }> {
   const file = path.join(root, SOPS_CONFIG);
   let text: string;
   try {
-    const st = await fsp.stat(file);
-    if (st.size > MAX_BYTES) throw new KeywardError(ErrorCode.InvalidInput, `${file} is larger than 1 MiB`);
-    text = await fsp.readFile(file, 'utf8');
+    text = await readConfigText(file);
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return { file, doc: null };
-    if (e instanceof KeywardError) throw e;
-    throw ioError(e, 'read', file);
+    if (isKeywardError(e) && e.code === ErrorCode.NotFound) return { file, config: null, doc: null };
+    throw e;
   }
+  const config = parseConfig(text, file);
   const doc = parseDocument(text, { prettyErrors: false, version: '1.2' });
   if (doc.errors.length) throw new KeywardError(ErrorCode.InvalidInput, `${file}: invalid YAML (${doc.errors[0]!.code.toLowerCase().replace(/_/g, ' ')})`, 'fix it first: sops cannot read it either');
-  return { file, doc };
+  return { file, config, doc };
 }
 
-function rulesOf(doc: Document | null, file: string): CreationRule[] {
-  if (!doc || doc.contents === null) return [];
-  if (!isMap(doc.contents)) throw new KeywardError(ErrorCode.InvalidInput, `${file}: must be a mapping (creation_rules: ...)`);
-  const seq = doc.get('creation_rules', true);
-  if (seq === undefined || seq === null) return [];
-  if (!isSeq(seq)) throw new KeywardError(ErrorCode.InvalidInput, `${file}: creation_rules must be a list`);
-  return seq.items.map((item, index) => {
-    const m = isMap(item) ? (item.toJSON() as Record<string, unknown>) : {};
-    const pr = m.path_regex;
-    return {
-      index,
-      pathRegex: typeof pr === 'string' && pr !== '' ? pr : null,
-      age: keyField(m.age),
-      kms: keyField(m.kms),
-      keyGroups: Array.isArray(m.key_groups) && m.key_groups.length > 0,
-    };
-  });
+function rulesOf(config: SopsConfig | null): CreationRule[] {
+  return (config?.creationRules ?? []).map((r) => ({
+    index: r.index,
+    pathRegex: r.pathRegex !== '' ? r.pathRegex : null,
+    age: keyField(r.age),
+    kms: keyField(r.kms),
+    vault: keyField(r.vault),
+    keyGroups: r.keyGroups.length > 0,
+  }));
 }
 
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
 
 /** sops' choice for a path relative to the config's directory: the first rule whose regex matches. */
-function sopsRuleFor(rules: readonly CreationRule[], rel: string): CreationRule | undefined {
-  for (const r of rules) {
-    if (r.pathRegex === null) return r;
-    let re: RegExp;
-    try {
-      re = compileGoRegexp(r.pathRegex);
-    } catch {
-      continue; // Go syntax the translation does not take: sops would judge it; skip rather than guess
-    }
-    if (re.test(rel)) return r;
+function sopsRuleFor(config: SopsConfig | null, rules: readonly CreationRule[], rel: string): CreationRule | undefined {
+  if (!config) return undefined;
+  try {
+    const r = matchRule(config, path.join(path.dirname(config.path), ...rel.split('/')));
+    return r && rules[r.index];
+  } catch (e) {
+    if (isKeywardError(e) && e.code === ErrorCode.NotFound) return undefined;
+    throw e;
   }
-  return undefined;
 }
 
 /**
@@ -125,8 +120,8 @@ export async function checkSopsConfig(
   sopsFiles: readonly string[] = [],
   opts: { rules?: 'all' | 'used' } = {},
 ): Promise<{ file: string; exists: boolean; problems: SopsConfigProblem[] }> {
-  const { file, doc } = await readDoc(team.root);
-  const rules = rulesOf(doc, file);
+  const { file, config, doc } = await readConfig(team.root);
+  const rules = rulesOf(config);
   const problems: SopsConfigProblem[] = [];
   const expected = expectedRules(team);
   // Which team rules need a creation rule: all of them once .sops.yaml exists ('all'), or only
@@ -141,7 +136,7 @@ export async function checkSopsConfig(
       continue;
     }
     if (r.keyGroups) problems.push({ subject, problem: `creation rule ${r.index + 1} uses key_groups, which Keyward does not rewrite` });
-    else if (!same(r.age, e.age) || !same(r.kms, e.kms)) problems.push({ subject, problem: `creation rule ${r.index + 1} names other keys (age ${r.age.length}, kms ${r.kms.length}; team: age ${e.age.length}, kms ${e.kms.length})` });
+    else if (!same(r.age, e.age) || !same(r.kms, e.kms) || !same(r.vault, e.vault)) problems.push({ subject, problem: `creation rule ${r.index + 1} names other keys (age ${r.age.length}, kms ${r.kms.length}, hc_vault ${r.vault.length}; team: age ${e.age.length}, kms ${e.kms.length}, hc_vault ${e.vault.length})` });
     const catchAll = rules.find((x) => x.pathRegex === null && x.index < r.index);
     if (catchAll) problems.push({ subject, problem: `creation rule ${catchAll.index + 1} has no path_regex and comes first: sops never reaches rule ${r.index + 1}` });
   }
@@ -149,9 +144,9 @@ export async function checkSopsConfig(
     const m = team.match(rel);
     if (!m) continue;
     const e = expected.find((x) => x.rule.index === m.rule.index)!;
-    const r = sopsRuleFor(rules, rel);
+    const r = sopsRuleFor(config, rules, rel);
     if (!r) problems.push({ subject: rel, problem: 'no creation rule of .sops.yaml matches it: sops alone could not pick its keys' });
-    else if (!r.keyGroups && (!same(r.age, e.age) || !same(r.kms, e.kms))) {
+    else if (!r.keyGroups && (!same(r.age, e.age) || !same(r.kms, e.kms) || !same(r.vault, e.vault))) {
       problems.push({ subject: rel, problem: `sops would use creation rule ${r.index + 1}, whose keys differ from team.access[${e.rule.index}]` });
     }
   }
@@ -163,11 +158,11 @@ export async function checkSopsConfig(
  * text and whether it differs; writes it (atomically) unless `dryRun`.
  */
 export async function writeSopsConfig(team: TeamPolicy, opts: { dryRun?: boolean } = {}): Promise<{ file: string; changed: boolean; text: string }> {
-  const { file, doc: existing } = await readDoc(team.root);
+  const { file, doc: existing } = await readConfig(team.root);
   const before = existing ? existing.toString() : '';
   const doc = existing ?? parseDocument('# Creation rules for sops. Rules marked "keyward team" follow .keyward.yaml (keyward team sops-config --write).\ncreation_rules: []\n');
   if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) doc.contents = doc.createNode({ creation_rules: [] });
-  rulesOf(doc, file); // shape checks
+  if (!isMap(doc.contents)) throw new KeywardError(ErrorCode.InvalidInput, `${file}: must be a mapping (creation_rules: ...)`);
   let seq = doc.get('creation_rules', true);
   if (!isSeq(seq)) {
     doc.set('creation_rules', doc.createNode([]));
@@ -190,8 +185,9 @@ export async function writeSopsConfig(team: TeamPolicy, opts: { dryRun?: boolean
       }
       setKeys(doc, node, 'age', e.age);
       setKeys(doc, node, 'kms', e.kms);
+      setKeys(doc, node, 'hc_vault_transit_uri', e.vault);
     } else {
-      node = doc.createNode({ path_regex: e.pathRegex, ...(e.age.length ? { age: e.age } : {}), ...(e.kms.length ? { kms: e.kms } : {}) });
+      node = doc.createNode({ path_regex: e.pathRegex, ...(e.age.length ? { age: e.age } : {}), ...(e.kms.length ? { kms: e.kms } : {}), ...(e.vault.length ? { hc_vault_transit_uri: e.vault } : {}) });
       node.commentBefore = ` keyward team: ${e.rule.path}`;
     }
     used.add(node);
@@ -205,7 +201,7 @@ export async function writeSopsConfig(team: TeamPolicy, opts: { dryRun?: boolean
 }
 
 /** Sets a key list, keeping the node's style: a list stays a list, a string a comma-separated string. */
-function setKeys(doc: Document, node: YAMLMap, key: 'age' | 'kms', values: string[]): void {
+function setKeys(doc: Document, node: YAMLMap, key: 'age' | 'kms' | 'hc_vault_transit_uri', values: string[]): void {
   const cur = node.get(key, true);
   if (values.length === 0) {
     if (cur !== undefined) node.delete(key);

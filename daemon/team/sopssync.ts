@@ -14,6 +14,8 @@ import type { Keystore } from '../keystore/keystore';
 import { KeywardError } from '../util/errors';
 import { ErrorCode } from '../protocol';
 import type { SopsKeysReader } from './plan';
+import { isTransitUri, transitUri } from '../kms/vault';
+import { sopsVaultClient } from '../kms';
 import type { SopsSyncOps } from './sync';
 
 const MAX_SOPS_BYTES = 64 * 1024 * 1024;
@@ -37,7 +39,9 @@ export const readSopsKeys: SopsKeysReader = async (file) => {
           ? { type: 'age', id: k.recipient }
           : k.type === 'kms'
             ? { type: 'kms', id: k.arn, ...(k.role ? { role: k.role } : {}) }
-            : { type: k.type, id: Object.values(k.fields)[0] ?? '' },
+            : k.type === 'hc_vault'
+              ? { type: 'hc_vault', id: transitUri(k) }
+              : { type: k.type, id: Object.values(k.fields)[0] ?? '' },
       ),
     ),
   };
@@ -55,12 +59,14 @@ export function sopsSyncOps(kms: () => SopsKmsClient | undefined): SopsSyncOps {
       const format = formatFromPath(file);
       const bytes = await fsp.readFile(file);
       const k = kms();
-      const services: KeyServices = { unwrapAgeFileKey: (h) => ks.unwrapFileKey(h), ...(k ? { kms: k } : {}) };
-      if (target.kms.length && !k) throw new KeywardError(ErrorCode.KeyUnusable, 'AWS KMS is not configured in this daemon', 'kms keys cannot be added');
+      const services: KeyServices = { unwrapAgeFileKey: (h) => ks.unwrapFileKey(h), ...(k ? { kms: k } : {}), vault: sopsVaultClient() };
+      const aws = target.kms.filter((x) => !isTransitUri(x.arn));
+      const vault = target.kms.filter((x) => isTransitUri(x.arn)).map((x) => x.arn);
+      if (aws.length && !k) throw new KeywardError(ErrorCode.KeyUnusable, 'AWS KMS is not configured in this daemon', 'kms keys cannot be added');
       const opened = await openFile(bytes, format, services);
       let next: Buffer;
       try {
-        const spec = { keyGroups: [{ age: target.age, kms: target.kms }] };
+        const spec = { keyGroups: [{ age: target.age, kms: aws, ...(vault.length ? { vault } : {}) }] };
         next = action === 'rotate' ? await rotate(opened, services, spec) : await updateKeys(opened, spec, services);
       } finally {
         closeFile(opened);

@@ -1,6 +1,8 @@
 // How the daemon opens an age artifact when team service identities are in play: the keystore
-// first (a person's own keys, no network), then the KMS-wrapped service identities that apply
-// to the file (see ./identity.ts), each unwrapped at most once per process.
+// first (a person's own keys, no network), then the service identities that apply to the file,
+// wrapped by AWS KMS or Vault / OpenBao transit (see ./identity.ts), each unwrapped at most once
+// per process. `unwrapArtifactKey` is the one function every reader calls (decrypt, range reads,
+// exec, the Python reader's key release): the provider is chosen from the identity file.
 //
 // Wiring (service.ts, ageDecrypt): replace `this.keystore.unwrapFileKey(h.raw)` with
 // `unwrapArtifactKey(this.keystore, h.raw, p.input, { audit: (e) => this.record(e) })`.

@@ -5,6 +5,8 @@ import { ErrorCode } from '../protocol';
 import { WorkspaceEventNotification, type WorkspaceEventParams, type WorkspaceInfo } from '../protocol/workspace';
 import { writeFileAtomic } from '../util/atomic';
 import { KeywardError, errnoCode, ioError, isKeywardError } from '../util/errors';
+import { POLICY_FILE, Policy } from '../policy/policy';
+import { keywardRecipients, requireTrusted, untrusted } from '../trust/sets';
 import type { ProtectContext } from './protect';
 import { ArtifactStates } from './state';
 import { Limiter, WorkspaceWatcher } from './watcher';
@@ -54,6 +56,7 @@ export class WatchManager {
       record: (e) => this.svc.record(e),
       states: this.states,
       emit: (ev) => this.emit(ev),
+      untrusted: (source, recipients) => untrusted(this.svc.home, this.svc.keystore, source, recipients),
     });
   }
 
@@ -68,6 +71,7 @@ export class WatchManager {
   register(root: string, notify: Notify | undefined, client: string): Promise<WorkspaceInfo> {
     return this.serial(async () => {
       const real = await this.checkRoot(root);
+      await this.requireTrustedPolicy(real);
       let w = this.watchers.get(real);
       if (w) {
         w.rescan();
@@ -207,6 +211,13 @@ export class WatchManager {
       throw new KeywardError(ErrorCode.InvalidInput, `refusing to watch a folder that holds or is inside Keyward's own state (${home})`, 'register the folder of your project');
     }
     return real;
+  }
+
+  /** Registering asks for consent to the recipients the folder's .keyward.yaml names (not yours). */
+  private async requireTrustedPolicy(real: string): Promise<void> {
+    const policy = await Policy.load(real);
+    if (policy.source.kind !== 'file') return;
+    await requireTrusted(this.svc.home, this.svc.keystore, path.join(real, POLICY_FILE), keywardRecipients(policy));
   }
 
   private refuseOverlap(real: string): void {

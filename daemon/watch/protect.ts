@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { encryptArtifact } from '../artifacts/encrypt';
 import type { AuditEvent } from '../audit/log';
 import type { Keystore } from '../keystore/keystore';
-import type { PolicyMatch } from '../policy/policy';
+import { POLICY_FILE, type PolicyMatch } from '../policy/policy';
 import type { WorkspaceEventParams } from '../protocol/workspace';
 import { errnoCode, ioError, isKeywardError } from '../util/errors';
 import { hashAgeContent, hashFile, mtimeMs, readHashed, regularFileSig, sameSig, type FileSig } from './content';
@@ -22,6 +22,8 @@ export interface ProtectContext {
   record(e: AuditEvent): Promise<void>;
   states: ArtifactStates;
   emit(ev: WorkspaceEventParams): void;
+  /** Of `recipients` named by the config file `source`, those the user has not agreed to (daemon/trust). */
+  untrusted(source: string, recipients: readonly string[]): Promise<string[]>;
 }
 
 export interface ProtectJob {
@@ -83,6 +85,15 @@ class Run {
     } catch (e) {
       if (!isKeywardError(e)) throw e;
       return this.flag(`cannot encrypt to the policy's recipients: ${e.message}`, e.hint ?? 'fix the recipients in .keyward.yaml');
+    }
+
+    // Recipients named by the repository's .keyward.yaml (not your keys) need your consent.
+    const missing = await this.ctx.untrusted(path.join(job.root, POLICY_FILE), recipients.map((r) => r.recipient));
+    if (missing.length > 0) {
+      return this.flag(
+        `.keyward.yaml names ${missing.length} recipient(s) you have not agreed to encrypt to (a new or changed set)`,
+        `check who they are and agree: keyward trust add ${job.root} (VS Code asks in a dialog); nothing was encrypted`,
+      );
     }
 
     // Is the existing .age already this content?

@@ -60,6 +60,7 @@ export class DaemonConnection implements vscode.Disposable {
   private connecting: Promise<MessageConnection> | undefined;
   private readonly pending = new Set<(e: DaemonError) => void>();
   private readonly handlers = new Map<string, Set<NotificationHandler>>();
+  private readonly requestHandlers = new Map<string, (params: unknown) => Promise<unknown>>();
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private disposed = false;
@@ -103,6 +104,12 @@ export class DaemonConnection implements vscode.Disposable {
     if (!set) this.handlers.set(method, (set = new Set()));
     set.add(handler);
     return new vscode.Disposable(() => set.delete(handler));
+  }
+
+  /** Answers a request from the daemon (an age plugin's question) on this and every later connection. */
+  onRequest(method: string, handler: (params: unknown) => Promise<unknown>): vscode.Disposable {
+    this.requestHandlers.set(method, handler);
+    return new vscode.Disposable(() => this.requestHandlers.delete(method));
   }
 
   /** Stops the daemon (it is asked to shut down) and connects to a freshly started one. */
@@ -188,6 +195,10 @@ export class DaemonConnection implements vscode.Disposable {
           this.opts.log.error(`handler of ${method} failed: ${(e as Error).message}`);
         }
       }
+    });
+    conn.onRequest((method: string, params: unknown) => {
+      const h = this.requestHandlers.get(method);
+      return h ? h(params) : new ResponseError(ErrorCode.MethodNotFound, `no handler for ${method}`);
     });
     conn.onError(() => undefined);
     conn.onClose(() => this.onClosed(conn));

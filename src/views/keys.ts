@@ -52,9 +52,9 @@ export class KeysView implements vscode.TreeDataProvider<KeyNode>, vscode.Dispos
       const t = new vscode.TreeItem(node.key.name, vscode.TreeItemCollapsibleState.Collapsed);
       t.id = `key:${node.key.name}`;
       t.iconPath = new vscode.ThemeIcon('key', cur?.rotation === 'due' ? new vscode.ThemeColor('list.warningForeground') : undefined);
-      t.description = cur ? `v${cur.version} · ${cur.state}${dueText(cur)}` : 'no usable version';
+      t.description = cur ? `${cur.plugin ? `${cur.plugin} plugin · ` : ''}v${cur.version} · ${cur.state}${dueText(cur)}` : 'no usable version';
       t.contextValue = cur ? 'key' : 'key-unusable';
-      t.tooltip = cur ? `${cur.ref} (${cur.kind === 'mlkem768x25519' ? 'post-quantum ML-KEM-768 + X25519' : 'X25519'})\n${cur.recipient}` : node.key.name;
+      t.tooltip = cur ? `${cur.ref} (${kindText(cur)})\n${recipientText(cur)}` : node.key.name;
       return t;
     }
     const v = node.version;
@@ -62,18 +62,28 @@ export class KeysView implements vscode.TreeDataProvider<KeyNode>, vscode.Dispos
     t.id = `keyVersion:${v.ref}`;
     const color = v.state === 'compromised' ? 'list.errorForeground' : v.rotation === 'due' ? 'list.warningForeground' : undefined;
     t.iconPath = new vscode.ThemeIcon(STATE_ICONS[v.state] ?? 'circle', color ? new vscode.ThemeColor(color) : undefined);
-    t.description = `${v.state}${dueText(v)}${v.origin === 'imported' ? ' · imported' : ''}`;
+    t.description = `${v.plugin ? `${v.plugin} plugin · ` : ''}${v.state}${dueText(v)}${v.origin === 'imported' ? ' · imported' : ''}`;
     t.contextValue = `keyVersion-${v.state}`;
     const lines = [
-      `${v.ref} · ${v.kind === 'mlkem768x25519' ? 'post-quantum (ML-KEM-768 + X25519)' : 'X25519'}`,
+      `${v.ref} · ${kindText(v)}`,
       `state: ${v.state} since ${new Date(v.stateChangedAt).toLocaleString()}`,
       `created: ${new Date(v.createdAt).toLocaleString()}`,
       `cryptoperiod: ${v.cryptoperiodDays} days${v.rotationDueAt ? `, rotation due ${new Date(v.rotationDueAt).toLocaleDateString()}` : ''}`,
-      `recipient: ${v.recipient}`,
+      `recipient: ${recipientText(v)}`,
     ];
     t.tooltip = lines.join('\n');
     return t;
   }
+}
+
+/** X25519, post-quantum, or the age plugin (hardware key) it goes through. */
+function kindText(v: KeyVersionInfo): string {
+  if (v.kind === 'plugin') return `age plugin identity, used through age-plugin-${v.plugin ?? '?'}`;
+  return v.kind === 'mlkem768x25519' ? 'post-quantum (ML-KEM-768 + X25519)' : 'X25519';
+}
+
+function recipientText(v: KeyVersionInfo): string {
+  return v.recipient || `none known: files are encrypted to the identity itself, through the ${v.plugin ?? ''} plugin`;
 }
 
 function dueText(v: KeyVersionInfo): string {

@@ -27,7 +27,7 @@ describe('watcher: protecting one file', function () {
     svc = await Service.open({ home: path.join(dir, 'home'), backend: new MemoryBackend() });
     await svc.keystore.generate('team');
     events = [];
-    ctx = { keystore: () => svc.keystore, record: (e) => svc.record(e), states: ArtifactStates.in(svc.home), emit: (e) => events.push(e) };
+    ctx = { keystore: () => svc.keystore, record: (e) => svc.record(e), states: ArtifactStates.in(svc.home), emit: (e) => events.push(e), untrusted: () => Promise.resolve([]) };
   });
   afterEach(async () => {
     await svc.dispose();

@@ -82,7 +82,12 @@ describe('watcher: encrypt on save (daemon over its socket, in-memory keystore)'
   const policy = (lines: string[]) => fsp.writeFile(path.join(ws, '.keyward.yaml'), ['version: 1', ...lines, `settle_ms: ${SETTLE}`, ''].join('\n'));
   const standardPolicy = () =>
     policy(['recipients: [team]', 'protect:', '  - glob: "*.pt"', '  - glob: "secret/**"', '    plaintext: remove']);
-  const register = () => c.call('workspaceRegister', { root: ws });
+  // The user agrees to the recipients the policy names (daemon/trust), then registers.
+  const register = async () => {
+    const { sources } = await c.call('trustCheck', { path: ws }).catch(() => ({ sources: [] }));
+    for (const s of sources) if (!s.trusted) await c.call('trustGrant', { source: s.source, recipients: s.recipients.map((r) => r.recipient) });
+    return c.call('workspaceRegister', { root: ws });
+  };
   const pending = async () => (await c.call('workspaceList', {})).workspaces.find((w) => w.root === ws)?.pending ?? -1;
   const audit = async (event: string, outcome: string, p: string) =>
     (await d.service.audit.show()).filter((r) => r.event === event && r.outcome === outcome && r.path === p);

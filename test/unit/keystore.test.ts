@@ -1,3 +1,4 @@
+import { encodeBech32 } from '../../daemon/age/bech32';
 import { strict as assert } from 'node:assert';
 import { Encrypter, generateIdentity, identityToRecipient } from 'age-encryption';
 import { ErrorCode } from '../../daemon/protocol';
@@ -201,7 +202,14 @@ describe('keystore', () => {
   it('parses identity files strictly', () => {
     assert.throws(
       () => parseIdentityFile('AGE-PLUGIN-YUBIKEY-1ABC\n'),
-      (e: unknown) => e instanceof KeywardError && /not an age identity/.test(e.message) && /plugin identities are not supported/.test(e.hint ?? ''),
+      (e: unknown) => e instanceof KeywardError && /not an age identity/.test(e.message) && /AGE-PLUGIN-NAME-1/.test(e.hint ?? '') && !/1ABC/.test(`${e.message} ${e.hint}`),
     );
+  });
+
+  it('reads plugin identities with the recipient their plugin printed above them', () => {
+    const id = encodeBech32('age-plugin-yubikey-', Buffer.alloc(12, 7)).toUpperCase();
+    const recipient = encodeBech32('age1yubikey', Buffer.alloc(33, 2));
+    const file = `#       Serial: 1234, Slot: 1\n#    Recipient: ${recipient}\n${id}\n${id.replace('YUBIKEY', 'YUBIKEY')}\n`;
+    assert.deepEqual(parseIdentityFile(file), [{ identity: id, recipient }, { identity: id }], 'a recipient belongs only to the identity right below it');
   });
 });

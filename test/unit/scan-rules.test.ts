@@ -7,6 +7,7 @@ import { generateHybridIdentity, generateIdentity } from 'age-encryption';
 import { scanText } from '../../daemon/scan/engine';
 import { RULES } from '../../daemon/scan/rules';
 import { Fakes, wrap } from '../fixtures/secrets/fakes';
+import { providerSamples } from '../fixtures/secrets/providers';
 
 interface Case {
   text: string;
@@ -244,7 +245,6 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     ],
     neg: [
       { text: `AGE-SECRET-KEY-1${'Q'.repeat(58)}\n` },
-      { text: ageKey.slice(0, -1) + (ageKey.endsWith('Q') ? 'P' : 'Q') + '\n', path: 'keys.txt' },
       { text: 'recipients: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n', path: '.sops.yaml' },
     ],
   },
@@ -303,6 +303,15 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
   },
 };
 
+// Every provider format of rules/providers.ts: a sample line finds the secret exactly; the same
+// line with the token's body masked (`xxxx`) finds nothing.
+for (const p of providerSamples(new Fakes('scan-rules.providers'))) {
+  const c = (cases[p.rule] ??= { pos: [], neg: [] });
+  c.pos.push({ text: p.line + '\n', path: p.path, secret: p.secret });
+  const masked = p.secret.slice(0, 4) + p.secret.slice(4).replace(/[A-Za-z0-9]/g, 'x');
+  c.neg.push({ text: p.line.replace(p.secret, masked) + '\n', path: p.path });
+}
+
 describe('scanner rules: positives and negatives', () => {
   it('every rule has at least one positive and one negative', () => {
     for (const r of RULES) {
@@ -358,6 +367,14 @@ describe('scanner rules: positives and negatives', () => {
       assert.equal(text.slice(found[0]!.start, found[0]!.end), id);
       assert.equal(found[0]!.ruleId, id.startsWith('AGE-SECRET-KEY-PQ-') ? 'age-pq-secret-key' : 'age-secret-key');
     }
+  });
+
+  it('reports an age identity with a bad checksum (a typo or a test value: still most of a key) at medium severity', () => {
+    const typo = ageKey.slice(0, -1) + (ageKey.endsWith('Q') ? 'P' : 'Q');
+    const [bad] = scanText(`${typo}\n`, { path: 'keys.txt' });
+    assert.equal(bad?.ruleId, 'age-secret-key');
+    assert.equal(bad?.severity, 'medium');
+    assert.equal(scanText(`${ageKey}\n`, { path: 'keys.txt' })[0]?.severity, 'critical');
   });
 
   it('reports an encrypted private key at a lower severity', () => {

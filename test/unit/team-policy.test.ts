@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { generateHybridIdentity, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { compileGlob, Policy } from '../../daemon/policy/policy';
 import { ErrorCode } from '../../daemon/protocol';
-import { globToRegex } from '../../daemon/team/globre';
+import { globToRegex } from '../../daemon/policy/glob';
 import { loadTeamPolicy, parseMemberDocument, parseTeamSection, resolveTeam } from '../../daemon/team/policy';
 import { checkSopsConfig, writeSopsConfig } from '../../daemon/team/sopsconfig';
 import { KeywardError } from '../../daemon/util/errors';

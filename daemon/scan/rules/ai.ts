@@ -21,6 +21,7 @@ export const huggingfaceToken = patternRule(
   { id: 'huggingface-token', description: 'Hugging Face access token', severity: 'high', tags: ['ai', 'huggingface'] },
   /\b(?:hf|api_org)_[A-Za-z]{34}(?![A-Za-z0-9_])/g,
   {
+    keywords: ['hf_', 'api_org_'],
     verify: (s) => {
       const body = s.slice(s.lastIndexOf('_') + 1);
       const c = charClasses(body);
@@ -102,7 +103,7 @@ export const kaggleKeyByName: AssignmentRule = {
 export const kaggleJson = patternRule(
   kaggleInfo,
   /"username"[ \t]{0,4}:[ \t]{0,4}"[^"\n]{1,64}"[ \t]{0,4},\s{0,8}"key"[ \t]{0,4}:[ \t]{0,4}"([0-9a-f]{32})"/g,
-  { group: 1, priority: 60, minEntropy: 3 },
+  { group: 1, priority: 60, minEntropy: 3, strict: false },
 );
 
 export const aiRules: Rule[] = [openaiApiKey, anthropicApiKey, huggingfaceToken, replicateApiToken, groqApiKey, langsmithApiKey, wandbNetrc, wandbLogin, kaggleJson];

@@ -10,7 +10,7 @@ const AWS_ID = /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Za-z0-9])/g;
 export const awsAccessKeyId = patternRule(
   { id: 'aws-access-key-id', description: 'AWS access key ID', severity: 'medium', tags: ['cloud', 'aws'] },
   AWS_ID,
-  { minEntropy: 2.5 },
+  { minEntropy: 2.5, keywords: ['akia', 'asia', 'abia', 'acca'] },
 );
 
 /** A 40-character AWS secret access key candidate (base64 alphabet, not part of a longer run). */
@@ -45,6 +45,7 @@ const awsSecretInfo = { id: 'aws-secret-access-key', description: 'AWS secret ac
 export const awsSecretAccessKeyPair: Rule = {
   ...awsSecretInfo,
   priority: 70,
+  keywords: ['akia', 'asia', 'abia', 'acca'],
   scan(ctx: RuleContext, report: (m: Match) => void): void {
     const text = ctx.text;
     const ids: { start: number; end: number }[] = [];
@@ -126,7 +127,7 @@ export const azureSharedAccessKey = patternRule(
 export const azureSasToken = patternRule(
   { id: 'azure-sas-token', description: 'Azure shared access signature (SAS) token', severity: 'high', tags: ['cloud', 'azure'] },
   /\bsv=20\d\d-\d\d-\d\d&[A-Za-z0-9%&=:._-]{0,400}?\bsig=([A-Za-z0-9%+/]{40,120})/g,
-  { group: 1, minEntropy: 3.5 },
+  { group: 1, minEntropy: 3.5, strict: false },
 );
 
 /**
@@ -140,6 +141,7 @@ export const azureAdClientSecret: Rule = {
   severity: 'high',
   tags: ['cloud', 'azure'],
   priority: 50,
+  keywords: ['q~'],
   scan(ctx, report) {
     const t = ctx.text;
     const inSet = (i: number): boolean => {

@@ -88,6 +88,8 @@ function judgeName(words: readonly string[], call: boolean): NameVerdict | null 
     verdict = { kind, at: i };
   }
   if (!verdict) return null;
+  // A public value by its name: `publicKey`, `publishable_key`, `pub_token`.
+  if (words.some((w) => w === 'public' || w === 'publishable' || w === 'pub' || w.startsWith('public'))) return null;
   // `token.find("x")`, `secret.get("y")`: a method of the secret, not a setter of it.
   if (call && verdict.at !== words.length - 1) return null;
   for (let i = verdict.at + 1; i < words.length; i++) if (NOT_SECRET_AFTER.has(words[i]!)) return null;
@@ -99,9 +101,32 @@ function judgeName(words: readonly string[], call: boolean): NameVerdict | null 
 const REFERENCE =
   /^(?:[$%@&!#{<]|ENC\[|vault:v\d+:|process\.env|import\.meta|os\.environ|os\.getenv|env[.:([]|ENV\[|secrets?\.|vault:|op:\/\/|ref\+|arn:|file:|sm:\/\/|gcp:|azure:|awssm|ssm:|keychain:|\/|\.\.?\/|~\/|[A-Za-z]:\\|https?:\/\/|[a-z][a-z0-9+.-]{1,20}:\/\/)/;
 /** Names rather than values: dotted paths, env-var names, snake/camel/kebab words. */
-const IDENTIFIER = /^(?:[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[_-][a-z]+)+|[A-Z][a-z]+(?:-[A-Z][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)$/;
+const IDENTIFIER = /^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[_-][a-z]+)+|[A-Z][a-z]+(?:-[A-Z][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)$/;
+const DOTTED = /^[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+$/;
+
+/**
+ * `config.auth.token`, `os.environ`: a dotted path of names. Not `hvb.AAAA...` or
+ * `dp.st.x7Kq...`: tokens written as `prefix.value`, whose value is no name (long and random).
+ */
+function dottedName(v: string): boolean {
+  if (!DOTTED.test(v)) return false;
+  return v.split('.').every((seg) => seg.length < 20 || !randomish(seg));
+}
+
+/** Looks generated rather than written: digits among mixed-case letters, or high entropy for its length. */
+function randomish(seg: string): boolean {
+  const c = charClasses(seg);
+  if (c.digit > 0 && c.upper > 0 && c.lower > 0) return true;
+  return seg.length >= 24 && shannon(seg) >= 4;
+}
+
+/** A run of one character that makes up much of the value (`aaaaaaaa`, `Passw0rd11111111`). */
+function dominatedByRun(v: string): boolean {
+  const r = longestRun(v);
+  return r >= 5 && (r * 3 >= v.length || r >= 12);
+}
 const FILE_NAME = /\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|toml|ini|txt|env|cfg|conf|properties|asc|gpg|age|pub|enc)$/i;
-const VERSIONISH = /^v?\d+(?:\.\d+)+(?:[-+][A-Za-z0-9.]+)?$/;
+const VERSIONISH = /^v?\d+(?:\.\d+)+(?:[-+][A-Za-z0-9.]+)?$|[-:@]v?\d+\.\d+(?:\.\d+)?(?:[-.][A-Za-z0-9]+)?$/;
 const DATEISH = /^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$/;
 
 const MIN_LENGTH: Record<Kind, number> = { password: 8, secret: 10, token: 12, key: 12, credential: 12, auth: 16 };
@@ -110,14 +135,15 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   const v = a.value;
   if (v.length < MIN_LENGTH[kind] || v.length > 200) return false;
   if (/\s/.test(v) || v.includes('\\n')) return false;
-  if (isNonValue(v) || REFERENCE.test(v) || IDENTIFIER.test(v) || FILE_NAME.test(v) || VERSIONISH.test(v) || DATEISH.test(v)) return false;
+  if (isNonValue(v) || REFERENCE.test(v) || IDENTIFIER.test(v) || dottedName(v) || FILE_NAME.test(v) || VERSIONISH.test(v) || DATEISH.test(v)) return false;
   if (/^\d+$/.test(v)) return false;
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
-  if (UUID.test(v) && kind !== 'password' && kind !== 'secret') return false;
+  // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a placeholder.
+  if (UUID.test(v)) return !placeholderUuid(v);
   const c = charClasses(v);
   const n = classCount(c);
   const h = shannon(v);
-  if (longestRun(v) >= 5 || isSequential(v) || repetitive(v) || /01234|12345|23456|34567|45678|56789|abcd|bcdef|qwert|asdfg|1234/i.test(v)) return false;
+  if (dominatedByRun(v) || isSequential(v) || repetitive(v) || /01234|12345|23456|34567|45678|56789|abcd|bcdef|qwert|asdfg|1234/i.test(v)) return false;
   // A value that names what it stands for (`my-secret-token`, `user:passwd`) is an example.
   if (/passw|secret|token|credential/i.test(v)) return false;
   // Short hex is a hash or an ID (schema digests, commit prefixes), not a key.
@@ -130,8 +156,6 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   }
   // A word and a number (`admin123`, `cachedvol112233`) is a name, or a password of the weakest kind.
   if (kind !== 'password' && /^[A-Za-z]+[0-9]+$/.test(v)) return false;
-  // A format a specific rule owns, and that it did not report (e.g. a bad age checksum).
-  if (v.startsWith('AGE-SECRET-KEY-')) return false;
   if (kind === 'password') {
     // A word of lowercase letters only is more likely a name than a password.
     if (n < 2 && v.length < 16) return false;
@@ -145,6 +169,12 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   }
   if (n < 2) return v.length >= 20 && h >= 3.8;
   return h >= 3.0;
+}
+
+/** `00000000-0000-0000-0000-000000000000`, `12345678-1234-1234-1234-123456789012`, `xxxxxxxx-...`: a shape, not a key. */
+function placeholderUuid(v: string): boolean {
+  const hex = v.replace(/-/g, '').toLowerCase();
+  return new Set(hex).size <= 4 || /0123|1234|abcd/.test(hex) || dominatedByRun(hex);
 }
 
 /** Letters only, in long words: a type or constant name (`NSURLCredentialStorage`, `IAmSensitive`). */
@@ -171,6 +201,19 @@ function decodeBasic(v: string): string | null {
   return colon > 0 ? plain.slice(colon + 1) : null;
 }
 
+// A line of a documentation comment: ` * ...` inside a `/** ... */` block, `/// ...`, `//! ...`.
+const DOC_COMMENT = /^[ \t]*(?:\/\*\*|\*(?!\/)|\/\/[/!])/;
+
+/** The line of `text` around offset `at` (at most 400 characters each side). */
+function lineOf(text: string, at: number): string {
+  const lo = Math.max(0, at - 400);
+  const start = text.lastIndexOf('\n', at - 1) + 1;
+  const s = start > lo ? start : lo;
+  let e = text.indexOf('\n', at);
+  if (e < 0 || e > at + 400) e = Math.min(text.length, at + 400);
+  return text.slice(s, e);
+}
+
 export const genericSecret: AssignmentRule = {
   id: 'generic-secret',
   description: 'Secret-looking value assigned to a password, token, key or secret',
@@ -184,8 +227,9 @@ export const genericSecret: AssignmentRule = {
     if (!a.quoted && !a.bearer && ctx.style === 'code') return false;
     if (!judgeValue(name.kind, a)) return false;
     // Documentation marks its examples (`AccessKeyId=ABCDE12345670EXAMPLE, SecretKey=...`).
-    const near = ctx.text.slice(Math.max(0, a.start - 160), a.end + 160);
-    const line = near.slice(near.lastIndexOf('\n', a.start - Math.max(0, a.start - 160)) + 1).split('\n')[0] ?? '';
-    return !line.includes('EXAMPLE');
+    const line = lineOf(ctx.text, a.start);
+    if (line.includes('EXAMPLE')) return false;
+    // A sample in an API's documentation comment (`* @example client = new Api({ apiKey: "..." })`).
+    return ctx.style !== 'code' || !DOC_COMMENT.test(line);
   },
 };

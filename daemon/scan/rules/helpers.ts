@@ -17,6 +17,40 @@ export interface PatternOptions {
   verify?: (secret: string, ctx: RuleContext, m: RegExpExecArray) => boolean | Severity;
   priority?: number;
   noPlaceholderCheck?: boolean;
+  /** Runs on generated text too (default true: a pattern rule starts from a provider's prefix); false for loose formats. */
+  strict?: boolean;
+  /** Literals of which one must occur for the rule to run (default: the pattern's leading literal, if it has one). */
+  keywords?: string[];
+}
+
+/** Whether `source` has a `|` outside any group or class (then no literal is required). */
+function topLevelAlternation(source: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) return true;
+  }
+  return false;
+}
+
+/** The literal a pattern starts with (after `\b`), when it is at least two characters long. */
+export function leadingLiteral(pattern: string): string | null {
+  if (topLevelAlternation(pattern)) return null;
+  // A leading look-behind (a boundary) consumes nothing: the literal after it still leads.
+  const source = pattern.replace(/^\(\?<!\[[^\]]*\]\)/, '');
+  const m = /^(?:\\b)?((?:[A-Za-z0-9_\-:@#%&=,;'"<>~`!]|\\[./+$?*()[\]{}|^-])+)/.exec(source);
+  if (!m) return null;
+  let lit = m[1]!.replace(/\\(.)/g, '$1');
+  // A quantifier or an optional group right after makes the last character optional.
+  const rest = source.slice(m[0].length);
+  if (/^[?*{]/.test(rest)) lit = lit.slice(0, -1);
+  return lit.length >= 2 ? lit : null;
 }
 
 /**
@@ -30,6 +64,12 @@ export function patternRule(info: RuleInfo, pattern: RegExp, opts: PatternOption
   return {
     ...info,
     priority: opts.priority ?? 50,
+    strict: opts.strict ?? true,
+    ...(() => {
+      const lit = opts.keywords ? null : leadingLiteral(pattern.source);
+      const k = opts.keywords ?? (lit !== null ? [lit] : null);
+      return k ? { keywords: k.map((w) => w.toLowerCase()) } : {};
+    })(),
     ...(opts.noPlaceholderCheck ? { noPlaceholderCheck: true } : {}),
     scan(ctx: RuleContext, report: (m: Match) => void): void {
       re.lastIndex = 0;

@@ -8,6 +8,7 @@ import { cloudAssignmentRules, cloudRules } from './cloud';
 import { genericSecret } from './generic';
 import type { AssignmentRule } from './helpers';
 import { keyRules } from './keys';
+import { providerRules } from './providers';
 import { registryRules } from './registries';
 import { saasAssignmentRules, saasRules } from './saas';
 import { tokenRules } from './tokens';
@@ -15,7 +16,7 @@ import { vcsRules } from './vcs';
 
 export type { AssignmentRule } from './helpers';
 
-export const PATTERN_RULES: readonly Rule[] = [...cloudRules, ...aiRules, ...vcsRules, ...saasRules, ...registryRules, ...keyRules, ...tokenRules];
+export const PATTERN_RULES: readonly Rule[] = [...cloudRules, ...aiRules, ...vcsRules, ...providerRules, ...saasRules, ...registryRules, ...keyRules, ...tokenRules];
 
 export const ASSIGNMENT_RULES: readonly AssignmentRule[] = [...cloudAssignmentRules, ...aiAssignmentRules, ...saasAssignmentRules, genericSecret].sort(
   (a, b) => b.priority - a.priority,

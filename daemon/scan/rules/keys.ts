@@ -3,6 +3,8 @@
 // a key); an encrypted key is reported at a lower severity.
 
 import { decodeBech32 } from '../../age/bech32';
+import { shannon } from '../entropy';
+import { isPlaceholder } from '../placeholders';
 import type { Rule } from '../types';
 import { patternRule } from './helpers';
 
@@ -18,20 +20,83 @@ function armorBody(block: string): Buffer | null {
   return Buffer.from(body, 'base64');
 }
 
-export const privateKeyPem = patternRule(
-  { id: 'private-key-pem', description: 'PEM private key (RSA, EC, DSA or PKCS#8)', severity: 'critical', tags: ['keys'] },
-  // The body's class holds no "-": a scan from one BEGIN stops at the next armor line, so
-  // a text of many BEGINs costs linear time. Legacy encrypted PEM headers come first.
-  /-----BEGIN ((?:RSA |DSA |EC |ENCRYPTED )?)PRIVATE KEY-----(?:\s{0,4}(?:\\r)?(?:\\n)?Proc-Type: 4,ENCRYPTED\s{0,4}(?:\\r)?(?:\\n)?DEK-Info: [A-Z0-9,-]{1,100})?[A-Za-z0-9+/=\s\\]{64,16384}?-----END \1PRIVATE KEY-----/g,
-  {
-    priority: 60,
-    noPlaceholderCheck: true,
-    verify: (s, _ctx, m) => {
-      if (armorBody(s) === null) return false;
-      return m[1] === 'ENCRYPTED ' || s.includes('Proc-Type: 4,ENCRYPTED') ? 'medium' : true;
-    },
+const PEM_BEGIN = /-----BEGIN ((?:RSA |DSA |EC |ENCRYPTED )?)PRIVATE KEY-----/y;
+const MAX_PEM = 16384;
+
+/**
+ * The base64 body between a PEM block's armor lines, however the block is written: plain, in
+ * a JSON or YAML string (`\n` escapes), or as a string concatenation in code
+ * (`"-----BEGIN RSA PRIVATE KEY-----" +` then a quoted line each). Of a line with quotes, the
+ * text between its first and last quote counts. Null when the body is not base64.
+ */
+export function pemBody(middle: string): { body: string; encrypted: boolean } | null {
+  let out = '';
+  let encrypted = false;
+  for (const raw of middle.split(/\r?\n/)) {
+    const q1 = raw.search(/["'`]/);
+    let line = raw;
+    if (q1 >= 0) {
+      const q2 = Math.max(raw.lastIndexOf('"'), raw.lastIndexOf("'"), raw.lastIndexOf('`'));
+      line = q2 > q1 ? raw.slice(q1 + 1, q2) : '';
+    }
+    for (const part of line.split(/\\[nr]/)) {
+      const t = part.trim();
+      if (!t) continue;
+      if (/^(?:Proc-Type|DEK-Info):/.test(t)) {
+        if (t.includes('ENCRYPTED')) encrypted = true;
+        continue;
+      }
+      out += t;
+    }
+  }
+  if (out.length < 64 || out.length > MAX_PEM || !/^[A-Za-z0-9+/]+={0,2}$/.test(out)) return null;
+  return { body: out, encrypted };
+}
+
+/**
+ * PEM private keys (PKCS#1, PKCS#8, SEC1, legacy encrypted). Found from each BEGIN line by
+ * hand: the END line of the same label is looked up once, and the text between is judged by
+ * pemBody, so a text of many BEGINs costs linear time and code that builds a key out of
+ * string pieces is read as well as a key file.
+ */
+export const privateKeyPem: Rule = {
+  id: 'private-key-pem',
+  description: 'PEM private key (RSA, EC, DSA or PKCS#8)',
+  severity: 'critical',
+  tags: ['keys'],
+  priority: 60,
+  noPlaceholderCheck: true,
+  strict: true,
+  keywords: ['-----begin '],
+  scan(ctx, report) {
+    const t = ctx.text;
+    let next = 0;
+    // The next END line of each label, found once and reused while it lies ahead (-1: none to the end).
+    const ends = new Map<string, number>();
+    for (let i = t.indexOf('-----BEGIN ', next); i >= 0; i = t.indexOf('-----BEGIN ', next)) {
+      next = i + 11;
+      PEM_BEGIN.lastIndex = i;
+      const m = PEM_BEGIN.exec(t);
+      if (!m) continue;
+      const bodyStart = i + m[0].length;
+      const label = m[1] ?? '';
+      const endMarker = `-----END ${label}PRIVATE KEY-----`;
+      let j = ends.get(label);
+      if (j === undefined || (j >= 0 && j < bodyStart)) {
+        j = t.indexOf(endMarker, bodyStart);
+        ends.set(label, j);
+      }
+      if (j < 0 || j - bodyStart > MAX_PEM * 2) continue;
+      const other = t.indexOf('-----BEGIN ', bodyStart);
+      if (other >= 0 && other < j) continue; // another block starts first: judge that one
+      const body = pemBody(t.slice(bodyStart, j));
+      if (!body) continue;
+      const end = j + endMarker.length;
+      report(label === 'ENCRYPTED ' || body.encrypted ? { start: i, end, severity: 'medium' } : { start: i, end });
+      next = end;
+    }
   },
-);
+};
 
 export const opensshPrivateKey = patternRule(
   { id: 'openssh-private-key', description: 'OpenSSH private key', severity: 'critical', tags: ['keys', 'ssh'] },
@@ -59,11 +124,17 @@ export const pgpPrivateKey = patternRule(
 );
 
 /** The bech32 data part of an age identity: 32 bytes (52 characters) and a 6-character checksum. */
-const BECH32_UPPER = '[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}';
+const BECH32_UPPER = '[A-Z0-9]{58}';
 
-function validAgeIdentity(s: string): boolean {
+/**
+ * A valid bech32 checksum: an identity age can use. Else the key's shape with a bad checksum
+ * (a typo, a truncation, a test value): still most of a key, reported at medium severity.
+ */
+function validAgeIdentity(s: string): boolean | 'medium' {
   const r = decodeBech32(s);
-  return r.ok && r.bytes.length === 32;
+  if (r.ok && r.bytes.length === 32) return true;
+  const body = s.slice(s.lastIndexOf('-') + 2);
+  return !isPlaceholder(body) && shannon(body) >= 3.5 ? 'medium' : false;
 }
 
 export const ageSecretKey = patternRule(

@@ -4,17 +4,11 @@ import { isPlaceholder } from '../placeholders';
 import type { Rule } from '../types';
 import { decodeBase64, patternRule } from './helpers';
 
-export const npmAccessToken = patternRule(
-  { id: 'npm-access-token', description: 'npm access token', severity: 'critical', tags: ['registry', 'npm'] },
-  /\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])/g,
-  { minEntropy: 3.5, priority: 60 },
-);
-
 /** `.npmrc`: `//registry.example/:_authToken=...`, `_auth=`, `_password=` with a literal value. */
 export const npmrcAuth = patternRule(
   { id: 'npmrc-auth', description: 'npm registry credential in .npmrc', severity: 'high', tags: ['registry', 'npm'] },
   /:_(?:authToken|auth|password)[ \t]{0,4}=[ \t]{0,4}["']?([^\s"'$]{8,512})/g,
-  { group: 1, minEntropy: 3, priority: 55 },
+  { group: 1, minEntropy: 3, priority: 55, strict: false },
 );
 
 export const pypiToken = patternRule(
@@ -52,4 +46,4 @@ export const dockerConfigAuth = patternRule(
   },
 );
 
-export const registryRules: Rule[] = [npmAccessToken, npmrcAuth, pypiToken, dockerHubToken, dockerConfigAuth];
+export const registryRules: Rule[] = [npmrcAuth, pypiToken, dockerHubToken, dockerConfigAuth];

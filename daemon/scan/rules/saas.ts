@@ -7,8 +7,8 @@ import { patternRule, wordContains, type AssignmentRule } from './helpers';
 
 export const slackToken = patternRule(
   { id: 'slack-token', description: 'Slack bot, user or configuration token', severity: 'critical', tags: ['messaging', 'slack'] },
-  /\bxox(?:[abposr]-\d{6,14}|e(?:\.xox[bp])?-1)-[A-Za-z0-9-]{8,250}(?![A-Za-z0-9-])/g,
-  { minEntropy: 3 },
+  /\bxox(?:[abposr]|e(?:\.xox[bp])?)-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g,
+  { minEntropy: 3, keywords: ['xox'], verify: (s) => /\d/.test(s.slice(5)) && /[A-Za-z]/.test(s.slice(5)) },
 );
 
 export const slackAppToken = patternRule(
@@ -26,13 +26,13 @@ export const slackWebhook = patternRule(
 export const stripeSecretKey = patternRule(
   { id: 'stripe-secret-key', description: 'Stripe live secret or restricted key', severity: 'critical', tags: ['payments', 'stripe'] },
   /\b[rs]k_live_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])/g,
-  { minEntropy: 3.5 },
+  { minEntropy: 3.5, keywords: ['sk_live_', 'rk_live_'] },
 );
 
 export const stripeTestKey = patternRule(
   { id: 'stripe-test-key', description: 'Stripe test-mode secret or restricted key', severity: 'low', tags: ['payments', 'stripe'] },
   /\b[rs]k_test_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])/g,
-  { minEntropy: 3.5 },
+  { minEntropy: 3.5, keywords: ['sk_test_', 'rk_test_'] },
 );
 
 export const stripeWebhookSecret = patternRule(

@@ -35,6 +35,7 @@ export const jwt: Rule = {
   severity: 'medium',
   tags: ['tokens'],
   priority: 40,
+  keywords: ['eyj'],
   scan(ctx: RuleContext, report) {
     const t = ctx.text;
     const n = t.length;
@@ -140,6 +141,7 @@ export const databaseUrl: Rule = {
   severity: 'high',
   tags: ['database'],
   priority: 55,
+  keywords: ['://'],
   scan(ctx: RuleContext, report) {
     const t = ctx.text;
     for (let i = t.indexOf('://'); i >= 0; i = t.indexOf('://', i + 3)) {
@@ -164,7 +166,7 @@ export const databaseUrl: Rule = {
 export const netrcPassword = patternRule(
   { id: 'netrc-password', description: 'Password in a .netrc entry', severity: 'medium', tags: ['tokens'] },
   /\bmachine[ \t]{1,8}\S{1,253}\s{1,16}login[ \t]{1,8}\S{1,128}\s{1,16}password[ \t]{1,8}(\S{6,256})/g,
-  { group: 1, priority: 45, verify: (s) => !/^[$%{<]/.test(s) && !/^[A-Z_]+\W*$/.test(s) && shannon(s) >= 2.5 },
+  { group: 1, priority: 45, strict: false, verify: (s) => !/^[$%{<]/.test(s) && !/^[A-Z_]+\W*$/.test(s) && shannon(s) >= 2.5 },
 );
 
 export const tokenRules: Rule[] = [jwt, databaseUrl, netrcPassword];

@@ -79,7 +79,7 @@ describe('views and commands', function () {
   it('installs the pre-commit hook', async function () {
     await vscode.commands.executeCommand('keyward.installHook');
     const hook = await fsp.readFile(path.join(workspaceRoot(), '.git', 'hooks', 'pre-commit'), 'utf8');
-    assert.match(hook, /keyward-hook v1/);
+    assert.match(hook, /keyward-hook v2/);
   });
 
   it('syncs team recipients: a member added to the team policy can open the models', async function () {

@@ -3,3 +3,4 @@ import './connection.suite';
 import './commands.suite';
 import './sops.suite';
 import './diagnostics.suite';
+import './plugins.suite';

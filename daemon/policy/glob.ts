@@ -1,6 +1,8 @@
-// A `.keyward.yaml` glob as a sops `path_regex`: the same files, in the regular expression
-// syntax sops compiles (Go's RE2: no lookaround, no backreferences), matched as sops matches it
-// (unanchored, against the path relative to `.sops.yaml`'s directory, "/"-separated).
+// A `.keyward.yaml` glob as a Go (RE2) regular expression: the one translation of Keyward's
+// globs. The policy matches paths with it (through the linear-time engine, daemon/util/goregex.ts:
+// a glob like `*a*a*a*a*b` would backtrack in a JavaScript RegExp), and team sync writes it into
+// `.sops.yaml` as a `path_regex`, which sops matches the same way (unanchored, against the path
+// relative to `.sops.yaml`'s directory, "/"-separated): both select the same files.
 //
 // Keyward's globs follow gitignore (daemon/policy/policy.ts compileGlob): without "/" a glob
 // matches the file name at any depth; with one it is anchored at the root; a leading "/" only

@@ -1,0 +1,67 @@
+// Methods of repository trust: the recipient sets that a repository's files (`.keyward.yaml`,
+// `.sops.yaml`) name, which Keyward encrypts to only once the user agreed to them. Declared
+// here, spread into `methods` in index.ts. Sent by the CLI (its prompt) and the extension (its
+// dialog) after a call failed with ErrorCode.Untrusted.
+import { z } from 'zod';
+import { AbsPath, RecipientString } from './shapes';
+
+/** One recipient of a set, and who it is as far as this machine knows. */
+export interface TrustRecipientView {
+  /** `age1...`, `age1pq1...`, `kms:ARN` for an AWS KMS key, or `vault:URI` for a Vault transit key. */
+  recipient: string;
+  /** `yours`: a key of your keystore; `team`: a member of the team policy; `unknown`: neither. */
+  who: 'yours' | 'team' | 'unknown';
+  /** The key (`name@vN`) or team member it is, when known. */
+  name?: string;
+}
+
+/** A config file of a repository and the recipients it names. */
+export interface TrustSourceView {
+  /** The config file (absolute). */
+  source: string;
+  kind: 'keyward' | 'sops';
+  recipients: TrustRecipientView[];
+  /** Every recipient that is not yours is in the set agreed to for this file. */
+  trusted: boolean;
+  /** Recipients not yours and not agreed to (what a prompt asks about). */
+  untrusted: string[];
+  /** When the set in force was agreed to. */
+  agreedAt?: string;
+}
+
+const TrustRecipient = z.union([RecipientString, z.string().regex(/^kms:arn:[\x21-\x7e]{1,2040}$/), z.string().regex(/^vault:https?:\/\/[\x21-\x7e]{1,2040}$/)]);
+
+export const trustMethods = {
+  /**
+   * The config files whose recipients apply to a path: for a folder its `.keyward.yaml` and the
+   * nearest `.sops.yaml`; for a file the nearest `.sops.yaml`. With each, who the recipients
+   * are and whether the set is agreed to.
+   */
+  trustCheck: {
+    name: 'trust/check',
+    params: z.strictObject({ path: AbsPath }),
+    result: {} as { sources: TrustSourceView[] },
+  },
+  /**
+   * Records the user's consent to encrypt to `recipients` for files governed by `source` (the
+   * set shown by trust/check; it replaces the one agreed before). Refused when the file names
+   * other recipients now than those given (it changed after it was shown).
+   */
+  trustGrant: {
+    name: 'trust/grant',
+    params: z.strictObject({ source: AbsPath, recipients: z.array(TrustRecipient).max(1024) }),
+    result: {} as { source: TrustSourceView },
+  },
+  /** Forgets the consent for a config file (its recipients are asked about again). */
+  trustRevoke: {
+    name: 'trust/revoke',
+    params: z.strictObject({ source: AbsPath }),
+    result: {} as { removed: boolean },
+  },
+  /** Every config file with an agreed set. */
+  trustList: {
+    name: 'trust/list',
+    params: z.strictObject({}),
+    result: {} as { sources: { source: string; recipients: string[]; agreedAt: string }[] },
+  },
+} as const;

@@ -1,0 +1,151 @@
+// The causes of missed secrets and false alarms reproduced on other projects' examples
+// (issue 17), one probe each: every test here failed on the scanner before its fix. Secrets
+// are synthetic, made at run time (test/fixtures/secrets/fakes.ts).
+import { strict as assert } from 'node:assert';
+import { generateKeyPairSync } from 'node:crypto';
+import { scanText } from '../../daemon/scan/engine';
+import { formatReport } from '../../daemon/scan/report';
+import { Fakes } from '../fixtures/secrets/fakes';
+
+const f = new Fakes('scan-causes.test');
+const rules = (text: string, path: string) => scanText(text, { path }).map((x) => x.ruleId);
+
+/** Random letters and digits with no word, sequence or long run in them. */
+const random = (n: number) => f.alnum(n);
+
+describe('issue 17: generic rule, at each reproduced cause', () => {
+  it('finds values assigned across aligned whitespace (more than 8 spaces before "=")', () => {
+    const v = random(32);
+    const text = `host                     = "db.internal"\nauth_token               = "${v}"\n`;
+    const found = scanText(text, { path: 'settings.py' });
+    assert.deepEqual(found.map((x) => [x.ruleId, x.line]), [['generic-secret', 2]]);
+    assert.equal(text.slice(found[0]!.start, found[0]!.end), v);
+  });
+
+  it('finds `prefix.value` tokens, not only dotted identifiers', () => {
+    const v = `xq.${random(48)}`;
+    assert.deepEqual(rules(`api_token: "${v}"\n`, 'config.yaml'), ['generic-secret']);
+    assert.deepEqual(rules('api_token: config.auth.default_token\n', 'config.yaml'), []);
+    assert.deepEqual(rules('access_token = "self.session.access_token"\n', 'a.py'), []);
+  });
+
+  it('finds values holding a run of five identical characters (new Azure DevOps tokens)', () => {
+    const v = `${random(40)}AAAAA${random(39)}`;
+    assert.deepEqual(rules(`SYSTEM_ACCESSTOKEN: ${v}\n`, 'pipeline.yml'), ['generic-secret']);
+    // A value that is mostly one character is still no secret.
+    assert.deepEqual(rules('password: "aaaaaaaaaaaaaaaaaaaa"\n', 'config.yaml'), []);
+  });
+
+  it('finds UUID-shaped keys under a secret name (Heroku, npm _authToken, Postmark), not placeholder or ID UUIDs', () => {
+    const uuid = () => `${f.hex(8)}-${f.hex(4)}-4${f.hex(3)}-a${f.hex(3)}-${f.hex(12)}`;
+    assert.deepEqual(rules(`HEROKU_API_KEY: ${uuid()}\n`, '.github/workflows/deploy.yml'), ['generic-secret']);
+    assert.deepEqual(rules(`{\n  "_authToken": "${uuid()}"\n}\n`, 'npm-config.json'), ['generic-secret']);
+    assert.deepEqual(rules(`POSTMARK_SERVER_TOKEN=${uuid()}\n`, '.env'), ['generic-secret']);
+    assert.deepEqual(rules(`request_id = "${uuid()}"\nsubscription_id: ${uuid()}\n`, 'a.py'), []);
+    assert.deepEqual(rules('api_key: 00000000-0000-0000-0000-000000000000\n', 'a.yaml'), []);
+  });
+
+  it('finds a PEM private key written as a string concatenation in code', () => {
+    const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs1', format: 'pem' }) as string;
+    const body = pem.trim().split('\n');
+    const java = `String key = ${body.map((l) => `"${l}\\n"`).join(' +\n    ')};\n`;
+    const found = scanText(java, { path: 'Keys.java' });
+    assert.deepEqual(found.map((x) => [x.ruleId, x.line, x.endLine]), [['private-key-pem', 1, body.length]]);
+    const go = `const key = "-----BEGIN RSA PRIVATE KEY-----\\n" +\n${body.slice(1, -1).map((l) => `\t"${l}\\n" +`).join('\n')}\n\t"-----END RSA PRIVATE KEY-----\\n"\n`;
+    assert.deepEqual(rules(go, 'key.go'), ['private-key-pem']);
+    const py = `KEY = (\n${body.map((l) => `    "${l}\\n"`).join('\n')}\n)\n`;
+    assert.deepEqual(rules(py, 'key.py'), ['private-key-pem']);
+    // A BEGIN line alone, or with text that is no base64 body, is documentation.
+    assert.deepEqual(rules('"-----BEGIN RSA PRIVATE KEY-----" + body + "-----END RSA PRIVATE KEY-----"', 'doc.js'), []);
+  });
+});
+
+describe('issue 17: fewer false alarms in real code', () => {
+  const gh = f.githubPat();
+  const assignment = `password:"${random(20)}"`;
+
+  it('source maps, minified bundles and lockfiles: strict (prefixed) rules only', () => {
+    const map = JSON.stringify({ version: 3, sources: ['src/login.ts'], sourcesContent: [`const cfg = { ${assignment}, apiKey: "${random(32)}" };\n`], mappings: 'AAAA' });
+    assert.deepEqual(rules(map, 'dist/login.js.map'), []);
+    assert.deepEqual(rules(map.replace('AAAA', `AAAA","token":"${gh}`), 'dist/login.js.map'), ['github-pat']);
+    const bundle = `!function(e){var t={${assignment},n:"${random(40)}"};` + 'e.exports=t}('.repeat(200) + `);var k="${gh}";`;
+    assert.deepEqual(rules(bundle, 'static/js/main.4f1a.js'), ['github-pat']);
+    assert.deepEqual(rules(`var a={${assignment}};`, 'vendor/lib.min.js'), []);
+    assert.deepEqual(rules(`"node_modules/x": { "resolved": "https://r.example/x.tgz", "token": "${random(40)}" }`, 'package-lock.json'), []);
+  });
+
+  it('CSS selectors are not assignments', () => {
+    const css = '.codicon-gist-secret:before{content:"\\ea8c"}.codicon-key-secret:hover{color:red}';
+    assert.deepEqual(rules(`const styles = \`${css}\`;\n`, 'icons.js'), []);
+    assert.deepEqual(rules(css, 'codicon.css'), []);
+  });
+
+  it('samples in an SDK documentation comment are not secrets; the same line in code is', () => {
+    const v = Buffer.from(f.bytes(24)).toString('base64');
+    const doc = `/**\n * Creates a client.\n * @example\n *   const c = new Client({ apiKey: "${v}" });\n */\nexport declare function client(): Client;\n`;
+    assert.deepEqual(rules(doc, 'node_modules/sdk/index.d.ts'), []);
+    assert.deepEqual(rules(`const c = new Client({ apiKey: "${v}" });\n`, 'src/app.ts'), ['generic-secret']);
+  });
+
+  it('known public values are allowlisted by exact value', () => {
+    const azurite = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+    assert.deepEqual(rules(`AZURE_STORAGE_KEY=${azurite}\n`, '.env'), []);
+    // Changing one character makes it a key like any other.
+    assert.deepEqual(rules(`AZURE_STORAGE_KEY=${azurite.replace('Eby8', 'Eby9')}\n`, '.env'), ['azure-storage-key']);
+  });
+});
+
+describe('issue 17: Jupyter notebooks are read as JSON', () => {
+  const hf = f.huggingface();
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), Buffer.from(`x token = "${random(30)}" ${f.githubPat()}`), f.bytes(300)]).toString('base64');
+  const nb = JSON.stringify(
+    {
+      cells: [
+        { cell_type: 'markdown', metadata: {}, source: ['# Fine-tuning\n', 'Log in first.'] },
+        {
+          cell_type: 'code',
+          execution_count: 1,
+          metadata: {},
+          source: ['from huggingface_hub import login\n', `login(token="${hf}")\n`, 'print("ok")'],
+          outputs: [
+            { output_type: 'display_data', data: { 'image/png': png, 'text/plain': ['<Figure size 640x480>'] }, metadata: {} },
+            { output_type: 'stream', name: 'stdout', text: ['loaded\n', `WANDB_API_KEY=${f.wandb()}\n`] },
+          ],
+        },
+      ],
+      metadata: { kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' } },
+      nbformat: 4,
+      nbformat_minor: 5,
+    },
+    null,
+    1,
+  );
+  const fileLine = (needle: string) => nb.split('\n').findIndex((l) => l.includes(needle)) + 1;
+
+  it('scans code cells and text outputs, skips images; a finding names the cell and its line, and points at the file line', () => {
+    const found = scanText(nb, { path: 'notebooks/train.ipynb' });
+    assert.deepEqual(
+      found.map((x) => ({ rule: x.ruleId, line: x.line, cell: x.cell })),
+      [
+        { rule: 'huggingface-token', line: fileLine(hf), cell: { index: 2, line: 2, output: false } },
+        { rule: 'wandb-api-key', line: fileLine('WANDB_API_KEY'), cell: { index: 2, line: 2, output: true } },
+      ],
+    );
+    // The column is the file's too: the secret starts where the JSON string holds it.
+    const first = found[0]!;
+    assert.equal(nb.split('\n')[first.line - 1]!.slice(first.column - 1).startsWith(hf), true);
+    const text = formatReport({ mode: 'workspace', findings: found, stats: { files: 1, bytes: nb.length, skipped: 0, skippedBy: {}, baselined: 0, ms: 1 } }, 'text');
+    assert.match(text, new RegExp(`^notebooks/train\\.ipynb:${first.line}:${first.column} \\(cell 2, line 2\\): high huggingface-token`, 'm'));
+    assert.match(text, /\(cell 2 output, line 2\): high wandb-api-key/);
+    const sarif = JSON.parse(formatReport({ mode: 'workspace', findings: found, stats: { files: 1, bytes: 0, skipped: 0, skippedBy: {}, baselined: 0, ms: 1 } }, 'sarif')) as {
+      runs: { results: { locations: { physicalLocation: { region: { startLine: number } } }[]; properties: { notebookCell: number } }[] }[];
+    };
+    assert.equal(sarif.runs[0]!.results[0]!.locations[0]!.physicalLocation.region.startLine, first.line);
+    assert.equal(sarif.runs[0]!.results[0]!.properties.notebookCell, 2);
+  });
+
+  it('a notebook that is not valid JSON is scanned as text', () => {
+    const broken = nb.slice(0, Math.floor(nb.length * 0.6));
+    assert.ok(rules(broken, 'a.ipynb').includes('huggingface-token'));
+  });
+});
