@@ -5,7 +5,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { JobInfo } from '../../daemon/protocol';
+import { ErrorCode, type JobInfo } from '../../daemon/protocol';
+import { isDaemonError } from '../client/errors';
+import { askTrust } from '../trust';
 import { settings } from '../config';
 import { AGE_EDITOR } from '../editor/ageEditor';
 import { count, displayPath } from '../format';
@@ -171,7 +173,14 @@ async function encryptSops(s: Services, files: string[]): Promise<void> {
     if (!who) return;
     age = [...who.keys, ...who.recipients];
   }
-  for (const f of files) await s.conn.call('sopsEncrypt', { path: f, inPlace: true, ...(age ? { age } : {}) }, { timeoutMs: 120_000 });
+  for (const f of files) {
+    const encrypt = () => s.conn.call('sopsEncrypt', { path: f, inPlace: true, ...(age ? { age } : {}) }, { timeoutMs: 120_000 });
+    // .sops.yaml names recipients you have not agreed to: the consent dialog, then again.
+    await encrypt().catch(async (e: unknown) => {
+      if (isDaemonError(e, ErrorCode.Untrusted) && (await askTrust(s.conn, f))) return encrypt();
+      throw e;
+    });
+  }
   s.refresh();
   const open = 'Open Decrypted';
   void vscode.window.showInformationMessage(`Encrypted ${files.map((f) => path.basename(f)).join(', ')} in place with sops.`, open).then((p) => p && vscode.commands.executeCommand('keyward.openDecrypted', vscode.Uri.file(files[0]!)));
@@ -322,6 +331,9 @@ async function rewrap(s: Services, files: string[]): Promise<void> {
   if (!action) return;
   const outcomes: { what: string; job: JobInfo }[] = [];
   if (action.id === 'policy') {
+    // Recipients .sops.yaml names and you have not agreed to: asked once, before the job.
+    const byDir = new Map(p.sops.map((f) => [path.dirname(f), f]));
+    for (const f of byDir.values()) await askTrust(s.conn, f);
     const r = await runJob(s.conn, 'Applying .sops.yaml', () => s.conn.call('sopsUpdateKeys', { paths: p.sops }), s.log);
     outcomes.push({ what: 'Recipient update (sops, header only)', job: r.job });
   } else {
