@@ -9,6 +9,7 @@ import { affects, settings } from './config';
 import { describeError, isDaemonError } from './client/errors';
 import { askTrust } from './trust';
 import type { Services } from './services';
+import { showError } from './commands/util';
 import { WatcherStatus } from './watcherStatus';
 
 export class EncryptOnSave implements vscode.Disposable {
@@ -97,7 +98,7 @@ export class EncryptOnSave implements vscode.Disposable {
       this.s.log.info(`encrypted on save: ${r.output}`);
       this.s.refresh();
     } catch (e) {
-      void vscode.window.showErrorMessage(describeError(e, `Encrypting ${path.basename(doc.uri.fsPath)} on save`));
+      void showError(describeError(e, `Encrypting ${path.basename(doc.uri.fsPath)} on save`), e);
     }
   }
 

@@ -8,6 +8,7 @@ import type { ScanTextFinding } from '../../daemon/protocol/scan';
 import { settings } from '../config';
 import { describeError } from '../client/errors';
 import type { Services } from '../services';
+import { showError } from '../commands/util';
 import { formatOf } from '../sops/detect';
 import { SOURCE, type SecretDiagnostics } from './diagnostics';
 
@@ -76,7 +77,7 @@ export function registerQuickFixes(s: Services, diags: SecretDiagnostics): vscod
         const { doc, f } = await find(a);
         await moveToSecrets(s, diags, doc, f);
       } catch (e) {
-        void vscode.window.showErrorMessage(describeError(e, 'Moving the secret'));
+        void showError(describeError(e, 'Moving the secret'), e);
       }
     }),
     vscode.commands.registerCommand(MOVE_ALL_COMMAND, async (a: { uri: string }) => {
@@ -84,7 +85,7 @@ export function registerQuickFixes(s: Services, diags: SecretDiagnostics): vscod
         const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(a.uri));
         await moveAllToSecrets(s, diags, doc);
       } catch (e) {
-        void vscode.window.showErrorMessage(describeError(e, 'Moving the secrets'));
+        void showError(describeError(e, 'Moving the secrets'), e);
       }
     }),
     vscode.commands.registerCommand(ALLOW_COMMAND, async (a: FixArgs) => {
@@ -93,7 +94,7 @@ export function registerQuickFixes(s: Services, diags: SecretDiagnostics): vscod
         await allowHere(doc, f);
         diags.forget(doc.uri, f.fingerprint);
       } catch (e) {
-        void vscode.window.showErrorMessage(describeError(e, 'Adding the comment'));
+        void showError(describeError(e, 'Adding the comment'), e);
       }
     }),
     vscode.commands.registerCommand(BASELINE_COMMAND, async (a: FixArgs) => {
@@ -103,7 +104,7 @@ export function registerQuickFixes(s: Services, diags: SecretDiagnostics): vscod
         diags.forget(doc.uri, f.fingerprint);
         void vscode.window.showInformationMessage(`Accepted in ${path.basename(file)}: commit it so that the pre-commit hook and your team accept it too.`);
       } catch (e) {
-        void vscode.window.showErrorMessage(describeError(e, 'Updating the baseline'));
+        void showError(describeError(e, 'Updating the baseline'), e);
       }
     }),
   ];
