@@ -466,6 +466,27 @@ describe('editor: Keyward in a real VS Code (code-server + Chromium)', function 
     await sb.screenshot(page, '31-error-with-button');
     await sb.writeSettings(); // sops.openDecrypted back off, for the steps and suites that follow
 
+    // A decrypted editor whose text no longer parses cannot be saved: the reason, in Keyward's words.
+    await clearNotifications(page);
+    await explorerRow(page, 'app.enc.yaml').click();
+    // Decrypted at once if the setting's change has not reached the extension yet; else by its action.
+    const decryptedTab = page.locator('.tab', { hasText: 'app.enc.yaml (decrypted)' }).first();
+    const openAction = page.locator('.editor-actions .action-label[aria-label="Open Decrypted"]');
+    await decryptedTab.or(openAction).first().waitFor({ timeout: UI_TIMEOUT });
+    if (!(await decryptedTab.isVisible())) await openAction.click();
+    await decryptedTab.waitFor({ timeout: UI_TIMEOUT });
+    await page.locator('.editor-instance .view-line').first().click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.type('broken: [\n');
+    await page.keyboard.press('Control+S');
+    const failed = await notification(page, /Failed to save/);
+    assert.match(failed, /Keyward: Encrypting app\.enc\.yaml failed: .*(yaml|YAML)/);
+    assert.ok(!/FileSystemError|NoPermissions/.test(failed), failed);
+    await sb.screenshot(page, '32-save-error');
+    await palette(page, 'File: Revert File');
+    await waitFor('the editor reverted', UI_TIMEOUT, async () => (!(await editorText(page)).includes('broken: [') ? true : undefined));
+    await palette(page, 'View: Close All Editors');
+
     await palette(page, 'Terminal: Create New Terminal');
     await page.locator('.terminal-wrapper .xterm').first().waitFor({ timeout: UI_TIMEOUT });
     const out = ws('keys-from-terminal.txt');
@@ -478,7 +499,7 @@ describe('editor: Keyward in a real VS Code (code-server + Chromium)', function 
     });
     assert.match(listed, /demo@v2/);
     assert.match(listed, /exit 0/);
-    await sb.screenshot(page, '32-terminal-cli');
+    await sb.screenshot(page, '33-terminal-cli');
     await fsp.rm(out);
     await palette(page, 'Terminal: Kill All Terminals');
     took('errorsAndTerminal');
