@@ -464,17 +464,11 @@ describe('editor: Keyward in a real VS Code (code-server + Chromium)', function 
     assert.ok(!/FileSystemError|NoPermissions|EntryNotFound/.test(said), said);
     assert.ok(await toast(page, /partner\.enc\.yaml/).locator('.monaco-button', { hasText: 'Import Key' }).isVisible(), 'the fix is a button');
     await sb.screenshot(page, '31-error-with-button');
-    await sb.writeSettings(); // sops.openDecrypted back off, for the steps and suites that follow
 
     // A decrypted editor whose text no longer parses cannot be saved: the reason, in Keyward's words.
     await clearNotifications(page);
-    await explorerRow(page, 'app.enc.yaml').click();
-    // Decrypted at once if the setting's change has not reached the extension yet; else by its action.
-    const decryptedTab = page.locator('.tab', { hasText: 'app.enc.yaml (decrypted)' }).first();
-    const openAction = page.locator('.editor-actions .action-label[aria-label="Open Decrypted"]');
-    await decryptedTab.or(openAction).first().waitFor({ timeout: UI_TIMEOUT });
-    if (!(await decryptedTab.isVisible())) await openAction.click();
-    await decryptedTab.waitFor({ timeout: UI_TIMEOUT });
+    await explorerRow(page, 'app.enc.yaml').click(); // opens decrypted: keyward.sops.openDecrypted is still on
+    await page.locator('.tab', { hasText: 'app.enc.yaml (decrypted)' }).first().waitFor({ timeout: UI_TIMEOUT });
     await page.locator('.editor-instance .view-line').first().click();
     await page.keyboard.press('Control+Home');
     await page.keyboard.type('broken: [\n');
@@ -485,7 +479,9 @@ describe('editor: Keyward in a real VS Code (code-server + Chromium)', function 
     await sb.screenshot(page, '32-save-error');
     await palette(page, 'File: Revert File');
     await waitFor('the editor reverted', UI_TIMEOUT, async () => (!(await editorText(page)).includes('broken: [') ? true : undefined));
+    await page.locator('.statusbar-item', { hasText: 'is not encrypted to disk yet' }).waitFor({ state: 'detached', timeout: UI_TIMEOUT });
     await palette(page, 'View: Close All Editors');
+    await sb.writeSettings(); // sops.openDecrypted back off, for the steps and suites that follow
 
     await palette(page, 'Terminal: Create New Terminal');
     await page.locator('.terminal-wrapper .xterm').first().waitFor({ timeout: UI_TIMEOUT });
