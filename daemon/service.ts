@@ -16,9 +16,10 @@ import { dataSink } from './datasink';
 import { scanHandlers } from './scan/handlers';
 import { artifactHandlers } from './artifacts/handlers';
 import { rewrapOp, rotateOp } from './artifacts/ops';
+import { decryptOp, encryptOp } from './artifacts/transfer';
 import { JobManager } from './jobs/manager';
 import type { SopsKmsClient } from './sops/keys';
-import { rotateSopsOp, updateKeysOp } from './sops/ops';
+import { addKeysOp, rotateSopsOp, updateKeysOp } from './sops/ops';
 import { unwrapArtifactKey } from './team/unwrap';
 import { TEAM_SYNC_JOB, teamSyncOp } from './team/sync';
 import { sopsSyncOps } from './team/sopssync';
@@ -83,8 +84,11 @@ export class Service {
         rotate: rotateOp(ks),
         'sops-updatekeys': updateKeysOp(ks, kms, (source, recipients) => requireTrusted(home, ks(), source, recipients)),
         'sops-rotate': rotateSopsOp(ks, kms),
+        'sops-addkeys': addKeysOp(ks, kms),
         [TEAM_SYNC_JOB]: teamSyncOp(ks, { audit: (e) => this.audit.append(e), sops: () => teamSops }),
         [KEK_REWRAP_JOB]: kekRewrapOp(sharedVault),
+        encrypt: encryptOp(),
+        decrypt: decryptOp((header, file) => unwrapArtifactKey(ks(), header, file, { audit: (e) => this.audit.append(e) })),
       },
       (e) => this.audit.append(e),
     );

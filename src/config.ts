@@ -20,6 +20,8 @@ export interface Settings {
   autoStart: boolean;
   /** Save decrypted editors shortly after each change, so VS Code never backs up their plaintext. */
   decryptedAutoSave: boolean;
+  /** Open sops files decrypted whenever they are opened as text (as the sops extensions do). */
+  sopsOpenDecrypted: boolean;
 }
 
 export function settings(scope?: vscode.ConfigurationScope): Settings {
@@ -36,6 +38,7 @@ export function settings(scope?: vscode.ConfigurationScope): Settings {
     daemonHome: c.get<string>('daemon.home', ''),
     autoStart: c.get<boolean>('daemon.autoStart', true),
     decryptedAutoSave: c.get<boolean>('decrypted.autoSave', true),
+    sopsOpenDecrypted: c.get<boolean>('sops.openDecrypted', false),
   };
 }
 

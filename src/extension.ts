@@ -14,6 +14,11 @@ import type { Services } from './services';
 import { SCHEME, SopsFileSystem } from './sops/fs';
 import { PlaintextGuard } from './sops/guard';
 import { StatusBar } from './statusBar';
+import { AgeFileEditor } from './editor/ageEditor';
+import { registerHovers } from './editor/hover';
+import { SopsTabs } from './sops/tabs';
+import { putCliOnPath } from './terminal';
+import { watchWalkthrough } from './walkthrough';
 import { ArtifactsView } from './views/artifacts';
 import { KeysView } from './views/keys';
 import { EncryptOnSave } from './workspaces';
@@ -82,29 +87,31 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
 
   // Secret configs, decrypted in memory.
   const fs = new SopsFileSystem(conn, log, {
-    onDecrypted: (file, mac) => inventory.recordMac(file, mac),
+    onDecrypted: (file, mac) => {
+      inventory.recordMac(file, mac);
+      setContext('keyward.openedDecrypted', true);
+    },
     onSaved: () => services.refresh(),
   });
   const guard = new PlaintextGuard(context, log, () => settings().decryptedAutoSave);
-  context.subscriptions.push(fs, guard, vscode.workspace.registerFileSystemProvider(SCHEME, fs, { isCaseSensitive: true }));
+  const tabs = new SopsTabs(services, fs, () => settings().sopsOpenDecrypted);
+  context.subscriptions.push(fs, guard, tabs, vscode.workspace.registerFileSystemProvider(SCHEME, fs, { isCaseSensitive: true }), AgeFileEditor.register(services));
 
   // Diagnostics and quick fixes.
   const diagnostics = new SecretDiagnostics(conn, log);
   const scanCollection = vscode.languages.createDiagnosticCollection('keyward-scan');
-  context.subscriptions.push(diagnostics, scanCollection, ...registerQuickFixes(services, diagnostics));
+  context.subscriptions.push(diagnostics, scanCollection, ...registerQuickFixes(services, diagnostics), ...registerHovers(conn, diagnostics));
 
   // Commands.
   context.subscriptions.push(
-    ...registerArtifactCommands(services, fs),
+    ...registerArtifactCommands(services, fs, tabs),
     ...registerKeyCommands(services),
     ...registerToolCommands(services, scanCollection),
-    vscode.commands.registerCommand('keyward.walkthrough', () =>
-      vscode.commands.executeCommand('workbench.action.openWalkthrough', `${context.extension.id}#keyward.gettingStarted`, false),
-    ),
   );
 
-  // Encryption on save, and the status bar.
-  context.subscriptions.push(new EncryptOnSave(services), new StatusBar(conn));
+  // Encryption on save, the status bar, the walkthrough's progress, and `keyward` in terminals.
+  context.subscriptions.push(new EncryptOnSave(services), new StatusBar(conn), watchWalkthrough(services));
+  void putCliOnPath(context, log);
 
   // Refresh the views when encrypted files, policies or sops files change.
   const watcher = vscode.workspace.createFileSystemWatcher('**/{*.age,.keyward.yaml,.sops.yaml,*.yaml,*.yml,*.json,*.env,*.ini}');
@@ -120,6 +127,7 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
       if (affects(e, 'daemon.home', 'daemon.path')) {
         conn.disconnect('the daemon settings changed');
         conn.start();
+        void putCliOnPath(context, log);
       }
     }),
   );

@@ -2,11 +2,10 @@
 // folder (model files from `artifacts/status`, secret configs from sops files found in the
 // folder and `sops/info`), and the keys. Reloaded on demand and when files change; the views
 // only render it.
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ErrorCode, type ArtifactStatus, type KeyInfo, type KeyVersionInfo, type PolicyWarning, type SopsFileInfo, type SopsKeyPlan } from '../daemon/protocol';
+import { ErrorCode, type ArtifactDescription, type ArtifactStatus, type KeyInfo, type KeyVersionInfo, type PolicyWarning, type SopsFileInfo, type SopsKeyPlan } from '../daemon/protocol';
 import type { DaemonConnection } from './client/connection';
 import { describeError, isDaemonError } from './client/errors';
 import { isSopsText, SOPS_CANDIDATE_GLOB } from './sops/detect';
@@ -19,11 +18,6 @@ export interface ModelArtifact {
   mtime?: Date;
   /** Warnings found by the extension: keys due for rotation, the team policy out of step. */
   notes: string[];
-  /**
-   * A short fingerprint of the age header's MAC, which is keyed by the file key: it changes
-   * when the data key is rotated (and when recipients are rewrapped). Not a secret.
-   */
-  headerId?: string;
 }
 
 export interface SecretConfig {
@@ -68,6 +62,8 @@ export class InventoryStore implements vscode.Disposable {
   private readonly macSeen = new Map<string, boolean>();
   private readonly teamCache = new Map<string, { at: number; files: Map<string, string> }>();
   private forceTeam = false;
+  /** artifacts/describe results by path, valid while the file's size and mtime are the same. */
+  private readonly described = new Map<string, { sig: string; d: Promise<ArtifactDescription> }>();
   private readonly emitter = new vscode.EventEmitter<Inventory>();
   readonly onDidChange = this.emitter.event;
 
@@ -119,6 +115,21 @@ export class InventoryStore implements vscode.Disposable {
     if (this.macSeen.get(file) === verified) return;
     this.macSeen.set(file, verified);
     void this.refresh();
+  }
+
+  /**
+   * What a file is encrypted to, named, with its data key fingerprint (artifacts/describe),
+   * cached until the file changes. Rejects when the daemon cannot describe it.
+   */
+  async describe(file: string): Promise<ArtifactDescription> {
+    const st = await fsp.stat(file);
+    const sig = `${st.size}:${st.mtimeMs}:${this.data?.loadedAt.getTime() ?? 0}`;
+    const hit = this.described.get(file);
+    if (hit && hit.sig === sig) return hit.d;
+    const d = this.conn.call('artifactsDescribe', { path: file }, { timeoutMs: 60_000 });
+    this.described.set(file, { sig, d });
+    d.catch(() => this.described.delete(file));
+    return d;
   }
 
   findKeyVersion(ref: string): KeyVersionInfo | undefined {
@@ -176,8 +187,6 @@ export class InventoryStore implements vscode.Disposable {
         if (a.encrypted) {
           try {
             m.mtime = (await fsp.stat(a.path)).mtime;
-            const id = await headerId(a.path);
-            if (id) m.headerId = id;
           } catch {
             // gone since: the next refresh drops it
           }
@@ -298,19 +307,4 @@ export async function findSopsFiles(folder: vscode.WorkspaceFolder, token?: vsco
     }
   }
   return found.sort();
-}
-
-/** The fingerprint of a binary age file's header MAC (`--- <mac>` line), or undefined. */
-export async function headerId(file: string): Promise<string | undefined> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(64 * 1024);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const head = buf.subarray(0, bytesRead).toString('latin1');
-    if (!head.startsWith('age-encryption.org/v1\n')) return undefined;
-    const m = /\n--- ([A-Za-z0-9+/]{43})\n/.exec(head);
-    return m ? createHash('sha256').update(m[1]!).digest('hex').slice(0, 8) : undefined;
-  } finally {
-    await fh.close();
-  }
 }

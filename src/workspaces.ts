@@ -9,14 +9,18 @@ import { affects, settings } from './config';
 import { describeError, isDaemonError } from './client/errors';
 import { askTrust } from './trust';
 import type { Services } from './services';
+import { showError } from './commands/util';
+import { WatcherStatus } from './watcherStatus';
 
 export class EncryptOnSave implements vscode.Disposable {
   private readonly subs: vscode.Disposable[] = [];
   private readonly registered = new Set<string>();
   private warnedNoKeys = false;
+  private readonly status = new WatcherStatus();
 
   constructor(private readonly s: Services) {
     this.subs.push(
+      this.status,
       s.conn.onDidConnect(() => {
         this.registered.clear();
         void this.registerFolders();
@@ -56,6 +60,11 @@ export class EncryptOnSave implements vscode.Disposable {
   }
 
   private onEvent(p: WorkspaceEventParams): void {
+    this.status.onEvent(p);
+    if (p.kind === 'encrypting') {
+      if (!p.bytesDone) this.s.log.info(`encrypting: ${p.path}`);
+      return;
+    }
     this.s.log.info(`${p.kind}: ${p.path}${p.message ? ` (${p.message})` : ''}`);
     this.s.refresh();
     if (p.kind === 'flagged' && p.message.includes('you have not agreed to')) {
@@ -89,7 +98,7 @@ export class EncryptOnSave implements vscode.Disposable {
       this.s.log.info(`encrypted on save: ${r.output}`);
       this.s.refresh();
     } catch (e) {
-      void vscode.window.showErrorMessage(describeError(e, `Encrypting ${path.basename(doc.uri.fsPath)} on save`));
+      void showError(describeError(e, `Encrypting ${path.basename(doc.uri.fsPath)} on save`), e);
     }
   }
 

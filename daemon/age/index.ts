@@ -10,6 +10,7 @@ export {
   inspect,
   readHeader,
   reencryptFile,
+  refuseExisting,
   type DecryptFileOptions,
   type DecryptToWritableOptions,
   type EncryptFileOptions,

@@ -1,8 +1,10 @@
 import { JobProgressNotification, type JobInfo } from '../protocol';
-import { decryptRange } from '../age';
+import { decryptRange, parseRecipients } from '../age';
 import { dataSink } from '../datasink';
 import type { Handlers, Service } from '../service';
 import { unwrapArtifactKey } from '../team/unwrap';
+import { describeArtifact } from './describe';
+import type { DecryptJobParams, EncryptJobParams } from './transfer';
 
 /** Model artifacts (rewrap, rotate, range reads) and the jobs that change them. */
 export function artifactHandlers(svc: Service): Handlers {
@@ -10,6 +12,28 @@ export function artifactHandlers(svc: Service): Handlers {
     artifactsRewrap: (p, call) => svc.jobs.start('rewrap', p.files, p, call.client),
 
     artifactsRotate: (p, call) => svc.jobs.start('rotate', p.files, p, call.client),
+
+    artifactsEncrypt: (p, call) => {
+      // Keys become recipients now, so that the job (and its journal) holds public recipients only.
+      const fromKeys = svc.keystore.recipientsFor(p.keys);
+      const recipients = [...new Set([...p.recipients, ...fromKeys.map((k) => k.recipient)])];
+      parseRecipients(recipients); // a bad recipient fails the call, not every file
+      const params: EncryptJobParams = {
+        recipients,
+        keys: svc.keystore.refsForRecipients(recipients),
+        ...(p.outputs ? { outputs: p.outputs } : {}),
+        ...(p.armor ? { armor: true } : {}),
+        ...(p.overwrite ? { overwrite: true } : {}),
+      };
+      return svc.jobs.start('encrypt', p.files, params, call.client);
+    },
+
+    artifactsDecrypt: (p, call) => {
+      const params: DecryptJobParams = { ...(p.outputs ? { outputs: p.outputs } : {}), ...(p.overwrite ? { overwrite: true } : {}) };
+      return svc.jobs.start('decrypt', p.files, params, call.client);
+    },
+
+    artifactsDescribe: (p) => describeArtifact(p.path, svc.keystore),
 
     ageDecryptRange: async (p, call) => {
       let used = '';

@@ -15,9 +15,10 @@ import { Journal, type FileEvent, type JobSpec } from './journal';
  */
 export interface FileOp<P> {
   stage(file: string, params: P, ctx: StageContext): Promise<{ data: unknown } | { skip: string }>;
-  commit(file: string, data: unknown): Promise<{ bytes: number; detail?: string }>;
+  /** `key`: the key version used (audited with the file), when the work opened the file. */
+  commit(file: string, data: unknown): Promise<{ bytes: number; detail?: string; key?: string }>;
   /** Removes what a stage left behind when it is not going to be committed. */
-  discard(file: string, ctx: { jobId: string }): Promise<void>;
+  discard(file: string, ctx: { jobId: string; params: P }): Promise<void>;
   /** Default number of files worked on at once. */
   concurrency: number;
 }
@@ -40,6 +41,7 @@ interface Running {
   bytesDone: number;
   bytesTotal: number;
   errors: { file: string; error: string }[];
+  skipped: { file: string; reason: string }[];
   startedAt: string;
   endedAt?: string;
   current: Set<string>;
@@ -125,6 +127,7 @@ export class JobManager {
     const events = [...rep.files.values()];
     const count = (phase: string) => events.filter((e) => e.phase === phase).length;
     const failed = events.flatMap((e) => (e.phase === 'failed' ? [{ file: rep.spec.files[e.f] ?? '', error: e.error }] : []));
+    const skipped = events.flatMap((e) => (e.phase === 'skipped' ? [{ file: rep.spec.files[e.f] ?? '', reason: e.detail }] : []));
     const state: JobState = rep.ended === 'cancelled' ? 'cancelled' : rep.ended === null ? 'interrupted' : failed.length ? 'failed' : 'done';
     return {
       id,
@@ -138,6 +141,7 @@ export class JobManager {
       bytesDone: 0,
       current: [],
       errors: failed.slice(0, 50),
+      skipped: skipped.slice(0, 50),
       createdAt: rep.spec.createdAt,
     };
   }
@@ -199,6 +203,7 @@ export class JobManager {
       bytesDone: 0,
       bytesTotal: 0,
       errors: [],
+      skipped: [],
       startedAt: new Date().toISOString(),
       current: new Set(),
       listeners: new Set(),
@@ -228,7 +233,10 @@ export class JobManager {
       const prev = previous.get(i);
       if (prev?.phase === 'done' || prev?.phase === 'skipped') {
         r.filesDone += prev.phase === 'done' ? 1 : 0;
-        r.filesSkipped += prev.phase === 'skipped' ? 1 : 0;
+        if (prev.phase === 'skipped') {
+          r.filesSkipped++;
+          r.skipped.push({ file: spec.files[i]!, reason: prev.detail });
+        }
         r.bytesDone += await fileSize(spec.files[i]!);
         continue;
       }
@@ -245,7 +253,7 @@ export class JobManager {
         if (prev?.phase === 'staged') {
           data = prev.data; // staged before a crash: the commit is idempotent, redo it
         } else {
-          await op.discard(file, { jobId: spec.id }); // leftovers of an attempt cut short
+          await op.discard(file, { jobId: spec.id, params: spec.params }); // leftovers of an attempt cut short
           const staged = await op.stage(file, spec.params, {
             jobId: spec.id,
             signal: r.abort.signal,
@@ -258,6 +266,7 @@ export class JobManager {
           if ('skip' in staged) {
             await journal.append({ f: i, phase: 'skipped', detail: staged.skip });
             r.filesSkipped++;
+            r.skipped.push({ file, reason: staged.skip });
             return;
           }
           data = staged.data;
@@ -265,22 +274,23 @@ export class JobManager {
         }
         if (r.abort.signal.aborted) {
           // Staged but not committed: on cancel, roll back; on stop, the journal resumes it.
-          if (r.cancelRequested) await op.discard(file, { jobId: spec.id });
+          if (r.cancelRequested) await this.cancelled(op, file, spec);
           return;
         }
         const done = await op.commit(file, data);
         await journal.append({ f: i, phase: 'done', bytes: done.bytes, ...(done.detail ? { detail: done.detail } : {}) });
         r.filesDone++;
-        await this.audit({ event: `artifact.${spec.kind}`, outcome: 'ok', path: file, detail: done.detail ?? `job ${spec.id}` });
+        await this.audit({ event: `artifact.${spec.kind}`, outcome: 'ok', path: file, detail: done.detail ?? `job ${spec.id}`, ...(done.key ? { key: done.key } : {}) });
       } catch (e) {
         if (r.abort.signal.aborted) {
-          await op.discard(file, { jobId: spec.id }).catch(() => undefined);
+          if (r.cancelRequested) await this.cancelled(op, file, spec).catch(() => undefined);
+          else await op.discard(file, { jobId: spec.id, params: spec.params }).catch(() => undefined);
           return;
         }
         const msg = isKeywardError(e) ? (e.hint ? `${e.message} (${e.hint})` : e.message) : 'internal error';
         r.filesFailed++;
         r.errors.push({ file, error: msg });
-        await op.discard(file, { jobId: spec.id }).catch(() => undefined);
+        await op.discard(file, { jobId: spec.id, params: spec.params }).catch(() => undefined);
         await journal.append({ f: i, phase: 'failed', error: msg });
         await this.audit({ event: `artifact.${spec.kind}`, outcome: 'failed', path: file, detail: msg });
       } finally {
@@ -305,12 +315,18 @@ export class JobManager {
       await journal.append({ phase: r.cancelRequested ? 'cancelled' : 'finished' });
       await this.audit({
         event: `job.${spec.kind}.${r.state}`,
-        outcome: r.state === 'done' ? 'ok' : 'failed',
+        outcome: r.state === 'done' ? 'ok' : r.state === 'cancelled' ? 'cancelled' : 'failed',
         detail: `job ${spec.id}: ${r.filesDone} done, ${r.filesFailed} failed, ${r.filesSkipped} skipped`,
       });
     }
     r.endedAt = new Date().toISOString();
     if (!this.disposed) emit(true);
+  }
+
+  /** A file the user's cancel caught mid-way: what its work wrote is removed, and the log says so. */
+  private async cancelled(op: FileOp<unknown>, file: string, spec: JobSpec): Promise<void> {
+    await op.discard(file, { jobId: spec.id, params: spec.params });
+    await this.audit({ event: `artifact.${spec.kind}`, outcome: 'cancelled', path: file, detail: `job ${spec.id}: cancelled before it was done; nothing of it was kept` });
   }
 
   private info(r: Running): JobInfo {
@@ -323,9 +339,11 @@ export class JobManager {
       filesFailed: r.filesFailed,
       filesSkipped: r.filesSkipped,
       bytesTotal: r.bytesTotal,
-      bytesDone: Math.min(r.bytesDone, r.bytesTotal),
+      // A pipe's size is unknown (0): its bytes are counted as they come.
+      bytesDone: r.bytesTotal > 0 ? Math.min(r.bytesDone, r.bytesTotal) : r.bytesDone,
       current: [...r.current],
       errors: r.errors.slice(0, 50),
+      skipped: r.skipped.slice(0, 50),
       createdAt: r.spec.createdAt,
       ...(r.endedAt ? { endedAt: r.endedAt } : {}),
     };

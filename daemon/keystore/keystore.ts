@@ -289,16 +289,21 @@ export class Keystore {
   /**
    * Every key version of this keystore that opens a header, newest first, with its state:
    * for reports (`keyward status`), which must show an old version that still opens a file.
-   * Each file key is wiped as soon as it is unwrapped. Throws as unwrapFileKey does when none
-   * opens it.
+   * Each file key is wiped as soon as it is unwrapped (after `peek`, given the first one, has
+   * looked at it: for a fingerprint or the recipients Keyward recorded, never to keep). Throws
+   * as unwrapFileKey does when none opens it.
    */
-  async openers(header: Uint8Array): Promise<{ ref: string; state: KeyVersionRecord['state'] }[]> {
+  async openers(header: Uint8Array, peek?: (fileKey: Uint8Array) => void): Promise<{ ref: string; state: KeyVersionRecord['state'] }[]> {
     const out: { ref: string; state: KeyVersionRecord['state'] }[] = [];
     // Plugin identities are not tried: a report must not ask for a touch or a PIN.
     await this.eachOpener(
       header,
       ({ fileKey, ref, state }) => {
-        fileKey.fill(0);
+        try {
+          if (out.length === 0) peek?.(fileKey);
+        } finally {
+          fileKey.fill(0);
+        }
         out.push({ ref, state });
         return false;
       },

@@ -18,6 +18,7 @@ import { trustMethods } from './trust';
 import { runtimeMethods } from './runtime';
 import { execMethods } from './exec';
 import { auditMethods, AuditHeadSchema } from './audit';
+import { artifactMethods } from './artifacts';
 
 export * from './jobs';
 export * from './workspace';
@@ -27,6 +28,7 @@ export * from './trust';
 export * from './runtime';
 export * from './exec';
 export * from './audit';
+export * from './artifacts';
 
 // ---- methods -------------------------------------------------------------------------------
 
@@ -200,6 +202,7 @@ export const methods = {
   ...runtimeMethods,
   ...execMethods,
   ...auditMethods,
+  ...artifactMethods,
 } as const;
 
 /** Notification from the daemon to the client that asked for `age/decrypt` without an output. */

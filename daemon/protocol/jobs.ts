@@ -20,6 +20,8 @@ export interface JobInfo {
   current: string[];
   /** Per-file failures (the first 50): paths and short reasons, never secrets. */
   errors: { file: string; error: string }[];
+  /** Files left as they were, and why (the first 50): "keys already match .sops.yaml", ... */
+  skipped?: { file: string; reason: string }[];
   createdAt: string;
   endedAt?: string;
 }

@@ -86,7 +86,8 @@ export interface AuditRecordView {
   seq: number;
   ts: string;
   event: string;
-  outcome: 'ok' | 'refused' | 'failed';
+  /** `cancelled`: the user stopped the work; what it had written was removed. */
+  outcome: 'ok' | 'refused' | 'failed' | 'cancelled';
   key?: string;
   path?: string;
   detail?: string;

@@ -160,4 +160,22 @@ export const sopsMethods = {
     params: z.strictObject({ paths: Paths, addAge: z.array(RecipientString).max(256).optional(), removeAge: z.array(RecipientString).max(256).optional() }),
     result: {} as JobInfo,
   },
+  /**
+   * Adds age recipients to every sops file under `paths`, header only: the data key stays and is
+   * wrapped to them too; values are untouched. A job. (Removing a recipient needs sops/rotate.)
+   */
+  sopsAddKeys: {
+    name: 'sops/addKeys',
+    params: z.strictObject({ paths: Paths, addAge: z.array(RecipientString).min(1).max(256) }),
+    result: {} as JobInfo,
+  },
+  /**
+   * Replaces age recipients in the `.sops.yaml` that applies to `path` (after a key rotation),
+   * keeping its comments, anchors and other rules. `changed` is 0 when none was listed there.
+   */
+  sopsReplaceRecipients: {
+    name: 'sops/replaceRecipients',
+    params: z.strictObject({ path: AbsPath, replace: z.array(z.strictObject({ from: RecipientString, to: RecipientString })).min(1).max(256) }),
+    result: {} as { config?: string; changed: number },
+  },
 } as const;

@@ -142,10 +142,13 @@ export interface WorkspaceEventParams {
   /** The plaintext file concerned (or `.keyward.yaml` for policy errors). */
   path: string;
   /**
-   * `encrypted`: `path.age` was written; `removed`: the plaintext was deleted after its
+   * `encrypting`: the watcher started (or goes on) encrypting `path`; `encrypted`: `path.age` was written; `removed`: the plaintext was deleted after its
    * encrypted copy verified; `flagged`: a protected file was left unencrypted (the message
    * says why: no recipients, a newer `.age` exists, ...); `error`: something failed.
    */
-  kind: 'encrypted' | 'removed' | 'flagged' | 'error';
+  kind: 'encrypting' | 'encrypted' | 'removed' | 'flagged' | 'error';
   message: string;
+  /** `encrypting`: plaintext bytes encrypted so far, of `bytesTotal` (sent when it starts, then about every half second). */
+  bytesDone?: number;
+  bytesTotal?: number;
 }

@@ -12,6 +12,9 @@ import type { KeyGroup, KeyServices } from './keys';
 import type { SopsMetadata } from './metadata';
 import { planKeys } from './ops';
 import { transitUri } from '../kms/vault';
+import { lookupConfigFile } from './config';
+import { replaceRecipients } from './replace';
+import * as path from 'node:path';
 import type { SopsFormat } from './store';
 
 export function sopsHandlers(svc: Service): Handlers {
@@ -154,7 +157,25 @@ export function sopsHandlers(svc: Service): Handlers {
 
     sopsRotate: async (p, call) =>
       svc.jobs.start('sops-rotate', await nonEmpty(p.paths), { ...(p.addAge ? { addAge: p.addAge } : {}), ...(p.removeAge ? { removeAge: p.removeAge } : {}) }, call.client),
+
+    sopsAddKeys: async (p, call) => svc.jobs.start('sops-addkeys', await nonEmpty(p.paths), { addAge: p.addAge }, call.client),
+
+    sopsReplaceRecipients: async (p, call) => {
+      const config = (await lookupConfigFile((await isDir(p.path)) ? p.path : path.dirname(p.path))).path;
+      if (!config) return { changed: 0 };
+      const changed = await replaceRecipients(config, p.replace);
+      if (changed) await svc.record({ event: 'sops.config', outcome: 'ok', path: config, client: call.client, detail: `${changed} recipient(s) replaced` });
+      return { config, changed };
+    },
   };
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await fsp.stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function nonEmpty(paths: string[]): Promise<string[]> {

@@ -108,12 +108,49 @@ export function rotateSopsOp(ks: () => Keystore, kms: () => SopsKmsClient | unde
     if (groups.length !== 1 && p.addAge?.length) {
       throw new KeywardError(ErrorCode.InvalidInput, `${file} has ${groups.length} key groups`, 'add recipients to key groups through .sops.yaml and keyward sops updatekeys');
     }
-    const target: KeyGroupSpec[] = groups.map((g, i) => ({
-      age: [...g.keys.flatMap((k) => (k.type === 'age' && !p.removeAge?.includes(k.recipient) ? [k.recipient] : [])), ...(i === 0 ? (p.addAge ?? []) : [])],
-      kms: g.keys.flatMap((k) => (k.type === 'kms' ? [{ arn: k.arn, ...(k.role ? { role: k.role } : {}), ...(k.context ? { context: k.context } : {}), ...(k.awsProfile ? { awsProfile: k.awsProfile } : {}) }] : [])),
-    }));
+    const target: KeyGroupSpec[] = groups.map((g, i) => {
+      const spec = specOf(g);
+      // A recipient the file has already is not wrapped to twice.
+      return { ...spec, age: [...new Set([...spec.age.filter((r) => !p.removeAge?.includes(r)), ...(i === 0 ? (p.addAge ?? []) : [])])] };
+    });
     return rotate(opened, services, { keyGroups: target, ...(opened.metadata.shamirThreshold ? { shamirThreshold: opened.metadata.shamirThreshold } : {}) });
   });
+}
+
+export interface SopsAddKeysParams {
+  addAge: string[];
+}
+
+/**
+ * Adds age recipients to every file, header only: the same data key, wrapped to them too (values
+ * untouched, as `sops updatekeys` does). Adding keeps the key; removing needs a new one (rotate).
+ */
+export function addKeysOp(ks: () => Keystore, kms: () => SopsKmsClient | undefined): FileOp<SopsAddKeysParams> {
+  return stageOp(ks, kms, async (file, bytes, p, services) => {
+    const format = formatOf(file);
+    const groups = readInfo(bytes, format).keyGroups;
+    const have = new Set(idsOf(groups));
+    const add = p.addAge.filter((r) => !have.has(r));
+    if (add.length === 0) return { skip: 'already encrypted to these keys' };
+    if (groups.length !== 1) {
+      throw new KeywardError(ErrorCode.InvalidInput, `${file} has ${groups.length} key groups`, 'add recipients to key groups through .sops.yaml and keyward sops updatekeys');
+    }
+    const other = groups[0]!.keys.find((k) => k.type !== 'age' && k.type !== 'kms' && k.type !== 'hc_vault');
+    if (other) throw new KeywardError(ErrorCode.InvalidInput, `${file} has a ${other.type} master key, which Keyward cannot wrap to`, 'add the recipients with sops itself (sops updatekeys)');
+    const opened = await openFile(bytes, format, services, {});
+    const target: KeyGroupSpec[] = [{ ...specOf(groups[0]!), age: [...specOf(groups[0]!).age, ...add] }];
+    return updateKeys(opened, { keyGroups: target, ...(opened.metadata.shamirThreshold ? { shamirThreshold: opened.metadata.shamirThreshold } : {}) }, services);
+  });
+}
+
+/** A key group as a spec to encrypt to (age recipients, KMS and Vault transit keys; others cannot be re-wrapped). */
+function specOf(g: KeyGroup): KeyGroupSpec {
+  const vault = g.keys.flatMap((k) => (k.type === 'hc_vault' ? [transitUri(k)] : []));
+  return {
+    age: g.keys.flatMap((k) => (k.type === 'age' ? [k.recipient] : [])),
+    kms: g.keys.flatMap((k) => (k.type === 'kms' ? [{ arn: k.arn, ...(k.role ? { role: k.role } : {}), ...(k.context ? { context: k.context } : {}), ...(k.awsProfile ? { awsProfile: k.awsProfile } : {}) }] : [])),
+    ...(vault.length ? { vault } : {}),
+  };
 }
 
 /**

@@ -147,6 +147,10 @@ class Run {
     const signal = AbortSignal.any([job.signal, changed.signal]);
     const hash = createHash('sha256');
     const refs = recipients.flatMap((r) => (r.ref ? [r.ref] : []));
+    // Progress for clients (the editor's status bar): at the start, then at most twice a second.
+    const progress = (bytesDone: number) => this.ctx.emit({ root: job.root, path: job.abs, kind: 'encrypting', message: `encrypting ${this.name}`, bytesDone, bytesTotal: sig.size });
+    let lastProgress = Date.now();
+    progress(0);
     try {
       await encryptArtifact({
         input: readHashed(job.abs, sig, hash, () => changed.abort()),
@@ -155,6 +159,11 @@ class Run {
         keys: refs,
         overwrite,
         signal,
+        onProgress: (done) => {
+          if (Date.now() - lastProgress < 500) return;
+          lastProgress = Date.now();
+          progress(done);
+        },
       });
     } catch (e) {
       if (signal.aborted) return 'changed'; // nothing was committed: encryptFile checks the signal before its rename

@@ -1,21 +1,38 @@
-// Commands on encrypted artifacts: Encrypt File, Open Decrypted, Rotate Data Key, Rewrap
-// Recipients, Sync Team Recipients, Reveal, and the conflict helpers of the decrypted view.
+// Commands on encrypted artifacts: Encrypt File, Decrypt to…, Open Decrypted, Show Encrypted
+// File, Rotate Data Key, Rewrap Recipients, Update .sops.yaml and Re-encrypt, Sync Team
+// Recipients, Reveal, and the conflict helpers of the decrypted view. Long work runs as daemon
+// jobs (jobs.ts): progress in percent and bytes, and a Cancel that stops it.
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { JobInfo } from '../../daemon/protocol';
+import { ErrorCode, type JobInfo } from '../../daemon/protocol';
+import { isDaemonError } from '../client/errors';
+import { askTrust } from '../trust';
+import { settings } from '../config';
+import { AGE_EDITOR } from '../editor/ageEditor';
+import { count, displayPath } from '../format';
 import { jobSummary, runJob } from '../jobs';
 import type { Services } from '../services';
-import { decryptedUri, DISK_QUERY, SCHEME, type SopsFileSystem } from '../sops/fs';
 import { formatOf } from '../sops/detect';
-import { settings } from '../config';
-import { confirmed, filesOf, isSopsFile, partition, pickArtifacts, pickKeys, register } from './util';
+import { decryptedUri, DISK_QUERY, encryptedUri, SCHEME, type SopsFileSystem } from '../sops/fs';
+import type { SopsTabs } from '../sops/tabs';
+import { confirmed, filesOf, isSopsFile, partition, pickArtifacts, pickRecipients, register, showError, type Recipients } from './util';
 
-export function registerArtifactCommands(s: Services, fs: SopsFileSystem): vscode.Disposable[] {
+export function registerArtifactCommands(s: Services, fs: SopsFileSystem, tabs: SopsTabs): vscode.Disposable[] {
   return [
-    register(s, 'keyward.encryptFile', 'Encrypting', (arg, more) => encryptFile(s, filesOf(arg, more))),
-    register(s, 'keyward.openDecrypted', 'Opening decrypted', (arg, more) => openDecrypted(s, filesOf(arg, more))),
+    register(s, 'keyward.encryptFile', 'Encrypting', (arg, more) => encryptFile(s, arg, more)),
+    register(s, 'keyward.decryptTo', 'Decrypting', (arg, more) => decryptTo(s, arg, more)),
+    register(s, 'keyward.openDecrypted', 'Opening decrypted', (arg, more) => openDecrypted(s, fs, filesOf(arg, more))),
+    register(s, 'keyward.openRaw', 'Showing the encrypted file', async (arg) => {
+      const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+      if (!uri) return;
+      const file = uri.scheme === SCHEME ? encryptedUri(uri) : uri;
+      tabs.allowRaw(file.fsPath);
+      await vscode.commands.executeCommand('vscode.openWith', file, 'default');
+    }),
     register(s, 'keyward.rotateDataKey', 'Rotating the data key', (arg, more) => rotateDataKey(s, filesOf(arg, more), confirmed(arg))),
     register(s, 'keyward.rewrapRecipients', 'Rewrapping', (arg, more) => rewrap(s, filesOf(arg, more))),
+    register(s, 'keyward.fixSopsRecipients', 'Updating .sops.yaml', (arg) => fixSopsRecipients(s, arg)),
     register(s, 'keyward.syncTeamRecipients', 'Syncing team recipients', (arg) => syncTeam(s, arg)),
     register(s, 'keyward.reveal', 'Revealing', async (arg) => {
       const file = filesOf(arg, undefined)[0];
@@ -41,7 +58,57 @@ export function registerArtifactCommands(s: Services, fs: SopsFileSystem): vscod
   ];
 }
 
-async function encryptFile(s: Services, files: string[]): Promise<void> {
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function names(files: string[]): string {
+  return files.length === 1 ? path.basename(files[0]!) : `${files.length} files`;
+}
+
+/**
+ * Where each file's encrypted copy goes: FILE.age, unless it exists, in which case the user says
+ * whether to replace it or choose another name, before being asked anything else.
+ */
+async function encryptOutputs(files: string[], yes: boolean): Promise<{ outputs: Record<string, string>; overwrite: boolean } | undefined> {
+  const outputs: Record<string, string> = {};
+  let overwrite = false;
+  for (const f of files) {
+    const out = `${f}.age`;
+    if (!(await exists(out))) continue;
+    if (yes) {
+      overwrite = true;
+      continue;
+    }
+    const replace = 'Replace';
+    const other = 'Choose Another…';
+    const pick = await vscode.window.showWarningMessage(
+      `${path.basename(out)} already exists.`,
+      { modal: true, detail: `Replace it with a new encryption of ${path.basename(f)}, or write the encrypted copy under another name. Nothing is asked or written before you choose.` },
+      replace,
+      other,
+    );
+    if (pick === replace) overwrite = true;
+    else if (pick === other) {
+      const chosen = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(path.dirname(f), `${path.basename(f)}.new.age`)), title: `Encrypt ${path.basename(f)} to…`, saveLabel: 'Encrypt Here' });
+      if (!chosen) return undefined;
+      outputs[f] = chosen.fsPath;
+      // The save dialog has asked about replacing it already.
+      if (await exists(chosen.fsPath)) overwrite = true;
+    } else return undefined;
+  }
+  return { outputs, overwrite };
+}
+
+async function encryptFile(s: Services, arg: unknown, more: unknown): Promise<void> {
+  let files = filesOf(arg, more);
+  const yes = confirmed(arg);
+  const scripted = arg as Partial<Recipients> | undefined;
   if (files.length === 0) {
     const picked = await vscode.window.showOpenDialog({ canSelectMany: true, title: 'Encrypt which files?', openLabel: 'Encrypt' });
     if (!picked) return;
@@ -51,61 +118,153 @@ async function encryptFile(s: Services, files: string[]): Promise<void> {
   if (files.length === 0) throw new Error('these files are encrypted already');
   const configs = files.filter((f) => formatOf(f) !== undefined);
   let asSops = false;
-  if (configs.length === files.length) {
+  if (configs.length === files.length && !yes) {
     const choice = await vscode.window.showQuickPick(
       [
         { label: 'As a sops secret config', description: 'value by value: keys stay readable, diffs stay small; sops -d opens it', sops: true },
         { label: 'As an age file', description: 'the whole file, to FILE.age; age -d opens it', sops: false },
       ],
-      { title: `Encrypt ${files.length === 1 ? path.basename(files[0]!) : `${files.length} files`}` },
+      { title: `Encrypt ${names(files)}` },
     );
     if (!choice) return;
     asSops = choice.sops;
   }
-  if (asSops) {
-    const items: (vscode.QuickPickItem & { keys?: string[] })[] = [{ label: 'Use the .sops.yaml creation rules', description: 'the recipients your team configured for this path' }, { label: 'Choose keys…', keys: [] }];
-    const how = await vscode.window.showQuickPick(items, { title: 'Encrypt to whom?' });
-    if (!how) return;
-    let keys: string[] | undefined;
-    if (how.keys) {
-      keys = await pickKeys(s, 'Encrypt to which keys?', { many: true, activeOnly: true });
-      if (!keys) return;
-    }
-    for (const f of files) {
-      await s.conn.call('sopsEncrypt', { path: f, inPlace: true, ...(keys ? { age: keys } : {}) }, { timeoutMs: 120_000 });
-    }
-    s.refresh();
-    void vscode.window.showInformationMessage(`Encrypted ${files.map((f) => path.basename(f)).join(', ')} in place with sops. Open it with "Keyward: Open Decrypted".`);
+  if (asSops) return encryptSops(s, files);
+
+  const placed = await encryptOutputs(files, yes);
+  if (!placed) return;
+  const who: Recipients | undefined =
+    scripted?.keys || scripted?.recipients
+      ? { keys: scripted.keys ?? [], recipients: scripted.recipients ?? [] }
+      : await pickRecipients(s, `Encrypt ${names(files)} to whom?`, { activeOnly: true, preselect: settings().defaultKeys });
+  if (!who) return;
+  const out = await runJob(
+    s.conn,
+    `Encrypting ${names(files)}`,
+    () => s.conn.call('artifactsEncrypt', { files, keys: who.keys, recipients: who.recipients, ...(Object.keys(placed.outputs).length ? { outputs: placed.outputs } : {}), ...(placed.overwrite ? { overwrite: true } : {}) }),
+    s.log,
+  );
+  s.refresh();
+  const j = out.job;
+  if (j.state === 'done' && j.filesFailed === 0) {
+    const written = files.map((f) => path.basename(placed.outputs[f] ?? `${f}.age`));
+    const reveal = 'Reveal in Explorer';
+    void vscode.window
+      .showInformationMessage(
+        `Encrypted to ${written.join(', ')} (${count(who.keys.length + who.recipients.length, 'recipient')}). The plaintext is still there: keep it out of git (.gitignore), or let a .keyward.yaml rule with "plaintext: remove" delete it.`,
+        reveal,
+      )
+      .then((p) => p && vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(placed.outputs[files[0]!] ?? `${files[0]!}.age`)));
     return;
   }
-  const defaults = settings().defaultKeys;
-  const keys = await pickKeys(s, 'Encrypt to which keys?', { many: true, activeOnly: true, preselect: defaults });
-  if (!keys) return;
-  const done: string[] = [];
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Encrypting', cancellable: true }, async (progress, token) => {
-    for (const f of files) {
-      if (token.isCancellationRequested) break;
-      progress.report({ message: path.basename(f), increment: 100 / files.length });
-      const r = await s.conn.call('ageEncrypt', { input: f, output: `${f}.age`, keys, recipients: [] }, { timeoutMs: 0, token });
-      done.push(r.output);
-    }
-  });
-  s.refresh();
-  if (done.length) {
-    void vscode.window.showInformationMessage(
-      `Encrypted to ${done.map((f) => path.basename(f)).join(', ')}. The plaintext is still there: keep it out of git (.gitignore), or let a .keyward.yaml rule with "plaintext: remove" delete it.`,
-    );
-  }
+  reportJob(`Encrypting ${names(files)}`, j);
 }
 
-async function openDecrypted(s: Services, files: string[]): Promise<void> {
+async function encryptSops(s: Services, files: string[]): Promise<void> {
+  const items: (vscode.QuickPickItem & { choose?: boolean })[] = [
+    { label: 'Use the .sops.yaml creation rules', description: 'the recipients your team configured for this path' },
+    { label: 'Choose keys or paste recipients…', choose: true },
+  ];
+  const how = await vscode.window.showQuickPick(items, { title: 'Encrypt to whom?' });
+  if (!how) return;
+  let age: string[] | undefined;
+  if (how.choose) {
+    const who = await pickRecipients(s, 'Encrypt to whom?', { activeOnly: true });
+    if (!who) return;
+    age = [...who.keys, ...who.recipients];
+  }
+  for (const f of files) {
+    const encrypt = () => s.conn.call('sopsEncrypt', { path: f, inPlace: true, ...(age ? { age } : {}) }, { timeoutMs: 120_000 });
+    // .sops.yaml names recipients you have not agreed to: the consent dialog, then again.
+    await encrypt().catch(async (e: unknown) => {
+      if (isDaemonError(e, ErrorCode.Untrusted) && (await askTrust(s.conn, f))) return encrypt();
+      throw e;
+    });
+  }
+  s.refresh();
+  const open = 'Open Decrypted';
+  void vscode.window.showInformationMessage(`Encrypted ${files.map((f) => path.basename(f)).join(', ')} in place with sops.`, open).then((p) => p && vscode.commands.executeCommand('keyward.openDecrypted', vscode.Uri.file(files[0]!)));
+}
+
+/**
+ * Decrypts age files to plaintext files the user names (a model for local use), as a job with
+ * progress and cancel. Scripted: `{ files, output?, yes? }`.
+ */
+async function decryptTo(s: Services, arg: unknown, more: unknown): Promise<void> {
+  const scripted = arg as { output?: string } | undefined;
+  let files = filesOf(arg, more).filter((f) => f.endsWith('.age'));
+  if (files.length === 0) {
+    files = (await pickArtifacts(s, 'Decrypt which files?', (k) => k === 'model')) ?? [];
+    if (files.length === 0) return;
+  }
+  const outputs: Record<string, string> = {};
+  let overwrite = confirmed(arg);
+  if (files.length === 1) {
+    const f = files[0]!;
+    let out = scripted?.output;
+    if (!out) {
+      const suggested = await suggestPlaintextPath(s, f);
+      const picked = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(suggested), title: `Decrypt ${path.basename(f)} to…`, saveLabel: 'Decrypt' });
+      if (!picked) return;
+      out = picked.fsPath;
+      // The save dialog asked before choosing an existing file.
+      if (await exists(out)) overwrite = true;
+    }
+    outputs[f] = out;
+  } else {
+    const folder = scripted?.output ? [vscode.Uri.file(scripted.output)] : await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, title: `Decrypt ${files.length} files into which folder?`, openLabel: 'Decrypt Here' });
+    if (!folder?.[0]) return;
+    for (const f of files) outputs[f] = path.join(folder[0].fsPath, path.basename(f, '.age'));
+    const existing = [];
+    for (const o of Object.values(outputs)) if (await exists(o)) existing.push(path.basename(o));
+    if (existing.length && !overwrite) {
+      const ok = await vscode.window.showWarningMessage(`${count(existing.length, 'file')} exist already (${existing.slice(0, 3).join(', ')}). Replace them?`, { modal: true }, 'Replace');
+      if (ok !== 'Replace') return;
+      overwrite = true;
+    }
+  }
+  const out = await runJob(s.conn, `Decrypting ${names(files)}`, () => s.conn.call('artifactsDecrypt', { files, outputs, ...(overwrite ? { overwrite: true } : {}) }), s.log);
+  s.refresh();
+  const j = out.job;
+  if (j.state === 'done' && j.filesFailed === 0) {
+    const first = Object.values(outputs)[0]!;
+    const reveal = 'Reveal in Explorer';
+    void vscode.window
+      .showInformationMessage(`Decrypted ${names(files)} to ${displayPath(first)}${files.length > 1 ? ' and beside it' : ''}. This copy is plaintext: keep it out of git, and delete it when you are done.`, reveal)
+      .then((p) => p && vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(first)));
+    return;
+  }
+  reportJob(`Decrypting ${names(files)}`, j);
+}
+
+/**
+ * Beside the .age file, unless a `plaintext: remove` rule protects that path (the daemon would
+ * delete the decrypted copy again): then in the folder's parent, named so nobody mistakes it.
+ */
+async function suggestPlaintextPath(s: Services, file: string): Promise<string> {
+  const plain = file.slice(0, -4);
+  const model = s.inventory.current?.folders.flatMap((f) => f.models).find((m) => m.status.path === file);
+  if (model?.status.rule?.plaintext === 'remove') {
+    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file));
+    return path.join(path.dirname(folder?.uri.fsPath ?? path.dirname(plain)), path.basename(plain));
+  }
+  return (await exists(plain)) ? path.join(path.dirname(plain), `decrypted-${path.basename(plain)}`) : plain;
+}
+
+async function openDecrypted(s: Services, fs: SopsFileSystem, files: string[]): Promise<void> {
   if (files.length === 0) {
     files = (await pickArtifacts(s, 'Open which secret configs decrypted?', (k) => k === 'sops')) ?? [];
     if (files.length === 0) return;
   }
   for (const f of files) {
-    if (f.endsWith('.age')) throw new Error(`${path.basename(f)} is an age file (a model or other binary): decrypt it with keyward decrypt in a terminal; only sops secret configs open in the editor`);
+    if (f.endsWith('.age')) {
+      // A model or other binary: its summary, with Decrypt to… (it does not open as text).
+      await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(f), AGE_EDITOR);
+      continue;
+    }
     if (!(await isSopsFile(f))) throw new Error(`${path.basename(f)} is not a sops file: encrypt it first (Keyward: Encrypt File)`);
+    // Decrypt first, so that a failure is Keyward's message with its buttons, not an editor error.
+    await fs.prefetch(f);
     const doc = await vscode.workspace.openTextDocument(decryptedUri(vscode.Uri.file(f)));
     await vscode.window.showTextDocument(doc, { preview: false });
   }
@@ -119,11 +278,13 @@ async function rotateDataKey(s: Services, files: string[], yes: boolean): Promis
   const p = await partition(files);
   if (p.other.length) throw new Error(`not encrypted: ${p.other.map((f) => path.basename(f)).join(', ')}`);
   const n = files.length;
-  const ok = yes ? 'Rotate' : await vscode.window.showWarningMessage(
-    `Rotate the data key of ${n === 1 ? path.basename(files[0]!) : `${n} files`}? Each gets a new random key and its content is re-encrypted, to the same recipients.`,
-    { modal: true },
-    'Rotate',
-  );
+  const ok = yes
+    ? 'Rotate'
+    : await vscode.window.showWarningMessage(
+        `Rotate the data key of ${n === 1 ? path.basename(files[0]!) : `${n} files`}? Each gets a new random key and its content is re-encrypted, to the same recipients.`,
+        { modal: true },
+        'Rotate',
+      );
   if (ok !== 'Rotate') return;
   const outcomes: { what: string; job: JobInfo }[] = [];
   if (p.age.length) {
@@ -138,6 +299,12 @@ async function rotateDataKey(s: Services, files: string[], yes: boolean): Promis
   report(outcomes);
 }
 
+async function recipientsOf(s: Services, who: Recipients): Promise<string[]> {
+  const out = [...who.recipients];
+  for (const k of who.keys) out.push((await s.conn.call('keysExport', { ref: k })).recipient);
+  return [...new Set(out)];
+}
+
 async function rewrap(s: Services, files: string[]): Promise<void> {
   if (files.length === 0) {
     files = (await pickArtifacts(s, 'Rewrap which files?')) ?? [];
@@ -145,47 +312,132 @@ async function rewrap(s: Services, files: string[]): Promise<void> {
   }
   const p = await partition(files);
   if (p.other.length) throw new Error(`not encrypted: ${p.other.map((f) => path.basename(f)).join(', ')}`);
-  type Action = vscode.QuickPickItem & { id: 'add' | 'remove' | 'set' | 'policy' };
-  const actions: Action[] = [
-    { id: 'add', label: 'Add keys', description: 'they can open the files too (header only, payload untouched)' },
-    { id: 'remove', label: 'Remove keys', description: 'they can no longer open new copies; rotate the data key too if they kept old ones' },
-    { id: 'set', label: 'Set the keys', description: 'exactly these keys open the files' },
+  // Each label says what will really happen to these files.
+  const actions: (vscode.QuickPickItem & { id: 'add' | 'remove' | 'set' | 'policy' })[] = [
+    { id: 'add', label: 'Add keys', description: 'header only: the data key and the encrypted content stay as they are' },
+    {
+      id: 'remove',
+      label: 'Remove keys',
+      description: p.sops.length
+        ? p.age.length
+          ? 'age files: header only (rotate too if they kept a copy); sops files: a new data key'
+          : 'sops files get a new data key, so a copy they kept opens nothing new'
+        : 'header only: rotate the data key too if they kept a copy',
+    },
   ];
-  if (p.sops.length) actions.push({ id: 'policy', label: 'Apply .sops.yaml', description: 'bring sops files in line with their creation rules (sops updatekeys)' });
-  const action = await vscode.window.showQuickPick(actions, { title: `Rewrap ${files.length === 1 ? path.basename(files[0]!) : `${files.length} files`}` });
+  if (!p.sops.length) actions.push({ id: 'set', label: 'Set the keys', description: 'header only: exactly these keys open the files' });
+  if (p.sops.length) actions.push({ id: 'policy', label: 'Apply .sops.yaml', description: 'header only: master keys as the creation rules say (sops updatekeys)' });
+  const action = await vscode.window.showQuickPick(actions, { title: `Rewrap ${names(files)}` });
   if (!action) return;
   const outcomes: { what: string; job: JobInfo }[] = [];
   if (action.id === 'policy') {
+    // Recipients .sops.yaml names and you have not agreed to: asked once, before the job.
+    const byDir = new Map(p.sops.map((f) => [path.dirname(f), f]));
+    for (const f of byDir.values()) await askTrust(s.conn, f);
     const r = await runJob(s.conn, 'Applying .sops.yaml', () => s.conn.call('sopsUpdateKeys', { paths: p.sops }), s.log);
-    outcomes.push({ what: 'Recipient update (sops)', job: r.job });
+    outcomes.push({ what: 'Recipient update (sops, header only)', job: r.job });
   } else {
-    const keys = await pickKeys(s, action.id === 'add' ? 'Add which keys?' : action.id === 'remove' ? 'Remove which keys?' : 'Which keys should open the files?', { many: true, activeOnly: action.id !== 'remove' });
-    if (!keys) return;
+    const who = await pickRecipients(s, action.id === 'add' ? 'Add whom?' : action.id === 'remove' ? 'Remove whom?' : 'Which keys should open the files?', { activeOnly: action.id !== 'remove' });
+    if (!who) return;
     if (p.age.length) {
-      const params = action.id === 'add' ? { addKeys: keys } : action.id === 'remove' ? { removeKeys: keys } : { setKeys: keys };
-      const r = await runJob(s.conn, 'Rewrapping', () => s.conn.call('artifactsRewrap', { files: p.age, ...params }), s.log);
-      outcomes.push({ what: 'Rewrap', job: r.job });
+      const params =
+        action.id === 'add'
+          ? { addKeys: who.keys, add: who.recipients }
+          : action.id === 'remove'
+            ? { removeKeys: who.keys, remove: who.recipients }
+            : { setKeys: who.keys, setRecipients: who.recipients };
+      const r = await runJob(s.conn, 'Rewrapping (header only)', () => s.conn.call('artifactsRewrap', { files: p.age, ...params }), s.log);
+      outcomes.push({ what: 'Rewrap (header only)', job: r.job });
     }
     if (p.sops.length) {
-      if (action.id === 'set') throw new Error('for sops files, set the recipients in .sops.yaml and choose "Apply .sops.yaml"');
-      const recipients: string[] = [];
-      for (const k of keys) recipients.push((await s.conn.call('keysExport', { ref: k })).recipient);
-      const params = action.id === 'add' ? { addAge: recipients } : { removeAge: recipients };
-      // sops changes master keys with a new data key (as `sops rotate --add-age`).
-      const r = await runJob(s.conn, 'Changing sops recipients', () => s.conn.call('sopsRotate', { paths: p.sops, ...params }), s.log);
-      outcomes.push({ what: 'Recipient change (sops)', job: r.job });
+      const recipients = await recipientsOf(s, who);
+      if (action.id === 'add') {
+        const r = await runJob(s.conn, 'Adding keys (header only)', () => s.conn.call('sopsAddKeys', { paths: p.sops, addAge: recipients }), s.log);
+        outcomes.push({ what: 'Keys added (sops, header only)', job: r.job });
+      } else {
+        // Removing needs a new data key: the removed holder may have kept the old one.
+        const r = await runJob(s.conn, 'Removing keys (new data key)', () => s.conn.call('sopsRotate', { paths: p.sops, removeAge: recipients }), s.log);
+        outcomes.push({ what: 'Keys removed (sops, new data key)', job: r.job });
+      }
     }
   }
   s.refresh();
   report(outcomes);
 }
 
-function report(outcomes: { what: string; job: JobInfo }[]): void {
-  for (const o of outcomes) {
-    const r = jobSummary(o.what, o.job);
-    if (r.ok) void vscode.window.showInformationMessage(r.text);
-    else void vscode.window.showErrorMessage(r.text, 'Show Log').then((p) => p && vscode.commands.executeCommand('keyward.showLog'));
+/**
+ * After a key rotation: secret configs still encrypted to the old version (deactivated, or
+ * worse). Replaces it by the key's current version in `.sops.yaml` and re-encrypts each file with
+ * a new data key to the current version. Arg: a tree item of the warning, `{ files }`, or nothing
+ * (every secret config of the workspace that needs it).
+ */
+async function fixSopsRecipients(s: Services, arg: unknown): Promise<void> {
+  const inv = await s.inventory.refresh();
+  const wanted = new Set(filesOf(arg, undefined).filter((f) => !f.endsWith('.age')));
+  const byRef = new Map(inv.keys.flatMap((k) => k.versions.map((v) => [v.ref, { key: k, v }] as const)));
+  const plan: { file: string; pairs: { from: string; to: string; move: string }[] }[] = [];
+  const problems: string[] = [];
+  for (const c of inv.folders.flatMap((f) => f.secrets)) {
+    if (wanted.size && !wanted.has(c.path)) continue;
+    const pairs: { from: string; to: string; move: string }[] = [];
+    for (const k of c.info?.keyGroups.flat() ?? []) {
+      const e = k.ref ? byRef.get(k.ref) : undefined;
+      if (!e || e.v.state === 'active') continue;
+      const current = e.key.current;
+      if (!current || current.state !== 'active' || current.ref === e.v.ref) {
+        problems.push(`${displayPath(c.path)}: ${e.v.ref} has no active successor (rotate ${e.key.name} first)`);
+        continue;
+      }
+      pairs.push({ from: e.v.recipient, to: current.recipient, move: `${e.v.ref} → ${current.ref}` });
+    }
+    if (pairs.length) plan.push({ file: c.path, pairs });
   }
+  if (plan.length === 0) {
+    void vscode.window.showInformationMessage(problems.length ? `Nothing to re-encrypt: ${problems[0]}.` : 'Every secret config is encrypted to current key versions: nothing to do.');
+    return;
+  }
+  const all = plan.flatMap((x) => x.pairs);
+  const moves = [...new Set(all.map((x) => x.move))];
+  if (!confirmed(arg)) {
+    const go = 'Update and Re-encrypt';
+    const ok = await vscode.window.showWarningMessage(
+      `Update .sops.yaml and re-encrypt ${count(plan.length, 'secret config')}?`,
+      { modal: true, detail: `${moves.join(', ')} in .sops.yaml, so new files go to the current version; then each file gets a new data key, encrypted to it (the old version no longer opens them).${problems.length ? `\n${problems[0]}.` : ''}` },
+      go,
+    );
+    if (ok !== go) return;
+  }
+  const replace = [...new Map(all.map((x) => [x.from, { from: x.from, to: x.to }])).values()];
+  let configs = 0;
+  const seen = new Set<string>();
+  for (const x of plan) {
+    const r = await s.conn.call('sopsReplaceRecipients', { path: x.file, replace });
+    if (r.config && !seen.has(r.config)) {
+      seen.add(r.config);
+      configs += r.changed;
+    }
+  }
+  const out = await runJob(
+    s.conn,
+    `Re-encrypting ${names(plan.map((x) => x.file))}`,
+    () => s.conn.call('sopsRotate', { paths: plan.map((x) => x.file), addAge: [...new Set(all.map((x) => x.to))], removeAge: [...new Set(all.map((x) => x.from))] }),
+    s.log,
+  );
+  s.refresh();
+  const sum = jobSummary(`${configs ? `Updated .sops.yaml (${count(configs, 'place')}) and re-encrypted` : 'Re-encrypted'} to ${moves.map((m) => m.split(' → ')[1]).join(', ')}`, out.job);
+  if (sum.ok) void vscode.window.showInformationMessage(sum.text);
+  else void showError(sum.text);
+}
+
+function reportJob(what: string, j: JobInfo): void {
+  const r = jobSummary(what, j);
+  if (j.state === 'cancelled') void vscode.window.showInformationMessage(r.text);
+  else if (r.ok) void vscode.window.showInformationMessage(r.text);
+  else void showError(r.text);
+}
+
+function report(outcomes: { what: string; job: JobInfo }[]): void {
+  for (const o of outcomes) reportJob(o.what, o.job);
 }
 
 /**
@@ -207,7 +459,7 @@ async function syncTeam(s: Services, arg: unknown): Promise<void> {
   const changes = sum.rewrap + sum.rotate + sum.updatekeys;
   const problems = plan.problems.map((p) => `${p.subject}: ${p.problem}`);
   if (changes === 0) {
-    void vscode.window.showInformationMessage(`Every artifact already follows the team policy (${sum.files} files).${problems.length ? ` ${problems.length} problem(s): ${problems[0]}` : ''}`);
+    void vscode.window.showInformationMessage(`Every artifact already follows the team policy (${count(sum.files, 'file')}).${problems.length ? ` ${count(problems.length, 'problem')}: ${problems[0]}` : ''}`);
     return;
   }
   if (!scripted?.yes) {
@@ -216,7 +468,7 @@ async function syncTeam(s: Services, arg: unknown): Promise<void> {
       ...problems.slice(0, 5),
       ...plan.notes.slice(0, 3),
     ].join('\n');
-    const ok = await vscode.window.showWarningMessage(`Sync ${changes} file${changes === 1 ? '' : 's'} with the team policy?`, { modal: true, detail }, 'Sync');
+    const ok = await vscode.window.showWarningMessage(`Sync ${count(changes, 'file')} with the team policy?`, { modal: true, detail }, 'Sync');
     if (ok !== 'Sync') return;
   }
   let started: { job?: JobInfo; sopsConfigWritten: boolean } | undefined;
@@ -233,4 +485,3 @@ async function syncTeam(s: Services, arg: unknown): Promise<void> {
   s.refresh();
   report([{ what: `Team sync${started?.sopsConfigWritten ? ' (.sops.yaml updated)' : ''}`, job: out.job }]);
 }
-

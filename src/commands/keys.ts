@@ -1,11 +1,13 @@
-// Commands on keys: Generate, Import, Export Public Key, Copy Recipient, Rotate Identity,
-// Unlock Keystore. Secret keys never reach the extension: export is public only.
+// Commands on keys: Generate, Import, Export Public Key, Copy Recipient, Rotate Identity, the
+// lifecycle (activate, suspend, mark compromised, destroy) and Unlock Keystore. Secret keys never
+// reach the extension: export is public only.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { KeyName } from '../../daemon/protocol';
+import { KeyName, type KeyVersionInfo } from '../../daemon/protocol';
+import { count } from '../format';
 import { jobSummary, runJob } from '../jobs';
 import type { Services } from '../services';
-import { keyNameOf, keyRefOf, pickKeys, register } from './util';
+import { confirmed, keyNameOf, keyRefOf, pickKeys, register } from './util';
 
 export function registerKeyCommands(s: Services): vscode.Disposable[] {
   return [
@@ -15,6 +17,10 @@ export function registerKeyCommands(s: Services): vscode.Disposable[] {
     register(s, 'keyward.copyRecipient', 'Copying the recipient', (arg) => copyRecipient(s, arg)),
     register(s, 'keyward.rotateIdentity', 'Rotating the identity', (arg) => rotateIdentity(s, arg)),
     register(s, 'keyward.unlockKeystore', 'Unlocking the keystore', () => unlockKeystore(s)),
+    register(s, 'keyward.activateKey', 'Activating the key', (arg) => setState(s, arg, 'active')),
+    register(s, 'keyward.suspendKey', 'Suspending the key', (arg) => setState(s, arg, 'suspended')),
+    register(s, 'keyward.markCompromised', 'Marking the key compromised', (arg) => markCompromised(s, arg)),
+    register(s, 'keyward.destroyKey', 'Destroying the key', (arg) => destroyKey(s, arg)),
   ];
 }
 
@@ -132,10 +138,94 @@ async function rotateIdentity(s: Services, arg: unknown): Promise<void> {
   }
   await s.conn.call('keysSetState', { ref: previous, state: 'deactivated', reason: `rotated to ${r.key.ref}` });
   s.refresh();
-  const sopsNote = inv.folders.some((f) => f.secrets.some((c) => c.info?.keyGroups.flat().some((k) => k.ref === previous)))
-    ? ' Secret configs encrypted to it keep working (it still decrypts); update .sops.yaml and run "Rewrap Recipients → Apply .sops.yaml" to move them.'
-    : '';
-  void vscode.window.showInformationMessage(`${name} is now ${r.key.ref}; ${previous} decrypts only. ${files.length} file${files.length === 1 ? '' : 's'} rewrapped.${sopsNote}`);
+  const configs = inv.folders.flatMap((f) => f.secrets).filter((c) => c.info?.keyGroups.flat().some((k) => k.ref === previous));
+  const done = `${name} is now ${r.key.ref}; ${previous} decrypts only. ${count(files.length, 'model file')} rewrapped.`;
+  if (!configs.length) {
+    void vscode.window.showInformationMessage(done);
+    return;
+  }
+  // Secret configs still open with the old version (it decrypts), but new ones should not go to it.
+  const fix = 'Update .sops.yaml and Re-encrypt';
+  const pick = await vscode.window.showInformationMessage(`${done} ${count(configs.length, 'secret config')} ${configs.length === 1 ? 'is' : 'are'} still encrypted to ${previous}.`, fix);
+  if (pick === fix) await vscode.commands.executeCommand('keyward.fixSopsRecipients', { files: configs.map((c) => c.path) });
+}
+
+/** The key version a command was invoked on (a version or key node, `name@vN`, or asked for). */
+async function versionOf(s: Services, arg: unknown, title: string): Promise<KeyVersionInfo | undefined> {
+  const scripted = (arg as { ref?: string } | undefined)?.ref;
+  const ref = scripted ?? keyRefOf(arg) ?? (await pickKeys(s, title))?.[0];
+  if (!ref) return undefined;
+  const keys = (await s.conn.call('keysList', {})).keys;
+  for (const k of keys) {
+    if (k.name === ref && k.current) return k.current;
+    const v = k.versions.find((x) => x.ref === ref);
+    if (v) return v;
+  }
+  throw new Error(`no key version ${ref}`);
+}
+
+async function setState(s: Services, arg: unknown, state: 'active' | 'suspended'): Promise<void> {
+  const v = await versionOf(s, arg, state === 'active' ? 'Activate which key?' : 'Suspend which key?');
+  if (!v) return;
+  if (state === 'suspended' && !confirmed(arg)) {
+    const ok = await vscode.window.showWarningMessage(
+      `Suspend ${v.ref}?`,
+      { modal: true, detail: 'A suspended key neither encrypts nor decrypts until it is activated again: files only it opens cannot be opened meanwhile. Nothing is deleted.' },
+      'Suspend',
+    );
+    if (ok !== 'Suspend') return;
+  }
+  const r = await s.conn.call('keysSetState', { ref: v.ref, state });
+  s.refresh();
+  void vscode.window.showInformationMessage(state === 'active' ? `${r.key.ref} is active: it encrypts and decrypts again.` : `${r.key.ref} is suspended: it neither encrypts nor decrypts until you activate it.`);
+}
+
+async function markCompromised(s: Services, arg: unknown): Promise<void> {
+  const v = await versionOf(s, arg, 'Which key is compromised?');
+  if (!v) return;
+  const scripted = arg as { reason?: string } | undefined;
+  const reason =
+    scripted?.reason ??
+    (await vscode.window.showInputBox({
+      title: `Mark ${v.ref} compromised`,
+      prompt: 'What happened? (kept in the audit log: a lost laptop, a key pasted in a chat…)',
+      placeHolder: 'laptop stolen on 2026-05-02',
+      validateInput: (x) => (x.trim().length >= 3 ? undefined : 'Say briefly what happened'),
+      ignoreFocusOut: true,
+    }));
+  if (!reason) return;
+  const r = await s.conn.call('keysSetState', { ref: v.ref, state: 'compromised', reason: reason.trim() });
+  s.refresh();
+  // A compromised key may still decrypt (to recover data), never encrypt: what it opens must move.
+  const rotate = 'Rotate Identity';
+  const rotateData = 'Rotate Data Keys';
+  const pick = await vscode.window.showWarningMessage(
+    `${r.key.ref} is marked compromised: it no longer encrypts. Whoever holds it can open files encrypted to it: rotate ${v.name} to a new version, then rotate the data keys of those files.`,
+    rotate,
+    rotateData,
+  );
+  if (pick === rotate) await vscode.commands.executeCommand('keyward.rotateIdentity', v.name);
+  else if (pick === rotateData) await vscode.commands.executeCommand('keyward.rotateDataKey');
+}
+
+async function destroyKey(s: Services, arg: unknown): Promise<void> {
+  const v = await versionOf(s, arg, 'Destroy which key version?');
+  if (!v) return;
+  const inv = s.inventory.current;
+  const only = (inv?.folders.flatMap((f) => f.models) ?? []).filter((m) => m.status.keys.length === 1 && m.status.keys[0] === v.ref).map((m) => path.basename(m.status.path));
+  const typed =
+    (arg as { confirm?: string } | undefined)?.confirm ??
+    (await vscode.window.showInputBox({
+      title: `Destroy ${v.ref}`,
+      prompt: `Deletes the secret key from your keychain for good: whatever only it protects can never be decrypted again${only.length ? ` (here: ${only.slice(0, 3).join(', ')}${only.length > 3 ? ` and ${only.length - 3} more` : ''})` : ''}. Type ${v.ref} to confirm.`,
+      placeHolder: v.ref,
+      validateInput: (x) => (x === v.ref ? undefined : `Type ${v.ref} exactly to destroy it`),
+      ignoreFocusOut: true,
+    }));
+  if (typed !== v.ref) return;
+  const r = await s.conn.call('keysDestroy', { ref: v.ref });
+  s.refresh();
+  void vscode.window.showInformationMessage(`${r.key.ref} is destroyed: its secret key is gone from the keychain, and the audit log records it.`);
 }
 
 async function unlockKeystore(s: Services): Promise<void> {

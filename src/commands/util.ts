@@ -2,7 +2,7 @@
 // a command's arguments (a tree item, an Explorer selection, nothing) into files.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ErrorCode } from '../../daemon/protocol';
+import { ErrorCode, type KeyInfo } from '../../daemon/protocol';
 import { describeError, isDaemonError } from '../client/errors';
 import type { Services } from '../services';
 import type { ArtifactNode } from '../views/artifacts';
@@ -25,14 +25,41 @@ export function register(s: Services, id: string, title: string, fn: (...args: u
   });
 }
 
+/**
+ * The daemon's hints name CLI commands (its CLI users read them too): each gets the button of the
+ * VS Code command that does the same, so nobody has to find a terminal for it.
+ */
+const HINT_COMMANDS: readonly [RegExp, string, string][] = [
+  [/keyward keys import/, 'Import Key', 'keyward.importKey'],
+  [/keyward keys rotate/, 'Rotate Identity', 'keyward.rotateIdentity'],
+  [/keyward keys (state|list)/, 'Show Keys', 'keyward.keys.focus'],
+  [/keyward (sops updatekeys|rewrap)/, 'Rewrap Recipients', 'keyward.rewrapRecipients'],
+  [/keyward (rotate|sops rotate)/, 'Rotate Data Key', 'keyward.rotateDataKey'],
+  [/keyward decrypt/, 'Decrypt to…', 'keyward.decryptTo'],
+  [/keyward encrypt/, 'Encrypt File', 'keyward.encryptFile'],
+  [/keyward hook/, 'Install Pre-commit Hook', 'keyward.installHook'],
+  [/keyward scan/, 'Scan Workspace', 'keyward.scanWorkspace'],
+  [/keyward audit/, 'Show Audit Log', 'keyward.showAuditLog'],
+  [/keyward daemon/, 'Restart Daemon', 'keyward.restartDaemon'],
+];
+
+/** Buttons for an error: by its code, then by the CLI commands its text names. */
+export function errorActions(message: string, e?: unknown): { label: string; command: string }[] {
+  const out: { label: string; command: string }[] = [];
+  const add = (label: string, command: string): void => {
+    if (!out.some((x) => x.label === label)) out.push({ label, command });
+  };
+  if (isDaemonError(e, ErrorCode.KeystoreLocked)) add('Unlock Keystore', 'keyward.unlockKeystore');
+  if (isDaemonError(e, ErrorCode.DaemonUnavailable) || isDaemonError(e, ErrorCode.Unauthorized) || isDaemonError(e, ErrorCode.MethodNotFound)) add('Restart Daemon', 'keyward.restartDaemon');
+  if (isDaemonError(e, ErrorCode.DecryptFailed)) add('Import Key', 'keyward.importKey');
+  for (const [re, label, command] of HINT_COMMANDS) if (re.test(message)) add(label, command);
+  return out.slice(0, 2);
+}
+
 export async function showError(message: string, e?: unknown): Promise<void> {
-  const actions: string[] = [];
-  if (isDaemonError(e, ErrorCode.KeystoreLocked)) actions.push('Unlock Keystore');
-  if (isDaemonError(e, ErrorCode.DaemonUnavailable) || isDaemonError(e, ErrorCode.Unauthorized) || isDaemonError(e, ErrorCode.MethodNotFound)) actions.push('Restart Daemon');
-  if (isDaemonError(e, ErrorCode.DecryptFailed)) actions.push('Import Key');
-  actions.push('Show Log');
-  const pick = await vscode.window.showErrorMessage(message, ...actions);
-  const cmd = { 'Unlock Keystore': 'keyward.unlockKeystore', 'Restart Daemon': 'keyward.restartDaemon', 'Import Key': 'keyward.importKey', 'Show Log': 'keyward.showLog' }[pick ?? ''];
+  const actions = [...errorActions(message, e), { label: 'Show Log', command: 'keyward.showLog' }];
+  const pick = await vscode.window.showErrorMessage(message, ...actions.map((a) => a.label));
+  const cmd = actions.find((a) => a.label === pick)?.command;
   if (cmd) await vscode.commands.executeCommand(cmd);
 }
 
@@ -48,6 +75,7 @@ export function filesOf(arg: unknown, more: unknown): string[] {
     const node = x as ArtifactNode | undefined;
     if (node?.type === 'model') out.push(node.item.status.encrypted ? node.item.status.path : node.item.status.plaintext);
     else if (node?.type === 'secret') out.push(node.item.path);
+    else if (node?.type === 'detail' && node.file) out.push(node.file);
   };
   const scripted = arg as { files?: unknown } | undefined;
   if (scripted && Array.isArray(scripted.files)) {
@@ -133,17 +161,79 @@ export async function pickKeys(s: Services, title: string, opts: { many?: boolea
     if ((await vscode.window.showWarningMessage('Your keystore has no usable key yet.', gen)) === gen) await vscode.commands.executeCommand('keyward.generateKey');
     return undefined;
   }
-  const items = keys.map((k) => ({
-    label: k.name,
-    description: k.current ? `${k.current.ref} · ${k.current.state}${k.current.kind === 'mlkem768x25519' ? ' · post-quantum' : ''}` : 'no usable version',
-    picked: opts.preselect?.includes(k.name) ?? false,
-  }));
+  const items = keys.map((k) => keyItem(k, opts.preselect));
   if (opts.many) {
     const picked = await vscode.window.showQuickPick(items, { canPickMany: true, title });
     return picked?.length ? picked.map((p) => p.label) : undefined;
   }
   const one = await vscode.window.showQuickPick(items, { title });
   return one ? [one.label] : undefined;
+}
+
+function keyItem(k: KeyInfo, preselect?: string[]): vscode.QuickPickItem {
+  return {
+    label: k.name,
+    description: k.current ? `${k.current.ref} · ${k.current.state}${k.current.kind === 'mlkem768x25519' ? ' · post-quantum' : ''}` : 'no usable version',
+    picked: preselect?.includes(k.name) ?? false,
+  };
+}
+
+/** Whom to encrypt to: keys of the keystore, and recipients pasted in (a teammate's `age1...`). */
+export interface Recipients {
+  keys: string[];
+  recipients: string[];
+}
+
+const RECIPIENT = /^age1[0-9a-z]{20,}$/;
+
+/** The age recipients in pasted text (separated by spaces, commas or lines), or undefined if anything else is in it. */
+export function pastedRecipients(text: string): string[] | undefined {
+  const parts = text.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+  if (parts.length === 0 || !parts.every((p) => RECIPIENT.test(p))) return undefined;
+  return [...new Set(parts)];
+}
+
+/**
+ * Picks keys from the keystore, or takes recipients pasted into the box (`age1...`,
+ * `age1pq1...`): a teammate can be added without a key of theirs in this keystore.
+ */
+export async function pickRecipients(s: Services, title: string, opts: { preselect?: string[]; activeOnly?: boolean } = {}): Promise<Recipients | undefined> {
+  const keys = (await s.conn.call('keysList', {})).keys.filter((k) => !opts.activeOnly || k.current?.state === 'active');
+  type Item = vscode.QuickPickItem & { recipient?: string };
+  const keyItems: Item[] = keys.map((k) => keyItem(k, opts.preselect));
+  const qp = vscode.window.createQuickPick<Item>();
+  qp.title = title;
+  qp.canSelectMany = true;
+  qp.placeholder = keys.length ? 'Select keys, or paste a recipient (age1…) to add someone else' : 'Paste a recipient (age1…): your keystore has no usable key';
+  qp.items = keyItems;
+  qp.selectedItems = keyItems.filter((i) => i.picked);
+  const pasted: Item[] = [];
+  const onValue = (v: string): void => {
+    const rs = pastedRecipients(v) ?? [];
+    const fresh = rs.filter((r) => !pasted.some((p) => p.recipient === r) && !keys.some((k) => k.versions.some((x) => x.recipient === r)));
+    if (!fresh.length) return;
+    const selected = qp.selectedItems;
+    for (const r of fresh) pasted.push({ label: `$(person-add) ${r.slice(0, 16)}…${r.slice(-6)}`, description: 'recipient pasted in', detail: r, recipient: r, alwaysShow: true });
+    qp.items = [...pasted, ...keyItems];
+    qp.selectedItems = [...selected, ...pasted.filter((p) => fresh.includes(p.recipient!))];
+    qp.value = '';
+  };
+  try {
+    return await new Promise<Recipients | undefined>((resolve) => {
+      qp.onDidChangeValue(onValue);
+      qp.onDidAccept(() => {
+        onValue(qp.value);
+        const chosen = qp.selectedItems;
+        if (chosen.length === 0) return;
+        resolve({ keys: chosen.filter((c) => !c.recipient).map((c) => c.label), recipients: chosen.flatMap((c) => (c.recipient ? [c.recipient] : [])) });
+        qp.hide();
+      });
+      qp.onDidHide(() => resolve(undefined));
+      qp.show();
+    });
+  } finally {
+    qp.dispose();
+  }
 }
 
 /** Whether a scripted call asked to skip confirmations: `{ files, yes: true }`. */

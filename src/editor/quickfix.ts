@@ -8,12 +8,14 @@ import type { ScanTextFinding } from '../../daemon/protocol/scan';
 import { settings } from '../config';
 import { describeError } from '../client/errors';
 import type { Services } from '../services';
+import { showError } from '../commands/util';
 import { formatOf } from '../sops/detect';
 import { SOURCE, type SecretDiagnostics } from './diagnostics';
 
 export const MOVE_COMMAND = 'keyward.fix.moveToSecrets';
 export const ALLOW_COMMAND = 'keyward.fix.allowHere';
 export const BASELINE_COMMAND = 'keyward.fix.addToBaseline';
+export const MOVE_ALL_COMMAND = 'keyward.fix.moveAllToSecrets';
 
 export interface FixArgs {
   uri: string;
@@ -52,6 +54,11 @@ export class SecretQuickFixes implements vscode.CodeActionProvider {
         out.push(base);
       }
     }
+    if (out.length && findings.length > 1) {
+      const all = new vscode.CodeAction(`Fix all in this file: move the ${findings.length} secrets to ${settings(doc.uri).secretsFile}`, vscode.CodeActionKind.QuickFix);
+      all.command = { command: MOVE_ALL_COMMAND, title: all.title, arguments: [{ uri: doc.uri.toString() }] };
+      out.push(all);
+    }
     return out;
   }
 }
@@ -70,7 +77,15 @@ export function registerQuickFixes(s: Services, diags: SecretDiagnostics): vscod
         const { doc, f } = await find(a);
         await moveToSecrets(s, diags, doc, f);
       } catch (e) {
-        void vscode.window.showErrorMessage(describeError(e, 'Moving the secret'));
+        void showError(describeError(e, 'Moving the secret'), e);
+      }
+    }),
+    vscode.commands.registerCommand(MOVE_ALL_COMMAND, async (a: { uri: string }) => {
+      try {
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(a.uri));
+        await moveAllToSecrets(s, diags, doc);
+      } catch (e) {
+        void showError(describeError(e, 'Moving the secrets'), e);
       }
     }),
     vscode.commands.registerCommand(ALLOW_COMMAND, async (a: FixArgs) => {
@@ -79,7 +94,7 @@ export function registerQuickFixes(s: Services, diags: SecretDiagnostics): vscod
         await allowHere(doc, f);
         diags.forget(doc.uri, f.fingerprint);
       } catch (e) {
-        void vscode.window.showErrorMessage(describeError(e, 'Adding the comment'));
+        void showError(describeError(e, 'Adding the comment'), e);
       }
     }),
     vscode.commands.registerCommand(BASELINE_COMMAND, async (a: FixArgs) => {
@@ -89,7 +104,7 @@ export function registerQuickFixes(s: Services, diags: SecretDiagnostics): vscod
         diags.forget(doc.uri, f.fingerprint);
         void vscode.window.showInformationMessage(`Accepted in ${path.basename(file)}: commit it so that the pre-commit hook and your team accept it too.`);
       } catch (e) {
-        void vscode.window.showErrorMessage(describeError(e, 'Updating the baseline'));
+        void showError(describeError(e, 'Updating the baseline'), e);
       }
     }),
   ];
@@ -102,37 +117,67 @@ function rangeOf(f: ScanTextFinding): vscode.Range {
 // ---- move to the encrypted secrets file -------------------------------------------------------
 
 async function moveToSecrets(s: Services, diags: SecretDiagnostics, doc: vscode.TextDocument, f: ScanTextFinding): Promise<void> {
+  const moved = await moveFindings(s, diags, doc, [f]);
+  if (!moved.length) return;
+  void vscode.window.showInformationMessage(`Moved the secret to ${moved[0]!.file} as ${moved[0]!.name} (encrypted). Run your program with it in the environment: sops exec-env ${moved[0]!.file} '<command>'. Revoke and replace the secret if it was ever committed.`);
+}
+
+/** Fix all in the file: every finding moved, in one edit of the document. */
+async function moveAllToSecrets(s: Services, diags: SecretDiagnostics, doc: vscode.TextDocument): Promise<void> {
+  const findings = diags.findingsOf(doc.uri);
+  if (!findings.length) throw new Error('no hardcoded secret left in this file');
+  const moved = await moveFindings(s, diags, doc, findings);
+  if (!moved.length) return;
+  void vscode.window.showInformationMessage(`Moved ${moved.length} secret${moved.length === 1 ? '' : 's'} to ${moved[0]!.file} (encrypted): ${moved.map((m) => m.name).join(', ')}. Revoke and replace any that were ever committed.`);
+}
+
+/**
+ * Stores each finding's value in the workspace's encrypted secrets file, then replaces every
+ * literal by its lookup in one edit (from the end of the document, so earlier ranges hold).
+ */
+async function moveFindings(s: Services, diags: SecretDiagnostics, doc: vscode.TextDocument, findings: ScanTextFinding[]): Promise<{ name: string; file: string }[]> {
   const folder = vscode.workspace.getWorkspaceFolder(doc.uri) ?? vscode.workspace.workspaceFolders?.[0];
   if (!folder || folder.uri.scheme !== 'file') throw new Error('open a folder first: the secrets file lives in the workspace folder');
   const cfg = settings(doc.uri);
   const secretsPath = path.resolve(folder.uri.fsPath, cfg.secretsFile);
   const format = formatOf(secretsPath);
-  const range = rangeOf(f);
-  const value = doc.getText(range);
-  const name = await freeName(s, secretsPath, secretName(doc, range, f.ruleId), value);
-  const set = (age?: string[]) =>
-    s.conn.call('sopsSet', { path: secretsPath, keyPath: [name], valueJson: JSON.stringify(value), create: true, ...(format ? { format } : {}), ...(age?.length ? { age } : {}) }, { timeoutMs: 60_000 });
-  try {
-    await set(cfg.defaultKeys.length ? cfg.defaultKeys : undefined);
-  } catch (e) {
-    // No creation rule in .sops.yaml for this path, and no default keys: ask which keys.
-    const keys = await pickKeysForNewFile(s, describeError(e));
-    if (!keys) return;
-    await set(keys);
+  let age: string[] | undefined = cfg.defaultKeys.length ? cfg.defaultKeys : undefined;
+  const names: { f: ScanTextFinding; name: string }[] = [];
+  const taken = new Set<string>();
+  for (const f of findings) {
+    const range = rangeOf(f);
+    const value = doc.getText(range);
+    let name = await freeName(s, secretsPath, secretName(doc, range, f.ruleId), value);
+    for (let i = 2; taken.has(name); i++) name = `${name.replace(/_\d+$/, '')}_${i}`;
+    taken.add(name);
+    const set = () =>
+      s.conn.call('sopsSet', { path: secretsPath, keyPath: [name], valueJson: JSON.stringify(value), create: true, ...(format ? { format } : {}), ...(age?.length ? { age } : {}) }, { timeoutMs: 60_000 });
+    try {
+      await set();
+    } catch (e) {
+      if (age) throw e;
+      // No creation rule in .sops.yaml for this path, and no default keys: ask which keys, once.
+      age = await pickKeysForNewFile(s, describeError(e));
+      if (!age) return [];
+      await set();
+    }
+    names.push({ f, name });
   }
   const edit = new vscode.WorkspaceEdit();
-  const { replaceRange, replacement } = lookupEdit(doc, range, name);
-  edit.replace(doc.uri, replaceRange, replacement);
+  for (const { f, name } of [...names].sort((a, b) => b.f.range.startLine - a.f.range.startLine || b.f.range.startCol - a.f.range.startCol)) {
+    const { replaceRange, replacement } = lookupEdit(doc, rangeOf(f), name);
+    edit.replace(doc.uri, replaceRange, replacement);
+  }
   const imp = importEdit(doc);
   if (imp) edit.insert(doc.uri, imp.at, imp.text);
   const wasDirty = doc.isDirty;
   if (!(await vscode.workspace.applyEdit(edit))) throw new Error('the editor refused the edit');
-  diags.forget(doc.uri, f.fingerprint);
+  for (const { f } of names) diags.forget(doc.uri, f.fingerprint);
   // The literal must leave the disk too: save a document that had no other unsaved changes.
   if (!wasDirty && doc.uri.scheme === 'file') await doc.save();
   s.refresh();
   const rel = path.relative(folder.uri.fsPath, secretsPath);
-  void vscode.window.showInformationMessage(`Moved the secret to ${rel} as ${name} (encrypted). Run your program with it in the environment: sops exec-env ${rel} '<command>'. Rotate the secret if it was ever committed.`);
+  return names.map((n) => ({ name: n.name, file: rel }));
 }
 
 /** A key name for the secret: the assigned variable's, else the rule's, in UPPER_SNAKE_CASE. */

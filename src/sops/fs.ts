@@ -6,7 +6,7 @@
 import { promises as fsp, watch as fsWatch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ErrorCode, type SopsRevision } from '../../daemon/protocol';
+import { ErrorCode, type ResultOf, type SopsRevision } from '../../daemon/protocol';
 import type { DaemonConnection } from '../client/connection';
 import { describeError, isDaemonError } from '../client/errors';
 import { formatOf } from './detect';
@@ -24,6 +24,23 @@ export function decryptedUri(file: vscode.Uri): vscode.Uri {
 export function encryptedUri(uri: vscode.Uri): vscode.Uri {
   return vscode.Uri.file(uri.path);
 }
+
+/**
+ * A failure VS Code shows to the user. VS Code prints a provider's error as `<name>: <message>`,
+ * and its own FileSystemError's name is "NoPermissions (FileSystemError)": an internal that means
+ * nothing to anyone. This one reads "Keyward: <what failed and what to do>". FileNotFound stays a
+ * FileSystemError, which VS Code acts on (it offers to create the file).
+ */
+export function fsError(message: string): Error {
+  const e = new Error(message);
+  e.name = 'Keyward';
+  return e;
+}
+
+type DecryptResult = ResultOf<'sopsDecrypt'>;
+
+/** How long a decryption made by a command (prefetch) waits for the editor to read it. */
+const PREFETCH_MS = 30_000;
 
 interface OpenState {
   revision: SopsRevision;
@@ -44,6 +61,7 @@ export class SopsFileSystem implements vscode.FileSystemProvider, vscode.Disposa
   readonly onDidChangeFile = this.emitter.event;
   private readonly open = new Map<string, OpenState>();
   private readonly watchers = new Map<string, { w: FSWatcher; n: number }>();
+  private readonly prefetched = new Map<string, { at: number; r: DecryptResult; size: number; mtime: number }>();
 
   constructor(
     private readonly conn: DaemonConnection,
@@ -55,6 +73,7 @@ export class SopsFileSystem implements vscode.FileSystemProvider, vscode.Disposa
     for (const { w } of this.watchers.values()) w.close();
     this.watchers.clear();
     this.open.clear();
+    this.prefetched.clear();
     this.emitter.dispose();
   }
 
@@ -81,18 +100,38 @@ export class SopsFileSystem implements vscode.FileSystemProvider, vscode.Disposa
     };
   }
 
+  /**
+   * Decrypts a file for an editor about to open it, so that a failure reaches the command that
+   * asked (and its notification, with buttons), not the editor as a read error. Throws what the
+   * daemon throws.
+   */
+  async prefetch(file: string): Promise<void> {
+    const format = formatOf(file);
+    const st = await fsp.stat(file);
+    const r = await this.conn.call('sopsDecrypt', { path: file, ...(format ? { format } : {}) }, { timeoutMs: 120_000 });
+    this.prefetched.set(file, { at: Date.now(), r, size: st.size, mtime: st.mtimeMs });
+  }
+
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {
     const file = uri.path;
     const format = formatOf(file);
-    let r;
+    let r: DecryptResult;
     try {
-      const st = await fsp.stat(file);
-      r = await this.conn.call('sopsDecrypt', { path: file, ...(format ? { format } : {}) }, { timeoutMs: 120_000 });
+      const pre = this.prefetched.get(file);
+      this.prefetched.delete(file);
+      let st = { size: 0, mtimeMs: 0 };
+      if (pre && Date.now() - pre.at < PREFETCH_MS && uri.query !== DISK_QUERY) {
+        r = pre.r;
+        st = { size: pre.size, mtimeMs: pre.mtime };
+      } else {
+        st = await fsp.stat(file);
+        r = await this.conn.call('sopsDecrypt', { path: file, ...(format ? { format } : {}) }, { timeoutMs: 120_000 });
+      }
       // `?disk` is the read-only view used to compare with the editor: it moves no revision.
       if (uri.query !== DISK_QUERY) this.open.set(file, { revision: r.revision, size: st.size, mtime: st.mtimeMs });
     } catch (e) {
-      if (isDaemonError(e, ErrorCode.NotFound)) throw vscode.FileSystemError.FileNotFound(uri);
-      throw vscode.FileSystemError.NoPermissions(describeError(e, `Decrypting ${path.basename(file)}`));
+      if (isDaemonError(e, ErrorCode.NotFound) || (e as NodeJS.ErrnoException).code === 'ENOENT') throw vscode.FileSystemError.FileNotFound(uri);
+      throw fsError(describeError(e, `Decrypting ${path.basename(file)}`));
     }
     this.events.onDecrypted?.(file, r.macVerified);
     if (!r.macVerified) {
@@ -105,7 +144,7 @@ export class SopsFileSystem implements vscode.FileSystemProvider, vscode.Disposa
 
   async writeFile(uri: vscode.Uri, content: Uint8Array, options: { create: boolean; overwrite: boolean }): Promise<void> {
     const file = uri.path;
-    if (uri.query === DISK_QUERY) throw vscode.FileSystemError.NoPermissions('this is the file as it is on disk: save the editor with your edits instead');
+    if (uri.query === DISK_QUERY) throw fsError('this is the file as it is on disk: save the editor with your edits instead');
     const format = formatOf(file);
     const text = Buffer.from(content).toString('utf8');
     const state = this.open.get(file);
@@ -121,10 +160,10 @@ export class SopsFileSystem implements vscode.FileSystemProvider, vscode.Disposa
       try {
         await this.conn.call('sopsEncrypt', { path: file, output: file, text, ...(format ? { format } : {}) }, { timeoutMs: 120_000 });
       } catch (e) {
-        throw vscode.FileSystemError.NoPermissions(describeError(e, `Encrypting ${path.basename(file)}`));
+        throw fsError(describeError(e, `Encrypting ${path.basename(file)}`));
       }
     } else {
-      if (!options.overwrite) throw vscode.FileSystemError.FileExists(uri);
+      if (!options.overwrite) throw fsError(`${path.basename(file)} exists already`);
       try {
         const r = await this.conn.call('sopsSave', { path: file, text, ...(format ? { format } : {}), ...(state ? { base: state.revision } : {}) }, { timeoutMs: 120_000 });
         const st = await fsp.stat(file);
@@ -135,11 +174,11 @@ export class SopsFileSystem implements vscode.FileSystemProvider, vscode.Disposa
           // The file changed on disk since it was read: refuse, keep the editor's text.
           this.log.warn(`save of ${file} refused: it changed on disk since it was opened`);
           void this.offerConflictResolution(uri);
-          throw vscode.FileSystemError.Unavailable(
+          throw fsError(
             `${path.basename(file)} changed on disk since you opened it, so Keyward did not overwrite it. Your edits are still in the editor: use "Keyward: Compare with File on Disk", then save again (or "Keyward: Overwrite File on Disk").`,
           );
         }
-        throw vscode.FileSystemError.NoPermissions(describeError(e, `Encrypting ${path.basename(file)}`));
+        throw fsError(describeError(e, `Encrypting ${path.basename(file)}`));
       }
     }
     this.events.onSaved?.(file);
@@ -218,18 +257,18 @@ export class SopsFileSystem implements vscode.FileSystemProvider, vscode.Disposa
   }
 
   readDirectory(): [string, vscode.FileType][] {
-    throw vscode.FileSystemError.NoPermissions('the keyward scheme shows single secret configs, not folders');
+    throw fsError('decrypted views are single secret configs, not folders');
   }
 
   createDirectory(): void {
-    throw vscode.FileSystemError.NoPermissions('the keyward scheme shows single secret configs, not folders');
+    throw fsError('decrypted views are single secret configs, not folders');
   }
 
   delete(): void {
-    throw vscode.FileSystemError.NoPermissions('delete the encrypted file in the Explorer instead');
+    throw fsError('delete the encrypted file in the Explorer instead');
   }
 
   rename(): void {
-    throw vscode.FileSystemError.NoPermissions('rename the encrypted file in the Explorer instead');
+    throw fsError('rename the encrypted file in the Explorer instead');
   }
 }

@@ -34,11 +34,15 @@ export class PlaintextGuard implements vscode.Disposable {
     this.subs.push(
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (e.document.uri.scheme !== SCHEME || !e.contentChanges.length) return;
+        // Reverted: nothing is left unsaved, so the warning goes.
+        if (!e.document.isDirty) this.settled(e.document);
         this.schedule(e.document);
         this.scrubAfterBackupDelay();
       }),
       vscode.workspace.onDidCloseTextDocument((d) => {
-        if (d.uri.scheme === SCHEME) void this.scrub();
+        if (d.uri.scheme !== SCHEME) return;
+        this.settled(d);
+        void this.scrub();
       }),
     );
     void this.scrub();
@@ -73,12 +77,17 @@ export class PlaintextGuard implements vscode.Disposable {
     );
   }
 
+  /** The editor holds nothing unsaved any more (saved, reverted or closed). */
+  private settled(doc: vscode.TextDocument): void {
+    if (this.failing.delete(doc.uri.toString()) && this.failing.size === 0) this.status?.dispose();
+  }
+
   private saved(doc: vscode.TextDocument, ok: boolean): void {
-    const key = doc.uri.toString();
     if (ok && !doc.isDirty) {
-      if (this.failing.delete(key) && this.failing.size === 0) this.status?.dispose();
+      this.settled(doc);
       return;
     }
+    const key = doc.uri.toString();
     if (!this.failing.has(key)) this.log.info(`${path.basename(doc.uri.path)} is not saved yet (it does not parse, or the daemon is away); its backups are deleted`);
     this.failing.add(key);
     this.status?.dispose();

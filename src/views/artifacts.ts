@@ -3,6 +3,9 @@
 // items' contextValue: encryptedModel, plaintextModel, secretConfig, secretConfigLocked.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { ArtifactDescription, RecipientView } from '../../daemon/protocol';
+import { describeError } from '../client/errors';
+import { formatBytes } from '../format';
 import type { FolderInventory, InventoryStore, ModelArtifact, SecretConfig } from '../inventory';
 
 export type ArtifactNode =
@@ -10,7 +13,7 @@ export type ArtifactNode =
   | { type: 'folder'; kind: 'models' | 'secrets'; folder: FolderInventory }
   | { type: 'model'; item: ModelArtifact }
   | { type: 'secret'; item: SecretConfig }
-  | { type: 'detail'; label: string; value: string; warning?: boolean; copy?: string }
+  | { type: 'detail'; label: string; value: string; warning?: boolean; copy?: string; tooltip?: string; icon?: string; file?: string; fix?: 'sops-recipients' }
   | { type: 'message'; label: string; warning?: boolean };
 
 export class ArtifactsView implements vscode.TreeDataProvider<ArtifactNode>, vscode.Disposable {
@@ -55,7 +58,7 @@ export class ArtifactsView implements vscode.TreeDataProvider<ArtifactNode>, vsc
       case 'model':
         return modelDetails(node.item, this.store);
       case 'secret':
-        return secretDetails(node.item);
+        return secretDetails(node.item, this.store);
       default:
         return [];
     }
@@ -103,9 +106,16 @@ export class ArtifactsView implements vscode.TreeDataProvider<ArtifactNode>, vsc
       case 'detail': {
         const t = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
         t.description = node.value;
-        t.tooltip = `${node.label}: ${node.value}`;
+        t.tooltip = node.tooltip ?? `${node.label}: ${node.value}`;
         if (node.warning) t.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+        else if (node.icon) t.iconPath = new vscode.ThemeIcon(node.icon);
         if (node.copy) t.contextValue = 'detail-copyable';
+        if (node.fix === 'sops-recipients' && node.file) {
+          // The warning offers its fix: click it, or its inline button.
+          t.contextValue = 'staleSopsKey';
+          t.command = { command: 'keyward.fixSopsRecipients', title: 'Update .sops.yaml and Re-encrypt', arguments: [{ files: [node.file] }] };
+          t.tooltip = `${node.value}\nClick to update .sops.yaml and re-encrypt it to the current key version.`;
+        }
         return t;
       }
       case 'message': {
@@ -149,7 +159,7 @@ function modelTooltip(m: ModelArtifact): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${escape(path.basename(s.path))}**\n\n`);
   md.appendMarkdown(`- Format: ${s.encrypted ? `age v1${s.armored ? ' (armored)' : ''}` : 'plaintext (protected by the policy)'}\n`);
-  if (s.stanzas) md.appendMarkdown(`- Recipients: ${recipientsText(m)}\n`);
+  if (s.stanzas) md.appendMarkdown(`- Recipients: ${stanzaText(s.stanzas)} (expand to see whose)\n`);
   md.appendMarkdown(`- Key versions: ${s.keys.length ? s.keys.map(escape).join(', ') : 'none of yours'}\n`);
   if (m.mtime) md.appendMarkdown(`- Last written: ${m.mtime.toLocaleString()}\n`);
   if (s.rule) md.appendMarkdown(`- Policy rule: \`${escape(s.rule.glob)}\` → ${s.rule.recipients.map(escape).join(', ') || 'no recipients'}\n`);
@@ -157,26 +167,85 @@ function modelTooltip(m: ModelArtifact): vscode.MarkdownString {
   return md;
 }
 
-function recipientsText(m: ModelArtifact): string {
-  const st = m.status.stanzas ?? [];
-  const count = st.reduce((n, x) => n + x.count, 0);
-  const types = st.map((x) => `${x.type}×${x.count}`).join(', ');
-  const names = m.status.keys.length ? `; yours: ${m.status.keys.join(', ')}` : '';
-  return `${count} (${types}${names})`;
+function stanzaText(stanzas: { type: string; count: number }[]): string {
+  const n = stanzas.reduce((x, y) => x + y.count, 0);
+  return `${n} (${stanzas.map((x) => `${x.type}×${x.count}`).join(', ')})`;
 }
 
-function modelDetails(m: ModelArtifact, store: InventoryStore): ArtifactNode[] {
+const SOURCE_WORDS: Record<string, string> = { keystore: 'your key', team: 'team policy', 'sops-config': '.sops.yaml', known: 'known recipient' };
+
+function shortRecipient(r: string): string {
+  return r.length > 24 ? `${r.slice(0, 12)}…${r.slice(-8)}` : r;
+}
+
+/** One row per recipient: its best name as the label, the other names and the recipient beside it. */
+function recipientRows(d: ArtifactDescription): ArtifactNode[] {
+  const rows: ArtifactNode[] = [];
+  const sorted = [...d.recipients].sort((a, b) => Number(b.yours) - Number(a.yours));
+  for (const r of sorted) {
+    const [first, ...rest] = r.names;
+    const label = first ? `${first.name}${first.source === 'keystore' ? (first.state && first.state !== 'active' ? ` (yours, ${first.state})` : ' (yours)') : ` (${SOURCE_WORDS[first.source] ?? first.source})`}` : 'not named';
+    const others = rest.map((n) => `${n.name} (${SOURCE_WORDS[n.source] ?? n.source})`);
+    rows.push({
+      type: 'detail',
+      label,
+      value: [...others, shortRecipient(r.recipient)].join(' · '),
+      tooltip: recipientTooltip(r),
+      icon: r.yours ? 'key' : r.names.length ? 'person' : 'question',
+      copy: r.recipient,
+    });
+  }
+  if (d.unaccounted > 0) {
+    rows.push({
+      type: 'detail',
+      label: `${d.unaccounted} more`,
+      value: d.recipients.length || d.openedBy.length ? 'not named: Keyward did not record them (age does not say whom a stanza is for)' : 'none of your keys opens it, so Keyward cannot read whom it is for',
+      icon: 'question',
+    });
+  }
+  return rows;
+}
+
+function recipientTooltip(r: RecipientView): string {
+  const lines = [r.recipient, `type: ${r.type}`];
+  for (const n of r.names) lines.push(`${n.name}: ${SOURCE_WORDS[n.source] ?? n.source}${n.file ? ` (${n.file})` : ''}${n.state ? `, ${n.state}` : ''}`);
+  if (!r.names.length) lines.push('Keyward knows no name for it: not one of your keys, not in the team policy or .sops.yaml');
+  return lines.join('\n');
+}
+
+function dataKeyRow(d: ArtifactDescription | undefined): ArtifactNode {
+  if (d?.dataKeyId) {
+    return { type: 'detail', label: 'Data key', value: `#${d.dataKeyId} · a rotation changes it, a rewrap keeps it`, tooltip: 'A fingerprint of the data key (never the key): it changes when the data key is rotated, and stays the same when recipients are added or removed (rewrap, header only).', icon: 'symbol-key' };
+  }
+  return { type: 'detail', label: 'Data key', value: 'unknown: none of your keys opens it', icon: 'symbol-key' };
+}
+
+async function describeOrError(store: InventoryStore, file: string): Promise<{ d?: ArtifactDescription; error?: ArtifactNode }> {
+  try {
+    return { d: await store.describe(file) };
+  } catch (e) {
+    return { error: { type: 'detail', label: 'Recipients', value: describeError(e), warning: true } };
+  }
+}
+
+async function modelDetails(m: ModelArtifact, store: InventoryStore): Promise<ArtifactNode[]> {
   const s = m.status;
   const out: ArtifactNode[] = [];
   out.push({ type: 'detail', label: 'Format', value: s.encrypted ? `age v1${s.armored ? ', armored' : ', binary'}${s.size !== undefined ? `, ${formatBytes(s.size)}` : ''}` : 'plaintext' });
-  if (s.encrypted) out.push({ type: 'detail', label: 'Recipients', value: recipientsText(m) });
+  if (s.encrypted) {
+    const { d, error } = await describeOrError(store, s.path);
+    out.push(dataKeyRow(d));
+    if (d) {
+      out.push({ type: 'detail', label: 'Recipients', value: stanzaText(d.stanzas), icon: 'organization' });
+      out.push(...recipientRows(d));
+    } else if (error) out.push(error);
+  }
   for (const ref of s.keys) {
     const v = store.findKeyVersion(ref);
     const due = v?.rotation === 'due' ? ' · rotation due' : v?.rotation === 'due-soon' ? ' · rotation due soon' : '';
-    out.push({ type: 'detail', label: 'Key version', value: `${ref}${v ? ` · ${v.state}` : ''}${due}`, warning: v?.rotation === 'due' || (v !== undefined && v.state !== 'active') });
+    out.push({ type: 'detail', label: 'Opened by', value: `${ref}${v ? ` · ${v.state}` : ''}${due}`, warning: v?.rotation === 'due' || (v !== undefined && v.state !== 'active') });
   }
-  if (s.encrypted && s.keys.length === 0) out.push({ type: 'detail', label: 'Key version', value: 'none of your keys opens it', warning: true });
-  if (m.headerId) out.push({ type: 'detail', label: 'Data key', value: `#${m.headerId} (changes when rotated)` });
+  if (s.encrypted && s.keys.length === 0) out.push({ type: 'detail', label: 'Opened by', value: 'none of your keys', warning: true });
   if (m.mtime) out.push({ type: 'detail', label: 'Last rotated or rewrapped', value: m.mtime.toLocaleString() });
   if (s.rule) out.push({ type: 'detail', label: 'Policy', value: `${s.rule.glob} → ${s.rule.recipients.join(', ') || 'no recipients'}` });
   for (const w of [...s.warnings.map((x) => x.message), ...m.notes]) out.push({ type: 'detail', label: 'Warning', value: w, warning: true });
@@ -208,17 +277,23 @@ function secretItem(c: SecretConfig): vscode.TreeItem {
   return t;
 }
 
-function secretDetails(c: SecretConfig): ArtifactNode[] {
+async function secretDetails(c: SecretConfig, store: InventoryStore): Promise<ArtifactNode[]> {
   if (!c.info) return c.error ? [{ type: 'detail', label: 'Error', value: c.error, warning: true }] : [];
   const i = c.info;
   const out: ArtifactNode[] = [{ type: 'detail', label: 'Format', value: `sops ${i.format} (sops ${i.version})` }];
+  const { d, error } = await describeOrError(store, c.path);
+  out.push(dataKeyRow(d));
   const keys = i.keyGroups.flat();
-  out.push({ type: 'detail', label: 'Recipients', value: `${keys.length}${i.keyGroups.length > 1 ? ` in ${i.keyGroups.length} groups (threshold ${i.shamirThreshold ?? i.keyGroups.length})` : ''}` });
-  for (const k of keys) out.push({ type: 'detail', label: k.type, value: k.ref ? `${k.ref} (${short(k.id)})` : short(k.id), copy: k.id });
+  out.push({ type: 'detail', label: 'Recipients', value: `${keys.length}${i.keyGroups.length > 1 ? ` in ${i.keyGroups.length} groups (threshold ${i.shamirThreshold ?? i.keyGroups.length})` : ''}`, icon: 'organization' });
+  if (d) out.push(...recipientRows(d));
+  else if (error) out.push(error);
   out.push({ type: 'detail', label: 'Last modified', value: new Date(i.lastModified).toLocaleString() });
   if (c.plan?.add.length) out.push({ type: 'detail', label: '.sops.yaml adds', value: c.plan.add.map(short).join(', '), warning: true });
   if (c.plan?.remove.length) out.push({ type: 'detail', label: '.sops.yaml removes', value: c.plan.remove.map(short).join(', '), warning: true });
-  for (const w of c.warnings) out.push({ type: 'detail', label: 'Warning', value: w, warning: true });
+  for (const w of c.warnings) {
+    const stale = /^encrypted to \S+, which is (deactivated|compromised|destroyed|suspended)/.test(w);
+    out.push({ type: 'detail', label: 'Warning', value: stale ? `${w}: click to update .sops.yaml and re-encrypt` : w, warning: true, ...(stale ? { fix: 'sops-recipients' as const, file: c.path } : {}) });
+  }
   return out;
 }
 
@@ -232,18 +307,6 @@ function keyCount(c: SecretConfig): number {
 
 function short(id: string): string {
   return id.length > 24 ? `${id.slice(0, 12)}…${id.slice(-8)}` : id;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 function escape(s: string): string {

@@ -1,17 +1,18 @@
 // Builds the demo workspace that `npm start` opens and the editor suite drives:
 //   models/classifier.safetensors.age, models/tokenizer.onnx.age   age files (fake weights)
 //   config/app.enc.yaml                                            a sops secret config
-//   src/train.py                                                   a FAKE hardcoded OpenAI key
-//   .keyward.yaml, .sops.yaml                                      the policies, for key `demo`
+//   src/train.py                                                   FAKE hardcoded OpenAI and Hugging Face keys
+//   .keyward.yaml, .sops.yaml                                      the policies, for key `demo` (and teammate bob, named)
 // The fake key is assembled here at run time, so that no key-shaped string is in the repository
 // (its own pre-commit scan stays clean). Nothing here is a real secret.
 //
 //   npx tsx test/editor/demo.ts WORKSPACE_DIR      (KEYWARD_HOME and XDG_RUNTIME_DIR from the env)
-// Prints one JSON line: { workspace, recipient, fakeKey, secrets: { ... } }.
+// Prints one JSON line: { workspace, recipient, fakeKey, hfToken, teammate, secrets: { ... } }.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { DaemonClient } from '../../daemon/client';
 import { ErrorCode } from '../../daemon/protocol';
 import { isKeywardError } from '../../daemon/util/errors';
@@ -31,6 +32,14 @@ function base62(n: number): string {
 /** A string shaped like an OpenAI project key, random, never valid anywhere. */
 export function fakeOpenAiKey(): string {
   return ['sk', 'proj', base62(64)].join('-');
+}
+
+/** A string shaped like a Hugging Face token (hf_ and 34 letters, both cases), random. */
+export function fakeHfToken(): string {
+  for (;;) {
+    const letters = base62(80).replace(/[0-9]/g, '').slice(0, 34);
+    if (letters.length === 34 && /[A-Z]/.test(letters) && /[a-z]/.test(letters)) return ['hf', letters].join('_');
+  }
 }
 
 /** Bytes laid out like a safetensors file: an 8-byte header length, a JSON header, weights. */
@@ -62,9 +71,11 @@ async function main(): Promise<void> {
       path.join(ws, '.keyward.yaml'),
       `# Keyward protection policy: model files are encrypted to these recipients when saved.\nversion: 1\nrecipients: [demo]\nprotect:\n  - glob: "models/**"\n  - glob: "*.safetensors"\n`,
     );
+    // A teammate whose key is not on this machine, named in .sops.yaml (Keyward shows the name).
+    const teammate = await identityToRecipient(await generateX25519Identity());
     await fsp.writeFile(
       path.join(ws, '.sops.yaml'),
-      `# sops creation rules: secret configs (*.enc.*) are encrypted to the demo key.\ncreation_rules:\n  - path_regex: \\.enc\\.(ya?ml|json|env|ini)$\n    age: ${recipient}\n`,
+      `# Recipients, named for whoever reads this file:\nkeys:\n  - &bob ${teammate}\n# sops creation rules: secret configs (*.enc.*) are encrypted to the demo key.\ncreation_rules:\n  - path_regex: \\.enc\\.(ya?ml|json|env|ini)$\n    age: ${recipient}\n`,
     );
     await fsp.writeFile(path.join(ws, '.gitignore'), 'models/*.safetensors\nmodels/*.onnx\n');
 
@@ -91,9 +102,10 @@ async function main(): Promise<void> {
     }
 
     const fakeKey = fakeOpenAiKey();
+    const hfToken = fakeHfToken();
     await fsp.writeFile(
       path.join(ws, 'src', 'train.py'),
-      `"""Fine-tunes the demo classifier. The key below is FAKE (random, made by the demo script)."""\nfrom openai import OpenAI\n\nOPENAI_API_KEY = "${fakeKey}"\n\nclient = OpenAI(api_key=OPENAI_API_KEY)\n\n\ndef main():\n    print(client.models.list())\n\n\nif __name__ == "__main__":\n    main()\n`,
+      `"""Fine-tunes the demo classifier. The keys below are FAKE (random, made by the demo script)."""\nfrom openai import OpenAI\n\nOPENAI_API_KEY = "${fakeKey}"\nHF_TOKEN = "${hfToken}"\n\nclient = OpenAI(api_key=OPENAI_API_KEY)\n\n\ndef main():\n    print(client.models.list(), HF_TOKEN[:3])\n\n\nif __name__ == "__main__":\n    main()\n`,
     );
     await fsp.writeFile(path.join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'keyward.secretsFile': 'config/secrets.enc.yaml', 'files.exclude': { '**/.git': true } }, null, 2) + '\n');
     await fsp.writeFile(
@@ -101,7 +113,7 @@ async function main(): Promise<void> {
       '# Keyward demo\n\nOpen the Keyward view in the activity bar. `config/app.enc.yaml` opens decrypted in memory; `src/train.py` holds a fake hardcoded key with quick fixes.\n',
     );
     spawnSync('git', ['init', '-q'], { cwd: ws });
-    process.stdout.write(JSON.stringify({ workspace: ws, recipient, fakeKey, secrets }) + '\n');
+    process.stdout.write(JSON.stringify({ workspace: ws, recipient, fakeKey, hfToken, teammate, secrets }) + '\n');
   } finally {
     client.close();
   }

@@ -80,6 +80,9 @@ export interface DemoInfo {
   workspace: string;
   recipient: string;
   fakeKey: string;
+  hfToken: string;
+  /** The recipient of a teammate (bob) named in .sops.yaml, whose key is not in this keystore. */
+  teammate: string;
   secrets: { database: { host: string; user: string; password: string }; wandb_api_key: string };
 }
 
@@ -249,6 +252,10 @@ export class EditorSandbox {
 
   async screenshot(page: Page, name: string): Promise<string> {
     await fsp.mkdir(OUTPUT, { recursive: true });
+    // Let notifications finish fading in (finite animations only: progress bars spin forever).
+    await page
+      .evaluate(`Promise.race([new Promise((r) => setTimeout(r, 2000)), Promise.all(document.getAnimations().filter((a) => a.effect && a.effect.getComputedTiming().iterations !== Infinity).map((a) => a.finished.catch(() => undefined)))])`)
+      .catch(() => undefined);
     const file = path.join(OUTPUT, `${name}.png`);
     await page.screenshot({ path: file });
     return file;
