@@ -1,21 +1,18 @@
 import { ErrorCode } from '../protocol';
-import type { Handlers } from '../service';
+import type { Handlers } from '../rpc/context';
 import { KeywardError } from '../util/errors';
 import type { AuditLog } from './log';
 
-/**
- * The audit log: records, the chain check (optionally against a saved head), and its head.
- * `audit` is asked for at each call (the service's handlers are built before its fields are set).
- */
-export function auditHandlers(audit: () => AuditLog): Handlers {
+/** The audit log: records, the chain check (optionally against a saved head), and its head. */
+export function auditHandlers(log: AuditLog): Handlers {
   return {
-    auditShow: async (p) => ({ records: await audit().show(p.limit) }),
+    auditShow: async (p) => ({ records: await log.show(p.limit) }),
 
-    auditVerify: (p) => audit().verify(p.head),
+    auditVerify: (p) => log.verify(p.head),
 
     auditHead: async () => {
       try {
-        return await audit().currentHead();
+        return await log.currentHead();
       } catch (e) {
         const problems = (e as { auditProblems?: string[] }).auditProblems;
         if (!problems) throw e;

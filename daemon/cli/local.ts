@@ -5,7 +5,8 @@
 import { ErrorCode, methods, validateParams, type MethodKey, type ParamsOf, type ResultOf } from '../protocol';
 import { withPluginSession } from '../age';
 import { acquireLock } from '../server/lock';
-import { Service, type CallContext } from '../service';
+import type { CallContext } from '../rpc/context';
+import { Service } from '../service';
 import { KeywardError } from '../util/errors';
 import { daemonPaths, ensurePrivateDir } from '../util/paths';
 import type { Backend } from './backend';

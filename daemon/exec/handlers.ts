@@ -3,55 +3,38 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { decryptFile, readHeader } from '../age';
-import type { AuditEvent } from '../audit/log';
 import type { ExecFile, ExecVariable } from '../protocol';
 import { closeFile, openFile, renderPlain, type OpenedFile } from '../sops/engine';
 import { formatOf, keyServices, readSopsFile } from '../sops/files';
-import type { KeyServices, SopsKmsClient } from '../sops/keys';
+import type { KeyServices } from '../sops/keys';
 import type { SopsFormat } from '../sops/store';
-import { unwrapArtifactKey } from '../team/unwrap';
-import type { Keystore } from '../keystore/keystore';
-import type { Handlers } from '../service';
+import { audited } from '../rpc/audited';
+import type { Handlers } from '../rpc/context';
+import type { Deps } from '../rpc/deps';
 import { ioError, isKeywardError } from '../util/errors';
 import { envVariables } from './env';
 import { checkPrivateDir } from './ramdir';
 
-export interface ExecDeps {
-  /** The keystore as it is now (it is replaced when the backend changes). */
-  keystore: () => Keystore;
-  /** The KMS client for sops `kms` master keys, when configured. */
-  kms: () => SopsKmsClient | undefined;
-  audit: (e: AuditEvent) => Promise<void>;
-}
-
-export function execHandlers(deps: ExecDeps): Handlers {
+export function execHandlers(deps: Pick<Deps, 'keystore' | 'kms' | 'audit' | 'unwrap'>): Handlers {
   /** What the sops handlers use (KMS, Vault transit), but age stanzas open with the keystore, then the service identities that apply to `file`. */
   const services = (file: string): KeyServices => ({
     ...keyServices(deps.keystore(), deps.kms()),
-    unwrapAgeFileKey: (header) => unwrapArtifactKey(deps.keystore(), header, file, { audit: deps.audit }),
+    unwrapAgeFileKey: (header) => deps.unwrap(header, file),
   });
   const openSops = async (file: string, format: SopsFormat): Promise<OpenedFile> => openFile(await readSopsFile(file), format, services(file));
 
   return {
     execOpen: async (p, call) => {
       const detail = `for program ${p.program}`;
-      const audited = async <T extends { key: string }>(event: string, file: string, f: () => Promise<T>): Promise<T> => {
-        try {
-          const r = await f();
-          await deps.audit({ event, outcome: 'ok', key: r.key, path: file, client: call.client, detail });
-          return r;
-        } catch (e) {
-          await deps.audit({ event, outcome: 'failed', path: file, client: call.client, detail: `${detail}: ${isKeywardError(e) ? e.message : 'internal error'}` });
-          throw e;
-        }
-      };
+      const opened = <T extends { key: string }>(event: string, file: string, f: () => Promise<T>): Promise<T> =>
+        audited(deps.audit, { event, path: file, client: call.client, detail }, f, { ok: (r) => ({ key: r.key }) });
       const env: ExecVariable[] = [];
       const files: ExecFile[] = [];
       const warnings: string[] = [];
       const written: string[] = [];
       try {
         for (const e of p.env) {
-          await audited('exec.env', e.path, async () => {
+          await opened('exec.env', e.path, async () => {
             const opened = await openSops(e.path, formatOf(e.path, e.format));
             try {
               for (const v of envVariables(opened.branches, e.path)) env.push({ ...v, file: e.path });
@@ -64,7 +47,7 @@ export function execHandlers(deps: ExecDeps): Handlers {
         }
         for (const f of p.files) {
           await checkPrivateDir(path.dirname(f.output), p.allowDisk ?? false);
-          const r = await audited('exec.file', f.path, async () => {
+          const r = await opened('exec.file', f.path, async () => {
             if (await isAgeFile(f.path)) {
               let key = '';
               // decryptFile writes beside the output and renames: nothing is left on failure.
@@ -73,7 +56,7 @@ export function execHandlers(deps: ExecDeps): Handlers {
                 output: f.output,
                 mode: 0o600,
                 unwrap: async (h) => {
-                  const k = await unwrapArtifactKey(deps.keystore(), h.raw, f.path, { audit: deps.audit });
+                  const k = await deps.unwrap(h.raw, f.path);
                   key = k.ref;
                   return k.fileKey;
                 },

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ScanRuleView, ScanTextFinding } from '../protocol/scan';
-import type { Handlers, Service } from '../service';
+import type { Handlers } from '../rpc/context';
 import { Baseline, BASELINE_FILE } from './baseline';
 import { scanText } from './engine';
 import { pathMatcher, type PathMatcher } from './glob';
@@ -11,7 +11,7 @@ import { IGNORE_FILE } from './run';
 import type { Finding } from './types';
 
 /** The scanner's RPC handlers: editor diagnostics (`scan/text`) and the rule list. */
-export function scanHandlers(_svc: Service): Handlers {
+export function scanHandlers(): Handlers {
   const repos = new RepoFiles();
   return {
     scanText: async (p) => {

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { createMessageConnection, ResponseError, SocketMessageWriter, type Message, type MessageConnection } from 'vscode-jsonrpc/node';
 import { ErrorCode, PROTOCOL_VERSION, methods, methodsByName, validateParams, type ErrorData, type MethodKey } from '../protocol';
 import type { SecretBackend } from '../keystore/backend';
-import { Service, type CallContext } from '../service';
+import type { CallContext } from '../rpc/context';
+import { Service } from '../service';
 import { writeFileAtomic } from '../util/atomic';
 import { closeTempJournal, recordTemp, sweepTemps, useTempJournal } from '../util/temps';
 import { KeywardError, errnoCode } from '../util/errors';
@@ -15,7 +16,6 @@ import { acquireLock, identityOf, type Lock } from './lock';
 import { Refusals } from './refusals';
 import { shutdownPool, withPluginSession } from '../age';
 import { pluginSessionFor } from '../plugins/session';
-import { resumeWorkspaces } from '../watch/handlers';
 import { VERSION } from '../version';
 
 export interface DaemonOptions {
@@ -161,7 +161,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     }, opts.reachableCheckMs ?? REACHABLE_CHECK_MS);
     reachable.unref();
     // Workspaces registered before are watched again (only the daemon watches).
-    resumeWorkspaces(service).catch((e: unknown) => log(`daemon: could not resume workspaces: ${e instanceof Error ? e.message : 'error'}`));
+    service.watch.resume().catch((e: unknown) => log(`daemon: could not resume workspaces: ${e instanceof Error ? e.message : 'error'}`));
     return running;
   } catch (e) {
     server?.close();

@@ -3,13 +3,16 @@
 // new bytes are decrypted again before they replace the file.
 import { promises as fsp } from 'node:fs';
 import { ErrorCode, type SopsFileInfo, type SopsKeyView, type SopsRevision } from '../protocol';
-import type { Handlers, Service } from '../service';
+import { audited } from '../rpc/audited';
+import type { Handlers } from '../rpc/context';
+import type { Deps } from '../rpc/deps';
 import { KeywardError, errnoCode, ioError } from '../util/errors';
 import { closeFile, encryptNew, extract, openFile, readInfo, renderPlain, saveText, setValue, unsetValue, type OpenedFile, type SopsInfo } from './engine';
 import { requireTrusted } from '../trust/sets';
 import { expandSopsPaths, formatOf, keyServices, readSopsFile, targetFor, writeSopsFile, type TrustCheck } from './files';
 import type { KeyGroup, KeyServices } from './keys';
 import type { SopsMetadata } from './metadata';
+import type { Keystore } from '../keystore/keystore';
 import { planKeys } from './ops';
 import { transitUri } from '../kms/vault';
 import { lookupConfigFile } from './config';
@@ -17,21 +20,16 @@ import { replaceRecipients } from './replace';
 import * as path from 'node:path';
 import type { SopsFormat } from './store';
 
-export function sopsHandlers(svc: Service): Handlers {
-  const services = (): KeyServices => keyServices(svc.keystore, svc.sopsKms());
+export function sopsHandlers(d: Pick<Deps, 'home' | 'keystore' | 'audit' | 'jobs' | 'kms'>): Handlers {
+  const services = (): KeyServices => keyServices(d.keystore(), d.kms());
   const locks = new PathLocks();
-  const trust: TrustCheck = (source, recipients) => requireTrusted(svc.home, svc.keystore, source, recipients);
+  const trust: TrustCheck = (source, recipients) => requireTrusted(d.home, d.keystore(), source, recipients);
 
   const open = async (file: string, format: SopsFormat, client: string, ignoreMac = false): Promise<OpenedFile> => {
     const bytes = await readSopsFile(file);
-    try {
-      const opened = await openFile(bytes, format, services(), { ignoreMac });
-      await svc.record({ event: 'sops.decrypt', outcome: 'ok', key: opened.usedKeys.join(','), path: file, client, ...(opened.macVerified ? {} : { detail: 'warning: MAC not verified (--ignore-mac)' }) });
-      return opened;
-    } catch (e) {
-      await svc.record({ event: 'sops.decrypt', outcome: 'failed', path: file, client, detail: e instanceof KeywardError ? e.message : 'error' });
-      throw e;
-    }
+    return audited(d.audit, { event: 'sops.decrypt', path: file, client }, () => openFile(bytes, format, services(), { ignoreMac }), {
+      ok: (opened) => ({ key: opened.usedKeys.join(','), ...(opened.macVerified ? {} : { detail: 'warning: MAC not verified (--ignore-mac)' }) }),
+    });
   };
 
   /** Writes bytes the engine has already read back (decrypted, MAC verified) atomically. */
@@ -50,7 +48,7 @@ export function sopsHandlers(svc: Service): Handlers {
       } catch {
         canDecrypt = false;
       }
-      return infoView(svc, p.path, format, info, canDecrypt);
+      return infoView(d.keystore(), p.path, format, info, canDecrypt);
     },
 
     sopsDecrypt: async (p, call) => {
@@ -76,7 +74,7 @@ export function sopsHandlers(svc: Service): Handlers {
           if (r.noop) return { revision: now, changed: 0, unchanged: r.unchanged };
           const revision = await commit(p.path, r.bytes, r.file.revision, true);
           closeFile(r.file);
-          await svc.record({ event: 'sops.edit', outcome: 'ok', path: p.path, client: call.client, detail: `${r.changed} value(s) changed` });
+          await d.audit({ event: 'sops.edit', outcome: 'ok', path: p.path, client: call.client, detail: `${r.changed} value(s) changed` });
           return { revision, changed: r.changed, unchanged: r.unchanged };
         } finally {
           closeFile(opened);
@@ -91,15 +89,15 @@ export function sopsHandlers(svc: Service): Handlers {
         throw new KeywardError(ErrorCode.IllegalState, `${p.path} is already encrypted with sops`, 'to change its keys use keyward sops updatekeys; to edit it, keyward sops edit');
       }
       // The creation rule is the input's, as sops finds it (not the output's: -o may be anywhere).
-      const t = await targetFor(svc.keystore, p.path, p, trust);
+      const t = await targetFor(d.keystore(), p.path, p, trust);
       const bytes = await encryptNew(plain, format, t, services());
-      const info = infoView(svc, target ?? p.path, format, readInfo(bytes, format), true);
+      const info = infoView(d.keystore(), target ?? p.path, format, readInfo(bytes, format), true);
       if (target === undefined) {
-        await svc.record({ event: 'sops.encrypt', outcome: 'ok', path: p.path, client: call.client, detail: 'to stdout' });
+        await d.audit({ event: 'sops.encrypt', outcome: 'ok', path: p.path, client: call.client, detail: 'to stdout' });
         return { text: bytes.toString('utf8'), info };
       }
       await writeSopsFile(target, bytes, { overwrite: p.inPlace === true || p.overwrite === true });
-      await svc.record({ event: 'sops.encrypt', outcome: 'ok', path: target, client: call.client, detail: `rules from ${t.from}` });
+      await d.audit({ event: 'sops.encrypt', outcome: 'ok', path: target, client: call.client, detail: `rules from ${t.from}` });
       return { output: target, info };
     },
 
@@ -121,14 +119,14 @@ export function sopsHandlers(svc: Service): Handlers {
         );
         if (!exists) {
           if (!p.create) throw new KeywardError(ErrorCode.NotFound, `no such file: ${p.path}`, 'pass create to make it with the .sops.yaml creation rule');
-          const t = await targetFor(svc.keystore, p.path, p, trust);
+          const t = await targetFor(d.keystore(), p.path, p, trust);
           const empty = await encryptNew(emptyPlain(format), format, t, services());
           const opened = await openFile(empty, format, services(), {});
           const r = await setValue(opened, p.keyPath, value);
           const revision = await commit(p.path, r.bytes, r.file.revision, false);
           closeFile(opened);
           closeFile(r.file);
-          await svc.record({ event: 'sops.set', outcome: 'ok', path: p.path, client: call.client, detail: 'created' });
+          await d.audit({ event: 'sops.set', outcome: 'ok', path: p.path, client: call.client, detail: 'created' });
           return { revision, created: true };
         }
         const opened = await open(p.path, format, call.client);
@@ -136,7 +134,7 @@ export function sopsHandlers(svc: Service): Handlers {
         closeFile(r.file);
         if (!r.changed) return { revision: revisionOf(opened.metadata), created: false };
         const revision = await commit(p.path, r.bytes, r.file.revision, true);
-        await svc.record({ event: 'sops.set', outcome: 'ok', path: p.path, client: call.client });
+        await d.audit({ event: 'sops.set', outcome: 'ok', path: p.path, client: call.client });
         return { revision, created: false };
       }),
 
@@ -147,24 +145,24 @@ export function sopsHandlers(svc: Service): Handlers {
         const r = await unsetValue(opened, p.keyPath).finally(() => closeFile(opened));
         closeFile(r.file);
         const revision = await commit(p.path, r.bytes, r.file.revision, true);
-        await svc.record({ event: 'sops.unset', outcome: 'ok', path: p.path, client: call.client });
+        await d.audit({ event: 'sops.unset', outcome: 'ok', path: p.path, client: call.client });
         return { revision };
       }),
 
-    sopsPlanKeys: async (p) => ({ plan: await planKeys(svc.keystore, await expandSopsPaths(p.paths), trust) }),
+    sopsPlanKeys: async (p) => ({ plan: await planKeys(d.keystore(), await expandSopsPaths(p.paths), trust) }),
 
-    sopsUpdateKeys: async (p, call) => svc.jobs.start('sops-updatekeys', await nonEmpty(p.paths), {}, call.client),
+    sopsUpdateKeys: async (p, call) => d.jobs.start('sops-updatekeys', await nonEmpty(p.paths), {}, call.client),
 
     sopsRotate: async (p, call) =>
-      svc.jobs.start('sops-rotate', await nonEmpty(p.paths), { ...(p.addAge ? { addAge: p.addAge } : {}), ...(p.removeAge ? { removeAge: p.removeAge } : {}) }, call.client),
+      d.jobs.start('sops-rotate', await nonEmpty(p.paths), { ...(p.addAge ? { addAge: p.addAge } : {}), ...(p.removeAge ? { removeAge: p.removeAge } : {}) }, call.client),
 
-    sopsAddKeys: async (p, call) => svc.jobs.start('sops-addkeys', await nonEmpty(p.paths), { addAge: p.addAge }, call.client),
+    sopsAddKeys: async (p, call) => d.jobs.start('sops-addkeys', await nonEmpty(p.paths), { addAge: p.addAge }, call.client),
 
     sopsReplaceRecipients: async (p, call) => {
       const config = (await lookupConfigFile((await isDir(p.path)) ? p.path : path.dirname(p.path))).path;
       if (!config) return { changed: 0 };
       const changed = await replaceRecipients(config, p.replace);
-      if (changed) await svc.record({ event: 'sops.config', outcome: 'ok', path: config, client: call.client, detail: `${changed} recipient(s) replaced` });
+      if (changed) await d.audit({ event: 'sops.config', outcome: 'ok', path: config, client: call.client, detail: `${changed} recipient(s) replaced` });
       return { config, changed };
     },
   };
@@ -202,12 +200,12 @@ function isProbablySops(b: Buffer): boolean {
   return t.includes('ENC[AES256_GCM,') && /(^|\n)\s*("sops"\s*:|sops:|\[sops\]|sops_version\s*=)/.test(t);
 }
 
-export function keyViews(svc: Service, groups: readonly KeyGroup[]): SopsKeyView[][] {
+function keyViews(keystore: Keystore, groups: readonly KeyGroup[]): SopsKeyView[][] {
   return groups.map((g) =>
     g.keys.map((k): SopsKeyView => {
       switch (k.type) {
         case 'age': {
-          const ref = svc.keystore.refsForRecipients([k.recipient])[0];
+          const ref = keystore.refsForRecipients([k.recipient])[0];
           return { type: 'age', id: k.recipient, ...(ref ? { ref } : {}) };
         }
         case 'kms':
@@ -221,12 +219,12 @@ export function keyViews(svc: Service, groups: readonly KeyGroup[]): SopsKeyView
   );
 }
 
-function infoView(svc: Service, file: string, format: SopsFormat, m: SopsInfo, canDecrypt: boolean): SopsFileInfo {
+function infoView(keystore: Keystore, file: string, format: SopsFormat, m: SopsInfo, canDecrypt: boolean): SopsFileInfo {
   const options = m.options;
   return {
     path: file,
     format,
-    keyGroups: keyViews(svc, m.keyGroups),
+    keyGroups: keyViews(keystore, m.keyGroups),
     ...(m.shamirThreshold ? { shamirThreshold: m.shamirThreshold } : {}),
     lastModified: m.lastModified,
     version: m.version,

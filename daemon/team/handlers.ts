@@ -3,8 +3,10 @@ import { decryptFile } from '../age';
 import { sharedKms, sharedVault } from '../kms';
 import { relativePath } from '../policy/policy';
 import { ErrorCode, type ServiceIdentityView, type TeamPlanView, type TeamPolicyView } from '../protocol';
-import type { Handlers, Service } from '../service';
-import { KeywardError, isKeywardError } from '../util/errors';
+import { audited } from '../rpc/audited';
+import type { Handlers } from '../rpc/context';
+import type { Deps } from '../rpc/deps';
+import { KeywardError, failureDetail } from '../util/errors';
 import { createIdentity, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, rotateIdentity, type IdentityFile } from './identity';
 import { planSync, type TeamPlan } from './plan';
 import { KEK_REWRAP_JOB, kekStatus, rewrapPlan } from './kek';
@@ -15,24 +17,15 @@ import { checkSopsConfig, writeSopsConfig } from './sopsconfig';
 import { defaultIdentityCache, unwrapArtifactKey } from './unwrap';
 
 /** The team/KMS RPC handlers. */
-export function teamHandlers(svc: Service): Handlers {
-  const audit = (e: Parameters<Service['record']>[0]) => svc.record(e);
-
+export function teamHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs'>): Handlers {
+  const audit = d.audit;
   /** Audits a team operation's outcome (failures too), then returns or rethrows. */
-  async function audited<T>(event: string, where: string, client: string, f: () => Promise<T>, detail?: (r: T) => string): Promise<T> {
-    try {
-      const r = await f();
-      await svc.record({ event, outcome: 'ok', path: where, client, ...(detail ? { detail: detail(r) } : {}) });
-      return r;
-    } catch (e) {
-      await svc.record({ event, outcome: 'failed', path: where, client, detail: isKeywardError(e) ? e.message : 'internal error' });
-      throw e;
-    }
-  }
+  const teamAudited = <T>(event: string, where: string, client: string, f: () => Promise<T>, detail?: (r: T) => string): Promise<T> =>
+    audited(audit, { event, path: where, client }, f, detail ? { ok: (r) => ({ detail: detail(r) }) } : {});
 
   return {
     teamCheck: (p, call) =>
-      audited('team.check', p.root, call.client, async () => {
+      teamAudited('team.check', p.root, call.client, async () => {
         const team = await loadTeamPolicy(p.root, p.kms === false ? {} : { kms: sharedKms() });
         const identities = await identityViews(p.root);
         const sopsConfig = await checkSopsConfig(team);
@@ -40,14 +33,14 @@ export function teamHandlers(svc: Service): Handlers {
       }),
 
     teamPlan: (p, call) =>
-      audited(
+      teamAudited(
         'team.plan',
         p.root,
         call.client,
         async () => {
           const paths = inside(p.root, p.paths);
           const team = await loadTeamPolicy(p.root, p.kms === false ? {} : { kms: sharedKms() });
-          const plan = await planSync(team, paths, { keystore: svc.keystore, audit, sops: readSopsKeys });
+          const plan = await planSync(team, paths, { keystore: d.keystore(), audit, sops: readSopsKeys });
           const sops = plan.entries.filter((e) => e.kind === 'sops').map((e) => e.rel);
           const cfg = await checkSopsConfig(team, sops, { rules: 'used' });
           return planView({ ...plan, problems: [...plan.problems, ...cfg.problems.map((x) => ({ subject: x.subject, problem: `.sops.yaml: ${x.problem}` }))] });
@@ -61,15 +54,15 @@ export function teamHandlers(svc: Service): Handlers {
       let plan: TeamPlan;
       try {
         team = await loadTeamPolicy(p.root, p.kms === false ? {} : { kms: sharedKms() });
-        plan = await planSync(team, paths, { keystore: svc.keystore, audit, sops: readSopsKeys, openAge: false });
+        plan = await planSync(team, paths, { keystore: d.keystore(), audit, sops: readSopsKeys, openAge: false });
       } catch (e) {
-        await svc.record({ event: 'team.sync', outcome: 'refused', path: p.root, client: call.client, detail: isKeywardError(e) ? e.message : 'internal error' });
+        await audit({ event: 'team.sync', outcome: 'refused', path: p.root, client: call.client, detail: failureDetail(e) });
         throw e;
       }
       const view = planView(plan);
       if (plan.problems.length) {
         const first = plan.problems[0]!;
-        await svc.record({ event: 'team.sync', outcome: 'refused', path: p.root, client: call.client, detail: `${first.subject}: ${first.problem}` });
+        await audit({ event: 'team.sync', outcome: 'refused', path: p.root, client: call.client, detail: `${first.subject}: ${first.problem}` });
         throw new KeywardError(ErrorCode.IllegalState, `the policy cannot be followed: ${first.subject}: ${first.problem}`, `fix it and plan again (keyward team sync --plan); nothing was changed${plan.problems.length > 1 ? ` (${plan.problems.length} problems)` : ''}`);
       }
       // sops alone must keep working: its creation rules first, then the files.
@@ -79,21 +72,21 @@ export function teamHandlers(svc: Service): Handlers {
         try {
           w = await writeSopsConfig(team);
         } catch (e) {
-          await svc.record({ event: 'team.sync', outcome: 'refused', path: p.root, client: call.client, detail: isKeywardError(e) ? e.message : 'internal error' });
+          await audit({ event: 'team.sync', outcome: 'refused', path: p.root, client: call.client, detail: failureDetail(e) });
           throw e;
         }
         sopsConfigWritten = w.changed;
-        if (w.changed) await svc.record({ event: 'team.sops-config', outcome: 'ok', path: w.file, client: call.client, detail: 'creation rules brought in line with the team policy' });
+        if (w.changed) await audit({ event: 'team.sops-config', outcome: 'ok', path: w.file, client: call.client, detail: 'creation rules brought in line with the team policy' });
       }
       const { files, params } = syncParams(plan);
-      await svc.record({ event: 'team.sync', outcome: 'ok', path: p.root, client: call.client, detail: `plan: ${summaryText(view.summary)}` });
+      await audit({ event: 'team.sync', outcome: 'ok', path: p.root, client: call.client, detail: `plan: ${summaryText(view.summary)}` });
       if (!files.length) return { plan: view, sopsConfigWritten };
-      const job = await svc.jobs.start(TEAM_SYNC_JOB, files, params, call.client);
+      const job = await d.jobs.start(TEAM_SYNC_JOB, files, params, call.client);
       return { plan: view, job, sopsConfigWritten };
     },
 
     teamIdentityCreate: (p, call) =>
-      audited(
+      teamAudited(
         'team.identity.create',
         identityPath(p.root, p.name),
         call.client,
@@ -107,7 +100,7 @@ export function teamHandlers(svc: Service): Handlers {
     teamIdentityList: async (p) => ({ identities: await identityViews(p.root) }),
 
     teamIdentityMove: (p, call) =>
-      audited(
+      teamAudited(
         'team.identity.move',
         identityPath(p.root, p.name),
         call.client,
@@ -121,14 +114,14 @@ export function teamHandlers(svc: Service): Handlers {
 
     teamIdentityRotate: async (p, call) => {
       const file = identityPath(p.root, p.name);
-      const r = await audited(`team.identity.${p.step === 'begin' ? 'rotate' : p.step}`, file, call.client, () =>
+      const r = await teamAudited(`team.identity.${p.step === 'begin' ? 'rotate' : p.step}`, file, call.client, () =>
         rotateIdentity(sharedKms(), file, p.step, { ...(p.kms ? { kms: p.kms } : {}), ...(p.pq !== undefined ? { pq: p.pq } : {}) }),
       (x) => x.detail);
       return { identity: identityView(file, r.identity), detail: r.detail };
     },
 
     teamSopsConfig: (p, call) =>
-      audited(
+      teamAudited(
         'team.sops-config',
         path.join(p.root, '.sops.yaml'),
         call.client,
@@ -149,14 +142,14 @@ export function teamHandlers(svc: Service): Handlers {
       try {
         status = await kekStatus(p.root, paths, sharedVault());
       } catch (e) {
-        await svc.record({ event: 'team.rewrap-kek', outcome: 'refused', path: p.root, client: call.client, detail: isKeywardError(e) ? e.message : 'internal error' });
+        await audit({ event: 'team.rewrap-kek', outcome: 'refused', path: p.root, client: call.client, detail: failureDetail(e) });
         throw e;
       }
       const { files, params } = rewrapPlan(status);
       const keys = status.keys.map((k) => `${k.key} v${Object.keys(k.inUse).join(',v')} -> v${k.latestVersion ?? '?'}`).join('; ');
-      await svc.record({ event: 'team.rewrap-kek', outcome: 'ok', path: p.root, client: call.client, detail: `${files.length} of ${status.artifacts.length} artifact(s) to move${keys ? `: ${keys}` : ''}` });
+      await audit({ event: 'team.rewrap-kek', outcome: 'ok', path: p.root, client: call.client, detail: `${files.length} of ${status.artifacts.length} artifact(s) to move${keys ? `: ${keys}` : ''}` });
       if (!files.length) return { status };
-      const job = await svc.jobs.start(KEK_REWRAP_JOB, files, params, call.client);
+      const job = await d.jobs.start(KEK_REWRAP_JOB, files, params, call.client);
       return { status, job };
     },
 
@@ -171,23 +164,23 @@ export function teamHandlers(svc: Service): Handlers {
       for (const input of p.files) {
         const output = outputFor(input, p.outDir);
         let used = '';
-        try {
-          const r = await decryptFile({
-            input,
-            output,
-            overwrite: p.overwrite ?? false,
-            unwrap: async (h) => {
-              const k = await unwrapArtifactKey(svc.keystore, h.raw, input, { cache, audit, ...(extra.length ? { identities: [...extra, ...(await identitiesFor(input))] } : {}) });
-              used = k.ref;
-              return k.fileKey;
-            },
-          });
-          await svc.record({ event: 'age.decrypt', outcome: 'ok', key: used, path: input, client: call.client });
-          out.push({ input, output, bytesOut: r.bytesOut, key: used });
-        } catch (e) {
-          await svc.record({ event: 'age.decrypt', outcome: 'failed', path: input, client: call.client, detail: isKeywardError(e) ? e.message : 'internal error', ...(used ? { key: used } : {}) });
-          throw e;
-        }
+        const r = await audited(
+          audit,
+          { event: 'age.decrypt', path: input, client: call.client },
+          () =>
+            decryptFile({
+              input,
+              output,
+              overwrite: p.overwrite ?? false,
+              unwrap: async (h) => {
+                const k = await unwrapArtifactKey(d.keystore(), h.raw, input, { cache, audit, ...(extra.length ? { identities: [...extra, ...(await identitiesFor(input))] } : {}) });
+                used = k.ref;
+                return k.fileKey;
+              },
+            }),
+          { ok: () => ({ key: used }), failed: () => (used ? { key: used } : {}) },
+        );
+        out.push({ input, output, bytesOut: r.bytesOut, key: used });
       }
       return { files: out, kmsCalls: calls() - before };
     },

@@ -29,6 +29,18 @@ export function isKeywardError(e: unknown): e is KeywardError {
   return e instanceof KeywardError || (typeof e === 'object' && e !== null && (e as { [BRAND]?: unknown })[BRAND] === true);
 }
 
+/**
+ * A failure's words for the audit log, events and job reports: Keyward's own messages (paths,
+ * codes, never a secret), with the errno codes people rarely know spelled out; anything else (a
+ * bug, a library's error that may quote its input) is reduced to a class.
+ */
+export function failureDetail(e: unknown): string {
+  if (!isKeywardError(e)) return 'internal error';
+  if (/\bEFBIG\b/.test(e.message)) return e.message.replace('EFBIG', 'file too large for the file system or the process file-size limit (EFBIG)');
+  if (/\bEDQUOT\b/.test(e.message)) return e.message.replace('EDQUOT', 'disk quota exceeded (EDQUOT)');
+  return e.message;
+}
+
 /** Node's errno code of a failed fs call, or undefined. */
 export function errnoCode(e: unknown): string | undefined {
   if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') {

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { Service } from '../service';
+import type { Deps } from '../rpc/deps';
 import { ErrorCode } from '../protocol';
 import { WorkspaceEventNotification, type WorkspaceEventParams, type WorkspaceInfo } from '../protocol/workspace';
 import { writeFileAtomic } from '../util/atomic';
@@ -37,31 +37,26 @@ export class WatchManager {
   private readonly limiter = new Limiter(MAX_CONCURRENT_ENCRYPTIONS);
   private statesCache: ArtifactStates | null = null;
   private ctxCache: ProtectContext | null = null;
-  private disposerAdded = false;
   private tail: Promise<unknown> = Promise.resolve();
 
-  /**
-   * Created while the Service's handlers are initialised, before its constructor has set
-   * `home` and `keystore`: nothing of `svc` may be read here, only later.
-   */
-  constructor(private readonly svc: Service) {}
+  constructor(private readonly d: Pick<Deps, 'home' | 'keystore' | 'audit'>) {}
 
   private get states(): ArtifactStates {
-    return (this.statesCache ??= ArtifactStates.in(this.svc.home));
+    return (this.statesCache ??= ArtifactStates.in(this.d.home));
   }
 
   private get ctx(): ProtectContext {
     return (this.ctxCache ??= {
-      keystore: () => this.svc.keystore,
-      record: (e) => this.svc.record(e),
+      keystore: this.d.keystore,
+      record: this.d.audit,
       states: this.states,
       emit: (ev) => this.emit(ev),
-      untrusted: (source, recipients) => untrusted(this.svc.home, this.svc.keystore, source, recipients),
+      untrusted: (source, recipients) => untrusted(this.d.home, this.d.keystore(), source, recipients),
     });
   }
 
   private get file(): string {
-    return path.join(this.svc.home, 'workspaces.json');
+    return path.join(this.d.home, 'workspaces.json');
   }
 
   /**
@@ -83,9 +78,8 @@ export class WatchManager {
         w = new WorkspaceWatcher(real, new Date().toISOString(), this.ctx, this.limiter);
         await w.start(true);
         this.watchers.set(real, w);
-        this.addDisposer();
         await this.persist(real, w.registeredAt);
-        await this.svc.record({ event: 'workspace.register', outcome: 'ok', path: real, client });
+        await this.d.audit({ event: 'workspace.register', outcome: 'ok', path: real, client });
       }
       if (notify) {
         const subs = this.subscribers.get(real) ?? [];
@@ -118,7 +112,7 @@ export class WatchManager {
       }
       if (!removed) return false;
       for (const key of keys) await this.states.forgetUnder(key);
-      await this.svc.record({ event: 'workspace.unregister', outcome: 'ok', path: real, client });
+      await this.d.audit({ event: 'workspace.unregister', outcome: 'ok', path: real, client });
       return true;
     });
   }
@@ -157,9 +151,8 @@ export class WatchManager {
           const watcher = new WorkspaceWatcher(w.root, w.registeredAt, this.ctx, this.limiter);
           await watcher.start(false);
           this.watchers.set(w.root, watcher);
-          this.addDisposer();
         } catch (e) {
-          await this.svc.record({ event: 'workspace.resume', outcome: 'failed', path: w.root, detail: isKeywardError(e) ? e.message : (errnoCode(e) ?? 'error') });
+          await this.d.audit({ event: 'workspace.resume', outcome: 'failed', path: w.root, detail: isKeywardError(e) ? e.message : (errnoCode(e) ?? 'error') });
         }
       }
     });
@@ -190,12 +183,6 @@ export class WatchManager {
     }
   }
 
-  private addDisposer(): void {
-    if (this.disposerAdded) return;
-    this.disposerAdded = true;
-    this.svc.disposers.push(() => this.dispose());
-  }
-
   private async checkRoot(root: string): Promise<string> {
     let real: string;
     try {
@@ -206,7 +193,7 @@ export class WatchManager {
       throw ioError(e, 'watch', root);
     }
     if (path.dirname(real) === real) throw new KeywardError(ErrorCode.InvalidInput, 'refusing to watch a file system root', 'register the folder of your project');
-    const home = await fsp.realpath(this.svc.home).catch(() => path.resolve(this.svc.home));
+    const home = await fsp.realpath(this.d.home).catch(() => path.resolve(this.d.home));
     if (real === home || real.startsWith(home + path.sep) || home.startsWith(real + path.sep)) {
       throw new KeywardError(ErrorCode.InvalidInput, `refusing to watch a folder that holds or is inside Keyward's own state (${home})`, 'register the folder of your project');
     }
@@ -217,7 +204,7 @@ export class WatchManager {
   private async requireTrustedPolicy(real: string): Promise<void> {
     const policy = await Policy.load(real);
     if (policy.source.kind !== 'file') return;
-    await requireTrusted(this.svc.home, this.svc.keystore, path.join(real, POLICY_FILE), keywardRecipients(policy));
+    await requireTrusted(this.d.home, this.d.keystore(), path.join(real, POLICY_FILE), keywardRecipients(policy));
   }
 
   private refuseOverlap(real: string): void {

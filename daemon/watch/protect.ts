@@ -6,7 +6,7 @@ import type { AuditEvent } from '../audit/log';
 import type { Keystore } from '../keystore/keystore';
 import { POLICY_FILE, type PolicyMatch } from '../policy/policy';
 import type { WorkspaceEventParams } from '../protocol/workspace';
-import { errnoCode, ioError, isKeywardError } from '../util/errors';
+import { errnoCode, failureDetail, ioError, isKeywardError } from '../util/errors';
 import { hashAgeContent, hashFile, mtimeMs, readHashed, regularFileSig, sameSig, type FileSig } from './content';
 import { ensureIgnored } from './gitignore';
 import type { ArtifactStates } from './state';
@@ -228,8 +228,7 @@ class Run {
     try {
       await ensureIgnored(this.job.root, this.job.rel);
     } catch (e) {
-      const msg = isKeywardError(e) ? e.message : 'internal error';
-      this.ctx.emit({ root: this.job.root, path: this.job.abs, kind: 'error', message: `could not add ${this.name} to .gitignore: ${msg}` });
+      this.ctx.emit({ root: this.job.root, path: this.job.abs, kind: 'error', message: `could not add ${this.name} to .gitignore: ${failureDetail(e)}` });
     }
   }
 
@@ -283,12 +282,4 @@ export function resolveRecipients(keystore: Keystore, entries: readonly string[]
     if (k) out.set(k.recipient, { recipient: k.recipient, ref: k.ref });
   }
   return [...out.values()];
-}
-
-/** A failure for the audit log and messages: our own messages (paths, codes), else a class. */
-export function failureDetail(e: unknown): string {
-  if (!isKeywardError(e)) return 'internal error';
-  if (/\bEFBIG\b/.test(e.message)) return e.message.replace('EFBIG', 'file too large for the file system or the process file-size limit (EFBIG)');
-  if (/\bEDQUOT\b/.test(e.message)) return e.message.replace('EDQUOT', 'disk quota exceeded (EDQUOT)');
-  return e.message;
 }

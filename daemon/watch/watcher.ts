@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { DEFAULT_SETTLE_MS, NEVER_DIRS, POLICY_FILE, Policy, relativePath } from '../policy/policy';
 import type { WorkspaceInfo } from '../protocol/workspace';
-import { errnoCode, isKeywardError } from '../util/errors';
+import { errnoCode, failureDetail, isKeywardError } from '../util/errors';
 import { regularFileSig, sameSig, type FileSig } from './content';
 import { protectFile, type ProtectContext, type ProtectOutcome } from './protect';
 import { isKeywardTemp } from '../util/temps';
@@ -289,7 +289,7 @@ export class WorkspaceWatcher {
       this.rescan();
     } catch (e) {
       if (this.stopped) return;
-      const msg = isKeywardError(e) ? e.message : 'internal error';
+      const msg = failureDetail(e);
       await this.ctx.record({ event: 'watch.policy', outcome: 'failed', path: file, detail: msg });
       this.setPolicyError(msg);
     }

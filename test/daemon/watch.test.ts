@@ -9,7 +9,6 @@ import { ErrorCode } from '../../daemon/protocol';
 import { WorkspaceEventNotification, type WorkspaceEventParams } from '../../daemon/protocol/workspace';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
 import { KeywardError } from '../../daemon/util/errors';
-import { resumeWorkspaces } from '../../daemon/watch/handlers';
 import { tempDir } from '../helpers/tools';
 
 const SETTLE = 300;
@@ -310,7 +309,7 @@ describe('watcher: encrypt on save (daemon over its socket, in-memory keystore)'
     await stop();
 
     await start();
-    await resumeWorkspaces(d.service);
+    await d.service.watch.resume();
     const list = (await c.call('workspaceList', {})).workspaces;
     assert.deepEqual(list.map((w) => w.root), [ws]);
     await barrier();

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
-import { AgeDataNotification, ErrorCode, type AgeDataParams } from './protocol';
-import type { CallContext } from './service';
-import { KeywardError } from './util/errors';
+import { AgeDataNotification, ErrorCode, type AgeDataParams } from '../protocol';
+import type { CallContext } from './context';
+import { KeywardError } from '../util/errors';
 
 /**
  * Where plaintext goes when the client asked for no output file: `age/data` notifications on
