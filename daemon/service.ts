@@ -12,7 +12,8 @@ import { JobManager } from './jobs/manager';
 import { rewrapOp, rotateOp } from './artifacts/ops';
 import { decryptOp, encryptOp } from './artifacts/transfer';
 import { addKeysOp, rotateSopsOp, updateKeysOp } from './sops/ops';
-import { unwrapArtifactKey } from './team/unwrap';
+import { artifactUnwrap } from './artifacts/unwrap';
+import { serviceIdentities } from './team/identity';
 import { TEAM_SYNC_JOB, teamSyncOp } from './team/sync';
 import { sopsSyncOps } from './team/sopssync';
 import { sharedVault, sopsKmsClient } from './kms';
@@ -77,8 +78,8 @@ export class Service {
     const current = { keystore: new Keystore(registry, backend, audit) };
     const keystore = () => current.keystore;
     const kms = () => sopsKmsClient();
-    // Opening an age file's key: the keystore first, then the team's service identities.
-    const unwrap: Deps['unwrap'] = (header, file) => unwrapArtifactKey(keystore(), header, file, { audit });
+    // Opening an age file's key: the keystore first, then the team's service identities (KMS or Vault).
+    const unwrap = artifactUnwrap(keystore, serviceIdentities({ audit }));
 
     const teamSops = sopsSyncOps(kms);
     const jobs = new JobManager(

@@ -12,6 +12,7 @@ import { exists } from '../util/atomic';
 import { ioError } from '../util/errors';
 import { jobTempDiscarder } from '../util/temps';
 import { encryptArtifact } from './encrypt';
+import type { ArtifactUnwrap } from './unwrap';
 
 export interface EncryptJobParams {
   /** Input -> output, for outputs other than `FILE.age`. */
@@ -29,9 +30,6 @@ export interface DecryptJobParams {
   outputs?: Record<string, string>;
   overwrite?: boolean;
 }
-
-/** Unwraps a file key: the keystore, then team service identities (team/unwrap.ts). */
-export type ArtifactUnwrap = (header: Uint8Array, file: string) => Promise<{ fileKey: Uint8Array; ref: string }>;
 
 interface Staged {
   temp: string;

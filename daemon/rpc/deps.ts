@@ -1,7 +1,7 @@
 // What handler factories may be given. Service.open (daemon/service.ts) builds one Deps; each
 // area's factory names the fields it needs (`Pick<Deps, 'keystore' | 'audit'>`) and receives
 // only those, never the Service.
-import type { ArtifactUnwrap } from '../artifacts/transfer';
+import type { ArtifactUnwrap } from '../artifacts/unwrap';
 import type { JobManager } from '../jobs/manager';
 import type { Keystore } from '../keystore/keystore';
 import type { SopsKmsClient } from '../sops/keys';

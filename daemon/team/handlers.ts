@@ -7,14 +7,14 @@ import { audited } from '../rpc/audited';
 import type { Handlers } from '../rpc/context';
 import type { Deps } from '../rpc/deps';
 import { KeywardError, failureDetail } from '../util/errors';
-import { createIdentity, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, rotateIdentity, type IdentityFile } from './identity';
+import { unwrapArtifactKey } from '../artifacts/unwrap';
+import { createIdentity, defaultIdentityCache, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, rotateIdentity, serviceIdentities, type IdentityFile } from './identity';
 import { planSync, type TeamPlan } from './plan';
 import { KEK_REWRAP_JOB, kekStatus, rewrapPlan } from './kek';
 import { readSopsKeys } from './sopssync';
 import { syncParams, TEAM_SYNC_JOB } from './sync';
 import { loadTeamPolicy, type TeamPolicy } from './policy';
 import { checkSopsConfig, writeSopsConfig } from './sopsconfig';
-import { defaultIdentityCache, unwrapArtifactKey } from './unwrap';
 
 /** The team/KMS RPC handlers. */
 export function teamHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs'>): Handlers {
@@ -173,7 +173,7 @@ export function teamHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs'>): Hand
               output,
               overwrite: p.overwrite ?? false,
               unwrap: async (h) => {
-                const k = await unwrapArtifactKey(d.keystore(), h.raw, input, { cache, audit, ...(extra.length ? { identities: [...extra, ...(await identitiesFor(input))] } : {}) });
+                const k = await unwrapArtifactKey(d.keystore(), h.raw, input, serviceIdentities({ cache, audit, ...(extra.length ? { identities: [...extra, ...(await identitiesFor(input))] } : {}) }));
                 used = k.ref;
                 return k.fileKey;
               },

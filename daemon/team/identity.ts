@@ -35,8 +35,9 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { identityToRecipient } from 'age-encryption';
 import { parseHeader, parseRecipient, unwrapWithIdentities, type ParsedHeader } from '../age';
+import type { FileKeyFallback } from '../artifacts/unwrap';
 import type { AuditEvent } from '../audit/log';
-import { isTransitUri, kekFor, KMS_ARN, KmsProvider, parseTransitUri, providerKind, sharedVault, type KekProvider, type KekProviders } from '../kms';
+import { isTransitUri, kekFor, KMS_ARN, KmsProvider, parseTransitUri, providerKind, sharedKms, sharedVault, type KekProvider, type KekProviders } from '../kms';
 import { ErrorCode } from '../protocol';
 import { writeFileAtomic } from '../util/atomic';
 import { errnoCode, ioError, isKeywardError, KeywardError } from '../util/errors';
@@ -461,6 +462,37 @@ export async function identitiesFor(artifact: string, env: NodeJS.ProcessEnv = p
     dir = up;
   }
   return [...out.values()];
+}
+
+export interface ServiceIdentityOptions {
+  audit?: Auditor;
+  /** The identity cache (default: the process's, on the shared KMS provider). */
+  cache?: IdentityCache;
+  /** Identity files to use instead of discovering them from the artifact's path. */
+  identities?: readonly IdentityFile[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The process's identity cache, on the shared KMS providers (each identity version opened once a process). */
+export function defaultIdentityCache(kms: () => KmsProvider = sharedKms): IdentityCache {
+  return processIdentityCache(kms);
+}
+
+/**
+ * The fallback of daemon/artifacts/unwrap.ts for files none of the keystore's keys opens: the
+ * service identities that apply to the file (identitiesFor), or those given. Throws the
+ * keystore's error when none applies or matches, and a KMS failure (access denied,
+ * unreachable) when that is what stood in the way.
+ */
+export function serviceIdentities(opts: ServiceIdentityOptions = {}): FileKeyFallback {
+  return async (header, artifact, notMine) => {
+    const identities = opts.identities ?? (await identitiesFor(artifact, opts.env));
+    if (identities.length === 0) throw notMine;
+    const r = await unwrapWithServiceIdentities(opts.cache ?? defaultIdentityCache(), identities, header, opts.audit);
+    if (r.fileKey) return { fileKey: r.fileKey, ref: r.ref };
+    if (r.failure) throw r.failure;
+    throw notMine;
+  };
 }
 
 // ---- rotation ------------------------------------------------------------------------------------

@@ -20,9 +20,9 @@ import { parseRecipient, readHeader } from '../age';
 import { readMeta } from '../artifacts/meta';
 import { isNeverProtected, relativePath } from '../policy/policy';
 import { isKeywardError } from '../util/errors';
-import { listIdentities, identityRef, type Auditor, type IdentityCache, type IdentityFile } from './identity';
+import { listIdentities, identityRef, serviceIdentities, type Auditor, type IdentityCache, type IdentityFile } from './identity';
 import type { AccessMatch, TeamKek, TeamPolicy } from './policy';
-import { unwrapArtifactKey, type KeyUnwrapper } from './unwrap';
+import { unwrapArtifactKey, type KeyUnwrapper } from '../artifacts/unwrap';
 
 /** `pending`: an age artifact not opened while planning; the sync job decides when it opens it. */
 export type PlanAction = 'none' | 'rewrap' | 'rotate' | 'updatekeys' | 'skip' | 'pending';
@@ -201,11 +201,16 @@ async function planAge(file: string, rel: string, m: AccessMatch, target: string
   let header;
   try {
     header = await readHeader(file);
-    opened = await unwrapArtifactKey(opts.keystore, header.raw, file, {
-      ...(opts.cache ? { cache: opts.cache } : {}),
-      ...(opts.audit ? { audit: opts.audit } : {}),
-      ...(opts.identities ? { identities: opts.identities } : {}),
-    });
+    opened = await unwrapArtifactKey(
+      opts.keystore,
+      header.raw,
+      file,
+      serviceIdentities({
+        ...(opts.cache ? { cache: opts.cache } : {}),
+        ...(opts.audit ? { audit: opts.audit } : {}),
+        ...(opts.identities ? { identities: opts.identities } : {}),
+      }),
+    );
   } catch (e) {
     return skip(file, rel, 'age', m, target, isKeywardError(e) ? `cannot open it: ${e.message}` : 'cannot open it');
   }

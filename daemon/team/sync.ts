@@ -21,9 +21,9 @@ import { jobTempDiscarder } from '../util/temps';
 import type { Keystore } from '../keystore/keystore';
 import { ErrorCode } from '../protocol';
 import { KeywardError } from '../util/errors';
-import { listIdentities, type Auditor, type IdentityFile } from './identity';
+import { listIdentities, serviceIdentities, type Auditor, type IdentityFile } from './identity';
 import type { TeamPlan } from './plan';
-import { unwrapArtifactKey } from './unwrap';
+import { unwrapArtifactKey } from '../artifacts/unwrap';
 
 export const TEAM_SYNC_JOB = 'team-sync';
 
@@ -69,7 +69,7 @@ export function syncParams(plan: TeamPlan): { files: string[]; params: TeamSyncP
 export function keystoreWithIdentities(ks: Keystore, identities: readonly IdentityFile[], audit?: Auditor): Keystore {
   if (!identities.length) return ks;
   const view = Object.create(ks) as Keystore;
-  view.unwrapFileKey = (header: Uint8Array) => unwrapArtifactKey(ks, header, '', { identities, ...(audit ? { audit } : {}) });
+  view.unwrapFileKey = (header: Uint8Array) => unwrapArtifactKey(ks, header, '', serviceIdentities({ identities, ...(audit ? { audit } : {}) }));
   return view;
 }
 

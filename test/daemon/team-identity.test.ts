@@ -7,8 +7,8 @@ import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { decryptFile, encryptFile, readHeader } from '../../daemon/age';
 import { KmsProvider } from '../../daemon/kms';
 import { ErrorCode } from '../../daemon/protocol';
-import { createIdentity, IdentityCache, identitiesFor, moveIdentity, readIdentityFile, writeIdentityFile } from '../../daemon/team/identity';
-import { unwrapArtifactKey } from '../../daemon/team/unwrap';
+import { createIdentity, IdentityCache, identitiesFor, moveIdentity, readIdentityFile, serviceIdentities, writeIdentityFile } from '../../daemon/team/identity';
+import { unwrapArtifactKey } from '../../daemon/artifacts/unwrap';
 import { KeywardError } from '../../daemon/util/errors';
 import { freePort, Moto, MOTO_CREDENTIALS } from '../helpers/moto';
 import { requireTool, tempDir } from '../helpers/tools';
@@ -105,7 +105,7 @@ describe('service identities wrapped by a team KMS key (moto_server)', function 
         output: out,
         overwrite: true,
         unwrap: async (h) => {
-          const k = await unwrapArtifactKey(emptyKeystore, h.raw, f, { cache, audit: (e) => (audit.push(`${e.event} ${e.key}`), Promise.resolve()) });
+          const k = await unwrapArtifactKey(emptyKeystore, h.raw, f, serviceIdentities({ cache, audit: (e) => (audit.push(`${e.event} ${e.key}`), Promise.resolve()) }));
           refs.add(k.ref);
           return k.fileKey;
         },
@@ -129,12 +129,12 @@ describe('service identities wrapped by a team KMS key (moto_server)', function 
     const kms = provider();
     const cache = new IdentityCache(() => kms);
     const h = await readHeader(f);
-    const k = await unwrapArtifactKey(emptyKeystore, h.raw, f, { cache, identities: ids });
+    const k = await unwrapArtifactKey(emptyKeystore, h.raw, f, serviceIdentities({ cache, identities: ids }));
     assert.equal(k.ref, 'kms:serving@v1');
     // A file for someone else: the keystore's "no identity matched" comes back, after the one call.
     const g = path.join(dir, 'srv', 'other.age');
     await encryptFile({ input: path.join(dir, 'p'), output: g, recipients: [await identityToRecipient(await generateX25519Identity())] });
-    await assert.rejects(unwrapArtifactKey(emptyKeystore, (await readHeader(g)).raw, g, { cache, identities: ids }), /no identity matched/);
+    await assert.rejects(unwrapArtifactKey(emptyKeystore, (await readHeader(g)).raw, g, serviceIdentities({ cache, identities: ids })), /no identity matched/);
     assert.equal(kms.stats.calls, 1);
   });
 
@@ -149,7 +149,7 @@ describe('service identities wrapped by a team KMS key (moto_server)', function 
     const cache = new IdentityCache(() => kms);
     const ids = [await readIdentityFile(a.file)];
     for (const f of files.keys()) {
-      await assert.rejects(unwrapArtifactKey(emptyKeystore, (await readHeader(f)).raw, f, { cache, identities: ids }), (e: unknown) => {
+      await assert.rejects(unwrapArtifactKey(emptyKeystore, (await readHeader(f)).raw, f, serviceIdentities({ cache, identities: ids })), (e: unknown) => {
         return e instanceof KeywardError && e.code === ErrorCode.DecryptFailed && /encryption context does not match/.test(e.message);
       });
     }
@@ -164,7 +164,7 @@ describe('service identities wrapped by a team KMS key (moto_server)', function 
     const cache = new IdentityCache(() => dead);
     const t0 = Date.now();
     for (const f of files.keys()) {
-      await assert.rejects(unwrapArtifactKey(emptyKeystore, (await readHeader(f)).raw, f, { cache }), (e: unknown) => e instanceof KeywardError && e.code === ErrorCode.IoFailed && /AWS KMS unreachable at http:\/\/127\.0\.0\.1/.test(e.message));
+      await assert.rejects(unwrapArtifactKey(emptyKeystore, (await readHeader(f)).raw, f, serviceIdentities({ cache })), (e: unknown) => e instanceof KeywardError && e.code === ErrorCode.IoFailed && /AWS KMS unreachable at http:\/\/127\.0\.0\.1/.test(e.message));
     }
     assert.ok(Date.now() - t0 < 15000);
     assert.equal(dead.stats.calls, 1);
@@ -182,7 +182,7 @@ describe('service identities wrapped by a team KMS key (moto_server)', function 
     assert.equal(identity.versions[0]!.recipient, version.recipient, 'same identity, same recipient: no artifact changes');
     const kms = provider();
     const f = [...files.keys()][0]!;
-    const k = await unwrapArtifactKey(emptyKeystore, (await readHeader(f)).raw, f, { cache: new IdentityCache(() => kms) });
+    const k = await unwrapArtifactKey(emptyKeystore, (await readHeader(f)).raw, f, serviceIdentities({ cache: new IdentityCache(() => kms) }));
     assert.equal(k.ref, 'kms:serving@v1');
     assert.equal(kms.stats.calls, 1);
   });

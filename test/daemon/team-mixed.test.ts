@@ -16,8 +16,8 @@ import { ErrorCode } from '../../daemon/protocol';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
 import { openFile, renderPlain } from '../../daemon/sops';
 import { formatFromPath } from '../../daemon/sops/stores';
-import { IdentityCache } from '../../daemon/team/identity';
-import { unwrapArtifactKey } from '../../daemon/team/unwrap';
+import { IdentityCache, serviceIdentities } from '../../daemon/team/identity';
+import { unwrapArtifactKey } from '../../daemon/artifacts/unwrap';
 import { KeywardError } from '../../daemon/util/errors';
 import { Moto, MOTO_CREDENTIALS, MOTO_ENV } from '../helpers/moto';
 import { requireTool, tempDir } from '../helpers/tools';
@@ -175,7 +175,7 @@ describe('team sync over 50 mixed artifacts (age and sops in every format; moto_
       const before = kms.stats.calls;
       for (const [f, data] of ageFiles) {
         const out = path.join(dir, 'o');
-        await decryptFile({ input: f, output: out, overwrite: true, unwrap: async (h) => (await unwrapArtifactKey(noKeys, h.raw, f, { cache })).fileKey });
+        await decryptFile({ input: f, output: out, overwrite: true, unwrap: async (h) => (await unwrapArtifactKey(noKeys, h.raw, f, serviceIdentities({ cache }))).fileKey });
         assert.ok((await fsp.readFile(out)).equals(data), f);
       }
       assert.equal(kms.stats.calls - before, 1, 'one KMS call for 25 model files');

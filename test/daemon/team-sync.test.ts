@@ -9,8 +9,8 @@ import { MemoryBackend } from '../../daemon/keystore/memory';
 import { ErrorCode, type JobInfo } from '../../daemon/protocol';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
 import { KmsProvider } from '../../daemon/kms';
-import { IdentityCache, readIdentityFile } from '../../daemon/team/identity';
-import { unwrapArtifactKey } from '../../daemon/team/unwrap';
+import { IdentityCache, readIdentityFile, serviceIdentities } from '../../daemon/team/identity';
+import { unwrapArtifactKey } from '../../daemon/artifacts/unwrap';
 import { KeywardError } from '../../daemon/util/errors';
 import { Moto, MOTO_CREDENTIALS, MOTO_ENV } from '../helpers/moto';
 import { tempDir } from '../helpers/tools';
@@ -225,7 +225,7 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
       const out: number[] = [];
       for (const v of id.versions) {
         try {
-          await unwrapArtifactKey(noKeys, (await readHeader(f)).raw, f, { identities: [{ ...id, versions: [v] }], cache: new IdentityCache(() => kms) });
+          await unwrapArtifactKey(noKeys, (await readHeader(f)).raw, f, serviceIdentities({ identities: [{ ...id, versions: [v] }], cache: new IdentityCache(() => kms) }));
           out.push(v.version);
         } catch {
           // not this version

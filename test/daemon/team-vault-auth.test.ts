@@ -9,8 +9,8 @@ import { VaultSops, VaultTransit, parseTransitUri } from '../../daemon/kms';
 import { ErrorCode } from '../../daemon/protocol';
 import { closeFile, encryptNew, openFile, renderPlain } from '../../daemon/sops';
 import { kekRewrapOp, vaultCiphertexts } from '../../daemon/team/kek';
-import { createIdentity, IdentityCache, moveIdentity } from '../../daemon/team/identity';
-import { unwrapArtifactKey } from '../../daemon/team/unwrap';
+import { createIdentity, IdentityCache, moveIdentity, serviceIdentities } from '../../daemon/team/identity';
+import { unwrapArtifactKey } from '../../daemon/artifacts/unwrap';
 import { encryptArtifact } from '../../daemon/artifacts/encrypt';
 import { readHeader } from '../../daemon/age';
 import { KeywardError, isKeywardError } from '../../daemon/util/errors';
@@ -232,7 +232,7 @@ describe('Vault / OpenBao authentication and must-fail cases (real OpenBao)', fu
       await encryptArtifact({ input: plain, output: path.join(repo, 'model.bin.age'), recipients: [version.recipient] });
       const open = async (cache: IdentityCache) => {
         const h = await readHeader(path.join(repo, 'model.bin.age'));
-        return unwrapArtifactKey(noKeystore, h.raw, path.join(repo, 'model.bin.age'), { cache });
+        return unwrapArtifactKey(noKeystore, h.raw, path.join(repo, 'model.bin.age'), serviceIdentities({ cache }));
       };
       const before = v.stats.calls;
       const cache = new IdentityCache(() => providers);
