@@ -25,6 +25,7 @@ import { keysHandlers, keystoreHandlers } from './keystore/handlers';
 import { ageHandlers } from './age/handlers';
 import { scanHandlers } from './scan/handlers';
 import { artifactHandlers } from './artifacts/handlers';
+import { jobHandlers } from './jobs/handlers';
 import { workspaceHandlers } from './watch/handlers';
 import { sopsHandlers } from './sops/handlers';
 import { teamHandlers } from './team/handlers';
@@ -110,8 +111,9 @@ export class Service {
       }),
       ...ageHandlers(deps),
       ...scanHandlers(),
-      ...artifactHandlers(deps),
-      ...workspaceHandlers({ watch, keystore }),
+      ...artifactHandlers({ ...deps, rootFor: (abs) => watch.rootFor(abs) }),
+      ...jobHandlers(deps),
+      ...workspaceHandlers(watch),
       ...sopsHandlers(deps),
       ...teamHandlers(deps),
       ...trustHandlers(deps),

@@ -1,11 +1,12 @@
 // The age/* RPC handlers (daemon/protocol/age.ts): encrypt and decrypt files as `age` does,
-// with the keystore's keys, and what a file's header says. Each use of a key is audited.
+// with the keystore's keys, ranges of a file, and what a file's header says. Each use of a key
+// is audited.
 import { encryptArtifact } from '../artifacts/encrypt';
 import { audited } from '../rpc/audited';
 import type { Handlers } from '../rpc/context';
 import { dataSink } from '../rpc/datasink';
 import type { Deps } from '../rpc/deps';
-import { decryptFile, decryptToWritable, identityWrapper, inspect, pluginIdentityWithoutData, readHeader, unwrapWithPluginIdentities, type ParsedHeader } from '.';
+import { decryptFile, decryptRange, decryptToWritable, identityWrapper, inspect, pluginIdentityWithoutData, readHeader, unwrapWithPluginIdentities, type ParsedHeader } from '.';
 
 export function ageHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'unwrap'>): Handlers {
   return {
@@ -68,6 +69,29 @@ export function ageHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'unwrap'>): Han
           return { ...(p.output !== undefined ? { output: p.output } : {}), bytesOut, key: used };
         },
         { ok: () => ({ key: used }), failed: () => (used ? { key: used } : {}) },
+      );
+    },
+
+    ageDecryptRange: async (p, call) => {
+      let used = '';
+      const unwrap = async (h: { raw: Uint8Array }) => {
+        const r = await d.unwrap(h.raw, p.input);
+        used = r.ref;
+        return r.fileKey;
+      };
+      return await audited(
+        d.audit,
+        { event: 'age.decrypt-range', path: p.input, client: call.client },
+        async () => {
+          let bytesOut: number;
+          if (p.output !== undefined) {
+            bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: p.output, overwrite: p.overwrite ?? false })).bytesOut;
+          } else {
+            bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: dataSink(call) })).bytesOut;
+          }
+          return { bytesOut, key: used, ...(p.output !== undefined ? { output: p.output } : {}) };
+        },
+        { ok: (r) => ({ key: used, detail: `bytes ${p.start}-${p.start + r.bytesOut}` }) },
       );
     },
 

@@ -1,14 +1,18 @@
-import { JobProgressNotification, type JobInfo } from '../protocol';
-import { decryptRange, parseRecipients } from '../age';
-import { audited } from '../rpc/audited';
+// The artifacts/* RPC handlers (daemon/protocol/artifacts.ts): rewrap and rotate, encrypt and
+// decrypt as jobs, status under a folder, and the description of one file.
+import { parseRecipients } from '../age';
 import type { Handlers } from '../rpc/context';
-import { dataSink } from '../rpc/datasink';
 import type { Deps } from '../rpc/deps';
 import { describeArtifact } from './describe';
+import { artifactsStatus } from './status';
 import type { DecryptJobParams, EncryptJobParams } from './transfer';
 
-/** Model artifacts (rewrap, rotate, range reads) and the jobs that change them. */
-export function artifactHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs' | 'unwrap'>): Handlers {
+export interface ArtifactDeps extends Pick<Deps, 'keystore' | 'jobs'> {
+  /** The registered workspace containing a path, if any (its policy applies to artifacts/status). */
+  rootFor: (abs: string) => string | undefined;
+}
+
+export function artifactHandlers(d: ArtifactDeps): Handlers {
   return {
     artifactsRewrap: (p, call) => d.jobs.start('rewrap', p.files, p, call.client),
 
@@ -36,35 +40,6 @@ export function artifactHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs' | '
 
     artifactsDescribe: (p) => describeArtifact(p.path, d.keystore()),
 
-    ageDecryptRange: async (p, call) => {
-      let used = '';
-      const unwrap = async (h: { raw: Uint8Array }) => {
-        const r = await d.unwrap(h.raw, p.input);
-        used = r.ref;
-        return r.fileKey;
-      };
-      return await audited(
-        d.audit,
-        { event: 'age.decrypt-range', path: p.input, client: call.client },
-        async () => {
-          let bytesOut: number;
-          if (p.output !== undefined) {
-            bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: p.output, overwrite: p.overwrite ?? false })).bytesOut;
-          } else {
-            bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: dataSink(call) })).bytesOut;
-          }
-          return { bytesOut, key: used, ...(p.output !== undefined ? { output: p.output } : {}) };
-        },
-        { ok: (r) => ({ key: used, detail: `bytes ${p.start}-${p.start + r.bytesOut}` }) },
-      );
-    },
-
-    jobsList: () => Promise.resolve({ jobs: d.jobs.list() }),
-    jobsGet: (p) => d.jobs.get(p.id),
-    jobsCancel: (p) => d.jobs.cancel(p.id),
-    jobsWait: (p, call) =>
-      d.jobs.wait(p.id, (info: JobInfo) => {
-        void call.notify?.(JobProgressNotification, info).catch(() => undefined);
-      }),
+    artifactsStatus: (p) => artifactsStatus({ keystore: d.keystore(), rootFor: d.rootFor }, p.path),
   };
 }

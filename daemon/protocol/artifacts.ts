@@ -1,12 +1,16 @@
-// Methods of model artifacts for the editor: encrypt and decrypt as cancellable jobs with
-// progress, and a description of one encrypted file (recipients named, who of your keys opens
-// it, a fingerprint of its data key). Declared here, spread into `methods` in index.ts; served
-// by daemon/artifacts/handlers.ts.
+// The artifacts/* methods: model artifacts (encrypted files) in bulk and one at a time: rewrap
+// and rotate, encrypt and decrypt as cancellable jobs with progress, what is encrypted under a
+// folder and with which warnings (status), and a description of one encrypted file (recipients
+// named, who of your keys opens it, a fingerprint of its data key). Declared here, spread into
+// `methods` in index.ts; served by daemon/artifacts/handlers.ts.
 import { z } from 'zod';
 import { AbsPath, KeyRef, RecipientString, type KeyState } from './shapes';
 import type { JobInfo } from './jobs';
+import type { PolicyRuleView, PolicyView } from './workspace';
 
 const Files = z.array(AbsPath).min(1).max(100_000);
+const Recipients = z.array(RecipientString).max(256).optional();
+const Keys = z.array(KeyRef).max(256).optional();
 /** Input path -> output path, for files whose output is not the default. */
 const Outputs = z.record(z.string().max(4096), AbsPath).optional();
 
@@ -64,7 +68,104 @@ export interface ArtifactDescription {
   recordedAt?: string;
 }
 
+/** Codes of artifact warnings, stable for clients; `message` is for people. */
+export const ArtifactWarningCodes = [
+  'plaintext-present',
+  'plaintext-newer',
+  'not-encrypted',
+  'stale-key',
+  'no-recipients',
+  'policy-recipient-unusable',
+  'not-decryptable',
+  'keystore-unavailable',
+  'malformed',
+] as const;
+export type ArtifactWarningCode = (typeof ArtifactWarningCodes)[number];
+
+export interface ArtifactWarning {
+  code: ArtifactWarningCode;
+  message: string;
+}
+
+export interface ArtifactStatus {
+  /** The encrypted file (`X.age`), or for a protected plaintext with no `.age` yet, the plaintext. */
+  path: string;
+  /** The plaintext path this artifact stands for (`X`). */
+  plaintext: string;
+  encrypted: boolean;
+  /** Bytes of the `.age` file. */
+  size?: number;
+  armored?: boolean;
+  /**
+   * Recipient stanzas by type and count. X25519 and post-quantum stanzas do not say whose
+   * they are, so this is all the header tells without a key.
+   */
+  stanzas?: { type: string; count: number }[];
+  /** Key versions of this keystore that open the file (`name@vN`). */
+  keys: string[];
+  /** The policy rule that protects the plaintext path, if any. */
+  rule?: PolicyRuleView;
+  warnings: ArtifactWarning[];
+}
+
+/** Warnings that concern the policy as a whole (a named key that cannot encrypt, ...). */
+export interface PolicyWarning {
+  message: string;
+}
+
+export interface ArtifactsStatusResult {
+  /** The workspace root whose policy applied. */
+  root: string;
+  policy?: PolicyView;
+  /** The policy file is invalid: why (its line); defaults were not applied. */
+  policyError?: string;
+  policyWarnings: PolicyWarning[];
+  artifacts: ArtifactStatus[];
+  /** The walk stopped at its limit of entries; the list is incomplete. */
+  truncated: boolean;
+}
+
 export const artifactMethods = {
+  /**
+   * Changes who can unwrap each file's key by rewriting the header only (same file key,
+   * payload untouched). Runs as a job; the result is the job as it started.
+   */
+  artifactsRewrap: {
+    name: 'artifacts/rewrap',
+    params: z
+      .strictObject({
+        files: Files,
+        add: Recipients,
+        addKeys: Keys,
+        remove: Recipients,
+        removeKeys: Keys,
+        /** Replaces the recipient set (needed for files whose recipients Keyward does not know). */
+        setRecipients: Recipients,
+        setKeys: Keys,
+        /** Only files one of these key versions opens; others are skipped (identity rotation). */
+        onlyIfOpenedBy: Keys,
+      })
+      .refine(
+        (p) => [p.add, p.addKeys, p.remove, p.removeKeys, p.setRecipients, p.setKeys].some((x) => x !== undefined && x.length > 0),
+        'give recipients to add, remove or set',
+      ),
+    result: {} as JobInfo,
+  },
+  /** Makes a new file key for each file and re-encrypts its payload; recipients as given or as before. */
+  artifactsRotate: {
+    name: 'artifacts/rotate',
+    params: z.strictObject({ files: Files, recipients: Recipients, keys: Keys }),
+    result: {} as JobInfo,
+  },
+  /**
+   * Encrypted artifacts and unencrypted protected files under a folder (or one file), with
+   * recipients, key versions and warnings. Reads headers only; never decrypts a payload.
+   */
+  artifactsStatus: {
+    name: 'artifacts/status',
+    params: z.strictObject({ path: AbsPath }),
+    result: {} as ArtifactsStatusResult,
+  },
   /**
    * Encrypts files to `FILE.age` (or `outputs[FILE]`) as a job: progress in bytes, cancellable
    * (jobs/cancel stops the work and removes the partial output). An output that exists is

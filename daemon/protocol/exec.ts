@@ -24,6 +24,12 @@ export interface ExecFile {
   key: string;
 }
 
+export interface ExecOpenResult {
+  env: ExecVariable[];
+  files: ExecFile[];
+  warnings: string[];
+}
+
 export const execMethods = {
   /**
    * Decrypts each `env` file (sops, any format) into variables named as `sops exec-env` names
@@ -40,6 +46,6 @@ export const execMethods = {
       files: z.array(z.strictObject({ path: AbsPath, output: AbsPath })).max(64).default([]),
       allowDisk: z.boolean().optional(),
     }),
-    result: {} as { env: ExecVariable[]; files: ExecFile[]; warnings: string[] },
+    result: {} as ExecOpenResult,
   },
 } as const;

@@ -1,218 +1,66 @@
-// The daemon's wire contract: every JSON-RPC method is declared here once, with its params
-// schema (validated by the daemon before any work; unknown fields are rejected) and its
-// result type. The CLI and the extension import this file and nothing else of the daemon.
-import { z } from 'zod';
-import { AbsPath, KeyName, KeyRef, KeyState, PluginName, RecipientString, type AuditRecordView, type KeyInfo, type KeystoreStatus, type KeyVersionInfo } from './shapes';
-
-export * from './errors';
-
-export const PROTOCOL_VERSION = 1;
-
-export * from './shapes';
-import { scanMethods } from './scan';
-import { workspaceMethods } from './workspace';
+// The daemon's wire contract: every JSON-RPC method is declared once, in the file of its area
+// (the `area/` of its name: session.ts, daemon.ts, keys.ts, keystore.ts, age.ts, artifacts.ts,
+// jobs.ts, audit.ts, workspace.ts, scan.ts, sops.ts, team.ts, trust.ts, runtime.ts, exec.ts),
+// with its params schema (validated by the daemon before any work; unknown fields are
+// rejected) and its result type; each area's handlers are in daemon/<area>/handlers.ts (the
+// README's layout table maps them). This file only combines them. The CLI, the extension and
+// daemon/transport/ import this folder and nothing else of the daemon.
+import type { z } from 'zod';
+import { sessionMethods } from './session';
+import { daemonMethods } from './daemon';
+import { keysMethods } from './keys';
+import { keystoreMethods } from './keystore';
+import { ageMethods } from './age';
+import { artifactMethods } from './artifacts';
 import { jobMethods } from './jobs';
+import { auditMethods } from './audit';
+import { workspaceMethods } from './workspace';
+import { scanMethods } from './scan';
 import { sopsMethods } from './sops';
 import { teamMethods } from './team';
 import { trustMethods } from './trust';
 import { runtimeMethods } from './runtime';
 import { execMethods } from './exec';
-import { auditMethods, AuditHeadSchema } from './audit';
-import { artifactMethods } from './artifacts';
 
+export * from './errors';
+export * from './shapes';
+export * from './session';
+export * from './daemon';
+export * from './keys';
+export * from './keystore';
+export * from './age';
+export * from './artifacts';
 export * from './jobs';
+export * from './audit';
 export * from './workspace';
+export * from './scan';
 export * from './sops';
 export * from './team';
 export * from './trust';
 export * from './runtime';
 export * from './exec';
-export * from './audit';
-export * from './artifacts';
-
-// ---- methods -------------------------------------------------------------------------------
-
-const empty = z.strictObject({});
 
 /**
- * Each method: its wire name, a params schema and (as a type) its result.
- * Sent by: the CLI and the extension (clients) to the daemon, unless noted.
- */
-const coreMethods = {
-  /** First request on every connection; until it succeeds, every other request is refused. */
-  authenticate: {
-    name: 'session/authenticate',
-    params: z.strictObject({
-      token: z.string().min(1).max(256),
-      client: z.string().min(1).max(64),
-      protocolVersion: z.number().int().min(1).max(1000),
-    }),
-    result: {} as { daemonVersion: string; protocolVersion: number },
-  },
-  status: {
-    name: 'daemon/status',
-    params: empty,
-    result: {} as {
-      pid: number;
-      version: string;
-      home: string;
-      socket: string;
-      startedAt: string;
-      keystore: KeystoreStatus;
-      keys: number;
-    },
-  },
-  shutdown: {
-    name: 'daemon/shutdown',
-    params: empty,
-    result: {} as Record<string, never>,
-  },
-  /** Chooses where keys live; allowed only while the keystore holds no key. */
-  keystoreUse: {
-    name: 'keystore/use',
-    params: z.strictObject({ backend: z.enum(['keychain', 'file']) }),
-    result: {} as { keystore: KeystoreStatus },
-  },
-  keystoreUnlock: {
-    name: 'keystore/unlock',
-    params: z.strictObject({ passphrase: z.string().min(1).max(1024) }),
-    result: {} as { keystore: KeystoreStatus },
-  },
-  keysList: {
-    name: 'keys/list',
-    params: z.strictObject({ includeDestroyed: z.boolean().optional() }),
-    result: {} as { keys: KeyInfo[] },
-  },
-  keysGenerate: {
-    name: 'keys/generate',
-    params: z.strictObject({
-      name: KeyName,
-      pq: z.boolean().optional(),
-      cryptoperiodDays: z.number().int().min(1).max(36500).optional(),
-      /** Create in pre-activation; `keys state NAME@v1 active` activates it. */
-      preActivation: z.boolean().optional(),
-    }),
-    result: {} as { key: KeyVersionInfo },
-  },
-  keysImport: {
-    name: 'keys/import',
-    params: z
-      .strictObject({
-        name: KeyName,
-        /** An age identity file to read (age-keygen output, sops keys.txt). */
-        path: AbsPath.optional(),
-        /** The identity file's text, when it comes from stdin. */
-        text: z.string().max(1024 * 1024).optional(),
-        cryptoperiodDays: z.number().int().min(1).max(36500).optional(),
-      })
-      .refine((p) => (p.path === undefined) !== (p.text === undefined), 'give exactly one of path or text'),
-    result: {} as { imported: KeyVersionInfo[] },
-  },
-  keysExport: {
-    name: 'keys/export',
-    params: z.strictObject({ ref: KeyRef, secret: z.boolean().optional() }),
-    result: {} as { ref: string; recipient: string; secret?: string },
-  },
-  keysRotate: {
-    name: 'keys/rotate',
-    params: z.strictObject({
-      name: KeyName,
-      cryptoperiodDays: z.number().int().min(1).max(36500).optional(),
-      /** Keep the previous version active until artifacts moved (then set it deactivated). */
-      keepPrevious: z.boolean().optional(),
-    }),
-    result: {} as { key: KeyVersionInfo; previous: KeyVersionInfo },
-  },
-  keysSetState: {
-    name: 'keys/setState',
-    params: z.strictObject({ ref: KeyRef, state: KeyState.exclude(['destroyed']), reason: z.string().max(500).optional() }),
-    result: {} as { key: KeyVersionInfo },
-  },
-  keysDestroy: {
-    name: 'keys/destroy',
-    params: z.strictObject({ ref: KeyRef }),
-    result: {} as { key: KeyVersionInfo },
-  },
-  ageEncrypt: {
-    name: 'age/encrypt',
-    params: z
-      .strictObject({
-        input: AbsPath,
-        output: AbsPath,
-        recipients: z.array(RecipientString).max(256).default([]),
-        keys: z.array(KeyRef).max(256).default([]),
-        /** Plugins to encrypt to without an identity file (`age -e -j NAME`, e.g. batchpass). */
-        plugins: z.array(PluginName).max(16).default([]),
-        armor: z.boolean().optional(),
-        overwrite: z.boolean().optional(),
-      })
-      .refine((p) => p.recipients.length + p.keys.length + p.plugins.length > 0, 'give at least one recipient (-r), key (-k) or plugin (-j)'),
-    result: {} as { output: string; bytesIn: number; bytesOut: number; recipients: string[] },
-  },
-  ageDecrypt: {
-    name: 'age/decrypt',
-    params: z.strictObject({
-      input: AbsPath,
-      /** A file to write; absent means stream the plaintext back as `age/data` notifications. */
-      output: AbsPath.optional(),
-      overwrite: z.boolean().optional(),
-      /** Decrypt with these plugins instead of the keystore (`age -d -j NAME`, e.g. batchpass). */
-      plugins: z.array(PluginName).min(1).max(16).optional(),
-    }),
-    /** `key`: the key version that opened it, or `plugin:NAME` for -j. */
-    result: {} as { output?: string; bytesOut: number; key: string },
-  },
-  ageInspect: {
-    name: 'age/inspect',
-    params: z.strictObject({ input: AbsPath }),
-    result: {} as {
-      armored: boolean;
-      stanzas: { type: string; args: string[] }[];
-      headerSize: number;
-      payloadSize: number;
-      /** Keys of this keystore that can decrypt it, by ref (found without decrypting the payload). */
-      keys: string[];
-    },
-  },
-  auditShow: {
-    name: 'audit/show',
-    params: z.strictObject({ limit: z.number().int().min(1).max(100000).optional() }),
-    result: {} as { records: AuditRecordView[] },
-  },
-  auditVerify: {
-    name: 'audit/verify',
-    /** `head`: a head saved elsewhere (audit/head), which the log must still hold unchanged. */
-    params: z.strictObject({ head: AuditHeadSchema.optional() }),
-    result: {} as { ok: boolean; records: number; problems: { seq?: number; line: number; problem: string }[] },
-  },
-} as const;
-
-/**
- * Every method of the daemon. Each area declares its methods in its own file of this folder
- * and is spread in here, so that a method name is declared exactly once.
+ * Every method of the daemon, by key: its wire name, a params schema and (as a type) its result.
+ * Sent by: the CLI and the extension (clients) to the daemon, unless noted where it is declared.
  */
 export const methods = {
-  ...coreMethods,
-  ...scanMethods,
+  ...sessionMethods,
+  ...daemonMethods,
+  ...keysMethods,
+  ...keystoreMethods,
+  ...ageMethods,
+  ...artifactMethods,
+  ...jobMethods,
+  ...auditMethods,
   ...workspaceMethods,
+  ...scanMethods,
   ...sopsMethods,
   ...teamMethods,
   ...trustMethods,
-  ...jobMethods,
   ...runtimeMethods,
   ...execMethods,
-  ...auditMethods,
-  ...artifactMethods,
 } as const;
-
-/** Notification from the daemon to the client that asked for `age/decrypt` without an output. */
-export const AgeDataNotification = 'age/data';
-export interface AgeDataParams {
-  /** The request this chunk belongs to (the client's request id, as a string). */
-  stream: string;
-  /** Base64 of an authenticated plaintext chunk. */
-  data: string;
-}
 
 export type Methods = typeof methods;
 export type MethodKey = keyof Methods;

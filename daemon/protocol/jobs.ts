@@ -1,7 +1,9 @@
-// Methods of model artifacts and the background jobs that change them (rewrap, rotate).
-// Declared here, spread into `methods` in index.ts.
+// The jobs/* methods: long work (rewrap, rotate, encrypt, sops updatekeys, team sync, ...) runs
+// as a job, with progress, cancel, and resumption after a crash. The methods that start jobs
+// belong to their areas (artifacts/rewrap, sops/updatekeys, team/sync, ...) and answer with the
+// JobInfo declared here. Declared here, spread into `methods` in index.ts; served by
+// daemon/jobs/handlers.ts.
 import { z } from 'zod';
-import { AbsPath, KeyRef, RecipientString } from './shapes';
 
 export const JobStates = ['running', 'done', 'failed', 'cancelled', 'interrupted'] as const;
 export type JobState = (typeof JobStates)[number];
@@ -26,62 +28,17 @@ export interface JobInfo {
   endedAt?: string;
 }
 
-const Files = z.array(AbsPath).min(1).max(100_000);
-const Recipients = z.array(RecipientString).max(256).optional();
-const Keys = z.array(KeyRef).max(256).optional();
+export interface JobsListResult {
+  jobs: JobInfo[];
+}
+
 const JobId = z.string().regex(/^[0-9]{14}-[0-9a-f]{6}$/, 'a job id looks like 20260101120000-abc123');
 
 export const jobMethods = {
-  /**
-   * Changes who can unwrap each file's key by rewriting the header only (same file key,
-   * payload untouched). Runs as a job; the result is the job as it started.
-   */
-  artifactsRewrap: {
-    name: 'artifacts/rewrap',
-    params: z
-      .strictObject({
-        files: Files,
-        add: Recipients,
-        addKeys: Keys,
-        remove: Recipients,
-        removeKeys: Keys,
-        /** Replaces the recipient set (needed for files whose recipients Keyward does not know). */
-        setRecipients: Recipients,
-        setKeys: Keys,
-        /** Only files one of these key versions opens; others are skipped (identity rotation). */
-        onlyIfOpenedBy: Keys,
-      })
-      .refine(
-        (p) => [p.add, p.addKeys, p.remove, p.removeKeys, p.setRecipients, p.setKeys].some((x) => x !== undefined && x.length > 0),
-        'give recipients to add, remove or set',
-      ),
-    result: {} as JobInfo,
-  },
-  /** Makes a new file key for each file and re-encrypts its payload; recipients as given or as before. */
-  artifactsRotate: {
-    name: 'artifacts/rotate',
-    params: z.strictObject({ files: Files, recipients: Recipients, keys: Keys }),
-    result: {} as JobInfo,
-  },
-  /** Decrypts only the chunks covering [start, end) of a binary age file. */
-  ageDecryptRange: {
-    name: 'age/decryptRange',
-    params: z
-      .strictObject({
-        input: AbsPath,
-        start: z.number().int().min(0),
-        end: z.number().int().min(0),
-        /** A file to write; absent means stream back as `age/data` notifications. */
-        output: AbsPath.optional(),
-        overwrite: z.boolean().optional(),
-      })
-      .refine((p) => p.end >= p.start, 'end must not be before start'),
-    result: {} as { bytesOut: number; key: string; output?: string },
-  },
   jobsList: {
     name: 'jobs/list',
     params: z.strictObject({}),
-    result: {} as { jobs: JobInfo[] },
+    result: {} as JobsListResult,
   },
   jobsGet: {
     name: 'jobs/get',

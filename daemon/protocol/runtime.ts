@@ -14,6 +14,25 @@ export const ProgramName = z
   .max(255)
   .refine((p) => !/[/\\\0]/.test(p), 'a program name, without its directory or arguments');
 
+export interface RuntimeFileKeyResult {
+  /** Base64 of the 16-byte file key. */
+  fileKey: string;
+  /** Which key opened it: `name@vN`, or `kms:NAME@vN` for a service identity. */
+  key: string;
+  /** Where the payload starts: the header's length in bytes. */
+  headerSize: number;
+}
+
+export interface RuntimeSealResult {
+  /** Base64 of the header, through the MAC line. */
+  header: string;
+  /** Base64 of the 16-byte file key. */
+  fileKey: string;
+  recipients: string[];
+  /** Keystore key versions among the recipients, by ref. */
+  keys: string[];
+}
+
 export const runtimeMethods = {
   /**
    * The file key of one binary age file: the daemon reads its header, unwraps it with the
@@ -24,14 +43,7 @@ export const runtimeMethods = {
   runtimeFileKey: {
     name: 'runtime/fileKey',
     params: z.strictObject({ path: AbsPath, program: ProgramName.optional() }),
-    result: {} as {
-      /** Base64 of the 16-byte file key. */
-      fileKey: string;
-      /** Which key opened it: `name@vN`, or `kms:NAME@vN` for a service identity. */
-      key: string;
-      /** Where the payload starts: the header's length in bytes. */
-      headerSize: number;
-    },
+    result: {} as RuntimeFileKeyResult,
   },
   /**
    * A new age header for recipients and keystore keys (active ones): a fresh file key wrapped to
@@ -49,14 +61,6 @@ export const runtimeMethods = {
         program: ProgramName.optional(),
       })
       .refine((p) => p.recipients.length + p.keys.length > 0, 'give at least one recipient or key'),
-    result: {} as {
-      /** Base64 of the header, through the MAC line. */
-      header: string;
-      /** Base64 of the 16-byte file key. */
-      fileKey: string;
-      recipients: string[];
-      /** Keystore key versions among the recipients, by ref. */
-      keys: string[];
-    },
+    result: {} as RuntimeSealResult,
   },
 } as const;

@@ -37,6 +37,14 @@ export interface ScanRuleView {
   tags: string[];
 }
 
+export interface ScanTextResult {
+  findings: ScanTextFinding[];
+}
+
+export interface ScanRulesResult {
+  rules: ScanRuleView[];
+}
+
 export const scanMethods = {
   /**
    * Sent by the extension for editor diagnostics: scans a document's text as it is in the
@@ -50,12 +58,12 @@ export const scanMethods = {
       languageId: z.string().min(1).max(64).regex(/^[A-Za-z0-9._+-]+$/, 'a VS Code language id').optional(),
       path: AbsPath.optional(),
     }),
-    result: {} as { findings: ScanTextFinding[] },
+    result: {} as ScanTextResult,
   },
   /** The detection and policy rules, for documentation and settings UIs. */
   scanRules: {
     name: 'scan/rules',
     params: z.strictObject({}),
-    result: {} as { rules: ScanRuleView[] },
+    result: {} as ScanRulesResult,
   },
 } as const;

@@ -70,6 +70,45 @@ const EncryptOptions = {
   macOnlyEncrypted: z.boolean().optional(),
 };
 
+export interface SopsDecryptResult {
+  text: string;
+  encoding: TextEncoding;
+  format: SopsFormatName;
+  revision: SopsRevision;
+  macVerified: boolean;
+  warnings: string[];
+}
+
+export interface SopsSaveResult {
+  revision: SopsRevision;
+  changed: number;
+  unchanged: number;
+}
+
+export interface SopsEncryptResult {
+  output?: string;
+  text?: string;
+  info: SopsFileInfo;
+}
+
+export interface SopsSetResult {
+  revision: SopsRevision;
+  created: boolean;
+}
+
+export interface SopsUnsetResult {
+  revision: SopsRevision;
+}
+
+export interface SopsPlanKeysResult {
+  plan: SopsKeyPlan[];
+}
+
+export interface SopsReplaceRecipientsResult {
+  config?: string;
+  changed: number;
+}
+
 export const sopsMethods = {
   /** Metadata of an encrypted file (no decryption needed, except to tell `canDecrypt`). */
   sopsInfo: {
@@ -89,7 +128,7 @@ export const sopsMethods = {
       extract: TreePath.optional(),
     }),
     /** `text` is base64 for the binary format (any bytes), UTF-8 text otherwise; `encoding` says which. */
-    result: {} as { text: string; encoding: TextEncoding; format: SopsFormatName; revision: SopsRevision; macVerified: boolean; warnings: string[] },
+    result: {} as SopsDecryptResult,
   },
   /**
    * Re-encrypts edited plaintext into the file, atomically. Diff-stable: every value whose path
@@ -99,7 +138,7 @@ export const sopsMethods = {
   sopsSave: {
     name: 'sops/save',
     params: z.strictObject({ path: AbsPath, text: z.string().max(90 * 1024 * 1024), encoding: Encoding, format: Format, base: z.strictObject({ mac: z.string(), lastModified: z.string() }).optional() }),
-    result: {} as { revision: SopsRevision; changed: number; unchanged: number },
+    result: {} as SopsSaveResult,
   },
   /** Encrypts a plaintext file (to `output`, or in place) with the given or configured keys. */
   sopsEncrypt: {
@@ -116,7 +155,7 @@ export const sopsMethods = {
       ...EncryptOptions,
     }),
     /** Without `output` or `inPlace`, the encrypted text comes back in `text` (nothing is written). */
-    result: {} as { output?: string; text?: string; info: SopsFileInfo },
+    result: {} as SopsEncryptResult,
   },
   /**
    * Sets one value (JSON-encoded) at a tree path, diff-stable. With `create`, a missing file is
@@ -132,12 +171,12 @@ export const sopsMethods = {
       create: z.boolean().optional(),
       ...EncryptOptions,
     }),
-    result: {} as { revision: SopsRevision; created: boolean },
+    result: {} as SopsSetResult,
   },
   sopsUnset: {
     name: 'sops/unset',
     params: z.strictObject({ path: AbsPath, keyPath: TreePath, format: Format }),
-    result: {} as { revision: SopsRevision },
+    result: {} as SopsUnsetResult,
   },
   /**
    * Brings the master keys of every sops file under `paths` (files or directories) in line with
@@ -152,7 +191,7 @@ export const sopsMethods = {
   sopsPlanKeys: {
     name: 'sops/planKeys',
     params: z.strictObject({ paths: Paths }),
-    result: {} as { plan: SopsKeyPlan[] },
+    result: {} as SopsPlanKeysResult,
   },
   /** Makes a new data key for every sops file under `paths` and re-encrypts every value. A job. */
   sopsRotate: {
@@ -176,6 +215,6 @@ export const sopsMethods = {
   sopsReplaceRecipients: {
     name: 'sops/replaceRecipients',
     params: z.strictObject({ path: AbsPath, replace: z.array(z.strictObject({ from: RecipientString, to: RecipientString })).min(1).max(256) }),
-    result: {} as { config?: string; changed: number },
+    result: {} as SopsReplaceRecipientsResult,
   },
 } as const;

@@ -82,6 +82,53 @@ const Paths = z.array(AbsPath).min(1).max(100_000).optional();
 const IdentityName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a service identity name is lowercase letters, digits, ".", "-" or "_"');
 const KmsArn = z.string().min(1).max(2048);
 
+export interface TeamCheckResult {
+  policy: TeamPolicyView;
+  identities: ServiceIdentityView[];
+  sopsConfig: { file: string; exists: boolean; problems: { subject: string; problem: string }[] };
+}
+
+export interface TeamSyncResult {
+  plan: TeamPlanView;
+  job?: JobInfo;
+  sopsConfigWritten: boolean;
+}
+
+export interface TeamIdentityCreateResult {
+  identity: ServiceIdentityView;
+}
+
+export interface TeamIdentityListResult {
+  identities: ServiceIdentityView[];
+}
+
+export interface TeamIdentityMoveResult {
+  identity: ServiceIdentityView;
+}
+
+export interface TeamIdentityRotateResult {
+  identity: ServiceIdentityView;
+  detail: string;
+}
+
+export interface TeamSopsConfigResult {
+  file: string;
+  changed: boolean;
+  written: boolean;
+  text: string;
+  problems: { subject: string; problem: string }[];
+}
+
+export interface TeamRewrapKekResult {
+  status: KekStatusView;
+  job?: JobInfo;
+}
+
+export interface TeamDecryptResult {
+  files: { input: string; output: string; bytesOut: number; key: string }[];
+  kmsCalls: number;
+}
+
 export const teamMethods = {
   /**
    * Validates the team policy of a repo root: the team section, the member list (fetched from
@@ -91,7 +138,7 @@ export const teamMethods = {
   teamCheck: {
     name: 'team/check',
     params: z.strictObject({ root: Root, kms: z.boolean().optional() }),
-    result: {} as { policy: TeamPolicyView; identities: ServiceIdentityView[]; sopsConfig: { file: string; exists: boolean; problems: { subject: string; problem: string }[] } },
+    result: {} as TeamCheckResult,
   },
   /** Plans a sync of every artifact under `paths` (default: the root). Writes nothing. */
   teamPlan: {
@@ -108,24 +155,24 @@ export const teamMethods = {
   teamSync: {
     name: 'team/sync',
     params: z.strictObject({ root: Root, paths: Paths, kms: z.boolean().optional() }),
-    result: {} as { plan: TeamPlanView; job?: JobInfo; sopsConfigWritten: boolean },
+    result: {} as TeamSyncResult,
   },
   /** Creates `.keyward/identities/NAME.kms.json`: an age identity wrapped by a KEK (`kms`: an AWS KMS ARN or a Vault transit key URI). */
   teamIdentityCreate: {
     name: 'team/identityCreate',
     params: z.strictObject({ root: Root, name: IdentityName, kms: KmsArn, pq: z.boolean().optional() }),
-    result: {} as { identity: ServiceIdentityView },
+    result: {} as TeamIdentityCreateResult,
   },
   teamIdentityList: {
     name: 'team/identityList',
     params: z.strictObject({ root: Root }),
-    result: {} as { identities: ServiceIdentityView[] },
+    result: {} as TeamIdentityListResult,
   },
   /** Moves a service identity to another KMS key with ReEncrypt (same identity, same recipient). */
   teamIdentityMove: {
     name: 'team/identityMove',
     params: z.strictObject({ root: Root, name: IdentityName, kms: KmsArn }),
-    result: {} as { identity: ServiceIdentityView },
+    result: {} as TeamIdentityMoveResult,
   },
   /**
    * One step of a zero-downtime service identity rotation (begin: new version, old retiring;
@@ -135,13 +182,13 @@ export const teamMethods = {
   teamIdentityRotate: {
     name: 'team/identityRotate',
     params: z.strictObject({ root: Root, name: IdentityName, step: z.enum(['begin', 'finish', 'rollback', 'prune']), kms: KmsArn.optional(), pq: z.boolean().optional() }),
-    result: {} as { identity: ServiceIdentityView; detail: string },
+    result: {} as TeamIdentityRotateResult,
   },
   /** Reads `.sops.yaml` against the team policy; with `write`, brings it in line (comments kept). */
   teamSopsConfig: {
     name: 'team/sopsConfig',
     params: z.strictObject({ root: Root, write: z.boolean().optional() }),
-    result: {} as { file: string; changed: boolean; written: boolean; text: string; problems: { subject: string; problem: string }[] },
+    result: {} as TeamSopsConfigResult,
   },
   /**
    * Which artifact (sops file, service identity) under `paths` uses which Vault transit key
@@ -161,7 +208,7 @@ export const teamMethods = {
   teamRewrapKek: {
     name: 'team/rewrapKek',
     params: z.strictObject({ root: Root, paths: Paths }),
-    result: {} as { status: KekStatusView; job?: JobInfo },
+    result: {} as TeamRewrapKekResult,
   },
   /**
    * Decrypts age artifacts with the keystore or the service identities that apply (each
@@ -177,6 +224,6 @@ export const teamMethods = {
       identities: z.array(AbsPath).max(64).optional(),
       overwrite: z.boolean().optional(),
     }),
-    result: {} as { files: { input: string; output: string; bytesOut: number; key: string }[]; kmsCalls: number },
+    result: {} as TeamDecryptResult,
   },
 } as const;

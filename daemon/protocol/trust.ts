@@ -31,6 +31,22 @@ export interface TrustSourceView {
 
 const TrustRecipient = z.union([RecipientString, z.string().regex(/^kms:arn:[\x21-\x7e]{1,2040}$/), z.string().regex(/^vault:https?:\/\/[\x21-\x7e]{1,2040}$/)]);
 
+export interface TrustCheckResult {
+  sources: TrustSourceView[];
+}
+
+export interface TrustGrantResult {
+  source: TrustSourceView;
+}
+
+export interface TrustRevokeResult {
+  removed: boolean;
+}
+
+export interface TrustListResult {
+  sources: { source: string; recipients: string[]; agreedAt: string }[];
+}
+
 export const trustMethods = {
   /**
    * The config files whose recipients apply to a path: for a folder its `.keyward.yaml` and the
@@ -40,7 +56,7 @@ export const trustMethods = {
   trustCheck: {
     name: 'trust/check',
     params: z.strictObject({ path: AbsPath }),
-    result: {} as { sources: TrustSourceView[] },
+    result: {} as TrustCheckResult,
   },
   /**
    * Records the user's consent to encrypt to `recipients` for files governed by `source` (the
@@ -50,18 +66,18 @@ export const trustMethods = {
   trustGrant: {
     name: 'trust/grant',
     params: z.strictObject({ source: AbsPath, recipients: z.array(TrustRecipient).max(1024) }),
-    result: {} as { source: TrustSourceView },
+    result: {} as TrustGrantResult,
   },
   /** Forgets the consent for a config file (its recipients are asked about again). */
   trustRevoke: {
     name: 'trust/revoke',
     params: z.strictObject({ source: AbsPath }),
-    result: {} as { removed: boolean },
+    result: {} as TrustRevokeResult,
   },
   /** Every config file with an agreed set. */
   trustList: {
     name: 'trust/list',
     params: z.strictObject({}),
-    result: {} as { sources: { source: string; recipients: string[]; agreedAt: string }[] },
+    result: {} as TrustListResult,
   },
 } as const;

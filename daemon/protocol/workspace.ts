@@ -1,6 +1,6 @@
-// Methods of workspaces, the protection policy (`.keyward.yaml`) and the watcher that
-// encrypts protected files on save, and of artifact status. Declared here, spread into
-// `methods` in index.ts.
+// The workspace/* methods: workspaces, the protection policy (`.keyward.yaml`) and the watcher
+// that encrypts protected files on save. Declared here, spread into `methods` in index.ts;
+// served by daemon/watch/handlers.ts.
 import { z } from 'zod';
 import { AbsPath } from './shapes';
 
@@ -41,49 +41,16 @@ export interface WorkspaceInfo {
   pending: number;
 }
 
-/** Codes of artifact warnings, stable for clients; `message` is for people. */
-export const ArtifactWarningCodes = [
-  'plaintext-present',
-  'plaintext-newer',
-  'not-encrypted',
-  'stale-key',
-  'no-recipients',
-  'policy-recipient-unusable',
-  'not-decryptable',
-  'keystore-unavailable',
-  'malformed',
-] as const;
-export type ArtifactWarningCode = (typeof ArtifactWarningCodes)[number];
-
-export interface ArtifactWarning {
-  code: ArtifactWarningCode;
-  message: string;
+export interface WorkspaceRegisterResult {
+  workspace: WorkspaceInfo;
 }
 
-export interface ArtifactStatus {
-  /** The encrypted file (`X.age`), or for a protected plaintext with no `.age` yet, the plaintext. */
-  path: string;
-  /** The plaintext path this artifact stands for (`X`). */
-  plaintext: string;
-  encrypted: boolean;
-  /** Bytes of the `.age` file. */
-  size?: number;
-  armored?: boolean;
-  /**
-   * Recipient stanzas by type and count. X25519 and post-quantum stanzas do not say whose
-   * they are, so this is all the header tells without a key.
-   */
-  stanzas?: { type: string; count: number }[];
-  /** Key versions of this keystore that open the file (`name@vN`). */
-  keys: string[];
-  /** The policy rule that protects the plaintext path, if any. */
-  rule?: PolicyRuleView;
-  warnings: ArtifactWarning[];
+export interface WorkspaceUnregisterResult {
+  removed: boolean;
 }
 
-/** Warnings that concern the policy as a whole (a named key that cannot encrypt, ...). */
-export interface PolicyWarning {
-  message: string;
+export interface WorkspaceListResult {
+  workspaces: WorkspaceInfo[];
 }
 
 export const workspaceMethods = {
@@ -101,37 +68,18 @@ export const workspaceMethods = {
       /** Send `workspace/event` notifications to this connection (default true). */
       events: z.boolean().optional(),
     }),
-    result: {} as { workspace: WorkspaceInfo },
+    result: {} as WorkspaceRegisterResult,
   },
   /** Stops watching a folder and forgets it. Files already encrypted are left as they are. */
   workspaceUnregister: {
     name: 'workspace/unregister',
     params: z.strictObject({ root: AbsPath }),
-    result: {} as { removed: boolean },
+    result: {} as WorkspaceUnregisterResult,
   },
   workspaceList: {
     name: 'workspace/list',
     params: z.strictObject({}),
-    result: {} as { workspaces: WorkspaceInfo[] },
-  },
-  /**
-   * Encrypted artifacts and unencrypted protected files under a folder (or one file), with
-   * recipients, key versions and warnings. Reads headers only; never decrypts a payload.
-   */
-  artifactsStatus: {
-    name: 'artifacts/status',
-    params: z.strictObject({ path: AbsPath }),
-    result: {} as {
-      /** The workspace root whose policy applied. */
-      root: string;
-      policy?: PolicyView;
-      /** The policy file is invalid: why (its line); defaults were not applied. */
-      policyError?: string;
-      policyWarnings: PolicyWarning[];
-      artifacts: ArtifactStatus[];
-      /** The walk stopped at its limit of entries; the list is incomplete. */
-      truncated: boolean;
-    },
+    result: {} as WorkspaceListResult,
   },
 } as const;
 

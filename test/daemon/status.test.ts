@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { DaemonClient } from '../../daemon/client';
 import { MemoryBackend } from '../../daemon/keystore/memory';
-import type { ArtifactStatus } from '../../daemon/protocol/workspace';
+import type { ArtifactStatus } from '../../daemon/protocol/artifacts';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
 import { CliSandbox } from '../helpers/cli';
 import { tempDir } from '../helpers/tools';

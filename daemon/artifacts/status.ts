@@ -4,7 +4,7 @@ import { readHeader, type FileHeader } from '../age';
 import type { Keystore } from '../keystore/keystore';
 import { NEVER_DIRS, POLICY_FILE, Policy, relativePath, ruleView } from '../policy/policy';
 import { ErrorCode, type ResultOf } from '../protocol';
-import type { ArtifactStatus, ArtifactWarning, PolicyWarning } from '../protocol/workspace';
+import type { ArtifactStatus, ArtifactWarning, PolicyWarning } from '../protocol/artifacts';
 import { errnoCode, ioError, isKeywardError, type KeywardError } from '../util/errors';
 import { isKeywardTemp } from '../util/temps';
 
