@@ -543,6 +543,19 @@ function regexpFor(pattern: string, rule: CreationRuleConfig, field: string): Go
   }
 }
 
+/**
+ * The entries of a key list field (`age`, `kms`, `hc_vault_transit_uri`) as sops' parseKeyField
+ * reads them: a comma-separated string (its empty entries dropped) or a list of strings, each
+ * entry trimmed. For reading what a file names (team sync compares it with the team policy); the
+ * rules compiled for encryption refuse empty entries instead (compileRule).
+ */
+export function keyListEntries(v: unknown): string[] {
+  if (v === null || v === undefined) return [];
+  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string').map((s) => s.trim());
+  return [];
+}
+
 function keyListItems(k: KeyList): string[] {
   if (k === undefined) return [];
   return typeof k === 'string' ? k.split(',').filter((s) => s.trim() !== '') : k;

@@ -15,13 +15,11 @@ import * as path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, YAMLMap, YAMLSeq, type Document } from 'yaml';
 import { ErrorCode } from '../protocol';
 import { writeFileAtomic } from '../util/atomic';
-import { matchRule, parseConfig, readConfigText, type SopsConfig } from '../sops/config';
+import { CONFIG_FILE_NAME, keyListEntries, matchRule, parseConfig, readConfigText, type SopsConfig } from '../sops/config';
 import { isKeywardError, KeywardError } from '../util/errors';
 import { globToRegex } from '../policy/glob';
 import { isTransitUri } from '../kms/vault';
 import type { AccessRule, TeamPolicy } from './policy';
-
-export const SOPS_CONFIG = '.sops.yaml';
 
 export interface ExpectedRule {
   rule: AccessRule;
@@ -58,20 +56,12 @@ interface CreationRule {
   keyGroups: boolean;
 }
 
-/** sops' parseKeyField: a comma-separated string or a list of strings. */
-function keyField(v: unknown): string[] {
-  if (v === null || v === undefined) return [];
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string').map((s) => s.trim());
-  return [];
-}
-
 /**
  * `.sops.yaml` of the root, read and parsed by the sops engine's reader (daemon/sops/config.ts:
  * size limit, sops' types), and as a `yaml` Document for writing with comments kept.
  */
 async function readConfig(root: string): Promise<{ file: string; config: SopsConfig | null; doc: Document | null }> {
-  const file = path.join(root, SOPS_CONFIG);
+  const file = path.join(root, CONFIG_FILE_NAME);
   let text: string;
   try {
     text = await readConfigText(file);
@@ -89,9 +79,9 @@ function rulesOf(config: SopsConfig | null): CreationRule[] {
   return (config?.creationRules ?? []).map((r) => ({
     index: r.index,
     pathRegex: r.pathRegex !== '' ? r.pathRegex : null,
-    age: keyField(r.age),
-    kms: keyField(r.kms),
-    vault: keyField(r.vault),
+    age: keyListEntries(r.age),
+    kms: keyListEntries(r.kms),
+    vault: keyListEntries(r.vault),
     keyGroups: r.keyGroups.length > 0,
   }));
 }
@@ -207,7 +197,7 @@ function setKeys(doc: Document, node: YAMLMap, key: 'age' | 'kms' | 'hc_vault_tr
     if (cur !== undefined) node.delete(key);
     return;
   }
-  if (same(keyField(isSeq(cur) || isScalar(cur) ? (cur as { toJSON(): unknown }).toJSON() : undefined), values)) return;
+  if (same(keyListEntries(isSeq(cur) || isScalar(cur) ? (cur as { toJSON(): unknown }).toJSON() : undefined), values)) return;
   if (isScalar(cur)) {
     cur.value = values.join(',');
     return;
