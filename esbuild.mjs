@@ -1,4 +1,5 @@
-// One build script, three programs: the CLI (`keyward`), the daemon, and the VS Code extension.
+// One build script, four programs: the CLI (`keyward`), the daemon, the VS Code extension, and the
+// pre-commit hook's scanner.
 // Native and host-provided modules stay external: `vscode` is the editor's, and
 // `@napi-rs/keyring` ships a prebuilt N-API binary that must be loaded from node_modules.
 import * as esbuild from 'esbuild';
@@ -34,8 +35,9 @@ const common = {
 // the sources load with `await import()` where a command needs them.
 //   source module (a file, or a package) -> its bundle, dist/NAME.js
 const cliParts = {
-  // Most of the daemon: `--no-daemon` and `keyward daemon run`.
-  'daemon/cli/local.ts': 'cli-local',
+  // The daemon's code (daemon/server/index.ts): `--no-daemon` and `keyward daemon run` load the
+  // daemon's own program, dist/daemon.js, for its exports (one copy of the daemon, not two).
+  'daemon/server/index.ts': 'daemon',
   // The age engine: `encrypt -p` and `decrypt` (which reads the header in-process).
   'daemon/age/index.ts': 'cli-age',
   // The scanner, its rules and a YAML parser: `scan` and `hook`.
@@ -51,7 +53,12 @@ const notInCli = [/^node_modules\/(zod|yaml|tinyglobby|age-encryption|@noble|@aw
 // the daemon client and its JSON-RPC library, which --version, help and scan do without.
 const lazyInCli = ['daemon/client.ts'];
 
-// Bundled apart for the daemon's programs (dist/daemon.js and dist/cli-local.js): the AWS SDK,
+// A part whose bundle is built from another entry that exports the same: dist/daemon.js is the
+// daemon's program (daemon/server/main.ts), which re-exports daemon/server/index.ts and runs the
+// daemon only when Node started it.
+const partEntries = { daemon: 'daemon/server/main.ts' };
+
+// Bundled apart for the daemon (dist/daemon.js, in the daemon or in the CLI's process): the AWS SDK,
 // loaded only when a KMS, STS, SSM or Secrets Manager call is made (see daemon/kms/aws-sdk.ts).
 const daemonParts = {
   'daemon/kms/aws-sdk.ts': 'aws',
@@ -61,7 +68,7 @@ const daemonParts = {
  * Makes the dynamic imports of a module of `partsMap` load its bundle at run time, with
  * `require`. An `import()` left in a CommonJS bundle would start Node's ESM loader, which
  * lexes the whole part for its exports and parses it once more to guess its format: about
- * 170 ms for dist/cli-local.js, at every command that needs it. So `await import('x')` of a
+ * 170 ms for the daemon's code, at every command that needs it. So `await import('x')` of a
  * part becomes, in the bundle, a tiny module holding `module.exports = require('./part.js')`.
  */
 function partsPlugin(partsMap) {
@@ -146,9 +153,7 @@ const builds = [
     metafile: true,
     plugins: [partsPlugin(cliParts), foldConstantsPlugin(), leanCliPlugin()],
   },
-  ...Object.entries(cliParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist', plugins: [partsPlugin(daemonParts)] })),
-  // The daemon's entry: a few lines that load dist/cli-local.js, where its code is.
-  { ...common, entryPoints: { daemon: 'daemon/server/main.ts' }, outdir: 'dist', plugins: [partsPlugin({ 'daemon/cli/local.ts': cliParts['daemon/cli/local.ts'] })] },
+  ...Object.entries(cliParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: partEntries[out] ?? src }, outdir: 'dist', plugins: [partsPlugin(daemonParts)] })),
   ...Object.entries(daemonParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist' })),
   { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
   // The pre-commit hook's entry: only the scanner, so a commit waits ~100 ms, not the CLI's start.

@@ -25,8 +25,16 @@ export default tseslint.config(
     },
   },
   {
+    files: ['daemon/transport/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['../*', '!../protocol', '!../protocol/*', '!../util', '../util/*', '!../util/process', 'vscode'], message: 'daemon/transport/ is shared with the extension: it imports only daemon/protocol/ and daemon/util/process.ts (README, Design notes).' },
+      ] }],
+    },
+  },
+  {
     files: ['daemon/**/*.ts'],
-    ignores: ['daemon/protocol/**/*.ts'],
+    ignores: ['daemon/protocol/**/*.ts', 'daemon/transport/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [
         { group: ['vscode'], message: 'the daemon never imports vscode (DESIGN.md).' },
@@ -38,7 +46,7 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [
-        { group: ['**/daemon/*', '!**/daemon/protocol', '!**/daemon/protocol/*'], message: 'the extension may import only daemon/protocol/ (DESIGN.md).' },
+        { group: ['**/daemon/*', '!**/daemon/protocol', '!**/daemon/protocol/*', '!**/daemon/transport', '!**/daemon/transport/*'], message: 'the extension may import only daemon/protocol/ and daemon/transport/ (README, Design notes).' },
       ] }],
     },
   },

@@ -1,5 +1,5 @@
 import type { MethodKey, ParamsOf, ResultOf } from '../protocol';
-import { registerPluginHandlers } from './plugin-prompt';
+import { askOnTerminal, registerPluginHandlers, showWaiting } from './plugin-prompt';
 
 /** What the CLI calls: the daemon over its socket, or the same handlers in-process. */
 export interface Backend {
@@ -21,7 +21,8 @@ export async function connectBackend(opts: { home: string; daemon: boolean }): P
       close: () => Promise.resolve(c.close()),
     };
   }
-  // The daemon's code, loaded only for --no-daemon (see local.ts).
-  const { InProcess } = await import('./local');
-  return InProcess.open(opts.home);
+  // The daemon's code, loaded only for --no-daemon (see server/index.ts). Age plugins ask on
+  // this terminal and run in this process's environment.
+  const { InProcess } = await import('../server/index');
+  return InProcess.open(opts.home, { ask: askOnTerminal, waiting: (plugin, waiting) => showWaiting({ plugin, waiting }), env: () => Promise.resolve(process.env) });
 }

@@ -321,7 +321,7 @@ daemon
   .command('run')
   .description('run the daemon in the foreground (for service managers)')
   .action(async () => {
-    const { startDaemon } = await import('./local');
+    const { startDaemon } = await import('../server/index');
     const d = await startDaemon({ home: globals().homeDir });
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => void d.stop(sig));
     await d.closed;

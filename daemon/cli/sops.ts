@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import type { ResultOf, SopsFileInfo, SopsFormatName } from '../protocol';
 import { SopsFormats } from '../protocol/constants';
 import { ErrorCode, ExitCode } from '../protocol/errors';
-import { isAlive, processStart } from '../server/lock';
+import { isAlive, processStart } from '../util/process';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { onRamFs, recordTemp, removeTemp, type RecordedTemp } from '../util/temps';
 import { follow, formatJob, runJob } from './artifacts';

@@ -11,7 +11,7 @@ import { chmodSync, lstatSync, mkdtempSync, promises as fsp, readdirSync, rmSync
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode } from '../protocol/errors';
-import { isAlive, processStart } from '../server/lock';
+import { isAlive, processStart } from '../util/process';
 import { KeywardError, errnoCode } from '../util/errors';
 
 /** statfs(2) magic numbers of tmpfs and ramfs (linux/magic.h). */

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { closeTempJournal, recordTemp, sweepTemps, useTempJournal } from '../util/temps';
 import { KeywardError, errnoCode } from '../util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from '../util/paths';
-import { BoundedMessageReader } from './framing';
+import { BoundedMessageReader } from '../transport/framing';
 import { acquireLock, identityOf, type Lock } from './lock';
 import { Refusals } from './refusals';
 import { shutdownPool, withPluginSession } from '../age';

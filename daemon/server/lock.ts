@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError, errnoCode } from '../util/errors';
+import { isAlive, processStart, readHolder } from '../util/process';
 
 export interface Lock {
   /** Whether the lock file is still the one this process created (not removed, not taken over). */
@@ -128,54 +129,5 @@ async function readText(file: string): Promise<string | null> {
     return await fsp.readFile(file, 'utf8');
   } catch {
     return null;
-  }
-}
-
-export async function readHolder(file: string): Promise<{ pid: number; owner: string; start?: string } | null> {
-  try {
-    const v = JSON.parse(await fsp.readFile(file, 'utf8')) as { pid?: unknown; owner?: unknown; start?: unknown };
-    if (typeof v.pid !== 'number') return null;
-    return { pid: v.pid, owner: typeof v.owner === 'string' ? v.owner : 'daemon', ...(typeof v.start === 'string' ? { start: v.start } : {}) };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Whether process `pid` runs. A zombie (it exited, or was killed, and its parent has not reaped
- * it yet; where nothing reaps orphans, it stays one) answers signals but is gone: it counts as
- * dead, or a daemon killed with -9 would hold its home until its parent waits for it.
- */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return errnoCode(e) === 'EPERM';
-  }
-  return processState(pid) !== 'Z';
-}
-
-/** The kernel's state letter of a process (Linux: field 3 of /proc/PID/stat), undefined where unknown. */
-function processState(pid: number): string | undefined {
-  return statFields(pid)?.[0];
-}
-
-/**
- * The kernel's start time of a process (Linux: field 22 of /proc/PID/stat), so that a lock
- * left by a crash is not mistaken for a live one when its pid was reused (after a reboot,
- * say). Undefined where there is no /proc; then liveness alone decides.
- */
-export function processStart(pid: number): string | undefined {
-  return statFields(pid)?.[19];
-}
-
-/** The fields of /proc/PID/stat from the third (the state) on; undefined without /proc. */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may contain spaces.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
   }
 }

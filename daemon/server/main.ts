@@ -1,7 +1,12 @@
-// Entry point of dist/daemon.js: runs the daemon in the foreground until SIGTERM/SIGINT or a
-// `daemon/shutdown` request. `keyward daemon start` spawns this detached.
+// The daemon's entry (dist/daemon.js): runs the daemon in the foreground until SIGTERM/SIGINT or
+// a `daemon/shutdown` request. `keyward daemon start` and the extension spawn it detached.
+//
+// The bundle is also the daemon's code for the CLI (`--no-daemon`, `keyward daemon run`), which
+// loads it for ./index's exports: it runs the daemon only when it is the program Node started.
 import { keywardHome } from '../util/paths';
-import type { RunningDaemon } from './daemon';
+import { startDaemon, type RunningDaemon } from './index';
+
+export * from './index';
 
 async function main(): Promise<void> {
   // Handlers first: a signal that arrives while the daemon is still starting (its socket may
@@ -14,9 +19,6 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => stop('SIGHUP'));
-  // The daemon's code is dist/cli-local.js, which `--no-daemon` runs too: one copy of it, not
-  // two (esbuild.mjs bundles this entry with a require of it).
-  const { startDaemon } = await import('../cli/local');
   const d = await startDaemon({ home: keywardHome() });
   started.daemon = d;
   if (started.requested) void d.stop(started.requested);
@@ -24,9 +26,11 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-main().catch((e: unknown) => {
-  const msg = e instanceof Error ? e.message : String(e);
-  const hint = typeof e === 'object' && e !== null && 'hint' in e ? ` (${String(e.hint)})` : '';
-  process.stderr.write(`keyward daemon: ${msg}${hint}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    const msg = e instanceof Error ? e.message : String(e);
+    const hint = typeof e === 'object' && e !== null && 'hint' in e ? ` (${String(e.hint)})` : '';
+    process.stderr.write(`keyward daemon: ${msg}${hint}\n`);
+    process.exit(1);
+  });
+}

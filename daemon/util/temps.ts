@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { isAlive, processStart } from '../server/lock';
+import { isAlive, processStart } from './process';
 import { errnoCode } from './errors';
 
 /**

@@ -1,22 +1,13 @@
-// The extension's client of the daemon: JSON-RPC (vscode-jsonrpc framing) over the daemon's
-// Unix socket, authenticated with the token file. It finds the running daemon or starts the
-// bundled one, reconnects after a crash (with backoff), and rejects every pending call when
-// the connection drops. Written for the extension rather than shared with the CLI: the
-// extension may import only the wire contract (DESIGN.md), and its lifecycle differs (it
-// outlives daemons, and reports state to the status bar).
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, promises as fsp } from 'node:fs';
-import * as net from 'node:net';
+// The extension's client of the daemon. Connecting, authenticating, calls with timeouts and
+// cancellation, pending calls failed when the connection drops, error decoding and starting the
+// daemon are the transport both clients share (daemon/transport/client.ts); what is the
+// extension's own is here: it finds the running daemon or starts the bundled one, reconnects
+// after a crash (with backoff), and reports its state to the status bar (it outlives daemons).
+import type * as net from 'node:net';
 import * as vscode from 'vscode';
-import {
-  CancellationTokenSource,
-  createMessageConnection,
-  ResponseError,
-  SocketMessageReader,
-  SocketMessageWriter,
-  type MessageConnection,
-} from 'vscode-jsonrpc/node';
-import { ErrorCode, PROTOCOL_VERSION, methods, type ErrorData, type MethodKey, type ParamsOf, type ResultOf } from '../../daemon/protocol';
+import { ResponseError } from 'vscode-jsonrpc/node';
+import { ErrorCode, methods, type MethodKey, type ParamsOf, type ResultOf } from '../../daemon/protocol';
+import { authenticate, connectSocket, DaemonWire, startDaemonProcess, type ClientErrors } from '../../daemon/transport/client';
 import { DaemonError } from './errors';
 import { daemonPaths, type DaemonPaths } from './paths';
 
@@ -47,18 +38,26 @@ export interface CallOptions {
   token?: vscode.CancellationToken;
 }
 
-const CONNECT_TIMEOUT_MS = 3_000;
-const START_TIMEOUT_MS = 20_000;
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000, 30_000];
 
 type NotificationHandler = (params: unknown) => void;
 
+/** The extension's errors and its words for what to do (the daemon's own errors carry their hints). */
+const ERRORS: ClientErrors<DaemonError> = {
+  make: (code, message, hint) => new DaemonError(code, message, hint),
+  hints: {
+    notRunning: 'run "Keyward: Restart Daemon", or start it yourself: keyward daemon start',
+    token: 'restart the daemon (Keyward: Restart Daemon)',
+    lost: 'Keyward reconnects by itself; run the command again',
+    timeout: 'see its log (Keyward: Show Log); restart it if it hangs',
+    start: (log) => `see its log, ${log}`,
+  },
+};
+
 export class DaemonConnection implements vscode.Disposable {
-  private conn: MessageConnection | undefined;
-  private socket: net.Socket | undefined;
-  private connecting: Promise<MessageConnection> | undefined;
-  private readonly pending = new Set<(e: DaemonError) => void>();
+  private conn: DaemonWire<DaemonError> | undefined;
+  private connecting: Promise<DaemonWire<DaemonError>> | undefined;
   private readonly handlers = new Map<string, Set<NotificationHandler>>();
   private readonly requestHandlers = new Map<string, (params: unknown) => Promise<unknown>>();
   private retryTimer: NodeJS.Timeout | undefined;
@@ -140,21 +139,21 @@ export class DaemonConnection implements vscode.Disposable {
 
   // ---- connecting -------------------------------------------------------------------------
 
-  private connect(): Promise<MessageConnection> {
+  private connect(): Promise<DaemonWire<DaemonError>> {
     if (this.disposed) return Promise.reject(new DaemonError(ErrorCode.DaemonUnavailable, 'the extension is shutting down'));
     if (this.conn) return Promise.resolve(this.conn);
     this.connecting ??= this.doConnect().finally(() => (this.connecting = undefined));
     return this.connecting;
   }
 
-  private async doConnect(): Promise<MessageConnection> {
+  private async doConnect(): Promise<DaemonWire<DaemonError>> {
     this.clearRetry();
     this.setState({ kind: 'connecting', attempt: this.failures + 1 });
     const paths = this.paths;
     try {
       let socket: net.Socket;
       try {
-        socket = await connectSocket(paths.socket);
+        socket = await connectSocket(paths.socket, ERRORS);
       } catch (e) {
         if (!this.opts.mayStart()) {
           throw new DaemonError(
@@ -165,7 +164,7 @@ export class DaemonConnection implements vscode.Disposable {
         }
         this.opts.log.info(`no daemon answers on ${paths.socket} (${(e as Error).message}); starting ${this.opts.daemonScript()}`);
         await this.startDaemon(paths);
-        socket = await connectSocket(paths.socket);
+        socket = await connectSocket(paths.socket, ERRORS);
       }
       const conn = await this.authenticate(socket, paths);
       const status = await this.send(conn, 'status', {}, { timeoutMs: 10_000 });
@@ -185,9 +184,9 @@ export class DaemonConnection implements vscode.Disposable {
     }
   }
 
-  private async authenticate(socket: net.Socket, paths: DaemonPaths): Promise<MessageConnection> {
-    const conn = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
-    conn.onNotification((method: string, params: unknown) => {
+  private async authenticate(socket: net.Socket, paths: DaemonPaths): Promise<DaemonWire<DaemonError>> {
+    const conn = DaemonWire.open(socket, ERRORS);
+    conn.onAnyNotification((method: string, params: unknown) => {
       for (const h of this.handlers.get(method) ?? []) {
         try {
           h(params);
@@ -196,24 +195,14 @@ export class DaemonConnection implements vscode.Disposable {
         }
       }
     });
-    conn.onRequest((method: string, params: unknown) => {
+    conn.onAnyRequest((method: string, params: unknown) => {
       const h = this.requestHandlers.get(method);
       return h ? h(params) : new ResponseError(ErrorCode.MethodNotFound, `no handler for ${method}`);
     });
-    conn.onError(() => undefined);
     conn.onClose(() => this.onClosed(conn));
-    conn.listen();
     this.conn = conn;
-    this.socket = socket;
-    let token: string;
     try {
-      token = (await fsp.readFile(paths.token, 'utf8')).trim();
-    } catch {
-      this.closeConnection();
-      throw new DaemonError(ErrorCode.DaemonUnavailable, `cannot read the daemon token ${paths.token}`, 'restart the daemon (Keyward: Restart Daemon)');
-    }
-    try {
-      await this.send(conn, 'authenticate', { token, client: 'vscode', protocolVersion: PROTOCOL_VERSION }, { timeoutMs: 10_000 });
+      await authenticate(conn, paths, 'vscode', ERRORS, 10_000);
     } catch (e) {
       this.closeConnection();
       throw e;
@@ -223,34 +212,10 @@ export class DaemonConnection implements vscode.Disposable {
 
   /** Spawns the daemon detached (it outlives this window) and waits for its socket and token. */
   private async startDaemon(paths: DaemonPaths): Promise<void> {
-    mkdirSync(paths.home, { recursive: true, mode: 0o700 });
-    const out = openSync(paths.log, 'a', 0o600);
     // In VS Code, process.execPath is Electron: ELECTRON_RUN_AS_NODE makes it plain Node. In
     // code-server and remote hosts it is Node already, and the variable is ignored.
-    const child = spawn(process.execPath, [this.opts.daemonScript()], {
-      detached: true,
-      stdio: ['ignore', out, out],
-      env: { ...(this.opts.env ?? process.env), ELECTRON_RUN_AS_NODE: '1', KEYWARD_HOME: paths.home },
-    });
-    closeSync(out);
-    let exited: number | null = null;
-    child.once('exit', (code) => (exited = code ?? 1));
-    child.once('error', () => (exited = 1));
-    child.unref();
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (await ready(paths)) {
-        this.opts.log.info(`started the daemon (pid ${child.pid ?? '?'})`);
-        return;
-      }
-      if (exited !== null) {
-        // Another window may have won the race to start it.
-        if (await ready(paths)) return;
-        throw new DaemonError(ErrorCode.DaemonUnavailable, `the daemon exited at start: ${await lastLine(paths.log)}`, `see its log, ${paths.log}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new DaemonError(ErrorCode.DaemonUnavailable, `the daemon did not start within ${START_TIMEOUT_MS / 1000} s`, `see its log, ${paths.log}`);
+    const pid = await startDaemonProcess(paths, this.opts.daemonScript(), ERRORS, { env: { ...(this.opts.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' } });
+    this.opts.log.info(`started the daemon (pid ${pid ?? '?'})`);
   }
 
   private async waitForGone(ms: number): Promise<void> {
@@ -260,71 +225,36 @@ export class DaemonConnection implements vscode.Disposable {
 
   // ---- calls ------------------------------------------------------------------------------
 
-  private async send<K extends MethodKey>(conn: MessageConnection, key: K, params: ParamsOf<K>, opts: CallOptions): Promise<ResultOf<K>> {
-    const method = methods[key] as { name: string } | undefined;
-    if (!method) throw new DaemonError(ErrorCode.MethodNotFound, `this build does not know the daemon method ${String(key)}`);
-    const name = method.name;
-    if (opts.token?.isCancellationRequested) throw new DaemonError(ErrorCode.Cancelled, 'cancelled');
+  private async send<K extends MethodKey>(conn: DaemonWire<DaemonError>, key: K, params: ParamsOf<K>, opts: CallOptions): Promise<ResultOf<K>> {
     const started = Date.now();
-    const cts = new CancellationTokenSource();
-    let reject!: (e: DaemonError) => void;
-    const failed = new Promise<never>((_, r) => (reject = r));
-    this.pending.add(reject);
-    const sub = opts.token?.onCancellationRequested(() => {
-      cts.cancel();
-      reject(new DaemonError(ErrorCode.Cancelled, 'cancelled'));
-    });
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    const timer = timeoutMs
-      ? setTimeout(() => {
-          cts.cancel();
-          reject(new DaemonError(ErrorCode.DaemonUnavailable, `the daemon did not answer ${name} within ${Math.round(timeoutMs / 1000)} s`, 'see its log (Keyward: Show Log); restart it if it hangs'));
-        }, timeoutMs)
-      : undefined;
     let outcome = 'ok';
     try {
-      const req = conn.sendRequest<ResultOf<K>>(name, params, cts.token);
-      return await Promise.race([req, failed]);
+      return await conn.call(key, params, { timeoutMs: opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, ...(opts.token ? { token: opts.token } : {}) });
     } catch (e) {
-      const err = fromWire(e);
+      const err = e instanceof DaemonError ? e : ERRORS.make(ErrorCode.DaemonUnavailable, 'the connection to the daemon was lost', ERRORS.hints.lost);
       outcome = `error ${err.code}`;
       throw err;
     } finally {
-      clearTimeout(timer);
-      sub?.dispose();
-      cts.dispose();
-      this.pending.delete(reject);
       // Method, duration and outcome only: never parameters or values.
-      this.opts.log.trace(`${name} ${Date.now() - started}ms ${outcome}`);
+      this.opts.log.trace(`${methods[key].name} ${Date.now() - started}ms ${outcome}`);
     }
   }
 
   // ---- losing the connection --------------------------------------------------------------
 
-  private onClosed(conn: MessageConnection): void {
+  private onClosed(conn: DaemonWire<DaemonError>): void {
     if (this.conn !== conn) return;
     this.conn = undefined;
-    this.socket?.destroy();
-    this.socket = undefined;
-    this.rejectPending();
     if (this.disposed) return;
     this.opts.log.warn('the connection to the daemon was lost');
     this.scheduleRetry('the connection to the daemon was lost');
   }
 
+  /** Closes the connection; its pending calls fail with DaemonUnavailable. */
   private closeConnection(): void {
     const conn = this.conn;
     this.conn = undefined;
-    this.rejectPending();
-    conn?.dispose();
-    this.socket?.destroy();
-    this.socket = undefined;
-  }
-
-  private rejectPending(): void {
-    const err = new DaemonError(ErrorCode.DaemonUnavailable, 'the connection to the daemon was lost', 'Keyward reconnects by itself; run the command again');
-    for (const r of [...this.pending]) r(err);
-    this.pending.clear();
+    conn?.close();
   }
 
   private scheduleRetry(reason: string): void {
@@ -355,56 +285,5 @@ export class DaemonConnection implements vscode.Disposable {
   private setState(s: ConnectionState): void {
     this.current = s;
     if (!this.disposed) this.stateEmitter.fire(s);
-  }
-}
-
-function fromWire(e: unknown): DaemonError {
-  if (e instanceof DaemonError) return e;
-  if (e instanceof ResponseError) {
-    const data = e.data as ErrorData | undefined;
-    return new DaemonError(e.code, e.message, data?.hint);
-  }
-  const msg = e instanceof Error ? e.message : String(e);
-  if (/cancel/i.test(msg)) return new DaemonError(ErrorCode.Cancelled, 'cancelled');
-  return new DaemonError(ErrorCode.DaemonUnavailable, 'the connection to the daemon was lost', 'Keyward reconnects by itself; run the command again');
-}
-
-function connectSocket(socketPath: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(socketPath);
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error('the daemon did not accept the connection in time'));
-    }, CONNECT_TIMEOUT_MS);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.removeAllListeners('error');
-      s.on('error', () => undefined); // the reader reports it as a close
-      resolve(s);
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new Error(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'no daemon is listening' : `cannot reach the daemon (${e.code ?? 'error'})`));
-    });
-  });
-}
-
-async function ready(paths: DaemonPaths): Promise<boolean> {
-  try {
-    const s = await connectSocket(paths.socket);
-    s.destroy();
-    await fsp.access(paths.token);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function lastLine(file: string): Promise<string> {
-  try {
-    const lines = (await fsp.readFile(file, 'utf8')).trim().split('\n');
-    return lines[lines.length - 1] ?? '(empty log)';
-  } catch {
-    return '(no log)';
   }
 }

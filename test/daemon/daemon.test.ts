@@ -8,7 +8,7 @@ import { ErrorCode, PROTOCOL_VERSION } from '../../daemon/protocol';
 import { DaemonClient, startDaemonProcess } from '../../daemon/client';
 import { MemoryBackend } from '../../daemon/keystore/memory';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
-import { isAlive } from '../../daemon/server/lock';
+import { isAlive } from '../../daemon/util/process';
 import { KeywardError } from '../../daemon/util/errors';
 import { daemonPaths } from '../../daemon/util/paths';
 import { processesIn, tempDir } from '../helpers/tools';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { DaemonClient } from '../../daemon/client';
 import { ErrorCode, ExitCode } from '../../daemon/protocol';
-import { processStart } from '../../daemon/server/lock';
+import { processStart } from '../../daemon/util/process';
 import { isKeywardError } from '../../daemon/util/errors';
 import { daemonPaths } from '../../daemon/util/paths';
 import { CliSandbox } from '../helpers/cli';

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { daemonPaths } from '../../daemon/util/paths';
-import { isAlive } from '../../daemon/server/lock';
+import { isAlive } from '../../daemon/util/process';
 import { CLI, type CliSandbox } from './cli';
 
 export interface Running {

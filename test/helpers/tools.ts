@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isAlive } from '../../daemon/server/lock';
+import { isAlive } from '../../daemon/util/process';
 
 /**
  * Finds an external tool on PATH. When it is missing, the suite is skipped on a developer's

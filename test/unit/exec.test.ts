@@ -6,7 +6,7 @@ import { envVariables } from '../../daemon/exec/env';
 import { checkPrivateDir, makePrivateDir, onRamFs, sweepPrivateDirs } from '../../daemon/exec/ramdir';
 import { parseFileSpec, substitute } from '../../daemon/exec/run';
 import { Branch, Comment, Float, Int, Time } from '../../daemon/sops/tree';
-import { processStart } from '../../daemon/server/lock';
+import { processStart } from '../../daemon/util/process';
 import { KeywardError } from '../../daemon/util/errors';
 import { tempDir } from '../helpers/tools';
 

@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode } from '../../daemon/protocol/errors';
-import { acquireLock, isAlive, processStart, readHolder } from '../../daemon/server/lock';
+import { acquireLock } from '../../daemon/server/lock';
+import { isAlive, processStart, readHolder } from '../../daemon/util/process';
 import { KeywardError } from '../../daemon/util/errors';
 import { tempDir } from '../helpers/tools';
 

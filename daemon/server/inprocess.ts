@@ -1,37 +1,30 @@
-// The daemon's code: run inside the CLI's own process by `--no-daemon` (InProcess) and
-// `keyward daemon run` (startDaemon), and by the daemon's own entry (dist/daemon.js). It is a
-// bundle of its own (dist/cli-local.js, see esbuild.mjs), one copy for all three; the commands
-// that talk to a running daemon start without it.
+// `--no-daemon`: the daemon's handlers run in the calling process (the CLI's), without a socket.
+// It takes the same per-home lock as the daemon, so the two never write the registry or the
+// audit log at the same time. Params are validated as the server validates them.
+import { withPluginSession, type PluginSession } from '../age';
 import { ErrorCode, methods, validateParams, type MethodKey, type ParamsOf, type ResultOf } from '../protocol';
-import { withPluginSession } from '../age';
-import { acquireLock } from '../server/lock';
 import type { CallContext } from '../rpc/context';
 import { Service } from '../service';
 import { KeywardError } from '../util/errors';
 import { daemonPaths, ensurePrivateDir } from '../util/paths';
-import type { Backend } from './backend';
-import { askOnTerminal, showWaiting } from './plugin-prompt';
+import { acquireLock } from './lock';
 
-export { startDaemon } from '../server/daemon';
-
-/**
- * `--no-daemon`: the handlers run in this process. It takes the same per-home lock as the
- * daemon, so the two never write the registry or the audit log at the same time.
- */
-export class InProcess implements Backend {
+export class InProcess {
   private readonly listeners = new Map<string, (params: unknown) => void>();
 
   private constructor(
     private readonly service: Service,
+    /** Where age plugins ask their questions and which environment they run in (the CLI's terminal). */
+    private readonly plugins: PluginSession,
     private readonly release: () => Promise<void>,
   ) {}
 
-  static async open(home: string): Promise<InProcess> {
+  static async open(home: string, plugins: PluginSession): Promise<InProcess> {
     await ensurePrivateDir(home);
     const lock = await acquireLock(daemonPaths(home).lock, 'cli');
     try {
       const service = await Service.open({ home });
-      return new InProcess(service, () => lock.release());
+      return new InProcess(service, plugins, () => lock.release());
     } catch (e) {
       await lock.release();
       throw e;
@@ -43,9 +36,7 @@ export class InProcess implements Backend {
     if (!v.ok) throw new KeywardError(ErrorCode.InvalidParams, `invalid params for ${methods[key].name}: ${v.reason}`);
     const h = this.service.handlers[key] as ((p: unknown, c: CallContext) => Promise<ResultOf<K>>) | undefined;
     if (!h) throw new KeywardError(ErrorCode.InvalidInput, `${methods[key].name} needs the daemon`, 'drop --no-daemon');
-    // Age plugins ask on this terminal and run in this process's environment.
-    const session = { ask: askOnTerminal, waiting: (plugin: string, waiting: boolean) => showWaiting({ plugin, waiting }), env: () => Promise.resolve(process.env) };
-    return withPluginSession(session, () =>
+    return withPluginSession(this.plugins, () =>
       h(v.value, {
         client: 'cli-inprocess',
         requestId: '1',

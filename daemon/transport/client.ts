@@ -1,0 +1,336 @@
+// The client side of the daemon's socket, shared by both clients: the CLI (daemon/client.ts)
+// and the VS Code extension (src/client/connection.ts). Connect, authenticate, call with a
+// timeout or a cancellation, fail every pending call when the connection drops, decode the
+// daemon's errors, and start the daemon and wait until it answers. What differs between the
+// clients is theirs: the CLI holds one connection per command; the extension reconnects with
+// backoff and shows the connection's state. Each gives its own error type and the words it
+// uses to say what to do (ClientErrors).
+//
+// This folder imports only the wire contract (daemon/protocol/), vscode-jsonrpc, Node and
+// daemon/util/process.ts (a leaf): that is what lets the extension import it (README, Design notes).
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, promises as fsp } from 'node:fs';
+import * as net from 'node:net';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  ErrorCodes,
+  ResponseError,
+  SocketMessageWriter,
+  type CancellationToken,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
+import type { AuthenticateResult, MethodKey, ParamsOf, ResultOf } from '../protocol';
+import { methodNames, PROTOCOL_VERSION } from '../protocol/constants';
+import { ErrorCode, type ErrorData } from '../protocol/errors';
+import type { DaemonPaths } from '../protocol/paths';
+import { isAlive, readHolder } from '../util/process';
+import { BoundedMessageReader } from './framing';
+
+export const CONNECT_TIMEOUT_MS = 3_000;
+/** How long a started daemon has to accept connections (a cold start on a loaded machine included). */
+export const START_TIMEOUT_MS = 20_000;
+/** The largest message taken from the daemon (a decrypted 64 MiB sops file as base64, a long audit log). */
+export const MAX_ANSWER = 512 * 1024 * 1024;
+
+/** How a client reports failures: its error type, and what it tells its user to do when the transport fails. */
+export interface ClientErrors<E extends Error = Error> {
+  /** The client's error for a code of the protocol (daemon/protocol/errors.ts). */
+  make(code: number, message: string, hint?: string): E;
+  hints: {
+    /** No daemon answers on the socket. */
+    notRunning: string;
+    /** The token file cannot be read. */
+    token: string;
+    /** The connection dropped before the answer came. */
+    lost: string;
+    /** A call got no answer in time. */
+    timeout: string;
+    /** The daemon did not start; `log` is its log file. */
+    start(log: string): string;
+  };
+}
+
+export interface CallOptions {
+  /** Milliseconds before the call fails with DaemonUnavailable; 0 or absent: none. */
+  timeoutMs?: number;
+  /** Cancels the call (it fails with Cancelled; the daemon is told). */
+  token?: CancellationToken;
+}
+
+/**
+ * An open JSON-RPC connection to the daemon. When it drops, every pending call fails with
+ * DaemonUnavailable (`connectionLost: true`) and so does every later one: vscode-jsonrpc itself
+ * leaves requests pending when the other side goes away (it rejects them only on our own
+ * dispose()), and a promise that never settles would hang the caller.
+ */
+export class DaemonWire<E extends Error = Error> {
+  private lost = false;
+  private readonly pending = new Set<() => void>();
+  private readonly closeListeners: (() => void)[] = [];
+
+  private constructor(
+    private readonly conn: MessageConnection,
+    private readonly socket: net.Socket,
+    private readonly errors: ClientErrors<E>,
+  ) {
+    const gone = () => this.connectionLost();
+    conn.onClose(gone);
+    socket.once('close', gone);
+    // A write to a dead daemon (EPIPE, ECONNRESET) fails its request; the close follows.
+    socket.on('error', () => undefined);
+    conn.onError(() => undefined);
+  }
+
+  /** A connection over a connected socket (see connectSocket); not yet authenticated. */
+  static open<E extends Error>(socket: net.Socket, errors: ClientErrors<E>): DaemonWire<E> {
+    const conn = createMessageConnection(new BoundedMessageReader(socket, () => MAX_ANSWER), new SocketMessageWriter(socket));
+    const w = new DaemonWire(conn, socket, errors);
+    conn.listen();
+    return w;
+  }
+
+  /** Whether the connection is gone (dropped, or closed by us). */
+  get closed(): boolean {
+    return this.lost;
+  }
+
+  /**
+   * Calls a method; the daemon's errors come back as the client's errors with their hints. A
+   * connection that drops before the answer fails the call with DaemonUnavailable.
+   */
+  async call<K extends MethodKey>(key: K, params: ParamsOf<K>, opts: CallOptions = {}): Promise<ResultOf<K>> {
+    const method = methodNames[key];
+    if (this.lost) throw this.connectionLostError(method);
+    if (opts.token?.isCancellationRequested) throw this.errors.make(ErrorCode.Cancelled, 'cancelled');
+    const cts = new CancellationTokenSource();
+    let mine: E | undefined;
+    let reject!: (e: E) => void;
+    const failed = new Promise<never>((_, r) => (reject = r));
+    const fail = (e: E) => {
+      mine ??= e;
+      reject(e);
+    };
+    const onLost = () => fail(this.connectionLostError(method));
+    this.pending.add(onLost);
+    const sub = opts.token?.onCancellationRequested(() => {
+      cts.cancel();
+      fail(this.errors.make(ErrorCode.Cancelled, 'cancelled'));
+    });
+    const ms = opts.timeoutMs ?? 0;
+    const timer = ms
+      ? setTimeout(() => {
+          cts.cancel();
+          fail(this.errors.make(ErrorCode.DaemonUnavailable, `the daemon did not answer ${method} within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`, this.errors.hints.timeout));
+        }, ms)
+      : undefined;
+    try {
+      return await Promise.race([this.conn.sendRequest<ResultOf<K>>(method, params, cts.token), failed]);
+    } catch (e) {
+      if (e === mine) throw e; // a timeout, a cancel, the connection lost
+      throw this.fromWire(e, method);
+    } finally {
+      clearTimeout(timer);
+      sub?.dispose();
+      cts.dispose();
+      this.pending.delete(onLost);
+    }
+  }
+
+  onNotification(method: string, handler: (params: unknown) => void): void {
+    this.conn.onNotification(method, handler);
+  }
+
+  /** Every notification, whatever its method (the extension dispatches them itself). */
+  onAnyNotification(handler: (method: string, params: unknown) => void): void {
+    this.conn.onNotification(handler);
+  }
+
+  /** Answers requests the daemon sends this client (an age plugin's questions). */
+  onRequest(method: string, handler: (params: unknown) => Promise<unknown>): void {
+    this.conn.onRequest(method, handler);
+  }
+
+  /** Every request from the daemon, whatever its method; answer MethodNotFound for those not handled. */
+  onAnyRequest(handler: (method: string, params: unknown) => Promise<unknown> | ResponseError<void>): void {
+    this.conn.onRequest(handler);
+  }
+
+  /** Runs once the connection is gone, whoever closed it. */
+  onClose(listener: () => void): void {
+    if (this.lost) listener();
+    else this.closeListeners.push(listener);
+  }
+
+  close(): void {
+    this.connectionLost();
+    this.conn.dispose();
+    this.socket.destroy();
+  }
+
+  private connectionLost(): void {
+    if (this.lost) return;
+    this.lost = true;
+    for (const reject of this.pending) reject();
+    this.pending.clear();
+    for (const l of this.closeListeners.splice(0)) l();
+  }
+
+  /**
+   * The error of a request whose connection dropped before its answer: the daemon stopped (a
+   * crash, a kill) or closed it. Whether the request took effect is unknown, so it is never
+   * reported as done; `connectionLost: true` lets a client say more (an output is incomplete,
+   * a job resumes).
+   */
+  private connectionLostError(method: string): E {
+    return Object.assign(this.errors.make(ErrorCode.DaemonUnavailable, `the connection to the daemon was lost before it answered (${method})`, this.errors.hints.lost), {
+      connectionLost: true,
+    });
+  }
+
+  private fromWire(e: unknown, method: string): unknown {
+    if (e instanceof ResponseError) {
+      // Our own close() while the request was pending.
+      if (e.code === ErrorCodes.PendingResponseRejected) return this.connectionLostError(method);
+      const data = e.data as ErrorData | undefined;
+      return this.errors.make(e.code, e.message, data?.hint);
+    }
+    // The request failed because the connection went (a write to a closed socket, say).
+    if (this.lost || isConnectionFailure(e)) return this.connectionLostError(method);
+    return e;
+  }
+}
+
+function isConnectionFailure(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') return true;
+  return e instanceof Error && /connection (got disposed|is closed)|closed/i.test(e.message);
+}
+
+/** Connects to the daemon's socket; rejects with DaemonUnavailable when nothing answers in time. */
+export function connectSocket<E extends Error>(socketPath: string, errors: ClientErrors<E>): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(socketPath);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(errors.make(ErrorCode.DaemonUnavailable, 'the daemon did not accept the connection in time', errors.hints.notRunning));
+    }, CONNECT_TIMEOUT_MS);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      s.on('error', () => undefined); // the connection reports it as a close
+      resolve(s);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const code = e.code;
+      reject(
+        errors.make(
+          ErrorCode.DaemonUnavailable,
+          code === 'ENOENT' || code === 'ECONNREFUSED' ? 'no keyward daemon is running' : `cannot reach the daemon (${code ?? 'error'})`,
+          errors.hints.notRunning,
+        ),
+      );
+    });
+  });
+}
+
+/** Sends `session/authenticate` with the token the daemon wrote beside its socket. */
+export async function authenticate<E extends Error>(wire: DaemonWire<E>, paths: DaemonPaths, client: string, errors: ClientErrors<E>, timeoutMs = 0): Promise<AuthenticateResult> {
+  let token: string;
+  try {
+    token = (await fsp.readFile(paths.token, 'utf8')).trim();
+  } catch {
+    throw errors.make(ErrorCode.DaemonUnavailable, `cannot read the daemon token ${paths.token}`, errors.hints.token);
+  }
+  return wire.call('authenticate', { token, client, protocolVersion: PROTOCOL_VERSION }, { timeoutMs });
+}
+
+/** Connects to the daemon of `paths` and authenticates; rejects with DaemonUnavailable when none answers. */
+export async function connectDaemon<E extends Error>(paths: DaemonPaths, client: string, errors: ClientErrors<E>): Promise<DaemonWire<E>> {
+  const wire = DaemonWire.open(await connectSocket(paths.socket, errors), errors);
+  try {
+    await authenticate(wire, paths, client, errors);
+  } catch (e) {
+    wire.close();
+    throw e;
+  }
+  return wire;
+}
+
+export interface StartOptions {
+  /** The daemon's environment (default: this process's); KEYWARD_HOME is set to the paths' home. */
+  env?: NodeJS.ProcessEnv;
+  /** Node options before the script (`--expose-gc`). */
+  execArgv?: string[];
+}
+
+/**
+ * Spawns the daemon (`script`, dist/daemon.js) detached, logging to its log file, and waits
+ * until it accepts connections and its token is written (its readiness signal). When it exits
+ * first, it failed, unless another daemon won the race to start for this home (it holds the
+ * lock): then that one is waited for. Returns the pid of the process it started.
+ */
+export async function startDaemonProcess<E extends Error>(paths: DaemonPaths, script: string, errors: ClientErrors<E>, opts: StartOptions = {}): Promise<number | undefined> {
+  await fsp.mkdir(paths.home, { recursive: true, mode: 0o700 });
+  const out = openSync(paths.log, 'a', 0o600);
+  let child;
+  try {
+    child = spawn(process.execPath, [...(opts.execArgv ?? []), script], {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...(opts.env ?? process.env), KEYWARD_HOME: paths.home },
+    });
+  } finally {
+    closeSync(out);
+  }
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  child.once('error', () => (exited = true));
+  child.unref();
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (await ready(paths)) return child.pid;
+    if (exited && !(await anotherDaemonStarting(paths.lock, child.pid))) {
+      if (await ready(paths)) return child.pid; // one that won a race just got ready
+      throw errors.make(ErrorCode.DaemonUnavailable, `the daemon exited at start: ${await lastLogLine(paths.log)}`, errors.hints.start(paths.log));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw errors.make(ErrorCode.DaemonUnavailable, `the daemon did not start within ${START_TIMEOUT_MS / 1000} s`, errors.hints.start(paths.log));
+}
+
+/** Whether a daemon accepts connections on the socket and has written its token. */
+async function ready(paths: DaemonPaths): Promise<boolean> {
+  const connected = await new Promise<boolean>((resolve) => {
+    const s = net.connect(paths.socket);
+    const timer = setTimeout(() => done(false), CONNECT_TIMEOUT_MS);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+  if (!connected) return false;
+  return fsp.access(paths.token).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Whether a live daemon other than `pid` holds the home's lock (it won a race to start). */
+async function anotherDaemonStarting(lock: string, pid: number | undefined): Promise<boolean> {
+  const holder = await readHolder(lock);
+  return holder !== null && holder.owner === 'daemon' && holder.pid !== pid && isAlive(holder.pid);
+}
+
+async function lastLogLine(file: string): Promise<string> {
+  try {
+    const lines = (await fsp.readFile(file, 'utf8')).trim().split('\n');
+    return lines[lines.length - 1] ?? '(empty log)';
+  } catch {
+    return '(no log)';
+  }
+}
