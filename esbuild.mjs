@@ -21,7 +21,8 @@ const common = {
   sourcemap: !production,
   minify: production,
   logLevel: 'warning',
-  external: ['@napi-rs/keyring', 'vscode'],
+  // tsx: only the age worker pool asks for it, when it runs from source (tests); never in a bundle.
+  external: ['@napi-rs/keyring', 'vscode', 'tsx/cjs/api'],
   // ESM-only dependencies (fdir, via tinyglobby) read import.meta.url, which a CJS bundle
   // lacks: an injected module gives them this bundle's own URL (and keeps "use strict" first).
   define: { __KEYWARD_VERSION__: JSON.stringify(pkg.version), 'import.meta.url': 'import_meta_url' },
@@ -156,6 +157,8 @@ const builds = [
   ...Object.entries(cliParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: partEntries[out] ?? src }, outdir: 'dist', plugins: [partsPlugin(daemonParts)] })),
   ...Object.entries(daemonParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist' })),
   { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
+  // The age engine's crypto worker threads (daemon/age/pool.ts starts them from this file).
+  { ...common, entryPoints: { 'age-worker': 'daemon/age/worker.ts' }, outdir: 'dist' },
   // The pre-commit hook's entry: only the scanner, so a commit waits ~100 ms, not the CLI's start.
   { ...common, entryPoints: { scan: 'daemon/scan/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
 ];

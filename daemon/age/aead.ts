@@ -8,10 +8,16 @@ export const KEY_SIZE = 32;
 export const NONCE_SIZE = 12;
 
 export function seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Buffer {
+  const [body, tag] = sealParts(key, nonce, plaintext);
+  return Buffer.concat([body, tag], body.length + TAG_SIZE);
+}
+
+/** seal's ciphertext and tag as two buffers, for a writer that gathers them (writev) without a copy. */
+export function sealParts(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): [Buffer, Buffer] {
   const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_SIZE });
   const body = c.update(plaintext);
   c.final();
-  return Buffer.concat([body, c.getAuthTag()], body.length + TAG_SIZE);
+  return [body, c.getAuthTag()];
 }
 
 /** The plaintext, or null if `sealed` does not authenticate under `key` and `nonce`. */

@@ -5,7 +5,8 @@ import { TAG_SIZE } from './aead';
 import { internal, malformed, throwIfAborted, truncated } from './errors';
 import type { ByteReader, Sink } from './io';
 import { CHUNK, cryptoPool, SEALED, type BatchReply } from './pool';
-import { explainFailure, openChunk, PAYLOAD_NONCE_SIZE, payloadKey, sealChunk, type StreamOptions } from './stream';
+import { MAX_CHUNKS, openChunksInPlace, sealChunksInPlace } from './chunk';
+import { explainFailure, PAYLOAD_NONCE_SIZE, payloadKey, type StreamOptions } from './stream';
 
 // The payload of a whole file, in batches of chunks: the calling thread reads a batch with one
 // large read, a worker seals or opens it in place (pool.ts), and the calling thread writes the
@@ -37,8 +38,7 @@ export interface PayloadOptions extends StreamOptions {
 
 const DEFAULT_BATCH_CHUNKS = 16;
 const MAX_BATCH_CHUNKS = 256;
-/** 2^48 chunks fit the 11-byte counter and a JS integer exactly (as in stream.ts). */
-export const MAX_CHUNKS = 2 ** 48;
+export { MAX_CHUNKS } from './chunk';
 
 /** Where batches come from: a file read at known positions, or any reader. */
 export interface BatchSource {
@@ -88,18 +88,11 @@ export function readerSource(reader: ByteReader): BatchSource {
 }
 
 // ---- the batch functions, on this thread ----------------------------------------------------
-// Exact counterparts of `seal` and `open` in the worker script (pool.ts): same layout, same
-// results. Here they are written with stream.ts's chunk functions.
+// The chunk functions of ./chunk.ts, which the workers run too, with the batch's buffer.
 
 /** Seals the `n` plaintext bytes at the start of `buf` in place as chunks `counter`, ...; returns the sealed length. */
 export function sealBatch(key: Uint8Array, counter: number, final: boolean, buf: Buffer, n: number): BatchReply {
-  const chunks = Math.max(1, Math.ceil(n / CHUNK));
-  // Backwards: chunk i's sealed bytes go to i * SEALED, over plaintext already consumed.
-  for (let i = chunks - 1; i >= 0; i--) {
-    const start = i * CHUNK;
-    sealChunk(key, counter + i, final && i === chunks - 1, buf.subarray(start, Math.min(n, start + CHUNK))).copy(buf, i * SEALED);
-  }
-  return { buf: buf.buffer as ArrayBuffer, len: n + chunks * TAG_SIZE, ok: chunks };
+  return { buf: buf.buffer as ArrayBuffer, ...sealChunksInPlace(key, counter, final, buf, n) };
 }
 
 /**
@@ -107,16 +100,7 @@ export function sealBatch(key: Uint8Array, counter: number, final: boolean, buf:
  * that does not authenticate (whose sealed bytes stay where they were).
  */
 export function openBatch(key: Uint8Array, counter: number, final: boolean, buf: Buffer, len: number): BatchReply {
-  const chunks = Math.ceil(len / SEALED);
-  let plain = 0;
-  for (let i = 0; i < chunks; i++) {
-    const start = i * SEALED;
-    const body = openChunk(key, counter + i, final && i === chunks - 1, buf.subarray(start, Math.min(len, start + SEALED)));
-    if (body === null) return { buf: buf.buffer as ArrayBuffer, len: plain, ok: i };
-    body.copy(buf, i * CHUNK);
-    plain += body.length;
-  }
-  return { buf: buf.buffer as ArrayBuffer, len: plain, ok: chunks };
+  return { buf: buf.buffer as ArrayBuffer, ...openChunksInPlace(key, counter, final, buf, len) };
 }
 
 // ---- executing batches ---------------------------------------------------------------------

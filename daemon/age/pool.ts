@@ -1,19 +1,30 @@
 import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { CHUNK_SIZE, SEALED_CHUNK_SIZE } from './chunk';
 import { cancelled, internal } from './errors';
-import { TAG_SIZE } from './aead';
 
 // Worker threads that seal and open batches of payload chunks, so that a large file uses every
-// core. The worker is an inline script (`eval`) that needs only node:crypto: it runs the same
-// from source under tsx and from the single-file esbuild bundles, with no file to ship or find.
+// core. The worker's program is ./worker.ts, a module of its own (dist/age-worker.js beside
+// the bundles), which runs the chunk functions of ./chunk.ts as the calling thread does.
 //
 // A batch is one ArrayBuffer, transferred (not copied) to the worker and back, and processed
-// in place: see sealBatch/openBatch in batch.ts, which this script mirrors line for line and
-// which the tests hold it to. The pool is created on first use, is shared by every file, keeps
-// no process alive while idle (its workers are unref'd), and `shutdownPool()` ends it.
+// in place. The pool is created on first use, is shared by every file, keeps no process alive
+// while idle (its workers are unref'd), and `shutdownPool()` ends it.
 
-export const CHUNK = 64 * 1024;
-export const SEALED = CHUNK + TAG_SIZE;
+export const CHUNK = CHUNK_SIZE;
+export const SEALED = SEALED_CHUNK_SIZE;
+
+/**
+ * How to start the worker's program: dist/age-worker.js beside the bundle this code is in. Run
+ * from source under tsx (tests, benchmarks), worker.ts itself, loaded through tsx's CommonJS
+ * API (Node 20 does not apply a parent's --import hooks to a worker's entry).
+ */
+function workerProgram(): { source: string; eval: boolean } {
+  if (!__filename.endsWith('.ts')) return { source: path.join(__dirname, 'age-worker.js'), eval: false };
+  const tsx = require.resolve('tsx/cjs/api');
+  return { source: `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(path.join(__dirname, 'worker.ts'))});`, eval: true };
+}
 
 /** What the calling thread sends: the key and the batch's first counter, its bytes, its length. */
 export interface BufferJob {
@@ -62,7 +73,7 @@ export interface BatchReply {
   buf: ArrayBuffer;
   len: number;
   ok: number;
-  /** The worker frees its garbage after each batch (see the script); for tests. */
+  /** The worker frees its garbage after each batch (see worker.ts); for tests. */
   collects?: boolean;
 }
 
@@ -82,239 +93,6 @@ export interface PlacedReply {
   collects?: boolean;
 }
 
-const WORKER_SOURCE = `'use strict';
-const { parentPort } = require('node:worker_threads');
-const { createCipheriv, createDecipheriv, createHash } = require('node:crypto');
-const fs = require('node:fs');
-const CHUNK = ${CHUNK}, SEALED = ${SEALED}, TAG = ${TAG_SIZE};
-
-// Each chunk's update() returns a new 64 KiB buffer. V8 frees them only when the GC runs, which
-// tiny JavaScript objects trigger rarely: left alone, garbage grows to about 32 MiB per thread.
-// A minor GC after each batch frees them (they die young). The few that a GC in the middle of
-// a batch promotes are left to V8's own full GCs: forcing one now and then cost about 0.1 s a
-// GiB (full GCs wake V8's helper threads) and peak RSS stays under 110 MiB without it. The
-// --expose-gc flag is process-wide, so it is set just long enough to get the function, and
-// workers starting at the same time can undo each other's flag: hence the retries.
-const v8 = require('node:v8');
-const vm = require('node:vm');
-let collect = null;
-let fullGc = null;
-for (let attempt = 0; attempt < 20 && collect === null; attempt++) {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc');
-    fullGc = gc;
-    collect = () => gc({ type: 'minor' });
-  } catch {
-    // another worker turned the flag off in between: try again
-  } finally {
-    v8.setFlagsFromString('--no-expose-gc');
-  }
-}
-const collects = collect !== null; // if not, memory is higher and results the same
-
-// glibc gives a thread's freed memory back to the kernel as soon as 128 KiB lie free at the
-// top of its heap, and a batch frees 16 chunk outputs of 64 KiB at once: every batch would
-// fault its megabyte in again, page by page (in a VM, as costly as the encryption). Freeing
-// one large block that glibc had to map raises that threshold to twice its size for the
-// process (its "dynamic mmap threshold"), so a batch's garbage is reused in place. Other
-// allocators ignore this; it costs one 2 MiB allocation at start.
-if (fullGc !== null) {
-  let block = Buffer.allocUnsafeSlow(2 * 1024 * 1024);
-  block[0] = 1;
-  block = null;
-  fullGc();
-}
-
-function nonce(counter, last) {
-  const n = Buffer.alloc(12);
-  n.writeUIntBE(counter, 5, 6);
-  n[11] = last ? 1 : 0;
-  return n;
-}
-
-// One chunk: its ciphertext and its tag.
-function sealOne(key, counter, last, plain) {
-  const c = createCipheriv('chacha20-poly1305', key, nonce(counter, last), { authTagLength: TAG });
-  const body = c.update(plain);
-  c.final();
-  return [body, c.getAuthTag()];
-}
-
-// One chunk's plaintext, or null (and nothing kept) if it does not authenticate.
-function openOne(key, counter, last, sealed) {
-  const d = createDecipheriv('chacha20-poly1305', key, nonce(counter, last), { authTagLength: TAG });
-  d.setAuthTag(sealed.subarray(sealed.length - TAG));
-  const body = d.update(sealed.subarray(0, sealed.length - TAG));
-  try {
-    d.final();
-  } catch {
-    body.fill(0);
-    return null;
-  }
-  return body;
-}
-
-// Backwards, so that each sealed chunk lands on plaintext that was already consumed.
-function seal(key, counter, final, buf, n) {
-  const chunks = Math.max(1, Math.ceil(n / CHUNK));
-  for (let i = chunks - 1; i >= 0; i--) {
-    const [body, tag] = sealOne(key, counter + i, final && i === chunks - 1, buf.subarray(i * CHUNK, Math.min(n, (i + 1) * CHUNK)));
-    body.copy(buf, i * SEALED);
-    tag.copy(buf, i * SEALED + body.length);
-  }
-  return { len: n + chunks * TAG, ok: chunks };
-}
-
-// Forwards, so that each plaintext lands on sealed bytes that were already consumed. Stops at
-// the first chunk that does not authenticate; its sealed bytes are left as they were.
-function open(key, counter, final, buf, len) {
-  const chunks = Math.ceil(len / SEALED);
-  let plain = 0;
-  for (let i = 0; i < chunks; i++) {
-    const start = i * SEALED;
-    const end = Math.min(len, start + SEALED);
-    const body = end - start < TAG ? null : openOne(key, counter + i, final && i === chunks - 1, buf.subarray(start, end));
-    if (body === null) return { len: plain, ok: i };
-    body.copy(buf, i * CHUNK);
-    plain += body.length;
-  }
-  return { len: plain, ok: chunks };
-}
-
-// Placed batches: read, seal or open, write, all on this thread, into a buffer kept between
-// batches (allocUnsafeSlow: its own memory, not a slice of Node's shared pool). It holds
-// plaintext after a seal, so it is wiped once the worker has been idle for a moment.
-let room = Buffer.alloc(0);
-let wipeTimer = null;
-function roomFor(n) {
-  if (room.length < n) room = Buffer.allocUnsafeSlow(n);
-  return room;
-}
-function wipeRoom() {
-  wipeTimer = null;
-  room.fill(0);
-}
-
-function readFully(fd, buf, len, pos) {
-  let got = 0;
-  while (got < len) {
-    const n = fs.readSync(fd, buf, got, len - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
-}
-
-function writeFully(fd, parts, pos) {
-  while (parts.length > 0) {
-    let n = fs.writevSync(fd, parts, pos);
-    pos += n;
-    let i = 0;
-    while (i < parts.length && n >= parts[i].length) n -= parts[i++].length;
-    parts = parts.slice(i);
-    if (n > 0) parts[0] = parts[0].subarray(n);
-  }
-}
-
-function failure(action, e) {
-  return { len: 0, ok: 0, failed: { action, code: e && typeof e.code === 'string' ? e.code : undefined, message: String(e && e.message) } };
-}
-
-/** The batch's input bytes (in \`room\`), or the reply that says why there are none. */
-function readInput(m) {
-  const buf = roomFor(m.len);
-  try {
-    if (readFully(m.inFd, buf, m.len, m.inPos) < m.len) return { len: 0, ok: 0, short: true };
-  } catch (e) {
-    return failure('read', e);
-  }
-  return buf;
-}
-
-/** Writes \`parts\` at the batch's place; returns \`reply\`, or the failure. */
-function writeOutput(m, parts, reply) {
-  try {
-    writeFully(m.outFd, parts, m.outPos);
-  } catch (e) {
-    return failure('write', e);
-  }
-  return reply;
-}
-
-function sealAt(key, m) {
-  const buf = readInput(m);
-  if (!Buffer.isBuffer(buf)) return buf;
-  const chunks = Math.max(1, Math.ceil(m.len / CHUNK));
-  const parts = [];
-  for (let i = 0; i < chunks; i++) {
-    parts.push(...sealOne(key, m.counter + i, m.final && i === chunks - 1, buf.subarray(i * CHUNK, Math.min(m.len, (i + 1) * CHUNK))));
-  }
-  return writeOutput(m, parts, { len: m.len + chunks * TAG, ok: chunks });
-}
-
-// openAt, resealAt, digestAt: only chunks that authenticated are used; the first that does
-// not ends the batch.
-function openAt(key, m) {
-  const buf = readInput(m);
-  if (!Buffer.isBuffer(buf)) return buf;
-  const chunks = Math.ceil(m.len / SEALED);
-  const parts = [];
-  const digests = [];
-  const key2 = m.key2 === undefined ? null : Buffer.from(m.key2.buffer, m.key2.byteOffset, m.key2.byteLength);
-  try {
-    let plain = 0;
-    let ok = 0;
-    for (; ok < chunks; ok++) {
-      const start = ok * SEALED;
-      const end = Math.min(m.len, start + SEALED);
-      const last = m.final && ok === chunks - 1;
-      const body = end - start < TAG ? null : openOne(key, m.counter + ok, last, buf.subarray(start, end));
-      if (body === null) break;
-      plain += body.length;
-      if (m.op === 'openAt') {
-        parts.push(body);
-        continue;
-      }
-      digests.push(createHash('sha256').update(body).digest());
-      if (m.op === 'resealAt') parts.push(...sealOne(key2, m.counter + ok, last, body));
-      body.fill(0);
-    }
-    if (m.op === 'digestAt') return { len: plain, ok, digests: Buffer.concat(digests) };
-    const reply = m.op === 'openAt' ? { len: plain, ok } : { len: plain, ok, digests: Buffer.concat(digests) };
-    return writeOutput(m, parts, reply);
-  } finally {
-    if (key2 !== null) key2.fill(0);
-  }
-}
-
-parentPort.on('message', (m) => {
-  if (wipeTimer !== null) clearTimeout(wipeTimer);
-  const key = Buffer.from(m.key.buffer, m.key.byteOffset, m.key.byteLength);
-  let reply;
-  try {
-    if (m.op === 'sealAt') reply = sealAt(key, m);
-    else if (m.op === 'openAt' || m.op === 'resealAt' || m.op === 'digestAt') reply = openAt(key, m);
-    else {
-      const buf = Buffer.from(m.buf);
-      reply = m.op === 'seal' ? seal(key, m.counter, m.final, buf, m.len) : open(key, m.counter, m.final, buf, m.len);
-    }
-  } catch (e) {
-    reply = { error: String(e && e.message) };
-  } finally {
-    key.fill(0);
-  }
-  if (m.buf !== undefined) parentPort.postMessage({ buf: m.buf, collects, ...reply }, [m.buf]);
-  else {
-    parentPort.postMessage({ collects, ...reply });
-  }
-  if (room.length > 0) {
-    wipeTimer = setTimeout(wipeRoom, 20);
-    wipeTimer.unref();
-  }
-  if (collects) collect();
-});
-`;
 
 interface Pending {
   job: BatchJob;
@@ -335,10 +113,10 @@ export class CryptoPool {
   private closed = false;
   private failure: Error | undefined;
 
-  /** `source` is for tests: a script that fails to start, say. */
+  /** `script` is for tests: the source of a worker that fails to start, say (run with eval). */
   constructor(
     readonly size: number,
-    private readonly source = WORKER_SOURCE,
+    private readonly script?: string,
   ) {}
 
   /**
@@ -408,9 +186,10 @@ export class CryptoPool {
   }
 
   private spawn(): Slot {
-    // execArgv: [] keeps the parent's loader flags (tsx under tests) out of a worker that needs
-    // none; a small young generation suits a thread whose objects all die within a chunk.
-    const worker = new Worker(this.source, { eval: true, name: 'keyward-age', execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    // A small young generation suits a thread whose objects all die within a chunk.
+    // execArgv: [] keeps the parent's flags (tsx's loader under tests) out of the worker.
+    const program = this.script !== undefined ? { source: this.script, eval: true } : workerProgram();
+    const worker = new Worker(program.source, { eval: program.eval, name: 'keyward-age', execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     const slot: Slot = { worker, proven: false };
     worker.unref();
     worker.on('message', (reply: BatchReply & PlacedReply & { error?: string }) => {

@@ -1,19 +1,16 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { open, seal, TAG_SIZE } from './aead';
+import { TAG_SIZE } from './aead';
+import { CHUNK_SIZE, openChunk, SEALED_CHUNK_SIZE, sealChunk } from './chunk';
 import { internal, malformed, payloadAuthFailed, throwIfAborted, truncated } from './errors';
 import { FILE_KEY_SIZE } from './header';
 import type { ByteReader } from './io';
 
-// The age payload: a 16-byte nonce, then STREAM (ChaCha20-Poly1305 over 64 KiB chunks, the
-// nonce of chunk i being i as 11 big-endian bytes followed by 0x01 on the final chunk, else
-// 0x00). `sealChunk`/`openChunk` are pure functions of their arguments so that they can move
-// to worker threads; the generators around them do the framing and the end-of-file rules.
+// The age payload: a 16-byte nonce, then STREAM (ChaCha20-Poly1305 over 64 KiB chunks, see
+// ./chunk.ts, whose chunk functions also run on worker threads). The generators here do the
+// framing and the end-of-file rules.
 
-export const CHUNK_SIZE = 64 * 1024;
-export const SEALED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE;
+export { CHUNK_SIZE, chunkNonce, openChunk, SEALED_CHUNK_SIZE, sealChunk } from './chunk';
 export const PAYLOAD_NONCE_SIZE = 16;
-/** 2^48 chunks (16 EiB) fit the 11-byte counter many times over and a JS integer exactly. */
-const MAX_CHUNKS = 2 ** 48;
 
 export interface StreamOptions {
   signal?: AbortSignal;
@@ -26,29 +23,6 @@ export function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
   if (fileKey.length !== FILE_KEY_SIZE) throw internal('file key must be 16 bytes');
   if (nonce.length !== PAYLOAD_NONCE_SIZE) throw internal('payload nonce must be 16 bytes');
   return Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
-}
-
-export function chunkNonce(counter: number, last: boolean): Buffer {
-  if (!Number.isSafeInteger(counter) || counter < 0 || counter >= MAX_CHUNKS) {
-    throw internal('chunk counter out of range');
-  }
-  const nonce = Buffer.alloc(12);
-  nonce.writeUIntBE(counter, 5, 6); // bytes 0-4 of the 11-byte counter stay zero
-  nonce[11] = last ? 1 : 0;
-  return nonce;
-}
-
-/** Encrypts one chunk (at most 64 KiB; only the last may be shorter, or empty if it is the only one). */
-export function sealChunk(key: Uint8Array, counter: number, last: boolean, plaintext: Uint8Array): Buffer {
-  if (plaintext.length > CHUNK_SIZE || (!last && plaintext.length !== CHUNK_SIZE)) {
-    throw internal('only the final chunk may be shorter than 64 KiB');
-  }
-  return seal(key, chunkNonce(counter, last), plaintext);
-}
-
-/** Decrypts one chunk; null if it does not authenticate as chunk `counter` with that last flag. */
-export function openChunk(key: Uint8Array, counter: number, last: boolean, sealed: Uint8Array): Buffer | null {
-  return open(key, chunkNonce(counter, last), sealed);
 }
 
 /** Ciphertext payload size (nonce included) for a plaintext size. */
