@@ -3,7 +3,9 @@ import * as vscode from 'vscode';
 import { methods, PROTOCOL_VERSION } from '../daemon/protocol';
 import { registerArtifactCommands } from './commands/artifacts';
 import { registerKeyCommands } from './commands/keys';
-import { registerToolCommands } from './commands/tools';
+import { registerAuditCommands } from './commands/audit';
+import { registerDaemonCommands } from './commands/daemon';
+import { registerScanCommands } from './commands/scan';
 import { affects, settings } from './config';
 import { DaemonConnection } from './client/connection';
 import { keywardHome } from './client/paths';
@@ -21,7 +23,7 @@ import { putCliOnPath } from './terminal';
 import { watchWalkthrough } from './walkthrough';
 import { ArtifactsView } from './views/artifacts';
 import { KeysView } from './views/keys';
-import { EncryptOnSave } from './workspaces';
+import { EncryptOnSave } from './encryptOnSave';
 import { registerPluginPrompts } from './plugins/prompts';
 
 /** What tests reach through `extension.exports`. */
@@ -106,7 +108,9 @@ export function activate(context: vscode.ExtensionContext): KeywardApi {
   context.subscriptions.push(
     ...registerArtifactCommands(services, fs, tabs),
     ...registerKeyCommands(services),
-    ...registerToolCommands(services, scanCollection),
+    ...registerScanCommands(services, scanCollection),
+    ...registerAuditCommands(services),
+    ...registerDaemonCommands(services),
   );
 
   // Encryption on save, the status bar, the walkthrough's progress, and `keyward` in terminals.

@@ -8,9 +8,9 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { isScalar, parseDocument, visit, type Scalar } from 'yaml';
 import type { KeyInfo, RecipientName } from '../protocol';
-import { Policy, POLICY_FILE } from '../policy/policy';
+import { Policy, POLICY_FILE } from '../policy/protection';
 import { lookupConfigFile } from '../sops/config';
-import { parseTeamSection } from '../team/policy';
+import { parseTeamSection } from '../team/team-policy';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
 const MAX_UP = 64;

@@ -2,7 +2,7 @@ import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { readHeader, type FileHeader } from '../age';
 import type { Keystore } from '../keystore/keystore';
-import { NEVER_DIRS, POLICY_FILE, Policy, relativePath, ruleView } from '../policy/policy';
+import { NEVER_DIRS, POLICY_FILE, Policy, relativePath, ruleView } from '../policy/protection';
 import { ErrorCode, type ResultOf } from '../protocol';
 import type { ArtifactStatus, ArtifactWarning, PolicyWarning } from '../protocol/artifacts';
 import { errnoCode, ioError, isKeywardError, type KeywardError } from '../util/errors';

@@ -10,7 +10,7 @@
 // 2. a `KekProvider` over it below, and a branch in `kekFor` recognising its references;
 // 3. for sops files, a master key kind in daemon/sops/keys.ts and its entry in keygroups.ts
 //    (sops' `gcp_kms` / `azure_kv` entries are already read and kept as they are);
-// 4. for the team policy, its references accepted in team.kms (daemon/team/policy.ts parseKms).
+// 4. for the team policy, its references accepted in team.kms (daemon/team/team-policy.ts parseKms).
 // Versioned keys (Vault, Azure, GCP all version their keys) implement `versionOf` and
 // `rewrapLatest`, and the rewrap-kek job then moves their artifacts too.
 import type { KmsProvider } from './provider';

@@ -4,7 +4,7 @@
 // `.sops.yaml` as a `path_regex`, which sops matches the same way (unanchored, against the path
 // relative to `.sops.yaml`'s directory, "/"-separated): both select the same files.
 //
-// Keyward's globs follow gitignore (daemon/policy/policy.ts compileGlob): without "/" a glob
+// Keyward's globs follow gitignore (daemon/policy/protection.ts compileGlob): without "/" a glob
 // matches the file name at any depth; with one it is anchored at the root; a leading "/" only
 // anchors; a trailing "/" means everything below. Supported here: `*`, `**`, `?`, `[...]`,
 // `[!...]` and `{a,b}`; extglobs (`+(a|b)`, `@(...)`) are refused with a clear error.

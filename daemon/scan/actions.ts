@@ -3,6 +3,6 @@
 // bundle of its own (dist/cli-scan.js, see esbuild.mjs), so that other commands do not parse
 // the scanner, its rules and a YAML parser at every start.
 export { installHook, uninstallHook } from './hook';
-export { POLICY_RULES } from './policy';
+export { POLICY_RULES } from './encryption-checks';
 export { RULES } from './rules';
 export { allowPlaintext, runScan } from './run';

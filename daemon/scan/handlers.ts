@@ -5,7 +5,7 @@ import type { Handlers } from '../rpc/context';
 import { Baseline, BASELINE_FILE } from './baseline';
 import { scanText } from './engine';
 import { pathMatcher, type PathMatcher } from './glob';
-import { POLICY_RULES } from './policy';
+import { POLICY_RULES } from './encryption-checks';
 import { RULES } from './rules';
 import { IGNORE_FILE } from './run';
 import type { Finding } from './types';

@@ -3,7 +3,7 @@
 // fingerprint only.
 
 import { VERSION } from '../version';
-import { PLAINTEXT_RULES, POLICY_RULES } from './policy';
+import { PLAINTEXT_RULES, POLICY_RULES } from './encryption-checks';
 import { RULES } from './rules';
 import type { Finding, RuleInfo, Severity } from './types';
 

@@ -14,8 +14,8 @@ import { scanText } from './engine';
 import { fingerprint } from './fingerprint';
 import { addedSince, ignoredAwareFiles, readBlobs, repoRoot, runGit, stagedEntries, workTreeFiles, type StagedEntry } from './git';
 import { pathMatcher, type PathMatcher } from './glob';
-import { isLfsPointer, lfsOid, Policy, PLAINTEXT_RULES, type FileFacts, type PolicyIssue } from './policy';
-import { KEYWARD_CONFIG } from './policy-config';
+import { isLfsPointer, lfsOid, Policy, PLAINTEXT_RULES, type FileFacts, type PolicyIssue } from './encryption-checks';
+import { KEYWARD_CONFIG } from './protected-globs';
 import { fixLine, formatReport, summaryLine, type ReportFormat, type ScanReport, type ScanStats, type SkipReason } from './report';
 import type { Finding } from './types';
 

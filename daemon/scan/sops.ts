@@ -7,7 +7,7 @@
 // would fail `sops -d` and is refused too (getsops/sops#1832).
 
 import type { GoRegexp } from '../util/goregex';
-import { goRegex } from './policy-config';
+import { goRegex } from './protected-globs';
 
 export type SopsProblem = 'sops-file-not-encrypted' | 'sops-mac-missing' | 'sops-file-malformed';
 

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { decryptFile } from '../age';
 import { sharedKms, sharedVault } from '../kms';
-import { relativePath } from '../policy/policy';
+import { relativePath } from '../policy/protection';
 import { ErrorCode, type ServiceIdentityView, type TeamPlanView, type TeamPolicyView } from '../protocol';
 import { audited } from '../rpc/audited';
 import type { Handlers } from '../rpc/context';
@@ -13,7 +13,7 @@ import { planSync, type TeamPlan } from './plan';
 import { KEK_REWRAP_JOB, kekStatus, rewrapPlan } from './kek';
 import { readSopsKeys } from './sopssync';
 import { syncParams, TEAM_SYNC_JOB } from './sync';
-import { loadTeamPolicy, type TeamPolicy } from './policy';
+import { loadTeamPolicy, type TeamPolicy } from './team-policy';
 import { checkSopsConfig, writeSopsConfig } from './sopsconfig';
 
 /** The team/KMS RPC handlers. */

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import type { FileOp } from '../jobs/manager';
 import { jobTempPath } from '../jobs/manager';
 import { ciphertextVersion, isTransitUri, parseTransitUri, transitUri, type VaultTransit } from '../kms';
-import { relativePath } from '../policy/policy';
+import { relativePath } from '../policy/protection';
 import { ErrorCode } from '../protocol';
 import { readInfo } from '../sops';
 import { commitStaged, writeStaged } from '../sops/ops';

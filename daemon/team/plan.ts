@@ -18,10 +18,10 @@ import * as path from 'node:path';
 import { glob } from 'tinyglobby';
 import { parseRecipient, readHeader } from '../age';
 import { readMeta } from '../artifacts/meta';
-import { isNeverProtected, relativePath } from '../policy/policy';
+import { isNeverProtected, relativePath } from '../policy/protection';
 import { isKeywardError } from '../util/errors';
 import { listIdentities, identityRef, serviceIdentities, type Auditor, type IdentityCache, type IdentityFile } from './identity';
-import type { AccessMatch, TeamKek, TeamPolicy } from './policy';
+import type { AccessMatch, TeamKek, TeamPolicy } from './team-policy';
 import { unwrapArtifactKey, type KeyUnwrapper } from '../artifacts/unwrap';
 
 /** `pending`: an age artifact not opened while planning; the sync job decides when it opens it. */

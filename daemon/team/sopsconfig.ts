@@ -19,7 +19,7 @@ import { CONFIG_FILE_NAME, keyListEntries, matchRule, parseConfig, readConfigTex
 import { isKeywardError, KeywardError } from '../util/errors';
 import { globToRegex } from '../policy/glob';
 import { isTransitUri } from '../kms/vault';
-import type { AccessRule, TeamPolicy } from './policy';
+import type { AccessRule, TeamPolicy } from './team-policy';
 
 export interface ExpectedRule {
   rule: AccessRule;

@@ -5,7 +5,7 @@
 //       alice: age1...
 //       bob: [age1pq1..., age1...]
 //
-// The text is fetched, then validated like the repo's own list (daemon/team/policy.ts) before
+// The text is fetched, then validated like the repo's own list (daemon/team/team-policy.ts) before
 // anything uses it. Needs ssm:GetParameter (and kms:Decrypt for a SecureString) or
 // secretsmanager:GetSecretValue.
 import { awsError, clientConfig, endpointFor, regionOfArn, type AwsOptions } from '../kms';

@@ -5,11 +5,11 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Keystore } from '../keystore/keystore';
-import { POLICY_FILE, Policy } from '../policy/policy';
+import { POLICY_FILE, Policy } from '../policy/protection';
 import { ErrorCode } from '../protocol/errors';
 import type { TrustRecipientView, TrustSourceView } from '../protocol/trust';
 import { compileRule, CONFIG_FILE_NAME, loadConfig, lookupConfigFile } from '../sops/config';
-import { parseTeamSection } from '../team/policy';
+import { parseTeamSection } from '../team/team-policy';
 import { errnoCode, isKeywardError, KeywardError } from '../util/errors';
 import { TrustStore } from './store';
 

@@ -5,7 +5,7 @@ import { ErrorCode } from '../protocol';
 import { WorkspaceEventNotification, type WorkspaceEventParams, type WorkspaceInfo } from '../protocol/workspace';
 import { writeFileAtomic } from '../util/atomic';
 import { KeywardError, errnoCode, ioError, isKeywardError } from '../util/errors';
-import { POLICY_FILE, Policy } from '../policy/policy';
+import { POLICY_FILE, Policy } from '../policy/protection';
 import { keywardRecipients, requireTrusted, untrusted } from '../trust/sets';
 import type { ProtectContext } from './protect';
 import { ArtifactStates } from './state';

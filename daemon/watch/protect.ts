@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { encryptArtifact } from '../artifacts/encrypt';
 import type { AuditEvent } from '../audit/log';
 import type { Keystore } from '../keystore/keystore';
-import { POLICY_FILE, type PolicyMatch } from '../policy/policy';
+import { POLICY_FILE, type PolicyMatch } from '../policy/protection';
 import type { WorkspaceEventParams } from '../protocol/workspace';
 import { errnoCode, failureDetail, ioError, isKeywardError } from '../util/errors';
 import { hashAgeContent, hashFile, mtimeMs, readHashed, regularFileSig, sameSig, type FileSig } from './content';

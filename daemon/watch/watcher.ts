@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { DEFAULT_SETTLE_MS, NEVER_DIRS, POLICY_FILE, Policy, relativePath } from '../policy/policy';
+import { DEFAULT_SETTLE_MS, NEVER_DIRS, POLICY_FILE, Policy, relativePath } from '../policy/protection';
 import type { WorkspaceInfo } from '../protocol/workspace';
 import { errnoCode, failureDetail, isKeywardError } from '../util/errors';
 import { regularFileSig, sameSig, type FileSig } from './content';

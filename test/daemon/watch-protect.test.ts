@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { MemoryBackend } from '../../daemon/keystore/memory';
-import { Policy } from '../../daemon/policy/policy';
+import { Policy } from '../../daemon/policy/protection';
 import type { WorkspaceEventParams } from '../../daemon/protocol/workspace';
 import { Service } from '../../daemon/service';
 import { hashAgeContent, regularFileSig } from '../../daemon/watch/content';

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { generateHybridIdentity, generateX25519Identity, identityToRecipient } from 'age-encryption';
-import { DEFAULT_SETTLE_MS, Policy, compileGlob, isNeverProtected, relativePath } from '../../daemon/policy/policy';
+import { DEFAULT_SETTLE_MS, Policy, compileGlob, isNeverProtected, relativePath } from '../../daemon/policy/protection';
 import { ErrorCode } from '../../daemon/protocol';
 import { KeywardError } from '../../daemon/util/errors';
 import { tempDir } from '../helpers/tools';

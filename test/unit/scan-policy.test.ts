@@ -3,8 +3,8 @@
 import { strict as assert } from 'node:assert';
 import { Baseline } from '../../daemon/scan/baseline';
 import { globToRegExp, pathMatcher } from '../../daemon/scan/glob';
-import { isAgeFile, Policy } from '../../daemon/scan/policy';
-import { DEFAULT_PROTECTED_GLOBS, goRegex, readProtectedGlobs, readSopsPathRegexes } from '../../daemon/scan/policy-config';
+import { isAgeFile, Policy } from '../../daemon/scan/encryption-checks';
+import { DEFAULT_PROTECTED_GLOBS, goRegex, readProtectedGlobs, readSopsPathRegexes } from '../../daemon/scan/protected-globs';
 import { checkSopsFile } from '../../daemon/scan/sops';
 import type { Finding } from '../../daemon/scan/types';
 import { Fakes, sopsEnc, sopsMetaYaml } from '../fixtures/secrets/fakes';

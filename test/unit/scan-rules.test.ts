@@ -398,7 +398,7 @@ describe('scanner rules: positives and negatives', () => {
 describe('scanner documentation', () => {
   it('lists every rule in daemon/scan/README.md', async () => {
     const { readFile } = await import('node:fs/promises');
-    const { POLICY_RULES } = await import('../../daemon/scan/policy');
+    const { POLICY_RULES } = await import('../../daemon/scan/encryption-checks');
     const doc = await readFile(new URL('../../daemon/scan/README.md', `file://${__filename}`), 'utf8');
     for (const r of [...RULES, ...POLICY_RULES]) assert.ok(doc.includes(`| \`${r.id}\` | ${r.severity} |`), `${r.id} is not in the README's rule tables`);
   });

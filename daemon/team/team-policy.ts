@@ -27,7 +27,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
 import { parseRecipient } from '../age';
 import { isTransitUri, KMS_ARN, parseTransitUri, sharedVault, transitUri, vaultKek, type AwsOptions, type KmsProvider, type VaultTransit } from '../kms';
-import { Policy, compileGlob, type TeamSectionSource } from '../policy/policy';
+import { Policy, compileGlob, type TeamSectionSource } from '../policy/protection';
 import { ErrorCode } from '../protocol';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { describeSource, fetchMemberSource, type MemberSource } from './sources';

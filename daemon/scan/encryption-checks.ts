@@ -3,7 +3,7 @@
 // and so is a sops file whose structure is broken or whose MAC is missing.
 
 import { firstMatch, pathMatcher, type PathMatcher } from './glob';
-import { goRegex, readProtectedGlobs, sopsPathRegexes } from './policy-config';
+import { goRegex, readProtectedGlobs, sopsPathRegexes } from './protected-globs';
 import { checkSopsFile } from './sops';
 import type { RuleInfo, Severity } from './types';
 import { hasWeightsExtension, modelWeights } from './weights';

@@ -14,7 +14,7 @@
 //         recipients: [ops]         # optional; replaces the default list for this rule
 //       - glob: "models/**"
 //     settle_ms: 2000               # optional, 100..3600000 (default 2000)
-//     team: ...                     # optional; the team policy, validated by daemon/team/policy.ts
+//     team: ...                     # optional; the team policy, validated by daemon/team/team-policy.ts
 //
 // Decisions:
 // - Validation is strict: unknown keys, duplicate keys, duplicate globs, a wrong type or an
@@ -91,7 +91,7 @@ export interface PolicyMatch {
 }
 
 /**
- * The `team:` section as parsed YAML, handed over unvalidated: daemon/team/policy.ts checks it
+ * The `team:` section as parsed YAML, handed over unvalidated: daemon/team/team-policy.ts checks it
  * (members, KMS keys, per-path access), naming lines through `lineOf`.
  */
 export interface TeamSectionSource {
