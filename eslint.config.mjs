@@ -3,6 +3,12 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
+/** What no daemon file imports (DESIGN.md): the editor's API and the extension. */
+const DAEMON_WIDE = [
+  { group: ['vscode'], message: 'the daemon never imports vscode (DESIGN.md).' },
+  { group: ['**/src/*', '../../src/*', '../src/*'], message: 'the daemon never imports the extension (DESIGN.md).' },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/work/**', 'test-output/**'] },
   js.configs.recommended,
@@ -32,13 +38,64 @@ export default tseslint.config(
       ] }],
     },
   },
+  // The daemon's layers (README, Layout). Each block restates the daemon-wide patterns: a later
+  // block's no-restricted-imports replaces an earlier one's for the files it matches.
   {
     files: ['daemon/**/*.ts'],
     ignores: ['daemon/protocol/**/*.ts', 'daemon/transport/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: DAEMON_WIDE }] },
+  },
+  {
+    // The engines (age/, sops/, scan/, keystore/, audit/, jobs/, watch/, team/, ...): what the
+    // daemon does, whoever asks. They import no handler, RPC, server or CLI code, nor the
+    // assembly (service.ts) or the CLI's client.
+    files: ['daemon/**/*.ts'],
+    ignores: ['daemon/protocol/**', 'daemon/transport/**', 'daemon/rpc/**', 'daemon/server/**', 'daemon/cli/**', 'daemon/**/handlers.ts', 'daemon/service.ts', 'daemon/client.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [
-        { group: ['vscode'], message: 'the daemon never imports vscode (DESIGN.md).' },
-        { group: ['**/src/*', '../../src/*', '../src/*'], message: 'the daemon never imports the extension (DESIGN.md).' },
+        ...DAEMON_WIDE,
+        { group: ['**/handlers', '**/rpc/*', '**/server/*', '**/cli/*', '**/service', '**/client'], message: 'engines import no handler, RPC, server or CLI code (README, Layout): pass what they need in from Service.open.' },
+      ] }],
+    },
+  },
+  {
+    // daemon/rpc/: what handlers share (CallContext, Deps, audited, the data sink).
+    files: ['daemon/rpc/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        ...DAEMON_WIDE,
+        { group: ['**/handlers', '../server/*', '../cli/*', '../service', '../client'], message: 'daemon/rpc/ is below the handlers: it imports no handler, server or CLI code (README, Layout).' },
+      ] }],
+    },
+  },
+  {
+    // One area's handlers: they use engines and rpc/, never another area's handlers, the
+    // server, the CLI or the assembly.
+    files: ['daemon/**/handlers.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        ...DAEMON_WIDE,
+        { group: ['**/handlers', '../server/*', '../cli/*', '../service', '../client'], message: "a handler file imports no other area's handlers, server or CLI code (README, Layout)." },
+      ] }],
+    },
+  },
+  {
+    // The server owns sockets and processes; the CLI is a client of it, not a part.
+    files: ['daemon/server/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        ...DAEMON_WIDE,
+        { group: ['../cli/*', '../client'], message: 'the server imports no CLI code (README, Layout).' },
+      ] }],
+    },
+  },
+  {
+    // The CLI reaches the daemon's code through server/index.ts (in-process) or the client.
+    files: ['daemon/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        ...DAEMON_WIDE,
+        { group: ['**/handlers', '../rpc/*', '../service'], message: 'the CLI calls handlers through the daemon or server/index.ts (InProcess), never directly (README, Layout).' },
       ] }],
     },
   },

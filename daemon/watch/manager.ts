@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { Deps } from '../rpc/deps';
+import type { AuditEvent } from '../audit/log';
+import type { Keystore } from '../keystore/keystore';
 import { ErrorCode } from '../protocol';
 import { WorkspaceEventNotification, type WorkspaceEventParams, type WorkspaceInfo } from '../protocol/workspace';
 import { writeFileAtomic } from '../util/atomic';
@@ -31,6 +32,15 @@ interface Persisted {
   workspaces: { root: string; registeredAt: string }[];
 }
 
+/** What the watcher needs of the daemon (Service.open gives it). */
+export interface WatchDeps {
+  /** KEYWARD_HOME: workspaces.json, watch-state.json, trust.json. */
+  home: string;
+  /** The keystore as it is now (replaced when the backend changes). */
+  keystore: () => Keystore;
+  audit: (e: AuditEvent) => Promise<void>;
+}
+
 export class WatchManager {
   private readonly watchers = new Map<string, WorkspaceWatcher>();
   private readonly subscribers = new Map<string, Notify[]>();
@@ -39,7 +49,7 @@ export class WatchManager {
   private ctxCache: ProtectContext | null = null;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly d: Pick<Deps, 'home' | 'keystore' | 'audit'>) {}
+  constructor(private readonly d: WatchDeps) {}
 
   private get states(): ArtifactStates {
     return (this.statesCache ??= ArtifactStates.in(this.d.home));
