@@ -28,6 +28,6 @@ export async function askTrust(conn: DaemonConnection, target: string): Promise<
 
 function who(r: TrustRecipientView): string {
   if (r.who === 'yours') return `your key ${r.name ?? ''}`.trim();
-  if (r.who === 'team') return `team member ${r.name ?? ''}`.trim();
+  if (r.who === 'team') return `team policy: ${r.name ?? ''}`.trim();
   return 'UNKNOWN';
 }

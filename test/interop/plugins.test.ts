@@ -5,6 +5,7 @@ import { promises as fsp } from 'node:fs';
 import { ExitCode } from '../../daemon/protocol';
 import { CLI, CliSandbox } from '../helpers/cli';
 import { fakeKey, installFakePlugins, pathWith } from '../helpers/plugins';
+import { runInPty } from '../helpers/pty';
 import { requireTool } from '../helpers/tools';
 
 // Age plugins through the keyward CLI and its daemon, both ways with the Go age 1.3.2 and its
@@ -183,31 +184,11 @@ describe('age plugins through keyward and the Go age (both ways)', function () {
     });
 
     it('a plugin that asks for a PIN gets it from the CLI\'s terminal (a pty), not echoed', async () => {
-      // A Python pty drives the CLI: waits for the question, types the PIN, reads the rest.
-      const driver = `
-import os, pty, sys, select
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvpe(sys.argv[1], sys.argv[1:], os.environ)
-out = b''
-sent = False
-while True:
-    r, _, _ = select.select([fd], [], [], 30)
-    if not r: break
-    try: data = os.read(fd, 4096)
-    except OSError: break
-    if not data: break
-    out += data
-    if not sent and b'(input hidden)' in out:
-        os.write(fd, b'1234\\r'); sent = True
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode('utf8', 'replace'))
-sys.exit(os.waitstatus_to_exitcode(status))
-`;
-      const r = spawnSync('python3', ['-c', driver, process.execPath, CLI, 'decrypt', '-o', sb.path('pin.out'), sb.path('pin.age')], { env, cwd: sb.dir, encoding: 'utf8', timeout: 60_000 });
-      assert.equal(r.status, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /pinwrap plugin: Enter the PIN of the fake token \(input hidden\)/);
-      assert.ok(!r.stdout.includes('1234'), `the PIN was echoed: ${JSON.stringify(r.stdout)}`);
+      // A pty drives the CLI: waits for the question, types the PIN, reads the rest.
+      const r = runInPty([process.execPath, CLI, 'decrypt', '-o', sb.path('pin.out'), sb.path('pin.age')], [{ expect: '(input hidden)', send: '1234\r' }], { env, cwd: sb.dir });
+      assert.equal(r.code, 0, r.output);
+      assert.match(r.output, /pinwrap plugin: Enter the PIN of the fake token \(input hidden\)/);
+      assert.ok(!r.output.includes('1234'), `the PIN was echoed: ${JSON.stringify(r.output)}`);
       assert.deepEqual(await fsp.readFile(sb.path('pin.out')), payload);
     });
 
