@@ -4,9 +4,11 @@
 // with the Go `age` and `sops` as the outside view.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { DaemonClient } from '../../daemon/client';
+import { encryptNew } from '../../daemon/sops/engine';
 import { CLI, CliSandbox } from '../helpers/cli';
 import { runInPty } from '../helpers/pty';
 import { requireTool } from '../helpers/tools';
@@ -234,6 +236,48 @@ describe('hostile repositories', function () {
       assert.match(sb.ok(['textconv', f]), /^a{48}!: secret$/m);
     });
 
+    it("one client's heavy work on hostile input does not hold up another's: keys/list answers while a big sops file's expensive regex runs", async () => {
+      // 800 keys of 1,000 characters under an unencrypted_regex that costs milliseconds a key in
+      // linear time (a pattern whose automaton has too many states to cache, and no literal to
+      // skip by). None matches (each key ends in "c"), so a cheap regex that matches nothing
+      // writes the same file; it is then given the expensive one (the MAC covers values, not
+      // metadata).
+      const EXPENSIVE = '(?:[ab]*a[ab]{20}){2}$';
+      const key = () => Array.from(randomBytes(999), (b) => (b & 1 ? 'a' : 'b')).join('') + 'c';
+      const plain = Array.from({ length: 800 }, (_, i) => `${key()}: v${i}`).join('\n') + '\n';
+      const bytes = await encryptNew(Buffer.from(plain), 'yaml', { keyGroups: [{ age: [alice], kms: [] }], rules: { unencryptedRegex: '^$' } }, { unwrapAgeFileKey: () => Promise.reject(new Error('not needed')) });
+      const text = bytes.toString('utf8');
+      assert.match(text, /unencrypted_regex: \^\$\n/);
+      const f = path.join(repo, 'big.yaml');
+      await fsp.writeFile(f, text.replace(/unencrypted_regex: \^\$\n/, `unencrypted_regex: ${EXPENSIVE}\n`));
+
+      const heavy = await DaemonClient.connect(sb.home, 'heavy', sb.env);
+      const light = await DaemonClient.connect(sb.home, 'light', sb.env);
+      try {
+        const { pid } = await light.call('status', {});
+        // The daemon's own CPU time marks the moments: a daemon that blocked would answer
+        // keys/list only once the heavy work is over, however fast or loaded the machine.
+        const at: Record<string, number> = {};
+        const cpu0 = cpuTicks(pid);
+        const big = heavy.call('sopsDecrypt', { path: f }).then((r) => ((at.heavy = cpuTicks(pid)), r));
+        while (cpuTicks(pid) - cpu0 < 30) {
+          if (at.heavy !== undefined) throw new Error('the heavy request finished before it could be overlapped: make it bigger');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        at.sent = cpuTicks(pid);
+        const keys = light.call('keysList', {}).then((r) => ((at.light = cpuTicks(pid)), r));
+        const [decrypted, listed] = await Promise.all([big, keys]);
+        const { sent, light: answered, heavy: finished } = at as Record<'sent' | 'light' | 'heavy', number>;
+        assert.ok(answered < finished, `keys/list answered before the heavy request finished (CPU ticks: sent ${sent}, answered ${answered}, heavy done ${finished})`);
+        assert.ok(finished - answered > answered - sent, `keys/list answered early in the heavy work, not at its end (CPU ticks: sent ${sent}, answered ${answered}, heavy done ${finished})`);
+        assert.ok(listed.keys.some((k) => k.name === 'alice'));
+        assert.equal(decrypted.text.match(/: v\d+\n/g)?.length, 800, 'and the heavy one finished, right');
+      } finally {
+        heavy.close();
+        light.close();
+      }
+    });
+
     it('a 100 MB .sops.yaml is refused with a clear error', async () => {
       const cfg = path.join(repo, '.sops.yaml');
       await fsp.writeFile(cfg, 'creation_rules:\n');
@@ -292,6 +336,13 @@ describe('hostile repositories', function () {
     });
   });
 });
+
+/** A process's CPU time so far (user + system), in clock ticks (/proc/PID/stat fields 14 and 15). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
 
 /** Polls `cond` (no fixed sleeps): every 100 ms, for at most 30 s. */
 async function waitFor(cond: () => Promise<boolean>): Promise<void> {
