@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { ErrorCode, JobProgressNotification, type JobInfo } from '../daemon/protocol';
 import type { DaemonConnection } from './client/connection';
 import { DaemonError } from './client/errors';
+import { waitingMessage } from './plugins/prompts';
 
 export interface JobOutcome {
   job: JobInfo;
@@ -25,7 +26,9 @@ export function runJob(conn: DaemonConnection, title: string, start: () => Promi
         const fraction = j.bytesTotal > 0 ? j.bytesDone / j.bytesTotal : j.filesTotal > 0 ? (j.filesDone + j.filesFailed + j.filesSkipped) / j.filesTotal : 0;
         const pct = Math.min(100, Math.round(fraction * 100));
         const current = j.current.length ? ` · ${j.current.map((f) => path.basename(f)).join(', ')}` : '';
-        progress.report({ increment: pct - reported, message: `${j.filesDone}/${j.filesTotal} files${current}` });
+        // An age plugin waiting for a touch or a PIN on its device says so here (src/plugins/prompts.ts).
+        const waiting = waitingMessage(j);
+        progress.report({ increment: pct - reported, message: `${j.filesDone}/${j.filesTotal} files${waiting ? ` · ${waiting}` : current}` });
         reported = pct;
       };
       report(job);

@@ -20,6 +20,11 @@ export interface JobInfo {
   current: string[];
   /** Per-file failures (the first 50): paths and short reasons, never secrets. */
   errors: { file: string; error: string }[];
+  /**
+   * Age plugins the job is waiting on now, silent for a while: a touch, a PIN on the device, a
+   * confirmation on a hardware wallet (absent when none).
+   */
+  waiting?: { plugin: string; since: string }[];
   createdAt: string;
   endedAt?: string;
 }

@@ -9,6 +9,7 @@ import { decryptedUri, DISK_QUERY, SCHEME, type SopsFileSystem } from '../sops/f
 import { formatOf } from '../sops/detect';
 import { settings } from '../config';
 import { confirmed, filesOf, isSopsFile, partition, pickArtifacts, pickKeys, register } from './util';
+import { withConsent } from '../trust';
 
 export function registerArtifactCommands(s: Services, fs: SopsFileSystem): vscode.Disposable[] {
   return [
@@ -72,7 +73,7 @@ async function encryptFile(s: Services, files: string[]): Promise<void> {
       if (!keys) return;
     }
     for (const f of files) {
-      await s.conn.call('sopsEncrypt', { path: f, inPlace: true, ...(keys ? { age: keys } : {}) }, { timeoutMs: 120_000 });
+      await withConsent(s.conn, f, () => s.conn.call('sopsEncrypt', { path: f, inPlace: true, ...(keys ? { age: keys } : {}) }, { timeoutMs: 120_000 }));
     }
     s.refresh();
     void vscode.window.showInformationMessage(`Encrypted ${files.map((f) => path.basename(f)).join(', ')} in place with sops. Open it with "Keyward: Open Decrypted".`);
@@ -156,7 +157,7 @@ async function rewrap(s: Services, files: string[]): Promise<void> {
   if (!action) return;
   const outcomes: { what: string; job: JobInfo }[] = [];
   if (action.id === 'policy') {
-    const r = await runJob(s.conn, 'Applying .sops.yaml', () => s.conn.call('sopsUpdateKeys', { paths: p.sops }), s.log);
+    const r = await runJob(s.conn, 'Applying .sops.yaml', () => withConsent(s.conn, p.sops, () => s.conn.call('sopsUpdateKeys', { paths: p.sops }), true), s.log);
     outcomes.push({ what: 'Recipient update (sops)', job: r.job });
   } else {
     const keys = await pickKeys(s, action.id === 'add' ? 'Add which keys?' : action.id === 'remove' ? 'Remove which keys?' : 'Which keys should open the files?', { many: true, activeOnly: action.id !== 'remove' });
@@ -224,7 +225,7 @@ async function syncTeam(s: Services, arg: unknown): Promise<void> {
     s.conn,
     'Syncing team recipients',
     async () => {
-      started = await s.conn.call('teamSync', { root }, { timeoutMs: 120_000 });
+      started = await withConsent(s.conn, root, () => s.conn.call('teamSync', { root }, { timeoutMs: 120_000 }));
       return started.job ?? { id: 'none', kind: 'team-sync', state: 'done', filesTotal: 0, filesDone: 0, filesFailed: 0, filesSkipped: 0, bytesTotal: 0, bytesDone: 0, current: [], errors: [], createdAt: new Date().toISOString() };
     },
     s.log,

@@ -21,7 +21,9 @@ while True:
     out += data
     while steps and steps[0]['expect'].encode() in out[seen:]:
         seen = out.index(steps[0]['expect'].encode(), seen) + len(steps[0]['expect'])
-        os.write(fd, steps.pop(0)['send'].encode())
+        step = steps.pop(0)
+        if step.get('touch'): open(step['touch'], 'w').close()
+        os.write(fd, step.get('send', '').encode())
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode('utf8', 'replace'))
 sys.exit(os.waitstatus_to_exitcode(status))
@@ -31,7 +33,9 @@ export interface PtyStep {
   /** Text to wait for in the output (after the previous step's). */
   expect: string;
   /** What to type then (e.g. `y\r`). */
-  send: string;
+  send?: string;
+  /** A file to create then (a fake plugin's "touch"). */
+  touch?: string;
 }
 
 /** Runs `argv` on a pseudo-terminal, answering `steps` in order; the terminal's output (stdout and stderr mixed). */

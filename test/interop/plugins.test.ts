@@ -48,7 +48,7 @@ describe('age plugins through keyward and the Go age (both ways)', function () {
       if (process.env.CI === 'true' || process.env.CI === '1') throw new Error('no D-Bus session: npm test runs the suites inside one');
       this.skip();
     }
-    sb = await CliSandbox.create({ KEYWARD_PLUGIN_TIMEOUT_MS: '3000' });
+    sb = await CliSandbox.create({ KEYWARD_PLUGIN_TIMEOUT_MS: '3000', KEYWARD_PLUGIN_WAITING_MS: '200' });
     const bin = await installFakePlugins(sb.path('bin'));
     env = { ...sb.env, PATH: pathWith(bin), ...TREZOR_TEST };
     await fsp.writeFile(sb.path('weights.bin'), payload);
@@ -132,6 +132,15 @@ describe('age plugins through keyward and the Go age (both ways)', function () {
     assert.equal(e.code, 0, e.stderr);
     kwOk(['decrypt', '-o', 'tz-go.out', 'tz-go.age']);
     assert.deepEqual(await fsp.readFile(sb.path('tz-go.out')), payload);
+
+    // The identity has no recipient: Keyward records it in the file, so a rewrap keeps it and a
+    // rotation wraps the new file key through the plugin again; age still opens both.
+    kwOk(['keys', 'generate', 'tzbackup']);
+    kwOk(['rewrap', sb.path('tz-kw.age'), '--add-key', 'tzbackup']);
+    kwOk(['rotate', sb.path('tz-kw.age')]);
+    const again = run('age', ['-d', '-i', sb.path('trezor.txt'), sb.path('tz-kw.age')], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.stdout, payload);
   });
 
   it('tagged recipients natively: the stanza age -r writes, opened by age -j tagtest; and the reverse', async () => {
@@ -190,6 +199,23 @@ describe('age plugins through keyward and the Go age (both ways)', function () {
       assert.match(r.output, /pinwrap plugin: Enter the PIN of the fake token \(input hidden\)/);
       assert.ok(!r.output.includes('1234'), `the PIN was echoed: ${JSON.stringify(r.output)}`);
       assert.deepEqual(await fsp.readFile(sb.path('pin.out')), payload);
+    });
+
+    it("a job waiting for a touch says so on the CLI's progress line (a pty), and finishes once touched", async () => {
+      const q = fakeKey('quiet');
+      await fsp.writeFile(sb.path('tk.txt'), `# recipient: ${q.recipient}\n${q.identity}\n`);
+      kwOk(['keys', 'import', 'tk', 'tk.txt']);
+      kwOk(['keys', 'generate', 'backup']);
+      for (const n of ['t1', 't2']) kwOk(['encrypt', '-r', q.recipient, '-o', `${n}.age`, 'weights.bin']);
+      const touch = sb.path('touched');
+      const r = runInPty(
+        [process.execPath, CLI, 'rewrap', sb.path('t1.age'), sb.path('t2.age'), '--add-key', 'backup'],
+        [{ expect: 'waiting for the quiet plugin (touch your key or confirm on the device if it asks)', touch }],
+        { env: { ...env, FAKE_PLUGIN_TOUCH: touch }, cwd: sb.dir },
+      );
+      assert.equal(r.code, 0, r.output);
+      assert.match(r.output, /rewrap \S+: 0\/2 files, 0%, waiting for the quiet plugin/);
+      assert.match(r.output, /rewrap \S+: done, 2 done/);
     });
 
     it('with no terminal to ask on (a hook, CI): a clear error naming the plugin and what it wanted, no output', async () => {
