@@ -1,8 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, type MethodKey, type ResultOf, type ValidParamsOf } from './protocol';
-import { decryptFile, decryptToWritable, identityWrapper, inspect, pluginIdentityWithoutData, readHeader, unwrapWithPluginIdentities, type ParsedHeader } from './age';
+import { decryptFile, decryptToWritable, inspect, pluginIdentityWithoutData, readHeader, unwrapWithPluginIdentities, type ParsedHeader } from './age';
 import { encryptArtifact } from './artifacts/encrypt';
+import { pluginTarget, targetsOfKeys } from './artifacts/targets';
 import { AuditLog, type AuditEvent } from './audit/log';
 import type { SecretBackend } from './keystore/backend';
 import { FileBackend } from './keystore/file';
@@ -207,18 +208,18 @@ export class Service {
     keysDestroy: async (p) => ({ key: await this.keystore.destroy(p.ref) }),
 
     ageEncrypt: async (p, call) => {
-      const targets = this.keystore.encryptTargetsFor(p.keys);
-      const fromKeys = [...targets.recipients, ...targets.wrappers];
+      // Keys without a recipient and -j NAME: plugin identities, wrapped to and recorded (artifacts/targets.ts).
+      const targets = await targetsOfKeys(this.keystore, p.keys);
+      const fromKeys = [...targets.recipients.map((k) => k.ref), ...targets.identities.map((t) => t.key)];
       const recipients = [...new Set([...p.recipients, ...targets.recipients.map((k) => k.recipient)])];
-      // Plugin identities: keys that encrypt only through their plugin, and -j NAME (as age -e -j).
-      const wrappers = [...targets.wrappers.map((w) => w.wrap), ...p.plugins.map((name) => identityWrapper(pluginIdentityWithoutData(name)))];
+      const identities = [...targets.identities, ...p.plugins.map(pluginTarget)];
       try {
         const r = await encryptArtifact({
           input: p.input,
           output: p.output,
           recipients,
-          ...(wrappers.length ? { wrappers } : {}),
-          keys: [...this.keystore.refsForRecipients(recipients), ...targets.wrappers.map((w) => w.ref)],
+          identities,
+          keys: this.keystore.refsForRecipients(recipients),
           armor: p.armor ?? false,
           overwrite: p.overwrite ?? false,
         });
@@ -227,8 +228,8 @@ export class Service {
           outcome: 'ok',
           path: p.output,
           client: call.client,
-          ...(fromKeys.length ? { key: fromKeys.map((k) => k.ref).join(',') } : {}),
-          detail: `${recipients.length + wrappers.length} recipient(s)${p.plugins.length ? `, plugin(s) ${p.plugins.join(', ')}` : ''}`,
+          ...(fromKeys.length ? { key: fromKeys.join(',') } : {}),
+          detail: `${recipients.length + identities.length} recipient(s)${p.plugins.length ? `, plugin(s) ${p.plugins.join(', ')}` : ''}`,
         });
         return { output: p.output, bytesIn: r.bytesIn, bytesOut: r.bytesOut, recipients };
       } catch (e) {

@@ -5,6 +5,7 @@ import { relativePath } from '../policy/policy';
 import { ErrorCode, type ServiceIdentityView, type TeamPlanView, type TeamPolicyView } from '../protocol';
 import type { Handlers, Service } from '../service';
 import { KeywardError, isKeywardError } from '../util/errors';
+import { agreeToMade, agreeToWritten, requirePolicyTrusted } from '../trust/sets';
 import { createIdentity, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, rotateIdentity, type IdentityFile } from './identity';
 import { planSync, type TeamPlan } from './plan';
 import { KEK_REWRAP_JOB, kekStatus, rewrapPlan } from './kek';
@@ -60,6 +61,8 @@ export function teamHandlers(svc: Service): Handlers {
       let team: TeamPolicy;
       let plan: TeamPlan;
       try {
+        // A cloned repository's team section must not choose whom your files are encrypted to.
+        await requirePolicyTrusted(svc.home, svc.keystore, p.root);
         team = await loadTeamPolicy(p.root, p.kms === false ? {} : { kms: sharedKms() });
         plan = await planSync(team, paths, { keystore: svc.keystore, audit, sops: readSopsKeys, openAge: false });
       } catch (e) {
@@ -84,6 +87,7 @@ export function teamHandlers(svc: Service): Handlers {
         }
         sopsConfigWritten = w.changed;
         if (w.changed) await svc.record({ event: 'team.sops-config', outcome: 'ok', path: w.file, client: call.client, detail: 'creation rules brought in line with the team policy' });
+        await agreeToWritten(svc.home, svc.keystore, w.file, team);
       }
       const { files, params } = syncParams(plan);
       await svc.record({ event: 'team.sync', outcome: 'ok', path: p.root, client: call.client, detail: `plan: ${summaryText(view.summary)}` });
@@ -99,6 +103,7 @@ export function teamHandlers(svc: Service): Handlers {
         call.client,
         async () => {
           const r = await createIdentity(sharedKms(), p.root, p.name, p.kms, { pq: p.pq ?? false });
+          await agreeToMade(svc.home, p.root, r.identity.versions.map((v) => v.recipient));
           return { identity: identityView(r.file, r.identity) };
         },
         (r) => `${r.identity.name}@v1 ${r.identity.versions[0]!.recipient} wrapped by ${r.identity.versions[0]!.keyArn}`,
@@ -124,6 +129,7 @@ export function teamHandlers(svc: Service): Handlers {
       const r = await audited(`team.identity.${p.step === 'begin' ? 'rotate' : p.step}`, file, call.client, () =>
         rotateIdentity(sharedKms(), file, p.step, { ...(p.kms ? { kms: p.kms } : {}), ...(p.pq !== undefined ? { pq: p.pq } : {}) }),
       (x) => x.detail);
+      await agreeToMade(svc.home, p.root, r.identity.versions.filter((v) => v.state !== 'retired').map((v) => v.recipient));
       return { identity: identityView(file, r.identity), detail: r.detail };
     },
 
@@ -133,8 +139,11 @@ export function teamHandlers(svc: Service): Handlers {
         path.join(p.root, '.sops.yaml'),
         call.client,
         async () => {
+          // Written rules are what sops (Keyward's and Go's) encrypts to from then on.
+          if (p.write) await requirePolicyTrusted(svc.home, svc.keystore, p.root);
           const team = await loadTeamPolicy(p.root);
           const w = await writeSopsConfig(team, { dryRun: !p.write });
+          if (p.write) await agreeToWritten(svc.home, svc.keystore, w.file, team);
           const { problems } = await checkSopsConfig(team);
           return { file: w.file, changed: w.changed, written: Boolean(p.write) && w.changed, text: w.text, problems };
         },

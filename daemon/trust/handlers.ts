@@ -15,7 +15,7 @@ export interface TrustDeps {
 
 export function trustHandlers(d: TrustDeps): Handlers {
   return {
-    trustCheck: async (p) => ({ sources: await describeFor(d.home(), d.keystore(), p.path) }),
+    trustCheck: async (p) => ({ sources: await describeFor(d.home(), d.keystore(), p.path, p.deep === true) }),
 
     trustGrant: async (p, call) => {
       const source = await sourceKey(p.source);
