@@ -330,6 +330,20 @@ describe('keyward scan (CLI, in-process)', function () {
       assert.ok(!res.stdout.includes('hunter2'));
     });
 
+    it('reads no rules from a .sops.yml, as sops (which reads only .sops.yaml): says so, and judges the file as any other', async () => {
+      await write(r, '.sops.yml', 'creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: age1qqqq\n');
+      await write(r, 'secrets/plain.yaml', 'db:\n  host: localhost\n');
+      git(r, 'add', '.');
+      const res = kw(r, ['scan', '--staged']);
+      assert.equal(res.code, 0, res.stdout);
+      assert.match(res.stderr, /warning: sops does not read \.sops\.yml \(its configuration file must be called \.sops\.yaml\), so its rules are not checked: rename it/);
+      git(r, 'mv', '.sops.yml', '.sops.yaml');
+      const renamed = kw(r, ['scan', '--staged']);
+      assert.equal(renamed.code, 1);
+      assert.match(renamed.stdout, /^secrets\/plain\.yaml: critical sops-file-not-encrypted/m);
+      assert.ok(!/warning/.test(renamed.stderr), renamed.stderr);
+    });
+
     it('--update-baseline accepts findings by fingerprint; moving the line keeps them accepted', async () => {
       const tok = f.githubPat();
       await write(r, 'tests/conftest.py', `FAKE = 1\nTOKEN = "${tok}"\n`);
