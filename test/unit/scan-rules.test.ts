@@ -253,8 +253,47 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     neg: [{ text: 'AGE-SECRET-KEY-PQ-1...\n' }],
   },
   jwt: {
-    pos: [{ text: `Authorization: Bearer ${f.jwt()}`, path: 'req.http' }, { text: `SUPABASE_SERVICE_ROLE_KEY=${f.jwt({ role: 'service_role', iss: 'supabase' })}`, path: '.env' }],
-    neg: [{ text: 'token = "eyJhbGciOi...."' }, { text: `x = "eyJ${f.alnum(20)}.eyJ${f.alnum(20)}.${f.alnum(20)}"` }],
+    pos: [
+      { text: `Authorization: Bearer ${f.jwt()}`, path: 'req.http' },
+      { text: `SUPABASE_SERVICE_ROLE_KEY=${f.jwt({ role: 'service_role', iss: 'supabase' })}`, path: '.env' },
+      // Cut short or edited by hand, its header no longer decodes: the shape (two segments of base64 JSON) still is a JWT's.
+      { text: `JWT_TOKEN = "eyJ${f.alnum(30)}.eyJ${f.alnum(60)}.${f.alnum(43)}"`, path: 'settings.py' },
+      // Encoded once more in base64, as a Kubernetes secret holds a service-account token.
+      { text: `data:\n  token: ${Buffer.from(f.jwt()).toString('base64')}\n`, path: 'sa-secret.yaml' },
+    ],
+    neg: [
+      { text: 'token = "eyJhbGciOi...."' },
+      // Two segments of base64 JSON whose header is no JWT header (no "alg").
+      { text: `x = "${Buffer.from('{"kid":"k1","typ":"x"}').toString('base64url')}.eyJ${f.alnum(20)}.${f.alnum(20)}"` },
+      // Base64 of a JSON document, not of a token.
+      { text: `blob: ${Buffer.from(JSON.stringify({ name: 'app', version: '1.2.3', files: ['a', 'b'], settings: { debug: true, level: 3 } })).toString('base64')}\n`, path: 'a.yaml' },
+    ],
+  },
+  'cli-user-password': {
+    pos: [
+      { text: `curl -s -u deploy:${f.password(14)} https://api.internal.example/v1/jobs\n`, path: 'deploy.sh' },
+      { text: `curl -X POST \\\n  --user "svc:${f.alnum(16)}" \\\n  https://api.internal.example\n`, path: 'README.md' },
+      { text: `curl -u ":${f.alnum(20)}" https://search.internal:9200\n`, path: 'query.sh' },
+    ],
+    neg: [
+      { text: 'curl -u $USER:$PASS https://x\ncurl -u admin:admin http://x\ncurl -u user:password https://x\n', path: 'a.sh' },
+      { text: 'curl -u elastic:P@ssw0rd$1 https://localhost:9200\nps -u root:wheel\ncurl -u "${CI_USER}:${CI_TOKEN}" https://x\n', path: 'b.sh' },
+    ],
+  },
+  'url-password': {
+    pos: [
+      { text: `const API = "https://deploy:${f.alnum(10)}!${f.alnum(3)}@api.internal.example/v2";\n`, path: 'client.js' },
+      { text: `remote = ftps://backup:${f.alnum(12)}@files.internal.example/uploads\n`, path: 'sync.conf' },
+      // An unencoded @ in the password: it runs to the last @ before the host.
+      { text: `url: https://svc:${f.alnum(8)}@${f.alnum(6)}@service.internal.example\n`, path: 'deploy.yaml' },
+    ],
+    neg: [
+      { text: 'https://user:pass@example.com/\nhttps://admin:admin@localhost:8080/\n' },
+      { text: 'const u = "https://user:${PASSWORD}@host/x";\nconst v = `https://${user}:${token}@github.com/a/b.git`;\n', path: 'a.js' },
+      { text: "t.equal(parse('uri://us\\xA0er:pa\\uD7FFss@example.com:123/'), x)\n", path: 'uri.test.js' },
+      { text: 'dotenv://:key_1234@dotenvx.com/vault/.env.vault\nhttps://monitor:m0n1t0r!ng@metrics.example/\nhttps://svc:MyP@ssw0rd@svc.example/\n' },
+      { text: 'http://localhost:8080@proxy/\nhttps://a:abcdefgh@x.example/\n' },
+    ],
   },
   'database-url-password': {
     pos: [
