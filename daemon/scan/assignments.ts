@@ -59,8 +59,8 @@ const SCHEME = /^(?:Basic|Bearer|Token|token|Bot|ApiKey|Api-Token|SSWS|GenieKey|
 const SCHEME_VALUE = /[ \t]{1,4}([A-Za-z0-9._~+/=:-]{8,257})/y;
 /** `Bearer <token>`. */
 const BEARER = /[ \t]{1,4}([A-Za-z0-9._~+/=-]{16,257})/y;
-/** `<password>value</password>`. */
-const XML = />([^<\n\r]{1,257})</y;
+/** `<password>value</password>`, also pretty-printed with the value on a line of its own. */
+const XML = />[ \t\r\n]{0,64}([^<\n\r]{1,257}?)[ \t\r\n]{0,64}</y;
 
 export function findAssignments(ctx: RuleContext, visit: (a: Assignment) => void): void {
   const text = ctx.text;
@@ -113,7 +113,7 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
     const x = XML.exec(text);
     if (!x || x[1] === undefined) return null;
     const value = x[1].trim();
-    return make(text, nameStart, nameEnd, value, nameEnd + 1 + x[1].indexOf(value), false, false);
+    return make(text, nameStart, nameEnd, value, nameEnd + x[0].indexOf(x[1], 1) + x[1].indexOf(value), false, false);
   }
   OPERATOR.lastIndex = nameEnd;
   const op = OPERATOR.exec(text);

@@ -252,6 +252,15 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     pos: [{ text: `${agePq}\n`, path: 'pq.txt', secret: agePq }],
     neg: [{ text: 'AGE-SECRET-KEY-PQ-1...\n' }],
   },
+  'putty-private-key': {
+    pos: [
+      {
+        text: `PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy\nPublic-Lines: 2\n${f.str(ALNUM_B64, 64)}\n${f.str(ALNUM_B64, 4)}\nPrivate-Lines: 1\n${f.str(ALNUM_B64, 44)}\nPrivate-MAC: ${f.hex(64)}\n`,
+        path: 'deploy.ppk',
+      },
+    ],
+    neg: [{ text: 'PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nPrivate-Lines: 1\nAAAAxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n', path: 'example.ppk' }],
+  },
   jwt: {
     pos: [
       { text: `Authorization: Bearer ${f.jwt()}`, path: 'req.http' },
@@ -319,6 +328,8 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `spring:\n  datasource:\n    password: ${f.password(14)}\n`, path: 'application.yml' },
       { text: `const apiKey = '${f.alnum(24)}';`, path: 'client.ts' },
       { text: `<add key="ApiToken" value="x" />\n<password>${f.password(15)}</password>`, path: 'settings.xml' },
+      { text: `ALCHEMY_KEY=${f.alnum(32)}\nAPP_KEY=base64:${f.bytes(32).toString('base64')}\n`, path: '.env' },
+      { text: `<server>\n  <jfrogToken>\n    ${f.alnum(64).toLowerCase()}\n  </jfrogToken>\n</server>\n`, path: 'settings.xml' },
       { text: `"cells": [{"source": ["openai_key = \\"${f.alnum(28)}\\"\\n"]}]`, path: 'nb.ipynb' },
       { text: `curl -H "Authorization: Bearer ${f.alnum(40)}" https://api.internal/v1`, path: 'call.sh' },
       { text: `if (password === "${f.password(12)}") { grant(); }`, path: 'login.js' },
@@ -338,6 +349,9 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `"integrity": "sha512-${f.bytes(64).toString('base64')}",\n"resolved": "https://registry.npmjs.org/a/-/a-1.0.0.tgz"\n`, path: 'package-lock.json' },
       { text: 'const password = process.env.DB_PASSWORD;\n', path: 'db.ts' },
       { text: 'api_key: str = Field(..., description="your API key")\n', path: 'settings.py' },
+      { text: `cache_key = "${f.hex(32)}"\nsort_key = "${f.alnum(24)}"\nmonkey = "${f.alnum(24)}"\nREACT_APP_SITE_KEY = "${f.alnum(40)}"\nkey = "${f.alnum(24)}"\n`, path: 'a.py' },
+      { text: 'nonMatchingToken := "hef5olgfxwj3bprq"\nconst token = await credential.getToken("499b84ac-1321-427f-aa17-267ca6975798/.default");\n', path: 'a.ts' },
+      { text: '"The_parser_expected_to_find_a_1_to_match_the_0_token_here_1007": "分析器预期在此处找到与标记匹配的",\nPG_PASSWORD=strongp@55!\n', path: 'messages.json' },
     ],
   },
 };

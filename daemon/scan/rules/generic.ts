@@ -199,10 +199,13 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
     return h >= 3.5 && n >= 2;
   }
   if (kind === 'loosekey') {
-    // Generated: letters and digits mixed with high entropy, or long hex (an API key of 32+ hex digits).
-    if (UUID.test(v) || /[^A-Za-z0-9+/=_.-]/.test(v)) return false;
-    if (/^[0-9a-f]+$/i.test(v)) return v.length >= 32 && h >= 3.5;
-    return c.digit > 0 && c.upper + c.lower > 0 && h >= Math.min(v.length >= 32 ? 4 : 3.8, Math.log2(v.length) * 0.85);
+    // Generated: letters and digits mixed with high entropy, or long hex (an API key of 32+
+    // hex digits); `base64:` before it is how Laravel writes its APP_KEY.
+    const k = v.startsWith('base64:') ? v.slice(7) : v;
+    if (UUID.test(k) || /[^A-Za-z0-9+/=_.-]/.test(k)) return false;
+    if (/^[0-9a-f]+$/i.test(k)) return k.length >= 32 && shannon(k) >= 3.5;
+    const kc = charClasses(k);
+    return kc.digit > 0 && kc.upper + kc.lower > 0 && shannon(k) >= Math.min(k.length >= 32 ? 4 : 3.8, Math.log2(k.length) * 0.85);
   }
   if (n < 2) return v.length >= 20 && h >= 3.8;
   return h >= 3.0;

@@ -249,6 +249,7 @@ export const aiProviders: Rule[] = [
   tok(info('elevenlabs-api-key', 'ElevenLabs API key', 'high', 'ai', 'elevenlabs'), /(?<![A-Za-z0-9_./-])sk_[a-f0-9]{48}(?![a-f0-9])/g, { minEntropy: 3 }),
   tok(info('mistral-api-key', 'Mistral AI API key (by name)', 'high', 'ai', 'mistral'), /\bMISTRAL_API_KEY["']?[ \t]{0,8}[=:][ \t]{0,8}["']?([A-Za-z0-9]{32})(?![A-Za-z0-9])/g, { group: 1 }),
   tok(info('deepseek-api-key', 'DeepSeek API key (by name)', 'high', 'ai', 'deepseek'), /\bDEEPSEEK_API_KEY["']?[ \t]{0,8}[=:][ \t]{0,8}["']?(sk-[a-f0-9]{32})(?![a-f0-9])/g, { group: 1, minEntropy: 3 }),
+  tok(info('langfuse-secret-key', 'Langfuse secret key (LLM tracing)', 'high', 'ai', 'langfuse'), /\bsk-lf-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
   tok(info('neptune-api-token', 'Neptune.ai API token', 'high', 'ai', 'neptune'), /\beyJhcGlfYWRkcmVzcyI6[A-Za-z0-9+/=_-]{40,600}(?![A-Za-z0-9+/=_-])/g, { verify: neptuneToken }),
   tok(info('modal-token', 'Modal token ID or secret', 'high', 'ai', 'modal'), /(?<![A-Za-z0-9_./-])a[ks]-[A-Za-z0-9]{22}(?![A-Za-z0-9])/g, { keywords: ['modal'], verify: (s, ctx, m) => mixed(s.slice(3)) && named('modal')(s, ctx, m) }),
   tok(info('voyage-api-key', 'Voyage AI API key', 'high', 'ai', 'voyage'), /(?<![A-Za-z0-9_./-])pa-[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g, { keywords: ['voyage'], verify: named('voyage') }),
@@ -258,6 +259,7 @@ export const aiProviders: Rule[] = [
 // ---- other SaaS -------------------------------------------------------------------------------------
 
 export const saasProviders: Rule[] = [
+  tok(info('posthog-personal-api-key', 'PostHog personal API key', 'high', 'observability', 'posthog'), /\bphx_[A-Za-z0-9]{30,60}(?![A-Za-z0-9])/g),
   tok(info('linear-api-key', 'Linear API key', 'high', 'saas', 'linear'), /\blin_(?:api|oauth)_[A-Za-z0-9]{40}(?![A-Za-z0-9])/g, { keywords: ['lin_api_', 'lin_oauth_'] }),
   tok(info('notion-token', 'Notion integration token', 'high', 'saas', 'notion'), /\b(?:ntn_\d{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43})(?![A-Za-z0-9])/g, { keywords: ['ntn_', 'secret_'] }),
   tok(info('airtable-token', 'Airtable personal access token', 'high', 'saas', 'airtable'), /\bpat[A-Za-z0-9]{14}\.[a-f0-9]{64}(?![a-f0-9])/g, { keywords: ['pat'], minEntropy: 3 }),
