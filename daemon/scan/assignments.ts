@@ -80,6 +80,42 @@ export function findAssignments(ctx: RuleContext, visit: (a: Assignment) => void
     const a = parseAfterName(text, s, e, bare);
     if (a) visit(a);
   }
+  namedElsewhere(text, visit);
+}
+
+/** Terraform's `variable "db_password" {` ... `default = "..."` (the block's first 1 KiB). */
+const HCL_VARIABLE = /\bvariable[ \t]+"([A-Za-z0-9_-]{1,96})"[ \t]*\{/g;
+const HCL_DEFAULT = /^[ \t]*default[ \t]*=[ \t]*"((?:[^"\\\n\r]|\\.){1,256})"/m;
+/** `<add key="ApiToken" value="..."/>` (.NET appSettings), `<property name="db.password" value="..."/>`. */
+const KEY_VALUE = /\b(?:key|name)[ \t]*=[ \t]*"([A-Za-z0-9_.:-]{1,96})"[ \t]+value[ \t]*=[ \t]*"([^"\n\r]{1,256})"/g;
+
+/**
+ * Values whose name is not written right before them: a Terraform variable's default, and
+ * key/value attribute pairs. Each is found from its literal (`variable "`, `value=`) only in
+ * texts that hold it.
+ */
+function namedElsewhere(text: string, visit: (a: Assignment) => void): void {
+  if (text.includes('variable')) {
+    HCL_VARIABLE.lastIndex = 0;
+    for (let m = HCL_VARIABLE.exec(text); m !== null; m = HCL_VARIABLE.exec(text)) {
+      const body = text.slice(HCL_VARIABLE.lastIndex, HCL_VARIABLE.lastIndex + 1024);
+      const close = body.search(/^\}/m);
+      const d = HCL_DEFAULT.exec(close < 0 ? body : body.slice(0, close));
+      if (!d || d[1] === undefined) continue;
+      const start = HCL_VARIABLE.lastIndex + d.index + d[0].length - 1 - d[1].length;
+      const a = make(text, m.index + m[0].indexOf('"') + 1, m.index + m[0].indexOf('"') + 1 + m[1]!.length, d[1], start, true, false);
+      if (a) visit(a);
+    }
+  }
+  if (text.includes('value')) {
+    KEY_VALUE.lastIndex = 0;
+    for (let m = KEY_VALUE.exec(text); m !== null; m = KEY_VALUE.exec(text)) {
+      const start = m.index + m[0].length - 1 - m[2]!.length;
+      const nameAt = m.index + m[0].indexOf('"') + 1;
+      const a = make(text, nameAt, nameAt + m[1]!.length, m[2]!, start, true, false);
+      if (a) visit(a);
+    }
+  }
 }
 
 /** Drops leading/trailing separators: `--password` -> `password`, `.token` -> `token`. */
