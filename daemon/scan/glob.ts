@@ -106,9 +106,41 @@ export function pathMatcher(lines: readonly string[], compile: GlobCompile): Pat
   return (p) => res.some((r) => r.test(p));
 }
 
-/** A matcher for a list of globs from a file (.keywardignore): the linear-time engine is loaded only when it holds one. */
-export async function fileGlobMatcher(lines: readonly string[]): Promise<PathMatcher> {
-  return globsOf(lines).length ? pathMatcher(lines, await goRegexEngine()) : () => false;
+/**
+ * The text a path must hold for `glob` to match it: the glob's longest literal run outside
+ * `*`, `?`, `[...]` and `{...}` (`dist` of `dist/`, `.min.js` of `*.min.js`), or null.
+ */
+export function globLiteral(glob: string): string | null {
+  const pieces = glob
+    .trim()
+    .replace(/\[[^\]]*\]|\{[^}]*\}/g, '*')
+    .split(/[*?]+/)
+    .map((x) => x.replace(/^\/+|\/+$/g, ''));
+  const best = pieces.reduce((a, b) => (b.length > a.length ? b : a), '');
+  return best && !/[\\[\]{}]/.test(best) ? best : null;
+}
+
+/**
+ * A matcher for a list of globs from a file (.keywardignore, `.keyward.yaml` globs). The
+ * linear-time engine is loaded only when there is a glob, and, when the caller names the paths
+ * it will ask about (a commit's files), only when one of them holds a glob's literal part (or a
+ * glob has none): most commits touch no ignored or protected path. Such a matcher answers for
+ * those paths only.
+ */
+export async function fileGlobMatcher(lines: readonly string[], paths?: readonly string[]): Promise<PathMatcher> {
+  const globs = globsOf(lines);
+  if (!globs.length) return () => false;
+  if (paths) {
+    const literals = globs.map(globLiteral);
+    if (!literals.some((l) => l === null || paths.some((p) => p.includes(l)))) {
+      const known = new Set(paths);
+      return (p) => {
+        if (!known.has(p)) throw new Error(`internal: glob matcher asked about ${p}, which it was not made for`);
+        return false;
+      };
+    }
+  }
+  return pathMatcher(globs, await goRegexEngine());
 }
 
 /** The first glob of `globs` that matches, for messages. */

@@ -2,7 +2,7 @@
 // not (a protected model file, or a file a `.sops.yaml` creation rule governs) is refused,
 // and so is a sops file whose structure is broken or whose MAC is missing.
 
-import { firstMatch, pathMatcher, trustedGlobCompile, type GlobCompile, type PathMatcher } from './glob';
+import { fileGlobMatcher, firstMatch, pathMatcher, trustedGlobCompile, type GlobCompile, type PathMatcher } from './glob';
 import { goRegexEngine, sopsReader, tryCompile } from './lazy';
 import { DEFAULT_PROTECTED_GLOBS, readProtectedGlobs, SOPS_CONFIG } from './policy-config';
 import { checkSopsFile } from './sops';
@@ -44,23 +44,23 @@ interface SopsScope {
 }
 
 export class Policy {
-  private readonly isProtected: PathMatcher;
-
   private constructor(
     readonly protectedGlobs: readonly string[],
-    private readonly compile: GlobCompile,
+    private readonly isProtected: PathMatcher,
+    /** JavaScript's engine for Keyward's own globs; null: the linear-time one (globs from the file). */
+    private readonly ownCompile: GlobCompile | null,
     private readonly sops: readonly SopsScope[],
-  ) {
-    this.isProtected = pathMatcher(protectedGlobs, compile);
-  }
+  ) {}
 
   /**
    * From the text of `.keyward.yaml` (null: none, the default globs) and of each
    * `.sops.yaml` by directory. Regexes that Go would refuse are returned in `unreadable` so
    * the caller can warn. The regex engine and the sops reader are loaded only when these
-   * files need them (globs of their own, creation rules).
+   * files need them (globs of their own, creation rules); with `paths`, the policy judges
+   * those paths only, and globs of its own load the engine only when one of them could match
+   * (see fileGlobMatcher).
    */
-  static async from(keywardYaml: string | null, sopsConfigs: { dir: string; text: string }[]): Promise<{ policy: Policy; unreadable: string[] }> {
+  static async from(keywardYaml: string | null, sopsConfigs: { dir: string; text: string }[], paths?: readonly string[]): Promise<{ policy: Policy; unreadable: string[] }> {
     const unreadable: string[] = [];
     let scopes: SopsScope[] = [];
     if (sopsConfigs.length) {
@@ -77,7 +77,8 @@ export class Policy {
     }
     const globs = readProtectedGlobs(keywardYaml);
     const own = globs.length === DEFAULT_PROTECTED_GLOBS.length && globs.every((g, i) => g === DEFAULT_PROTECTED_GLOBS[i]);
-    return { policy: new Policy(globs, own ? trustedGlobCompile : await goRegexEngine(), scopes), unreadable };
+    const isProtected = own ? pathMatcher(globs, trustedGlobCompile) : await fileGlobMatcher(globs, paths);
+    return { policy: new Policy(globs, isProtected, own ? trustedGlobCompile : null, scopes), unreadable };
   }
 
   /** The `.sops.yaml` paths whose creation rules could govern `paths` (every ancestor directory). */
@@ -111,7 +112,7 @@ export class Policy {
     const plain = size > 0 && !isAgeFile(head);
     const lfs = plain && isLfsPointer(head);
     if (plain && this.isProtected(path)) {
-      const glob = firstMatch(this.protectedGlobs, path, this.compile) ?? '';
+      const glob = firstMatch(this.protectedGlobs, path, this.ownCompile ?? (await goRegexEngine())) ?? '';
       const how = lfs ? 'it is a Git LFS pointer to a plaintext file (the LFS server would receive the plaintext)' : 'it is not encrypted';
       return issue('unencrypted-protected-file', `it matches the protected glob ${JSON.stringify(glob)} but ${how}`);
     }

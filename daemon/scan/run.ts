@@ -177,8 +177,9 @@ async function readOptional(file: string): Promise<string | null> {
   }
 }
 
-function ignoreMatcher(text: string | null): Promise<PathMatcher> {
-  return text === null ? Promise.resolve(() => false) : fileGlobMatcher(text.split(/\r?\n/));
+/** `.keywardignore`'s matcher; with `paths`, for those paths only (see fileGlobMatcher). */
+function ignoreMatcher(text: string | null, paths?: readonly string[]): Promise<PathMatcher> {
+  return text === null ? Promise.resolve(() => false) : fileGlobMatcher(text.split(/\r?\n/), paths);
 }
 
 async function loadIgnore(root: string): Promise<PathMatcher> {
@@ -342,9 +343,10 @@ async function scanStaged(cwd: string, o: ScanOptions, stats: ScanStats, found: 
     });
     const sops = policyOn ? [...configText].filter(([n]) => n === SOPS_CONFIG || n.endsWith(`/${SOPS_CONFIG}`)).map(([n, text]) => ({ dir: n.includes('/') ? n.slice(0, n.lastIndexOf('/')) : '', text })) : [];
     if (sops.length) await sopsReader(); // first: its regex engine serves the globs too (one copy of re2js)
-    ignored = await ignoreMatcher(configText.get(IGNORE_FILE) ?? null);
+    const paths = entries.map((e) => e.path);
+    ignored = await ignoreMatcher(configText.get(IGNORE_FILE) ?? null, paths);
     if (!policyOn) return;
-    const built = await Policy.from(configText.get(KEYWARD_CONFIG) ?? null, sops);
+    const built = await Policy.from(configText.get(KEYWARD_CONFIG) ?? null, sops, paths);
     policy = built.policy;
     for (const r of built.unreadable) io.err(`keyward: warning: cannot read the .sops.yaml path_regex ${JSON.stringify(r)}; files it governs are not checked\n`);
   };

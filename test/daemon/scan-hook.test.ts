@@ -175,6 +175,20 @@ describe('pre-commit check of plaintext files (CLI, real git)', function () {
       assert.match(res.stdout, /^w\/model\.pt: critical unencrypted-protected-file: .*"\*\.pt"/m);
     });
 
+    it('none when the commit holds no path that .keywardignore or .keyward.yaml globs could match', async () => {
+      const r = await repo();
+      await write(r, '.keywardignore', 'fixtures/\n*.min.js\n');
+      await write(r, '.keyward.yaml', 'version: 1\nprotect:\n  - glob: "ckpt/**"\n');
+      git(r, 'add', '.');
+      git(r, 'commit', '-q', '-m', 'configs');
+      await write(r, 'conf.py', `TOKEN = "${f.githubPat()}"\n`);
+      git(r, 'add', '.');
+      const res = await hookRun(r);
+      assert.equal(res.code, 1, res.stderr);
+      assert.deepEqual(res.parts, []);
+      assert.match(res.stdout, /^conf\.py:1:10: critical github-pat/m);
+    });
+
     it('the regex engine for .keywardignore and .keyward.yaml globs', async () => {
       const r = await repo();
       await write(r, '.keywardignore', 'fixtures/\n');

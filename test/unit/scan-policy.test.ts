@@ -2,7 +2,7 @@
 // structure of sops files; plus the small readers and glob matcher they use.
 import { strict as assert } from 'node:assert';
 import { Baseline } from '../../daemon/scan/baseline';
-import { globToRegExp, pathMatcher, trustedGlobCompile } from '../../daemon/scan/glob';
+import { fileGlobMatcher, globLiteral, globToRegExp, pathMatcher, trustedGlobCompile } from '../../daemon/scan/glob';
 import { tryCompile } from '../../daemon/scan/lazy';
 import { isAgeFile, Policy } from '../../daemon/scan/policy';
 import { DEFAULT_PROTECTED_GLOBS, readProtectedGlobs } from '../../daemon/scan/policy-config';
@@ -48,6 +48,23 @@ describe('scanner policy checks', () => {
         assert.equal(globToRegExp(glob, trustedGlobCompile).test(p), want, 'JavaScript reads the translation as Go does');
       });
     }
+    it('knows the literal a path must hold for a glob to match it', () => {
+      assert.equal(globLiteral('dist/'), 'dist');
+      assert.equal(globLiteral('*.min.js'), '.min.js');
+      assert.equal(globLiteral('**/test/fixtures/**'), 'test/fixtures');
+      assert.equal(globLiteral('ckpt-[0-9]*.{pt,bin}'), 'ckpt-');
+      assert.equal(globLiteral('*'), null);
+      assert.equal(globLiteral('{a,b}/*'), null);
+    });
+    it('a file\'s globs for known paths: no engine when no path holds a glob\'s literal, the engine otherwise', async () => {
+      const none = await fileGlobMatcher(['dist/', '*.min.js'], ['src/a.ts', 'README.md']);
+      assert.equal(none('src/a.ts'), false);
+      assert.throws(() => none('dist/x.js'), /not made for/);
+      const some = await fileGlobMatcher(['dist/', '*.min.js'], ['src/a.ts', 'web/app.min.js']);
+      assert.deepEqual(['src/a.ts', 'web/app.min.js', 'dist/x.js'].map(some), [false, true, true]);
+      const wild = await fileGlobMatcher(['*'], ['src/a.ts']);
+      assert.equal(wild('src/a.ts'), true);
+    });
     it('ignores comments and blank lines in lists', () => {
       const m = pathMatcher(['# fixtures', '', 'test/fixtures/secrets/'], compileGoRegexp);
       assert.equal(m('test/fixtures/secrets/corpus/a.env'), true);

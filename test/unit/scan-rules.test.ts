@@ -353,6 +353,7 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: 'api_key: str = Field(..., description="your API key")\n', path: 'settings.py' },
       { text: `cache_key = "${f.hex(32)}"\nsort_key = "${f.alnum(24)}"\nmonkey = "${f.alnum(24)}"\nREACT_APP_SITE_KEY = "${f.alnum(40)}"\nkey = "${f.alnum(24)}"\n`, path: 'a.py' },
       { text: `variable "region" {\n  default = "${f.alnum(24)}"\n}\n<add key="Title" value="${f.alnum(24)}" />\n`, path: 'main.tf' },
+      { text: `{ "ApplicationInsights": { "InstrumentationKey": "${'a690fcf3-9c09-4c12-a283-e79211021c38'}" }, "DeviceKey": "${'6f1c2a9e-3b7d-4e5f-8a1b-2c3d4e5f6a7b'}" }\n`, path: 'appsettings.json' },
       { text: 'nonMatchingToken := "hef5olgfxwj3bprq"\nconst token = await credential.getToken("499b84ac-1321-427f-aa17-267ca6975798/.default");\n', path: 'a.ts' },
       { text: '"The_parser_expected_to_find_a_1_to_match_the_0_token_here_1007": "分析器预期在此处找到与标记匹配的",\nPG_PASSWORD=strongp@55!\n', path: 'messages.json' },
     ],

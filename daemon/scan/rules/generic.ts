@@ -30,6 +30,7 @@ const KEYS_NOT_SECRET = new Set([
   'property', 'prop', 'element', 'event', 'state', 'query', 'search', 'filter', 'public', 'pub', 'site', 'recaptcha', 'captcha',
   'kms', 'gpg', 'pgp', 'ssh', 'host', 'known', 'signing', 'verify', 'verification', 'jwks', 'kid', 'foreign', 'composite', 'natural',
   'surrogate', 'business', 'external', 'sequence', 'version', 'cursor', 'page', 'next', 'last', 'first', 'hot', 'short', 'shortcut',
+  'instrumentation', 'telemetry', 'analytics', 'tracking', 'measurement',
 ]);
 
 /** Words that, after the secret word, make the name describe something else. */
@@ -168,8 +169,9 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   if (isNonValue(v) || REFERENCE.test(v) || IDENTIFIER.test(v) || dottedName(v) || FILE_NAME.test(v) || VERSIONISH.test(v) || DATEISH.test(v)) return false;
   if (/^\d+$/.test(v)) return false;
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
-  // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a placeholder.
-  if (UUID.test(v)) return !placeholderUuid(v);
+  // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a
+  // placeholder; under `<WORD>_KEY` it is an identifier (`InstrumentationKey`).
+  if (UUID.test(v)) return kind !== 'loosekey' && !placeholderUuid(v);
   const c = charClasses(v);
   const n = classCount(c);
   const h = shannon(v);
