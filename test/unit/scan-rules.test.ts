@@ -329,6 +329,7 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `const apiKey = '${f.alnum(24)}';`, path: 'client.ts' },
       { text: `<add key="ApiToken" value="x" />\n<password>${f.password(15)}</password>`, path: 'settings.xml' },
       { text: `ALCHEMY_KEY=${f.alnum(32)}\nAPP_KEY=base64:${f.bytes(32).toString('base64')}\n`, path: '.env' },
+      { text: `FINNHUB_API_TOKEN=${f.hex(20)}\n`, path: '.env' },
       { text: `variable "alchemy_token" {\n  type      = string\n  default   = "${f.alnum(28)}"\n  sensitive = true\n}\n`, path: 'main.tf' },
       { text: `<appSettings>\n  <add key="PaymentsApiToken" value="${f.alnum(24)}" />\n</appSettings>\n`, path: 'web.config' },
       { text: `<server>\n  <jfrogToken>\n    ${f.alnum(64).toLowerCase()}\n  </jfrogToken>\n</server>\n`, path: 'settings.xml' },

@@ -180,7 +180,7 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   // also spelled in digits and symbols (`strongp@ss`, `s3cr3t`, `p@55w0rd!`).
   if (namesASecret(v)) return false;
   // Short hex is a hash or an ID (schema digests, commit prefixes), not a key.
-  if (v.length < 24 && /^[0-9a-f]+$/i.test(v)) return false;
+  if (v.length < 16 && /^[0-9a-f]+$/i.test(v)) return false;
   if (wordy(v)) return false;
   // Base64 of readable words (`TXlWZXJpZmllclN0cmluZw` is "MyVerifierString"): an example.
   if (v.length >= 12 && /^[A-Za-z0-9+/]+={0,2}$/.test(v)) {
