@@ -123,6 +123,21 @@ export default async function run(ctx: BenchContext): Promise<BenchSection> {
   rows.push({ metric: 'same, fastest run (ms, min)', keyward: pc.hook!.min, reference: pc.gitleaks!.min, referenceTool: 'gitleaks', ratio: pc.gitleaks!.min / pc.hook!.min, goal: `<= ${PRECOMMIT_GOAL_MS} ms`, pass: pc.hook!.min <= PRECOMMIT_GOAL_MS, unit: 'ms' });
   rows.push({ metric: 'same, through the full CLI bundle dist/cli.js (ms, median)', keyward: pc.cli!.median, unit: 'ms' });
   rows.push({ metric: 'node -e 0 in the same runs, for scale (ms, median; min)', keyward: pc.node!.median, reference: pc.node!.min, referenceTool: 'node -e 0, min', unit: 'ms' });
+  // The machine is shared: the same runs at real-time priority (SCHED_FIFO, root only) show
+  // what an idle machine gives; for information, the goal is judged on the plain runs above.
+  const chrt = findOptional('chrt');
+  if (chrt && process.getuid?.() === 0) {
+    const rt = await interleaved(n, {
+      hook: () => timeIn(repoDir, chrt, ['-f', '50', node, scanJs, 'scan', '--staged'], env),
+      gitleaks: () => timeIn(repoDir, chrt, ['-f', '50', gitleaks, 'git', '--pre-commit', '--staged', '--no-banner', '-l', 'error', '--exit-code', '0', repoDir], env),
+      node: () => timeIn(repoDir, chrt, ['-f', '50', node, '-e', '0'], env),
+    }).catch(() => null);
+    if (rt) {
+      rows.push({ metric: 'same, at real-time priority (chrt -f 50: as on an idle machine; ms, median)', keyward: rt.hook!.median, reference: rt.gitleaks!.median, referenceTool: 'gitleaks', ratio: rt.gitleaks!.median / rt.hook!.median, unit: 'ms' });
+      rows.push({ metric: 'same, at real-time priority (ms, min)', keyward: rt.hook!.min, reference: rt.gitleaks!.min, referenceTool: 'gitleaks', ratio: rt.gitleaks!.min / rt.hook!.min, unit: 'ms' });
+      notes.push(`pre-commit at real-time priority: node -e 0 median ${rt.node!.median.toFixed(1)} ms, min ${rt.node!.min.toFixed(1)} ms`);
+    }
+  }
   notes.push(`pre-commit: \`node dist/scan.js scan --staged\` as the hook runs it (in the work tree, NODE_EXTRA_CA_CERTS dropped), ${n} runs of each command interleaved, medians and minimums; the staged change is 20 files of source (${(await dirBytes(repoDir)) >> 10} KiB) in a fresh repository, one of them with a secret, and no .keywardignore, .keyward.yaml or .sops.yaml (the hook then loads neither re2js nor the sops reader); machine load average at the start ${os.loadavg()[0]!.toFixed(1)}`);
 
   // ---- a large tree of real code: this repository's node_modules ---------------------------
@@ -191,11 +206,18 @@ function timeIn(cwd: string, cmd: string, args: string[], env: NodeJS.ProcessEnv
   });
 }
 
-function findTool(name: string, cacheDir: string): string {
+/** An executable on PATH, or null. */
+function findOptional(name: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     const p = path.join(dir, name);
     if (dir && existsSync(p)) return p;
   }
+  return null;
+}
+
+function findTool(name: string, cacheDir: string): string {
+  const onPath = findOptional(name);
+  if (onPath) return onPath;
   const cache = process.env.KEYWARD_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'keyward-ci');
   const p = path.join(cache, cacheDir, 'bin', name);
   if (existsSync(p)) return p;
