@@ -271,6 +271,15 @@ describe('keyward scan (CLI, in-process)', function () {
       assert.match(res.stderr, /nothing refused \(1 staged file in \d+ ms: 1 scanned for secrets, all checked against the encryption rules\)/);
     });
 
+    it('a broken index fails the scan with exit 2 and the reason, at once (git cat-file, started beside git diff, is not left waiting)', async () => {
+      await write(r, 'a.py', 'x = 1\n');
+      git(r, 'add', 'a.py');
+      await fsp.writeFile(path.join(r, '.git', 'index'), 'garbage');
+      const res = kw(r, ['scan', '--staged']);
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /^keyward: cannot list staged files: .*index/m);
+    });
+
     it('exits 0 with nothing staged', () => {
       assert.equal(kw(r, ['scan', '--staged']).code, 0);
     });
