@@ -325,20 +325,13 @@ async function scanStaged(cwd: string, o: ScanOptions, stats: ScanStats, found: 
   let onBlob: (b: Blob) => void = () => {};
   const blobsP = rootP.then((root) => readBlobs(root, namesP, { maxBytes: o.maxFileBytes, headBytes: HEAD_BYTES }, (b) => onBlob(b)));
   void blobsP.catch(() => {}); // awaited below; an error before then is not unhandled
-  let root: string;
-  let entries: StagedEntry[];
   try {
-    [root, entries] = await Promise.all([rootP, rootP.then(() => stagedEntries(cwd))]);
-  } catch (e) {
-    giveNames([]);
-    throw e;
-  }
-  if (entries.length === 0) {
-    giveNames([]);
-    await blobsP;
-    return { root, baseline: null };
-  }
-  try {
+    const [root, entries] = await Promise.all([rootP, rootP.then(() => stagedEntries(cwd))]);
+    if (entries.length === 0) {
+      giveNames([]);
+      await blobsP;
+      return { root, baseline: null };
+    }
     const policyOn = o.policy !== false;
     const [onDisk, siblings] = await Promise.all([
       Promise.all(rootConfigs.map((n) => readOptional(path.join(root, n)))),
@@ -425,7 +418,7 @@ async function scanStaged(cwd: string, o: ScanOptions, stats: ScanStats, found: 
     } else stats.checked = 0;
     return { root, baseline: configText.get(BASELINE_FILE) ?? null };
   } finally {
-    giveNames([]); // on any error before the names were given: git cat-file must not wait for them
+    giveNames([]); // after any error before the names were given: git cat-file must not wait for them
   }
 }
 

@@ -28,7 +28,7 @@ const KEYS_NOT_SECRET = new Set([
   'group', 'correlation', 'request', 'trace', 'span', 'metric', 'label', 'message', 'translation', 'i18n', 'locale', 'field', 'column',
   'table', 'json', 'config', 'setting', 'settings', 'react', 'component', 'item', 'list', 'node', 'entry', 'attribute', 'attr',
   'property', 'prop', 'element', 'event', 'state', 'query', 'search', 'filter', 'public', 'pub', 'site', 'recaptcha', 'captcha',
-  'kms', 'gpg', 'pgp', 'ssh', 'host', 'known', 'signing', 'verify', 'verification', 'jwks', 'kid', 'foreign', 'composite', 'natural',
+  'kms', 'gpg', 'pgp', 'ssh', 'host', 'known', 'signing', 'verify', 'verification', 'jwks', 'kid', 'composite', 'natural',
   'surrogate', 'business', 'external', 'sequence', 'version', 'cursor', 'page', 'next', 'last', 'first', 'hot', 'short', 'shortcut',
   'instrumentation', 'telemetry', 'analytics', 'tracking', 'measurement',
 ]);
