@@ -51,6 +51,8 @@ const notInCli = [/^node_modules\/(zod|yaml|tinyglobby|age-encryption|@noble|@aw
 // the daemon client and its JSON-RPC library, which --version, help and scan do without.
 const lazyInCli = ['daemon/client.ts'];
 
+const scanParts = { 'daemon/util/goregex.ts': 'scan-regex', 'daemon/scan/sops-reader.ts': 'scan-sops' };
+
 // Bundled apart for the daemon's programs (dist/daemon.js and dist/cli-local.js): the AWS SDK,
 // loaded only when a KMS, STS, SSM or Secrets Manager call is made (see daemon/kms/aws-sdk.ts).
 const daemonParts = {
@@ -152,7 +154,9 @@ const builds = [
   ...Object.entries(daemonParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist' })),
   { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
   // The pre-commit hook's entry: only the scanner, so a commit waits ~100 ms, not the CLI's start.
-  { ...common, entryPoints: { scan: 'daemon/scan/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  // re2js and the .sops.yaml reader are parts beside it, loaded by the runs that need them (daemon/scan/lazy.ts).
+  { ...common, entryPoints: { scan: 'daemon/scan/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' }, plugins: [partsPlugin(scanParts)] },
+  ...Object.entries(scanParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist' })),
 ];
 
 if (watch) {
