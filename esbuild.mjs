@@ -59,6 +59,8 @@ const lazyInCli = ['daemon/client.ts'];
 // daemon only when Node started it.
 const partEntries = { daemon: 'daemon/server/main.ts' };
 
+const scanParts = { 'daemon/util/goregex.ts': 'scan-regex', 'daemon/scan/sops-reader.ts': 'scan-sops' };
+
 // Bundled apart for the daemon (dist/daemon.js, in the daemon or in the CLI's process): the AWS SDK,
 // loaded only when a KMS, STS, SSM or Secrets Manager call is made (see daemon/kms/aws-sdk.ts).
 const daemonParts = {
@@ -160,7 +162,9 @@ const builds = [
   // The age engine's crypto worker threads (daemon/age/pool.ts starts them from this file).
   { ...common, entryPoints: { 'age-worker': 'daemon/age/worker.ts' }, outdir: 'dist' },
   // The pre-commit hook's entry: only the scanner, so a commit waits ~100 ms, not the CLI's start.
-  { ...common, entryPoints: { scan: 'daemon/scan/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  // re2js and the .sops.yaml reader are parts beside it, loaded by the runs that need them (daemon/scan/lazy.ts).
+  { ...common, entryPoints: { scan: 'daemon/scan/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' }, plugins: [partsPlugin(scanParts)] },
+  ...Object.entries(scanParts).map(([src, out]) => ({ ...common, entryPoints: { [out]: src }, outdir: 'dist' })),
 ];
 
 if (watch) {

@@ -11,6 +11,7 @@ import { count, displayPath, formatBytes } from './format';
 
 /** More than the extension host's throttle of progress reports (100 ms). */
 const PROGRESS_FLUSH_MS = 150;
+import { waitingMessage } from './plugins/prompts';
 
 export interface JobOutcome {
   job: JobInfo;
@@ -44,7 +45,10 @@ export function runJob(conn: DaemonConnection, title: string, start: () => Promi
       let cancelling = false;
       const report = (j: JobInfo): void => {
         const { pct, text } = progressText(j);
-        const message = cancelling && j.state === 'running' ? `Cancelling… (${text})` : text;
+        // An age plugin waiting for a touch or a PIN on its device says so (src/plugins/prompts.ts).
+        const waiting = waitingMessage(j);
+        const shown = waiting ? `${text} · ${waiting}` : text;
+        const message = cancelling && j.state === 'running' ? `Cancelling… (${shown})` : shown;
         const increment = pct !== undefined ? Math.max(0, pct - reported) : 0;
         progress.report({ increment, message });
         if (pct !== undefined) reported = Math.max(reported, pct);

@@ -155,9 +155,11 @@ export interface ReencryptFileOptions extends PayloadOptions {
   input: string;
   fileKey: Uint8Array;
   output: string;
-  /** The new file key (16 bytes; copied, not kept), wrapped to `recipients`. */
+  /** The new file key (16 bytes; copied, not kept), wrapped to `recipients` and `wrappers`. */
   newFileKey: Uint8Array;
   recipients: readonly string[];
+  /** Plugin identities to wrap it to besides (as in encryptFile). */
+  wrappers?: readonly FileKeyWrapper[];
   /** Keyward's own stanzas, after the recipients' (as in encryptFile). */
   extraStanzas?: readonly Stanza[];
   overwrite?: boolean;
@@ -182,7 +184,7 @@ export interface ReencryptResult extends TransferResult {
 export async function reencryptFile(opts: ReencryptFileOptions): Promise<ReencryptResult | null> {
   if (opts.newFileKey.length !== FILE_KEY_SIZE) throw internal('file key must be 16 bytes');
   if (opts.extraStanzas?.some((s) => !isKeywardStanza(s))) throw internal('extra stanzas must be of keyward-* types');
-  parseRecipients(opts.recipients); // fail before any work
+  if (opts.recipients.length || !opts.wrappers?.length) parseRecipients(opts.recipients); // fail before any work
   throwIfAborted(opts.signal);
   const opened = await openSpreadable(opts.input, opts.fileKey, opts);
   if (opened === null) return null;
@@ -191,7 +193,7 @@ export async function reencryptFile(opts: ReencryptFileOptions): Promise<Reencry
     await refuseExisting(opts.output, opts.overwrite);
     const newKey = Buffer.from(opts.newFileKey);
     try {
-      const header = await headerFor({ recipients: opts.recipients, ...(opts.extraStanzas ? { extraStanzas: opts.extraStanzas } : {}) }, newKey);
+      const header = await headerFor({ recipients: opts.recipients, ...(opts.wrappers ? { wrappers: opts.wrappers } : {}), ...(opts.extraStanzas ? { extraStanzas: opts.extraStanzas } : {}) }, newKey);
       throwIfAborted(opts.signal);
       return await writeAtomically(opts.output, { mode: opts.mode ?? 0o644, overwrite: opts.overwrite, signal: opts.signal }, async (sink) => {
         await sink.write(header);

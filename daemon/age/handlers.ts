@@ -2,21 +2,22 @@
 // with the keystore's keys, ranges of a file, and what a file's header says. Each use of a key
 // is audited.
 import { encryptArtifact } from '../artifacts/encrypt';
+import { pluginTarget, targetsOfKeys } from '../artifacts/targets';
 import { audited } from '../rpc/audited';
 import type { Handlers } from '../rpc/context';
 import { dataSink } from '../rpc/datasink';
 import type { Deps } from '../rpc/deps';
-import { decryptFile, decryptRange, decryptToWritable, identityWrapper, inspect, pluginIdentityWithoutData, readHeader, unwrapWithPluginIdentities, type ParsedHeader } from '.';
+import { decryptFile, decryptRange, decryptToWritable, inspect, pluginIdentityWithoutData, readHeader, unwrapWithPluginIdentities, type ParsedHeader } from '.';
 
 export function ageHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'unwrap'>): Handlers {
   return {
     ageEncrypt: async (p, call) => {
       const keystore = d.keystore();
-      const targets = keystore.encryptTargetsFor(p.keys);
-      const fromKeys = [...targets.recipients, ...targets.wrappers];
+      // Keys without a recipient and -j NAME: plugin identities, wrapped to and recorded (artifacts/targets.ts).
+      const targets = await targetsOfKeys(keystore, p.keys);
+      const fromKeys = [...targets.recipients.map((k) => k.ref), ...targets.identities.map((t) => t.key)];
       const recipients = [...new Set([...p.recipients, ...targets.recipients.map((k) => k.recipient)])];
-      // Plugin identities: keys that encrypt only through their plugin, and -j NAME (as age -e -j).
-      const wrappers = [...targets.wrappers.map((w) => w.wrap), ...p.plugins.map((name) => identityWrapper(pluginIdentityWithoutData(name)))];
+      const identities = [...targets.identities, ...p.plugins.map(pluginTarget)];
       return await audited(
         d.audit,
         { event: 'age.encrypt', path: p.output, client: call.client },
@@ -25,8 +26,8 @@ export function ageHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'unwrap'>): Han
             input: p.input,
             output: p.output,
             recipients,
-            ...(wrappers.length ? { wrappers } : {}),
-            keys: [...keystore.refsForRecipients(recipients), ...targets.wrappers.map((w) => w.ref)],
+            identities,
+            keys: keystore.refsForRecipients(recipients),
             armor: p.armor ?? false,
             overwrite: p.overwrite ?? false,
           });
@@ -34,8 +35,8 @@ export function ageHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'unwrap'>): Han
         },
         {
           ok: () => ({
-            ...(fromKeys.length ? { key: fromKeys.map((k) => k.ref).join(',') } : {}),
-            detail: `${recipients.length + wrappers.length} recipient(s)${p.plugins.length ? `, plugin(s) ${p.plugins.join(', ')}` : ''}`,
+            ...(fromKeys.length ? { key: fromKeys.join(',') } : {}),
+            detail: `${recipients.length + identities.length} recipient(s)${p.plugins.length ? `, plugin(s) ${p.plugins.join(', ')}` : ''}`,
           }),
         },
       );

@@ -36,7 +36,7 @@ export {
 } from './header';
 export { identityWrapper, parseRecipient, parseRecipients, wrapFileKey, type FileKeyWrapper, type ParsedRecipient, type RecipientType } from './recipients';
 export { unwrapWithIdentities, unwrapWithPluginIdentities } from './identities';
-export { findPlugin, parsePluginIdentity, parsePluginRecipient, pluginIdentityWithoutData, unwrapWithPlugin, wrapWithPlugin, type WrapTarget } from './plugin';
+export { findPlugin, identityFingerprint, parsePluginIdentity, parsePluginRecipient, pluginIdentityWithoutData, unwrapWithPlugin, wrapWithPlugin, type WrapTarget } from './plugin';
 export { currentPluginSession, withPluginSession, type PluginSession } from './plugin-context';
 export { DEFAULT_SCRYPT_LOG_N, MAX_SCRYPT_LOG_N, unwrapWithPassphrase, wrapWithPassphrase } from './scrypt';
 export { CHUNK_SIZE, openChunk, payloadKey, payloadSize, plaintextSize, sealChunk, type StreamOptions } from './stream';

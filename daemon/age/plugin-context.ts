@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PluginPromptParams, PluginPromptResult } from '../protocol/plugins';
+import type { Stanza } from './header';
 
 // Who answers a plugin's questions, and in which environment plugins run, for the operation in
 // progress. Recipients and identities travel through Keyward as strings (a recipient list, an
@@ -19,6 +20,18 @@ export interface PluginSession {
   env?: () => Promise<NodeJS.ProcessEnv>;
   /** Why nobody can be asked, ending "...but ..." (default: "nobody can be asked here"). */
   noAsk?: string;
+  /** In a job: one file's unwrap is batched with the job's next files (plugin-batch.ts). */
+  batch?: PluginBatch;
+}
+
+/** What unwrapWithPlugin needs of a batch (plugin-batch.ts's UnwrapBatch). */
+export interface PluginBatch {
+  unwrap(
+    name: string,
+    identities: readonly string[],
+    stanzas: readonly Stanza[],
+    session: (files: readonly (readonly Stanza[])[]) => Promise<{ key?: Uint8Array; error?: Error }[]>,
+  ): Promise<Uint8Array | undefined>;
 }
 
 const storage = new AsyncLocalStorage<PluginSession>();
@@ -36,7 +49,7 @@ export function currentPluginSession(): PluginSession {
 /** Runs `fn` with nobody to ask (a background job that must not reach the client that started it). */
 export function withoutPrompts<T>(noAsk: string, fn: () => T): T {
   const s = currentPluginSession();
-  return storage.run({ ...(s.env ? { env: s.env } : {}), noAsk }, fn);
+  return storage.run({ ...(s.env ? { env: s.env } : {}), ...(s.waiting ? { waiting: s.waiting } : {}), ...(s.batch ? { batch: s.batch } : {}), noAsk }, fn);
 }
 
 /** Milliseconds a plugin may stay silent (not counting the time the user takes to answer it). */
@@ -47,3 +60,11 @@ export function pluginTimeoutMs(): number {
 
 /** Long enough for a touch, a PIN typed on a device, a confirmation on a hardware wallet. */
 const DEFAULT_TIMEOUT_MS = 120_000;
+
+/** After this much silence the client is told the plugin is waiting (a touch, a PIN on the device). */
+export function pluginWaitingMs(): number {
+  const v = Number(process.env.KEYWARD_PLUGIN_WAITING_MS);
+  return Number.isFinite(v) && v > 0 ? v : DEFAULT_WAITING_MS;
+}
+
+const DEFAULT_WAITING_MS = 3_000;

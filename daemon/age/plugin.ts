@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,7 +9,7 @@ import { KeywardError } from '../util/errors';
 import { decodeRaw } from './base64';
 import { decodeBech32, encodeBech32 } from './bech32';
 import { FILE_KEY_SIZE, MAX_STANZAS, type Stanza } from './header';
-import { currentPluginSession, pluginTimeoutMs, type PluginSession } from './plugin-context';
+import { currentPluginSession, pluginTimeoutMs, pluginWaitingMs, type PluginSession } from './plugin-context';
 import { PluginIpcError, StanzaReader, writeStanza, type IpcStanza } from './plugin-ipc';
 
 // The client side of the age plugin protocol (c2sp.org/age-plugin): plugin recipients
@@ -24,8 +25,6 @@ import { PluginIpcError, StanzaReader, writeStanza, type IpcStanza } from './plu
 const NAME = /^[A-Za-z0-9._+-]+$/;
 /** How long a plugin may take to exit once told the session is over. */
 const EXIT_GRACE_MS = 3_000;
-/** After this much silence the client is told the plugin is waiting (a touch, a PIN on the device). */
-const WAITING_AFTER_MS = 3_000;
 /** The most a plugin's stderr is kept, for the hint of an error. */
 const STDERR_TAIL = 2048;
 /** How long the user has to answer a plugin's question. */
@@ -50,6 +49,15 @@ export function parsePluginIdentity(s: string): { name: string; data: Uint8Array
   if (!d.ok || !d.hrp.startsWith('age-plugin-') || !d.hrp.endsWith('-')) return null;
   const name = d.hrp.slice('age-plugin-'.length, -1);
   return isPluginName(name) ? { name, data: d.bytes } : null;
+}
+
+/**
+ * A plugin identity's fingerprint: SHA-256 of it, domain-separated. It names the identity (in a
+ * file's record of whom its key is wrapped to) without being it: for an identity that holds a
+ * key, the key cannot be found from it.
+ */
+export function identityFingerprint(identity: string): string {
+  return createHash('sha256').update('keyward.dev/identity-target\0').update(identity).digest('hex');
 }
 
 /** The identity `-j NAME` stands for: the plugin's identity with no data (as age's NewIdentityWithoutData). */
@@ -165,9 +173,33 @@ export async function wrapWithPlugin(name: string, targets: readonly WrapTarget[
  * checks each against its header MAC. Throws PluginFailed when the plugin reports an error
  * (a bad identity, a stanza of its type that is malformed, a device that failed) or breaks the
  * protocol, or when it needed to ask the user and nobody could answer; NotFound when it is not
- * installed.
+ * installed. Within a job (its plugin session has a batch), one file's unwrap is batched with
+ * the job's next files (plugin-batch.ts).
  */
 export async function unwrapWithPlugin(name: string, identities: readonly string[], files: readonly (readonly Stanza[])[]): Promise<(Uint8Array | undefined)[]> {
+  if (identities.length === 0 || files.length === 0) throw new KeywardError(ErrorCode.InternalError, 'nothing to unwrap');
+  const batch = files.length === 1 ? currentPluginSession().batch : undefined;
+  if (batch) return [await batch.unwrap(name, identities, files[0]!, (list) => unwrapEach(name, identities, list))];
+  const out = await unwrapEach(name, identities, files);
+  return out.map((o) => {
+    if (o.error) throw o.error;
+    return o.key;
+  });
+}
+
+/** What a session gave for one file: its key, nothing (not for these identities), or why not. */
+export interface UnwrapOutcome {
+  key?: Uint8Array;
+  error?: KeywardError;
+}
+
+/**
+ * One identity-v1 session over `files`, with an outcome per file: a plugin's error about one
+ * file's stanza (`error stanza FILE_INDEX`) fails that file only, as the specification lets the
+ * plugin "continue to unwrap stanzas from other files". Errors about an identity, internal ones,
+ * a broken protocol or a plugin that could not be started throw for the whole session.
+ */
+export async function unwrapEach(name: string, identities: readonly string[], files: readonly (readonly Stanza[])[]): Promise<UnwrapOutcome[]> {
   if (identities.length === 0 || files.length === 0) throw new KeywardError(ErrorCode.InternalError, 'nothing to unwrap');
   return withConnection(name, 'identity-v1', async (c) => {
     for (const id of identities) await c.send('add-identity', [id]);
@@ -176,7 +208,7 @@ export async function unwrapWithPlugin(name: string, identities: readonly string
     }
     await c.send('done');
 
-    const keys: (Uint8Array | undefined)[] = files.map(() => undefined);
+    const out: UnwrapOutcome[] = files.map(() => ({}));
     for (;;) {
       const s = await c.read();
       if (s.type === 'done') break;
@@ -184,15 +216,19 @@ export async function unwrapWithPlugin(name: string, identities: readonly string
         case 'file-key': {
           const index = indexArg(s.args[0]);
           if (s.args.length !== 1 || index === null || index >= files.length) throw c.broke('sent a malformed file-key');
-          if (keys[index] !== undefined) throw c.broke('sent two file keys for one file');
+          if (out[index]!.key !== undefined) throw c.broke('sent two file keys for one file');
           if (s.body.length !== FILE_KEY_SIZE) throw c.broke('sent a file key that is not 16 bytes');
-          keys[index] = s.body;
+          out[index]!.key = s.body;
           await c.send('ok');
           break;
         }
-        case 'error':
+        case 'error': {
           await c.send('ok');
-          throw c.refused(s, 'the identity');
+          const index = s.args[0] === 'stanza' ? indexArg(s.args[1]) : null;
+          if (index === null || index >= files.length || files.length === 1) throw c.refused(s, 'the identity');
+          out[index]!.error ??= c.refused(s, 'the identity');
+          break;
+        }
         default:
           await c.interact(s);
       }
@@ -200,8 +236,11 @@ export async function unwrapWithPlugin(name: string, identities: readonly string
     // A plugin that wanted to ask and could not may have given up quietly: say so, rather than
     // "no identity matched", which would send the user looking for another key.
     const unanswered = c.unanswered();
-    if (unanswered !== undefined && keys.some((k) => k === undefined)) throw c.failed(unanswered);
-    return keys;
+    if (unanswered !== undefined) {
+      if (files.length === 1 && out[0]!.key === undefined) throw c.failed(unanswered);
+      for (const o of out) if (o.key === undefined) o.error ??= c.failed(unanswered);
+    }
+    return out;
   });
 }
 
@@ -282,7 +321,7 @@ class Connection {
       ? setTimeout(() => {
           told = true;
           waiting(this.name, true);
-        }, WAITING_AFTER_MS)
+        }, pluginWaitingMs())
       : undefined;
     try {
       return await this.reader.next(pluginTimeoutMs());

@@ -1,4 +1,4 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { Stanza } from '../age';
 import { open, seal } from '../age/aead';
 
@@ -23,7 +23,30 @@ export interface ArtifactMeta {
   keys: string[];
   /** When this recipient set was written. */
   at: string;
+  /**
+   * Plugin identities the file key is wrapped to directly, having no recipient (a key made by a
+   * symmetric device, `-j NAME`): age cannot wrap to them from a string, so a rebuilt header
+   * keeps their stanzas (recognised by hash) and a new file key goes through the identity again.
+   */
+  identities?: IdentityTarget[];
 }
+
+export interface IdentityTarget {
+  /** The keystore key (`name@vN`) of the writer, or `plugin:NAME` for `-j NAME`. */
+  key: string;
+  /** identityFingerprint of the identity (age/plugin.ts): tells another keystore's key of the same name apart. */
+  id: string;
+  /** stanzaHash of each stanza its plugin wrote. */
+  stanzas: string[];
+  /** The label set of those stanzas (c2sp.org/age-plugin): checked again when they are kept. */
+  labels: string[];
+}
+
+/** A stanza's hash, to find it again in a header. */
+export function stanzaHash(s: Stanza): string {
+  return createHash('sha256').update(`${[s.type, ...s.args].join(' ')}\n`).update(s.body).digest('hex');
+}
+
 
 function metaKey(fileKey: Uint8Array): Buffer {
   return Buffer.from(hkdfSync('sha256', fileKey, Buffer.alloc(0), 'keyward.dev/meta', 32));
@@ -31,7 +54,8 @@ function metaKey(fileKey: Uint8Array): Buffer {
 
 export function metaStanza(fileKey: Uint8Array, meta: ArtifactMeta): Stanza {
   const nonce = randomBytes(12);
-  const body = Buffer.concat([nonce, seal(metaKey(fileKey), nonce, Buffer.from(JSON.stringify({ r: meta.recipients, k: meta.keys, at: meta.at })))]);
+  const i = meta.identities?.length ? { i: meta.identities.map((t) => ({ k: t.key, f: t.id, s: t.stanzas, l: t.labels })) } : {};
+  const body = Buffer.concat([nonce, seal(metaKey(fileKey), nonce, Buffer.from(JSON.stringify({ r: meta.recipients, k: meta.keys, at: meta.at, ...i })))]);
   return { type: META_TYPE, args: [META_VERSION], body };
 }
 
@@ -47,11 +71,19 @@ export function readMeta(fileKey: Uint8Array, stanzas: readonly Stanza[]): Artif
   const plain = open(metaKey(fileKey), body.subarray(0, 12), body.subarray(12));
   if (!plain) return null;
   try {
-    const v = JSON.parse(plain.toString('utf8')) as { r?: unknown; k?: unknown; at?: unknown };
+    const v = JSON.parse(plain.toString('utf8')) as { r?: unknown; k?: unknown; at?: unknown; i?: unknown };
     if (!Array.isArray(v.r) || !v.r.every((x) => typeof x === 'string')) return null;
     const keys = Array.isArray(v.k) ? v.k.filter((x): x is string => typeof x === 'string') : [];
-    return { recipients: v.r, keys, at: typeof v.at === 'string' ? v.at : '' };
+    const identities = Array.isArray(v.i) ? v.i.map(identityTarget).filter((t): t is IdentityTarget => t !== null) : [];
+    return { recipients: v.r, keys, at: typeof v.at === 'string' ? v.at : '', ...(identities.length ? { identities } : {}) };
   } catch {
     return null;
   }
+}
+
+function identityTarget(x: unknown): IdentityTarget | null {
+  const o = x as { k?: unknown; f?: unknown; s?: unknown; l?: unknown } | null;
+  const strings = (a: unknown): a is string[] => Array.isArray(a) && a.every((y) => typeof y === 'string');
+  if (typeof o?.k !== 'string' || typeof o.f !== 'string' || !strings(o.s) || !strings(o.l ?? [])) return null;
+  return { key: o.k, id: o.f, stanzas: o.s, labels: (o.l as string[] | undefined) ?? [] };
 }

@@ -8,6 +8,7 @@ import {
   digestFile,
   encryptFile,
   fitHeader,
+  parseRecipients,
   readHeader,
   reencryptFile,
   rewrapByCopy,
@@ -15,6 +16,7 @@ import {
   writeHeaderInPlace,
   FILE_KEY_SIZE,
   type FileHeader,
+  type FileKeyWrapper,
   type Stanza,
 } from '../age';
 import type { FileOp, StageContext } from '../jobs/manager';
@@ -22,7 +24,8 @@ import { jobTempPath } from '../jobs/manager';
 import { jobTempDiscarder } from '../util/temps';
 import type { Keystore } from '../keystore/keystore';
 import { KeywardError } from '../util/errors';
-import { META_TYPE, metaStanza, readMeta } from './meta';
+import { META_TYPE, metaStanza, readMeta, type IdentityTarget } from './meta';
+import { keptIdentities, recordedTargets, targetsOfKeys, wrapIdentities, type IdentityWrap } from './targets';
 
 export interface RewrapParams {
   add?: string[];
@@ -66,6 +69,20 @@ async function openFile(ks: Keystore, file: string): Promise<{ header: FileHeade
   return { header, fileKey, ref };
 }
 
+/**
+ * The stanzas of a file only a plugin identity opens (no other key of the keystore does), for
+ * the job's batched plugin session (FileOp.pluginStanzas); null when another key opens it.
+ */
+export async function pluginStanzasOf(ks: Keystore, file: string): Promise<Stanza[] | null> {
+  const header = await readHeader(file);
+  try {
+    if ((await ks.openers(header.raw)).length) return null;
+  } catch {
+    // no key opens it without a plugin
+  }
+  return keyStanzas(header.stanzas);
+}
+
 /** The stanzas that carry the file key (not Keyward's own metadata or padding). */
 function keyStanzas(stanzas: readonly Stanza[]): Stanza[] {
   return stanzas.filter((s) => !s.type.startsWith('keyward-'));
@@ -73,6 +90,26 @@ function keyStanzas(stanzas: readonly Stanza[]): Stanza[] {
 
 function same(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+}
+
+/**
+ * The stanzas to add when recipients are only added: the existing ones stay as they are (no
+ * plugin of a recipient that stays is run again), and the new ones must be able to share the
+ * file with them (label sets, c2sp.org/age-plugin): the kept ones take part in wrapFileKey's
+ * check with their labels (native recipients' from their type, plugin identities' as recorded;
+ * a plugin recipient's are known only when it wraps, so it cannot take part).
+ */
+async function wrapAdded(fileKey: Uint8Array, current: readonly string[], next: readonly string[], kept: readonly IdentityTarget[], wrappers: readonly FileKeyWrapper[]): Promise<Stanza[]> {
+  const added = next.filter((r) => !current.includes(r));
+  const all = [...current, ...added];
+  // Refuses post-quantum and classic native recipients together, as a full rebuild would.
+  const native = (all.length ? parseRecipients(all) : []).filter((r) => r.type !== 'plugin' && current.includes(r.recipient));
+  const probes: FileKeyWrapper[] = [
+    ...(native.length ? [() => Promise.resolve({ stanzas: [], labels: native[0]!.postQuantum ? ['postquantum'] : [] })] : []),
+    ...kept.map((t): FileKeyWrapper => () => Promise.resolve({ stanzas: [], labels: t.labels })),
+  ];
+  if (!added.length && !wrappers.length) return [];
+  return wrapFileKey(fileKey, added, [...wrappers, ...probes]);
 }
 
 /**
@@ -84,6 +121,7 @@ function same(a: readonly string[], b: readonly string[]): boolean {
 export function rewrapOp(ks: () => Keystore): FileOp<RewrapParams> {
   return {
     concurrency: 8,
+    pluginStanzas: (file) => pluginStanzasOf(ks(), file),
     async stage(file, p, ctx) {
       const keystore = ks();
       let opened;
@@ -100,13 +138,21 @@ export function rewrapOp(ks: () => Keystore): FileOp<RewrapParams> {
         throw new KeywardError(ErrorCode.InvalidInput, 'armored files cannot be rewrapped in place', 'rotate it instead (keyward rotate), or keep model files binary');
       }
       const meta = readMeta(fileKey, header.stanzas);
-      const add = [...(p.add ?? []), ...resolveKeys(keystore, p.addKeys, true).recipients];
-      const remove = [...(p.remove ?? []), ...resolveKeys(keystore, p.removeKeys, false).recipients];
-      const set = [...(p.setRecipients ?? []), ...resolveKeys(keystore, p.setKeys, true).recipients];
-      let current = set.length ? null : (meta?.recipients ?? null);
+      const adding = await targetsOfKeys(keystore, p.addKeys ?? []);
+      const setting = await targetsOfKeys(keystore, p.setKeys ?? []);
+      const add = [...(p.add ?? []), ...adding.recipients.map((x) => x.recipient)];
+      const removing = resolveKeys(keystore, p.removeKeys, false);
+      const remove = [...(p.remove ?? []), ...removing.recipients];
+      const set = [...(p.setRecipients ?? []), ...setting.recipients.map((x) => x.recipient)];
+      const setAny = set.length + setting.identities.length > 0;
+      let current = setAny ? null : (meta?.recipients ?? null);
+      // Identities wrapped to directly (targets.ts): kept by their stanzas, added through the plugin.
+      const recorded = meta?.identities ?? [];
+      let keep = setAny ? [] : recorded.filter((t) => !removing.refs.includes(t.key));
+      const fresh = (setAny ? setting.identities : adding.identities).filter((t) => !keep.some((k) => k.id === t.id));
       let next: string[];
       let stanzas: Stanza[];
-      if (set.length) {
+      if (setAny) {
         next = [...new Set(set)];
         current = meta?.recipients ?? null;
       } else if (current) {
@@ -119,14 +165,24 @@ export function rewrapOp(ks: () => Keystore): FileOp<RewrapParams> {
         );
       } else {
         next = [];
+        keep = [];
       }
-      if (current && same(current, next)) return { skip: 'recipients already as asked' };
-      if (set.length || current) {
-        if (!next.length) throw new KeywardError(ErrorCode.InvalidInput, 'this would leave the file with no recipient', 'keep at least one recipient');
-        stanzas = [...(await wrapFileKey(fileKey, next)), metaStanza(fileKey, { recipients: next, keys: keystore.refsForRecipients(next), at: new Date().toISOString() })];
+      const unchanged = current && same(current, next) && !fresh.length && same(recorded.map((t) => t.key), [...keep.map((t) => t.key)]);
+      if (unchanged) return { skip: 'recipients already as asked' };
+      if (setAny || current) {
+        if (!next.length && !keep.length && !fresh.length) throw new KeywardError(ErrorCode.InvalidInput, 'this would leave the file with no recipient', 'keep at least one recipient');
+        const kept = keptIdentities(keep, header.stanzas);
+        const added = await wrapIdentities(fileKey, fresh);
+        const identities = [...kept.records, ...added.records];
+        const record = metaStanza(fileKey, { recipients: next, keys: [...keystore.refsForRecipients(next), ...identities.map((t) => t.key)], at: new Date().toISOString(), ...(identities.length ? { identities } : {}) });
+        const additionsOnly = !setAny && current !== null && current.every((r) => next.includes(r)) && keep.length === recorded.length;
+        stanzas = additionsOnly
+          ? [...keyStanzas(header.stanzas), ...(await wrapAdded(fileKey, current!, next, keep, added.wrappers)), record]
+          : [...(await wrapFileKey(fileKey, next, [...kept.wrappers, ...added.wrappers])), record];
       } else {
         // Unknown current set, additions only: keep the existing stanzas as they are.
-        stanzas = [...keyStanzas(header.stanzas), ...(await wrapFileKey(fileKey, add))];
+        const added = await wrapIdentities(fileKey, fresh);
+        stanzas = [...keyStanzas(header.stanzas), ...(await wrapFileKey(fileKey, add, added.wrappers))];
       }
       if (ctx.signal.aborted) throw new KeywardError(ErrorCode.Cancelled, 'cancelled');
       const fitted = fitHeader(stanzas, fileKey, header.size);
@@ -158,12 +214,23 @@ export function rewrapOp(ks: () => Keystore): FileOp<RewrapParams> {
 export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
   return {
     concurrency: 2,
+    pluginStanzas: (file) => pluginStanzasOf(ks(), file),
     async stage(file, p, ctx) {
       const keystore = ks();
       const { header, fileKey } = await openFile(keystore, file);
-      const given = [...(p.recipients ?? []), ...resolveKeys(keystore, p.keys, true).recipients];
-      const recipients = given.length ? [...new Set(given)] : readMeta(fileKey, header.stanzas)?.recipients;
-      if (!recipients?.length) {
+      const byKeys = await targetsOfKeys(keystore, p.keys ?? []);
+      const given = [...(p.recipients ?? []), ...byKeys.recipients.map((x) => x.recipient)];
+      const meta = given.length || byKeys.identities.length ? null : readMeta(fileKey, header.stanzas);
+      const recipients = meta ? meta.recipients : [...new Set(given)];
+      let ids: IdentityWrap[];
+      try {
+        ids = meta ? await recordedTargets(keystore, meta.identities ?? []) : byKeys.identities;
+      } catch (e) {
+        fileKey.fill(0);
+        throw e;
+      }
+      if (!recipients.length && !ids.length) {
+        fileKey.fill(0);
         throw new KeywardError(
           ErrorCode.InvalidInput,
           'Keyward does not know who this file is encrypted to (age hides recipients, and no Keyward metadata is in it)',
@@ -173,8 +240,10 @@ export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
       const temp = jobTempPath(file, ctx.jobId);
       const newKey = randomBytes(FILE_KEY_SIZE);
       try {
-        const meta = metaStanza(newKey, { recipients, keys: keystore.refsForRecipients(recipients), at: new Date().toISOString() });
-        const verified = (await reencryptPlaced(file, temp, fileKey, newKey, recipients, meta, ctx)) ?? (await reencryptThroughPipe(file, temp, fileKey, newKey, recipients, meta, header, ctx));
+        const wrapped = await wrapIdentities(newKey, ids);
+        const record = { recipients, keys: [...keystore.refsForRecipients(recipients), ...wrapped.records.map((t) => t.key)], at: new Date().toISOString(), ...(wrapped.records.length ? { identities: wrapped.records } : {}) };
+        const to: NewTargets = { recipients, wrappers: wrapped.wrappers, meta: metaStanza(newKey, record) };
+        const verified = (await reencryptPlaced(file, temp, fileKey, newKey, to, ctx)) ?? (await reencryptThroughPipe(file, temp, fileKey, newKey, to, header, ctx));
         if (!verified) {
           throw new KeywardError(ErrorCode.IoFailed, 'the re-encrypted copy did not verify', 'the original is untouched; check the disk and try again');
         }
@@ -190,18 +259,25 @@ export function rotateOp(ks: () => Keystore): FileOp<RotateParams> {
   };
 }
 
+/** What a rotated file's new key is wrapped to, and its record. */
+interface NewTargets {
+  recipients: readonly string[];
+  wrappers: readonly FileKeyWrapper[];
+  meta: Stanza;
+}
+
 /**
  * A binary file of more than one batch: each chunk opened and sealed again by the workers,
  * every core at work; then the copy authenticated and its plaintext digest compared.
  * Whether it verified; null if the file is not one for this (reencryptFile said so).
  */
-async function reencryptPlaced(file: string, temp: string, fileKey: Uint8Array, newKey: Uint8Array, recipients: readonly string[], meta: Stanza, ctx: StageContext): Promise<boolean | null> {
+async function reencryptPlaced(file: string, temp: string, fileKey: Uint8Array, newKey: Uint8Array, to: NewTargets, ctx: StageContext): Promise<boolean | null> {
   let reported = 0;
   const onProgress = (done: number) => {
     ctx.onBytes(done - reported);
     reported = done;
   };
-  const r = await reencryptFile({ input: file, output: temp, fileKey, newFileKey: newKey, recipients, extraStanzas: [meta], overwrite: true, signal: ctx.signal, onProgress });
+  const r = await reencryptFile({ input: file, output: temp, fileKey, newFileKey: newKey, recipients: to.recipients, wrappers: to.wrappers, extraStanzas: [to.meta], overwrite: true, signal: ctx.signal, onProgress });
   if (r === null) return null;
   const check = await digestFile({ input: temp, fileKey: newKey, signal: ctx.signal });
   return check !== null && check.digest.equals(r.digest);
@@ -216,8 +292,7 @@ async function reencryptThroughPipe(
   temp: string,
   fileKey: Uint8Array,
   newKey: Uint8Array,
-  recipients: readonly string[],
-  meta: Stanza,
+  to: NewTargets,
   header: FileHeader,
   ctx: StageContext,
 ): Promise<boolean> {
@@ -244,7 +319,7 @@ async function reencryptThroughPipe(
   );
   await Promise.all([
     reading,
-    encryptFile({ input: pipe, output: temp, recipients, fileKey: newKey, extraStanzas: [meta], overwrite: true, armor: header.armored, signal: ctx.signal }),
+    encryptFile({ input: pipe, output: temp, recipients: to.recipients, wrappers: to.wrappers, fileKey: newKey, extraStanzas: [to.meta], overwrite: true, armor: header.armored, signal: ctx.signal }),
   ]);
   const after = createHash('sha256');
   const verify = new Writable({

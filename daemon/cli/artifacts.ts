@@ -240,11 +240,19 @@ export async function runJob(detach: boolean, start: (b: Backend) => Promise<Job
 export async function follow(b: Backend, job: JobInfo): Promise<JobInfo> {
   if (job.state !== 'running') return job;
   const tty = process.stderr.isTTY && !globals().json;
+  let waitingShown = '';
   b.onNotification(JobProgressNotification, (p) => {
     const j = p as JobInfo;
-    if (j.id !== job.id || !tty) return;
+    if (j.id !== job.id) return;
+    const waiting = waitingText(j);
+    if (!tty) {
+      // No progress line to put it on: say once that the job waits on a device.
+      if (waiting && waiting !== waitingShown) process.stderr.write(`keyward: ${j.kind} ${j.id}: ${waiting}\n`);
+      waitingShown = waiting;
+      return;
+    }
     const pct = j.bytesTotal ? Math.floor((100 * j.bytesDone) / j.bytesTotal) : 100;
-    process.stderr.write(`\r${j.kind} ${j.id}: ${j.filesDone + j.filesSkipped}/${j.filesTotal} files, ${pct}%   `);
+    process.stderr.write(`\r\x1b[K${j.kind} ${j.id}: ${j.filesDone + j.filesSkipped}/${j.filesTotal} files, ${pct}%${waiting ? `, ${waiting}` : ''}`);
   });
   // Ctrl-C cancels the job; files not yet switched keep their old form.
   const onSigint = () => {
@@ -261,6 +269,13 @@ export async function follow(b: Backend, job: JobInfo): Promise<JobInfo> {
     process.off('SIGINT', onSigint);
     if (tty) process.stderr.write('\n');
   }
+}
+
+/** What a job waits on, for its progress line: "waiting for the yubikey plugin (touch ...)", or ''. */
+export function waitingText(j: JobInfo): string {
+  const names = (j.waiting ?? []).map((w) => w.plugin.replace(/[^\w.+-]/g, '?'));
+  if (!names.length) return '';
+  return `waiting for the ${names.join(' and ')} plugin${names.length > 1 ? 's' : ''} (touch your key or confirm on the device if it asks)`;
 }
 
 export function formatJob(j: JobInfo): string {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { TrustSourceView } from '../protocol';
 import { ErrorCode } from '../protocol/errors';
-import { isKeywardError } from '../util/errors';
+import { isKeywardError, KeywardError } from '../util/errors';
 import type { Backend } from './backend';
 import { globals, print, withBackend } from './context';
 import { confirm } from './prompt';
@@ -22,28 +22,51 @@ export function trusting(b: Backend): Backend {
         return await b.call(key, params);
       } catch (e) {
         if (!isKeywardError(e) || e.code !== ErrorCode.Untrusted) throw e;
-        const target = targetOf(params);
-        if (target === undefined || !(await agree(b, target, globals().trustRecipients === true))) throw e;
+        const targets = targetsOf(params);
+        const yes = globals().trustRecipients === true;
+        if (!targets.length || (!yes && !process.stdin.isTTY)) throw noTerminal(e, await pendingOf(b, targets).catch(() => []));
+        if (!(await agree(b, targets, yes))) throw e;
         return b.call(key, params);
       }
     },
   };
 }
 
-/** The path whose config files decide the recipients of a call. */
-function targetOf(p: unknown): string | undefined {
+/** The paths whose config files decide the recipients of a call (a tree's: every .sops.yaml under it). */
+function targetsOf(p: unknown): { path: string; deep?: boolean }[] {
   const o = p as { root?: unknown; path?: unknown; output?: unknown; inPlace?: unknown; paths?: unknown };
-  for (const v of [o.root, o.inPlace ? o.path : o.output, o.path, Array.isArray(o.paths) ? o.paths[0] : undefined]) if (typeof v === 'string') return v;
-  return undefined;
+  if (Array.isArray(o.paths)) return o.paths.filter((x): x is string => typeof x === 'string').map((x) => ({ path: x, deep: true }));
+  for (const v of [o.root, o.inPlace ? o.path : o.output, o.path]) if (typeof v === 'string') return [{ path: v }];
+  return [];
+}
+
+/** The config files of `targets` whose recipients are not all agreed to (each once). */
+async function pendingOf(b: Backend, targets: readonly { path: string; deep?: boolean }[]): Promise<TrustSourceView[]> {
+  const out = new Map<string, TrustSourceView>();
+  for (const t of targets) {
+    const { sources } = await b.call('trustCheck', { path: t.path, ...(t.deep ? { deep: true } : {}) });
+    for (const s of sources) if (!s.trusted) out.set(s.source, s);
+  }
+  return [...out.values()];
+}
+
+/** The refusal when nobody can be asked: who the recipients are, and the two ways to agree. */
+function noTerminal(e: KeywardError, pending: readonly TrustSourceView[]): KeywardError {
+  for (const s of pending) process.stderr.write(describe(s));
+  const dir = pending[0] ? path.dirname(pending[0].source) : '.';
+  return new KeywardError(
+    ErrorCode.Untrusted,
+    e.message,
+    `there is no terminal to ask on: check who they are (above, or keyward trust show ${dir}), then agree with keyward trust add ${dir}, or pass --trust-recipients (scripts, CI)`,
+  );
 }
 
 /**
- * Shows the config files that apply to `target` and name recipients not agreed to, and records
+ * Shows the config files that apply to `targets` and name recipients not agreed to, and records
  * consent when the user (or `yes`) agrees. False when there was nothing to agree to, or no.
  */
-async function agree(b: Backend, target: string, yes: boolean): Promise<boolean> {
-  const { sources } = await b.call('trustCheck', { path: target });
-  const pending = sources.filter((s) => !s.trusted);
+async function agree(b: Backend, targets: readonly { path: string; deep?: boolean }[], yes: boolean): Promise<boolean> {
+  const pending = await pendingOf(b, targets);
   if (pending.length === 0) return false;
   for (const s of pending) process.stderr.write(describe(s));
   if (!yes) {
@@ -57,7 +80,7 @@ async function agree(b: Backend, target: string, yes: boolean): Promise<boolean>
 function describe(s: TrustSourceView): string {
   const lines = [`${s.source} names these recipients${s.agreedAt ? ' (changed since you agreed on ' + s.agreedAt + ')' : ''}:`];
   for (const r of s.recipients) {
-    const who = r.who === 'yours' ? `your key ${r.name ?? ''}` : r.who === 'team' ? `team policy member ${r.name ?? ''}` : 'UNKNOWN: not your key, not a team member';
+    const who = r.who === 'yours' ? `your key ${r.name ?? ''}` : r.who === 'team' ? `team policy: ${r.name ?? ''}` : 'UNKNOWN: not your key, not a team member';
     lines.push(`  ${s.untrusted.includes(r.recipient) ? '+' : ' '} ${r.recipient}  (${who.trim()})`);
   }
   return lines.join('\n') + '\n';
@@ -78,7 +101,7 @@ export function registerTrustCommands(program: Command): void {
     .option('-y, --yes', 'do not ask (check them first with keyward trust show)')
     .action(async (p: string | undefined, o: { yes?: boolean }) => {
       const target = path.resolve(p ?? '.');
-      const done = await withBackend((b) => agree(b, target, o.yes === true || globals().trustRecipients === true));
+      const done = await withBackend((b) => agree(b, [{ path: target }], o.yes === true || globals().trustRecipients === true));
       print(done ? 'agreed' : 'nothing agreed', { agreed: done });
     });
   trust

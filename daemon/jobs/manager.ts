@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, type JobInfo, type JobState } from '../protocol';
+import { currentPluginSession, withPluginSession, type Stanza } from '../age';
+import { MAX_BATCH, UnwrapBatch } from '../age/plugin-batch';
 import type { AuditEvent } from '../audit/log';
 import { KeywardError, isKeywardError } from '../util/errors';
 import { Journal, type FileEvent, type JobSpec } from './journal';
@@ -21,6 +23,11 @@ export interface FileOp<P> {
   discard(file: string, ctx: { jobId: string; params: P }): Promise<void>;
   /** Default number of files worked on at once. */
   concurrency: number;
+  /**
+   * The stanzas of a file that only a plugin identity may open (none of the keystore's other
+   * keys does), or null: the job's plugin unwraps are batched over those (age/plugin-batch.ts).
+   */
+  pluginStanzas?(file: string, params: P): Promise<readonly Stanza[] | null>;
 }
 
 export interface StageContext {
@@ -48,6 +55,11 @@ interface Running {
   listeners: Set<Listener>;
   done: Promise<void>;
   cancelRequested: boolean;
+  /** Plugins waiting (a touch, a PIN on the device): how many of the job's exchanges, since when. */
+  waiting: Map<string, { count: number; since: string }>;
+  /** The job's files not yet finished, current ones first. */
+  upcoming: () => string[];
+  lastEmit: number;
 }
 
 const PROGRESS_INTERVAL_MS = 200;
@@ -209,24 +221,56 @@ export class JobManager {
       listeners: new Set(),
       done: Promise.resolve(),
       cancelRequested: false,
+      waiting: new Map(),
+      upcoming: () => [],
+      lastEmit: 0,
     };
     this.jobs.set(spec.id, r);
-    r.done = this.run(r, journal, previous).finally(() => journal.close().catch(() => undefined));
+    // The job's plugin session: that of the request that started it (its prompts), with the
+    // waiting state reported in the job's progress, and unwraps batched over its files.
+    const op = this.ops[spec.kind] as FileOp<unknown>;
+    const batch = op.pluginStanzas ? new UnwrapBatch(() => this.pluginStanzasAhead(r, op)) : undefined;
+    const session = { ...currentPluginSession(), waiting: (plugin: string, on: boolean) => this.setWaiting(r, plugin, on), ...(batch ? { batch } : {}) };
+    r.done = withPluginSession(session, () => this.run(r, journal, previous)).finally(() => {
+      batch?.dispose();
+      return journal.close().catch(() => undefined);
+    });
     return r;
+  }
+
+  private setWaiting(r: Running, plugin: string, on: boolean): void {
+    const w = r.waiting.get(plugin);
+    if (on) r.waiting.set(plugin, { count: (w?.count ?? 0) + 1, since: w?.since ?? new Date().toISOString() });
+    else if (w && w.count > 1) w.count--;
+    else r.waiting.delete(plugin);
+    this.emit(r, true);
+  }
+
+  /** The stanzas of the job's next files that need a plugin to open, for one batched session. */
+  private async pluginStanzasAhead(r: Running, op: FileOp<unknown>): Promise<(readonly Stanza[])[]> {
+    const out: (readonly Stanza[])[] = [];
+    for (const f of r.upcoming()) {
+      if (out.length >= MAX_BATCH) break;
+      const s = await op.pluginStanzas!(f, r.spec.params).catch(() => null);
+      if (s?.length) out.push(s);
+    }
+    return out;
+  }
+
+  /** Tells the job's listeners where it is (at most every PROGRESS_INTERVAL_MS unless `force`). */
+  private emit(r: Running, force = false): void {
+    const now = Date.now();
+    if (!force && now - r.lastEmit < PROGRESS_INTERVAL_MS) return;
+    r.lastEmit = now;
+    const info = this.info(r);
+    for (const l of r.listeners) l(info);
   }
 
   private async run(r: Running, journal: Journal, previous: Map<number, FileEvent>): Promise<void> {
     const op = this.ops[r.spec.kind] as FileOp<unknown>;
     const { spec } = r;
     for (const f of spec.files) r.bytesTotal += await fileSize(f);
-    let lastEmit = 0;
-    const emit = (force = false) => {
-      const now = Date.now();
-      if (!force && now - lastEmit < PROGRESS_INTERVAL_MS) return;
-      lastEmit = now;
-      const info = this.info(r);
-      for (const l of r.listeners) l(info);
-    };
+    const emit = (force = false) => this.emit(r, force);
 
     const work: number[] = [];
     for (let i = 0; i < spec.files.length; i++) {
@@ -303,6 +347,7 @@ export class JobManager {
 
     // Bounded concurrency: a fixed number of lanes pulling from the queue.
     let next = 0;
+    r.upcoming = () => [...r.current, ...work.slice(next).map((i) => spec.files[i]!)];
     const lane = async () => {
       while (next < work.length && !r.abort.signal.aborted) await one(work[next++]!);
     };
@@ -320,6 +365,7 @@ export class JobManager {
       });
     }
     r.endedAt = new Date().toISOString();
+    r.waiting.clear();
     if (!this.disposed) emit(true);
   }
 
@@ -346,6 +392,7 @@ export class JobManager {
       skipped: r.skipped.slice(0, 50),
       createdAt: r.spec.createdAt,
       ...(r.endedAt ? { endedAt: r.endedAt } : {}),
+      ...(r.waiting.size ? { waiting: [...r.waiting].map(([plugin, w]) => ({ plugin, since: w.since })) } : {}),
     };
   }
 }

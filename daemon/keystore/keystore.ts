@@ -2,7 +2,7 @@ import { Decrypter, generateHybridIdentity, generateX25519Identity, identityToRe
 import { ErrorCode, type KeyInfo, type KeyKind, type KeyState, type KeyVersionInfo } from '../protocol';
 import type { AuditEvent } from '../audit/log';
 import { parseHeader, verifyHeaderMac, type ParsedHeader } from '../age/header';
-import { parsePluginIdentity, unwrapWithPlugin } from '../age/plugin';
+import { identityFingerprint, parsePluginIdentity, unwrapWithPlugin } from '../age/plugin';
 import { identityWrapper, parseRecipient, type FileKeyWrapper } from '../age/recipients';
 import { isKeywardStanza } from '../age/room';
 import { X25519Identity } from '../age/x25519';
@@ -251,6 +251,20 @@ export class Keystore {
       });
     }
     return { recipients, wrappers };
+  }
+
+  /**
+   * For a key that encrypts to its plugin identity itself (no recipient): the identity's
+   * fingerprint (age/plugin.ts identityFingerprint), by which a file's record tells it apart from
+   * another keystore's key of the same name. Undefined for keys with a recipient.
+   */
+  async identityFingerprint(ref: string): Promise<string | undefined> {
+    const { name, v } = this.resolve(ref);
+    if (v.kind !== 'plugin' || v.recipient) return undefined;
+    const r = `${name}@v${v.version}`;
+    const identity = await this.backend.get(this.account(name, v.version));
+    if (identity === null) throw missingSecret(r);
+    return identityFingerprint(identity);
   }
 
   /** Every live version a ref names: `name` means all its versions, `name@vN` that one. */

@@ -24,7 +24,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ErrorCode } from '../protocol';
+import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 
 // ---- key references ------------------------------------------------------------------------------

@@ -24,6 +24,11 @@ export interface JobInfo {
   errors: { file: string; error: string }[];
   /** Files left as they were, and why (the first 50): "keys already match .sops.yaml", ... */
   skipped?: { file: string; reason: string }[];
+  /**
+   * Age plugins the job is waiting on now, silent for a while: a touch, a PIN on the device, a
+   * confirmation on a hardware wallet (absent when none).
+   */
+  waiting?: { plugin: string; since: string }[];
   createdAt: string;
   endedAt?: string;
 }

@@ -7,7 +7,11 @@ import { AbsPath, RecipientString } from './shapes';
 
 /** One recipient of a set, and who it is as far as this machine knows. */
 export interface TrustRecipientView {
-  /** `age1...`, `age1pq1...`, `kms:ARN` for an AWS KMS key, or `vault:URI` for a Vault transit key. */
+  /**
+   * `age1...` (X25519, post-quantum, tagged or plugin recipients), `kms:ARN` for an AWS KMS key,
+   * `vault:URI` for a Vault transit key, or where a team's member list comes from
+   * (`ssm:NAME`, `secretsmanager:NAME`).
+   */
   recipient: string;
   /** `yours`: a key of your keystore; `team`: a member of the team policy; `unknown`: neither. */
   who: 'yours' | 'team' | 'unknown';
@@ -29,7 +33,7 @@ export interface TrustSourceView {
   agreedAt?: string;
 }
 
-const TrustRecipient = z.union([RecipientString, z.string().regex(/^kms:arn:[\x21-\x7e]{1,2040}$/), z.string().regex(/^vault:https?:\/\/[\x21-\x7e]{1,2040}$/)]);
+const TrustRecipient = z.union([RecipientString, z.string().regex(/^(kms:arn:|vault:https?:\/\/|ssm:|secretsmanager:)[\x21-\x7e]{1,2040}$/)]);
 
 export interface TrustCheckResult {
   sources: TrustSourceView[];
@@ -51,11 +55,12 @@ export const trustMethods = {
   /**
    * The config files whose recipients apply to a path: for a folder its `.keyward.yaml` and the
    * nearest `.sops.yaml`; for a file the nearest `.sops.yaml`. With each, who the recipients
-   * are and whether the set is agreed to.
+   * are and whether the set is agreed to. `deep`: for a folder, also the `.sops.yaml` of every
+   * sops file under it (a tree's `sops updatekeys`).
    */
   trustCheck: {
     name: 'trust/check',
-    params: z.strictObject({ path: AbsPath }),
+    params: z.strictObject({ path: AbsPath, deep: z.boolean().optional() }),
     result: {} as TrustCheckResult,
   },
   /**

@@ -30,7 +30,7 @@ export interface Assignment {
  * is parsed and judged by word, so `author` or `tokenizer` do not count.
  */
 const KEYWORDS =
-  /pass(?:w(?:or)?d|phrase)?|pwd|secret|token|api[-_.]?key|access[-_.]?key|priv(?:ate)?[-_.]?key|(?:signing|encryption|master|hmac|jwt|session|license|account|storage)[-_.]?key|credential|auth|bearer|cohere|co_api|wandb|twilio|kaggle|[-_]key(?![a-z])/gi;
+  /pass(?:w(?:or)?d|phrase)?|pwd|secret|token|api[-_.]?key|access[-_.]?key|priv(?:ate)?[-_.]?key|(?:signing|encryption|master|hmac|jwt|session|license|account|storage)[-_.]?key|credential|creds|auth|bearer|cohere|co_api|wandb|twilio|kaggle|[-_]key(?![a-z])|[a-z0-9]key(?=["'`]?[ \t]{0,16}[:=])|[-_]pat(?![a-z])/gi;
 
 const MAX_NAME = 96;
 
@@ -59,8 +59,8 @@ const SCHEME = /^(?:Basic|Bearer|Token|token|Bot|ApiKey|Api-Token|SSWS|GenieKey|
 const SCHEME_VALUE = /[ \t]{1,4}([A-Za-z0-9._~+/=:-]{8,257})/y;
 /** `Bearer <token>`. */
 const BEARER = /[ \t]{1,4}([A-Za-z0-9._~+/=-]{16,257})/y;
-/** `<password>value</password>`. */
-const XML = />([^<\n\r]{1,257})</y;
+/** `<password>value</password>`, also pretty-printed with the value on a line of its own. */
+const XML = />[ \t\r\n]{0,64}([^<\n\r]{1,257}?)[ \t\r\n]{0,64}</y;
 
 export function findAssignments(ctx: RuleContext, visit: (a: Assignment) => void): void {
   const text = ctx.text;
@@ -79,6 +79,42 @@ export function findAssignments(ctx: RuleContext, visit: (a: Assignment) => void
     kw.lastIndex = e; // one candidate per name, however many keywords it holds
     const a = parseAfterName(text, s, e, bare);
     if (a) visit(a);
+  }
+  namedElsewhere(text, visit);
+}
+
+/** Terraform's `variable "db_password" {` ... `default = "..."` (the block's first 1 KiB). */
+const HCL_VARIABLE = /\bvariable[ \t]+"([A-Za-z0-9_-]{1,96})"[ \t]*\{/g;
+const HCL_DEFAULT = /^[ \t]*default[ \t]*=[ \t]*"((?:[^"\\\n\r]|\\.){1,256})"/m;
+/** `<add key="ApiToken" value="..."/>` (.NET appSettings), `<property name="db.password" value="..."/>`. */
+const KEY_VALUE = /\b(?:key|name)[ \t]*=[ \t]*"([A-Za-z0-9_.:-]{1,96})"[ \t]+value[ \t]*=[ \t]*"([^"\n\r]{1,256})"/g;
+
+/**
+ * Values whose name is not written right before them: a Terraform variable's default, and
+ * key/value attribute pairs. Each is found from its literal (`variable "`, `value=`) only in
+ * texts that hold it.
+ */
+function namedElsewhere(text: string, visit: (a: Assignment) => void): void {
+  if (text.includes('variable')) {
+    HCL_VARIABLE.lastIndex = 0;
+    for (let m = HCL_VARIABLE.exec(text); m !== null; m = HCL_VARIABLE.exec(text)) {
+      const body = text.slice(HCL_VARIABLE.lastIndex, HCL_VARIABLE.lastIndex + 1024);
+      const close = body.search(/^\}/m);
+      const d = HCL_DEFAULT.exec(close < 0 ? body : body.slice(0, close));
+      if (!d || d[1] === undefined) continue;
+      const start = HCL_VARIABLE.lastIndex + d.index + d[0].length - 1 - d[1].length;
+      const a = make(text, m.index + m[0].indexOf('"') + 1, m.index + m[0].indexOf('"') + 1 + m[1]!.length, d[1], start, true, false);
+      if (a) visit(a);
+    }
+  }
+  if (text.includes('value')) {
+    KEY_VALUE.lastIndex = 0;
+    for (let m = KEY_VALUE.exec(text); m !== null; m = KEY_VALUE.exec(text)) {
+      const start = m.index + m[0].length - 1 - m[2]!.length;
+      const nameAt = m.index + m[0].indexOf('"') + 1;
+      const a = make(text, nameAt, nameAt + m[1]!.length, m[2]!, start, true, false);
+      if (a) visit(a);
+    }
   }
 }
 
@@ -113,7 +149,7 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
     const x = XML.exec(text);
     if (!x || x[1] === undefined) return null;
     const value = x[1].trim();
-    return make(text, nameStart, nameEnd, value, nameEnd + 1 + x[1].indexOf(value), false, false);
+    return make(text, nameStart, nameEnd, value, nameEnd + x[0].indexOf(x[1], 1) + x[1].indexOf(value), false, false);
   }
   OPERATOR.lastIndex = nameEnd;
   const op = OPERATOR.exec(text);

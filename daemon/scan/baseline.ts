@@ -17,7 +17,6 @@
 
 import { promises as fsp } from 'node:fs';
 import { ErrorCode } from '../protocol/errors';
-import { writeFileAtomic } from '../util/atomic';
 import { KeywardError, errnoCode, ioError } from '../util/errors';
 import type { Finding } from './types';
 
@@ -105,6 +104,7 @@ export class Baseline {
 
   async save(file: string): Promise<void> {
     const doc = { version: 1, findings: this.entries };
+    const { writeFileAtomic } = await import('../util/atomic'); // not loaded by scans that write no baseline
     await writeFileAtomic(file, JSON.stringify(doc, null, 2) + '\n', 0o644);
   }
 }

@@ -2,8 +2,9 @@
 // not (a protected model file, or a file a `.sops.yaml` creation rule governs) is refused,
 // and so is a sops file whose structure is broken or whose MAC is missing.
 
-import { firstMatch, pathMatcher, type PathMatcher } from './glob';
-import { goRegex, readProtectedGlobs, sopsPathRegexes } from './protected-globs';
+import { fileGlobMatcher, firstMatch, pathMatcher, trustedGlobCompile, type GlobCompile, type PathMatcher } from './glob';
+import { goRegexEngine, sopsReader, tryCompile } from './lazy';
+import { DEFAULT_PROTECTED_GLOBS, readProtectedGlobs, SOPS_CONFIG } from './protected-globs';
 import { checkSopsFile } from './sops';
 import type { RuleInfo, Severity } from './types';
 import { hasWeightsExtension, modelWeights } from './weights';
@@ -43,32 +44,41 @@ interface SopsScope {
 }
 
 export class Policy {
-  private readonly isProtected: PathMatcher;
-
   private constructor(
     readonly protectedGlobs: readonly string[],
+    private readonly isProtected: PathMatcher,
+    /** JavaScript's engine for Keyward's own globs; null: the linear-time one (globs from the file). */
+    private readonly ownCompile: GlobCompile | null,
     private readonly sops: readonly SopsScope[],
-  ) {
-    this.isProtected = pathMatcher(protectedGlobs);
-  }
+  ) {}
 
   /**
    * From the text of `.keyward.yaml` (null: none, the default globs) and of each
-   * `.sops.yaml` by directory. Regexes that JavaScript cannot read are returned in
-   * `unreadable` so the caller can warn.
+   * `.sops.yaml` by directory. Regexes that Go would refuse are returned in `unreadable` so
+   * the caller can warn. The regex engine and the sops reader are loaded only when these
+   * files need them (globs of their own, creation rules); with `paths`, the policy judges
+   * those paths only, and globs of its own load the engine only when one of them could match
+   * (see fileGlobMatcher).
    */
-  static from(keywardYaml: string | null, sopsConfigs: { dir: string; text: string }[]): { policy: Policy; unreadable: string[] } {
+  static async from(keywardYaml: string | null, sopsConfigs: { dir: string; text: string }[], paths?: readonly string[]): Promise<{ policy: Policy; unreadable: string[] }> {
     const unreadable: string[] = [];
-    const scopes: SopsScope[] = sopsConfigs.map(({ dir, text }) => ({
-      dir,
-      regexes: sopsPathRegexes(text, dir ? `${dir}/.sops.yaml` : '.sops.yaml', unreadable).flatMap((source) => {
-        const re = goRegex(source);
-        if (!re) unreadable.push(source);
-        return re ? [{ source, re }] : [];
-      }),
-    }));
-    scopes.sort((a, b) => b.dir.length - a.dir.length); // the nearest .sops.yaml decides
-    return { policy: new Policy(readProtectedGlobs(keywardYaml), scopes), unreadable };
+    let scopes: SopsScope[] = [];
+    if (sopsConfigs.length) {
+      const { sopsPathRegexes, compileGoRegexp } = await sopsReader();
+      scopes = sopsConfigs.map(({ dir, text }) => ({
+        dir,
+        regexes: sopsPathRegexes(text, dir ? `${dir}/${SOPS_CONFIG}` : SOPS_CONFIG, unreadable).flatMap((source) => {
+          const re = tryCompile(compileGoRegexp, source);
+          if (!re) unreadable.push(source);
+          return re ? [{ source, re }] : [];
+        }),
+      }));
+      scopes.sort((a, b) => b.dir.length - a.dir.length); // the nearest .sops.yaml decides
+    }
+    const globs = readProtectedGlobs(keywardYaml);
+    const own = globs.length === DEFAULT_PROTECTED_GLOBS.length && globs.every((g, i) => g === DEFAULT_PROTECTED_GLOBS[i]);
+    const isProtected = own ? pathMatcher(globs, trustedGlobCompile) : await fileGlobMatcher(globs, paths);
+    return { policy: new Policy(globs, isProtected, own ? trustedGlobCompile : null, scopes), unreadable };
   }
 
   /** The `.sops.yaml` paths whose creation rules could govern `paths` (every ancestor directory). */
@@ -81,7 +91,7 @@ export class Policy {
         dirs.add(d);
       }
     }
-    return [...dirs].flatMap((d) => ['.sops.yaml', '.sops.yml'].map((n) => (d ? `${d}/${n}` : n)));
+    return [...dirs].map((d) => (d ? `${d}/${SOPS_CONFIG}` : SOPS_CONFIG));
   }
 
   /** Needs the whole content (sops check), or the first bytes are enough? */
@@ -102,7 +112,7 @@ export class Policy {
     const plain = size > 0 && !isAgeFile(head);
     const lfs = plain && isLfsPointer(head);
     if (plain && this.isProtected(path)) {
-      const glob = firstMatch(this.protectedGlobs, path) ?? '';
+      const glob = firstMatch(this.protectedGlobs, path, this.ownCompile ?? (await goRegexEngine())) ?? '';
       const how = lfs ? 'it is a Git LFS pointer to a plaintext file (the LFS server would receive the plaintext)' : 'it is not encrypted';
       return issue('unencrypted-protected-file', `it matches the protected glob ${JSON.stringify(glob)} but ${how}`);
     }
@@ -160,7 +170,7 @@ export function isAgeFile(head: Buffer): boolean {
   return s.startsWith('age-encryption.org/v1\n') || s.startsWith('-----BEGIN AGE ENCRYPTED FILE-----');
 }
 
-const EXEMPT_NAMES = new Set(['.keyward.yaml', '.gitignore', '.gitattributes', '.sops.yaml', '.sops.yml', '.keywardignore', '.keyward-baseline.json']);
+const EXEMPT_NAMES = new Set(['.keyward.yaml', '.gitignore', '.gitattributes', SOPS_CONFIG, '.keywardignore', '.keyward-baseline.json']);
 
 /** Never protected, whatever the globs say (as in daemon/policy). */
 function exempt(path: string): boolean {
@@ -168,7 +178,7 @@ function exempt(path: string): boolean {
   return EXEMPT_NAMES.has(name) || name.endsWith('.keyward-tmp') || /(?:^|\/)(?:\.git|node_modules)\//.test(path);
 }
 
+/** sops' configuration file; a `.sops.yml` is an ordinary file to sops (it reads only `.sops.yaml`), and so here. */
 function isSopsConfig(path: string): boolean {
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  return name === '.sops.yaml' || name === '.sops.yml';
+  return path.slice(path.lastIndexOf('/') + 1) === SOPS_CONFIG;
 }

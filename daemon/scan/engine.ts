@@ -70,6 +70,7 @@ function findHits(text: string, path: string, fileName: string, languageId: stri
     if (rule.keywords && !rule.keywords.some((k) => present.has(k))) continue;
     rule.scan(ctx, (m) => {
       if (!rule.noPlaceholderCheck && isPlaceholder(text.slice(m.start, m.end))) return;
+      if (markedExample(text, m.start)) return;
       hits.push({ ruleId: rule.id, description: rule.description, severity: m.severity ?? rule.severity, priority: rule.priority, start: m.start, end: m.end });
     });
   }
@@ -86,6 +87,17 @@ function findHits(text: string, path: string, fileName: string, languageId: stri
     });
   }
   return hits;
+}
+
+/** Words that present what follows as an illustration: `e.g. shpat_...`, `for example: ghp_...`. */
+const EXAMPLE_MARK = /\b(?:e\.g\.|i\.e\.|for (?:example|instance)|such as)[\s:)(,-]{0,4}$/i;
+
+/** The secret at `start` follows an example marker on its line (within 40 characters). */
+function markedExample(text: string, start: number): boolean {
+  const lo = Math.max(0, start - 40);
+  const before = text.slice(lo, start);
+  const nl = before.lastIndexOf('\n');
+  return EXAMPLE_MARK.test(nl < 0 ? before : before.slice(nl + 1));
 }
 
 /**

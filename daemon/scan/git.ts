@@ -114,12 +114,14 @@ export interface Blob {
  * Many blobs (by object id, or `:path` for the staged version of a path) from one
  * `git cat-file --batch` process, each handed to `visit` in the order asked as soon as it is
  * complete. A blob larger than `maxBytes` is not held: only its first `headBytes` arrive.
- * Names that are missing or not blobs are skipped.
+ * Names that are missing or not blobs are skipped. `names` may come later than the call
+ * (a promise): git starts at once, and reads them when they are known.
  */
-export function readBlobs(root: string, names: readonly string[], opts: { maxBytes: number; headBytes: number }, visit: (b: Blob) => void): Promise<void> {
-  if (names.length === 0) return Promise.resolve();
+export function readBlobs(root: string, names: readonly string[] | Promise<readonly string[]>, opts: { maxBytes: number; headBytes: number }, visit: (b: Blob) => void): Promise<void> {
+  if (Array.isArray(names) && names.length === 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const child = spawn('git', ['cat-file', '--batch'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
+    let list: readonly string[] = [];
     let err = '';
     let buf: Buffer = Buffer.alloc(0);
     let next = 0; // index into names of the next header
@@ -135,7 +137,7 @@ export function readBlobs(root: string, names: readonly string[], opts: { maxByt
             if (nl < 0) break;
             const header = buf.toString('utf8', 0, nl);
             buf = buf.subarray(nl + 1);
-            const name = names[next++] ?? '';
+            const name = list[next++] ?? '';
             const m = /^([0-9a-f]{40,64}) (\w+) (\d+)$/.exec(header);
             if (!m) continue; // "<name> missing" (or ambiguous): nothing follows
             const size = Number(m[3]);
@@ -166,7 +168,16 @@ export function readBlobs(root: string, names: readonly string[], opts: { maxByt
       else if (code !== 0) reject(new KeywardError(ErrorCode.IoFailed, `cannot read staged files: ${err.trim().split('\n')[0] ?? ''}`));
       else resolve();
     });
-    child.stdin.end(names.join('\n') + '\n');
+    Promise.resolve(names).then(
+      (l) => {
+        list = l;
+        child.stdin.end(l.length ? l.join('\n') + '\n' : '');
+      },
+      (e: unknown) => {
+        failure = e instanceof Error ? e : new Error('no names to read');
+        child.stdin.end();
+      },
+    );
   });
 }
 

@@ -1,15 +1,30 @@
 // Gitignore-style globs for the scanner's path lists (protected globs, .keywardignore).
-// Deliberately small and dependency-free: the hook must start fast, and these lists are
-// short. Semantics follow .keyward.yaml's (daemon/policy): a glob without "/" matches the
+// Deliberately small: the hook must start fast, and these lists are short. A glob becomes a Go
+// regular expression, compiled by the caller's engine: the linear-time one for globs from
+// files (lazy.ts), JavaScript's for Keyward's own defaults. Semantics follow .keyward.yaml's (daemon/policy): a glob without "/" matches the
 // file name at any depth; a glob with "/" is anchored at the root; a leading "/" only
 // anchors; a trailing "/" means everything below; `*` and `?` stop at "/", `**` crosses it;
 // `[...]` and `{a,b}` work as in a shell; dot files are matched like any other.
 
-import { compileGoRegexp, type GoRegexp } from '../util/goregex';
+import { goRegexEngine } from './lazy';
 
 export type PathMatcher = (posixPath: string) => boolean;
 
-export function globToRegExp(glob: string): GoRegexp {
+/** Compiles a glob's regular expression (Go syntax, which these sources share with JavaScript's). */
+export type GlobCompile = (source: string) => { test(s: string): boolean };
+
+/**
+ * JavaScript's engine, for Keyward's own globs only (the defaults: one `*` each, nothing to
+ * backtrack over). A glob from a file runs in the linear-time engine: `*a*a*a*a*b` would not.
+ */
+export const trustedGlobCompile: GlobCompile = (source) => new RegExp(source);
+
+export function globToRegExp(glob: string, compile: GlobCompile): { test(s: string): boolean } {
+  return compile(globSource(glob));
+}
+
+/** The glob as a Go regular expression. */
+export function globSource(glob: string): string {
   let g = glob.trim();
   let anchored = false;
   if (g.startsWith('/')) {
@@ -68,32 +83,71 @@ export function globToRegExp(glob: string): GoRegexp {
     }
   }
   // A directory pattern also matches everything under it (`models` covers `models/x.pt`).
-  // Run by the linear-time engine: the lists come with the repository (`*a*a*a*a*b` would backtrack).
-  return compileGoRegexp(anchored ? `^${re}(?:/.*)?$` : `(?:^|/)${re}(?:/.*)?$`);
+  return anchored ? `^${re}(?:/.*)?$` : `(?:^|/)${re}(?:/.*)?$`;
 }
 
-/** A matcher for a list of globs; lines starting with `#` and blank ones are ignored. */
-export function pathMatcher(globs: readonly string[]): PathMatcher {
-  const res = globs
-    .map((g) => g.trim())
-    .filter((g) => g && !g.startsWith('#'))
+/** The globs of a list: lines starting with `#` and blank ones are not. */
+function globsOf(lines: readonly string[]): string[] {
+  return lines.map((g) => g.trim()).filter((g) => g && !g.startsWith('#'));
+}
+
+/** A matcher for a list of globs, each compiled by `compile`. */
+export function pathMatcher(lines: readonly string[], compile: GlobCompile): PathMatcher {
+  const res = globsOf(lines)
     .map((g) => {
       try {
-        return globToRegExp(g);
+        return globToRegExp(g, compile);
       } catch {
         return null; // a malformed glob matches nothing rather than failing the scan
       }
     })
-    .filter((r): r is GoRegexp => r !== null);
+    .filter((r) => r !== null);
   if (res.length === 0) return () => false;
   return (p) => res.some((r) => r.test(p));
 }
 
+/**
+ * The text a path must hold for `glob` to match it: the glob's longest literal run outside
+ * `*`, `?`, `[...]` and `{...}` (`dist` of `dist/`, `.min.js` of `*.min.js`), or null.
+ */
+export function globLiteral(glob: string): string | null {
+  const pieces = glob
+    .trim()
+    .replace(/\[[^\]]*\]|\{[^}]*\}/g, '*')
+    .split(/[*?]+/)
+    .map((x) => x.replace(/^\/+|\/+$/g, ''));
+  const best = pieces.reduce((a, b) => (b.length > a.length ? b : a), '');
+  return best && !/[\\[\]{}]/.test(best) ? best : null;
+}
+
+/**
+ * A matcher for a list of globs from a file (.keywardignore, `.keyward.yaml` globs). The
+ * linear-time engine is loaded only when there is a glob, and, when the caller names the paths
+ * it will ask about (a commit's files), only when one of them holds a glob's literal part (or a
+ * glob has none): most commits touch no ignored or protected path. Such a matcher answers for
+ * those paths only.
+ */
+export async function fileGlobMatcher(lines: readonly string[], paths?: readonly string[]): Promise<PathMatcher> {
+  const globs = globsOf(lines);
+  if (!globs.length) return () => false;
+  if (paths) {
+    const literals = globs.map(globLiteral);
+    if (!literals.some((l) => l === null || paths.some((p) => p.includes(l)))) {
+      const known = new Set(paths);
+      return (p) => {
+        if (!known.has(p)) throw new Error(`internal: glob matcher asked about ${p}, which it was not made for`);
+        return false;
+      };
+    }
+  }
+  return pathMatcher(globs, await goRegexEngine());
+}
+
 /** The first glob of `globs` that matches, for messages. */
-export function firstMatch(globs: readonly string[], p: string): string | undefined {
+export function firstMatch(globs: readonly string[], p: string, compile: GlobCompile): string | undefined {
   return globs.find((g) => {
     try {
-      return globToRegExp(g).test(p);
+      return globToRegExp(g, compile).test(p);
     } catch {
       return false;
     }

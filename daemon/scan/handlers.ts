@@ -4,7 +4,7 @@ import type { ScanRuleView, ScanTextFinding } from '../protocol/scan';
 import type { Handlers } from '../rpc/context';
 import { Baseline, BASELINE_FILE } from './baseline';
 import { scanText } from './engine';
-import { pathMatcher, type PathMatcher } from './glob';
+import { fileGlobMatcher, type PathMatcher } from './glob';
 import { POLICY_RULES } from './encryption-checks';
 import { RULES } from './rules';
 import { IGNORE_FILE } from './run';
@@ -70,7 +70,7 @@ class RepoFiles {
     }
     let ignored: PathMatcher = () => false;
     try {
-      ignored = pathMatcher((await fsp.readFile(path.join(root, IGNORE_FILE), 'utf8')).split(/\r?\n/));
+      ignored = await fileGlobMatcher((await fsp.readFile(path.join(root, IGNORE_FILE), 'utf8')).split(/\r?\n/));
     } catch {
       // no .keywardignore (or unreadable): nothing is ignored
     }

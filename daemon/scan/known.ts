@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from './fingerprint';
 
 /**
  * Credentials that are public on purpose: published in documentation and emulators, so
@@ -15,5 +15,5 @@ const KNOWN_PUBLIC = new Set([
 ]);
 
 export function isKnownPublic(secret: string): boolean {
-  return KNOWN_PUBLIC.has(createHash('sha256').update(secret).digest('hex'));
+  return KNOWN_PUBLIC.has(nodeCrypto().createHash('sha256').update(secret).digest('hex'));
 }

@@ -60,11 +60,33 @@ function describedOnly(v: string): boolean {
   return body.length >= 16 && /^(?:[A-Z][a-z]{2,}){3,}$/.test(body);
 }
 
+/**
+ * Documented example credentials, by the part people keep when they edit the rest: AWS's
+ * example access key ID and secret (`AKIAIOSFODNN7EXAMPLE`, `wJalrXUtnFEMI/K7MDENG/...`).
+ */
+const DOC_EXAMPLES = ['AKIAIOSFODNN7', 'wJalrXUtnFEMI/K7MDENG'];
+
 /** True when `value` (a candidate secret) is an example, template or masked value. */
 export function isPlaceholder(value: string): boolean {
   const v = fold(value);
   for (const w of WORDS) if (v.includes(w)) return true;
+  for (const d of DOC_EXAMPLES) if (value.includes(d)) return true;
   return TEMPLATE.test(value) || orderedRun(value) || describedOnly(value);
+}
+
+/**
+ * A value that names what it stands for (`my-secret-token`, `user:passwd`), also spelled in
+ * digits and symbols (`strongp@ss`, `s3cr3t`, `p@55w0rd!`): an example, not a secret.
+ */
+export function namesASecret(v: string): boolean {
+  if (/passw|secret|token|credential/i.test(v)) return true;
+  if (!/[@$0-9]/.test(v) || !/p[a@4][s5$]{2}|s[e3]cr[e3]t/i.test(v)) return false;
+  return /pass|secret/.test(unLeet(v));
+}
+
+/** Digits and symbols read as the letters they stand for: `p@55w0rd` -> `password`, `m0n1t0r!ng` -> `monitoring`. */
+export function unLeet(v: string): string {
+  return v.toLowerCase().replace(/[@4]/g, 'a').replace(/[5$]/g, 's').replace(/3/g, 'e').replace(/0/g, 'o').replace(/[1!]/g, 'i').replace(/7/g, 't');
 }
 
 /** Whole values that are never secrets (compared lowercased). */

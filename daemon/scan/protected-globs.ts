@@ -1,15 +1,11 @@
-// Readers of the two files the pre-commit policy check needs: the protected globs of
-// `.keyward.yaml` (line-based and tolerant: the hook must not refuse a commit because a config
-// file has a feature a strict parser rejects; the shared loader in daemon/policy validates it
-// strictly) and the `path_regex`es of `.sops.yaml` creation rules (the sops engine's reader, so
-// that the hook and `keyward sops` agree on which files a rule covers).
-
-import { parseConfig } from '../sops/config';
-import { isKeywardError } from '../util/errors';
-import { compileGoRegexp, type GoRegexp } from '../util/goregex';
+// The reader of the protected globs of `.keyward.yaml` for the pre-commit policy check:
+// line-based and tolerant (the hook must not refuse a commit because a config file has a
+// feature a strict parser rejects; the shared loader in daemon/policy validates it strictly).
+// `.sops.yaml` is read by sops-reader.ts.
 
 export const KEYWARD_CONFIG = '.keyward.yaml';
-export const SOPS_CONFIGS = ['.sops.yaml', '.sops.yml'] as const;
+/** The only name sops reads its configuration from (`.sops.yml` is ignored, with a warning: getsops/sops config/config.go). */
+export const SOPS_CONFIG = '.sops.yaml';
 
 /** The defaults of `.keyward.yaml` when it has no `protect:` (as daemon/policy defines them). */
 export const DEFAULT_PROTECTED_GLOBS: readonly string[] = ['*.safetensors', '*.pt', '*.pth', '*.ckpt', '*.onnx', '*.pkl', '*.joblib', '*.h5', '*.keras', '*.gguf', 'models/**'];
@@ -76,35 +72,6 @@ function itemGlob(body: string): string | null {
     return g ? scalar(g[1]!) : null;
   }
   return scalar(body);
-}
-
-/**
- * The `path_regex` of every `creation_rules` entry of a `.sops.yaml` (rules without one
- * match every file and do not make a file sops-governed for this check), read by the sops
- * engine's reader (daemon/sops/config.ts), so the hook and `keyward sops` agree. Throws
- * InvalidInput for a file sops could not read either (too large, broken YAML, wrong shapes).
- */
-export function readSopsPathRegexes(text: string, file = '.sops.yaml'): string[] {
-  return (parseConfig(text, file).creationRules ?? []).map((r) => r.pathRegex).filter(Boolean);
-}
-
-/** As readSopsPathRegexes; a file it cannot read adds its reason to `unreadable` and gives none. */
-export function sopsPathRegexes(text: string, file: string, unreadable: string[]): string[] {
-  try {
-    return readSopsPathRegexes(text, file);
-  } catch (e) {
-    unreadable.push(isKeywardError(e) ? e.message : `${file}: unreadable`);
-    return [];
-  }
-}
-
-/** A sops path_regex, compiled as Go compiles it (linear time), or null when Go would refuse it. */
-export function goRegex(src: string): GoRegexp | null {
-  try {
-    return compileGoRegexp(src);
-  } catch {
-    return null;
-  }
 }
 
 function stripComment(line: string): string {

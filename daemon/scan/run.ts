@@ -12,10 +12,11 @@ import { Baseline, BASELINE_FILE } from './baseline';
 import { binaryByContent, binaryByName, decode } from './content';
 import { scanText } from './engine';
 import { fingerprint } from './fingerprint';
-import { addedSince, ignoredAwareFiles, readBlobs, repoRoot, runGit, stagedEntries, workTreeFiles, type StagedEntry } from './git';
-import { pathMatcher, type PathMatcher } from './glob';
+import { addedSince, ignoredAwareFiles, readBlobs, repoRoot, runGit, stagedEntries, workTreeFiles, type Blob, type StagedEntry } from './git';
+import { fileGlobMatcher, type PathMatcher } from './glob';
 import { isLfsPointer, lfsOid, Policy, PLAINTEXT_RULES, type FileFacts, type PolicyIssue } from './encryption-checks';
-import { KEYWARD_CONFIG } from './protected-globs';
+import { sopsReader } from './lazy';
+import { KEYWARD_CONFIG, SOPS_CONFIG } from './protected-globs';
 import { fixLine, formatReport, summaryLine, type ReportFormat, type ScanReport, type ScanStats, type SkipReason } from './report';
 import type { Finding } from './types';
 
@@ -176,8 +177,9 @@ async function readOptional(file: string): Promise<string | null> {
   }
 }
 
-function ignoreMatcher(text: string | null): PathMatcher {
-  return text === null ? () => false : pathMatcher(text.split(/\r?\n/));
+/** `.keywardignore`'s matcher; with `paths`, for those paths only (see fileGlobMatcher). */
+function ignoreMatcher(text: string | null, paths?: readonly string[]): Promise<PathMatcher> {
+  return text === null ? Promise.resolve(() => false) : fileGlobMatcher(text.split(/\r?\n/), paths);
 }
 
 async function loadIgnore(root: string): Promise<PathMatcher> {
@@ -314,76 +316,110 @@ interface StagedResult {
  */
 async function scanStaged(cwd: string, o: ScanOptions, stats: ScanStats, found: Finding[], io: ScanIo): Promise<StagedResult> {
   // Root, staged list and the root's config files on disk, at the same time.
-  const rootConfigs = [KEYWARD_CONFIG, IGNORE_FILE, '.sops.yaml', '.sops.yml'];
+  const rootConfigs = [KEYWARD_CONFIG, IGNORE_FILE, SOPS_CONFIG];
   const rootP = requireRepo(cwd, '--staged');
-  const [root, entries] = await Promise.all([rootP, rootP.then(() => stagedEntries(cwd))]);
-  if (entries.length === 0) return { root, baseline: null };
-  const policyOn = o.policy !== false;
-  const [onDisk, siblings] = await Promise.all([
-    Promise.all(rootConfigs.map((n) => readOptional(path.join(root, n)))),
-    policyOn ? encryptedSiblings(root, entries) : new Map<string, string>(),
-  ]);
-  const sopsNames = policyOn ? Policy.sopsConfigCandidates(entries.map((e) => e.path)).filter((p) => !p.includes('\n')) : [];
-  const configNames = [KEYWARD_CONFIG, IGNORE_FILE, BASELINE_FILE, ...sopsNames];
-  const byOid = new Map<string, StagedEntry[]>();
-  for (const e of entries) byOid.set(e.oid, [...(byOid.get(e.oid) ?? []), e]);
-
-  // Configuration as staged (the root's files from the work tree when not in the index).
-  const configText = new Map<string, string>();
-  let ignored: PathMatcher = () => false;
-  let policy: Policy | null = null;
-  let configured = false;
-  const configure = () => {
-    if (configured) return;
-    configured = true;
-    rootConfigs.forEach((name, i) => {
-      const t = onDisk[i];
-      if (!configText.has(name) && t !== null && t !== undefined) configText.set(name, t);
-    });
-    ignored = ignoreMatcher(configText.get(IGNORE_FILE) ?? null);
-    if (!policyOn) return;
-    const sops = [...configText].filter(([n]) => /(?:^|\/)\.sops\.ya?ml$/.test(n)).map(([n, text]) => ({ dir: n.includes('/') ? n.slice(0, n.lastIndexOf('/')) : '', text }));
-    const built = Policy.from(configText.get(KEYWARD_CONFIG) ?? null, sops);
-    policy = built.policy;
-    for (const r of built.unreadable) io.err(`keyward: warning: cannot read the .sops.yaml path_regex ${JSON.stringify(r)}; files it governs are not checked\n`);
-  };
-
-  // One git process reads the config files, then every staged file, in that order. Files are
-  // scanned as they arrive; policy checks (async: sops files are parsed) run after.
-  const checks: { entry: StagedEntry; size: number; head: Buffer; content: Buffer | null }[] = [];
-  const names = [...configNames.map((n) => `:${n}`), ...byOid.keys()];
-  await readBlobs(root, names, { maxBytes: o.maxFileBytes, headBytes: HEAD_BYTES }, (b) => {
-    if (b.name.startsWith(':')) {
-      if (!b.truncated) configText.set(b.name.slice(1), b.data.toString('utf8'));
-      return;
+  // git cat-file starts beside git diff (the hook's time is mostly processes starting): it is
+  // given the names to read once the staged list is known, and its blobs go to onBlob.
+  let giveNames: (names: readonly string[]) => void = () => {};
+  const namesP = new Promise<readonly string[]>((r) => (giveNames = r));
+  let onBlob: (b: Blob) => void = () => {};
+  const blobsP = rootP.then((root) => readBlobs(root, namesP, { maxBytes: o.maxFileBytes, headBytes: HEAD_BYTES }, (b) => onBlob(b)));
+  void blobsP.catch(() => {}); // awaited below; an error before then is not unhandled
+  try {
+    const [root, entries] = await Promise.all([rootP, rootP.then(() => stagedEntries(cwd))]);
+    if (entries.length === 0) {
+      giveNames([]);
+      await blobsP;
+      return { root, baseline: null };
     }
-    configure();
-    for (const e of byOid.get(b.oid) ?? []) {
-      if (policy) checks.push({ entry: e, size: b.size, head: Buffer.from(b.data.subarray(0, HEAD_BYTES)), content: !b.truncated && policy.governedBySops(e.path) ? b.data : null });
-      const why = b.truncated ? 'too-large' : ignored(e.path) ? 'ignored' : binaryByName(e.path) || binaryByContent(b.data) ? 'binary' : null;
-      if (why) {
-        skip(stats, why);
-        continue;
+    const policyOn = o.policy !== false;
+    const [onDisk, siblings] = await Promise.all([
+      Promise.all(rootConfigs.map((n) => readOptional(path.join(root, n)))),
+      policyOn ? encryptedSiblings(root, entries) : new Map<string, string>(),
+    ]);
+    const sopsNames = policyOn ? Policy.sopsConfigCandidates(entries.map((e) => e.path)).filter((p) => !p.includes('\n')) : [];
+    const configNames = [KEYWARD_CONFIG, IGNORE_FILE, BASELINE_FILE, ...sopsNames];
+    const byOid = new Map<string, StagedEntry[]>();
+    for (const e of entries) byOid.set(e.oid, [...(byOid.get(e.oid) ?? []), e]);
+    const strayYml = policyOn ? entries.filter((e) => e.path === '.sops.yml' || e.path.endsWith('/.sops.yml')).map((e) => e.path) : [];
+    for (const p of strayYml) io.err(`keyward: warning: sops does not read ${p} (its configuration file must be called ${SOPS_CONFIG}), so its rules are not checked: rename it\n`);
+
+    // Configuration as staged (the root's files from the work tree when not in the index).
+    const configText = new Map<string, string>();
+    let ignored: PathMatcher = () => false;
+    let policy: Policy | null = null;
+    const configure = async () => {
+      rootConfigs.forEach((name, i) => {
+        const t = onDisk[i];
+        if (!configText.has(name) && t !== null && t !== undefined) configText.set(name, t);
+      });
+      const sops = policyOn ? [...configText].filter(([n]) => n === SOPS_CONFIG || n.endsWith(`/${SOPS_CONFIG}`)).map(([n, text]) => ({ dir: n.includes('/') ? n.slice(0, n.lastIndexOf('/')) : '', text })) : [];
+      if (sops.length) await sopsReader(); // first: its regex engine serves the globs too (one copy of re2js)
+      const paths = entries.map((e) => e.path);
+      ignored = await ignoreMatcher(configText.get(IGNORE_FILE) ?? null, paths);
+      if (!policyOn) return;
+      const built = await Policy.from(configText.get(KEYWARD_CONFIG) ?? null, sops, paths);
+      policy = built.policy;
+      for (const r of built.unreadable) io.err(`keyward: warning: cannot read the .sops.yaml path_regex ${JSON.stringify(r)}; files it governs are not checked\n`);
+    };
+
+    // One git process reads the config files, then every staged file, in that order. Files are
+    // scanned as they arrive, once the configuration is ready (it may load the regex engine or the
+    // sops reader: the few files that arrive meanwhile wait); policy checks (async: sops files are
+    // parsed) run after.
+    const checks: { entry: StagedEntry; size: number; head: Buffer; content: Buffer | null }[] = [];
+    const visit = (b: Blob) => {
+      for (const e of byOid.get(b.oid) ?? []) {
+        if (policy) checks.push({ entry: e, size: b.size, head: Buffer.from(b.data.subarray(0, HEAD_BYTES)), content: !b.truncated && policy.governedBySops(e.path) ? b.data : null });
+        const why = b.truncated ? 'too-large' : ignored(e.path) ? 'ignored' : binaryByName(e.path) || binaryByContent(b.data) ? 'binary' : null;
+        if (why) {
+          skip(stats, why);
+          continue;
+        }
+        stats.files++;
+        stats.bytes += b.size;
+        found.push(...scanText(decode(b.data), { path: e.path }));
       }
-      stats.files++;
-      stats.bytes += b.size;
-      found.push(...scanText(decode(b.data), { path: e.path }));
-    }
-  });
-  configure();
-  const p = policy as Policy | null;
-  if (p) {
-    stats.checked = checks.length;
-    for (const c of checks) {
-      const facts: FileFacts = {};
-      const sibling = siblings.get(c.entry.path);
-      if (sibling !== undefined) facts.encryptedSibling = sibling;
-      if (isLfsPointer(c.head)) facts.lfsObjectHead = await lfsObjectHead(root, c.head);
-      const issue = await p.check(c.entry.path, c.size, c.head, c.content, facts);
-      if (issue) found.push(policyFinding(c.entry.path, c.entry.oid, issue));
-    }
-  } else stats.checked = 0;
-  return { root, baseline: configText.get(BASELINE_FILE) ?? null };
+    };
+    let configured: Promise<void> | null = null;
+    let failure: { error: unknown } | null = null;
+    let ready = false;
+    const waiting: Blob[] = [];
+    onBlob = (b) => {
+      if (b.name.startsWith(':')) {
+        if (!b.truncated) configText.set(b.name.slice(1), b.data.toString('utf8'));
+        return;
+      }
+      if (ready) return visit(b);
+      waiting.push(b);
+      configured ??= configure().then(
+        () => {
+          ready = true;
+          for (const w of waiting.splice(0)) visit(w);
+        },
+        (e: unknown) => void (failure = { error: e }),
+      );
+    };
+    giveNames([...configNames.map((n) => `:${n}`), ...byOid.keys()]);
+    await blobsP;
+    await (configured ?? configure());
+    if (failure) throw (failure as { error: unknown }).error;
+    const p = policy as Policy | null;
+    if (p) {
+      stats.checked = checks.length;
+      for (const c of checks) {
+        const facts: FileFacts = {};
+        const sibling = siblings.get(c.entry.path);
+        if (sibling !== undefined) facts.encryptedSibling = sibling;
+        if (isLfsPointer(c.head)) facts.lfsObjectHead = await lfsObjectHead(root, c.head);
+        const issue = await p.check(c.entry.path, c.size, c.head, c.content, facts);
+        if (issue) found.push(policyFinding(c.entry.path, c.entry.oid, issue));
+      }
+    } else stats.checked = 0;
+    return { root, baseline: configText.get(BASELINE_FILE) ?? null };
+  } finally {
+    giveNames([]); // after any error before the names were given: git cat-file must not wait for them
+  }
 }
 
 /**

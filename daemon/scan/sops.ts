@@ -6,8 +6,9 @@
 // plaintext, is "not encrypted"; one whose MAC is missing, or whose structure is broken,
 // would fail `sops -d` and is refused too (getsops/sops#1832).
 
+import type { parseAllDocuments } from 'yaml';
 import type { GoRegexp } from '../util/goregex';
-import { goRegex } from './protected-globs';
+import { sopsReader, tryCompile, type Compile } from './lazy';
 
 export type SopsProblem = 'sops-file-not-encrypted' | 'sops-mac-missing' | 'sops-file-malformed';
 
@@ -26,50 +27,51 @@ const bad = (rule: SopsProblem, detail: string): SopsVerdict => ({ ok: false, ru
 export async function checkSopsFile(path: string, content: Buffer): Promise<SopsVerdict> {
   const text = content.toString('utf8');
   const ext = path.slice(path.lastIndexOf('.') + 1).toLowerCase();
-  if (ext === 'yaml' || ext === 'yml') return checkYaml(text);
   if (ext === 'env') return checkDotenv(text);
   if (ext === 'ini') return checkIni(text);
-  return checkJson(text);
+  // Files a .sops.yaml governs: its reader, with YAML and the regex engine, is loaded already.
+  const { parseAllDocuments, compileGoRegexp } = await sopsReader();
+  if (ext === 'yaml' || ext === 'yml') return checkYaml(text, parseAllDocuments, compileGoRegexp);
+  return checkJson(text, compileGoRegexp);
 }
 
 // ---- tree formats (YAML, JSON) ------------------------------------------------------------
 
 type Tree = unknown;
 
-async function checkYaml(text: string): Promise<SopsVerdict> {
-  const { parseAllDocuments } = await import('yaml');
-  const docs = parseAllDocuments(text, { uniqueKeys: false });
+function checkYaml(text: string, parseAll: typeof parseAllDocuments, compile: Compile): SopsVerdict {
+  const docs = parseAll(text, { uniqueKeys: false });
   const list = Array.isArray(docs) ? docs : [];
   if (list.length === 0) return bad('sops-file-not-encrypted', 'empty file');
   for (const d of list) {
     if (d.errors.length) return text.includes('sops') ? bad('sops-file-malformed', 'it is not valid YAML') : bad('sops-file-not-encrypted', 'it has no sops metadata');
-    const v = checkTree(d.toJS({ maxAliasCount: 100 }) as Tree);
+    const v = checkTree(d.toJS({ maxAliasCount: 100 }) as Tree, compile);
     if (!v.ok) return v;
   }
   return ok;
 }
 
-function checkJson(text: string): SopsVerdict {
+function checkJson(text: string, compile: Compile): SopsVerdict {
   let tree: Tree;
   try {
     tree = JSON.parse(text) as Tree;
   } catch {
     return text.includes('"sops"') ? bad('sops-file-malformed', 'it is not valid JSON') : bad('sops-file-not-encrypted', 'it has no sops metadata');
   }
-  return checkTree(tree);
+  return checkTree(tree, compile);
 }
 
 function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
-function checkTree(tree: Tree): SopsVerdict {
+function checkTree(tree: Tree, compile: Compile): SopsVerdict {
   if (!isMap(tree) || !('sops' in tree)) return bad('sops-file-not-encrypted', 'it has no sops metadata');
   const meta = tree.sops;
   if (!isMap(meta)) return bad('sops-file-malformed', 'its sops metadata is not a map');
   const metaCheck = checkMeta(meta.mac, meta.lastmodified, KEY_GROUPS.some((k) => nonEmpty(meta[k])));
   if (!metaCheck.ok) return metaCheck;
-  const sel = selection(meta);
+  const sel = selection(meta, compile);
   for (const [k, v] of Object.entries(tree)) {
     if (k === 'sops') continue;
     const r = checkValue(v, [k], sel);
@@ -97,14 +99,14 @@ function checkMeta(mac: unknown, lastmodified: unknown, hasKeys: boolean): SopsV
  * `encrypted_regex` only values under a matching key; with `unencrypted_regex` all but
  * those under a matching key. A regex Go would refuse: null (values are not judged).
  */
-function selection(meta: Record<string, unknown>): ((keys: readonly string[]) => boolean) | null {
+function selection(meta: Record<string, unknown>, compile: Compile): ((keys: readonly string[]) => boolean) | null {
   const str = (k: string): string | undefined => {
     const v = meta[k];
     return typeof v === 'string' && v !== '' ? v : undefined;
   };
   const re = (k: string): GoRegexp | null | undefined => {
     const src = str(k);
-    return src === undefined ? undefined : goRegex(src); // as sops reads it: Go syntax, linear time
+    return src === undefined ? undefined : tryCompile(compile, src); // as sops reads it: Go syntax, linear time
   };
   const encSuffix = str('encrypted_suffix');
   if (encSuffix) return (keys) => keys.some((k) => k.endsWith(encSuffix));

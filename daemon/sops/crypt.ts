@@ -19,12 +19,13 @@
 //   tampered or moved comment), unless the caller is lenient (--ignore-mac).
 // - sops forgets that a decrypted comment was inline; Keyward keeps it.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 import { decryptValue, encryptValue, encTypeOf, expectedOpen, goRfc3339, looksEncrypted, parseEnc, openParts, plainBytes, type Decrypted, type Plain, type StringEncoding } from './cipher';
 import { compileGoRegexp, type GoRegexp } from '../util/goregex';
 import type { EncryptRules } from './options';
-import { Branch, Comment, Float, Int, Time, type Value } from './tree';
+import { Branch, Comment, Float, Int, Time, type Item, type Value } from './tree';
 
 /** sops' MACOnlyEncryptedInitialization: sha256("sops"). */
 const MAC_ONLY_ENCRYPTED_INIT = Buffer.from('8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69', 'hex');
@@ -38,19 +39,58 @@ export const MAX_NODES = 1_000_000;
 
 /** The encryption rules, compiled: sops' shouldBeEncrypted. */
 export class Rules {
-  private readonly unencryptedRegex?: GoRegexp;
-  private readonly encryptedRegex?: GoRegexp;
-  private readonly unencryptedCommentRegex?: GoRegexp;
-  private readonly encryptedCommentRegex?: GoRegexp;
+  private readonly unencryptedRegex?: Memo;
+  private readonly encryptedRegex?: Memo;
+  private readonly unencryptedCommentRegex?: Memo;
+  private readonly encryptedCommentRegex?: Memo;
 
   constructor(readonly rules: EncryptRules) {
     // Go's regexp.Match: unanchored, RE2 syntax, linear time (the regexes come from files:
     // .sops.yaml or the metadata of the file being read). Each key is tested once: the keys
     // of a path are tested again for every leaf below them.
-    if (rules.unencryptedRegex) this.unencryptedRegex = memo(compileGoRegexp(rules.unencryptedRegex));
-    if (rules.encryptedRegex) this.encryptedRegex = memo(compileGoRegexp(rules.encryptedRegex));
-    if (rules.unencryptedCommentRegex) this.unencryptedCommentRegex = compileGoRegexp(rules.unencryptedCommentRegex);
-    if (rules.encryptedCommentRegex) this.encryptedCommentRegex = compileGoRegexp(rules.encryptedCommentRegex);
+    if (rules.unencryptedRegex) this.unencryptedRegex = new Memo(compileGoRegexp(rules.unencryptedRegex));
+    if (rules.encryptedRegex) this.encryptedRegex = new Memo(compileGoRegexp(rules.encryptedRegex));
+    if (rules.unencryptedCommentRegex) this.unencryptedCommentRegex = new Memo(compileGoRegexp(rules.unencryptedCommentRegex));
+    if (rules.encryptedCommentRegex) this.encryptedCommentRegex = new Memo(compileGoRegexp(rules.encryptedCommentRegex));
+  }
+
+  /**
+   * Tests every key and comment of `branches` against the regexes ahead of a walk, a few
+   * milliseconds at a time with the event loop let through in between. Linear time can still be
+   * long: a pattern from a file may cost 20,000 steps per character, over a file of 64 MiB. The
+   * walks (encryptTree, decryptTree) are synchronous; primed, they only look the answers up, so
+   * a hostile file keeps one request busy, not the daemon.
+   */
+  async prime(branches: readonly Branch[]): Promise<void> {
+    const keyRes = [this.unencryptedRegex, this.encryptedRegex].filter((m): m is Memo => m !== undefined);
+    const commentRes = [this.unencryptedCommentRegex, this.encryptedCommentRegex].filter((m): m is Memo => m !== undefined);
+    if (!keyRes.length && !commentRes.length) return;
+    const keys = new Set<string>();
+    const comments = new Set<string>();
+    const slice = new Slice();
+    const stack: Value[] = [...branches];
+    for (let n = 0; stack.length && n <= MAX_NODES; n++) {
+      const v = stack.pop()!;
+      if (v instanceof Branch) {
+        for (const it of v.items) {
+          if (it.key instanceof Comment) comments.add(it.key.value);
+          else keys.add(it.key);
+          stack.push(it.value);
+        }
+      } else if (Array.isArray(v)) {
+        stack.push(...v);
+      } else if (v instanceof Comment) {
+        comments.add(v.value);
+      }
+      if ((n & 1023) === 0 && slice.due()) await slice.pause();
+    }
+    for (const [strings, res] of [[keys, keyRes], [comments, commentRes]] as const) {
+      if (!res.length) continue;
+      for (const str of strings) {
+        for (const re of res) re.prime(str);
+        if (slice.due()) await slice.pause();
+      }
+    }
   }
 
   get macOnlyEncrypted(): boolean {
@@ -68,9 +108,9 @@ export class Rules {
     const r = this.rules;
     if (r.unencryptedSuffix && path.some((k) => k.endsWith(r.unencryptedSuffix as string))) encrypted = false;
     if (r.encryptedSuffix) encrypted = path.some((k) => k.endsWith(r.encryptedSuffix as string));
-    if (this.unencryptedRegex && path.some((k) => test(this.unencryptedRegex as GoRegexp, k))) encrypted = false;
-    if (this.encryptedRegex) encrypted = path.some((k) => test(this.encryptedRegex as GoRegexp, k));
-    if (this.unencryptedCommentRegex && comments.some((level) => level.some((c) => test(this.unencryptedCommentRegex as GoRegexp, c)))) encrypted = false;
+    if (this.unencryptedRegex && path.some((k) => test(this.unencryptedRegex as Memo, k))) encrypted = false;
+    if (this.encryptedRegex) encrypted = path.some((k) => test(this.encryptedRegex as Memo, k));
+    if (this.unencryptedCommentRegex && comments.some((level) => level.some((c) => test(this.unencryptedCommentRegex as Memo, c)))) encrypted = false;
     if (this.encryptedCommentRegex) {
       // The comment that matches stays clear itself: the last comment seen, when it is the one
       // being decided, does not count.
@@ -82,27 +122,52 @@ export class Rules {
   }
 }
 
-function test(re: GoRegexp, s: string): boolean {
+function test(re: Memo, s: string): boolean {
   return re.test(s);
 }
 
 const MEMO_ENTRIES = 65_536;
 
-function memo(re: GoRegexp): GoRegexp {
-  const seen = new Map<string, boolean>();
-  return {
-    source: re.source,
-    test(s) {
-      let v = seen.get(s);
-      if (v === undefined) {
-        if (seen.size >= MEMO_ENTRIES) seen.clear();
-        v = re.test(s);
-        seen.set(s, v);
-      }
-      return v;
-    },
-  };
+/** A regex with its answers kept: the primed ones (all of a file's keys) and a bounded set of others. */
+class Memo {
+  private readonly primed = new Map<string, boolean>();
+  private readonly seen = new Map<string, boolean>();
+
+  constructor(private readonly re: GoRegexp) {}
+
+  prime(s: string): void {
+    if (!this.primed.has(s)) this.primed.set(s, this.re.test(s));
+  }
+
+  test(s: string): boolean {
+    let v = this.primed.get(s) ?? this.seen.get(s);
+    if (v === undefined) {
+      if (this.seen.size >= MEMO_ENTRIES) this.seen.clear();
+      v = this.re.test(s);
+      this.seen.set(s, v);
+    }
+    return v;
+  }
 }
+
+/** Time slices of a long computation: `tick` lets the event loop through every few milliseconds. */
+class Slice {
+  /** Due at once: the work before the first slice (a parse, say) was a block of its own. */
+  private start = -Infinity;
+
+  /** Whether the slice is used up (then `await pause()`). */
+  due(): boolean {
+    return performance.now() - this.start >= SLICE_MS;
+  }
+
+  async pause(): Promise<void> {
+    await nextTurn();
+    this.start = performance.now();
+  }
+
+}
+
+const SLICE_MS = 10;
 
 // ---- the walk ------------------------------------------------------------------------------
 
@@ -124,12 +189,21 @@ function describe(where: string, next: string | number): string {
   return s.length > 300 ? `${s.slice(0, 300)}...` : s;
 }
 
+/**
+ * The walk of a tree, as a generator that pauses every YIELD_EVERY leaves: `runSync` drives it
+ * to the end at once, `runSliced` a few milliseconds at a time with the event loop let through
+ * in between (a file of a million values takes seconds to walk: other clients must not wait).
+ * Only containers recurse through generators; leaves are plain calls.
+ */
 class Walker {
   private nodes = 0;
+  private since = 0;
   constructor(private readonly onLeaf: OnLeaf) {}
 
-  branches(bs: readonly Branch[]): Branch[] {
-    return bs.map((b) => this.branch(b, [], '', [], 0));
+  *branches(bs: readonly Branch[]): Generator<void, Branch[]> {
+    const out: Branch[] = [];
+    for (const b of bs) out.push(yield* this.branch(b, [], '', [], 0));
+    return out;
   }
 
   private count(depth: number): void {
@@ -137,52 +211,94 @@ class Walker {
     if (depth > MAX_DEPTH) throw new KeywardError(ErrorCode.InvalidInput, 'the file is nested too deeply', `sops files are limited to ${MAX_DEPTH} levels`);
   }
 
-  private value(v: Value, path: string[], where: string, comments: string[][], depth: number, inList: boolean): Value {
+  /** A leaf's new value (through onLeaf), or null; containers go through `value`. */
+  private leaf(v: Leaf | null, path: string[], where: string, comments: string[][], depth: number, inList: boolean): Value {
     if (v === null) return null;
-    if (v instanceof Branch) return this.branch(v, path, where, comments, depth + 1);
-    if (Array.isArray(v)) return this.list(v, path, where, comments, depth + 1);
     this.count(depth);
     return this.onLeaf(v, { path, where, comments, isComment: v instanceof Comment, inList });
   }
 
-  private branch(b: Branch, path: string[], where: string, outer: string[][], depth: number): Branch {
+  /** A child: containers walked through their generator, leaves called directly (one generator per container, not per value). */
+  private *value(v: Value, path: string[], where: string, comments: string[][], depth: number, inList: boolean): Generator<void, Value> {
+    if (v instanceof Branch) return yield* this.branch(v, path, where, comments, depth + 1);
+    if (Array.isArray(v)) return yield* this.list(v, path, where, comments, depth + 1);
+    return this.leaf(v, path, where, comments, depth, inList);
+  }
+
+  /** Whether to pause now (every YIELD_EVERY leaves). */
+  private due(): boolean {
+    if (++this.since < YIELD_EVERY) return false;
+    this.since = 0;
+    return true;
+  }
+
+  private *branch(b: Branch, path: string[], where: string, outer: string[][], depth: number): Generator<void, Branch> {
     this.count(depth);
     const level: string[] = [];
     let comments = [...outer, level];
-    const items = b.items.map((it) => {
+    const items: Item[] = [];
+    for (const it of b.items) {
       if (it.key instanceof Comment) {
         level.push(it.key.value);
         const out = this.onLeaf(it.key, { path, where, comments, isComment: true, inList: false });
         if (!(out instanceof Comment)) throw new Error('a comment must stay a comment');
-        return { key: out, value: it.value };
+        items.push({ key: out, value: it.value });
+        continue;
       }
       const isComment = it.value instanceof Comment;
       if (it.value instanceof Comment) level.push(it.value.value);
-      const v = this.value(it.value, [...path, it.key], describe(where, it.key), comments, depth, false);
+      if (this.due()) yield;
+      const child = it.value;
+      const childPath = [...path, it.key];
+      const childWhere = describe(where, it.key);
+      const v = child instanceof Branch || Array.isArray(child) ? yield* this.value(child, childPath, childWhere, comments, depth, false) : this.leaf(child, childPath, childWhere, comments, depth, false);
       if (!isComment) {
         level.length = 0;
         comments = [...outer, level];
       }
-      return { key: it.key, value: v };
-    });
+      items.push({ key: it.key, value: v });
+    }
     return new Branch(items);
   }
 
-  private list(l: readonly Value[], path: string[], where: string, outer: string[][], depth: number): Value[] {
+  private *list(l: readonly Value[], path: string[], where: string, outer: string[][], depth: number): Generator<void, Value[]> {
     this.count(depth);
     const level: string[] = [];
     const comments = [...outer, level];
     let index = 0;
-    return l.map((e) => {
+    const out: Value[] = [];
+    for (const e of l) {
       const isComment = e instanceof Comment;
       if (e instanceof Comment) level.push(e.value);
-      const out = this.value(e, path, describe(where, index), comments, depth, true);
+      if (this.due()) yield;
+      out.push(e instanceof Branch || Array.isArray(e) ? yield* this.value(e, path, describe(where, index), comments, depth, true) : this.leaf(e, path, describe(where, index), comments, depth, true));
       if (!isComment) {
         level.length = 0;
         index++;
       }
-      return out;
-    });
+    }
+    return out;
+  }
+}
+
+/** Leaves walked between two chances to pause (each chance costs a clock read). */
+const YIELD_EVERY = 32;
+
+/** Drives a walk to its end at once. */
+function runSync<T>(g: Generator<void, T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Drives a walk a slice at a time, letting the event loop through between slices. */
+async function runSliced<T>(g: Generator<void, T>): Promise<T> {
+  const slice = new Slice();
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+    if (slice.due()) await slice.pause();
   }
 }
 
@@ -262,6 +378,15 @@ function isPlain(v: Leaf): v is Plain {
 
 /** Encrypts a plaintext tree (sops Tree.Encrypt); returns new branches, the inputs are untouched. */
 export function encryptTree(plain: readonly Branch[], key: Uint8Array, rules: Rules, opts: EncryptOptions = {}): EncryptResult {
+  return runSync(encryptSteps(plain, key, rules, opts));
+}
+
+/** encryptTree, a slice at a time: other work of the process goes on meanwhile. */
+export function encryptTreeSliced(plain: readonly Branch[], key: Uint8Array, rules: Rules, opts: EncryptOptions = {}): Promise<EncryptResult> {
+  return runSliced(encryptSteps(plain, key, rules, opts));
+}
+
+function* encryptSteps(plain: readonly Branch[], key: Uint8Array, rules: Rules, opts: EncryptOptions): Generator<void, EncryptResult> {
   const enc = opts.encoding ?? 'utf8';
   const hash = createHash('sha512');
   if (rules.macOnlyEncrypted) hash.update(MAC_ONLY_ENCRYPTED_INIT);
@@ -301,7 +426,7 @@ export function encryptTree(plain: readonly Branch[], key: Uint8Array, rules: Ru
     }
     return out;
   });
-  const branches = w.branches(plain);
+  const branches = yield* w.branches(plain);
   return { branches, mac: hash.digest('hex').toUpperCase(), changed, unchanged };
 }
 
@@ -335,6 +460,15 @@ function wrongKey(): KeywardError {
 
 /** Decrypts an encrypted tree (sops Tree.Decrypt); returns new branches. */
 export function decryptTree(encrypted: readonly Branch[], key: Uint8Array, rules: Rules, opts: DecryptOptions = {}): DecryptResult {
+  return runSync(decryptSteps(encrypted, key, rules, opts));
+}
+
+/** decryptTree, a slice at a time: other work of the process goes on meanwhile. */
+export function decryptTreeSliced(encrypted: readonly Branch[], key: Uint8Array, rules: Rules, opts: DecryptOptions = {}): Promise<DecryptResult> {
+  return runSliced(decryptSteps(encrypted, key, rules, opts));
+}
+
+function* decryptSteps(encrypted: readonly Branch[], key: Uint8Array, rules: Rules, opts: DecryptOptions): Generator<void, DecryptResult> {
   const enc = opts.encoding ?? 'utf8';
   const hash = createHash('sha512');
   if (rules.macOnlyEncrypted) hash.update(MAC_ONLY_ENCRYPTED_INIT);
@@ -396,7 +530,7 @@ export function decryptTree(encrypted: readonly Branch[], key: Uint8Array, rules
     if (!rules.macOnlyEncrypted || encrypted) hash.update(macBytes);
     return out;
   });
-  const branches = w.branches(encrypted);
+  const branches = yield* w.branches(encrypted);
   return { branches, mac: hash.digest('hex').toUpperCase(), stash, warnings };
 }
 

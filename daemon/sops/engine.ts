@@ -12,10 +12,11 @@
 //   what was meant) before it is returned. The cipher runs on ciphertexts that did not come back
 //   exactly as written; values the writer just encrypted open to what it knows they hold.
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
 import { normalizeGoTime, type Decrypted as OpenedValue, type StringEncoding } from './cipher';
-import { checkMac, decryptTree, encryptMac, encryptTree, macError, macOpens, Rules, type MacState, type Stash } from './crypt';
+import { checkMac, decryptTreeSliced, encryptMac, encryptTreeSliced, macError, macOpens, Rules, type MacState, type Stash } from './crypt';
 import { rewrapGroups, unwrapDataKey, wrapDataKey } from './keygroups';
 import type { KeyGroup, KeyGroupSpec, KeyServices } from './keys';
 import {
@@ -146,11 +147,11 @@ interface DecryptedFile {
   rules: Rules;
 }
 
-function decryptParsed(p: Parsed, dataKey: Buffer, format: SopsFormat, lenient: boolean, opened?: Map<string, OpenedValue>): DecryptedFile {
+/** `rules`: the file's, compiled and primed (see Rules.prime); compiled here when not given. */
+async function decryptParsed(p: Parsed, dataKey: Buffer, format: SopsFormat, lenient: boolean, opened?: Map<string, OpenedValue>, rules = new Rules(effectiveRules(p.metadata.rules))): Promise<DecryptedFile> {
   const m = p.metadata;
-  const rules = new Rules(effectiveRules(m.rules));
   const macOpened = m.mac ? macOpens(m.mac, dataKey, m.lastModified) : undefined;
-  const d = decryptTree(p.branches, dataKey, rules, { encoding: encodingOf(format), lenientComments: lenient, ...(macOpened === undefined ? {} : { macOpened }), ...(opened ? { opened } : {}) });
+  const d = await decryptTreeSliced(p.branches, dataKey, rules, { encoding: encodingOf(format), lenientComments: lenient, ...(macOpened === undefined ? {} : { macOpened }), ...(opened ? { opened } : {}) });
   const mac = checkMac(m.mac, d.mac, dataKey, m.lastModified);
   return { branches: d.branches, stash: d.stash, warnings: d.warnings, mac, rules };
 }
@@ -167,10 +168,12 @@ export interface OpenOptions {
  */
 export async function openFile(bytes: Buffer, format: SopsFormat, services: KeyServices, opts: OpenOptions = {}): Promise<OpenedFile> {
   const p = parseEncrypted(bytes, format);
+  const rules = new Rules(effectiveRules(p.metadata.rules));
   const { dataKey, usedKeys, notes } = await unwrapDataKey(p.metadata.keyGroups, p.metadata.shamirThreshold, services);
   try {
+    await rules.prime(p.branches);
     const opened = new Map<string, OpenedValue>();
-    const d = decryptParsed(p, dataKey, format, opts.ignoreMac === true, opened);
+    const d = await decryptParsed(p, dataKey, format, opts.ignoreMac === true, opened, rules);
     if (d.mac !== 'ok' && !opts.ignoreMac) throw macError(d.mac);
     const warnings = [...notes, ...d.warnings];
     if (d.mac !== 'ok') warnings.unshift(`the MAC is not verified (${d.mac}): the content may have been changed outside sops`);
@@ -310,17 +313,18 @@ interface Written {
 }
 
 /** Encrypts new plaintext branches into the opened file, diff-stable. */
-function reencrypt(f: OpenedFile, plain: Branch[]): Written {
+async function reencrypt(f: OpenedFile, plain: Branch[]): Promise<Written> {
   const s = secretOf(f);
   checkNoMetadataKey(f.format, plain);
   if (plain.length === 0) throw new KeywardError(ErrorCode.InvalidInput, 'the file has no document', 'a sops file holds at least one document');
-  const enc = encryptTree(plain, s.dataKey, s.rules, { reuse: s.stash.clone(), encoding: encodingOf(f.format), opened: s.opened });
+  await s.rules.prime(plain);
+  const enc = await encryptTreeSliced(plain, s.dataKey, s.rules, { reuse: s.stash.clone(), encoding: encodingOf(f.format), opened: s.opened });
   const lastModified = nowRfc3339();
   const mac = encryptMac(enc.mac, s.dataKey, lastModified);
   const metadata = { ...f.metadata, lastModified, mac };
   const metaBranch = patchMetadataBranch(s.metadataBranch, { lastModified, mac });
   const bytes = storeFor(f.format).emitEncrypted(joinMetadata(enc.branches, metaBranch));
-  const file = readBack(bytes, f, plain, metadata);
+  const file = await readBack(bytes, f, plain, metadata);
   return { bytes, changed: enc.changed, unchanged: enc.unchanged, file };
 }
 
@@ -328,10 +332,11 @@ function reencrypt(f: OpenedFile, plain: Branch[]): Written {
  * Reads written bytes back with the data key: they must decrypt, verify their MAC, and hold
  * `plain`. Guards against a store that cannot reproduce what it is given.
  */
-function readBack(bytes: Buffer, f: OpenedFile, plain: readonly Branch[] | undefined, expect?: SopsMetadata): OpenedFile {
+async function readBack(bytes: Buffer, f: OpenedFile, plain: readonly Branch[] | undefined, expect?: SopsMetadata): Promise<OpenedFile> {
+  await nextTurn(); // the emit just before and this parse are two blocks, not one
   const s = secretOf(f);
   const p = parseEncrypted(bytes, f.format);
-  const d = decryptParsed(p, s.dataKey, f.format, false, s.opened);
+  const d = await decryptParsed(p, s.dataKey, f.format, false, s.opened, s.rules);
   if (d.mac !== 'ok' || (plain && !sameBranches(d.branches, plain)) || (expect && p.metadata.mac !== expect.mac)) {
     throw new KeywardError(ErrorCode.IllegalState, `the ${f.format} file written does not read back the same`, 'nothing was written; report this as a keyward bug with the format and the shape of the file (not its values)');
   }
@@ -365,15 +370,16 @@ export interface SaveResult {
  * (the file's MAC was not verified).
  */
 export function saveText(f: OpenedFile, text: Buffer | string, opts: WriteOptions = {}): Promise<SaveResult> {
-  return Promise.resolve().then(() => {
+  return Promise.resolve().then(async () => {
     checkVerified(f, opts);
     const plain = loadPlain(f.format, typeof text === 'string' ? Buffer.from(text, 'utf8') : text);
+    await secretOf(f).rules.prime(plain);
     if (sameBranches(plain, f.branches)) {
       const s = secretOf(f);
-      const r = encryptTree(plain, s.dataKey, s.rules, { reuse: s.stash.clone(), encoding: encodingOf(f.format) });
+      const r = await encryptTreeSliced(plain, s.dataKey, s.rules, { reuse: s.stash.clone(), encoding: encodingOf(f.format) });
       return { bytes: s.original, noop: true, changed: 0, unchanged: r.unchanged, file: f };
     }
-    return { ...reencrypt(f, plain), noop: false };
+    return { ...(await reencrypt(f, plain)), noop: false };
   });
 }
 
@@ -390,7 +396,7 @@ export interface SetResult {
  * end of their mapping; a list index past the end appends. Works on the first document.
  */
 export function setValue(f: OpenedFile, keyPath: TreePath, value: unknown, opts: WriteOptions = {}): Promise<SetResult> {
-  return Promise.resolve().then(() => {
+  return Promise.resolve().then(async () => {
     checkVerified(f, opts);
     if (keyPath.length === 0) throw new KeywardError(ErrorCode.InvalidInput, 'the key path is empty');
     if (f.format === 'binary' && !(keyPath.length === 1 && keyPath[0] === BINARY_KEY)) {
@@ -403,19 +409,19 @@ export function setValue(f: OpenedFile, keyPath: TreePath, value: unknown, opts:
     const [next, changed] = setIn(first, keyPath, v, 0);
     const plain = [next as Branch, ...f.branches.slice(1)];
     if (!changed) return { bytes: secretOf(f).original, changed: false, file: f };
-    const w = reencrypt(f, plain);
+    const w = await reencrypt(f, plain);
     return { bytes: w.bytes, changed: true, file: w.file };
   });
 }
 
 /** Removes one value (sops unset), diff-stable. Throws NotFound when nothing is there. */
 export function unsetValue(f: OpenedFile, keyPath: TreePath, opts: WriteOptions = {}): Promise<SetResult> {
-  return Promise.resolve().then(() => {
+  return Promise.resolve().then(async () => {
     checkVerified(f, opts);
     if (keyPath.length === 0) throw new KeywardError(ErrorCode.InvalidInput, 'the key path is empty');
     const first = f.branches[0] ?? new Branch();
     const next = unsetIn(first, keyPath, 0, keyPath) as Branch;
-    const w = reencrypt(f, [next, ...f.branches.slice(1)]);
+    const w = await reencrypt(f, [next, ...f.branches.slice(1)]);
     return { bytes: w.bytes, changed: true, file: w.file };
   });
 }
@@ -515,17 +521,19 @@ function thresholdFor(groups: number, t: number | undefined, clamp = false): num
   return t || undefined;
 }
 
-function emitNew(format: SopsFormat, plain: Branch[], dataKey: Buffer, keyGroups: KeyGroup[], shamirThreshold: number | undefined, rules: EncryptRules, version: string, opened: Map<string, OpenedValue>): Buffer {
-  const enc = encryptTree(plain, dataKey, new Rules(effectiveRules(rules)), { encoding: encodingOf(format), opened });
+/** `compiled`: `rules` compiled and primed for `plain` (see Rules.prime). */
+async function emitNew(format: SopsFormat, plain: Branch[], dataKey: Buffer, keyGroups: KeyGroup[], shamirThreshold: number | undefined, rules: EncryptRules, compiled: Rules, version: string, opened: Map<string, OpenedValue>): Promise<Buffer> {
+  const enc = await encryptTreeSliced(plain, dataKey, compiled, { encoding: encodingOf(format), opened });
   const lastModified = nowRfc3339();
   const metadata: SopsMetadata = { keyGroups, lastModified, mac: encryptMac(enc.mac, dataKey, lastModified), version, rules };
   if (shamirThreshold) metadata.shamirThreshold = shamirThreshold;
   return storeFor(format).emitEncrypted(joinMetadata(enc.branches, metadataBranch(metadata)));
 }
 
-function fromBytesCheck(bytes: Buffer, format: SopsFormat, dataKey: Buffer, plain: readonly Branch[], opened: Map<string, OpenedValue>): void {
+async function fromBytesCheck(bytes: Buffer, format: SopsFormat, dataKey: Buffer, plain: readonly Branch[], opened: Map<string, OpenedValue>, rules: Rules): Promise<void> {
+  await nextTurn(); // the emit just before and this parse are two blocks, not one
   const p = parseEncrypted(bytes, format);
-  const d = decryptParsed(p, dataKey, format, false, opened);
+  const d = await decryptParsed(p, dataKey, format, false, opened, rules);
   if (d.mac !== 'ok' || !sameBranches(d.branches, plain)) {
     throw new KeywardError(ErrorCode.IllegalState, `the ${format} file written does not read back the same`, 'nothing was written; report this as a keyward bug with the format and the shape of the file (not its values)');
   }
@@ -540,13 +548,15 @@ export async function encryptNew(plain: Buffer, format: SopsFormat, spec: Encryp
   if (branches.length === 0) branches = [new Branch()];
   checkNoMetadataKey(format, branches);
   const rules = newFileRules(format, spec.rules);
+  const compiled = new Rules(effectiveRules(rules));
+  await compiled.prime(branches);
   const dataKey = randomBytes(32);
   try {
     const threshold = thresholdFor(spec.keyGroups.length, spec.shamirThreshold);
     const groups = await wrapDataKey(dataKey, spec.keyGroups, threshold, services);
     const opened = new Map<string, OpenedValue>();
-    const bytes = emitNew(format, branches, dataKey, groups, threshold, rules, SOPS_VERSION, opened);
-    fromBytesCheck(bytes, format, dataKey, branches, opened);
+    const bytes = await emitNew(format, branches, dataKey, groups, threshold, rules, compiled, SOPS_VERSION, opened);
+    await fromBytesCheck(bytes, format, dataKey, branches, opened, compiled);
     return bytes;
   } finally {
     dataKey.fill(0);
@@ -567,7 +577,7 @@ export async function updateKeys(f: OpenedFile, spec: EncryptSpec, services: Key
   delete metadata.shamirThreshold;
   if (threshold) metadata.shamirThreshold = threshold;
   const bytes = storeFor(f.format).emitEncrypted(joinMetadata(s.encrypted, metadataBranch(metadata)));
-  readBack(bytes, f, f.branches, f.metadata);
+  await readBack(bytes, f, f.branches, f.metadata);
   return bytes;
 }
 
@@ -601,8 +611,9 @@ export async function rotate(f: OpenedFile, services: KeyServices, spec?: Omit<E
     const groups = await wrapDataKey(dataKey, target, threshold, services);
     const plain = f.branches as Branch[];
     const opened = new Map<string, OpenedValue>();
-    const bytes = emitNew(f.format, plain, dataKey, groups, threshold, f.metadata.rules, f.metadata.version || SOPS_VERSION, opened);
-    fromBytesCheck(bytes, f.format, dataKey, plain, opened);
+    const rules = secretOf(f).rules;
+    const bytes = await emitNew(f.format, plain, dataKey, groups, threshold, f.metadata.rules, rules, f.metadata.version || SOPS_VERSION, opened);
+    await fromBytesCheck(bytes, f.format, dataKey, plain, opened, rules);
     return bytes;
   } finally {
     dataKey.fill(0);

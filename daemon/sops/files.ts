@@ -99,9 +99,14 @@ const RULE_FIELDS = ['unencryptedSuffix', 'encryptedSuffix', 'unencryptedRegex',
 
 /**
  * Throws ErrorCode.Untrusted unless the user agreed to encrypt to `recipients` (age recipients,
- * `kms:ARN`) for files governed by the config file `source` (daemon/trust/sets.ts).
+ * `kms:ARN`, `vault:URI`) for files governed by the config file `source` (daemon/trust/sets.ts).
  */
 export type TrustCheck = (source: string, recipients: readonly string[]) => Promise<void>;
+
+/** What key groups encrypt to, as the members of a trusted set: `age1...`, `kms:ARN`, `vault:URI`. */
+export function groupRecipients(groups: readonly KeyGroupSpec[]): string[] {
+  return groups.flatMap((g) => [...g.age, ...g.kms.map((k) => `kms:${k.arn}`), ...(g.vault ?? []).map((u) => `vault:${u}`)]);
+}
 
 /**
  * The keys and options for encrypting `file`: the caller's, when any key is given (options
@@ -138,7 +143,7 @@ export async function targetFor(keystore: Keystore, file: string, o: TargetOptio
       'give recipients with --age (age1... or a key name) or add a creation_rules entry to .sops.yaml',
     );
   }
-  await trust(config, rule.keyGroups.flatMap((g) => [...g.age, ...g.kms.map((k) => `kms:${k.arn}`)]));
+  await trust(config, groupRecipients(rule.keyGroups));
   // A selector given on the command line replaces the rule's (they are exclusive).
   const rules: EncryptRules = selectors.length ? { ...givenRules } : { ...rule.rules, ...givenRules };
   if (selectors.length && rules.macOnlyEncrypted === undefined && rule.rules.macOnlyEncrypted !== undefined) rules.macOnlyEncrypted = rule.rules.macOnlyEncrypted;

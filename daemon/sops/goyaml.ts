@@ -28,6 +28,8 @@ export function firstLine(s: string): string {
 
 export class YamlReader {
   private visits = 0;
+  /** Each alias resolved once: the library's resolve walks the whole document to find its anchor. */
+  private readonly resolved = new Map<Alias, unknown>();
 
   constructor(
     private readonly file: string,
@@ -52,7 +54,9 @@ export class YamlReader {
     let cur: unknown = n ?? null;
     for (let hops = 0; cur instanceof Alias; hops++) {
       if (hops > 100 || !this.doc) return null;
-      cur = cur.resolve(this.doc) ?? null;
+      const alias: Alias = cur;
+      if (!this.resolved.has(alias)) this.resolved.set(alias, alias.resolve(this.doc) ?? null);
+      cur = this.resolved.get(alias);
     }
     return (cur as YamlNode | null) ?? null;
   }

@@ -8,7 +8,7 @@ import type { Handlers } from '../rpc/context';
 import type { Deps } from '../rpc/deps';
 import { KeywardError, errnoCode, ioError } from '../util/errors';
 import { closeFile, encryptNew, extract, openFile, readInfo, renderPlain, saveText, setValue, unsetValue, type OpenedFile, type SopsInfo } from './engine';
-import { requireTrusted } from '../trust/sets';
+import { requireTrusted, requireTrustedConfigs } from '../trust/sets';
 import { expandSopsPaths, formatOf, keyServices, readSopsFile, targetFor, writeSopsFile, type TrustCheck } from './files';
 import type { KeyGroup, KeyServices } from './keys';
 import type { SopsMetadata } from './metadata';
@@ -149,9 +149,16 @@ export function sopsHandlers(d: Pick<Deps, 'home' | 'keystore' | 'audit' | 'jobs
         return { revision };
       }),
 
-    sopsPlanKeys: async (p) => ({ plan: await planKeys(d.keystore(), await expandSopsPaths(p.paths), trust) }),
+    // A plan encrypts nothing: it shows what the config files name, agreed to or not (consent is
+    // asked when the update starts).
+    sopsPlanKeys: async (p) => ({ plan: await planKeys(d.keystore(), await expandSopsPaths(p.paths), () => Promise.resolve()) }),
 
-    sopsUpdateKeys: async (p, call) => d.jobs.start('sops-updatekeys', await nonEmpty(p.paths), {}, call.client),
+    sopsUpdateKeys: async (p, call) => {
+      const files = await nonEmpty(p.paths);
+      // Consent first, for every .sops.yaml the files follow: the job would fail file by file.
+      await requireTrustedConfigs(d.home, d.keystore(), files);
+      return d.jobs.start('sops-updatekeys', files, {}, call.client);
+    },
 
     sopsRotate: async (p, call) =>
       d.jobs.start('sops-rotate', await nonEmpty(p.paths), { ...(p.addAge ? { addAge: p.addAge } : {}), ...(p.removeAge ? { removeAge: p.removeAge } : {}) }, call.client),

@@ -9,6 +9,7 @@ import type { Deps } from '../rpc/deps';
 import { KeywardError, failureDetail } from '../util/errors';
 import { unwrapArtifactKey } from '../artifacts/unwrap';
 import { createIdentity, defaultIdentityCache, identitiesFor, identityPath, listIdentities, moveIdentity, readIdentityFile, rotateIdentity, serviceIdentities, type IdentityFile } from './identity';
+import { agreeToMade, agreeToWritten, requirePolicyTrusted } from '../trust/sets';
 import { planSync, type TeamPlan } from './plan';
 import { KEK_REWRAP_JOB, kekStatus, rewrapPlan } from './kek';
 import { readSopsKeys } from './sopssync';
@@ -17,7 +18,7 @@ import { loadTeamPolicy, type TeamPolicy } from './team-policy';
 import { checkSopsConfig, writeSopsConfig } from './sopsconfig';
 
 /** The team/KMS RPC handlers. */
-export function teamHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs'>): Handlers {
+export function teamHandlers(d: Pick<Deps, 'home' | 'keystore' | 'audit' | 'jobs'>): Handlers {
   const audit = d.audit;
   /** Audits a team operation's outcome (failures too), then returns or rethrows. */
   const teamAudited = <T>(event: string, where: string, client: string, f: () => Promise<T>, detail?: (r: T) => string): Promise<T> =>
@@ -53,6 +54,8 @@ export function teamHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs'>): Hand
       let team: TeamPolicy;
       let plan: TeamPlan;
       try {
+        // A cloned repository's team section must not choose whom your files are encrypted to.
+        await requirePolicyTrusted(d.home, d.keystore(), p.root);
         team = await loadTeamPolicy(p.root, p.kms === false ? {} : { kms: sharedKms() });
         plan = await planSync(team, paths, { keystore: d.keystore(), audit, sops: readSopsKeys, openAge: false });
       } catch (e) {
@@ -77,6 +80,7 @@ export function teamHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs'>): Hand
         }
         sopsConfigWritten = w.changed;
         if (w.changed) await audit({ event: 'team.sops-config', outcome: 'ok', path: w.file, client: call.client, detail: 'creation rules brought in line with the team policy' });
+        await agreeToWritten(d.home, d.keystore(), w.file, team);
       }
       const { files, params } = syncParams(plan);
       await audit({ event: 'team.sync', outcome: 'ok', path: p.root, client: call.client, detail: `plan: ${summaryText(view.summary)}` });
@@ -92,6 +96,7 @@ export function teamHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs'>): Hand
         call.client,
         async () => {
           const r = await createIdentity(sharedKms(), p.root, p.name, p.kms, { pq: p.pq ?? false });
+          await agreeToMade(d.home, p.root, r.identity.versions.map((v) => v.recipient));
           return { identity: identityView(r.file, r.identity) };
         },
         (r) => `${r.identity.name}@v1 ${r.identity.versions[0]!.recipient} wrapped by ${r.identity.versions[0]!.keyArn}`,
@@ -117,6 +122,7 @@ export function teamHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs'>): Hand
       const r = await teamAudited(`team.identity.${p.step === 'begin' ? 'rotate' : p.step}`, file, call.client, () =>
         rotateIdentity(sharedKms(), file, p.step, { ...(p.kms ? { kms: p.kms } : {}), ...(p.pq !== undefined ? { pq: p.pq } : {}) }),
       (x) => x.detail);
+      await agreeToMade(d.home, p.root, r.identity.versions.filter((v) => v.state !== 'retired').map((v) => v.recipient));
       return { identity: identityView(file, r.identity), detail: r.detail };
     },
 
@@ -126,8 +132,11 @@ export function teamHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'jobs'>): Hand
         path.join(p.root, '.sops.yaml'),
         call.client,
         async () => {
+          // Written rules are what sops (Keyward's and Go's) encrypts to from then on.
+          if (p.write) await requirePolicyTrusted(d.home, d.keystore(), p.root);
           const team = await loadTeamPolicy(p.root);
           const w = await writeSopsConfig(team, { dryRun: !p.write });
+          if (p.write) await agreeToWritten(d.home, d.keystore(), w.file, team);
           const { problems } = await checkSopsConfig(team);
           return { file: w.file, changed: w.changed, written: Boolean(p.write) && w.changed, text: w.text, problems };
         },

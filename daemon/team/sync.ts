@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fitHeader, isKeywardStanza, readHeader, rewrapByCopy, wrapFileKey, writeHeaderInPlace } from '../age';
-import { rotateOp } from '../artifacts/ops';
+import { pluginStanzasOf, rotateOp } from '../artifacts/ops';
 import { metaStanza, readMeta } from '../artifacts/meta';
 import type { FileOp, StageContext } from '../jobs/manager';
 import { jobTempPath } from '../jobs/manager';
@@ -109,7 +109,8 @@ async function stageAge(file: string, target: readonly string[], ks: Keystore, c
   let add: string[];
   let next: string[];
   try {
-    const current = readMeta(fileKey, header.stanzas)?.recipients;
+    const recorded = readMeta(fileKey, header.stanzas);
+    const current = recorded?.recipients;
     if (current) {
       add = target.filter((r) => !current.includes(r));
       const remove = current.filter((r) => !target.includes(r));
@@ -119,7 +120,8 @@ async function stageAge(file: string, target: readonly string[], ks: Keystore, c
         const stanzas = [
           ...header.stanzas.filter((st) => !isKeywardStanza(st)),
           ...(await wrapFileKey(fileKey, add)),
-          metaStanza(fileKey, { recipients: next, keys: ks.refsForRecipients(next), at: new Date().toISOString() }),
+          // Plugin identities wrapped to directly stay, with their stanzas (artifacts/targets.ts).
+          metaStanza(fileKey, { recipients: next, keys: [...ks.refsForRecipients(next), ...(recorded?.identities ?? []).map((t) => t.key)], at: new Date().toISOString(), ...(recorded?.identities?.length ? { identities: recorded.identities } : {}) }),
         ];
         if (ctx.signal.aborted) throw new KeywardError(ErrorCode.Cancelled, 'cancelled');
         const fitted = header.armored ? null : fitHeader(stanzas, fileKey, header.size);
@@ -179,6 +181,7 @@ export function teamSyncOp(ks: () => Keystore, opts: { audit?: Auditor; sops?: (
   return {
     // The rewrap op works 8 files at a time, rotation 2; a sync is mostly rewraps.
     concurrency: 6,
+    pluginStanzas: (file, p) => (p.files[file]?.kind === 'age' ? pluginStanzasOf(ks(), file) : Promise.resolve(null)),
     async stage(file, p, ctx) {
       const f = p.files[file];
       const target = f ? p.targets[f.target] : undefined;

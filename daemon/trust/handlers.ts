@@ -8,7 +8,7 @@ import { TrustStore } from './store';
 
 export function trustHandlers(d: Pick<Deps, 'home' | 'keystore' | 'audit'>): Handlers {
   return {
-    trustCheck: async (p) => ({ sources: await describeFor(d.home, d.keystore(), p.path) }),
+    trustCheck: async (p) => ({ sources: await describeFor(d.home, d.keystore(), p.path, p.deep === true) }),
 
     trustGrant: async (p, call) => {
       const source = await sourceKey(p.source);

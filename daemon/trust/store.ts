@@ -55,6 +55,16 @@ export class TrustStore {
     });
   }
 
+  /** Adds `recipients` to the set agreed for `source`, if there is one (false when there is none). */
+  extend(source: string, recipients: readonly string[]): Promise<boolean> {
+    return this.update((t) => {
+      const set = t.sources[source];
+      if (!set) return false;
+      t.sources[source] = { recipients: [...new Set([...set.recipients, ...recipients])].sort(), agreedAt: set.agreedAt };
+      return true;
+    });
+  }
+
   revoke(source: string): Promise<boolean> {
     return this.update((t) => {
       if (!(source in t.sources)) return false;

@@ -7,7 +7,7 @@ import { WorkspaceEventNotification, type WorkspaceEventParams, type WorkspaceIn
 import { writeFileAtomic } from '../util/atomic';
 import { KeywardError, errnoCode, ioError, isKeywardError } from '../util/errors';
 import { POLICY_FILE, Policy } from '../policy/protection';
-import { keywardRecipients, requireTrusted, untrusted } from '../trust/sets';
+import { protectRecipients, requireTrusted, untrusted } from '../trust/sets';
 import type { ProtectContext } from './protect';
 import { ArtifactStates } from './state';
 import { Limiter, WorkspaceWatcher } from './watcher';
@@ -214,7 +214,7 @@ export class WatchManager {
   private async requireTrustedPolicy(real: string): Promise<void> {
     const policy = await Policy.load(real);
     if (policy.source.kind !== 'file') return;
-    await requireTrusted(this.d.home, this.d.keystore(), path.join(real, POLICY_FILE), keywardRecipients(policy));
+    await requireTrusted(this.d.home, this.d.keystore(), path.join(real, POLICY_FILE), protectRecipients(policy));
   }
 
   private refuseOverlap(real: string): void {

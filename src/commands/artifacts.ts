@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ErrorCode, type JobInfo } from '../../daemon/protocol';
 import { isDaemonError } from '../client/errors';
-import { askTrust } from '../trust';
+import { askTrust, withConsent } from '../trust';
 import { settings } from '../config';
 import { AGE_EDITOR } from '../editor/ageEditor';
 import { count, displayPath } from '../format';
@@ -331,10 +331,8 @@ async function rewrap(s: Services, files: string[]): Promise<void> {
   if (!action) return;
   const outcomes: { what: string; job: JobInfo }[] = [];
   if (action.id === 'policy') {
-    // Recipients .sops.yaml names and you have not agreed to: asked once, before the job.
-    const byDir = new Map(p.sops.map((f) => [path.dirname(f), f]));
-    for (const f of byDir.values()) await askTrust(s.conn, f);
-    const r = await runJob(s.conn, 'Applying .sops.yaml', () => s.conn.call('sopsUpdateKeys', { paths: p.sops }), s.log);
+    // Recipients the .sops.yaml files name and you have not agreed to: asked once, before the job.
+    const r = await runJob(s.conn, 'Applying .sops.yaml', () => withConsent(s.conn, p.sops, () => s.conn.call('sopsUpdateKeys', { paths: p.sops }), true), s.log);
     outcomes.push({ what: 'Recipient update (sops, header only)', job: r.job });
   } else {
     const who = await pickRecipients(s, action.id === 'add' ? 'Add whom?' : action.id === 'remove' ? 'Remove whom?' : 'Which keys should open the files?', { activeOnly: action.id !== 'remove' });
@@ -476,7 +474,7 @@ async function syncTeam(s: Services, arg: unknown): Promise<void> {
     s.conn,
     'Syncing team recipients',
     async () => {
-      started = await s.conn.call('teamSync', { root }, { timeoutMs: 120_000 });
+      started = await withConsent(s.conn, root, () => s.conn.call('teamSync', { root }, { timeoutMs: 120_000 }));
       return started.job ?? { id: 'none', kind: 'team-sync', state: 'done', filesTotal: 0, filesDone: 0, filesFailed: 0, filesSkipped: 0, bytesTotal: 0, bytesDone: 0, current: [], errors: [], createdAt: new Date().toISOString() };
     },
     s.log,

@@ -62,6 +62,12 @@ async function ask(p: PluginPromptParams): Promise<PluginPromptResult> {
   }
 }
 
+/** What a job waits on (its progress's `waiting`), for its progress notification; '' when nothing. */
+export function waitingMessage(j: { waiting?: { plugin: string }[] }): string {
+  const names = (j.waiting ?? []).map((w) => w.plugin);
+  return names.length ? `waiting for the ${names.join(' and ')} plugin: touch your security key or confirm on the device if it asks` : '';
+}
+
 function environment(): PluginEnvironmentResult {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;

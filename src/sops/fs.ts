@@ -10,6 +10,7 @@ import { ErrorCode, type ResultOf, type SopsRevision } from '../../daemon/protoc
 import type { DaemonConnection } from '../client/connection';
 import { describeError, isDaemonError } from '../client/errors';
 import { formatOf } from './detect';
+import { withConsent } from '../trust';
 
 export const SCHEME = 'keyward';
 /** Query of the read-only view of the file as it is on disk (for comparing). */
@@ -158,7 +159,7 @@ export class SopsFileSystem implements vscode.FileSystemProvider, vscode.Disposa
       if (!options.create) throw vscode.FileSystemError.FileNotFound(uri);
       // A new secret config: encrypted with the .sops.yaml creation rule for its path.
       try {
-        await this.conn.call('sopsEncrypt', { path: file, output: file, text, ...(format ? { format } : {}) }, { timeoutMs: 120_000 });
+        await withConsent(this.conn, file, () => this.conn.call('sopsEncrypt', { path: file, output: file, text, ...(format ? { format } : {}) }, { timeoutMs: 120_000 }));
       } catch (e) {
         throw fsError(describeError(e, `Encrypting ${path.basename(file)}`));
       }

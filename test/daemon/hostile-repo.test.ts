@@ -4,10 +4,13 @@
 // with the Go `age` and `sops` as the outside view.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { CliSandbox } from '../helpers/cli';
+import { DaemonClient } from '../../daemon/client';
+import { encryptNew } from '../../daemon/sops/engine';
+import { CLI, CliSandbox } from '../helpers/cli';
+import { runInPty } from '../helpers/pty';
 import { requireTool } from '../helpers/tools';
 
 const EVIL = '^(a+)+$';
@@ -59,6 +62,7 @@ describe('hostile repositories', function () {
       assert.equal(r.code, 4, r.stderr);
       assert.match(r.stderr, /names recipients you have not agreed to encrypt to: age1/);
       assert.match(r.stderr, /UNKNOWN: not your key, not a team member/, 'the prompt says who they are');
+      assert.match(r.stderr, /no terminal to ask on: .*keyward trust add \S+, or pass --trust-recipients \(scripts, CI\)/, 'says how a script agrees');
       assert.equal(await fsp.readFile(f, 'utf8'), 'password: hunter2\n');
       const shown = JSON.parse(sb.ok(['--json', 'trust', 'show', repo])) as { sources: { kind: string; trusted: boolean; recipients: { who: string }[] }[] };
       assert.deepEqual(shown.sources.map((s) => [s.kind, s.trusted, s.recipients.map((x) => x.who).sort()]), [['sops', false, ['unknown', 'yours']]]);
@@ -144,6 +148,104 @@ describe('hostile repositories', function () {
     });
   });
 
+  describe('every path that encrypts to what a repository names asks first', () => {
+    const model = async () => {
+      await fsp.mkdir(path.join(repo, 'models'), { recursive: true });
+      await fsp.writeFile(path.join(repo, 'models', 'w.bin'), 'weights');
+      sb.ok(['encrypt', '-k', 'alice', '-o', path.join(repo, 'models', 'w.bin.age'), path.join(repo, 'models', 'w.bin')]);
+      await fsp.rm(path.join(repo, 'models', 'w.bin'));
+      return path.join(repo, 'models', 'w.bin.age');
+    };
+    const teamPolicy = (mallory: string) =>
+      `version: 1\nteam:\n  members:\n    me: ${alice}\n    mallory: ${mallory}\n  access:\n    - path: models/\n      members: ["*"]\n    - path: "secrets/**"\n      members: ["*"]\n`;
+
+    it('team sync: a team section naming an attacker is refused, nothing rewrapped and no .sops.yaml written; agreed, it runs and the .sops.yaml it wrote needs no second consent', async () => {
+      const f = await model();
+      await fsp.mkdir(path.join(repo, 'secrets'));
+      await fsp.writeFile(path.join(repo, 'secrets', 'app.yaml'), 'token: one\n');
+      sb.ok(['sops', 'encrypt', '--age', alice, '-i', path.join(repo, 'secrets', 'app.yaml')]);
+      const secretBefore = await sha(path.join(repo, 'secrets', 'app.yaml'));
+      await fsp.writeFile(path.join(repo, '.keyward.yaml'), teamPolicy(attacker[0]!.recipient));
+      const before = await sha(f);
+
+      const r = sb.run(['team', 'sync', '--root', repo]);
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr, /\.keyward\.yaml names recipients you have not agreed to encrypt to: age1/);
+      assert.match(r.stderr, /team policy: member mallory/, 'the prompt says who the recipient is said to be');
+      assert.match(r.stderr, /--trust-recipients/);
+      assert.equal(await sha(f), before, 'the model was not rewrapped');
+      assert.equal(await sha(path.join(repo, 'secrets', 'app.yaml')), secretBefore, 'the sops file was not touched');
+      await assert.rejects(fsp.access(path.join(repo, '.sops.yaml')), '.sops.yaml was not written');
+      assert.notEqual(run('age', ['-d', '-i', attacker[0]!.file, f]).code, 0);
+
+      const w = sb.run(['team', 'sops-config', '--write', '--root', repo]);
+      assert.equal(w.code, 4, w.stderr);
+      await assert.rejects(fsp.access(path.join(repo, '.sops.yaml')), 'sops-config --write wrote nothing');
+      assert.equal(sb.run(['team', 'sops-config', '--root', repo]).code, 1, 'showing the difference needs no consent');
+
+      sb.ok(['--trust-recipients', 'team', 'sync', '--root', repo]);
+      assert.equal(run('age', ['-d', '-i', attacker[0]!.file, f]).stdout, 'weights', 'agreed: mallory is a recipient now');
+      await fsp.writeFile(path.join(repo, 'secrets', 'new.yaml'), 'token: two\n');
+      sb.ok(['sops', 'encrypt', '-i', path.join(repo, 'secrets', 'new.yaml')]);
+      assert.equal(run('sops', ['decrypt', path.join(repo, 'secrets', 'new.yaml')], { env: { SOPS_AGE_KEY_FILE: attacker[0]!.file } }).stdout, 'token: two\n');
+
+      // A pull changes mallory's key: asked again, nothing rewrapped.
+      await fsp.writeFile(path.join(repo, '.keyward.yaml'), teamPolicy(attacker[1]!.recipient));
+      const after = await sha(f);
+      assert.equal(sb.run(['team', 'sync', '--root', repo]).code, 4);
+      assert.equal(await sha(f), after);
+      assert.notEqual(run('age', ['-d', '-i', attacker[1]!.file, f]).code, 0);
+    });
+
+    it('sops updatekeys over a tree: a .sops.yaml below names an attacker: refused before any file changes; agreed, updated', async () => {
+      const sub = path.join(repo, 'deploy', 'prod');
+      await fsp.mkdir(sub, { recursive: true });
+      const f = path.join(sub, 'db.yaml');
+      await fsp.writeFile(f, 'password: hunter2\n');
+      sb.ok(['sops', 'encrypt', '--age', alice, '-i', f]);
+      await fsp.writeFile(path.join(repo, 'deploy', '.sops.yaml'), `creation_rules:\n  - age: ${alice},${attacker[0]!.recipient}\n`);
+      const before = await sha(f);
+      const r = sb.run(['sops', 'updatekeys', '-y', repo]);
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr, /deploy\/\.sops\.yaml names recipients you have not agreed to/);
+      assert.match(r.stderr, /\+ age1\S+\s+\(UNKNOWN/, 'the files below the folder were looked at');
+      assert.equal(await sha(f), before);
+      sb.ok(['--trust-recipients', 'sops', 'updatekeys', '-y', repo]);
+      assert.match(run('sops', ['decrypt', f], { env: { SOPS_AGE_KEY_FILE: attacker[0]!.file } }).stdout, /hunter2/);
+    });
+
+    it('a .sops.yaml naming a Vault transit key (where the data key and your Vault token would go) is asked about before any request', async () => {
+      const evil = 'http://127.0.0.1:9/v1/transit/keys/evil';
+      await fsp.writeFile(path.join(repo, '.sops.yaml'), `creation_rules:\n  - age: ${alice}\n    hc_vault_transit_uri: ${evil}\n`);
+      const f = path.join(repo, 'v.yaml');
+      await fsp.writeFile(f, 'k: v\n');
+      const r = sb.run(['sops', 'encrypt', '-i', f]);
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr, new RegExp(`names recipients you have not agreed to encrypt to: vault:${evil.replace(/[./]/g, '\\$&')}`));
+      assert.equal(await fsp.readFile(f, 'utf8'), 'k: v\n');
+    });
+
+    it('on a terminal: the prompt shows who they are; "y" agrees and encrypts, anything else refuses and writes nothing', async () => {
+      await fsp.writeFile(path.join(repo, '.sops.yaml'), `creation_rules:\n  - age: ${alice},${attacker[0]!.recipient}\n`);
+      const f = path.join(repo, 'app.yaml');
+      await fsp.writeFile(f, 'password: hunter2\n');
+      const env = { ...sb.env, CI: '' };
+      const no = runInPty([process.execPath, CLI, 'sops', 'encrypt', '-i', f], [{ expect: '[y/N] ', send: 'n\r' }], { env, cwd: sb.dir });
+      assert.equal(no.code, 4, no.output);
+      assert.match(no.output, /\.sops\.yaml names these recipients:/);
+      assert.match(no.output, /your key alice@v1/);
+      assert.match(no.output, new RegExp(`\\+ ${attacker[0]!.recipient}\\s+\\(UNKNOWN: not your key, not a team member\\)`));
+      assert.equal(await fsp.readFile(f, 'utf8'), 'password: hunter2\n');
+      assert.doesNotMatch(sb.ok(['trust', 'list']), new RegExp(path.basename(repo)));
+
+      const yes = runInPty([process.execPath, CLI, 'sops', 'encrypt', '-i', f], [{ expect: '[y/N] ', send: 'y\r' }], { env, cwd: sb.dir });
+      assert.equal(yes.code, 0, yes.output);
+      assert.match(await fsp.readFile(f, 'utf8'), /ENC\[AES256_GCM/);
+      assert.match(sb.ok(['trust', 'list']), new RegExp(`${path.basename(repo)}/\\.sops\\.yaml\\t2 recipient`));
+      assert.match(run('sops', ['decrypt', f], { env: { SOPS_AGE_KEY_FILE: attacker[0]!.file } }).stdout, /hunter2/, 'agreed to: the recipient was used');
+    });
+  });
+
   describe('regexes and config files from the repository cannot stall the daemon', () => {
     it('a catastrophic path_regex: sops encrypt -i on a long name finishes', async () => {
       await fsp.writeFile(path.join(repo, '.sops.yaml'), `creation_rules:\n  - path_regex: '${EVIL}'\n    age: ${attacker[0]!.recipient}\n  - age: ${alice}\n`);
@@ -161,6 +263,48 @@ describe('hostile repositories', function () {
       await fsp.writeFile(f, e.stdout);
       assert.match(sb.ok(['sops', 'decrypt', f]), /^a{48}!: secret$/m);
       assert.match(sb.ok(['textconv', f]), /^a{48}!: secret$/m);
+    });
+
+    it("one client's heavy work on hostile input does not hold up another's: keys/list answers while a big sops file's expensive regex runs", async () => {
+      // 800 keys of 1,000 characters under an unencrypted_regex that costs milliseconds a key in
+      // linear time (a pattern whose automaton has too many states to cache, and no literal to
+      // skip by). None matches (each key ends in "c"), so a cheap regex that matches nothing
+      // writes the same file; it is then given the expensive one (the MAC covers values, not
+      // metadata).
+      const EXPENSIVE = '(?:[ab]*a[ab]{20}){2}$';
+      const key = () => Array.from(randomBytes(999), (b) => (b & 1 ? 'a' : 'b')).join('') + 'c';
+      const plain = Array.from({ length: 800 }, (_, i) => `${key()}: v${i}`).join('\n') + '\n';
+      const bytes = await encryptNew(Buffer.from(plain), 'yaml', { keyGroups: [{ age: [alice], kms: [] }], rules: { unencryptedRegex: '^$' } }, { unwrapAgeFileKey: () => Promise.reject(new Error('not needed')) });
+      const text = bytes.toString('utf8');
+      assert.match(text, /unencrypted_regex: \^\$\n/);
+      const f = path.join(repo, 'big.yaml');
+      await fsp.writeFile(f, text.replace(/unencrypted_regex: \^\$\n/, `unencrypted_regex: ${EXPENSIVE}\n`));
+
+      const heavy = await DaemonClient.connect(sb.home, 'heavy', sb.env);
+      const light = await DaemonClient.connect(sb.home, 'light', sb.env);
+      try {
+        const { pid } = await light.call('status', {});
+        // The daemon's own CPU time marks the moments: a daemon that blocked would answer
+        // keys/list only once the heavy work is over, however fast or loaded the machine.
+        const at: Record<string, number> = {};
+        const cpu0 = cpuTicks(pid);
+        const big = heavy.call('sopsDecrypt', { path: f }).then((r) => ((at.heavy = cpuTicks(pid)), r));
+        while (cpuTicks(pid) - cpu0 < 30) {
+          if (at.heavy !== undefined) throw new Error('the heavy request finished before it could be overlapped: make it bigger');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        at.sent = cpuTicks(pid);
+        const keys = light.call('keysList', {}).then((r) => ((at.light = cpuTicks(pid)), r));
+        const [decrypted, listed] = await Promise.all([big, keys]);
+        const { sent, light: answered, heavy: finished } = at as Record<'sent' | 'light' | 'heavy', number>;
+        assert.ok(answered < finished, `keys/list answered before the heavy request finished (CPU ticks: sent ${sent}, answered ${answered}, heavy done ${finished})`);
+        assert.ok(finished - answered > answered - sent, `keys/list answered early in the heavy work, not at its end (CPU ticks: sent ${sent}, answered ${answered}, heavy done ${finished})`);
+        assert.ok(listed.keys.some((k) => k.name === 'alice'));
+        assert.equal(decrypted.text.match(/: v\d+\n/g)?.length, 800, 'and the heavy one finished, right');
+      } finally {
+        heavy.close();
+        light.close();
+      }
     });
 
     it('a 100 MB .sops.yaml is refused with a clear error', async () => {
@@ -221,6 +365,13 @@ describe('hostile repositories', function () {
     });
   });
 });
+
+/** A process's CPU time so far (user + system), in clock ticks (/proc/PID/stat fields 14 and 15). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
 
 /** Polls `cond` (no fixed sleeps): every 100 ms, for at most 30 s. */
 async function waitFor(cond: () => Promise<boolean>): Promise<void> {

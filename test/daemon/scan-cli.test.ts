@@ -271,6 +271,15 @@ describe('keyward scan (CLI, in-process)', function () {
       assert.match(res.stderr, /nothing refused \(1 staged file in \d+ ms: 1 scanned for secrets, all checked against the encryption rules\)/);
     });
 
+    it('a broken index fails the scan with exit 2 and the reason, at once (git cat-file, started beside git diff, is not left waiting)', async () => {
+      await write(r, 'a.py', 'x = 1\n');
+      git(r, 'add', 'a.py');
+      await fsp.writeFile(path.join(r, '.git', 'index'), 'garbage');
+      const res = kw(r, ['scan', '--staged']);
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /^keyward: cannot list staged files: .*index/m);
+    });
+
     it('exits 0 with nothing staged', () => {
       assert.equal(kw(r, ['scan', '--staged']).code, 0);
     });
@@ -328,6 +337,20 @@ describe('keyward scan (CLI, in-process)', function () {
       assert.ok(!/secrets\/(good|nomac)\.yaml:\d/.test(res.stdout), res.stdout);
       assert.match(res.stdout, /^secrets\/plain\.yaml:2:13: medium generic-secret/m);
       assert.ok(!res.stdout.includes('hunter2'));
+    });
+
+    it('reads no rules from a .sops.yml, as sops (which reads only .sops.yaml): says so, and judges the file as any other', async () => {
+      await write(r, '.sops.yml', 'creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: age1qqqq\n');
+      await write(r, 'secrets/plain.yaml', 'db:\n  host: localhost\n');
+      git(r, 'add', '.');
+      const res = kw(r, ['scan', '--staged']);
+      assert.equal(res.code, 0, res.stdout);
+      assert.match(res.stderr, /warning: sops does not read \.sops\.yml \(its configuration file must be called \.sops\.yaml\), so its rules are not checked: rename it/);
+      git(r, 'mv', '.sops.yml', '.sops.yaml');
+      const renamed = kw(r, ['scan', '--staged']);
+      assert.equal(renamed.code, 1);
+      assert.match(renamed.stdout, /^secrets\/plain\.yaml: critical sops-file-not-encrypted/m);
+      assert.ok(!/warning/.test(renamed.stderr), renamed.stderr);
     });
 
     it('--update-baseline accepts findings by fingerprint; moving the line keeps them accepted', async () => {

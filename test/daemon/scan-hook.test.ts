@@ -4,12 +4,12 @@
 // real `git commit` runs through the hook.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { promises as fsp, existsSync, readFileSync } from 'node:fs';
+import { promises as fsp, existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { extensionHome, installHook } from '../../daemon/scan/hook';
 import { CLI } from '../helpers/cli';
 import { tempDir } from '../helpers/tools';
-import { Fakes } from '../fixtures/secrets/fakes';
+import { Fakes, sopsEnc, sopsMetaYaml } from '../fixtures/secrets/fakes';
 
 const f = new Fakes('scan-hook.test');
 const ROOT = path.resolve(__dirname, '../..');
@@ -153,6 +153,69 @@ describe('pre-commit check of plaintext files (CLI, real git)', function () {
     });
   });
 
+  describe("the hook's bundle loads re2js and the .sops.yaml reader only for runs that need them", () => {
+    /** `node dist/scan.js scan --staged` as the hook runs it, with the bundle parts it loaded. */
+    async function hookRun(r: string): Promise<Run & { parts: string[] }> {
+      const spy = path.join(dir, 'parts-spy.cjs');
+      await fsp.writeFile(spy, "const M = require('module'); const load = M._load; M._load = function (req, ...rest) { if (/scan-[\\w-]+\\.js$/.test(req)) process.stderr.write('part ' + req.replace(/^.*\\//, '') + '\\n'); return load.call(this, req, ...rest); };\n");
+      const res = spawnSync(process.execPath, ['-r', spy, SCAN_JS, 'scan', '--staged'], { cwd: r, env, encoding: 'utf8', timeout: 60_000 });
+      const parts = [...res.stderr.matchAll(/^part (\S+)$/gm)].map((m) => m[1]!);
+      return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr, parts };
+    }
+
+    it('none without .keywardignore, .keyward.yaml globs or .sops.yaml: the default globs and every rule still apply', async () => {
+      const r = await repo();
+      await write(r, 'conf.py', `TOKEN = "${f.githubPat()}"\n`);
+      await write(r, 'w/model.pt', torchFile(4096));
+      git(r, 'add', '.');
+      const res = await hookRun(r);
+      assert.equal(res.code, 1, res.stderr);
+      assert.deepEqual(res.parts, []);
+      assert.match(res.stdout, /^conf\.py:1:10: critical github-pat/m);
+      assert.match(res.stdout, /^w\/model\.pt: critical unencrypted-protected-file: .*"\*\.pt"/m);
+    });
+
+    it('none when the commit holds no path that .keywardignore or .keyward.yaml globs could match', async () => {
+      const r = await repo();
+      await write(r, '.keywardignore', 'fixtures/\n*.min.js\n');
+      await write(r, '.keyward.yaml', 'version: 1\nprotect:\n  - glob: "ckpt/**"\n');
+      git(r, 'add', '.');
+      git(r, 'commit', '-q', '-m', 'configs');
+      await write(r, 'conf.py', `TOKEN = "${f.githubPat()}"\n`);
+      git(r, 'add', '.');
+      const res = await hookRun(r);
+      assert.equal(res.code, 1, res.stderr);
+      assert.deepEqual(res.parts, []);
+      assert.match(res.stdout, /^conf\.py:1:10: critical github-pat/m);
+    });
+
+    it('the regex engine for .keywardignore and .keyward.yaml globs', async () => {
+      const r = await repo();
+      await write(r, '.keywardignore', 'fixtures/\n');
+      await write(r, '.keyward.yaml', 'version: 1\nprotect:\n  - glob: "ckpt/**"\n');
+      await write(r, 'fixtures/conf.py', `TOKEN = "${f.githubPat()}"\n`);
+      await write(r, 'ckpt/a.bin', Buffer.alloc(64, 1));
+      git(r, 'add', '.');
+      const res = await hookRun(r);
+      assert.equal(res.code, 1, res.stderr);
+      assert.deepEqual(res.parts, ['scan-regex.js']);
+      assert.deepEqual(res.stdout.trim().split('\n').map((l) => l.split(':')[0]), ['ckpt/a.bin']);
+    });
+
+    it('the sops reader (with its own regex engine) for a .sops.yaml', async () => {
+      const r = await repo();
+      await write(r, '.keywardignore', 'fixtures/\n');
+      await write(r, '.sops.yaml', 'creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: age1qqqq\n');
+      await write(r, 'secrets/plain.yaml', 'db:\n  host: localhost\n');
+      await write(r, 'secrets/good.yaml', `db:\n    password: ${sopsEnc(f)}\n${sopsMetaYaml(f)}\n`);
+      git(r, 'add', '.');
+      const res = await hookRun(r);
+      assert.equal(res.code, 1, res.stderr);
+      assert.deepEqual(res.parts, ['scan-sops.js']);
+      assert.deepEqual(res.stdout.trim().split('\n').map((l) => l.split(': ').slice(0, 2).join(': ')), ['secrets/plain.yaml: critical sops-file-not-encrypted']);
+    });
+  });
+
   describe('keyward allow: an explicit, reviewable exception', () => {
     it('records the file, its blob and the reason in the staged baseline; a changed file is refused again', async () => {
       const r = await repo();
@@ -204,11 +267,11 @@ describe('pre-commit check of plaintext files (CLI, real git)', function () {
   });
 
   describe('the hook finds Keyward after an update of the extension it came from', () => {
-    /** An editor's extensions folder with Keyward at `version` (its dist/scan.js a copy of the build's). */
+    /** An editor's extensions folder with Keyward at `version` (its dist/scan.js and parts copies of the build's). */
     async function extension(exts: string, version: string): Promise<string> {
       const d = path.join(exts, `keyward.keyward-${version}`, 'dist');
       await fsp.mkdir(d, { recursive: true });
-      await fsp.copyFile(SCAN_JS, path.join(d, 'scan.js'));
+      for (const n of readdirSync(path.dirname(SCAN_JS)).filter((x) => /^scan(-[\w-]+)?\.js$/.test(x))) await fsp.copyFile(path.join(path.dirname(SCAN_JS), n), path.join(d, n));
       return path.join(d, 'cli.js');
     }
 

@@ -91,7 +91,7 @@ describe('keyward team (CLI, moto_server)', function () {
 
     // Applied: a job, followed to its end; a second sync finds nothing to do.
     await fsp.writeFile(path.join(repo, '.keyward.yaml'), yaml(`    bob: ${bob}\n`));
-    const applied = sb.run(['team', 'sync', '--root', repo]);
+    const applied = sb.run(['--trust-recipients', 'team', 'sync', '--root', repo]); // as after the prompt: the user agrees
     assert.equal(applied.code, 0, applied.stderr);
     assert.match(applied.stdout, /^team-sync \S+: done, 1 done, 0 unchanged, 0 failed of 1$/m);
     const again = sb.run(['--json', 'team', 'sync', '--root', repo]);

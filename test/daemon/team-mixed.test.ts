@@ -21,6 +21,7 @@ import { unwrapArtifactKey } from '../../daemon/artifacts/unwrap';
 import { KeywardError } from '../../daemon/util/errors';
 import { Moto, MOTO_CREDENTIALS, MOTO_ENV } from '../helpers/moto';
 import { requireTool, tempDir } from '../helpers/tools';
+import { agreeTo } from '../helpers/trust';
 
 function withAwsEnv(vars: Record<string, string>): () => void {
   const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
@@ -132,6 +133,7 @@ describe('team sync over 50 mixed artifacts (age and sops in every format; moto_
     assert.equal(plan.summary.updatekeys, 25);
     assert.equal(plan.summary.rewrap + plan.summary.rotate, 25, 'armored files are rewritten whole');
     assert.ok(plan.entries.filter((e) => e.kind === 'sops').every((e) => e.add.length === 1 && e.addKms.length === 1 && e.remove.length === 0));
+    await agreeTo(c, repo); // the user agrees to what the team policy names
     const added = await c.call('teamSync', { root: repo });
     assert.equal(added.plan.summary.pending, 25, 'age files are opened once, by the job');
     assert.equal(added.plan.summary.updatekeys, 25);
@@ -192,6 +194,7 @@ describe('team sync over 50 mixed artifacts (age and sops in every format; moto_
       payloadBefore.set(f, (await fsp.readFile(f)).subarray(h.armored ? 0 : h.size));
     }
     await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy(`    admin: ${admin}\n`));
+    await agreeTo(c, repo); // the user agrees to what the team policy names
     const removed = await c.call('teamSync', { root: repo });
     assert.equal(removed.plan.summary.rotate, 25, 'sops files: rotation');
     const job2 = await c.call('jobsWait', { id: removed.job!.id });

@@ -14,6 +14,7 @@ import { unwrapArtifactKey } from '../../daemon/artifacts/unwrap';
 import { KeywardError } from '../../daemon/util/errors';
 import { Moto, MOTO_CREDENTIALS, MOTO_ENV } from '../helpers/moto';
 import { tempDir } from '../helpers/tools';
+import { agreeTo } from '../helpers/trust';
 
 function withAwsEnv(vars: Record<string, string>): () => void {
   const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
@@ -120,6 +121,7 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
   /** Runs a sync to its end; counts what the job did to each file, from its audit records. */
   async function sync(): Promise<{ job?: JobInfo; summary: { rewrap: number; rotate: number; none: number } }> {
     const seen = (await c.call('auditShow', {})).records.length;
+    await agreeTo(c, repo); // the user agrees to what the team policy names
     const r = await c.call('teamSync', { root: repo });
     const job = r.job ? await c.call('jobsWait', { id: r.job.id }) : undefined;
     if (job) assert.equal(job.state, 'done', JSON.stringify(job.errors));
@@ -272,6 +274,7 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
     const files = await artifacts(120);
     const bob = await person();
     await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin], bob: [bob.recipient] }, false));
+    await agreeTo(c, repo); // the user agrees to what the team policy names
     const started = await c.call('teamSync', { root: repo });
     c.close();
     await d.stop(); // mid-job: the job is interrupted, its journal stays
@@ -288,6 +291,7 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
     const files = await artifacts(2);
     const before = await Promise.all(files.map((f) => fsp.readFile(f)));
     await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy({ admin: [admin] }));
+    await agreeTo(c, repo); // the user agrees to what the team policy names
     await assert.rejects(c.call('teamSync', { root: repo }), (e: unknown) => {
       const err = e as { code: number; message: string };
       return err.code === ErrorCode.IllegalState && /the policy cannot be followed: team\.access\[0\] \(models\/\): KMS key serving has no service identity/.test(err.message);

@@ -96,7 +96,8 @@ describe('sops hc_vault keys with real sops and OpenBao', function () {
     for (const d of ['single', 'groups']) await fsp.writeFile(sb.path('cfg', d, 'k.yaml'), PLAIN);
     sb.ok(['--no-daemon', 'trust', 'add', '--yes', sb.path('cfg')]); // the user agrees to the recipients .sops.yaml names
     for (const d of ['single', 'groups']) {
-      const r = sb.run(['--no-daemon', 'sops', 'encrypt', '-i', sb.path('cfg', d, 'k.yaml')]);
+      // The user agrees to the recipients and Vault keys .sops.yaml names (daemon/trust).
+      const r = sb.run(['--no-daemon', '--trust-recipients', 'sops', 'encrypt', '-i', sb.path('cfg', d, 'k.yaml')]);
       assert.equal(r.code, 0, r.stderr);
     }
     const single = parseYaml(await fsp.readFile(sb.path('cfg', 'single', 'k.yaml'), 'utf8')) as { sops: { hc_vault: { key_name: string }[] } };

@@ -23,6 +23,7 @@ import { KeywardError } from '../../daemon/util/errors';
 import { CLI, CliSandbox } from '../helpers/cli';
 import { OpenBao } from '../helpers/openbao';
 import { requireTool, tempDir } from '../helpers/tools';
+import { agreeTo } from '../helpers/trust';
 
 export function withEnv(vars: Record<string, string | undefined>): () => void {
   const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
@@ -152,6 +153,7 @@ describe('Vault / OpenBao transit KEKs: service identities, team sync, rotation 
     assert.equal(plan.summary.files, 49, JSON.stringify(plan.entries.filter((e) => e.action === 'skip')));
     assert.equal(plan.summary.updatekeys, 30);
     assert.equal(plan.entries.filter((e) => e.kind === 'sops' && e.addKms.length === 1).length, 15, 'the transit key is added where sops did not put it');
+    await agreeTo(c, repo); // the user agrees to what the team policy names
     const added = await c.call('teamSync', { root: repo });
     const job = await c.call('jobsWait', { id: added.job!.id });
     assert.equal(job.state, 'done', JSON.stringify(job.errors));
@@ -173,6 +175,7 @@ describe('Vault / OpenBao transit KEKs: service identities, team sync, rotation 
 
     // ---- bob leaves: rotation everywhere.
     await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy(`    admin: ${admin}\n`));
+    await agreeTo(c, repo); // the user agrees to what the team policy names
     const removed = await c.call('teamSync', { root: repo });
     assert.equal(removed.plan.summary.rotate, 30);
     const job2 = await c.call('jobsWait', { id: removed.job!.id });

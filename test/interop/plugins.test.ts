@@ -5,6 +5,7 @@ import { promises as fsp } from 'node:fs';
 import { ExitCode } from '../../daemon/protocol';
 import { CLI, CliSandbox } from '../helpers/cli';
 import { fakeKey, installFakePlugins, pathWith } from '../helpers/plugins';
+import { runInPty } from '../helpers/pty';
 import { requireTool } from '../helpers/tools';
 
 // Age plugins through the keyward CLI and its daemon, both ways with the Go age 1.3.2 and its
@@ -47,7 +48,7 @@ describe('age plugins through keyward and the Go age (both ways)', function () {
       if (process.env.CI === 'true' || process.env.CI === '1') throw new Error('no D-Bus session: npm test runs the suites inside one');
       this.skip();
     }
-    sb = await CliSandbox.create({ KEYWARD_PLUGIN_TIMEOUT_MS: '3000' });
+    sb = await CliSandbox.create({ KEYWARD_PLUGIN_TIMEOUT_MS: '3000', KEYWARD_PLUGIN_WAITING_MS: '200' });
     const bin = await installFakePlugins(sb.path('bin'));
     env = { ...sb.env, PATH: pathWith(bin), ...TREZOR_TEST };
     await fsp.writeFile(sb.path('weights.bin'), payload);
@@ -131,6 +132,15 @@ describe('age plugins through keyward and the Go age (both ways)', function () {
     assert.equal(e.code, 0, e.stderr);
     kwOk(['decrypt', '-o', 'tz-go.out', 'tz-go.age']);
     assert.deepEqual(await fsp.readFile(sb.path('tz-go.out')), payload);
+
+    // The identity has no recipient: Keyward records it in the file, so a rewrap keeps it and a
+    // rotation wraps the new file key through the plugin again; age still opens both.
+    kwOk(['keys', 'generate', 'tzbackup']);
+    kwOk(['rewrap', sb.path('tz-kw.age'), '--add-key', 'tzbackup']);
+    kwOk(['rotate', sb.path('tz-kw.age')]);
+    const again = run('age', ['-d', '-i', sb.path('trezor.txt'), sb.path('tz-kw.age')], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.stdout, payload);
   });
 
   it('tagged recipients natively: the stanza age -r writes, opened by age -j tagtest; and the reverse', async () => {
@@ -183,32 +193,29 @@ describe('age plugins through keyward and the Go age (both ways)', function () {
     });
 
     it('a plugin that asks for a PIN gets it from the CLI\'s terminal (a pty), not echoed', async () => {
-      // A Python pty drives the CLI: waits for the question, types the PIN, reads the rest.
-      const driver = `
-import os, pty, sys, select
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvpe(sys.argv[1], sys.argv[1:], os.environ)
-out = b''
-sent = False
-while True:
-    r, _, _ = select.select([fd], [], [], 30)
-    if not r: break
-    try: data = os.read(fd, 4096)
-    except OSError: break
-    if not data: break
-    out += data
-    if not sent and b'(input hidden)' in out:
-        os.write(fd, b'1234\\r'); sent = True
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode('utf8', 'replace'))
-sys.exit(os.waitstatus_to_exitcode(status))
-`;
-      const r = spawnSync('python3', ['-c', driver, process.execPath, CLI, 'decrypt', '-o', sb.path('pin.out'), sb.path('pin.age')], { env, cwd: sb.dir, encoding: 'utf8', timeout: 60_000 });
-      assert.equal(r.status, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /pinwrap plugin: Enter the PIN of the fake token \(input hidden\)/);
-      assert.ok(!r.stdout.includes('1234'), `the PIN was echoed: ${JSON.stringify(r.stdout)}`);
+      // A pty drives the CLI: waits for the question, types the PIN, reads the rest.
+      const r = runInPty([process.execPath, CLI, 'decrypt', '-o', sb.path('pin.out'), sb.path('pin.age')], [{ expect: '(input hidden)', send: '1234\r' }], { env, cwd: sb.dir });
+      assert.equal(r.code, 0, r.output);
+      assert.match(r.output, /pinwrap plugin: Enter the PIN of the fake token \(input hidden\)/);
+      assert.ok(!r.output.includes('1234'), `the PIN was echoed: ${JSON.stringify(r.output)}`);
       assert.deepEqual(await fsp.readFile(sb.path('pin.out')), payload);
+    });
+
+    it("a job waiting for a touch says so on the CLI's progress line (a pty), and finishes once touched", async () => {
+      const q = fakeKey('quiet');
+      await fsp.writeFile(sb.path('tk.txt'), `# recipient: ${q.recipient}\n${q.identity}\n`);
+      kwOk(['keys', 'import', 'tk', 'tk.txt']);
+      kwOk(['keys', 'generate', 'backup']);
+      for (const n of ['t1', 't2']) kwOk(['encrypt', '-r', q.recipient, '-o', `${n}.age`, 'weights.bin']);
+      const touch = sb.path('touched');
+      const r = runInPty(
+        [process.execPath, CLI, 'rewrap', sb.path('t1.age'), sb.path('t2.age'), '--add-key', 'backup'],
+        [{ expect: 'waiting for the quiet plugin (touch your key or confirm on the device if it asks)', touch }],
+        { env: { ...env, FAKE_PLUGIN_TOUCH: touch }, cwd: sb.dir },
+      );
+      assert.equal(r.code, 0, r.output);
+      assert.match(r.output, /rewrap \S+: 0\/2 files, 0%, waiting for the quiet plugin/);
+      assert.match(r.output, /rewrap \S+: done, 2 done/);
     });
 
     it('with no terminal to ask on (a hook, CI): a clear error naming the plugin and what it wanted, no output', async () => {

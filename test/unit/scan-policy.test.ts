@@ -2,10 +2,13 @@
 // structure of sops files; plus the small readers and glob matcher they use.
 import { strict as assert } from 'node:assert';
 import { Baseline } from '../../daemon/scan/baseline';
-import { globToRegExp, pathMatcher } from '../../daemon/scan/glob';
+import { fileGlobMatcher, globLiteral, globToRegExp, pathMatcher, trustedGlobCompile } from '../../daemon/scan/glob';
+import { tryCompile } from '../../daemon/scan/lazy';
 import { isAgeFile, Policy } from '../../daemon/scan/encryption-checks';
-import { DEFAULT_PROTECTED_GLOBS, goRegex, readProtectedGlobs, readSopsPathRegexes } from '../../daemon/scan/protected-globs';
+import { DEFAULT_PROTECTED_GLOBS, readProtectedGlobs } from '../../daemon/scan/protected-globs';
 import { checkSopsFile } from '../../daemon/scan/sops';
+import { readSopsPathRegexes } from '../../daemon/scan/sops-reader';
+import { compileGoRegexp } from '../../daemon/util/goregex';
 import type { Finding } from '../../daemon/scan/types';
 import { Fakes, sopsEnc, sopsMetaYaml } from '../fixtures/secrets/fakes';
 
@@ -40,10 +43,30 @@ describe('scanner policy checks', () => {
       ['.env*', '.env.production', true],
     ];
     for (const [glob, p, want] of cases) {
-      it(`${glob} ${want ? 'matches' : 'does not match'} ${p}`, () => assert.equal(globToRegExp(glob).test(p), want));
+      it(`${glob} ${want ? 'matches' : 'does not match'} ${p}`, () => {
+        assert.equal(globToRegExp(glob, compileGoRegexp).test(p), want);
+        assert.equal(globToRegExp(glob, trustedGlobCompile).test(p), want, 'JavaScript reads the translation as Go does');
+      });
     }
+    it('knows the literal a path must hold for a glob to match it', () => {
+      assert.equal(globLiteral('dist/'), 'dist');
+      assert.equal(globLiteral('*.min.js'), '.min.js');
+      assert.equal(globLiteral('**/test/fixtures/**'), 'test/fixtures');
+      assert.equal(globLiteral('ckpt-[0-9]*.{pt,bin}'), 'ckpt-');
+      assert.equal(globLiteral('*'), null);
+      assert.equal(globLiteral('{a,b}/*'), null);
+    });
+    it('a file\'s globs for known paths: no engine when no path holds a glob\'s literal, the engine otherwise', async () => {
+      const none = await fileGlobMatcher(['dist/', '*.min.js'], ['src/a.ts', 'README.md']);
+      assert.equal(none('src/a.ts'), false);
+      assert.throws(() => none('dist/x.js'), /not made for/);
+      const some = await fileGlobMatcher(['dist/', '*.min.js'], ['src/a.ts', 'web/app.min.js']);
+      assert.deepEqual(['src/a.ts', 'web/app.min.js', 'dist/x.js'].map(some), [false, true, true]);
+      const wild = await fileGlobMatcher(['*'], ['src/a.ts']);
+      assert.equal(wild('src/a.ts'), true);
+    });
     it('ignores comments and blank lines in lists', () => {
-      const m = pathMatcher(['# fixtures', '', 'test/fixtures/secrets/']);
+      const m = pathMatcher(['# fixtures', '', 'test/fixtures/secrets/'], compileGoRegexp);
       assert.equal(m('test/fixtures/secrets/corpus/a.env'), true);
       assert.equal(m('src/a.env'), false);
     });
@@ -70,14 +93,15 @@ describe('scanner policy checks', () => {
       assert.deepEqual(readSopsPathRegexes(text), ['secrets/.*\\.yaml$', '\\.enc\\.json$']);
     });
     it('converts Go regex flags', () => {
-      assert.equal(goRegex('(?i)SECRETS/.*')?.test('secrets/a.yaml'), true);
-      assert.equal(goRegex('\\Aprod/.*\\z')?.test('prod/x'), true);
-      assert.equal(goRegex('(unclosed'), null);
+      assert.equal(tryCompile(compileGoRegexp, '(?i)SECRETS/.*')?.test('secrets/a.yaml'), true);
+      assert.equal(tryCompile(compileGoRegexp, '\\Aprod/.*\\z')?.test('prod/x'), true);
+      assert.equal(tryCompile(compileGoRegexp, '(unclosed'), null);
     });
   });
 
   describe('protected files', () => {
-    const { policy } = Policy.from('protect:\n  - glob: "*.safetensors"\n  - glob: "models/**"\n', []);
+    let policy: Policy;
+    before(async () => ({ policy } = await Policy.from('protect:\n  - glob: "*.safetensors"\n  - glob: "models/**"\n', [])));
     const check = (p: string, data: Buffer) => policy.check(p, data.length, data.subarray(0, 1024), data);
 
     it('refuses a plaintext file that matches a protected glob, naming the glob', async () => {
@@ -105,7 +129,7 @@ describe('scanner policy checks', () => {
       assert.equal(await check('node_modules/x/models/a.safetensors', PLAIN_MODEL), null);
     });
     it('applies the default globs when .keyward.yaml has none', async () => {
-      const d = Policy.from(null, []).policy;
+      const d = (await Policy.from(null, [])).policy;
       for (const p of ['a.pt', 'b.pth', 'c.ckpt', 'd.onnx', 'e.pkl', 'f.joblib', 'g.h5', 'h.keras', 'i.gguf', 'models/j.bin']) {
         assert.equal((await d.check(p, 10, PLAIN_MODEL, PLAIN_MODEL))?.ruleId, 'unencrypted-protected-file', p);
       }
@@ -113,10 +137,13 @@ describe('scanner policy checks', () => {
   });
 
   describe('sops-governed files (.sops.yaml path_regex)', () => {
-    const { policy } = Policy.from(null, [
-      { dir: '', text: 'creation_rules:\n  - path_regex: secrets/.*\\.(ya?ml|json|env|ini)$\n    age: age1x\n' },
-      { dir: 'deploy', text: 'creation_rules:\n  - path_regex: ^prod\\.yaml$\n    age: age1y\n' },
-    ]);
+    let policy: Policy;
+    before(async () => {
+      ({ policy } = await Policy.from(null, [
+        { dir: '', text: 'creation_rules:\n  - path_regex: secrets/.*\\.(ya?ml|json|env|ini)$\n    age: age1x\n' },
+        { dir: 'deploy', text: 'creation_rules:\n  - path_regex: ^prod\\.yaml$\n    age: age1y\n' },
+      ]));
+    });
     const check = (p: string, data: Buffer) => policy.check(p, data.length, data.subarray(0, 1024), data);
 
     it('accepts a well-formed sops YAML file', async () => {
@@ -168,8 +195,14 @@ describe('scanner policy checks', () => {
       assert.equal(await check('deploy/secrets/x.yaml', Buffer.from('a: b\n')), null); // deploy/.sops.yaml has no rule for it
       assert.equal(await check('prod.yaml', Buffer.from('a: b\n')), null);
     });
-    it('lists the .sops.yaml candidates of staged paths', () => {
-      assert.deepEqual(Policy.sopsConfigCandidates(['a/b/c.yaml']).sort(), ['.sops.yaml', '.sops.yml', 'a/.sops.yaml', 'a/.sops.yml', 'a/b/.sops.yaml', 'a/b/.sops.yml'].sort());
+    it('lists the .sops.yaml candidates of staged paths (never .sops.yml, which sops does not read)', () => {
+      assert.deepEqual(Policy.sopsConfigCandidates(['a/b/c.yaml']).sort(), ['.sops.yaml', 'a/.sops.yaml', 'a/b/.sops.yaml'].sort());
+    });
+    it('judges a .sops.yml that a path_regex governs as an ordinary file, as sops does', async () => {
+      const { policy: p } = await Policy.from(null, [{ dir: '', text: 'creation_rules:\n  - path_regex: \\.ya?ml$\n    age: age1x\n' }]);
+      assert.equal(await p.check('.sops.yaml', 10, Buffer.from('creation_rules: []\n'), Buffer.from('creation_rules: []\n')), null);
+      const yml = Buffer.from('creation_rules:\n  - age: age1x\n');
+      assert.equal((await p.check('.sops.yml', yml.length, yml, yml))?.ruleId, 'sops-file-not-encrypted');
     });
     it('judges files directly with checkSopsFile', async () => {
       assert.deepEqual(await checkSopsFile('x.yaml', sopsYaml()), { ok: true });

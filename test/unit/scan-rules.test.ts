@@ -252,9 +252,57 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     pos: [{ text: `${agePq}\n`, path: 'pq.txt', secret: agePq }],
     neg: [{ text: 'AGE-SECRET-KEY-PQ-1...\n' }],
   },
+  'putty-private-key': {
+    pos: [
+      {
+        text: `PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy\nPublic-Lines: 2\n${f.str(ALNUM_B64, 64)}\n${f.str(ALNUM_B64, 4)}\nPrivate-Lines: 1\n${f.str(ALNUM_B64, 44)}\nPrivate-MAC: ${f.hex(64)}\n`,
+        path: 'deploy.ppk',
+      },
+    ],
+    neg: [{ text: 'PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nPrivate-Lines: 1\nAAAAxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n', path: 'example.ppk' }],
+  },
   jwt: {
-    pos: [{ text: `Authorization: Bearer ${f.jwt()}`, path: 'req.http' }, { text: `SUPABASE_SERVICE_ROLE_KEY=${f.jwt({ role: 'service_role', iss: 'supabase' })}`, path: '.env' }],
-    neg: [{ text: 'token = "eyJhbGciOi...."' }, { text: `x = "eyJ${f.alnum(20)}.eyJ${f.alnum(20)}.${f.alnum(20)}"` }],
+    pos: [
+      { text: `Authorization: Bearer ${f.jwt()}`, path: 'req.http' },
+      { text: `SUPABASE_SERVICE_ROLE_KEY=${f.jwt({ role: 'service_role', iss: 'supabase' })}`, path: '.env' },
+      // Cut short or edited by hand, its header no longer decodes: the shape (two segments of base64 JSON) still is a JWT's.
+      { text: `JWT_TOKEN = "eyJ${f.alnum(30)}.eyJ${f.alnum(60)}.${f.alnum(43)}"`, path: 'settings.py' },
+      // Encoded once more in base64, as a Kubernetes secret holds a service-account token.
+      { text: `data:\n  token: ${Buffer.from(f.jwt()).toString('base64')}\n`, path: 'sa-secret.yaml' },
+    ],
+    neg: [
+      { text: 'token = "eyJhbGciOi...."' },
+      // Two segments of base64 JSON whose header is no JWT header (no "alg").
+      { text: `x = "${Buffer.from('{"kid":"k1","typ":"x"}').toString('base64url')}.eyJ${f.alnum(20)}.${f.alnum(20)}"` },
+      // Base64 of a JSON document, not of a token.
+      { text: `blob: ${Buffer.from(JSON.stringify({ name: 'app', version: '1.2.3', files: ['a', 'b'], settings: { debug: true, level: 3 } })).toString('base64')}\n`, path: 'a.yaml' },
+    ],
+  },
+  'cli-user-password': {
+    pos: [
+      { text: `curl -s -u deploy:${f.password(14)} https://api.internal.example/v1/jobs\n`, path: 'deploy.sh' },
+      { text: `curl -X POST \\\n  --user "svc:${f.alnum(16)}" \\\n  https://api.internal.example\n`, path: 'README.md' },
+      { text: `curl -u ":${f.alnum(20)}" https://search.internal:9200\n`, path: 'query.sh' },
+    ],
+    neg: [
+      { text: 'curl -u $USER:$PASS https://x\ncurl -u admin:admin http://x\ncurl -u user:password https://x\n', path: 'a.sh' },
+      { text: 'curl -u elastic:P@ssw0rd$1 https://localhost:9200\nps -u root:wheel\ncurl -u "${CI_USER}:${CI_TOKEN}" https://x\n', path: 'b.sh' },
+    ],
+  },
+  'url-password': {
+    pos: [
+      { text: `const API = "https://deploy:${f.alnum(10)}!${f.alnum(3)}@api.internal.example/v2";\n`, path: 'client.js' },
+      { text: `remote = ftps://backup:${f.alnum(12)}@files.internal.example/uploads\n`, path: 'sync.conf' },
+      // An unencoded @ in the password: it runs to the last @ before the host.
+      { text: `url: https://svc:${f.alnum(8)}@${f.alnum(6)}@service.internal.example\n`, path: 'deploy.yaml' },
+    ],
+    neg: [
+      { text: 'https://user:pass@example.com/\nhttps://admin:admin@localhost:8080/\n' },
+      { text: 'const u = "https://user:${PASSWORD}@host/x";\nconst v = `https://${user}:${token}@github.com/a/b.git`;\n', path: 'a.js' },
+      { text: "t.equal(parse('uri://us\\xA0er:pa\\uD7FFss@example.com:123/'), x)\n", path: 'uri.test.js' },
+      { text: 'dotenv://:key_1234@dotenvx.com/vault/.env.vault\nhttps://monitor:m0n1t0r!ng@metrics.example/\nhttps://svc:MyP@ssw0rd@svc.example/\n' },
+      { text: 'http://localhost:8080@proxy/\nhttps://a:abcdefgh@x.example/\n' },
+    ],
   },
   'database-url-password': {
     pos: [
@@ -280,6 +328,11 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `spring:\n  datasource:\n    password: ${f.password(14)}\n`, path: 'application.yml' },
       { text: `const apiKey = '${f.alnum(24)}';`, path: 'client.ts' },
       { text: `<add key="ApiToken" value="x" />\n<password>${f.password(15)}</password>`, path: 'settings.xml' },
+      { text: `ALCHEMY_KEY=${f.alnum(32)}\nAPP_KEY=base64:${f.bytes(32).toString('base64')}\n`, path: '.env' },
+      { text: `FINNHUB_API_TOKEN=${f.hex(20)}\n`, path: '.env' },
+      { text: `variable "alchemy_token" {\n  type      = string\n  default   = "${f.alnum(28)}"\n  sensitive = true\n}\n`, path: 'main.tf' },
+      { text: `<appSettings>\n  <add key="PaymentsApiToken" value="${f.alnum(24)}" />\n</appSettings>\n`, path: 'web.config' },
+      { text: `<server>\n  <jfrogToken>\n    ${f.alnum(64).toLowerCase()}\n  </jfrogToken>\n</server>\n`, path: 'settings.xml' },
       { text: `"cells": [{"source": ["openai_key = \\"${f.alnum(28)}\\"\\n"]}]`, path: 'nb.ipynb' },
       { text: `curl -H "Authorization: Bearer ${f.alnum(40)}" https://api.internal/v1`, path: 'call.sh' },
       { text: `if (password === "${f.password(12)}") { grant(); }`, path: 'login.js' },
@@ -299,6 +352,11 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `"integrity": "sha512-${f.bytes(64).toString('base64')}",\n"resolved": "https://registry.npmjs.org/a/-/a-1.0.0.tgz"\n`, path: 'package-lock.json' },
       { text: 'const password = process.env.DB_PASSWORD;\n', path: 'db.ts' },
       { text: 'api_key: str = Field(..., description="your API key")\n', path: 'settings.py' },
+      { text: `cache_key = "${f.hex(32)}"\nsort_key = "${f.alnum(24)}"\nmonkey = "${f.alnum(24)}"\nREACT_APP_SITE_KEY = "${f.alnum(40)}"\nkey = "${f.alnum(24)}"\n`, path: 'a.py' },
+      { text: `variable "region" {\n  default = "${f.alnum(24)}"\n}\n<add key="Title" value="${f.alnum(24)}" />\n`, path: 'main.tf' },
+      { text: `{ "ApplicationInsights": { "InstrumentationKey": "${'a690fcf3-9c09-4c12-a283-e79211021c38'}" }, "DeviceKey": "${'6f1c2a9e-3b7d-4e5f-8a1b-2c3d4e5f6a7b'}" }\n`, path: 'appsettings.json' },
+      { text: 'nonMatchingToken := "hef5olgfxwj3bprq"\nconst token = await credential.getToken("499b84ac-1321-427f-aa17-267ca6975798/.default");\n', path: 'a.ts' },
+      { text: '"The_parser_expected_to_find_a_1_to_match_the_0_token_here_1007": "分析器预期在此处找到与标记匹配的",\nPG_PASSWORD=strongp@55!\n', path: 'messages.json' },
     ],
   },
 };

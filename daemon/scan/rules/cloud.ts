@@ -5,12 +5,12 @@ import { charClasses, classCount, shannon } from '../entropy';
 import type { Match, Rule, RuleContext } from '../types';
 import { hasWord, patternRule, wordContains, type AssignmentRule } from './helpers';
 
-const AWS_ID = /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Za-z0-9])/g;
+const AWS_ID = /\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}(?![A-Za-z0-9])/g;
 
 export const awsAccessKeyId = patternRule(
   { id: 'aws-access-key-id', description: 'AWS access key ID', severity: 'medium', tags: ['cloud', 'aws'] },
   AWS_ID,
-  { minEntropy: 2.5, keywords: ['akia', 'asia', 'abia', 'acca'] },
+  { minEntropy: 2.5, keywords: ['akia', 'asia', 'abia', 'acca', 'a3t'] },
 );
 
 /** A 40-character AWS secret access key candidate (base64 alphabet, not part of a longer run). */
@@ -45,7 +45,7 @@ const awsSecretInfo = { id: 'aws-secret-access-key', description: 'AWS secret ac
 export const awsSecretAccessKeyPair: Rule = {
   ...awsSecretInfo,
   priority: 70,
-  keywords: ['akia', 'asia', 'abia', 'acca'],
+  keywords: ['akia', 'asia', 'abia', 'acca', 'a3t'],
   scan(ctx: RuleContext, report: (m: Match) => void): void {
     const text = ctx.text;
     const ids: { start: number; end: number }[] = [];

@@ -11,11 +11,27 @@
 
 import { splitWords, type Assignment } from '../assignments';
 import { charClasses, classCount, isSequential, longestRun, shannon, UUID } from '../entropy';
-import { isNonValue, isPlaceholder } from '../placeholders';
+import { isNonValue, isPlaceholder, namesASecret } from '../placeholders';
 import type { RuleContext, Severity } from '../types';
 import type { AssignmentRule } from './helpers';
 
-type Kind = 'password' | 'secret' | 'token' | 'key' | 'credential' | 'auth';
+/** `loosekey`: `<WORD>_KEY` of a word that names no secret of its own (`ALCHEMY_KEY`): only a value that looks generated counts. */
+type Kind = 'password' | 'secret' | 'token' | 'key' | 'loosekey' | 'credential' | 'auth';
+
+/** First words of a call that reads, checks or drops a secret rather than sets it. */
+const GETTERS = new Set(['get', 'fetch', 'load', 'read', 'request', 'acquire', 'find', 'lookup', 'has', 'is', 'remove', 'delete', 'del', 'revoke', 'validate', 'verify', 'check', 'parse', 'decode', 'describe', 'list', 'resolve', 'retrieve', 'obtain', 'query']);
+
+/** Words before `key` that make it no credential: lookup keys, digests, public and key-management references. */
+const KEYS_NOT_SECRET = new Set([
+  'cache', 'hash', 'sort', 'primary', 'foreign', 'partition', 'row', 'range', 'lookup', 'map', 'dict', 'index', 'unique', 'idempotency',
+  'dedup', 'dedupe', 'etag', 'checksum', 'digest', 'content', 'object', 's3', 'bucket', 'file', 'path', 'route', 'routing', 'shard',
+  'group', 'correlation', 'request', 'trace', 'span', 'metric', 'label', 'message', 'translation', 'i18n', 'locale', 'field', 'column',
+  'table', 'json', 'config', 'setting', 'settings', 'react', 'component', 'item', 'list', 'node', 'entry', 'attribute', 'attr',
+  'property', 'prop', 'element', 'event', 'state', 'query', 'search', 'filter', 'public', 'pub', 'site', 'recaptcha', 'captcha',
+  'kms', 'gpg', 'pgp', 'ssh', 'host', 'known', 'signing', 'verify', 'verification', 'jwks', 'kid', 'composite', 'natural',
+  'surrogate', 'business', 'external', 'sequence', 'version', 'cursor', 'page', 'next', 'last', 'first', 'hot', 'short', 'shortcut',
+  'instrumentation', 'telemetry', 'analytics', 'tracking', 'measurement',
+]);
 
 /** Words that, after the secret word, make the name describe something else. */
 const NOT_SECRET_AFTER = new Set([
@@ -46,6 +62,9 @@ const ML_TOKEN_WORDS = new Set([
   'page', 'pagination', 'cursor', 'sync', 'nonce', 'replace', 'placeholder', 'change', 'update', 'verification',
   'idempotency', 'request', 'copy', 'product',
 ]);
+
+/** Words of a name that say its value is no working secret. */
+const NOT_REAL = new Set(['non', 'not', 'invalid', 'fake', 'dummy', 'mock', 'mocked', 'bogus', 'wrong', 'bad', 'example', 'sample', 'placeholder', 'redacted', 'masked', 'malformed', 'unused']);
 
 /** Services whose keys are often named `<SERVICE>_KEY`: then `key` alone is a secret word. */
 const SERVICES = new Set([
@@ -80,7 +99,9 @@ function judgeName(words: readonly string[], call: boolean): NameVerdict | null 
     else if (w.includes('apikey') || w.includes('accesskey') || w.includes('privatekey') || w.includes('secretkey')) kind = 'key';
     else if ((w === 'api' || w === 'access' || w === 'private' || w === 'signing' || w === 'encryption' || w === 'master' || w === 'hmac' || w === 'jwt' || w === 'session' || w === 'license') && next === 'key') kind = 'key';
     else if (SERVICES.has(w) && next === 'key') kind = 'key';
-    else if (w.startsWith('credential')) kind = 'credential';
+    else if (w.startsWith('credential') || w === 'creds') kind = 'credential';
+    else if (w === 'pat' && i === words.length - 1 && i > 0) kind = 'token'; // `GITLAB_PAT`: a personal access token
+    else if (w === 'key' && i === words.length - 1 && i > 0 && !verdict && !KEYS_NOT_SECRET.has(words[i - 1]!)) kind = 'loosekey';
     else if (w === 'auth' && i === words.length - 1) kind = 'auth';
     else if (w === 'authorization') kind = 'auth';
     if (kind === null) continue;
@@ -90,10 +111,18 @@ function judgeName(words: readonly string[], call: boolean): NameVerdict | null 
   if (!verdict) return null;
   // A public value by its name: `publicKey`, `publishable_key`, `pub_token`.
   if (words.some((w) => w === 'public' || w === 'publishable' || w === 'pub' || w.startsWith('public'))) return null;
-  // `token.find("x")`, `secret.get("y")`: a method of the secret, not a setter of it.
-  if (call && verdict.at !== words.length - 1) return null;
+  // `token.find("x")`, `secret.get("y")`: a method of the secret, not a setter of it; nor is
+  // `getToken("scope")`, `fetchSecret("name")`: a getter, whose argument names what it gets.
+  if (call && (verdict.at !== words.length - 1 || words.slice(0, verdict.at).some((w) => GETTERS.has(w)))) return null;
+  // A sentence, not a name (`The_parser_expected_to_find_a_token_here`: a message key).
+  if (words.length > 8) return null;
   for (let i = verdict.at + 1; i < words.length; i++) if (NOT_SECRET_AFTER.has(words[i]!)) return null;
-  if (verdict.kind === 'token' && words.some((w) => ML_TOKEN_WORDS.has(w))) return null;
+  // `pad_token`, `next_page_token`: the word right before `token` says what kind; not
+  // `facebook_page_access_token`, whose `access token` is a credential.
+  if (verdict.kind === 'token' && verdict.at > 0 && ML_TOKEN_WORDS.has(words[verdict.at - 1]!)) return null;
+  if (verdict.kind === 'token' && words[verdict.at] !== 'token' && ML_TOKEN_WORDS.has(words[verdict.at]!.replace(/token$/, ''))) return null;
+  // A name that says the value is not a working secret: `invalidToken`, `fakeApiKey`, `nonMatchingToken`.
+  if (words.some((w) => NOT_REAL.has(w))) return null;
   return verdict;
 }
 
@@ -129,25 +158,29 @@ const FILE_NAME = /\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|toml|ini|txt|
 const VERSIONISH = /^v?\d+(?:\.\d+)+(?:[-+][A-Za-z0-9.]+)?$|[-:@]v?\d+\.\d+(?:\.\d+)?(?:[-.][A-Za-z0-9]+)?$/;
 const DATEISH = /^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$/;
 
-const MIN_LENGTH: Record<Kind, number> = { password: 8, secret: 10, token: 12, key: 12, credential: 12, auth: 16 };
+const MIN_LENGTH: Record<Kind, number> = { password: 8, secret: 10, token: 12, key: 12, loosekey: 20, credential: 12, auth: 16 };
 
 function judgeValue(kind: Kind, a: Assignment): boolean {
   const v = a.value;
   if (v.length < MIN_LENGTH[kind] || v.length > 200) return false;
   if (/\s/.test(v) || v.includes('\\n')) return false;
+  // Secrets are printable ASCII: a value in another script is text (a translated message).
+  if (/[^\x20-\x7e]/.test(v)) return false;
   if (isNonValue(v) || REFERENCE.test(v) || IDENTIFIER.test(v) || dottedName(v) || FILE_NAME.test(v) || VERSIONISH.test(v) || DATEISH.test(v)) return false;
   if (/^\d+$/.test(v)) return false;
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
-  // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a placeholder.
-  if (UUID.test(v)) return !placeholderUuid(v);
+  // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a
+  // placeholder; under `<WORD>_KEY` it is an identifier (`InstrumentationKey`).
+  if (UUID.test(v)) return kind !== 'loosekey' && !placeholderUuid(v);
   const c = charClasses(v);
   const n = classCount(c);
   const h = shannon(v);
   if (dominatedByRun(v) || isSequential(v) || repetitive(v) || /01234|12345|23456|34567|45678|56789|abcd|bcdef|qwert|asdfg|1234/i.test(v)) return false;
-  // A value that names what it stands for (`my-secret-token`, `user:passwd`) is an example.
-  if (/passw|secret|token|credential/i.test(v)) return false;
+  // A value that names what it stands for (`my-secret-token`, `user:passwd`) is an example,
+  // also spelled in digits and symbols (`strongp@ss`, `s3cr3t`, `p@55w0rd!`).
+  if (namesASecret(v)) return false;
   // Short hex is a hash or an ID (schema digests, commit prefixes), not a key.
-  if (v.length < 24 && /^[0-9a-f]+$/i.test(v)) return false;
+  if (v.length < 16 && /^[0-9a-f]+$/i.test(v)) return false;
   if (wordy(v)) return false;
   // Base64 of readable words (`TXlWZXJpZmllclN0cmluZw` is "MyVerifierString"): an example.
   if (v.length >= 12 && /^[A-Za-z0-9+/]+={0,2}$/.test(v)) {
@@ -166,6 +199,15 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
     const basic = decodeBasic(v);
     if (basic !== null) return basic.length >= 6 && !isPlaceholder(basic) && !isNonValue(basic);
     return h >= 3.5 && n >= 2;
+  }
+  if (kind === 'loosekey') {
+    // Generated: letters and digits mixed with high entropy, or long hex (an API key of 32+
+    // hex digits); `base64:` before it is how Laravel writes its APP_KEY.
+    const k = v.startsWith('base64:') ? v.slice(7) : v;
+    if (UUID.test(k) || /[^A-Za-z0-9+/=_.-]/.test(k)) return false;
+    if (/^[0-9a-f]+$/i.test(k)) return k.length >= 32 && shannon(k) >= 3.5;
+    const kc = charClasses(k);
+    return kc.digit > 0 && kc.upper + kc.lower > 0 && shannon(k) >= Math.min(k.length >= 32 ? 4 : 3.8, Math.log2(k.length) * 0.85);
   }
   if (n < 2) return v.length >= 20 && h >= 3.8;
   return h >= 3.0;

@@ -149,4 +149,44 @@ export const agePqSecretKey = patternRule(
   { priority: 60, noPlaceholderCheck: true, verify: validAgeIdentity },
 );
 
-export const keyRules: Rule[] = [privateKeyPem, opensshPrivateKey, pgpPrivateKey, ageSecretKey, agePqSecretKey];
+const PUTTY_PRIVATE = /Private-Lines:[ \t]*(\d{1,3})\r?\n/y;
+
+/**
+ * PuTTY private key files (`.ppk`, versions 2 and 3): the `Private-Lines:` block of base64
+ * after a `PuTTY-User-Key-File-N:` header; with `Encryption:` other than `none`, lower.
+ */
+export const puttyPrivateKey: Rule = {
+  id: 'putty-private-key',
+  description: 'PuTTY private key',
+  severity: 'critical',
+  tags: ['keys', 'ssh'],
+  priority: 90,
+  strict: true,
+  keywords: ['putty-user-key-file-'],
+  scan(ctx, report) {
+    const t = ctx.text;
+    for (let i = t.indexOf('PuTTY-User-Key-File-'); i >= 0; i = t.indexOf('PuTTY-User-Key-File-', i + 1)) {
+      const head = t.slice(i, i + 8192);
+      const at = head.indexOf('Private-Lines:');
+      if (at < 0) continue;
+      PUTTY_PRIVATE.lastIndex = i + at;
+      const m = PUTTY_PRIVATE.exec(t);
+      if (!m) continue;
+      const n = Number(m[1]);
+      let end = PUTTY_PRIVATE.lastIndex;
+      const start = end;
+      let body = '';
+      for (let k = 0; k < n && end < t.length; k++) {
+        let nl = t.indexOf('\n', end);
+        if (nl < 0) nl = t.length;
+        body += t.slice(end, nl).trim();
+        end = nl + 1;
+      }
+      if (body.length < 20 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body) || isPlaceholder(body)) continue;
+      const encrypted = /Encryption:[ \t]*(?!none\b)\S/.test(head.slice(0, at));
+      report({ start, end: Math.min(end, t.length) - 1, ...(encrypted ? { severity: 'medium' as const } : {}) });
+    }
+  },
+};
+
+export const keyRules: Rule[] = [privateKeyPem, opensshPrivateKey, pgpPrivateKey, puttyPrivateKey, ageSecretKey, agePqSecretKey];

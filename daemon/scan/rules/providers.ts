@@ -24,13 +24,17 @@ function tok(i: RuleInfo, re: RegExp, opts: PatternOptions = {}): Rule {
   return patternRule(i, re, { minEntropy: 3.2, ...opts });
 }
 
-/** The keyword (any case) within 60 characters before the match, on its line: `OKTA_API_TOKEN=00...`. */
+/**
+ * The keyword (any case) before the match, on its line or the line above (where HCL, YAML and
+ * XML name a value: `variable "okta_token" {` then `default = "00..."`), within 160
+ * characters: `OKTA_API_TOKEN=00...`.
+ */
 function named(keyword: string): (s: string, ctx: RuleContext, m: RegExpExecArray) => boolean {
   return (_s, ctx, m) => {
-    const lo = Math.max(0, m.index - 60);
-    const before = ctx.text.slice(lo, m.index);
-    const line = before.slice(before.lastIndexOf('\n') + 1);
-    return line.toLowerCase().includes(keyword) && shannon(m[0]) >= 3.5;
+    const before = ctx.text.slice(Math.max(0, m.index - 160), m.index);
+    const nl = before.lastIndexOf('\n');
+    const lines = nl < 0 ? before : before.slice(before.lastIndexOf('\n', nl - 1) + 1);
+    return lines.toLowerCase().includes(keyword) && shannon(m[0]) >= 3.5;
   };
 }
 
@@ -114,7 +118,8 @@ export const cloudProviders: Rule[] = [
   tok(info('render-api-key', 'Render API key', 'high', 'cloud', 'render'), /\brnd_[A-Za-z0-9]{32}(?![A-Za-z0-9])/g),
   tok(info('pulumi-token', 'Pulumi access token', 'high', 'cloud', 'pulumi'), /\bpul-[a-f0-9]{40}(?![a-f0-9])/g, { minEntropy: 3 }),
   tok(info('scalingo-token', 'Scalingo API token', 'high', 'cloud', 'scalingo'), /\btk-us-[A-Za-z0-9_-]{48}(?![A-Za-z0-9_-])/g),
-  tok(info('tailscale-key', 'Tailscale API, auth or OAuth key', 'high', 'cloud', 'tailscale'), /\btskey-(?:api|auth|client|webhook|scim)-[A-Za-z0-9]{10,20}-[A-Za-z0-9]{20,40}(?![A-Za-z0-9])/g),
+  tok(info('tailscale-key', 'Tailscale API, auth or OAuth key', 'high', 'cloud', 'tailscale'), /(?<![A-Za-z])tskey-[a-z]{3,12}-[A-Za-z0-9]{10,20}-[A-Za-z0-9]{20,40}(?![A-Za-z0-9])/g, { keywords: ['tskey-'] }),
+  tok(info('openshift-token', 'OpenShift OAuth access token', 'high', 'cloud', 'openshift'), /(?<![A-Za-z0-9_-])sha256~[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g),
   tok(info('cloudflare-origin-ca-key', 'Cloudflare Origin CA key', 'high', 'cloud', 'cloudflare'), /\bv1\.0-[a-f0-9]{24}-[a-f0-9]{146}(?![a-f0-9])/g, { minEntropy: 3 }),
   tok(info('yandex-cloud-key', 'Yandex Cloud API key or IAM token', 'high', 'cloud', 'yandex'), /\b(?:AQVN[A-Za-z0-9_-]{35,38}|t1\.[A-Z0-9a-z_-]+[=]{0,2}\.[A-Z0-9a-z_-]{86}[=]{0,2})(?![A-Za-z0-9_=-])/g, { keywords: ['aqvn', 't1.'] }),
   tok(info('terraform-cloud-token', 'Terraform Cloud / HCP Terraform API token', 'high', 'cloud', 'hashicorp'), /\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}(?![A-Za-z0-9_=-])/g, { keywords: ['.atlasv1.'] }),
@@ -160,7 +165,7 @@ export const ciProviders: Rule[] = [
 export const paymentProviders: Rule[] = [
   tok(info('square-token', 'Square access token or OAuth secret', 'critical', 'payments', 'square'), /\b(?:EAAA[A-Za-z0-9_-]{60}|sq0atp-[A-Za-z0-9_-]{22}|sq0csp-[A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/g, { keywords: ['eaaa', 'sq0atp-', 'sq0csp-'] }),
   tok(info('braintree-access-token', 'PayPal Braintree access token', 'critical', 'payments', 'paypal'), /\baccess_token\$production\$[a-z0-9]{16}\$[a-f0-9]{32}(?![a-f0-9])/g),
-  tok(info('shopify-token', 'Shopify access token or shared secret', 'critical', 'payments', 'shopify'), /\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}(?![A-Za-z0-9])/g, { keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'], minEntropy: 3 }),
+  tok(info('shopify-token', 'Shopify access token or shared secret', 'critical', 'payments', 'shopify'), /\bshp(?:at|ca|pa|ss)_[a-zA-Z0-9]{32,64}(?![A-Za-z0-9])/g, { keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'], minEntropy: 3 }),
   tok(info('razorpay-key', 'Razorpay live key ID', 'medium', 'payments', 'razorpay'), /\brzp_live_[A-Za-z0-9]{14}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
   tok(info('flutterwave-secret-key', 'Flutterwave secret or encryption key', 'critical', 'payments', 'flutterwave'), /\bFLW(?:SECK|PUBK)(?:_TEST)?-[a-f0-9]{32}-X(?![A-Za-z0-9])|\bFLWSECK_TEST[a-f0-9]{12}(?![A-Za-z0-9])/g, { keywords: ['flwseck', 'flwpubk'], minEntropy: 3 }),
   tok(info('plaid-access-token', 'Plaid access token', 'high', 'payments', 'plaid'), /\baccess-(?:sandbox|development|production)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}(?![a-f0-9])/g, { keywords: ['access-sandbox-', 'access-development-', 'access-production-'], minEntropy: 3 }),
@@ -173,9 +178,11 @@ export const paymentProviders: Rule[] = [
 // ---- messaging -----------------------------------------------------------------------------------
 
 export const messagingProviders: Rule[] = [
-  tok(info('discord-bot-token', 'Discord bot token', 'critical', 'messaging', 'discord'), /(?<![A-Za-z0-9_-])[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}(?![A-Za-z0-9_-])/g, { keywords: ['discord'], verify: named('discord') }),
+  tok(info('discord-bot-token', 'Discord bot token', 'critical', 'messaging', 'discord'), /(?<![A-Za-z0-9_-])[A-Za-z0-9][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}(?![A-Za-z0-9_-])/g, { keywords: ['discord'], verify: named('discord') }),
   tok(info('discord-webhook-url', 'Discord webhook URL', 'high', 'messaging', 'discord'), /\bdiscord(?:app)?\.com\/api\/webhooks\/\d{17,20}\/[A-Za-z0-9_-]{60,70}/g, { keywords: ['discord.com/api/webhooks/', 'discordapp.com/api/webhooks/'] }),
   markerRule(info('telegram-bot-token', 'Telegram bot token', 'high', 'messaging', 'telegram'), ':AA', 11, 36, /(?<![0-9A-Za-z])\d{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])/g, { minEntropy: 3.5 }),
+  // The bot's number and 35 characters: with the service named nearby, whatever they start with.
+  tok(info('telegram-bot-token', 'Telegram bot token', 'high', 'messaging', 'telegram'), /(?<![0-9A-Za-z])\d{8,10}:[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])/g, { keywords: ['telegram'], verify: (s, ctx, m) => mixed(s.slice(s.indexOf(':') + 1)) && named('telegram')(s, ctx, m) }),
   tok(info('teams-webhook-url', 'Microsoft Teams / Office 365 incoming webhook URL', 'high', 'messaging', 'microsoft'), /\b[a-z0-9-]{1,60}\.webhook\.office\.com\/webhookb2\/[a-f0-9-]{36}@[a-f0-9-]{36}\/IncomingWebhook\/[a-f0-9]{32}\/[a-f0-9-]{36}(?:\/[A-Za-z0-9_-]{20,80})?/g, { keywords: ['webhook.office.com/webhookb2/'], minEntropy: 3 }),
   tok(info('mailgun-api-key', 'Mailgun private API key', 'high', 'messaging', 'mailgun'), /(?<![A-Za-z0-9_./-])key-[a-f0-9]{32}(?![a-f0-9])/g, { minEntropy: 3.2 }),
   markerRule(info('mailchimp-api-key', 'Mailchimp API key', 'high', 'messaging', 'mailchimp'), '-us', 32, 3, /(?<![A-Za-z0-9])[a-f0-9]{32}-us\d{1,2}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
@@ -231,7 +238,7 @@ function neptuneToken(s: string): boolean {
 }
 
 export const aiProviders: Rule[] = [
-  tok(info('databricks-token', 'Databricks personal access token or OAuth secret (MLflow on Databricks)', 'critical', 'ai', 'databricks'), /(?<![A-Za-z0-9_./-])d(?:api|ose)[a-f0-9]{32}(?:-\d)?(?![A-Za-z0-9])/g, { keywords: ['dapi', 'dose'], minEntropy: 3 }),
+  tok(info('databricks-token', 'Databricks personal access token or OAuth secret (MLflow on Databricks)', 'critical', 'ai', 'databricks'), /(?<![A-Za-z0-9_./-])d(?:api|ose)(?:[a-f0-9]{32}|[A-F0-9]{32})(?:-\d)?(?![A-Za-z0-9])/g, { keywords: ['dapi', 'dose'], minEntropy: 3 }),
   tok(info('perplexity-api-key', 'Perplexity API key', 'high', 'ai', 'perplexity'), /\bpplx-[A-Za-z0-9]{48}(?![A-Za-z0-9])/g),
   tok(info('xai-api-key', 'xAI (Grok) API key', 'high', 'ai', 'xai'), /\bxai-[A-Za-z0-9]{80}(?![A-Za-z0-9])/g),
   tok(info('openrouter-api-key', 'OpenRouter API key', 'high', 'ai', 'openrouter'), /\bsk-or-v1-[a-f0-9]{64}(?![a-f0-9])/g, { minEntropy: 3 }),
@@ -242,6 +249,7 @@ export const aiProviders: Rule[] = [
   tok(info('elevenlabs-api-key', 'ElevenLabs API key', 'high', 'ai', 'elevenlabs'), /(?<![A-Za-z0-9_./-])sk_[a-f0-9]{48}(?![a-f0-9])/g, { minEntropy: 3 }),
   tok(info('mistral-api-key', 'Mistral AI API key (by name)', 'high', 'ai', 'mistral'), /\bMISTRAL_API_KEY["']?[ \t]{0,8}[=:][ \t]{0,8}["']?([A-Za-z0-9]{32})(?![A-Za-z0-9])/g, { group: 1 }),
   tok(info('deepseek-api-key', 'DeepSeek API key (by name)', 'high', 'ai', 'deepseek'), /\bDEEPSEEK_API_KEY["']?[ \t]{0,8}[=:][ \t]{0,8}["']?(sk-[a-f0-9]{32})(?![a-f0-9])/g, { group: 1, minEntropy: 3 }),
+  tok(info('langfuse-secret-key', 'Langfuse secret key (LLM tracing)', 'high', 'ai', 'langfuse'), /\bsk-lf-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
   tok(info('neptune-api-token', 'Neptune.ai API token', 'high', 'ai', 'neptune'), /\beyJhcGlfYWRkcmVzcyI6[A-Za-z0-9+/=_-]{40,600}(?![A-Za-z0-9+/=_-])/g, { verify: neptuneToken }),
   tok(info('modal-token', 'Modal token ID or secret', 'high', 'ai', 'modal'), /(?<![A-Za-z0-9_./-])a[ks]-[A-Za-z0-9]{22}(?![A-Za-z0-9])/g, { keywords: ['modal'], verify: (s, ctx, m) => mixed(s.slice(3)) && named('modal')(s, ctx, m) }),
   tok(info('voyage-api-key', 'Voyage AI API key', 'high', 'ai', 'voyage'), /(?<![A-Za-z0-9_./-])pa-[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g, { keywords: ['voyage'], verify: named('voyage') }),
@@ -251,6 +259,7 @@ export const aiProviders: Rule[] = [
 // ---- other SaaS -------------------------------------------------------------------------------------
 
 export const saasProviders: Rule[] = [
+  tok(info('posthog-personal-api-key', 'PostHog personal API key', 'high', 'observability', 'posthog'), /\bphx_[A-Za-z0-9]{30,60}(?![A-Za-z0-9])/g),
   tok(info('linear-api-key', 'Linear API key', 'high', 'saas', 'linear'), /\blin_(?:api|oauth)_[A-Za-z0-9]{40}(?![A-Za-z0-9])/g, { keywords: ['lin_api_', 'lin_oauth_'] }),
   tok(info('notion-token', 'Notion integration token', 'high', 'saas', 'notion'), /\b(?:ntn_\d{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43})(?![A-Za-z0-9])/g, { keywords: ['ntn_', 'secret_'] }),
   tok(info('airtable-token', 'Airtable personal access token', 'high', 'saas', 'airtable'), /\bpat[A-Za-z0-9]{14}\.[a-f0-9]{64}(?![a-f0-9])/g, { keywords: ['pat'], minEntropy: 3 }),

@@ -8,7 +8,8 @@ import { patternRule, wordContains, type AssignmentRule } from './helpers';
 export const slackToken = patternRule(
   { id: 'slack-token', description: 'Slack bot, user or configuration token', severity: 'critical', tags: ['messaging', 'slack'] },
   /\bxox(?:[abposr]|e(?:\.xox[bp])?)-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g,
-  { minEntropy: 3, keywords: ['xox'], verify: (s) => /\d/.test(s.slice(5)) && /[A-Za-z]/.test(s.slice(5)) },
+  // Bot and user tokens hold a team and a user number before their random part: 24 characters at least.
+  { minEntropy: 3, keywords: ['xox'], verify: (s) => /\d/.test(s.slice(5)) && /[A-Za-z]/.test(s.slice(5)) && (!/^xox[bp]-/.test(s) || s.length >= 29) },
 );
 
 export const slackAppToken = patternRule(

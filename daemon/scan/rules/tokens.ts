@@ -2,7 +2,7 @@
 // .netrc entries.
 
 import { shannon } from '../entropy';
-import { isPlaceholder } from '../placeholders';
+import { isPlaceholder, namesASecret, unLeet } from '../placeholders';
 import type { Rule, RuleContext } from '../types';
 import { decodeBase64, patternRule } from './helpers';
 
@@ -10,16 +10,21 @@ function isB64Url(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 95;
 }
 
-/** `{"alg": ...}` in the header: a real JWT. Unsigned (`alg: none`, or no signature) ones are low. */
+/**
+ * `{"alg": ...}` in the header: a real JWT. Unsigned (`alg: none`, or no signature) ones are
+ * low. A header that does not decode to JSON (a token cut short, or edited by hand) still has
+ * the shape no other text has, two segments of base64 JSON (`eyJ` is `{"`): low too, unless
+ * it decodes to JSON that is no JWT header.
+ */
 function jwtVerdict(header: string, signature: string): boolean | 'low' {
   const raw = decodeBase64(header);
-  if (!raw) return false;
   let h: unknown;
   try {
-    h = JSON.parse(raw.toString('utf8'));
+    h = raw ? JSON.parse(raw.toString('utf8')) : undefined;
   } catch {
-    return false;
+    return 'low';
   }
+  if (h === undefined) return 'low';
   if (typeof h !== 'object' || h === null || typeof (h as { alg?: unknown }).alg !== 'string') return false;
   return (h as { alg: string }).alg.toLowerCase() === 'none' || !signature ? 'low' : true;
 }
@@ -63,6 +68,20 @@ export const jwt: Rule = {
     }
   },
 };
+
+/** Base64 of `.eyJ` at each of its three alignments: the payload's start inside a base64-encoded JWT. */
+const B64_DOT_EYJ = ['LmV5S', 'uZXlK', '5leUp'];
+
+/**
+ * A JWT encoded once more in base64 (`ZXlK` is `eyJ` so encoded), as Kubernetes secrets hold
+ * service-account tokens: a long base64 run from `ZXlK` that holds the encoded `.eyJ` of its
+ * payload.
+ */
+export const jwtBase64 = patternRule(
+  { id: 'jwt', description: 'JSON Web Token', severity: 'medium', tags: ['tokens'] },
+  /(?<![A-Za-z0-9+/])ZXlK[A-Za-z0-9+/]{60,8192}={0,2}(?![A-Za-z0-9+/=])/g,
+  { priority: 40, strict: false, minEntropy: 4, verify: (s) => B64_DOT_EYJ.some((d) => s.includes(d, 20)) },
+);
 
 const DB_SCHEMES = new Set([
   'postgres',
@@ -119,7 +138,11 @@ const WEAK_DEFAULTS = new Set([
   'pwd',
 ]);
 
-const USERINFO = /([^\s:@/?#"'<>]{0,128}):([^\s@/?#"'<>]{1,256})@[^\s@/"'<>]/y;
+/**
+ * `user:password@`: the password runs to the last `@` before the host (people write an `@` in
+ * it unencoded). A backslash cannot be in a URL: `pa\\u00e9ss@` is a string's escape.
+ */
+const USERINFO = /([^\s:@/?#"'<>\\]{0,128}):([^\s/?#"'<>\\]{1,256})@[^\s@/"'<>]/y;
 const SCHEME_CHAR = /[a-z0-9+.:-]/i;
 
 function weakPassword(user: string, pass: string): boolean {
@@ -130,11 +153,45 @@ function weakPassword(user: string, pass: string): boolean {
   return isPlaceholder(pass);
 }
 
+/** Runs typed by a person: `key_1234`, `abcd1234`. */
+const TYPED = /0123|1234|2345|3456|4567|5678|6789|abcd|qwer|asdf/i;
+
+/** A password made from the user name (`monitor:m0n1t0r!ng`, `admin:Admin2024`): a demo, or the weakest kind. */
+function derived(user: string, pass: string): boolean {
+  const u = unLeet(user).replace(/[^a-z]/g, '');
+  return u.length >= 4 && unLeet(pass).includes(u);
+}
+
 /**
- * `postgres://user:password@host/db` and the other database schemes (also as `jdbc:...`).
- * Found from `://` by hand (a regex starting with the scheme alternation tries every
- * position); the password is the secret.
+ * The password of a URL's user information (`scheme://user:password@host`), from each `://`
+ * by hand (a regex starting with the scheme alternation would try every position). For
+ * database schemes (also as `jdbc:...`) any password that is not a default or a placeholder;
+ * for other schemes (`https`, `ftp`, `amqp`...: basic authentication) one that also looks
+ * chosen: 6 characters or more, not a word of its own name (`p@ssw0rd`), not a port.
  */
+function urlPasswords(database: boolean): Rule['scan'] {
+  return (ctx, report) => {
+    const t = ctx.text;
+    for (let i = t.indexOf('://'); i >= 0; i = t.indexOf('://', i + 3)) {
+      let s = i;
+      while (s > 0 && i - s < 24 && SCHEME_CHAR.test(t.charAt(s - 1))) s--;
+      let scheme = t.slice(s, i).toLowerCase();
+      if (scheme.startsWith('jdbc:')) scheme = scheme.slice(5);
+      if (!scheme || DB_SCHEMES.has(scheme) !== database) continue;
+      USERINFO.lastIndex = i + 3;
+      const m = USERINFO.exec(t);
+      if (!m || m[1] === undefined || m[2] === undefined) continue;
+      const user = m[1];
+      const pass = m[2];
+      if (weakPassword(user, pass)) continue;
+      if (!database && (pass.length < 6 || /^\d{1,5}$/.test(pass) || namesASecret(pass) || shannon(pass) < 2.5 || /^[a-z]+$/.test(pass) || TYPED.test(pass) || derived(user, pass))) continue;
+      const start = i + 3 + user.length + 1;
+      report({ start, end: start + pass.length });
+    }
+  };
+}
+
+/** `postgres://user:password@host/db` and the other database schemes. */
 export const databaseUrl: Rule = {
   id: 'database-url-password',
   description: 'Database connection URL with a password',
@@ -142,22 +199,49 @@ export const databaseUrl: Rule = {
   tags: ['database'],
   priority: 55,
   keywords: ['://'],
+  scan: urlPasswords(true),
+};
+
+/** `https://user:password@host`, `ftp://...`: basic authentication in a URL. */
+export const urlPassword: Rule = {
+  id: 'url-password',
+  description: 'Password in a URL (basic authentication)',
+  severity: 'high',
+  tags: ['tokens'],
+  priority: 45,
+  strict: false,
+  keywords: ['://'],
+  scan: urlPasswords(false),
+};
+
+/** `user:password` after `-u`/`--user` (curl, wget, httpie...), quoted or not; a value of shell syntax is no password. */
+const CLI_USER = /(?<![\w-])(?:-u|--user|--http-user)(?:[ \t]{1,8}|=)(['"]?)([^\s'":$`]{0,128}):([^\s'"`]{0,256})\1(?=[\s;|&)]|$)/g;
+
+/**
+ * Basic-authentication credentials on a command line: `curl -u deploy:...`, `--user "api:..."`.
+ * The password must look chosen (as in a URL); with an empty password (`-u sk_...:`, an API key
+ * as the user name) the user name must look generated.
+ */
+export const cliUserPassword: Rule = {
+  id: 'cli-user-password',
+  description: 'Password on a command line (curl -u, --user)',
+  severity: 'high',
+  tags: ['tokens'],
+  priority: 45,
+  keywords: ['-u ', '-u\t', '--user', '-u "', "-u '"],
   scan(ctx: RuleContext, report) {
     const t = ctx.text;
-    for (let i = t.indexOf('://'); i >= 0; i = t.indexOf('://', i + 3)) {
-      let s = i;
-      while (s > 0 && i - s < 24 && SCHEME_CHAR.test(t.charAt(s - 1))) s--;
-      let scheme = t.slice(s, i).toLowerCase();
-      if (scheme.startsWith('jdbc:')) scheme = scheme.slice(5);
-      if (!DB_SCHEMES.has(scheme)) continue;
-      USERINFO.lastIndex = i + 3;
-      const m = USERINFO.exec(t);
-      if (!m || m[1] === undefined || m[2] === undefined) continue;
-      const user = m[1];
-      const pass = m[2];
-      if (weakPassword(user, pass)) continue;
-      const start = i + 3 + user.length + 1;
-      report({ start, end: start + pass.length });
+    CLI_USER.lastIndex = 0;
+    for (let m = CLI_USER.exec(t); m !== null; m = CLI_USER.exec(t)) {
+      const user = m[2] ?? '';
+      const pass = m[3] ?? '';
+      const at = m.index + m[0].length - (m[1] ?? '').length - pass.length;
+      if (pass) {
+        if (pass.startsWith('$') || weakPassword(user, pass) || pass.length < 6 || namesASecret(pass) || shannon(pass) < 2.5 || /^[a-z]+$/.test(pass) || TYPED.test(pass) || derived(user, pass)) continue;
+        report({ start: at, end: at + pass.length });
+      } else if (user.length >= 16 && shannon(user) >= 3.5 && /\d/.test(user) && /[A-Za-z]/.test(user) && !isPlaceholder(user)) {
+        report({ start: at - 1 - user.length, end: at - 1 });
+      }
     }
   },
 };
@@ -169,4 +253,4 @@ export const netrcPassword = patternRule(
   { group: 1, priority: 45, strict: false, verify: (s) => !/^[$%{<]/.test(s) && !/^[A-Z_]+\W*$/.test(s) && shannon(s) >= 2.5 },
 );
 
-export const tokenRules: Rule[] = [jwt, databaseUrl, netrcPassword];
+export const tokenRules: Rule[] = [jwt, jwtBase64, databaseUrl, urlPassword, cliUserPassword, netrcPassword];
