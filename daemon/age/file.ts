@@ -240,11 +240,18 @@ export async function decryptFile(opts: DecryptFileOptions): Promise<TransferRes
     try {
       throwIfAborted(opts.signal);
       const spread = spreadPayload(input, opts);
-      return await writeAtomically(opts.output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite, signal: opts.signal, plaintext: true }, async (sink) => {
+      const r = await writeAtomically(opts.output, { mode: opts.mode ?? 0o600, overwrite: opts.overwrite, signal: opts.signal, plaintext: true }, async (sink) => {
         if (spread !== undefined) await decryptSpread(spread.file, input.header.size, spread.payload, { sink, path: opts.output }, fileKey, opts);
         else await decryptBatches(input.payload, sink, fileKey, opts);
         return { bytesIn: spread?.size ?? input.bytesIn(), bytesOut: sink.written };
       });
+      // The plaintext is as old as the ciphertext it came from (as `cp -p` keeps times): a fresh
+      // copy is not "plaintext newer than ciphertext" in status; an edit after it is.
+      if (typeof opts.input === 'string') {
+        const st = await fsp.stat(opts.input).catch(() => null);
+        if (st?.isFile()) await fsp.utimes(opts.output, new Date(), st.mtime).catch(() => undefined);
+      }
+      return r;
     } finally {
       fileKey.fill(0);
     }

@@ -104,8 +104,13 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
   const listeners = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED) {
     const terminating = (TERMINATING as readonly string[]).includes(sig);
+    // Ctrl-C and Ctrl-\ on a terminal reach the whole foreground process group: the program,
+    // which shares Keyward's group and terminal, got them already. Passed on, it would get each
+    // twice (a second Ctrl-C ends many programs at once). Other signals, and these from a kill
+    // when no terminal is attached, are only Keyward's: they are passed on.
+    const fromTerminal = (sig === 'SIGINT' || sig === 'SIGQUIT') && process.stdin.isTTY === true;
     const l = () => {
-      if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      if (!fromTerminal && child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
         try {
           child.kill(sig);
         } catch {

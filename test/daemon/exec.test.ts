@@ -8,6 +8,7 @@ import { existsSync, promises as fsp, watch } from 'node:fs';
 import * as path from 'node:path';
 import { CLI, CliSandbox } from '../helpers/cli';
 import { Moto } from '../helpers/moto';
+import { runInPty } from '../helpers/pty';
 import { requireTool, requireVersion } from '../helpers/tools';
 
 /** A program that prints, as JSON, the variables named on its command line and facts about files. */
@@ -220,6 +221,14 @@ describe('keyward exec (CLI)', function () {
     // A program killed by a signal: Keyward dies of the same signal, as a shell reports it.
     const s = spawnSync(process.execPath, [CLI, 'exec', '--', 'sh', '-c', 'kill -TERM $$'], { env: sb.env });
     assert.equal(s.signal, 'SIGTERM');
+  });
+
+  it('Ctrl-C on a terminal reaches the program once (the terminal sends it to both; Keyward does not pass it on again)', () => {
+    // Counts SIGINTs; after the first it waits for a second one that must not come.
+    const child = `let n = 0; process.on('SIGINT', () => { if (n++ === 0) setTimeout(() => { console.log('sigints=' + n); process.exit(0); }, 700); }); console.log('ready'); setInterval(() => {}, 1000);`;
+    const r = runInPty([process.execPath, CLI, 'exec', '--', process.execPath, '-e', child], [{ expect: 'ready', send: '\x03' }], { env: sb.env });
+    assert.match(r.output, /sigints=1\b/, r.output);
+    assert.equal(r.code, 0, r.output);
   });
 
   it('a signal before the program starts: Keyward stops at once, the program never runs, nothing is left', async () => {

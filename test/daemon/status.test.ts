@@ -152,6 +152,20 @@ describe('artifacts/status (daemon over its socket, in-memory keystore)', () => 
     await assert.rejects(c.call('artifactsStatus', { path: path.join(ws, 'missing') }), /no such file/);
   });
 
+  it('a plaintext just decrypted from its .age is not "newer than ciphertext"; an edit after it is', async () => {
+    await c.call('keysGenerate', { name: 'team' });
+    await encrypt('m.safetensors.age', { keys: ['team'] });
+    // The .age is from yesterday (a pull, a checkout): a decrypt today must not make the copy look edited.
+    const yesterday = new Date(Date.now() - 86_400_000);
+    await fsp.utimes(path.join(ws, 'm.safetensors.age'), yesterday, yesterday);
+    await c.call('ageDecrypt', { input: path.join(ws, 'm.safetensors.age'), output: path.join(ws, 'm.safetensors') });
+    let r = await c.call('artifactsStatus', { path: path.join(ws, 'm.safetensors.age') });
+    assert.deepEqual(codes(r.artifacts[0]), ['no-recipients', 'plaintext-present']);
+    await write('m.safetensors', 'edited');
+    r = await c.call('artifactsStatus', { path: path.join(ws, 'm.safetensors.age') });
+    assert.deepEqual(codes(r.artifacts[0]), ['no-recipients', 'plaintext-newer', 'plaintext-present']);
+  });
+
   it('uses the policy of the registered workspace that contains the path', async () => {
     await write('.keyward.yaml', 'version: 1\nprotect:\n  - glob: "raw/**"\n');
     await write('raw/x.bin', 'x');
