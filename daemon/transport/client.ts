@@ -9,7 +9,7 @@
 // This folder imports only the wire contract (daemon/protocol/), vscode-jsonrpc, Node and
 // daemon/util/process.ts (a leaf): that is what lets the extension import it (README, Design notes).
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, promises as fsp } from 'node:fs';
+import { closeSync, openSync, promises as fsp, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import {
   CancellationTokenSource,
@@ -239,7 +239,9 @@ export function connectSocket<E extends Error>(socketPath: string, errors: Clien
 export async function authenticate<E extends Error>(wire: DaemonWire<E>, paths: DaemonPaths, client: string, errors: ClientErrors<E>, timeoutMs = 0): Promise<AuthenticateResult> {
   let token: string;
   try {
-    token = (await fsp.readFile(paths.token, 'utf8')).trim();
+    // A few bytes, read at once: a trip through libuv's thread pool (four of them for a
+    // readFile) waits for a free core each time, milliseconds on a busy machine.
+    token = readFileSync(paths.token, 'utf8').trim();
   } catch {
     throw errors.make(ErrorCode.DaemonUnavailable, `cannot read the daemon token ${paths.token}`, errors.hints.token);
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { isAlive, processStart } from './process';
 import { errnoCode } from './errors';
@@ -151,7 +151,9 @@ export async function sweepTemps(home: string): Promise<string[]> {
   const dir = tempsDir(home);
   let names: string[];
   try {
-    names = await fsp.readdir(dir);
+    // Synchronous: a short listing, at the start of every command, where a trip through the
+    // thread pool waits for a free core (milliseconds on a busy machine).
+    names = readdirSync(dir);
   } catch {
     return []; // no home, or nothing ever recorded
   }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { envVariables } from '../../daemon/exec/env';
 import { checkPrivateDir, makePrivateDir, onRamFs, sweepPrivateDirs } from '../../daemon/exec/ramdir';
 import { parseFileSpec, substitute } from '../../daemon/exec/run';
+import { parseExecArgv } from '../../daemon/cli/exec-argv';
 import { Branch, Comment, Float, Int, Time } from '../../daemon/sops/tree';
 import { processStart } from '../../daemon/util/process';
 import { KeywardError } from '../../daemon/util/errors';
@@ -114,5 +115,52 @@ describe('keyward exec: private RAM directories', () => {
     const removed = sweepPrivateDirs(env).filter((d) => d.startsWith(dir + path.sep));
     assert.deepEqual(removed.sort(), [gone, reused].sort());
     assert.deepEqual((await fsp.readdir(dir)).sort(), [path.basename(live), 'keyward-exec-notours'].sort());
+  });
+});
+
+describe('keyward exec: the command lines of the lean path', () => {
+  it('reads globals before or after exec, values as the next word or after "=", and hands everything after -- to the program', () => {
+    assert.deepEqual(parseExecArgv(['exec', '--env', 'a.yaml', '--env=b.yaml', '--file', 'm.age=M', '--allow-disk', '--', 'prog', '--env', '--', 'x']), {
+      daemon: true,
+      env: ['a.yaml', 'b.yaml'],
+      files: ['m.age=M'],
+      allowDisk: true,
+      command: ['prog', '--env', '--', 'x'],
+    });
+    assert.deepEqual(parseExecArgv(['--home', '/h', '--no-daemon', 'exec', '--json', '--keystore=file', '--home', '--', '--', 'p']), {
+      home: '--',
+      daemon: false,
+      env: [],
+      files: [],
+      allowDisk: false,
+      command: ['p'],
+    });
+    // A value is the next word, whatever it looks like (commander's rule).
+    assert.deepEqual(parseExecArgv(['exec', '--env', '--file', '--', 'p'])?.env, ['--file']);
+  });
+
+  it('leaves every other command line to the full CLI', () => {
+    for (const argv of [
+      [],
+      ['exec'],
+      ['exec', '--'],
+      ['exec', 'prog'],
+      ['exec', '--env', 'a', 'prog', 'arg'],
+      ['exec', '-h', '--', 'p'],
+      ['exec', '--help'],
+      ['exec', '--bogus', '--', 'p'],
+      ['exec', '--env'],
+      ['--env', 'a', 'exec', '--', 'p'],
+      ['--allow-disk', 'exec', '--', 'p'],
+      ['--keystore', 'vault', 'exec', '--', 'p'],
+      ['--daemon', 'exec', '--', 'p'],
+      ['-V'],
+      ['decrypt', 'exec', '--', 'p'],
+      ['exec', 'exec', '--', 'p'],
+      ['--', 'exec', '--', 'p'],
+      ['encrypt', '-k', 'me', 'f'],
+    ]) {
+      assert.equal(parseExecArgv(argv), null, argv.join(' '));
+    }
   });
 });
