@@ -14,7 +14,8 @@ import * as path from 'node:path';
 import type { ResultOf } from '../protocol';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
-import { makePrivateDir, removePrivateDir, sweepPrivateDirs } from './ramdir';
+import { makePrivateDir, removePrivateDir, sweepPrivateDirs } from '../util/ramdir';
+import type { RecordedTemp } from '../util/temps';
 
 export interface ExecRequest {
   /** sops files whose values become environment variables (later files win). */
@@ -89,9 +90,12 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
   sweepPrivateDirs();
 
   let dir: string | undefined;
+  let recorded: RecordedTemp | undefined;
   const cleanup = () => {
     if (dir !== undefined) removePrivateDir(dir);
+    recorded?.done();
     dir = undefined;
+    recorded = undefined;
   };
   let child: ReturnType<typeof spawn> | undefined;
   let signalled: NodeJS.Signals | undefined;
@@ -141,8 +145,9 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
   try {
     const outputs = new Map<string, string>();
     if (specs.length) {
-      const made = makePrivateDir({ allowDisk: req.allowDisk });
+      const made = await makePrivateDir({ allowDisk: req.allowDisk, kind: 'exec' });
       dir = made.dir;
+      recorded = made.recorded;
       if (made.onDisk) warn(`warning: no RAM file system found; the decrypted files are on disk in ${made.dir} (0700) while the program runs`);
       for (const s of specs) {
         mkdirSync(path.join(made.dir, s.name), { mode: 0o700 });
