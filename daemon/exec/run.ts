@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isatty } from 'node:tty';
 import type { ResultOf } from '../protocol';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
@@ -112,7 +113,8 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
     // which shares Keyward's group and terminal, got them already. Passed on, it would get each
     // twice (a second Ctrl-C ends many programs at once). Other signals, and these from a kill
     // when no terminal is attached, are only Keyward's: they are passed on.
-    const fromTerminal = (sig === 'SIGINT' || sig === 'SIGQUIT') && process.stdin.isTTY === true;
+    // (isatty, not process.stdin: that would make a stream of the fd the program inherits.)
+    const fromTerminal = (sig === 'SIGINT' || sig === 'SIGQUIT') && isatty(0);
     const l = () => {
       if (!fromTerminal && child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
         try {
