@@ -1,4 +1,6 @@
 import type { MethodKey, ParamsOf, ResultOf } from '../protocol';
+import { ErrorCode } from '../protocol/errors';
+import { isKeywardError } from '../util/errors';
 import { askOnTerminal, registerPluginHandlers, showWaiting } from './plugin-prompt';
 
 /** What the CLI calls: the daemon over its socket, or the same handlers in-process. */
@@ -25,4 +27,49 @@ export async function connectBackend(opts: { home: string; daemon: boolean }): P
   // this terminal and run in this process's environment.
   const { InProcess } = await import('../server/index');
   return InProcess.open(opts.home, { ask: askOnTerminal, waiting: (plugin, waiting) => showWaiting({ plugin, waiting }), env: () => Promise.resolve(process.env) });
+}
+
+export interface BackendOptions {
+  home: string;
+  daemon: boolean;
+  /** `--keystore`: chosen before a call that makes keys (`keys: true`). */
+  keystore?: 'keychain' | 'file';
+  keys?: boolean;
+  /** Wraps the backend (the trust prompt, cli/trust.ts). */
+  wrap?: (b: Backend) => Backend;
+  /** Says that keys are kept in a passphrase file, once it is chosen. */
+  warnFileKeystore?: () => void;
+}
+
+/**
+ * Runs `fn` against the daemon or in-process, handling a locked file keystore once: the
+ * passphrase is asked for (or read from KEYWARD_KEYSTORE_PASSPHRASE) and the call made again.
+ * Used by every command (cli/context.ts, withBackend) and by the lean `keyward exec` (cli/exec-lean.ts).
+ */
+export async function useBackend<T>(opts: BackendOptions, fn: (b: Backend) => Promise<T>): Promise<T> {
+  const connected = await connectBackend({ home: opts.home, daemon: opts.daemon });
+  const b = opts.wrap ? opts.wrap(connected) : connected;
+  try {
+    if (opts.keys && opts.keystore) {
+      const r = await b.call('keystoreUse', { backend: opts.keystore });
+      if (r.keystore.backend === 'file') opts.warnFileKeystore?.();
+    }
+    try {
+      return await fn(b);
+    } catch (e) {
+      if (!(isKeywardError(e) && e.code === ErrorCode.KeystoreLocked && /locked/.test(e.message))) throw e;
+      let pass: string;
+      try {
+        // Loaded here: only a locked keystore asks (readline, a terminal).
+        const { readPassphrase } = await import('./prompt');
+        pass = await readPassphrase('File keystore passphrase: ', 'KEYWARD_KEYSTORE_PASSPHRASE');
+      } catch {
+        throw e; // no way to ask: the locked error says what to do
+      }
+      await b.call('keystoreUnlock', { passphrase: pass });
+      return await fn(b);
+    }
+  } finally {
+    await b.close();
+  }
 }

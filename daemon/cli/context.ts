@@ -8,8 +8,7 @@ import { KeywardError, isKeywardError } from '../util/errors';
 import { keywardHome } from '../util/paths';
 import { sweepTemps, useTempJournal } from '../util/temps';
 import { VERSION } from '../version';
-import { readPassphrase } from './prompt';
-import { connectBackend, type Backend } from './backend';
+import { useBackend, type Backend } from './backend';
 
 interface GlobalOpts {
   home?: string;
@@ -51,32 +50,11 @@ export function print(human: string, json: unknown): void {
   else if (human) process.stdout.write(human + '\n');
 }
 
-/** Runs `fn` against the daemon or in-process, handling a locked file keystore once. */
+/** Runs `fn` against the daemon or in-process, handling a locked file keystore once (backend.ts, useBackend). */
 export async function withBackend<T>(fn: (b: Backend) => Promise<T>, opts: { keys?: boolean } = {}): Promise<T> {
   const g = globals();
   const { trusting } = await import('./trust');
-  const b = trusting(await connectBackend({ home: g.homeDir, daemon: g.daemon }));
-  try {
-    if (opts.keys && g.keystore) {
-      const r = await b.call('keystoreUse', { backend: g.keystore });
-      if (r.keystore.backend === 'file') warnFileKeystore();
-    }
-    try {
-      return await fn(b);
-    } catch (e) {
-      if (!(isKeywardError(e) && e.code === ErrorCode.KeystoreLocked && /locked/.test(e.message))) throw e;
-      let pass: string;
-      try {
-        pass = await readPassphrase('File keystore passphrase: ', 'KEYWARD_KEYSTORE_PASSPHRASE');
-      } catch {
-        throw e; // no way to ask: the locked error says what to do
-      }
-      await b.call('keystoreUnlock', { passphrase: pass });
-      return await fn(b);
-    }
-  } finally {
-    await b.close();
-  }
+  return useBackend({ home: g.homeDir, daemon: g.daemon, ...(g.keystore ? { keystore: g.keystore } : {}), ...(opts.keys ? { keys: true } : {}), wrap: trusting, warnFileKeystore }, fn);
 }
 
 /** Whether `e` says the connection to the daemon dropped before its answer (see client.ts). */

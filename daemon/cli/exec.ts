@@ -1,8 +1,8 @@
-// `keyward exec`: see daemon/exec/run.ts. Registered by main.ts.
+// `keyward exec`: see daemon/exec/run.ts. Registered by main.ts; its usual command lines take
+// a lean path that loads none of the rest of the CLI (cli/entry.ts, cli/exec-lean.ts).
 import type { Command } from 'commander';
-import { isKeywardError } from '../util/errors';
-import { runExec } from '../exec/run';
-import { collect, withBackend } from './context';
+import { collect, globals } from './context';
+import { execCommand } from './exec-run';
 
 export function registerExecCommands(program: Command): void {
   program
@@ -14,28 +14,8 @@ export function registerExecCommands(program: Command): void {
     .option('--file <src[=name]>', 'an age or sops file decrypted into a private directory on a RAM file system; its path is in $KEYWARD_FILE_NAME and replaces {NAME} in ARGS (repeatable; NAME defaults to the file name without .age, upper-cased)', collect, [])
     .option('--allow-disk', 'where no RAM file system is usable, put the decrypted files in a private temp directory on disk (with a warning)')
     .action(async (command: string[], o: { env: string[]; file: string[]; allowDisk?: boolean }) => {
-      const warn = (line: string) => process.stderr.write(`keyward: ${line}\n`);
-      let outcome;
-      try {
-        outcome = await runExec(
-          { env: o.env, files: o.file, allowDisk: o.allowDisk ?? false, command },
-          (params) => withBackend((b) => b.call('execOpen', params)),
-          warn,
-        );
-      } catch (e) {
-        const signal = (e as { signal?: NodeJS.Signals }).signal;
-        if (signal) process.kill(process.pid, signal);
-        const exitCode = (e as { exitCode?: number }).exitCode;
-        if (isKeywardError(e) && exitCode !== undefined) {
-          warn(`${e.message}${e.hint ? ` (${e.hint})` : ''}`);
-          process.exitCode = exitCode;
-          return;
-        }
-        throw e;
-      }
-      // As a shell does: the program's status is ours; a program killed by a signal kills us with it.
-      // (Not SIGUSR1: Node takes it to start its inspector, not to exit.)
-      if (outcome.signal && outcome.signal !== 'SIGUSR1') process.kill(process.pid, outcome.signal);
-      process.exitCode = outcome.code;
+      const g = globals();
+      // No trust prompt: exec/open only decrypts, and never asks for consent to recipients.
+      await execCommand({ env: o.env, files: o.file, allowDisk: o.allowDisk ?? false, command }, { home: g.homeDir, daemon: g.daemon });
     });
 }

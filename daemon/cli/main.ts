@@ -6,9 +6,9 @@ import * as path from 'node:path';
 import { CommanderError } from 'commander';
 import type { AgeDataParams, AuditHead, KeyInfo, KeyVersionInfo } from '../protocol';
 import { AgeDataNotification } from '../protocol/constants';
-import { ErrorCode, ExitCode, exitCodeFor } from '../protocol/errors';
+import { ErrorCode, ExitCode } from '../protocol/errors';
 import type { DaemonClient } from '../client';
-import { KeywardError, isKeywardError } from '../util/errors';
+import { KeywardError } from '../util/errors';
 import { daemonPaths } from '../util/paths';
 import { collect, globals, parsePositiveInt, print, program, readStdin, streamingToStdout, warnFileKeystore, withBackend } from './context';
 import { confirm, readPassphrase } from './prompt';
@@ -18,6 +18,7 @@ import { registerSopsCommands } from './sops';
 import { registerTeamCommands } from './team';
 import { registerTrustCommands } from './trust';
 import { registerExecCommands } from './exec';
+import { reportFailure } from './failure';
 import { decryptRange, registerArtifactCommands, rotateIdentityWithArtifacts } from './artifacts';
 
 // ---- keys ----------------------------------------------------------------------------------
@@ -395,13 +396,7 @@ async function main(): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : ExitCode.Usage;
       return;
     }
-    if (isKeywardError(e)) {
-      process.stderr.write(`keyward: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
-      process.exitCode = exitCodeFor(e.code);
-      return;
-    }
-    process.stderr.write(`keyward: internal error: ${e instanceof Error ? e.message : String(e)} (please report it)\n`);
-    process.exitCode = ExitCode.Failed;
+    reportFailure(e);
   }
 }
 

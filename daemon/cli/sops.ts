@@ -2,17 +2,14 @@
 // encrypted files). Plaintext goes to stdout or, for `edit`, to a private file in memory
 // (a 0700 directory on a RAM file system), removed whatever happens.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, existsSync, fdatasyncSync, fstatSync, openSync, promises as fsp, rmSync, writeSync } from 'node:fs';
-import * as os from 'node:os';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ResultOf, SopsFileInfo, SopsFormatName } from '../protocol';
 import { SopsFormats } from '../protocol/constants';
 import { ErrorCode, ExitCode } from '../protocol/errors';
-import { isAlive, processStart } from '../util/process';
 import { KeywardError, isKeywardError } from '../util/errors';
-import { onRamFs, recordTemp, removeTemp, type RecordedTemp } from '../util/temps';
+import { makePrivateDir, removePrivateDir, sweepPrivateDirs } from '../util/ramdir';
 import { follow, formatJob, runJob } from './artifacts';
 import type { Backend } from './backend';
 import { collect, globals, isConnectionLost, parsePositiveInt, print, withBackend } from './context';
@@ -308,73 +305,6 @@ async function readAll(): Promise<string> {
 
 // ---- edit ------------------------------------------------------------------------------------
 
-/**
- * A private directory for the file the editor opens: on a RAM file system (/dev/shm, or the
- * runtime dir, which is tmpfs on systemd machines) so the plaintext never reaches a disk.
- * Mode 0700, the file 0600; recorded in the temp journal before it exists (a kill -9 leaves it
- * to the next keyward command), removed on exit, on signals and on errors. Its name carries
- * its owner's pid and start time: an edit also removes the directories of editors whose
- * keyward process is gone, whatever home they belonged to.
- */
-async function privateEditDir(): Promise<{ dir: string; onDisk: boolean; recorded: RecordedTemp }> {
-  const candidates = [process.env.XDG_RUNTIME_DIR, '/dev/shm'].filter((d): d is string => !!d && existsSync(d));
-  const owner = `${process.pid}.${processStart(process.pid) ?? '0'}`;
-  const make = async (base: string) => {
-    await removeOrphanEditDirs(base);
-    const dir = path.join(base, `${EDIT_PREFIX}${owner}-${randomBytes(6).toString('hex')}`);
-    const recorded = await recordTemp(dir, { plaintext: true, dir: true });
-    try {
-      await fsp.mkdir(dir, { mode: 0o700 });
-      await fsp.chmod(dir, 0o700);
-    } catch (e) {
-      recorded.done();
-      throw e;
-    }
-    return { dir, recorded };
-  };
-  for (const base of candidates) {
-    try {
-      if (!(await onRamFs(base))) continue;
-      return { ...(await make(base)), onDisk: false };
-    } catch {
-      // not writable: try the next one
-    }
-  }
-  return { ...(await make(os.tmpdir())), onDisk: true };
-}
-
-const EDIT_PREFIX = 'keyward-edit-';
-
-/** Zeros over a file's bytes, synchronously (it runs in an exit handler too). */
-function overwriteSync(file: string): void {
-  try {
-    const fd = openSync(file, fsc.O_WRONLY | fsc.O_NOFOLLOW);
-    try {
-      writeSync(fd, Buffer.alloc(fstatSync(fd).size), 0);
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // gone already, or not ours to write: the removal follows
-  }
-}
-
-/** Removes this user's edit directories in `base` whose keyward process is gone (a kill -9). */
-async function removeOrphanEditDirs(base: string): Promise<void> {
-  const uid = process.getuid?.();
-  for (const name of await fsp.readdir(base).catch(() => [] as string[])) {
-    const m = /^keyward-edit-(\d+)\.(\d+)-[0-9a-f]{12}$/.exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (isAlive(pid) && (m[2] === '0' || processStart(pid) === m[2])) continue;
-    const dir = path.join(base, name);
-    const st = await fsp.lstat(dir).catch(() => null);
-    if (!st?.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
-    await removeTemp(dir, { plaintext: true, dir: true }).catch(() => undefined);
-  }
-}
-
 async function runEditor(file: string): Promise<void> {
   const editor = process.env.VISUAL || process.env.EDITOR || 'vi';
   await new Promise<void>((resolve, reject) => {
@@ -402,13 +332,16 @@ async function edit(file: string, o: EncryptFlags & { inputType?: SopsFormatName
   );
   const opened = exists ? await withBackend((b) => b.call('sopsDecrypt', { path: file, ...format })) : undefined;
   const original = opened ? Buffer.from(opened.text, opened.encoding) : Buffer.alloc(0);
-  const { dir, onDisk, recorded } = await privateEditDir();
+  // A private directory on a RAM file system (util/ramdir.ts, as keyward exec's), so the
+  // plaintext never reaches a disk; where there is none, on disk with a warning, overwritten
+  // when it is removed. Removed on exit, on signals and on errors; after a kill -9, by the next
+  // keyward command of this home (temp journal) or the next edit or exec (its name).
+  sweepPrivateDirs();
+  const { dir, onDisk, recorded } = await makePrivateDir({ allowDisk: true, kind: 'edit' });
   if (onDisk) process.stderr.write(`keyward: warning: no RAM file system found; the plaintext is in ${dir} (0700) while you edit, and removed afterwards\n`);
   const tmp = path.join(dir, path.basename(file));
   const cleanup = () => {
-    // On a disk the bytes are overwritten first (a RAM file system frees them on unlink).
-    if (onDisk) overwriteSync(tmp);
-    rmSync(dir, { recursive: true, force: true });
+    removePrivateDir(dir);
     recorded.done();
   };
   const onSignal = () => {

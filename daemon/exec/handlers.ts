@@ -13,7 +13,7 @@ import type { Handlers } from '../rpc/context';
 import type { Deps } from '../rpc/deps';
 import { ioError, isKeywardError } from '../util/errors';
 import { envVariables } from './env';
-import { checkPrivateDir } from './ramdir';
+import { checkPrivateDir } from '../util/ramdir';
 
 export function execHandlers(deps: Pick<Deps, 'keystore' | 'kms' | 'audit' | 'unwrap'>): Handlers {
   /** What the sops handlers use (KMS, Vault transit), but age stanzas open with the keystore, then the service identities that apply to `file`. */

@@ -11,10 +11,12 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isatty } from 'node:tty';
 import type { ResultOf } from '../protocol';
 import { ErrorCode } from '../protocol/errors';
 import { KeywardError } from '../util/errors';
-import { makePrivateDir, removePrivateDir, sweepPrivateDirs } from './ramdir';
+import { makePrivateDir, removePrivateDir, sweepPrivateDirs } from '../util/ramdir';
+import type { RecordedTemp } from '../util/temps';
 
 export interface ExecRequest {
   /** sops files whose values become environment variables (later files win). */
@@ -89,9 +91,12 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
   sweepPrivateDirs();
 
   let dir: string | undefined;
+  let recorded: RecordedTemp | undefined;
   const cleanup = () => {
     if (dir !== undefined) removePrivateDir(dir);
+    recorded?.done();
     dir = undefined;
+    recorded = undefined;
   };
   let child: ReturnType<typeof spawn> | undefined;
   let signalled: NodeJS.Signals | undefined;
@@ -108,7 +113,8 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
     // which shares Keyward's group and terminal, got them already. Passed on, it would get each
     // twice (a second Ctrl-C ends many programs at once). Other signals, and these from a kill
     // when no terminal is attached, are only Keyward's: they are passed on.
-    const fromTerminal = (sig === 'SIGINT' || sig === 'SIGQUIT') && process.stdin.isTTY === true;
+    // (isatty, not process.stdin: that would make a stream of the fd the program inherits.)
+    const fromTerminal = (sig === 'SIGINT' || sig === 'SIGQUIT') && isatty(0);
     const l = () => {
       if (!fromTerminal && child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
         try {
@@ -141,8 +147,9 @@ export async function runExec(req: ExecRequest, open: OpenSecrets, warn: (line: 
   try {
     const outputs = new Map<string, string>();
     if (specs.length) {
-      const made = makePrivateDir({ allowDisk: req.allowDisk });
+      const made = await makePrivateDir({ allowDisk: req.allowDisk, kind: 'exec' });
       dir = made.dir;
+      recorded = made.recorded;
       if (made.onDisk) warn(`warning: no RAM file system found; the decrypted files are on disk in ${made.dir} (0700) while the program runs`);
       for (const s of specs) {
         mkdirSync(path.join(made.dir, s.name), { mode: 0o700 });

@@ -19,6 +19,7 @@ import { sopsReader } from './lazy';
 import { KEYWARD_CONFIG, SOPS_CONFIG } from './protected-globs';
 import { fixLine, formatReport, summaryLine, type ReportFormat, type ScanReport, type ScanStats, type SkipReason } from './report';
 import type { Finding } from './types';
+import { isKeywardTemp } from '../util/temps';
 
 export const IGNORE_FILE = '.keywardignore';
 
@@ -224,7 +225,9 @@ async function scanWorkspace(root: string, o: ScanOptions, stats: ScanStats, fou
   const todo: string[] = [];
   for (const rel of [...files].sort()) {
     if (!explicit.has(rel)) {
-      const why = ignored(rel) || rel.startsWith('.git/') || rel.includes('/.git/') ? 'ignored' : binaryByName(rel) ? 'binary' : null;
+      // Keyward's own temps (util/temps.ts) are skipped as ignored: half-written files about to be
+      // renamed or removed, and what is in the private RAM directories of exec and edit.
+      const why = ignored(rel) || rel.startsWith('.git/') || rel.includes('/.git/') || rel.split('/').some(isKeywardTemp) ? 'ignored' : binaryByName(rel) ? 'binary' : null;
       if (why) {
         skip(stats, why);
         continue;

@@ -9,7 +9,7 @@
 // This folder imports only the wire contract (daemon/protocol/), vscode-jsonrpc, Node and
 // daemon/util/process.ts (a leaf): that is what lets the extension import it (README, Design notes).
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, promises as fsp } from 'node:fs';
+import { closeSync, openSync, promises as fsp, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import {
   CancellationTokenSource,
@@ -90,6 +90,15 @@ export class DaemonWire<E extends Error = Error> {
     return w;
   }
 
+  /** The authentication sent ahead of the calls (connectDaemon): they wait for it and fail with its error. */
+  private authentication: Promise<unknown> | undefined;
+
+  /** Makes every later call wait for `auth`, and fail with its error if it fails (see connectDaemon). */
+  behind(auth: Promise<unknown>): void {
+    auth.catch(() => undefined); // it is awaited by the calls, or by no one
+    this.authentication = auth;
+  }
+
   /** Whether the connection is gone (dropped, or closed by us). */
   get closed(): boolean {
     return this.lost;
@@ -124,9 +133,13 @@ export class DaemonWire<E extends Error = Error> {
           fail(this.errors.make(ErrorCode.DaemonUnavailable, `the daemon did not answer ${method} within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`, this.errors.hints.timeout));
         }, ms)
       : undefined;
+    const auth = this.authentication;
     try {
-      return await Promise.race([this.conn.sendRequest<ResultOf<K>>(method, params, cts.token), failed]);
+      const r = await Promise.race([this.conn.sendRequest<ResultOf<K>>(method, params, cts.token), failed]);
+      await auth;
+      return r;
     } catch (e) {
+      await auth; // a refused authentication is the reason the call failed
       if (e === mine) throw e; // a timeout, a cancel, the connection lost
       throw this.fromWire(e, method);
     } finally {
@@ -237,20 +250,33 @@ export function connectSocket<E extends Error>(socketPath: string, errors: Clien
 
 /** Sends `session/authenticate` with the token the daemon wrote beside its socket. */
 export async function authenticate<E extends Error>(wire: DaemonWire<E>, paths: DaemonPaths, client: string, errors: ClientErrors<E>, timeoutMs = 0): Promise<AuthenticateResult> {
+  return sendAuthentication(wire, paths, client, errors, timeoutMs);
+}
+
+/** Reads the token (throws at once when it cannot) and sends the authentication; its answer is the promise. */
+function sendAuthentication<E extends Error>(wire: DaemonWire<E>, paths: DaemonPaths, client: string, errors: ClientErrors<E>, timeoutMs = 0): Promise<AuthenticateResult> {
   let token: string;
   try {
-    token = (await fsp.readFile(paths.token, 'utf8')).trim();
+    // A few bytes, read at once: a trip through libuv's thread pool (four of them for a
+    // readFile) waits for a free core each time, milliseconds on a busy machine.
+    token = readFileSync(paths.token, 'utf8').trim();
   } catch {
     throw errors.make(ErrorCode.DaemonUnavailable, `cannot read the daemon token ${paths.token}`, errors.hints.token);
   }
   return wire.call('authenticate', { token, client, protocolVersion: PROTOCOL_VERSION }, { timeoutMs });
 }
 
-/** Connects to the daemon of `paths` and authenticates; rejects with DaemonUnavailable when none answers. */
+/**
+ * Connects to the daemon of `paths` and authenticates; rejects with DaemonUnavailable when none
+ * answers. The authentication is sent and not waited for: the calls that follow go out behind
+ * it at once (the daemon reads a connection's messages in order, and serves them once it is
+ * in), so a command costs one round trip, not two; each resolves only after the
+ * authentication did, and fails with its error if it failed (the daemon closes the connection).
+ */
 export async function connectDaemon<E extends Error>(paths: DaemonPaths, client: string, errors: ClientErrors<E>): Promise<DaemonWire<E>> {
   const wire = DaemonWire.open(await connectSocket(paths.socket, errors), errors);
   try {
-    await authenticate(wire, paths, client, errors);
+    wire.behind(sendAuthentication(wire, paths, client, errors));
   } catch (e) {
     wire.close();
     throw e;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { isAlive, processStart } from './process';
 import { errnoCode } from './errors';
@@ -151,7 +151,9 @@ export async function sweepTemps(home: string): Promise<string[]> {
   const dir = tempsDir(home);
   let names: string[];
   try {
-    names = await fsp.readdir(dir);
+    // Synchronous: a short listing, at the start of every command, where a trip through the
+    // thread pool waits for a free core (milliseconds on a busy machine).
+    names = readdirSync(dir);
   } catch {
     return []; // no home, or nothing ever recorded
   }
@@ -259,11 +261,12 @@ export function jobTempPath(file: string, jobId: string): string {
 }
 
 /**
- * Whether a file name is one of Keyward's temps (an atomic write's, a job's, an edit's RAM
- * directory): walks, globs and jobs leave them alone, since they are half-written or about to go.
+ * Whether a file name is one of Keyward's temps (an atomic write's, a job's, the private RAM
+ * directory of an exec or an edit, util/ramdir.ts): walks, globs, watchers and jobs leave them
+ * alone, since they are half-written, about to go, or plaintext that is no one else's business.
  */
 export function isKeywardTemp(name: string): boolean {
-  return name.endsWith('.keyward-tmp') || /\.keyward-job-\d{14}-[0-9a-f]{6}\.tmp$/.test(name) || name.startsWith('keyward-edit-');
+  return name.endsWith('.keyward-tmp') || /\.keyward-job-\d{14}-[0-9a-f]{6}\.tmp$/.test(name) || name.startsWith('keyward-edit-') || name.startsWith('keyward-exec-');
 }
 
 /**

@@ -148,9 +148,9 @@ export class WorkspaceWatcher {
     const rel = relativePath(this.root, p);
     if (rel === null) return false;
     const parts = rel.split('/');
-    if (parts.some((x) => NEVER_DIRS.has(x))) return true;
-    const base = parts[parts.length - 1] ?? '';
-    return base.endsWith('.age') || isKeywardTemp(base);
+    // Keyward's temps, and what is inside its private RAM directories (util/ramdir.ts), are its own.
+    if (parts.some((x) => NEVER_DIRS.has(x) || isKeywardTemp(x))) return true;
+    return (parts[parts.length - 1] ?? '').endsWith('.age');
   }
 
   private onFile(abs: string): void {

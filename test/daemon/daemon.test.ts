@@ -90,6 +90,34 @@ describe('daemon over its real socket (in-memory keystore)', () => {
     assert.ok(recs.some((r) => r.event === 'auth' && r.outcome === 'refused' && r.client === 'evil'));
   });
 
+  it('one round trip: a call sent behind the authentication is served once it succeeds, and fails with its error (never served) when it does not', async () => {
+    // Sent at once behind the authentication (connectDaemon does not wait for it).
+    const c = await DaemonClient.connect(home, 'test', env);
+    try {
+      assert.equal((await c.call('status', {})).socket, d.paths.socket);
+    } finally {
+      c.close();
+    }
+    const token = await fsp.readFile(d.paths.token, 'utf8');
+    await fsp.writeFile(d.paths.token, 'f'.repeat(token.trim().length));
+    try {
+      const bad = await DaemonClient.connect(home, 'pipelined', env);
+      try {
+        await assert.rejects(bad.call('keysGenerate', { name: 'never' }), (e: unknown) => e instanceof KeywardError && e.code === ErrorCode.Unauthorized && /wrong daemon token/.test(e.message));
+      } finally {
+        bad.close();
+      }
+    } finally {
+      await fsp.writeFile(d.paths.token, token);
+    }
+    const ok = await DaemonClient.connect(home, 'test', env);
+    try {
+      assert.equal((await ok.call('keysList', {})).keys.some((k) => k.name === 'never'), false);
+    } finally {
+      ok.close();
+    }
+  });
+
   it('tells the client what to do when the token file is missing', async () => {
     await fsp.rm(d.paths.token);
     await assert.rejects(DaemonClient.connect(home, 'test', env), (e: unknown) => e instanceof KeywardError && e.code === ErrorCode.DaemonUnavailable && /token/.test(e.message) && /restart/.test(e.hint ?? ''));

@@ -298,6 +298,33 @@ describe('keyward exec (CLI)', function () {
     assert.deepEqual(await fsp.readdir(disk), []);
   });
 
+  it('the lean path of dist/cli.js reads every exec command line as the full CLI (commander) does', async () => {
+    const f = await sopsFile('lean.enc.yaml', 'API_KEY: s3cret\n');
+    const full = path.join(path.dirname(CLI), 'cli-main.js');
+    const run = (script: string, args: string[]) => {
+      const r = spawnSync(process.execPath, [script, ...args], { env: sb.env, cwd: sb.dir, encoding: 'utf8', timeout: 60_000 });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const program = [process.execPath, probe, 'env:API_KEY'];
+    for (const args of [
+      ['exec', '--env', f, '--', ...program, '--env', '--', '-x'], // what follows -- is the program's
+      [`--home=${sb.home}`, 'exec', `--env=${f}`, '--', ...program],
+      ['--home', sb.home, '--json', '--trust-recipients', 'exec', '--env', f, '--', ...program],
+      ['exec', '--json', '--env', f, '--', ...program], // a global option after the command
+      ['--keystore', 'keychain', 'exec', '--env', f, '--', ...program],
+      ['exec', '--env', f, ...program], // no --: commander's reading
+      ['exec', '--env', f, '--bogus', '--', 'true'],
+      ['--keystore', 'vault', 'exec', '--env', f, '--', 'true'],
+      ['exec', '--env'],
+      ['exec', '--env', f, '--'],
+      ['exec', '--help'],
+      ['--allow-disk', 'exec', '--', 'true'],
+    ]) {
+      assert.deepEqual(run(CLI, args), run(full, args), args.join(' '));
+    }
+    assert.equal((JSON.parse(run(CLI, ['exec', '--env', f, '--', ...program]).stdout) as Probe).env.API_KEY, 's3cret');
+  });
+
   it('with the file keystore, in-process (--no-daemon)', async () => {
     const fsb = await CliSandbox.create({ KEYWARD_RAM_DIR: ramDir, KEYWARD_KEYSTORE_PASSPHRASE: 'test-only' });
     try {

@@ -129,6 +129,17 @@ describe('keyward scan (CLI, in-process)', function () {
       assert.match(st.stderr, /needs a git repository/);
     });
 
+    it('outside a repository, walks the tree but not Keyward\'s temps (a half-written file, an exec\'s or an edit\'s RAM directory)', async () => {
+      const plain = path.join(dir, 'plain-tree');
+      await write(plain, 'app.env', `AWS_SECRET_ACCESS_KEY=${aws}\n`);
+      await write(plain, '.app.env.0123456789ab.keyward-tmp', `AWS_SECRET_ACCESS_KEY=${aws}\n`);
+      await write(plain, 'keyward-exec-123-456-abcdef/APP/app.env', `AWS_SECRET_ACCESS_KEY=${aws}\n`);
+      await write(plain, 'keyward-edit-123-456-abcdef/app.env', `AWS_SECRET_ACCESS_KEY=${aws}\n`);
+      const res = kw(plain, ['scan']);
+      assert.equal(res.code, 1, res.stderr);
+      assert.deepEqual(res.stdout.trim().split('\n').map((l) => l.split(':')[0]), ['app.env']);
+    });
+
     it('prints JSON (--format json or --json) without the secret', () => {
       const res = kw(r, ['--json', 'scan', 'src/app.py']);
       assert.equal(res.code, 1);

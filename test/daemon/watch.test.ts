@@ -222,7 +222,20 @@ describe('watcher: encrypt on save (daemon over its socket, in-memory keystore)'
     await fsp.writeFile(path.join(ws, 'manual.pt.age'), 'someone put this here');
     await fsp.mkdir(path.join(ws, 'node_modules', 'x'), { recursive: true });
     await fsp.writeFile(path.join(ws, 'node_modules', 'x', 'w.pt'), 'a dependency');
+    // Keyward's own: a private directory of exec or edit (on disk with --allow-disk), a temp file.
+    const own = ['secret/keyward-exec-123-456-abcdef/M/model.bin', 'secret/keyward-edit-123-456-abcdef/app.env', 'secret/.x.bin.0123456789ab.keyward-tmp'];
+    for (const f of own) {
+      await fsp.mkdir(path.dirname(path.join(ws, f)), { recursive: true });
+      await fsp.writeFile(path.join(ws, f), 'plaintext of a running program');
+    }
+    // ...beside a file of the user's in the same place, which is encrypted (and removed, as the policy says).
+    await fsp.mkdir(path.join(ws, 'secret', 'sub', 'M'), { recursive: true });
+    await fsp.writeFile(path.join(ws, 'secret', 'sub', 'M', 'model.bin'), 'the user\'s');
+    await waitFor(() => exists(path.join(ws, 'secret', 'sub', 'M', 'model.bin.age')), 'secret/sub/M/model.bin encrypted');
     await barrier();
+    for (const f of own) assert.equal(await fsp.readFile(path.join(ws, f), 'utf8'), 'plaintext of a running program', f);
+    for (const f of own) assert.equal(await exists(path.join(ws, f + '.age')), false, f);
+    for (const f of own) await fsp.rm(path.join(ws, f));
     const files = await tree(ws);
     assert.ok(!files.includes('notes.txt.age'));
     assert.ok(!files.some((f) => f.endsWith('.age.age')), files.join(' '));

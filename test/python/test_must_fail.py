@@ -299,3 +299,30 @@ def test_no_daemon_and_the_daemon_stopping_mid_read(tmp_path):
     finally:
         sb.stop()
         sb.deactivate()
+
+
+def test_one_connection_for_many_opens_replaced_when_the_daemon_restarts(tmp_path):
+    from keyward import _rpc
+
+    sb = Sandbox(tmp_path)
+    sb.activate()
+    try:
+        sb.key("solo")
+        data = os.urandom(CHUNK + 1)
+        path = sb.path("kept.bin.age")
+        with keyward.create(path, keys="solo") as w:
+            w.write(data)
+        kept = _rpc._shared[sb.home][1]
+        for _ in range(3):
+            with keyward.open(path) as f:
+                assert f.read() == data
+        assert _rpc._shared[sb.home][1] is kept and not kept.closed
+        # A new daemon: the kept connection is found closed at the next request and replaced once.
+        sb.stop()
+        sb.cli("daemon", "start")
+        with keyward.open(path, start_daemon=False) as f:
+            assert f.read() == data
+        assert _rpc._shared[sb.home][1] is not kept
+    finally:
+        sb.stop()
+        sb.deactivate()

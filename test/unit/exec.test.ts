@@ -1,10 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { envVariables } from '../../daemon/exec/env';
-import { checkPrivateDir, makePrivateDir, onRamFs, sweepPrivateDirs } from '../../daemon/exec/ramdir';
+import { checkPrivateDir, makePrivateDir, onRamFs, removePrivateDir, sweepPrivateDirs } from '../../daemon/util/ramdir';
+import { closeTempJournal, isKeywardTemp, sweepTemps, useTempJournal } from '../../daemon/util/temps';
 import { parseFileSpec, substitute } from '../../daemon/exec/run';
+import { parseExecArgv } from '../../daemon/cli/exec-argv';
 import { Branch, Comment, Float, Int, Time } from '../../daemon/sops/tree';
 import { processStart } from '../../daemon/util/process';
 import { KeywardError } from '../../daemon/util/errors';
@@ -74,7 +76,7 @@ describe('keyward exec: private RAM directories', () => {
 
   it('made 0700 on a RAM file system, checked with statfs', async () => {
     assert.ok(onRamFs('/dev/shm'), 'these tests need /dev/shm on tmpfs, as Linux machines have it');
-    const made = makePrivateDir({ allowDisk: false, env: { KEYWARD_RAM_DIR: '/dev/shm' } });
+    const made = await makePrivateDir({ allowDisk: false, kind: 'exec', env: { KEYWARD_RAM_DIR: '/dev/shm' } });
     try {
       assert.equal(made.onDisk, false);
       assert.ok(onRamFs(made.dir));
@@ -83,15 +85,25 @@ describe('keyward exec: private RAM directories', () => {
       await checkPrivateDir(made.dir, false);
     } finally {
       await fsp.rm(made.dir, { recursive: true, force: true });
+      made.recorded.done();
     }
   });
 
   it('refuses a disk (no fallback) unless allowDisk; refuses a directory others can read', async () => {
     assert.equal(onRamFs(dir), false, `${dir} is on tmpfs: run the tests with TMPDIR on a disk`);
-    assert.throws(() => makePrivateDir({ allowDisk: false, env: { KEYWARD_RAM_DIR: dir } }), /no RAM file system for the decrypted files: tried .* \(not a RAM file system\)/);
-    const made = makePrivateDir({ allowDisk: true, env: { KEYWARD_RAM_DIR: dir } });
+    await assert.rejects(makePrivateDir({ allowDisk: false, kind: 'exec', env: { KEYWARD_RAM_DIR: dir } }), /no RAM file system for the decrypted files: tried .* \(not a RAM file system\)/);
+    const made = await makePrivateDir({ allowDisk: true, kind: 'exec', env: { KEYWARD_RAM_DIR: dir } });
     assert.equal(made.onDisk, true);
-    await fsp.rm(made.dir, { recursive: true });
+    // On a disk, the plaintext's bytes are overwritten before the directory goes.
+    const plain = path.join(made.dir, 'M', 'model.bin');
+    await fsp.mkdir(path.dirname(plain));
+    await fsp.writeFile(plain, 'plaintext on a disk');
+    const kept = await fsp.open(plain, 'r');
+    removePrivateDir(made.dir);
+    made.recorded.done();
+    assert.equal((await kept.readFile()).toString(), '\0'.repeat('plaintext on a disk'.length));
+    await kept.close();
+    assert.equal(existsSync(made.dir), false);
     await assert.rejects(checkPrivateDir(dir, false), /is not on a RAM file system/);
     await fsp.chmod(dir, 0o755);
     await assert.rejects(checkPrivateDir(dir, true), /is not private/);
@@ -108,11 +120,92 @@ describe('keyward exec: private RAM directories', () => {
     const reused = path.join(dir, `keyward-exec-${process.pid}-1-abcdef`); // this pid, another start time
     const live = path.join(dir, `keyward-exec-${process.pid}-${processStart(process.pid) ?? '0'}-abcdef`);
     const other = path.join(dir, 'keyward-exec-notours');
-    for (const d of [gone, reused, live, other]) await fsp.mkdir(d, { mode: 0o700 });
+    const goneEdit = path.join(dir, `keyward-edit-${gonePid}-12345-abcdef`); // sops edit's, the same helper
+    for (const d of [gone, reused, live, other, goneEdit]) await fsp.mkdir(d, { mode: 0o700 });
     await fsp.writeFile(path.join(gone, 'plain.bin'), 'plaintext');
     // (It also sweeps the temp directory, where --allow-disk puts them: only this test's count here.)
     const removed = sweepPrivateDirs(env).filter((d) => d.startsWith(dir + path.sep));
-    assert.deepEqual(removed.sort(), [gone, reused].sort());
+    assert.deepEqual(removed.sort(), [gone, reused, goneEdit].sort());
     assert.deepEqual((await fsp.readdir(dir)).sort(), [path.basename(live), 'keyward-exec-notours'].sort());
+  });
+});
+
+describe('keyward exec: private RAM directories in the temp journal', () => {
+  it('recorded before they exist, so the next command of the home removes one a killed owner left; walks know the name', async () => {
+    const { dir: home, cleanup } = await tempDir();
+    const ram = await fsp.mkdtemp('/dev/shm/keyward-exec-unit-');
+    try {
+      // A child process makes one and is killed: the directory stays, listed in its journal.
+      const made = path.join(home, 'made');
+      const script = `
+        const { useTempJournal } = require(${JSON.stringify(require.resolve('../../daemon/util/temps'))});
+        const { makePrivateDir } = require(${JSON.stringify(require.resolve('../../daemon/util/ramdir'))});
+        useTempJournal(${JSON.stringify(home)});
+        makePrivateDir({ allowDisk: false, kind: 'exec', env: { KEYWARD_RAM_DIR: ${JSON.stringify(ram)} } }).then((m) => {
+          require('node:fs').writeFileSync(${JSON.stringify(made)}, m.dir);
+          process.kill(process.pid, 'SIGKILL');
+        });`;
+      const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: 'inherit' });
+      await new Promise((r) => child.once('exit', r));
+      const left = await fsp.readFile(made, 'utf8');
+      assert.ok(existsSync(left) && isKeywardTemp(path.basename(left)), left);
+      useTempJournal(home);
+      try {
+        assert.deepEqual(await sweepTemps(home), [left]);
+      } finally {
+        await closeTempJournal(home);
+      }
+      assert.equal(existsSync(left), false);
+    } finally {
+      await fsp.rm(ram, { recursive: true, force: true });
+      await cleanup();
+    }
+  });
+});
+
+describe('keyward exec: the command lines of the lean path', () => {
+  it('reads globals before or after exec, values as the next word or after "=", and hands everything after -- to the program', () => {
+    assert.deepEqual(parseExecArgv(['exec', '--env', 'a.yaml', '--env=b.yaml', '--file', 'm.age=M', '--allow-disk', '--', 'prog', '--env', '--', 'x']), {
+      daemon: true,
+      env: ['a.yaml', 'b.yaml'],
+      files: ['m.age=M'],
+      allowDisk: true,
+      command: ['prog', '--env', '--', 'x'],
+    });
+    assert.deepEqual(parseExecArgv(['--home', '/h', '--no-daemon', 'exec', '--json', '--keystore=file', '--home', '--', '--', 'p']), {
+      home: '--',
+      daemon: false,
+      env: [],
+      files: [],
+      allowDisk: false,
+      command: ['p'],
+    });
+    // A value is the next word, whatever it looks like (commander's rule).
+    assert.deepEqual(parseExecArgv(['exec', '--env', '--file', '--', 'p'])?.env, ['--file']);
+  });
+
+  it('leaves every other command line to the full CLI', () => {
+    for (const argv of [
+      [],
+      ['exec'],
+      ['exec', '--'],
+      ['exec', 'prog'],
+      ['exec', '--env', 'a', 'prog', 'arg'],
+      ['exec', '-h', '--', 'p'],
+      ['exec', '--help'],
+      ['exec', '--bogus', '--', 'p'],
+      ['exec', '--env'],
+      ['--env', 'a', 'exec', '--', 'p'],
+      ['--allow-disk', 'exec', '--', 'p'],
+      ['--keystore', 'vault', 'exec', '--', 'p'],
+      ['--daemon', 'exec', '--', 'p'],
+      ['-V'],
+      ['decrypt', 'exec', '--', 'p'],
+      ['exec', 'exec', '--', 'p'],
+      ['--', 'exec', '--', 'p'],
+      ['encrypt', '-k', 'me', 'f'],
+    ]) {
+      assert.equal(parseExecArgv(argv), null, argv.join(' '));
+    }
   });
 });

@@ -46,7 +46,9 @@ def program_name() -> str:
 
 
 def _lost() -> errors.DaemonUnavailable:
-    return errors.DaemonUnavailable("the connection to the daemon was lost", "check the daemon log; it restarts on the next command")
+    e = errors.DaemonUnavailable("the connection to the daemon was lost", "check the daemon log; it restarts on the next command")
+    e.connection_lost = True  # type: ignore[attr-defined]
+    return e
 
 
 def _not_running() -> errors.DaemonUnavailable:
@@ -64,8 +66,10 @@ class Connection:
         self._buf = bytearray()
         self._next_id = 0
         self._lock = threading.Lock()
+        self.closed = False
 
     def close(self) -> None:
+        self.closed = True
         try:
             self._sock.close()
         except OSError:
@@ -268,3 +272,33 @@ def connect(home: Optional[str] = None, *, env: Optional[Mapping[str, str]] = No
         conn.close()
         raise
     return conn
+
+
+# This process's connection to each daemon, made on first use and kept (see call).
+_shared: "dict[str, tuple[int, Connection]]" = {}
+_shared_lock = threading.Lock()
+
+
+def call(home: Optional[str], method: str, params: Mapping[str, Any], *, start: bool = True) -> Any:
+    """One request to the daemon of `home`, on this process's connection to it: connected and
+    authenticated at the first request, then kept, so that each ``keyward.open`` costs one round
+    trip, not a connection, an authentication and a request. A kept connection the daemon closed
+    meanwhile (it stopped, or restarted) is replaced once; a child process after ``fork`` makes
+    its own (the socket is the parent's)."""
+    env = dict(os.environ)
+    key = os.path.abspath(home) if home else keyward_home(env)
+    with _shared_lock:
+        held = _shared.get(key)
+        kept = held is not None and held[0] == os.getpid() and not held[1].closed
+        conn = held[1] if kept and held is not None else connect(key, env=env, start=start)
+        _shared[key] = (os.getpid(), conn)
+    try:
+        return conn.call(method, params)
+    except errors.DaemonUnavailable as e:
+        if not kept or not getattr(e, "connection_lost", False):
+            raise
+        conn.close()
+    with _shared_lock:
+        conn = connect(key, env=env, start=start)
+        _shared[key] = (os.getpid(), conn)
+    return conn.call(method, params)

@@ -198,11 +198,13 @@ class AgeReader(io.RawIOBase):
             return _age.SEALED_CHUNK_SIZE
         return self._size - idx * _age.CHUNK_SIZE + _age.TAG_SIZE
 
-    def _open(self, idx: int, sealed: memoryview) -> memoryview:
-        """Authenticates and decrypts chunk `idx` into the scratch buffer; returns its plaintext there."""
+    def _open(self, idx: int, sealed: memoryview, into: Optional[memoryview] = None) -> memoryview:
+        """Authenticates and decrypts chunk `idx` into `into` (its exact size), else into the
+        scratch buffer; returns its plaintext there. On failure what was written is zeroed
+        before the error is raised, so no byte of the chunk is ever seen."""
         last = idx == self._chunks - 1
         n = len(sealed) - _age.TAG_SIZE
-        plain = memoryview(self._scratch)[:n]
+        plain = memoryview(self._scratch)[:n] if into is None else into
         try:
             if self._into:
                 self._aead.decrypt_into(_age.chunk_nonce(idx, last), sealed, None, plain)
@@ -255,7 +257,16 @@ class AgeReader(io.RawIOBase):
         while len(self._cache) > CACHE_CHUNKS:
             self._cache.popitem(last=False)
 
-    def _read_at(self, pos: int, out: memoryview) -> int:
+    def read_into_new(self, pos: int, out: memoryview) -> int:
+        """Fills `out` from plaintext offset `pos`, as readinto does, for a buffer the caller has
+        just made and shares with no one until this returns (safetensors' arrays): whole chunks
+        are decrypted straight into it. On an error its content is undefined (zeros where a
+        chunk failed); the caller drops it."""
+        self._check_open()
+        with self._lock:
+            return self._read_at(pos, memoryview(out).cast("B"), private=True)
+
+    def _read_at(self, pos: int, out: memoryview, private: bool = False) -> int:
         end = min(pos + len(out), self._size)
         if end <= pos:
             return 0
@@ -275,19 +286,29 @@ class AgeReader(io.RawIOBase):
                     count += 1
                 sealed = self._read_sealed(idx, count)
                 at = 0
-                take = 0
+                used_scratch = False
                 for k in range(idx, idx + count):
                     size = self._sealed_size(k)
-                    plain = self._open(k, sealed[at : at + size])
-                    at += size
+                    n = size - _age.TAG_SIZE
                     chunk_off = off if k == idx else 0
-                    take = min(len(plain) - chunk_off, end - pos)
-                    out[done : done + take] = plain[chunk_off : chunk_off + take]
-                    if chunk_off + take < len(plain) or chunk_off > 0:
-                        self._remember(k, bytes(plain))  # partly used: the next read likely wants the rest
+                    take = min(n - chunk_off, end - pos)
+                    if private and chunk_off == 0 and take == n:
+                        # A whole chunk, into a buffer no one else sees until this returns (a
+                        # tensor's new array): decrypted straight into it, not through the scratch
+                        # buffer and a copy. (cryptography writes before it checks the tag, and
+                        # zeroes on failure: a caller's own buffer never gets even that.)
+                        self._open(k, sealed[at : at + size], out[done : done + n])
+                    else:
+                        plain = self._open(k, sealed[at : at + size])
+                        used_scratch = True
+                        out[done : done + take] = plain[chunk_off : chunk_off + take]
+                        if chunk_off + take < n or chunk_off > 0:
+                            self._remember(k, bytes(plain))  # partly used: the next read likely wants the rest
+                    at += size
                     done += take
                     pos += take
-                plain[:] = self._zeros[: len(plain)]
+                if used_scratch:
+                    self._scratch[:] = self._zeros
                 continue
             done += take
             pos += take
@@ -316,8 +337,7 @@ def open(path: PathLike, mode: str = "rb", *, home: Optional[str] = None, start_
         if not stat.S_ISREG(st.st_mode):
             raise errors.InvalidInput("random access needs a regular file, not a pipe or a device", "decrypt it whole with keyward decrypt instead")
         header = _read_header(fd)
-        with _rpc.connect(home, start=start_daemon) as conn:
-            r = conn.call(_rpc.METHOD_FILE_KEY, {"path": full, "program": _rpc.program_name()})
+        r = _rpc.call(home, _rpc.METHOD_FILE_KEY, {"path": full, "program": _rpc.program_name()}, start=start_daemon)
         file_key = bytearray(base64.b64decode(r["fileKey"]))
         try:
             # The header read here must be the one the daemon opened, and the key must be its.

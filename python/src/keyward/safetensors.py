@@ -124,9 +124,9 @@ class safe_open:  # noqa: N801 - the name safetensors uses
             raise errors.InvalidInput(f"tensor {name!r} is {e.dtype}, which numpy has no type for", "load it with torch (safetensors.torch), or convert it to a numpy dtype")
         arr = np.empty(e.shape, dtype=np.dtype(dtype))
         if e.end > e.begin:
-            self._f.seek(self._data_start + e.begin)
-            # Straight into the array's memory: no copy of the tensor is ever made.
-            if self._f.readinto(memoryview(arr.reshape(-1).view(np.uint8))) != e.end - e.begin:
+            # Straight into the array's memory, which no one sees before it is returned: whole
+            # chunks are decrypted into it, and no copy of the tensor is ever made.
+            if self._f.read_into_new(self._data_start + e.begin, memoryview(arr.reshape(-1).view(np.uint8))) != e.end - e.begin:
                 raise errors.truncated()
         return arr
 

@@ -219,8 +219,7 @@ def create(
         raise errors.AlreadyExists(f"write: already exists: {shown}", "choose another path, or pass overwrite=True")
     if not os.path.isdir(os.path.dirname(target)):
         raise errors.NotFound(f"write: no such directory: {os.path.dirname(target)}", "create it first")
-    with _rpc.connect(home, start=start_daemon) as conn:
-        r = conn.call(_rpc.METHOD_SEAL, {"recipients": r_list, "keys": k_list, "path": target, "program": _rpc.program_name()})
+    r = _rpc.call(home, _rpc.METHOD_SEAL, {"recipients": r_list, "keys": k_list, "path": target, "program": _rpc.program_name()}, start=start_daemon)
     header = base64.b64decode(r["header"])
     file_key = bytearray(base64.b64decode(r["fileKey"]))
     try:

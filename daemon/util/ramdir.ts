@@ -1,24 +1,29 @@
 // Private directories on a RAM file system, for plaintext a program must read as a file
-// (`keyward exec --file`): never on a disk unless the user says so. One guarantee each:
+// (`keyward exec --file`, the file `keyward sops edit` opens in an editor): never on a disk
+// unless the caller allows it. One guarantee each:
 // - made: a new 0700 directory, owned by this user, on tmpfs or ramfs (checked with statfs(2),
 //   not guessed from the path); a disk directory only with `allowDisk`, and the caller warns;
 // - removed: by its owner when it is done (rmSync, so it also runs in an exit handler), and
-//   otherwise by the next `sweep`, which removes every such directory whose owner is gone
-//   (kill -9, a crash, a reboot). The owner is in the directory's name (pid and the kernel's
-//   start time of that pid), so a directory is never without one and a reused pid does not keep
-//   a dead owner's directory alive.
-import { chmodSync, lstatSync, mkdtempSync, promises as fsp, readdirSync, rmSync, statfsSync, type Stats } from 'node:fs';
+//   otherwise by the next sweep: it is recorded in the temp journal before it exists (see
+//   util/temps.ts: the next command of that home removes it), and its owner is in its name (pid
+//   and the kernel's start time of that pid), so `sweepPrivateDirs` at the next exec or edit
+//   removes it whatever home it belonged to, and a reused pid does not keep a dead owner's
+//   directory alive.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, constants as fsc, fdatasyncSync, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readdirSync, rmSync, statfsSync, writeSync, type Stats } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode } from '../protocol/errors';
-import { isAlive, processStart } from '../util/process';
-import { KeywardError, errnoCode } from '../util/errors';
+import { isAlive, processStart } from './process';
+import { KeywardError, errnoCode } from './errors';
+import { recordTemp, type RecordedTemp } from './temps';
 
 /** statfs(2) magic numbers of tmpfs and ramfs (linux/magic.h). */
 const RAM_FS_TYPES = new Set([0x01021994, 0x858458f6]);
 
-const PREFIX = 'keyward-exec-';
-const NAME = /^keyward-exec-(\d+)-(\d+)-[A-Za-z0-9]+$/;
+/** Who makes the directory: its name starts `keyward-KIND-` (util/temps.ts, isKeywardTemp, knows them). */
+export type PrivateDirKind = 'exec' | 'edit';
+const NAME = /^keyward-(?:exec|edit)-(\d+)-(\d+)-[A-Za-z0-9]+$/;
 
 /** Whether `dir` is on a RAM file system. False when it cannot be told (no statfs, an error). */
 export function onRamFs(dir: string): boolean {
@@ -44,13 +49,15 @@ export interface PrivateDir {
   dir: string;
   /** True only with `allowDisk` when no RAM file system was usable. */
   onDisk: boolean;
+  /** Its entry in the temp journal: `done()` once it is removed. */
+  recorded: RecordedTemp;
 }
 
 /**
  * Makes a new private directory (0700) on a RAM file system. Throws InvalidInput, saying what to
  * do, when there is none, unless `allowDisk`: then it is made in the temp directory.
  */
-export function makePrivateDir(opts: { allowDisk: boolean; env?: NodeJS.ProcessEnv }): PrivateDir {
+export async function makePrivateDir(opts: { allowDisk: boolean; kind: PrivateDirKind; env?: NodeJS.ProcessEnv }): Promise<PrivateDir> {
   const env = opts.env ?? process.env;
   const tried: string[] = [];
   for (const base of ramBases(env)) {
@@ -59,9 +66,10 @@ export function makePrivateDir(opts: { allowDisk: boolean; env?: NodeJS.ProcessE
       continue;
     }
     try {
-      const dir = create(base);
-      if (onRamFs(dir)) return { dir, onDisk: false };
-      removePrivateDir(dir); // another file system mounted inside: not what statfs said of the base
+      const made = await create(base, opts.kind);
+      if (onRamFs(made.dir)) return { ...made, onDisk: false };
+      removePrivateDir(made.dir); // another file system mounted inside: not what statfs said of the base
+      made.recorded.done();
       tried.push(`${base} (a disk is mounted there)`);
     } catch (e) {
       tried.push(`${base} (${errnoCode(e) ?? 'cannot create a directory'})`);
@@ -74,19 +82,27 @@ export function makePrivateDir(opts: { allowDisk: boolean; env?: NodeJS.ProcessE
       'mount a tmpfs and point KEYWARD_RAM_DIR at it (or XDG_RUNTIME_DIR, /dev/shm); or accept plaintext on disk while the program runs with --allow-disk',
     );
   }
-  return { dir: create(os.tmpdir()), onDisk: true };
+  return { ...(await create(os.tmpdir(), opts.kind)), onDisk: true };
 }
 
-/** A new directory named for this process, 0700 whatever the umask. */
-function create(base: string): string {
-  const dir = mkdtempSync(path.join(base, `${PREFIX}${process.pid}-${processStart(process.pid) ?? '0'}-`));
+/** A new directory named for this process, recorded in the temp journal before it exists, 0700 whatever the umask. */
+async function create(base: string, kind: PrivateDirKind): Promise<{ dir: string; recorded: RecordedTemp }> {
+  const dir = path.join(base, `keyward-${kind}-${process.pid}-${processStart(process.pid) ?? '0'}-${randomBytes(6).toString('hex')}`);
+  const recorded = await recordTemp(dir, { plaintext: true, dir: true });
   try {
-    chmodSync(dir, 0o700); // mkdtemp makes it 0700 already: say so rather than rely on it
+    mkdirSync(dir, { mode: 0o700 }); // fails if it exists: never a directory someone prepared
   } catch (e) {
-    removePrivateDir(dir);
+    recorded.done();
     throw e;
   }
-  return dir;
+  try {
+    chmodSync(dir, 0o700); // against the umask
+  } catch (e) {
+    removePrivateDir(dir);
+    recorded.done();
+    throw e;
+  }
+  return { dir, recorded };
 }
 
 /**
@@ -109,12 +125,38 @@ export async function checkPrivateDir(dir: string, allowDisk: boolean): Promise<
   }
 }
 
-/** Removes a private directory and all in it; never throws (exit handlers call it). */
+/**
+ * Removes a private directory and all in it; on a disk (`allowDisk`) each file's bytes are
+ * overwritten first (a RAM file system frees them on unlink). Never throws: exit handlers call it.
+ */
 export function removePrivateDir(dir: string): void {
   try {
+    if (!onRamFs(dir)) overwriteFiles(dir, 2);
     rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
   } catch {
     // nothing better to do here; the next sweep tries again
+  }
+}
+
+/** Zeros over the regular files under `dir` (to `depth` levels), synchronously; never through a link. */
+function overwriteFiles(dir: string, depth: number): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory() && depth > 0) overwriteFiles(p, depth - 1);
+    if (!e.isFile()) continue;
+    try {
+      const fd = openSync(p, fsc.O_WRONLY | fsc.O_NOFOLLOW);
+      try {
+        const size = fstatSync(fd).size;
+        const zeros = Buffer.alloc(Math.min(size, 1 << 20));
+        for (let at = 0; at < size; at += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, size - at), at);
+        fdatasyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // gone already, or not ours to write: the removal follows
+    }
   }
 }
 

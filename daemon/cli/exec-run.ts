@@ -1,0 +1,28 @@
+// What `keyward exec` does once its command line is read, by commander (cli/exec.ts) or on the
+// lean path (cli/exec-lean.ts): run the program (daemon/exec/run.ts) with the daemon, or
+// in-process, and end as the program ended.
+import { isKeywardError } from '../util/errors';
+import { runExec, type ExecRequest } from '../exec/run';
+import { useBackend, type BackendOptions } from './backend';
+
+export async function execCommand(req: ExecRequest, backend: BackendOptions): Promise<void> {
+  const warn = (line: string) => process.stderr.write(`keyward: ${line}\n`);
+  let outcome;
+  try {
+    outcome = await runExec(req, (params) => useBackend(backend, (b) => b.call('execOpen', params)), warn);
+  } catch (e) {
+    const signal = (e as { signal?: NodeJS.Signals }).signal;
+    if (signal) process.kill(process.pid, signal);
+    const exitCode = (e as { exitCode?: number }).exitCode;
+    if (isKeywardError(e) && exitCode !== undefined) {
+      warn(`${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+      process.exitCode = exitCode;
+      return;
+    }
+    throw e;
+  }
+  // As a shell does: the program's status is ours; a program killed by a signal kills us with it.
+  // (Not SIGUSR1: Node takes it to start its inspector, not to exit.)
+  if (outcome.signal && outcome.signal !== 'SIGUSR1') process.kill(process.pid, outcome.signal);
+  process.exitCode = outcome.code;
+}
