@@ -13,14 +13,14 @@ import type { Match, Rule, RuleContext, RuleInfo, Severity } from '../types';
 import { githubChecksumOk } from './checksums';
 import { decodeBase64, patternRule, type PatternOptions } from './helpers';
 
-type Family = 'cloud' | 'ci' | 'registry' | 'vcs' | 'payments' | 'messaging' | 'observability' | 'database' | 'secrets-manager' | 'ai' | 'saas' | 'keys';
+export type Family = 'cloud' | 'ci' | 'registry' | 'vcs' | 'payments' | 'messaging' | 'observability' | 'database' | 'secrets-manager' | 'ai' | 'saas' | 'keys';
 
-function info(id: string, description: string, severity: Severity, family: Family, vendor: string): RuleInfo {
+export function info(id: string, description: string, severity: Severity, family: Family, vendor: string): RuleInfo {
   return { id, description, severity, tags: [family, vendor] };
 }
 
 /** A token with a prefix: high entropy in what follows the prefix (3.2 bits per character by default). */
-function tok(i: RuleInfo, re: RegExp, opts: PatternOptions = {}): Rule {
+export function tok(i: RuleInfo, re: RegExp, opts: PatternOptions = {}): Rule {
   return patternRule(i, re, { minEntropy: 3.2, ...opts });
 }
 
@@ -29,7 +29,7 @@ function tok(i: RuleInfo, re: RegExp, opts: PatternOptions = {}): Rule {
  * XML name a value: `variable "okta_token" {` then `default = "00..."`), within 160
  * characters: `OKTA_API_TOKEN=00...`.
  */
-function named(keyword: string): (s: string, ctx: RuleContext, m: RegExpExecArray) => boolean {
+export function named(keyword: string): (s: string, ctx: RuleContext, m: RegExpExecArray) => boolean {
   return (_s, ctx, m) => {
     const before = ctx.text.slice(Math.max(0, m.index - 160), m.index);
     const nl = before.lastIndexOf('\n');
@@ -39,7 +39,7 @@ function named(keyword: string): (s: string, ctx: RuleContext, m: RegExpExecArra
 }
 
 /** Random enough to be a key: not one character class, or long enough. */
-function mixed(s: string): boolean {
+export function mixed(s: string): boolean {
   const c = charClasses(s);
   return (c.upper > 0 ? 1 : 0) + (c.lower > 0 ? 1 : 0) + (c.digit > 0 ? 1 : 0) >= 2;
 }

@@ -145,7 +145,7 @@ const WEAK_DEFAULTS = new Set([
 const USERINFO = /([^\s:@/?#"'<>\\]{0,128}):([^\s/?#"'<>\\]{1,256})@[^\s@/"'<>]/y;
 const SCHEME_CHAR = /[a-z0-9+.:-]/i;
 
-function weakPassword(user: string, pass: string): boolean {
+export function weakPassword(user: string, pass: string): boolean {
   const p = pass.toLowerCase();
   if (WEAK_DEFAULTS.has(p) || p === user.toLowerCase()) return true;
   if (/^[*xX.]+$/.test(pass)) return true; // masked
@@ -154,10 +154,10 @@ function weakPassword(user: string, pass: string): boolean {
 }
 
 /** Runs typed by a person: `key_1234`, `abcd1234`. */
-const TYPED = /0123|1234|2345|3456|4567|5678|6789|abcd|qwer|asdf/i;
+export const TYPED = /0123|1234|2345|3456|4567|5678|6789|abcd|qwer|asdf/i;
 
 /** A password made from the user name (`monitor:m0n1t0r!ng`, `admin:Admin2024`): a demo, or the weakest kind. */
-function derived(user: string, pass: string): boolean {
+export function derived(user: string, pass: string): boolean {
   const u = unLeet(user).replace(/[^a-z]/g, '');
   return u.length >= 4 && unLeet(pass).includes(u);
 }
