@@ -287,6 +287,8 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `curl -s -u deploy:${f.password(14)} https://api.internal.example/v1/jobs\n`, path: 'deploy.sh' },
       { text: `curl -X POST \\\n  --user "svc:${f.alnum(16)}" \\\n  https://api.internal.example\n`, path: 'README.md' },
       { text: `curl -u ":${f.alnum(20)}" https://search.internal:9200\n`, path: 'query.sh' },
+      // The password quoted alone.
+      { text: `curl --user kevin:'${cliPw}' -iX PATCH https://api.internal.example/v1/x\n`, path: 'patch.sh', secret: cliPw },
     ],
     neg: [
       { text: 'curl -u $USER:$PASS https://x\ncurl -u admin:admin http://x\ncurl -u user:password https://x\n', path: 'a.sh' },
@@ -340,9 +342,13 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `"cells": [{"source": ["openai_key = \\"${f.alnum(28)}\\"\\n"]}]`, path: 'nb.ipynb' },
       { text: `curl -H "Authorization: Bearer ${f.alnum(40)}" https://api.internal/v1`, path: 'call.sh' },
       { text: `if (password === "${f.password(12)}") { grant(); }`, path: 'login.js' },
+      // Typed declarations: Go's `var name string =`, Rust's `: &str`.
+      { text: `var genericToken string = "${f3.alnum(32)}"\n`, path: 'client.go' },
+      { text: `const API_TOKEN: &'static str = "${f3.alnum(32)}";\nlet api_token: &str = "${f3.alnum(32)}";\n`, path: 'main.rs' },
     ],
     neg: [
       { text: 'password = get_password()\ntoken = tokenizer(text)\n', path: 'a.py' },
+      { text: 'var tokenKind string = "identifier"\nvar secretName string = os.Getenv("SECRET_NAME")\nif token string == "x" {}\n', path: 'a.go' },
       { text: 'pad_token = "<|endoftext|>"\neos_token: "</s>"\nmax_new_tokens: 512\n', path: 'gen.yaml' },
       { text: 'PASSWORD_MIN_LENGTH = 12\npassword_field = "user_password"\n', path: 'a.py' },
       { text: 'password: ${DB_PASSWORD}\ntoken: "{{ .Values.token }}"\n', path: 'chart.yaml' },
@@ -395,6 +401,7 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: '"Default": "Server=localhost;Database=app;User Id=sa;Password=YourStrong!Passw0rd;"\n', path: 'appsettings.json' },
       { text: 'Password=' + 'x'.repeat(6) + '\nuser=a;Password=%(pw)s\n', path: 'a.ini' },
       { text: '"ConnectionStrings": { "Db": "Host=db;Username=app;Password=${DB_PASSWORD}" }\n', path: 'appsettings.json' },
+      { text: '    def login(self, user=None, password=None, usenetrc=True):\n        connect(host=h, user=u, password=pw_from_vault(name), port=5432)\n', path: 'nntp.py' },
     ],
   },
 };

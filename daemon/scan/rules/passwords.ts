@@ -77,6 +77,9 @@ export const connectionStringPassword = patternRule(
       let lineEnd = ctx.text.indexOf('\n', m.index);
       if (lineEnd < 0) lineEnd = ctx.text.length;
       const line = ctx.text.slice(lineStart, lineEnd);
+      // A connection string's `;` beside it (`...;Password=x` or `Password=x;...`): not a keyword argument (`password=None, user=x)`).
+      const after = m.index + m[0].length;
+      if (ctx.text.charAt(m.index - 1) !== ';' && ctx.text.charAt(after) !== ';') return false;
       if (!CONN_KEY.test(line.slice(0, m.index - lineStart) + line.slice(m.index - lineStart + m[0].length))) return false;
       const pass = s.startsWith('{') ? s.slice(1, -1) : s;
       return chosenPassword(pass.trim());

@@ -97,7 +97,7 @@ export const vcsProviders: Rule[] = [
   tok(info('bitbucket-app-password', 'Bitbucket app password or API token', 'high', 'vcs', 'atlassian'), /\bATBB[A-Za-z0-9_=.-]{28,40}(?![A-Za-z0-9_=.-])/g),
   tok(info('atlassian-api-token', 'Atlassian (Jira, Confluence) API token', 'high', 'vcs', 'atlassian'), /\bAT(?:ATT|CTT)3[A-Za-z0-9_=-]{150,260}(?![A-Za-z0-9_=-])/g, { keywords: ['atatt3', 'atctt3'] }),
   tok(info('gitea-token', 'Gitea or Forgejo access token (by name)', 'high', 'vcs', 'gitea'), /\b(?:GITEA|FORGEJO)_[A-Z_]{0,20}TOKEN[ \t]{0,8}[=:][ \t]{0,8}["']?([a-f0-9]{40})(?![a-f0-9])/g, { group: 1, keywords: ['gitea', 'forgejo'] }),
-  tok(info('sourcegraph-token', 'Sourcegraph access token', 'high', 'vcs', 'sourcegraph'), /\bsgp_(?:[a-f0-9]{16}_)?[a-f0-9]{40}(?![a-f0-9])/g),
+  tok(info('sourcegraph-token', 'Sourcegraph access token', 'high', 'vcs', 'sourcegraph'), /\bsgp_(?:[a-f0-9]{16}_|local_)?[a-f0-9]{40}(?![a-f0-9])/g),
 ];
 
 // ---- cloud -------------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ export const paymentProviders: Rule[] = [
   tok(info('braintree-access-token', 'PayPal Braintree access token', 'critical', 'payments', 'paypal'), /\baccess_token\$production\$[a-z0-9]{16}\$[a-f0-9]{32}(?![a-f0-9])/g),
   tok(info('shopify-token', 'Shopify access token or shared secret', 'critical', 'payments', 'shopify'), /\bshp(?:at|ca|pa|ss)_[a-zA-Z0-9]{32,64}(?![A-Za-z0-9])/g, { keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'], minEntropy: 3 }),
   tok(info('razorpay-key', 'Razorpay live key ID', 'medium', 'payments', 'razorpay'), /\brzp_live_[A-Za-z0-9]{14}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
-  tok(info('flutterwave-secret-key', 'Flutterwave secret or encryption key', 'critical', 'payments', 'flutterwave'), /\bFLW(?:SECK|PUBK)(?:_TEST)?-[a-f0-9]{32}-X(?![A-Za-z0-9])|\bFLWSECK_TEST[a-f0-9]{12}(?![A-Za-z0-9])/g, { keywords: ['flwseck', 'flwpubk'], minEntropy: 3 }),
+  tok(info('flutterwave-secret-key', 'Flutterwave secret or encryption key', 'critical', 'payments', 'flutterwave'), /\bFLW(?:SECK|PUBK)(?:_TEST)?-[a-f0-9]{32}-X(?![A-Za-z0-9])|\bFLWSECK_TEST-?[a-f0-9]{12}(?![A-Za-z0-9])/g, { keywords: ['flwseck', 'flwpubk'], minEntropy: 3 }),
   tok(info('plaid-access-token', 'Plaid access token', 'high', 'payments', 'plaid'), /\baccess-(?:sandbox|development|production)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}(?![a-f0-9])/g, { keywords: ['access-sandbox-', 'access-development-', 'access-production-'], minEntropy: 3 }),
   tok(info('duffel-token', 'Duffel API token', 'high', 'payments', 'duffel'), /\bduffel_(?:test|live)_[A-Za-z0-9_=-]{43}(?![A-Za-z0-9_=-])/g),
   tok(info('easypost-api-key', 'EasyPost API key', 'high', 'payments', 'easypost'), /\bEZ[AT]K[a-zA-Z0-9]{54}(?![A-Za-z0-9])/g, { keywords: ['ezak', 'eztk'] }),

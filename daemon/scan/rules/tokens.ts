@@ -214,8 +214,8 @@ export const urlPassword: Rule = {
   scan: urlPasswords(false),
 };
 
-/** `user:password` after `-u`/`--user` (curl, wget, httpie...), quoted or not; a value of shell syntax is no password. */
-const CLI_USER = /(?<![\w-])(?:-u|--user|--http-user)(?:[ \t]{1,8}|=)(['"]?)([^\s'":$`]{0,128}):([^\s'"`]{0,256})\1(?=[\s;|&)]|$)/g;
+/** `user:password` after `-u`/`--user` (curl, wget, httpie...), quoted or not (the pair, or the password alone: `kevin:'...'`); a value of shell syntax is no password. */
+const CLI_USER = /(?<![\w-])(?:-u|--user|--http-user)(?:[ \t]{1,8}|=)(['"]?)([^\s'":$`]{0,128}):(['"]?)([^\s'"`]{0,256})\3\1(?=[\s;|&)]|$)/g;
 
 /**
  * Basic-authentication credentials on a command line: `curl -u deploy:...`, `--user "api:..."`.
@@ -234,13 +234,15 @@ export const cliUserPassword: Rule = {
     CLI_USER.lastIndex = 0;
     for (let m = CLI_USER.exec(t); m !== null; m = CLI_USER.exec(t)) {
       const user = m[2] ?? '';
-      const pass = m[3] ?? '';
-      const at = m.index + m[0].length - (m[1] ?? '').length - pass.length;
+      const pass = m[4] ?? '';
+      const q = (m[3] ?? '').length;
+      const at = m.index + m[0].length - (m[1] ?? '').length - q - pass.length;
+      const userEnd = at - q - 1;
       if (pass) {
         if (pass.startsWith('$') || weakPassword(user, pass) || pass.length < 6 || namesASecret(pass) || shannon(pass) < 2.5 || /^[a-z]+$/.test(pass) || TYPED.test(pass) || derived(user, pass)) continue;
         report({ start: at, end: at + pass.length });
       } else if (user.length >= 16 && shannon(user) >= 3.5 && /\d/.test(user) && /[A-Za-z]/.test(user) && !isPlaceholder(user)) {
-        report({ start: at - 1 - user.length, end: at - 1 });
+        report({ start: userEnd - user.length, end: userEnd });
       }
     }
   },

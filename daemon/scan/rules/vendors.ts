@@ -45,6 +45,10 @@ export const vendorRules: Rule[] = [
   tok(info('braintree-access-token', 'PayPal Braintree access token', 'critical', 'payments', 'paypal'), /\baccess_token\$sandbox\$[a-z0-9]{16}\$[a-f0-9]{32}(?![a-f0-9])/g, { minEntropy: 3, verify: () => 'low' }),
   // New Relic REST API keys (`NRRA-` and 42 hex digits).
   tok(info('new-relic-key', 'New Relic user, ingest or browser API key', 'high', 'observability', 'newrelic'), /\bNRRA-[a-f0-9]{42}(?![A-Za-z0-9_-])/g, { minEntropy: 3 }),
+  // Sidekiq Pro / Enterprise gem server credentials: `8 hex:8 hex`, given to Bundler by variable,
+  // by `bundle config` or in the source URL.
+  tok(info('sidekiq-credentials', 'Sidekiq Pro / Enterprise gem server credentials', 'high', 'ci', 'contribsys'), /\bBUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM["']?[ \t]{0,8}[=:][ \t]{0,8}["']?([a-f0-9]{8}:[a-f0-9]{8})(?![a-f0-9])/gi, { group: 1, keywords: ['contribsys'], minEntropy: 2.5 }),
+  tok(info('sidekiq-credentials', 'Sidekiq Pro / Enterprise gem server credentials', 'high', 'ci', 'contribsys'), /\b(?:(?:enterprise|gems)\.contribsys\.com[ \t]{1,8}["']?|https?:\/\/)([a-f0-9]{8}:[a-f0-9]{8})(?:@(?:enterprise|gems)\.contribsys\.com|["']?[ \t]*$)/gim, { group: 1, keywords: ['contribsys'], minEntropy: 2.5, verify: (_s, _c, m) => m[0].includes('contribsys') }),
   // `ngrok config add-authtoken TOKEN`, `ngrok authtoken TOKEN`, `authtoken: TOKEN` in ngrok.yml.
   tok(info('ngrok-authtoken', 'ngrok authtoken', 'high', 'saas', 'ngrok'), /\bngrok[ \t]{1,4}(?:config[ \t]{1,4}add-)?authtoken[ \t]{1,4}["']?([A-Za-z0-9]{20,32}_[A-Za-z0-9]{18,32})(?![A-Za-z0-9_])/g, {
     group: 1,
