@@ -348,6 +348,7 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     ],
     neg: [
       { text: 'password = get_password()\ntoken = tokenizer(text)\n', path: 'a.py' },
+      { text: 'SECRET_KEY = "django-insecure-" + get_random_string(50)\nconst apiKey = "key_live_" + process.env.KEY_SUFFIX;\n', path: 'settings.py' },
       { text: 'var tokenKind string = "identifier"\nvar secretName string = os.Getenv("SECRET_NAME")\nif token string == "x" {}\n', path: 'a.go' },
       { text: 'pad_token = "<|endoftext|>"\neos_token: "</s>"\nmax_new_tokens: 512\n', path: 'gen.yaml' },
       { text: 'PASSWORD_MIN_LENGTH = 12\npassword_field = "user_password"\n', path: 'a.py' },

@@ -268,6 +268,8 @@ export const genericSecret: AssignmentRule = {
     if (!name) return false;
     if (!a.quoted && !a.bearer && ctx.style === 'code') return false;
     if (!judgeValue(name.kind, a)) return false;
+    // The start of a concatenation (`"django-insecure-" + get_random_string(50)`): a prefix, not the secret.
+    if (a.quoted && /[-_:./]$/.test(a.value) && /^[ \t]{0,4}(?:\+|\.\.|\|\|)/.test(ctx.text.slice(a.end + 1, a.end + 8))) return false;
     // Documentation marks its examples (`AccessKeyId=ABCDE12345670EXAMPLE, SecretKey=...`).
     const line = lineOf(ctx.text, a.start);
     if (line.includes('EXAMPLE')) return false;

@@ -90,6 +90,8 @@ export const githubTokens: Rule[] = [
     keywords: ['ghu_', 'ghs_', 'ghr_'],
     verify: (s) => (s.length === 40 && githubChecksumOk(s)) || shannon(s.slice(4)) >= 3.5,
   }),
+  // Installation tokens in the longer format: `ghs_`, the installation's number, then a JWT.
+  tok(info('github-app-token', 'GitHub App user-to-server, server-to-server or refresh token', 'high', 'vcs', 'github'), /\bghs_\d{1,15}_eyJ[A-Za-z0-9_-]{10,400}\.eyJ[A-Za-z0-9_-]{10,2000}\.[A-Za-z0-9_-]{20,700}(?![A-Za-z0-9_-])/g, { minEntropy: 3.5 }),
   tok(info('github-fine-grained-pat', 'GitHub fine-grained personal access token', 'critical', 'vcs', 'github'), /\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?![A-Za-z0-9_])/g, { minEntropy: 3.5 }),
 ];
 
@@ -260,7 +262,7 @@ export const aiProviders: Rule[] = [
 
 export const saasProviders: Rule[] = [
   tok(info('posthog-personal-api-key', 'PostHog personal API key', 'high', 'observability', 'posthog'), /\bphx_[A-Za-z0-9]{30,60}(?![A-Za-z0-9])/g),
-  tok(info('linear-api-key', 'Linear API key', 'high', 'saas', 'linear'), /\blin_(?:api|oauth)_[A-Za-z0-9]{40}(?![A-Za-z0-9])/g, { keywords: ['lin_api_', 'lin_oauth_'] }),
+  tok(info('linear-api-key', 'Linear API key', 'high', 'saas', 'linear'), /\blin_(?:api|oauth)_[A-Za-z0-9]{40,44}(?![A-Za-z0-9])/g, { keywords: ['lin_api_', 'lin_oauth_'] }),
   tok(info('notion-token', 'Notion integration token', 'high', 'saas', 'notion'), /\b(?:ntn_\d{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43})(?![A-Za-z0-9])/g, { keywords: ['ntn_', 'secret_'] }),
   tok(info('airtable-token', 'Airtable personal access token', 'high', 'saas', 'airtable'), /\bpat[A-Za-z0-9]{14}\.[a-f0-9]{64}(?![a-f0-9])/g, { keywords: ['pat'], minEntropy: 3 }),
   tok(info('figma-token', 'Figma personal access token', 'high', 'saas', 'figma'), /\bfig[dur]_[A-Za-z0-9_-]{40,64}(?![A-Za-z0-9_-])/g, { keywords: ['figd_', 'figu_', 'figr_'] }),

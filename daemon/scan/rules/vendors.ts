@@ -16,8 +16,9 @@ const body = (prefixEnd: string) => (s: string) => generated(s.slice(s.indexOf(p
 
 export const vendorRules: Rule[] = [
   // Cloudflare's scannable credentials (2026): `cfk_` global API key, `cfut_` user and `cfat_`
-  // account API tokens, 40 characters then a checksum of 8 hex digits.
-  tok(info('cloudflare-api-token', 'Cloudflare API token or global API key (scannable format)', 'critical', 'cloud', 'cloudflare'), /\bcf(?:k|ut|at)_[A-Za-z0-9]{40}[a-f0-9]{8}(?![A-Za-z0-9_])/g, {
+  // account API tokens, 40 characters then a checksum (8 characters; its algorithm is not
+  // published, so any letters and digits).
+  tok(info('cloudflare-api-token', 'Cloudflare API token or global API key (scannable format)', 'critical', 'cloud', 'cloudflare'), /\bcf(?:k|ut|at)_[A-Za-z0-9]{48}(?![A-Za-z0-9_])/g, {
     keywords: ['cfk_', 'cfut_', 'cfat_'],
     verify: body('_'),
   }),
