@@ -391,6 +391,22 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     pos: [{ text: `version: "2"\nauthtoken: ${ngrokTok}\ntunnels: {}\n`, path: 'ngrok.yml', secret: ngrokTok }],
     neg: [{ text: 'ngrok config add-authtoken <YOUR_AUTHTOKEN>\nngrok config add-authtoken $NGROK_AUTHTOKEN\n', path: 'README.md' }],
   },
+  // A service named only inside another word (`probably`) does not name it; in camelCase it does.
+  'ably-api-key': {
+    pos: [{ text: `const myAblyKey = "${f3.alnum(6)}.${f3.alnum(6)}:${f3.str(ALNUM_B64.slice(0, 62) + '_-', 43)}";\n`, path: 'rt.js' }],
+    neg: [{ text: `// probably the key: "${f3.alnum(6)}.${f3.alnum(6)}:${f3.str(ALNUM_B64.slice(0, 62) + '_-', 43)}"\n`, path: 'rt.js' }],
+  },
+  'private-key-base64': {
+    pos: [
+      { text: `apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\ndata:\n  tls.key: ${Buffer.from(ecSec1).toString('base64')}\n`, path: 'tls-secret.yaml', secret: Buffer.from(ecSec1).toString('base64') },
+      { text: `users:\n- name: admin\n  user:\n    client-key-data: ${Buffer.from(rsaPkcs1).toString('base64')}\n`, path: 'kubeconfig' },
+    ],
+    neg: [
+      // A certificate, and a key whose body is a placeholder.
+      { text: `    client-certificate-data: ${Buffer.from('-----BEGIN CERTIFICATE-----\n' + f3.str(ALNUM_B64, 300) + '\n-----END CERTIFICATE-----\n').toString('base64')}\n`, path: 'kubeconfig' },
+      { text: `  tls.key: ${Buffer.from('-----BEGIN PRIVATE KEY-----\n' + 'A'.repeat(120) + '\n-----END PRIVATE KEY-----\n').toString('base64')}\n`, path: 'secret.yaml' },
+    ],
+  },
   'connection-string-password': {
     pos: [
       { text: `var conn = "Server=db.internal;Database=app;User Id=sa;Password=${cliPw};";\n`, path: 'Db.cs', secret: cliPw },

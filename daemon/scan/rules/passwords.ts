@@ -25,7 +25,7 @@ const cli = { id: 'cli-password', description: 'Password given on a command line
 const VALUE = `(['"]?)([^\\s'"\`;|&]{6,256})\\1(?=[\\s;|&)\\\\]|$)`;
 
 /** `--password VALUE`, `--password=VALUE`, `--db-password VALUE`, `--passwd`, `--pass` (not `--password-stdin`, not `--password-file`). */
-export const cliPasswordOption = patternRule(cli, new RegExp(`(?<![\\w-])--(?:[a-z]{1,20}-)?pass(?:word|wd)?(?:[ \\t]{1,8}|=)${VALUE}`, 'g'), {
+export const cliPasswordOption = patternRule(cli, new RegExp(`--(?<![\\w-]--)(?:[a-z]{1,20}-)?pass(?:word|wd)?(?:[ \\t]{1,8}|=)${VALUE}`, 'g'), {
   group: 2,
   priority: 45,
   strict: false,
@@ -33,17 +33,23 @@ export const cliPasswordOption = patternRule(cli, new RegExp(`(?<![\\w-])--(?:[a
   verify: (s) => chosenPassword(s),
 });
 
-/** `docker login -p VALUE` (podman, nerdctl, helm registry, oras, skopeo), `sshpass -p VALUE`. */
-export const cliLoginP = patternRule(cli, new RegExp(`\\b(?:(?:docker|podman|nerdctl|buildah|oras|skopeo|registry)[ \\t]{1,4}login\\b[^\\n]{0,200}?|sshpass[ \\t]{1,4})(?<![\\w-])-p(?:[ \\t]{1,8}|=)${VALUE}`, 'g'), {
+/**
+ * `docker login -p VALUE` (podman, nerdctl, helm registry, oras, skopeo), `sshpass -p VALUE`.
+ * Each regex starts from its literal (the command before it is a look-behind), which the
+ * engine finds fast.
+ */
+const LOGIN_COMMANDS = ['docker', 'podman', 'nerdctl', 'buildah', 'oras', 'skopeo', 'registry'];
+export const cliLoginP = patternRule(cli, new RegExp(`login(?<=\\b(?:${LOGIN_COMMANDS.join('|')})[ \\t]{1,4}login)\\b[^\\n]{0,200}?(?<![\\w-])-p(?:[ \\t]{1,8}|=)${VALUE}`, 'g'), {
   group: 2,
   priority: 45,
   strict: false,
-  keywords: ['login', 'sshpass'],
+  keywords: LOGIN_COMMANDS.map((c) => `${c} login`),
   verify: (s) => chosenPassword(s),
 });
+export const cliSshpass = patternRule(cli, new RegExp(`\\bsshpass[ \\t]{1,4}-p(?:[ \\t]{1,8}|=)?${VALUE}`, 'g'), { group: 2, priority: 45, strict: false, verify: (s) => chosenPassword(s) });
 
 /** `mysql -u root -pVALUE` (mysqldump, mysqladmin, mysqlimport, mariadb): the password glued to `-p`. */
-export const cliMysqlP = patternRule(cli, /\b(?:mysql(?:dump|admin|import|sh)?|mariadb(?:-dump)?)\b[^\n]{0,200}?(?<![\w-])-p(['"]?)([^\s'"`;|&-][^\s'"`;|&]{5,255})\1(?=[\s;|&)\\]|$)/g, {
+export const cliMysqlP = patternRule(cli, /\bm(?:ysql(?:dump|admin|import|sh)?|ariadb(?:-dump)?)\b[^\n]{0,200}?(?<![\w-])-p(['"]?)([^\s'"`;|&-][^\s'"`;|&]{5,255})\1(?=[\s;|&)\\]|$)/g, {
   group: 2,
   priority: 45,
   strict: false,
@@ -66,7 +72,7 @@ const CONN_KEY = /(?:^|[;"'\s])(?:server|data source|host|hostname|addr|address|
 /** `Server=db;Database=app;User Id=sa;Password=VALUE;`, `Driver={...};Uid=...;Pwd=VALUE`. */
 export const connectionStringPassword = patternRule(
   { id: 'connection-string-password', description: 'Password in a connection string (Password=...; Pwd=...)', severity: 'high', tags: ['database'] },
-  /(?<=^|[;"'\s])(?:password|pwd)[ \t]{0,4}=[ \t]{0,4}([^;"'\s{}][^;"'\n{}]{0,127}?|\{[^}\n]{1,128}\})[ \t]*(?=;|"|'|$)/gim,
+  /(?:password|pwd)(?<=(?:^|[;"'\s])(?:password|pwd))[ \t]{0,4}=[ \t]{0,4}([^;"'\s{}][^;"'\n{}]{0,127}?|\{[^}\n]{1,128}\})[ \t]*(?=;|"|'|$)/gim,
   {
     group: 1,
     priority: 50,
@@ -87,4 +93,4 @@ export const connectionStringPassword = patternRule(
   },
 );
 
-export const passwordRules: Rule[] = [cliPasswordOption, cliLoginP, cliMysqlP, redisRequirepass, connectionStringPassword];
+export const passwordRules: Rule[] = [cliPasswordOption, cliLoginP, cliSshpass, cliMysqlP, redisRequirepass, connectionStringPassword];

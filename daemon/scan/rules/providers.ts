@@ -27,15 +27,30 @@ export function tok(i: RuleInfo, re: RegExp, opts: PatternOptions = {}): Rule {
 /**
  * The keyword (any case) before the match, on its line or the line above (where HCL, YAML and
  * XML name a value: `variable "okta_token" {` then `default = "00..."`), within 160
- * characters: `OKTA_API_TOKEN=00...`.
+ * characters, at the start of a word: `OKTA_API_TOKEN=00...` (`probably` does not name Ably).
  */
 export function named(keyword: string): (s: string, ctx: RuleContext, m: RegExpExecArray) => boolean {
   return (_s, ctx, m) => {
     const before = ctx.text.slice(Math.max(0, m.index - 160), m.index);
     const nl = before.lastIndexOf('\n');
     const lines = nl < 0 ? before : before.slice(before.lastIndexOf('\n', nl - 1) + 1);
-    return lines.toLowerCase().includes(keyword) && shannon(m[0]) >= 3.5;
+    return wordAt(lines, keyword) && shannon(m[0]) >= 3.5;
   };
+}
+
+/**
+ * Whether `keyword` (lowercase) occurs in `text` at the start of a word: after a character that
+ * is no letter, or capitalised after a lowercase letter (`ABLY_KEY`, `new Ably.Rest`,
+ * `myDiscordToken`; not `probably`).
+ */
+function wordAt(text: string, keyword: string): boolean {
+  const lower = text.toLowerCase();
+  for (let k = lower.indexOf(keyword); k >= 0; k = lower.indexOf(keyword, k + 1)) {
+    const before = k > 0 ? text.charAt(k - 1) : ' ';
+    if (!/[A-Za-z]/.test(before)) return true;
+    if (/[a-z]/.test(before) && /[A-Z]/.test(text.charAt(k))) return true;
+  }
+  return false;
 }
 
 /** Random enough to be a key: not one character class, or long enough. */
