@@ -181,6 +181,12 @@ describe('scanner engine', () => {
       'markers and findings on every line': (n) => fill(`t = "${f.githubPat()}" # keyward:allow-next-line keyward:allow\n`, n),
       'one line full of findings': (n) => fill(`${f.githubPat()} `, n),
       'many short lines': (n) => fill('\n', n),
+      'a one-line connection string of passwords': (n) => fill('Server=a;Password=x', n),
+      'login commands without a password': (n) => fill('docker login -u a -x ', n),
+      'password options with short values': (n) => fill('--password ab ', n),
+      'service names close together': (n) => fill('ably discord okta:', n),
+      'base64 of PEM headers run together': (n) => fill('LS0tLS1CRUdJTi/', n),
+      'base64 token prefixes run together': (n) => fill('IQoJb3JpZ2luX2Vj+dG9rO/AQE+', n),
     };
 
     const base = time(benign(N * GROWTH));

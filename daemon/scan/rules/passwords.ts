@@ -79,10 +79,14 @@ export const connectionStringPassword = patternRule(
     strict: false,
     keywords: ['password=', 'pwd=', 'password =', 'pwd ='],
     verify: (s, ctx: RuleContext, m) => {
-      const lineStart = ctx.text.lastIndexOf('\n', m.index) + 1;
-      let lineEnd = ctx.text.indexOf('\n', m.index);
-      if (lineEnd < 0) lineEnd = ctx.text.length;
-      const line = ctx.text.slice(lineStart, lineEnd);
+      // The line around it, at most 400 characters each side: looked for in those only, so a
+      // one-line file of many matches costs linear time.
+      const lo = Math.max(0, m.index - 400);
+      const head = ctx.text.slice(lo, m.index);
+      const lineStart = lo + head.lastIndexOf('\n') + 1;
+      const tail = ctx.text.slice(m.index, m.index + m[0].length + 400);
+      const nl = tail.indexOf('\n');
+      const line = ctx.text.slice(lineStart, m.index + (nl < 0 ? tail.length : nl));
       // A connection string's `;` beside it (`...;Password=x` or `Password=x;...`): not a keyword argument (`password=None, user=x)`).
       const after = m.index + m[0].length;
       if (ctx.text.charAt(m.index - 1) !== ';' && ctx.text.charAt(after) !== ';') return false;

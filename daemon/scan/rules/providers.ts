@@ -44,18 +44,25 @@ function nearName(i: RuleInfo, keyword: string, re: RegExp, check: (s: string) =
     scan(ctx: RuleContext, report: (m: Match) => void): void {
       const t = ctx.text;
       let done = -1;
+      let scanned = -1;
       find.lastIndex = 0;
       for (let f = find.exec(t); f !== null; f = find.exec(t)) {
         const k = f.index;
         const before = k > 0 ? t.charAt(k - 1) : ' ';
         if (/[A-Za-z]/.test(before) && !(/[a-z]/.test(before) && /[A-Z]/.test(t.charAt(k)))) continue;
-        let end = k;
-        for (let lines = 0; lines < 3 && end >= 0; lines++) end = t.indexOf('\n', end + 1);
-        end = Math.min(k + 400, end < 0 ? t.length : end);
-        const w = t.slice(k, end);
+        // The keyword's line and the two next, at most 400 characters (looked for in those only).
+        const seg = t.slice(k, k + 400);
+        let cut = 0;
+        for (let lines = 0; lines < 3 && cut >= 0; lines++) cut = seg.indexOf('\n', cut + 1);
+        const end = k + (cut < 0 ? seg.length : cut);
+        if (end <= scanned) continue;
+        // What an earlier window covered is not scanned again, but for a token's length before its end.
+        const from = Math.max(k, scanned - 128);
+        scanned = end;
+        const w = t.slice(from, end);
         re.lastIndex = 0;
         for (let m = re.exec(w); m !== null; m = re.exec(w)) {
-          const start = k + m.index;
+          const start = from + m.index;
           // Cut by the window's end: the text goes on with the same kind of character.
           if (start < done || /[A-Za-z0-9_-]/.test(t.charAt(start + m[0].length))) continue;
           if (shannon(m[0]) < 3.5 || !check(m[0])) continue;

@@ -25,7 +25,7 @@ const B64_BEGIN = 'LS0tLS1CRUdJTi';
  */
 export const privateKeyBase64 = patternRule(
   { id: 'private-key-base64', description: 'Private key, base64-encoded PEM (Kubernetes secret, kubeconfig client-key-data)', severity: 'critical', tags: ['keys'] },
-  /\bLS0tLS1CRUdJTi[A-Za-z0-9+/]{150,12000}={0,2}(?![A-Za-z0-9+/=])/g,
+  /(?<![A-Za-z0-9+/])LS0tLS1CRUdJTi[A-Za-z0-9+/]{150,12000}={0,2}(?![A-Za-z0-9+/=])/g,
   {
     priority: 60,
     keywords: [B64_BEGIN.toLowerCase()],
@@ -58,7 +58,7 @@ export const vendorRules: Rule[] = [
   tok(info('langsmith-api-key', 'LangSmith API key', 'high', 'ai', 'langchain'), /\bls__[a-f0-9]{32}(?![A-Za-z0-9_])/g, { minEntropy: 3 }),
   tok(info('resend-api-key', 'Resend API key', 'high', 'messaging', 'resend'), /\bre_[A-Za-z0-9]{8}_[A-Za-z0-9]{24}(?![A-Za-z0-9_])/g, { verify: (s) => generated(s.slice(3).replace('_', '')) }),
   // Adyen API keys: `AQE` and base64, a `-`, then base64 of 32 bytes.
-  tok(info('adyen-api-key', 'Adyen API key', 'critical', 'payments', 'adyen'), /\bAQE[A-Za-z0-9+/]{60,160}={0,2}-[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])/g, { minEntropy: 4 }),
+  tok(info('adyen-api-key', 'Adyen API key', 'critical', 'payments', 'adyen'), /(?<![A-Za-z0-9+/])AQE[A-Za-z0-9+/]{60,160}={0,2}-[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])/g, { minEntropy: 4 }),
   tok(info('stytch-secret', 'Stytch project secret', 'high', 'saas', 'stytch'), /\bsecret-(?:live|test)-[A-Za-z0-9_=-]{36}(?![A-Za-z0-9_=-])/g, {
     keywords: ['secret-live-', 'secret-test-'],
     // The prefix holds the word `secret`: the placeholder check would take every one for an example.
@@ -76,19 +76,19 @@ export const vendorRules: Rule[] = [
   tok(info('sidekiq-credentials', 'Sidekiq Pro / Enterprise gem server credentials', 'high', 'ci', 'contribsys'), /\b(?:(?:enterprise|gems)\.contribsys\.com[ \t]{1,8}["']?|https?:\/\/)([a-f0-9]{8}:[a-f0-9]{8})(?:@(?:enterprise|gems)\.contribsys\.com|["']?[ \t]*$)/gim, { group: 1, keywords: ['contribsys'], minEntropy: 2.5, verify: (_s, _c, m) => m[0].includes('contribsys') }),
   // AWS STS session tokens: base64 that starts the same way for every token issued (the
   // `IQoJb3JpZ2luX2Vj` of today's, the `FwoGZXIvYXdzE` of older ones).
-  tok(info('aws-session-token', 'AWS temporary session token (STS)', 'high', 'cloud', 'aws'), /\b(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[A-Za-z0-9+/]{100,2000}={0,2}(?![A-Za-z0-9+/=])/g, {
+  tok(info('aws-session-token', 'AWS temporary session token (STS)', 'high', 'cloud', 'aws'), /(?<![A-Za-z0-9+/])(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[A-Za-z0-9+/]{100,2000}={0,2}(?![A-Za-z0-9+/=])/g, {
     keywords: ['iqojb3jpz2lux2vj', 'fwogzxivyxdze'],
     minEntropy: 4,
   }),
   // Intercom access tokens: base64 of `tok:` and the token.
-  tok(info('intercom-access-token', 'Intercom access token', 'high', 'messaging', 'intercom'), /\bdG9rO[A-Za-z0-9+/]{40,80}={0,2}(?![A-Za-z0-9+/=])/g, { minEntropy: 3.8 }),
+  tok(info('intercom-access-token', 'Intercom access token', 'high', 'messaging', 'intercom'), /(?<![A-Za-z0-9+/])dG9rO[A-Za-z0-9+/]{40,80}={0,2}(?![A-Za-z0-9+/=])/g, { minEntropy: 3.8 }),
   tok(info('zapier-webhook-url', 'Zapier webhook URL', 'medium', 'messaging', 'zapier'), /\bhooks\.zapier\.com\/hooks\/catch\/\d{4,12}\/[a-z0-9]{5,12}(?![a-z0-9])/g, { minEntropy: 2.5 }),
   tok(info('google-chat-webhook-url', 'Google Chat incoming webhook URL', 'high', 'messaging', 'google'), /\bchat\.googleapis\.com\/v1\/spaces\/[A-Za-z0-9_-]{6,20}\/messages\?key=[A-Za-z0-9_-]{39}&token=[A-Za-z0-9_%=-]{40,80}/g, { minEntropy: 3 }),
   // ClickUp personal tokens: `pk_`, the user's number, `_`, 32 letters and digits.
   tok(info('clickup-token', 'ClickUp personal API token', 'high', 'saas', 'clickup'), /\bpk_\d{5,12}_[A-Z0-9]{32}(?![A-Za-z0-9])/g, { verify: (s) => mixed(s.slice(-32)) }),
   // dbt Cloud service (`dbtc_`) and personal (`dbtu_`) tokens.
   tok(info('dbt-cloud-token', 'dbt Cloud service or personal access token', 'high', 'database', 'dbt'), /\bdbt[cu]_[A-Za-z0-9_-]{40,80}(?![A-Za-z0-9_-])/g, { keywords: ['dbtc_', 'dbtu_'], verify: body('_') }),
-  tok(info('elastic-cloud-api-key', 'Elastic Cloud API key', 'high', 'observability', 'elastic'), /\bessu_[A-Za-z0-9+/]{40,200}={0,2}(?![A-Za-z0-9+/=])/g, { verify: body('_') }),
+  tok(info('elastic-cloud-api-key', 'Elastic Cloud API key', 'high', 'observability', 'elastic'), /(?<![A-Za-z0-9+/_])essu_[A-Za-z0-9+/]{40,200}={0,2}(?![A-Za-z0-9+/=])/g, { verify: body('_') }),
   tok(info('coralogix-key', 'Coralogix send-your-data or API key', 'high', 'observability', 'coralogix'), /\bcx(?:tp|up|ak)_[A-Za-z0-9]{30}(?![A-Za-z0-9])/g, { keywords: ['cxtp_', 'cxup_', 'cxak_'], verify: body('_') }),
   // Bitwarden Secrets Manager machine-account access tokens: `0.`, the token's UUID, `.`, the client secret, `:`, the encryption key.
   tok(info('bitwarden-access-token', 'Bitwarden Secrets Manager access token', 'critical', 'secrets-manager', 'bitwarden'), /0\.(?<![A-Za-z0-9.]0\.)[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}\.[A-Za-z0-9]{30}:[A-Za-z0-9+/]{22}={0,2}(?![A-Za-z0-9+/=])/g, { keywords: ['0.'], minEntropy: 3.8 }),
