@@ -40,10 +40,10 @@ function isNameChar(c: number): boolean {
 
 /**
  * After the name: an optional closing quote or bracket, an optional type annotation
- * (`: str =`, `: String =`), then the operator. Sticky; every repetition is bounded.
+ * (`: str =`, `: String =`, Rust's `: &str =`, Go's `var name string =`), then the operator. Sticky; every repetition is bounded.
  */
 const OPERATOR =
-  /["'`\]]{0,2}[ \t]{0,64}(?::[ \t]{0,4}[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>]))?(:::=|::=|:=|=>|===|!==|==|!=|\|\|=|\?\?=|\?=|\.=|\+=|=|:|\(|<-|,)[ \t]{0,64}/y;
+  /["'`\]]{0,2}[ \t]{0,64}(?::[ \t]{0,4}&?(?:'static[ \t]{1,4})?[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>])|(?:string|\[\]byte)[ \t]{0,4}(?==[^=>]))?(:::=|::=|:=|=>|===|!==|==|!=|\|\|=|\?\?=|\?=|\.=|\+=|=|:|\(|<-|,)[ \t]{0,64}/y;
 /** After `name:`, a CSS pseudo-class or pseudo-element (`.gist-secret:before{`): a selector, not a key. */
 const PSEUDO = /(?:before|after|hover|focus|active|visited|link|disabled|enabled|checked|empty|root|target|not\(|is\(|where\(|has\(|first-|last-|nth-|only-|placeholder|selection|focus-)/y;
 /** A quoted value (no newline, at most 256 characters, escapes skipped). */

@@ -29,6 +29,9 @@ export class KeywordSet {
     re.lastIndex = 0;
     for (let m = re.exec(text); m !== null; m = re.exec(text)) {
       const k = m[0].toLowerCase();
+      // Go on from the next character, not past the match: a keyword that starts inside this
+      // one (`--pass` in `--password`, then `password`) is found too.
+      re.lastIndex = m.index + 1;
       if (found.has(k)) continue;
       for (const p of this.implied.get(k) ?? [k]) found.add(p);
     }

@@ -105,18 +105,28 @@ describe('pre-commit check of plaintext files (CLI, real git)', function () {
       await write(r, '.keyward.yaml', 'version: 1\nprotect:\n  - glob: "models/**"\n');
       await write(r, 'export/pytorch_model.bin', torchFile(4096));
       await write(r, 'export/classifier.keras', readFileSync(path.join(WEIGHTS, 'tiny.keras')));
-      // A weights name on other content, and weights content under another name, pass.
-      await write(r, 'firmware/boot.bin', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0]));
+      // A strong signature under any name; binary content under an unambiguous weights name.
       await write(r, 'notes/tiny-safetensors.txt', readFileSync(path.join(WEIGHTS, 'tiny.safetensors')));
+      await write(r, 'checkpoints/best.ckpt', Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 31 + 7) % 256)));
+      // A shared weights name on other content, and a weights name on text, pass.
+      await write(r, 'firmware/boot.bin', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0]));
+      await write(r, 'assets/logo.model', Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(24)]));
+      await write(r, 'locale/messages.pt', 'msgid "Hello"\nmsgstr "Olá"\n');
       git(r, 'add', '.');
       const res = kw(r, ['scan', '--staged']);
       assert.equal(res.code, 1);
       assert.deepEqual(
         res.stdout.trim().split('\n').map((l) => l.split(': ').slice(0, 2).join(': ')),
-        ['export/classifier.keras: critical plaintext-model-weights', 'export/pytorch_model.bin: critical plaintext-model-weights'],
+        [
+          'checkpoints/best.ckpt: critical plaintext-model-weights',
+          'export/classifier.keras: critical plaintext-model-weights',
+          'export/pytorch_model.bin: critical plaintext-model-weights',
+          'notes/tiny-safetensors.txt: critical plaintext-model-weights',
+        ],
       );
       assert.match(res.stdout, /pytorch_model\.bin: .*PyTorch \(zip archive\) content, not encrypted/);
-      assert.match(res.stderr.split('\n')[0]!, /^keyward: commit refused: 2 plaintext files must be encrypted \(export\/classifier\.keras, export\/pytorch_model\.bin\): encrypt each/);
+      assert.match(res.stdout, /best\.ckpt: .*binary \.ckpt content, not encrypted/);
+      assert.match(res.stderr.split('\n')[0]!, /^keyward: commit refused: 4 plaintext files must be encrypted \(checkpoints\/best\.ckpt, export\/classifier\.keras, export\/pytorch_model\.bin and 1 more\): encrypt each/);
     });
 
     it('a file of any kind whose .age copy is staged with it or lies in the work tree', async () => {

@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import { binaryByContent, decode } from '../../daemon/scan/content';
 import { scanText } from '../../daemon/scan/engine';
 import { shannon } from '../../daemon/scan/entropy';
+import { KeywordSet } from '../../daemon/scan/keywords';
 import { redact } from '../../daemon/scan/redact';
 import { Fakes } from '../fixtures/secrets/fakes';
 import { cpuMs } from '../helpers/cputime';
@@ -11,6 +12,13 @@ import { cpuMs } from '../helpers/cputime';
 const f = new Fakes('scan-engine.test');
 
 describe('scanner engine', () => {
+  it('finds a keyword that starts inside another one (the rule it gates still runs)', () => {
+    const k = new KeywordSet(['--pass', 'password', 'sk-', 'ask-']);
+    assert.deepEqual([...k.presentIn('tool --password x')].sort(), ['--pass', 'password']);
+    assert.deepEqual([...k.presentIn('TASK-12')].sort(), ['ask-', 'sk-']);
+    assert.deepEqual([...k.presentIn('mask-sk-1')].sort(), ['ask-', 'sk-']);
+  });
+
   describe('positions', () => {
     it('reports 1-based lines and UTF-16 columns of the secret itself', () => {
       const tok = f.githubPat();
@@ -173,6 +181,12 @@ describe('scanner engine', () => {
       'markers and findings on every line': (n) => fill(`t = "${f.githubPat()}" # keyward:allow-next-line keyward:allow\n`, n),
       'one line full of findings': (n) => fill(`${f.githubPat()} `, n),
       'many short lines': (n) => fill('\n', n),
+      'a one-line connection string of passwords': (n) => fill('Server=a;Password=x', n),
+      'login commands without a password': (n) => fill('docker login -u a -x ', n),
+      'password options with short values': (n) => fill('--password ab ', n),
+      'service names close together': (n) => fill('ably discord okta:', n),
+      'base64 of PEM headers run together': (n) => fill('LS0tLS1CRUdJTi/', n),
+      'base64 token prefixes run together': (n) => fill('IQoJb3JpZ2luX2Vj+dG9rO/AQE+', n),
     };
 
     const base = time(benign(N * GROWTH));

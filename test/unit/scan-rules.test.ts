@@ -22,6 +22,10 @@ const ecPkcs8 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateK
 const ecSec1 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'sec1', format: 'pem' }) as string;
 const encPkcs8 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'correct horse' }) as string;
 const ageKey = f.ageKey();
+// Values of the third round's rules, from a stream of their own (the cases above keep theirs).
+const f3 = new Fakes('scan-rules.round3');
+const ngrokTok = `2${f3.alnum(26)}_${f3.alnum(21)}`;
+const cliPw = `${f3.alnum(9)}#${f3.alnum(5)}`;
 const agePq = f.agePqKey();
 const ALNUM_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
@@ -283,6 +287,8 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `curl -s -u deploy:${f.password(14)} https://api.internal.example/v1/jobs\n`, path: 'deploy.sh' },
       { text: `curl -X POST \\\n  --user "svc:${f.alnum(16)}" \\\n  https://api.internal.example\n`, path: 'README.md' },
       { text: `curl -u ":${f.alnum(20)}" https://search.internal:9200\n`, path: 'query.sh' },
+      // The password quoted alone.
+      { text: `curl --user kevin:'${cliPw}' -iX PATCH https://api.internal.example/v1/x\n`, path: 'patch.sh', secret: cliPw },
     ],
     neg: [
       { text: 'curl -u $USER:$PASS https://x\ncurl -u admin:admin http://x\ncurl -u user:password https://x\n', path: 'a.sh' },
@@ -336,9 +342,14 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `"cells": [{"source": ["openai_key = \\"${f.alnum(28)}\\"\\n"]}]`, path: 'nb.ipynb' },
       { text: `curl -H "Authorization: Bearer ${f.alnum(40)}" https://api.internal/v1`, path: 'call.sh' },
       { text: `if (password === "${f.password(12)}") { grant(); }`, path: 'login.js' },
+      // Typed declarations: Go's `var name string =`, Rust's `: &str`.
+      { text: `var genericToken string = "${f3.alnum(32)}"\n`, path: 'client.go' },
+      { text: `const API_TOKEN: &'static str = "${f3.alnum(32)}";\nlet api_token: &str = "${f3.alnum(32)}";\n`, path: 'main.rs' },
     ],
     neg: [
       { text: 'password = get_password()\ntoken = tokenizer(text)\n', path: 'a.py' },
+      { text: 'SECRET_KEY = "django-insecure-" + get_random_string(50)\nconst apiKey = "key_live_" + process.env.KEY_SUFFIX;\n', path: 'settings.py' },
+      { text: 'var tokenKind string = "identifier"\nvar secretName string = os.Getenv("SECRET_NAME")\nif token string == "x" {}\n', path: 'a.go' },
       { text: 'pad_token = "<|endoftext|>"\neos_token: "</s>"\nmax_new_tokens: 512\n', path: 'gen.yaml' },
       { text: 'PASSWORD_MIN_LENGTH = 12\npassword_field = "user_password"\n', path: 'a.py' },
       { text: 'password: ${DB_PASSWORD}\ntoken: "{{ .Values.token }}"\n', path: 'chart.yaml' },
@@ -357,6 +368,57 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `{ "ApplicationInsights": { "InstrumentationKey": "${'a690fcf3-9c09-4c12-a283-e79211021c38'}" }, "DeviceKey": "${'6f1c2a9e-3b7d-4e5f-8a1b-2c3d4e5f6a7b'}" }\n`, path: 'appsettings.json' },
       { text: 'nonMatchingToken := "hef5olgfxwj3bprq"\nconst token = await credential.getToken("499b84ac-1321-427f-aa17-267ca6975798/.default");\n', path: 'a.ts' },
       { text: '"The_parser_expected_to_find_a_1_to_match_the_0_token_here_1007": "分析器预期在此处找到与标记匹配的",\nPG_PASSWORD=strongp@55!\n', path: 'messages.json' },
+    ],
+  },
+  'cli-password': {
+    pos: [
+      { text: `echo building\ndocker login -u deploy -p ${cliPw} registry.internal.example\n`, path: 'release.sh', secret: cliPw },
+      { text: `az vm create -n web --admin-username azure --admin-password '${cliPw}'\n`, path: 'vm.sh', secret: cliPw },
+      { text: `psql --host=db --password=${cliPw}\n`, path: 'a.sh', secret: cliPw },
+      { text: `mysqldump -u backup -p${cliPw} --all-databases > all.sql\n`, path: 'backup.sh', secret: cliPw },
+      { text: `sshpass -p "${cliPw}" ssh deploy@10.0.0.4\n`, path: 'push.sh', secret: cliPw },
+      { text: `bind 127.0.0.1\nrequirepass ${cliPw}\n`, path: 'redis.conf', secret: cliPw },
+    ],
+    neg: [
+      { text: 'docker login -u "$USER" -p "$DOCKER_PASSWORD" registry.example\necho "$PW" | docker login --username ci --password-stdin\n', path: 'a.sh' },
+      { text: 'mysql -u root -p -h db\nmysql -uroot -ppassword\nsshpass -p $SSHPASS ssh host\nmkdir -p build/output\n', path: 'b.sh' },
+      { text: 'tool --password <password>\ntool --password ${{ secrets.PW }}\ntool --password=changeme\ntool --password=P@ssw0rd123\n', path: 'README.md' },
+      { text: 'parser.add_argument("--password", default=None)\ntool --password-file /run/secrets/pw\nrequirepass foobared\n', path: 'cli.py' },
+      { text: 'ssh -p 2222 deploy@host\ndocker login -p 12345678 x\n', path: 'c.sh' },
+    ],
+  },
+  'ngrok-authtoken': {
+    pos: [{ text: `version: "2"\nauthtoken: ${ngrokTok}\ntunnels: {}\n`, path: 'ngrok.yml', secret: ngrokTok }],
+    neg: [{ text: 'ngrok config add-authtoken <YOUR_AUTHTOKEN>\nngrok config add-authtoken $NGROK_AUTHTOKEN\n', path: 'README.md' }],
+  },
+  // A service named only inside another word (`probably`) does not name it; in camelCase it does.
+  'ably-api-key': {
+    pos: [{ text: `const myAblyKey = "${f3.alnum(6)}.${f3.alnum(6)}:${f3.str(ALNUM_B64.slice(0, 62) + '_-', 43)}";\n`, path: 'rt.js' }],
+    neg: [{ text: `// probably the key: "${f3.alnum(6)}.${f3.alnum(6)}:${f3.str(ALNUM_B64.slice(0, 62) + '_-', 43)}"\n`, path: 'rt.js' }],
+  },
+  'private-key-base64': {
+    pos: [
+      { text: `apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\ndata:\n  tls.key: ${Buffer.from(ecSec1).toString('base64')}\n`, path: 'tls-secret.yaml', secret: Buffer.from(ecSec1).toString('base64') },
+      { text: `users:\n- name: admin\n  user:\n    client-key-data: ${Buffer.from(rsaPkcs1).toString('base64')}\n`, path: 'kubeconfig' },
+    ],
+    neg: [
+      // A certificate, and a key whose body is a placeholder.
+      { text: `    client-certificate-data: ${Buffer.from('-----BEGIN CERTIFICATE-----\n' + f3.str(ALNUM_B64, 300) + '\n-----END CERTIFICATE-----\n').toString('base64')}\n`, path: 'kubeconfig' },
+      { text: `  tls.key: ${Buffer.from('-----BEGIN PRIVATE KEY-----\n' + 'A'.repeat(120) + '\n-----END PRIVATE KEY-----\n').toString('base64')}\n`, path: 'secret.yaml' },
+    ],
+  },
+  'connection-string-password': {
+    pos: [
+      { text: `var conn = "Server=db.internal;Database=app;User Id=sa;Password=${cliPw};";\n`, path: 'Db.cs', secret: cliPw },
+      { text: `  "Default": "Data Source=sql01;Initial Catalog=Sales;User ID=report;Pwd=${cliPw}"\n`, path: 'appsettings.json', secret: cliPw },
+      { text: `DRIVER={ODBC Driver 18 for SQL Server};SERVER=tcp:sql01;UID=etl;PWD={${cliPw}}\n`, path: 'odbc.ini' },
+    ],
+    neg: [
+      { text: 'var conn = "Server=db;Database=app;User Id=sa;Password={0};";\nvar c2 = $"Server={host};Password={password};";\n', path: 'a.cs' },
+      { text: '"Default": "Server=localhost;Database=app;User Id=sa;Password=YourStrong!Passw0rd;"\n', path: 'appsettings.json' },
+      { text: 'Password=' + 'x'.repeat(6) + '\nuser=a;Password=%(pw)s\n', path: 'a.ini' },
+      { text: '"ConnectionStrings": { "Db": "Host=db;Username=app;Password=${DB_PASSWORD}" }\n', path: 'appsettings.json' },
+      { text: '    def login(self, user=None, password=None, usenetrc=True):\n        connect(host=h, user=u, password=pw_from_vault(name), port=5432)\n', path: 'nntp.py' },
     ],
   },
 };

@@ -246,14 +246,16 @@ function decodeBasic(v: string): string | null {
 // A line of a documentation comment: ` * ...` inside a `/** ... */` block, `/// ...`, `//! ...`.
 const DOC_COMMENT = /^[ \t]*(?:\/\*\*|\*(?!\/)|\/\/[/!])/;
 
-/** The line of `text` around offset `at` (at most 400 characters each side). */
+/**
+ * The line of `text` around offset `at` (at most 400 characters each side), its ends looked
+ * for within those only: on a long line of many candidates, each costs no more than that.
+ */
 function lineOf(text: string, at: number): string {
   const lo = Math.max(0, at - 400);
-  const start = text.lastIndexOf('\n', at - 1) + 1;
-  const s = start > lo ? start : lo;
-  let e = text.indexOf('\n', at);
-  if (e < 0 || e > at + 400) e = Math.min(text.length, at + 400);
-  return text.slice(s, e);
+  const s = lo + text.slice(lo, at).lastIndexOf('\n') + 1;
+  const tail = text.slice(at, at + 400);
+  const nl = tail.indexOf('\n');
+  return text.slice(s, at + (nl < 0 ? tail.length : nl));
 }
 
 export const genericSecret: AssignmentRule = {
@@ -268,6 +270,8 @@ export const genericSecret: AssignmentRule = {
     if (!name) return false;
     if (!a.quoted && !a.bearer && ctx.style === 'code') return false;
     if (!judgeValue(name.kind, a)) return false;
+    // The start of a concatenation (`"django-insecure-" + get_random_string(50)`): a prefix, not the secret.
+    if (a.quoted && /[-_:./]$/.test(a.value) && /^[ \t]{0,4}(?:\+|\.\.|\|\|)/.test(ctx.text.slice(a.end + 1, a.end + 8))) return false;
     // Documentation marks its examples (`AccessKeyId=ABCDE12345670EXAMPLE, SecretKey=...`).
     const line = lineOf(ctx.text, a.start);
     if (line.includes('EXAMPLE')) return false;

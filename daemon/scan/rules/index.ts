@@ -13,10 +13,12 @@ import { registryRules } from './registries';
 import { saasAssignmentRules, saasRules } from './saas';
 import { tokenRules } from './tokens';
 import { vcsRules } from './vcs';
+import { passwordRules } from './passwords';
+import { vendorRules } from './vendors';
 
 export type { AssignmentRule } from './helpers';
 
-export const PATTERN_RULES: readonly Rule[] = [...cloudRules, ...aiRules, ...vcsRules, ...providerRules, ...saasRules, ...registryRules, ...keyRules, ...tokenRules];
+export const PATTERN_RULES: readonly Rule[] = [...cloudRules, ...aiRules, ...vcsRules, ...providerRules, ...saasRules, ...registryRules, ...keyRules, ...tokenRules, ...vendorRules, ...passwordRules];
 
 export const ASSIGNMENT_RULES: readonly AssignmentRule[] = [...cloudAssignmentRules, ...aiAssignmentRules, ...saasAssignmentRules, genericSecret].sort(
   (a, b) => b.priority - a.priority,

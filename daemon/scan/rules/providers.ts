@@ -13,33 +13,69 @@ import type { Match, Rule, RuleContext, RuleInfo, Severity } from '../types';
 import { githubChecksumOk } from './checksums';
 import { decodeBase64, patternRule, type PatternOptions } from './helpers';
 
-type Family = 'cloud' | 'ci' | 'registry' | 'vcs' | 'payments' | 'messaging' | 'observability' | 'database' | 'secrets-manager' | 'ai' | 'saas' | 'keys';
+export type Family = 'cloud' | 'ci' | 'registry' | 'vcs' | 'payments' | 'messaging' | 'observability' | 'database' | 'secrets-manager' | 'ai' | 'saas' | 'keys';
 
-function info(id: string, description: string, severity: Severity, family: Family, vendor: string): RuleInfo {
+export function info(id: string, description: string, severity: Severity, family: Family, vendor: string): RuleInfo {
   return { id, description, severity, tags: [family, vendor] };
 }
 
 /** A token with a prefix: high entropy in what follows the prefix (3.2 bits per character by default). */
-function tok(i: RuleInfo, re: RegExp, opts: PatternOptions = {}): Rule {
+export function tok(i: RuleInfo, re: RegExp, opts: PatternOptions = {}): Rule {
   return patternRule(i, re, { minEntropy: 3.2, ...opts });
 }
 
 /**
- * The keyword (any case) before the match, on its line or the line above (where HCL, YAML and
- * XML name a value: `variable "okta_token" {` then `default = "00..."`), within 160
- * characters: `OKTA_API_TOKEN=00...`.
+ * A token of a shape other texts share, found only where its service is named: each time the
+ * keyword starts a word (after a character that is no letter, or capitalised after a
+ * lowercase letter: `ABLY_KEY`, `new Ably.Rest`, `myDiscordToken`, not `probably`), the regex
+ * runs over the rest of that line and the two next (where YAML and HCL put the value:
+ * `variable "okta_token" {`, `type = string`, `default = "00..."`), at most 400 characters. A
+ * text where the keyword occurs inside other words (`probably`) costs a search for it, not a
+ * regex tried at every position.
  */
-function named(keyword: string): (s: string, ctx: RuleContext, m: RegExpExecArray) => boolean {
-  return (_s, ctx, m) => {
-    const before = ctx.text.slice(Math.max(0, m.index - 160), m.index);
-    const nl = before.lastIndexOf('\n');
-    const lines = nl < 0 ? before : before.slice(before.lastIndexOf('\n', nl - 1) + 1);
-    return lines.toLowerCase().includes(keyword) && shannon(m[0]) >= 3.5;
+function nearName(i: RuleInfo, keyword: string, re: RegExp, check: (s: string) => boolean = () => true): Rule {
+  if (!re.global) throw new Error(`rule ${i.id}: pattern must be global`);
+  const find = new RegExp(keyword.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi');
+  return {
+    ...i,
+    priority: 50,
+    strict: true,
+    keywords: [keyword],
+    scan(ctx: RuleContext, report: (m: Match) => void): void {
+      const t = ctx.text;
+      let done = -1;
+      let scanned = -1;
+      find.lastIndex = 0;
+      for (let f = find.exec(t); f !== null; f = find.exec(t)) {
+        const k = f.index;
+        const before = k > 0 ? t.charAt(k - 1) : ' ';
+        if (/[A-Za-z]/.test(before) && !(/[a-z]/.test(before) && /[A-Z]/.test(t.charAt(k)))) continue;
+        // The keyword's line and the two next, at most 400 characters (looked for in those only).
+        const seg = t.slice(k, k + 400);
+        let cut = 0;
+        for (let lines = 0; lines < 3 && cut >= 0; lines++) cut = seg.indexOf('\n', cut + 1);
+        const end = k + (cut < 0 ? seg.length : cut);
+        if (end <= scanned) continue;
+        // What an earlier window covered is not scanned again, but for a token's length before its end.
+        const from = Math.max(k, scanned - 128);
+        scanned = end;
+        const w = t.slice(from, end);
+        re.lastIndex = 0;
+        for (let m = re.exec(w); m !== null; m = re.exec(w)) {
+          const start = from + m.index;
+          // Cut by the window's end: the text goes on with the same kind of character.
+          if (start < done || /[A-Za-z0-9_-]/.test(t.charAt(start + m[0].length))) continue;
+          if (shannon(m[0]) < 3.5 || !check(m[0])) continue;
+          report({ start, end: start + m[0].length });
+          done = start + m[0].length;
+        }
+      }
+    },
   };
 }
 
 /** Random enough to be a key: not one character class, or long enough. */
-function mixed(s: string): boolean {
+export function mixed(s: string): boolean {
   const c = charClasses(s);
   return (c.upper > 0 ? 1 : 0) + (c.lower > 0 ? 1 : 0) + (c.digit > 0 ? 1 : 0) >= 2;
 }
@@ -90,6 +126,8 @@ export const githubTokens: Rule[] = [
     keywords: ['ghu_', 'ghs_', 'ghr_'],
     verify: (s) => (s.length === 40 && githubChecksumOk(s)) || shannon(s.slice(4)) >= 3.5,
   }),
+  // Installation tokens in the longer format: `ghs_`, the installation's number, then a JWT.
+  tok(info('github-app-token', 'GitHub App user-to-server, server-to-server or refresh token', 'high', 'vcs', 'github'), /\bghs_\d{1,15}_eyJ[A-Za-z0-9_-]{10,400}\.eyJ[A-Za-z0-9_-]{10,2000}\.[A-Za-z0-9_-]{20,700}(?![A-Za-z0-9_-])/g, { minEntropy: 3.5 }),
   tok(info('github-fine-grained-pat', 'GitHub fine-grained personal access token', 'critical', 'vcs', 'github'), /\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?![A-Za-z0-9_])/g, { minEntropy: 3.5 }),
 ];
 
@@ -97,7 +135,7 @@ export const vcsProviders: Rule[] = [
   tok(info('bitbucket-app-password', 'Bitbucket app password or API token', 'high', 'vcs', 'atlassian'), /\bATBB[A-Za-z0-9_=.-]{28,40}(?![A-Za-z0-9_=.-])/g),
   tok(info('atlassian-api-token', 'Atlassian (Jira, Confluence) API token', 'high', 'vcs', 'atlassian'), /\bAT(?:ATT|CTT)3[A-Za-z0-9_=-]{150,260}(?![A-Za-z0-9_=-])/g, { keywords: ['atatt3', 'atctt3'] }),
   tok(info('gitea-token', 'Gitea or Forgejo access token (by name)', 'high', 'vcs', 'gitea'), /\b(?:GITEA|FORGEJO)_[A-Z_]{0,20}TOKEN[ \t]{0,8}[=:][ \t]{0,8}["']?([a-f0-9]{40})(?![a-f0-9])/g, { group: 1, keywords: ['gitea', 'forgejo'] }),
-  tok(info('sourcegraph-token', 'Sourcegraph access token', 'high', 'vcs', 'sourcegraph'), /\bsgp_(?:[a-f0-9]{16}_)?[a-f0-9]{40}(?![a-f0-9])/g),
+  tok(info('sourcegraph-token', 'Sourcegraph access token', 'high', 'vcs', 'sourcegraph'), /\bsgp_(?:[a-f0-9]{16}_|local_)?[a-f0-9]{40}(?![a-f0-9])/g),
 ];
 
 // ---- cloud -------------------------------------------------------------------------------------
@@ -167,7 +205,7 @@ export const paymentProviders: Rule[] = [
   tok(info('braintree-access-token', 'PayPal Braintree access token', 'critical', 'payments', 'paypal'), /\baccess_token\$production\$[a-z0-9]{16}\$[a-f0-9]{32}(?![a-f0-9])/g),
   tok(info('shopify-token', 'Shopify access token or shared secret', 'critical', 'payments', 'shopify'), /\bshp(?:at|ca|pa|ss)_[a-zA-Z0-9]{32,64}(?![A-Za-z0-9])/g, { keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'], minEntropy: 3 }),
   tok(info('razorpay-key', 'Razorpay live key ID', 'medium', 'payments', 'razorpay'), /\brzp_live_[A-Za-z0-9]{14}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
-  tok(info('flutterwave-secret-key', 'Flutterwave secret or encryption key', 'critical', 'payments', 'flutterwave'), /\bFLW(?:SECK|PUBK)(?:_TEST)?-[a-f0-9]{32}-X(?![A-Za-z0-9])|\bFLWSECK_TEST[a-f0-9]{12}(?![A-Za-z0-9])/g, { keywords: ['flwseck', 'flwpubk'], minEntropy: 3 }),
+  tok(info('flutterwave-secret-key', 'Flutterwave secret or encryption key', 'critical', 'payments', 'flutterwave'), /\bFLW(?:SECK|PUBK)(?:_TEST)?-[a-f0-9]{32}-X(?![A-Za-z0-9])|\bFLWSECK_TEST-?[a-f0-9]{12}(?![A-Za-z0-9])/g, { keywords: ['flwseck', 'flwpubk'], minEntropy: 3 }),
   tok(info('plaid-access-token', 'Plaid access token', 'high', 'payments', 'plaid'), /\baccess-(?:sandbox|development|production)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}(?![a-f0-9])/g, { keywords: ['access-sandbox-', 'access-development-', 'access-production-'], minEntropy: 3 }),
   tok(info('duffel-token', 'Duffel API token', 'high', 'payments', 'duffel'), /\bduffel_(?:test|live)_[A-Za-z0-9_=-]{43}(?![A-Za-z0-9_=-])/g),
   tok(info('easypost-api-key', 'EasyPost API key', 'high', 'payments', 'easypost'), /\bEZ[AT]K[a-zA-Z0-9]{54}(?![A-Za-z0-9])/g, { keywords: ['ezak', 'eztk'] }),
@@ -178,18 +216,18 @@ export const paymentProviders: Rule[] = [
 // ---- messaging -----------------------------------------------------------------------------------
 
 export const messagingProviders: Rule[] = [
-  tok(info('discord-bot-token', 'Discord bot token', 'critical', 'messaging', 'discord'), /(?<![A-Za-z0-9_-])[A-Za-z0-9][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}(?![A-Za-z0-9_-])/g, { keywords: ['discord'], verify: named('discord') }),
+  nearName(info('discord-bot-token', 'Discord bot token', 'critical', 'messaging', 'discord'), 'discord', /(?<![A-Za-z0-9_-])[A-Za-z0-9][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}(?![A-Za-z0-9_-])/g),
   tok(info('discord-webhook-url', 'Discord webhook URL', 'high', 'messaging', 'discord'), /\bdiscord(?:app)?\.com\/api\/webhooks\/\d{17,20}\/[A-Za-z0-9_-]{60,70}/g, { keywords: ['discord.com/api/webhooks/', 'discordapp.com/api/webhooks/'] }),
   markerRule(info('telegram-bot-token', 'Telegram bot token', 'high', 'messaging', 'telegram'), ':AA', 11, 36, /(?<![0-9A-Za-z])\d{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])/g, { minEntropy: 3.5 }),
   // The bot's number and 35 characters: with the service named nearby, whatever they start with.
-  tok(info('telegram-bot-token', 'Telegram bot token', 'high', 'messaging', 'telegram'), /(?<![0-9A-Za-z])\d{8,10}:[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])/g, { keywords: ['telegram'], verify: (s, ctx, m) => mixed(s.slice(s.indexOf(':') + 1)) && named('telegram')(s, ctx, m) }),
+  nearName(info('telegram-bot-token', 'Telegram bot token', 'high', 'messaging', 'telegram'), 'telegram', /(?<![0-9A-Za-z])\d{8,10}:[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])/g, (s) => mixed(s.slice(s.indexOf(':') + 1))),
   tok(info('teams-webhook-url', 'Microsoft Teams / Office 365 incoming webhook URL', 'high', 'messaging', 'microsoft'), /\b[a-z0-9-]{1,60}\.webhook\.office\.com\/webhookb2\/[a-f0-9-]{36}@[a-f0-9-]{36}\/IncomingWebhook\/[a-f0-9]{32}\/[a-f0-9-]{36}(?:\/[A-Za-z0-9_-]{20,80})?/g, { keywords: ['webhook.office.com/webhookb2/'], minEntropy: 3 }),
   tok(info('mailgun-api-key', 'Mailgun private API key', 'high', 'messaging', 'mailgun'), /(?<![A-Za-z0-9_./-])key-[a-f0-9]{32}(?![a-f0-9])/g, { minEntropy: 3.2 }),
   markerRule(info('mailchimp-api-key', 'Mailchimp API key', 'high', 'messaging', 'mailchimp'), '-us', 32, 3, /(?<![A-Za-z0-9])[a-f0-9]{32}-us\d{1,2}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
   tok(info('brevo-api-key', 'Brevo (Sendinblue) API or SMTP key', 'high', 'messaging', 'brevo'), /\bx(?:keysib|smtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16}(?![A-Za-z0-9])/g, { keywords: ['xkeysib-', 'xsmtpsib-'], minEntropy: 3 }),
   markerRule(info('firebase-cloud-messaging-key', 'Firebase Cloud Messaging server key', 'high', 'messaging', 'google'), ':APA91b', 12, 140, /(?<![A-Za-z0-9_-])AAAA[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{134}(?![A-Za-z0-9_-])/g),
   tok(info('mattermost-token', 'Mattermost access token (by name)', 'high', 'messaging', 'mattermost'), /\bMATTERMOST_[A-Z_]{0,20}TOKEN[ \t]{0,8}[=:][ \t]{0,8}["']?([a-z0-9]{26})(?![a-z0-9])/g, { group: 1, keywords: ['mattermost'] }),
-  tok(info('ably-api-key', 'Ably API key', 'high', 'messaging', 'ably'), /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{6}:[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g, { keywords: ['ably'], verify: named('ably') }),
+  nearName(info('ably-api-key', 'Ably API key', 'high', 'messaging', 'ably'), 'ably', /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{6}:[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g),
 ];
 
 // ---- observability -------------------------------------------------------------------------------
@@ -251,8 +289,8 @@ export const aiProviders: Rule[] = [
   tok(info('deepseek-api-key', 'DeepSeek API key (by name)', 'high', 'ai', 'deepseek'), /\bDEEPSEEK_API_KEY["']?[ \t]{0,8}[=:][ \t]{0,8}["']?(sk-[a-f0-9]{32})(?![a-f0-9])/g, { group: 1, minEntropy: 3 }),
   tok(info('langfuse-secret-key', 'Langfuse secret key (LLM tracing)', 'high', 'ai', 'langfuse'), /\bsk-lf-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
   tok(info('neptune-api-token', 'Neptune.ai API token', 'high', 'ai', 'neptune'), /\beyJhcGlfYWRkcmVzcyI6[A-Za-z0-9+/=_-]{40,600}(?![A-Za-z0-9+/=_-])/g, { verify: neptuneToken }),
-  tok(info('modal-token', 'Modal token ID or secret', 'high', 'ai', 'modal'), /(?<![A-Za-z0-9_./-])a[ks]-[A-Za-z0-9]{22}(?![A-Za-z0-9])/g, { keywords: ['modal'], verify: (s, ctx, m) => mixed(s.slice(3)) && named('modal')(s, ctx, m) }),
-  tok(info('voyage-api-key', 'Voyage AI API key', 'high', 'ai', 'voyage'), /(?<![A-Za-z0-9_./-])pa-[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g, { keywords: ['voyage'], verify: named('voyage') }),
+  nearName(info('modal-token', 'Modal token ID or secret', 'high', 'ai', 'modal'), 'modal', /(?<![A-Za-z0-9_./-])a[ks]-[A-Za-z0-9]{22}(?![A-Za-z0-9])/g, (s) => mixed(s.slice(3))),
+  nearName(info('voyage-api-key', 'Voyage AI API key', 'high', 'ai', 'voyage'), 'voyage', /(?<![A-Za-z0-9_./-])pa-[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g),
   tok(info('anyscale-api-key', 'Anyscale API key', 'high', 'ai', 'anyscale'), /\besecret_[A-Za-z0-9]{20,60}(?![A-Za-z0-9])/g),
 ];
 
@@ -260,7 +298,7 @@ export const aiProviders: Rule[] = [
 
 export const saasProviders: Rule[] = [
   tok(info('posthog-personal-api-key', 'PostHog personal API key', 'high', 'observability', 'posthog'), /\bphx_[A-Za-z0-9]{30,60}(?![A-Za-z0-9])/g),
-  tok(info('linear-api-key', 'Linear API key', 'high', 'saas', 'linear'), /\blin_(?:api|oauth)_[A-Za-z0-9]{40}(?![A-Za-z0-9])/g, { keywords: ['lin_api_', 'lin_oauth_'] }),
+  tok(info('linear-api-key', 'Linear API key', 'high', 'saas', 'linear'), /\blin_(?:api|oauth)_[A-Za-z0-9]{40,44}(?![A-Za-z0-9])/g, { keywords: ['lin_api_', 'lin_oauth_'] }),
   tok(info('notion-token', 'Notion integration token', 'high', 'saas', 'notion'), /\b(?:ntn_\d{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43})(?![A-Za-z0-9])/g, { keywords: ['ntn_', 'secret_'] }),
   tok(info('airtable-token', 'Airtable personal access token', 'high', 'saas', 'airtable'), /\bpat[A-Za-z0-9]{14}\.[a-f0-9]{64}(?![a-f0-9])/g, { keywords: ['pat'], minEntropy: 3 }),
   tok(info('figma-token', 'Figma personal access token', 'high', 'saas', 'figma'), /\bfig[dur]_[A-Za-z0-9_-]{40,64}(?![A-Za-z0-9_-])/g, { keywords: ['figd_', 'figu_', 'figr_'] }),
@@ -276,7 +314,7 @@ export const saasProviders: Rule[] = [
   tok(info('intra42-client-secret', '42 Intra API client secret', 'high', 'saas', '42'), /\bs-s4t2(?:ud|af)-[a-f0-9]{64}(?![a-f0-9])/g, { keywords: ['s-s4t2'], minEntropy: 3 }),
   tok(info('twitter-bearer-token', 'X (Twitter) API bearer token', 'high', 'saas', 'twitter'), /\bAAAAAAAAAAAAAAAAAAAAA[A-Za-z0-9%]{30,120}(?![A-Za-z0-9%])/g, { minEntropy: 3 }),
   tok(info('facebook-access-token', 'Facebook (Meta) access token', 'high', 'saas', 'facebook'), /\bEAA[A-Z][A-Za-z0-9]{80,300}(?![A-Za-z0-9])/g, { keywords: ['eaab', 'eaac', 'eaag', 'eaai', 'eaaj'], minEntropy: 3.5 }),
-  tok(info('okta-api-token', 'Okta API token', 'high', 'saas', 'okta'), /(?<![A-Za-z0-9_-])00[A-Za-z0-9_-]{40}(?![A-Za-z0-9_-])/g, { keywords: ['okta'], verify: named('okta') }),
+  nearName(info('okta-api-token', 'Okta API token', 'high', 'saas', 'okta'), 'okta', /(?<![A-Za-z0-9_-])00[A-Za-z0-9_-]{40}(?![A-Za-z0-9_-])/g),
   tok(info('dropbox-token', 'Dropbox access token', 'high', 'saas', 'dropbox'), /\bsl\.(?:u\.)?[A-Za-z0-9_-]{130,1200}(?![A-Za-z0-9_-])/g, { keywords: ['sl.'], minEntropy: 4 }),
 ];
 

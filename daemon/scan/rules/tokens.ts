@@ -145,7 +145,7 @@ const WEAK_DEFAULTS = new Set([
 const USERINFO = /([^\s:@/?#"'<>\\]{0,128}):([^\s/?#"'<>\\]{1,256})@[^\s@/"'<>]/y;
 const SCHEME_CHAR = /[a-z0-9+.:-]/i;
 
-function weakPassword(user: string, pass: string): boolean {
+export function weakPassword(user: string, pass: string): boolean {
   const p = pass.toLowerCase();
   if (WEAK_DEFAULTS.has(p) || p === user.toLowerCase()) return true;
   if (/^[*xX.]+$/.test(pass)) return true; // masked
@@ -154,10 +154,10 @@ function weakPassword(user: string, pass: string): boolean {
 }
 
 /** Runs typed by a person: `key_1234`, `abcd1234`. */
-const TYPED = /0123|1234|2345|3456|4567|5678|6789|abcd|qwer|asdf/i;
+export const TYPED = /0123|1234|2345|3456|4567|5678|6789|abcd|qwer|asdf/i;
 
 /** A password made from the user name (`monitor:m0n1t0r!ng`, `admin:Admin2024`): a demo, or the weakest kind. */
-function derived(user: string, pass: string): boolean {
+export function derived(user: string, pass: string): boolean {
   const u = unLeet(user).replace(/[^a-z]/g, '');
   return u.length >= 4 && unLeet(pass).includes(u);
 }
@@ -214,8 +214,8 @@ export const urlPassword: Rule = {
   scan: urlPasswords(false),
 };
 
-/** `user:password` after `-u`/`--user` (curl, wget, httpie...), quoted or not; a value of shell syntax is no password. */
-const CLI_USER = /(?<![\w-])(?:-u|--user|--http-user)(?:[ \t]{1,8}|=)(['"]?)([^\s'":$`]{0,128}):([^\s'"`]{0,256})\1(?=[\s;|&)]|$)/g;
+/** `user:password` after `-u`/`--user` (curl, wget, httpie...), quoted or not (the pair, or the password alone: `kevin:'...'`); a value of shell syntax is no password. */
+const CLI_USER = /(?<![\w-])(?:-u|--user|--http-user)(?:[ \t]{1,8}|=)(['"]?)([^\s'":$`]{0,128}):(['"]?)([^\s'"`]{0,256})\3\1(?=[\s;|&)]|$)/g;
 
 /**
  * Basic-authentication credentials on a command line: `curl -u deploy:...`, `--user "api:..."`.
@@ -234,13 +234,15 @@ export const cliUserPassword: Rule = {
     CLI_USER.lastIndex = 0;
     for (let m = CLI_USER.exec(t); m !== null; m = CLI_USER.exec(t)) {
       const user = m[2] ?? '';
-      const pass = m[3] ?? '';
-      const at = m.index + m[0].length - (m[1] ?? '').length - pass.length;
+      const pass = m[4] ?? '';
+      const q = (m[3] ?? '').length;
+      const at = m.index + m[0].length - (m[1] ?? '').length - q - pass.length;
+      const userEnd = at - q - 1;
       if (pass) {
         if (pass.startsWith('$') || weakPassword(user, pass) || pass.length < 6 || namesASecret(pass) || shannon(pass) < 2.5 || /^[a-z]+$/.test(pass) || TYPED.test(pass) || derived(user, pass)) continue;
         report({ start: at, end: at + pass.length });
       } else if (user.length >= 16 && shannon(user) >= 3.5 && /\d/.test(user) && /[A-Za-z]/.test(user) && !isPlaceholder(user)) {
-        report({ start: at - 1 - user.length, end: at - 1 });
+        report({ start: userEnd - user.length, end: userEnd });
       }
     }
   },
