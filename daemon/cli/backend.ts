@@ -1,7 +1,7 @@
 import type { MethodKey, ParamsOf, ResultOf } from '../protocol';
 import { ErrorCode } from '../protocol/errors';
 import { isKeywardError } from '../util/errors';
-import { askOnTerminal, showWaiting } from './plugin-prompt';
+import { askOnTerminal, registerPluginHandlers, showWaiting, type PluginChannel } from './plugin-prompt';
 
 /** What the CLI calls: the daemon over its socket, or the same handlers in-process. */
 export interface Backend {
@@ -17,6 +17,16 @@ export interface Backend {
  * library to load). Each is a module of its own, so that a bundle holds only the one it uses.
  */
 export type ConnectDaemon = (home: string) => Promise<Backend>;
+
+/** A client of the daemon as commands use it, age plugins' questions answered on this terminal. */
+export function overDaemon(c: PluginChannel & { call: Backend['call']; close(): void }): Backend {
+  registerPluginHandlers(c);
+  return {
+    call: (k, p) => c.call(k, p),
+    onNotification: (m, h) => c.onNotification(m, h),
+    close: () => Promise.resolve(c.close()),
+  };
+}
 
 export async function connectBackend(opts: { home: string; daemon: boolean; connect: ConnectDaemon }): Promise<Backend> {
   if (opts.daemon) return opts.connect(opts.home);
