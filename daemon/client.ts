@@ -1,23 +1,13 @@
 // The CLI's client of the daemon (also used by the tests and benchmarks): one connection per
 // command, on the transport both clients share (daemon/transport/client.ts), with the CLI's
 // error type (KeywardError, whose code is the exit code) and its words for what to do.
-import * as path from 'node:path';
 import type { MethodKey, ParamsOf, ResultOf } from './protocol';
-import { ErrorCode } from './protocol/errors';
-import { connectDaemon, startDaemonProcess as startProcess, type ClientErrors, type DaemonWire } from './transport/client';
+import { connectDaemon, type DaemonWire } from './transport/client';
 import { KeywardError } from './util/errors';
-import { daemonPaths, ensurePrivateDir, type DaemonPaths } from './util/paths';
+import { daemonPaths } from './util/paths';
+import { CLI_ERRORS, noDaemon, startDaemonProcess } from './light-client';
 
-const CLI_ERRORS: ClientErrors<KeywardError> = {
-  make: (code, message, hint) => new KeywardError(code as ErrorCode, message, hint),
-  hints: {
-    notRunning: 'start it with keyward daemon start (commands start it on demand), or run in-process with --no-daemon',
-    token: 'restart the daemon: keyward daemon stop, then retry',
-    lost: 'the daemon stopped; see its log (daemon.log in the keyward home), then run the command again: it starts a new daemon',
-    timeout: 'check the daemon log',
-    start: (log) => `see ${log}`,
-  },
-};
+export { defaultDaemonScript, startDaemonProcess } from './light-client';
 
 /** A connected, authenticated client of the daemon. */
 export class DaemonClient {
@@ -33,7 +23,7 @@ export class DaemonClient {
     try {
       return await DaemonClient.connect(home, client, env);
     } catch (e) {
-      if (!(e instanceof KeywardError) || e.code !== ErrorCode.DaemonUnavailable || e.message.startsWith('cannot read')) throw e;
+      if (!noDaemon(e)) throw e;
     }
     await startDaemonProcess(home, daemonScript, env);
     return DaemonClient.connect(home, client, env);
@@ -60,20 +50,4 @@ export class DaemonClient {
   close(): void {
     this.wire.close();
   }
-}
-
-/**
- * Spawns the daemon detached, logging to its log file, and waits until its socket accepts a
- * connection (its readiness signal), or it exits (then its log's last line says why).
- */
-export async function startDaemonProcess(home: string, daemonScript: string, env: NodeJS.ProcessEnv = process.env): Promise<DaemonPaths> {
-  const paths = daemonPaths(home, env);
-  await ensurePrivateDir(paths.home);
-  // --expose-gc: the daemon collects what a flood of refused connections left (server/daemon.ts, Admission).
-  await startProcess(paths, daemonScript, CLI_ERRORS, { env, execArgv: ['--expose-gc'] });
-  return paths;
-}
-
-export function defaultDaemonScript(): string {
-  return path.join(__dirname, 'daemon.js');
 }

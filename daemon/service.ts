@@ -49,7 +49,7 @@ export interface ServiceOptions {
  * audit log, jobs, watcher) and gives each area's handler factory the few of them it needs.
  */
 export class Service {
-  /** Run when the daemon (or an in-process run) stops: watchers, jobs. */
+  /** Run when the daemon (or an in-process run) stops: watchers, jobs, the audit log (last). */
   private readonly disposers: (() => Promise<void>)[] = [];
 
   private constructor(
@@ -61,7 +61,7 @@ export class Service {
     readonly watch: WatchManager,
     readonly handlers: Handlers,
   ) {
-    this.disposers.push(() => jobs.dispose(), () => watch.dispose());
+    this.disposers.push(() => audit.close(), () => jobs.dispose(), () => watch.dispose());
   }
 
   /** The keystore as it is now (`keystore/use` replaces it when the backend changes). */

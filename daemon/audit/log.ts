@@ -1,4 +1,5 @@
-import { promises as fsp } from 'node:fs';
+import { close as closeFd, constants as fsc, fstat, open as openFd, promises as fsp, write as writeFd } from 'node:fs';
+import { promisify } from 'node:util';
 import * as path from 'node:path';
 import type { AuditHead, AuditRecordView } from '../protocol';
 import { syncDir } from '../util/atomic';
@@ -9,6 +10,13 @@ import { AUDIT_FINDING, checkChain, compareEnds, GENESIS, parseRecord, readHead,
 export type AuditEvent = Omit<AuditRecordView, 'seq' | 'ts'>;
 
 export type { VerifyProblem } from './chain';
+
+/**
+ * File descriptors, not FileHandles, for the log and head kept open: an AuditLog dropped without
+ * close() (a test's) leaves its descriptors to the process's exit; a FileHandle would be closed
+ * by the garbage collector, which Node warns about.
+ */
+const fd = { open: promisify(openFd), write: promisify(writeFd), fstat: promisify(fstat), close: promisify(closeFd) };
 
 /** The head file's size: room for a head and the end it announces (about 230 bytes). */
 const HEAD_SIZE = 256;
@@ -88,19 +96,50 @@ export class AuditLog {
       end = { seq: rec.seq, hash: sha256(line) };
     }
     // 1. The head announces where this append will end; 2. the append; 3. the head says it did.
-    await this.writeHead({ seq: from.seq, hash: from.hash, next: end });
-    await fsp.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const h = await fsp.open(this.file, 'a', 0o600);
-    let st;
     try {
-      await h.write((newline ? '\n' : '') + lines.map((l) => l + '\n').join(''));
-      await h.sync();
-      st = await h.stat();
-    } finally {
-      await h.close();
+      await this.writeHead({ seq: from.seq, hash: from.hash, next: end });
+      const log = await this.logFd();
+      // One write, synced as it is made (O_SYNC: fsync's guarantee, without a call of its own).
+      await fd.write(log, (newline ? '\n' : '') + lines.map((l) => l + '\n').join(''));
+      const st = await fd.fstat(log);
+      await this.writeHead(end);
+      this.end = { chain: end, size: st.size, ino: st.ino };
+    } catch (e) {
+      // The next append opens both again, and reads the log's end afresh.
+      this.end = null;
+      for (const which of ['log', 'head'] as const) await this.recheck(which, null);
+      throw e;
     }
-    await this.writeHead(end);
-    this.end = { chain: end, size: st.size, ino: st.ino };
+  }
+
+  /**
+   * The log and the head, kept open between appends (opening and closing each for every record
+   * cost most of an append's file operations), and reopened when the file at the path is no
+   * longer the one held: where() stats both paths first, at every append.
+   */
+  private log: { fd: number; ino: number } | null = null;
+  private head: { fd: number; ino: number } | null = null;
+
+  private async logFd(): Promise<number> {
+    if (this.log) return this.log.fd;
+    await fsp.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const log = await fd.open(this.file, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_SYNC, 0o600);
+    this.log = { fd: log, ino: (await fd.fstat(log)).ino };
+    return log;
+  }
+
+  /** Drops a kept handle whose path now names another file (or none). */
+  private async recheck(which: 'log' | 'head', st: { ino: number } | null): Promise<void> {
+    const held = this[which];
+    if (!held || (st && st.ino === held.ino)) return;
+    this[which] = null;
+    await fd.close(held.fd).catch(() => undefined);
+  }
+
+  /** Closes the kept handles (a daemon stopping; a test). */
+  async close(): Promise<void> {
+    await this.tail;
+    for (const which of ['log', 'head'] as const) await this.recheck(which, null);
   }
 
   /**
@@ -109,8 +148,10 @@ export class AuditLog {
    * (another process appended, or someone cut, replaced or removed it).
    */
   private async where(): Promise<{ from: ChainEnd; findings: AuditEvent[]; newline: boolean }> {
+    const [st, headSt] = await Promise.all([fsp.stat(this.file).catch(() => null), this.head ? fsp.stat(this.headFile).catch(() => null) : null]);
+    await this.recheck('log', st);
+    if (this.head) await this.recheck('head', headSt);
     if (this.end !== null) {
-      const st = await fsp.stat(this.file).catch(() => null);
       if (st && st.size === this.end.size && st.ino === this.end.ino) return { from: this.end.chain, findings: [], newline: false };
     }
     const tail = await readTail(this.file);
@@ -133,24 +174,23 @@ export class AuditLog {
     const buf = Buffer.alloc(Math.max(HEAD_SIZE, text.length + 1), 0x20);
     buf.write(text);
     buf[buf.length - 1] = 0x0a;
-    let fh: fsp.FileHandle;
-    let created = false;
-    try {
-      fh = await fsp.open(this.headFile, 'r+');
-    } catch (e) {
-      if (errnoCode(e) !== 'ENOENT') throw ioError(e, 'write the audit head', this.headFile);
-      fh = await fsp.open(this.headFile, 'wx', 0o600).catch((err: unknown) => {
-        throw ioError(err, 'write the audit head', this.headFile);
-      });
-      created = true;
+    let head = this.head?.fd;
+    if (head === undefined) {
+      let created = false;
+      // O_DSYNC: the write is on disk when it returns (fdatasync's guarantee, in the same call).
+      try {
+        head = await fd.open(this.headFile, fsc.O_RDWR | fsc.O_DSYNC);
+      } catch (e) {
+        if (errnoCode(e) !== 'ENOENT') throw ioError(e, 'write the audit head', this.headFile);
+        head = await fd.open(this.headFile, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_DSYNC, 0o600).catch((err: unknown) => {
+          throw ioError(err, 'write the audit head', this.headFile);
+        });
+        created = true;
+      }
+      this.head = { fd: head, ino: (await fd.fstat(head)).ino };
+      if (created) await syncDir(path.dirname(this.headFile));
     }
-    try {
-      await fh.write(buf, 0, buf.length, 0);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    if (created) await syncDir(path.dirname(this.headFile));
+    await fd.write(head, buf, 0, buf.length, 0);
   }
 
   async show(limit?: number): Promise<AuditRecordView[]> {

@@ -1,7 +1,7 @@
 import type { MethodKey, ParamsOf, ResultOf } from '../protocol';
 import { ErrorCode } from '../protocol/errors';
 import { isKeywardError } from '../util/errors';
-import { askOnTerminal, registerPluginHandlers, showWaiting } from './plugin-prompt';
+import { askOnTerminal, registerPluginHandlers, showWaiting, type PluginChannel } from './plugin-prompt';
 
 /** What the CLI calls: the daemon over its socket, or the same handlers in-process. */
 export interface Backend {
@@ -10,19 +10,26 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-export async function connectBackend(opts: { home: string; daemon: boolean }): Promise<Backend> {
-  if (opts.daemon) {
-    // Loaded here, not at start: commands that reach no daemon (--version, help, scan) do
-    // without it and its JSON-RPC library.
-    const { DaemonClient, defaultDaemonScript } = await import('../client');
-    const c = await DaemonClient.connectOrStart(opts.home, 'cli', defaultDaemonScript());
-    registerPluginHandlers(c); // age plugins' questions come to this terminal
-    return {
-      call: (k, p) => c.call(k, p),
-      onNotification: (m, h) => c.onNotification(m, h),
-      close: () => Promise.resolve(c.close()),
-    };
-  }
+/**
+ * How a command reaches the daemon of `home`, starting it when none runs, with age plugins'
+ * questions answered on this terminal (registerPluginHandlers): the full client
+ * (cli/connect-full.ts) or the light one (cli/connect-light.ts, `keyward exec`: no JSON-RPC
+ * library to load). Each is a module of its own, so that a bundle holds only the one it uses.
+ */
+export type ConnectDaemon = (home: string) => Promise<Backend>;
+
+/** A client of the daemon as commands use it, age plugins' questions answered on this terminal. */
+export function overDaemon(c: PluginChannel & { call: Backend['call']; close(): void }): Backend {
+  registerPluginHandlers(c);
+  return {
+    call: (k, p) => c.call(k, p),
+    onNotification: (m, h) => c.onNotification(m, h),
+    close: () => Promise.resolve(c.close()),
+  };
+}
+
+export async function connectBackend(opts: { home: string; daemon: boolean; connect: ConnectDaemon }): Promise<Backend> {
+  if (opts.daemon) return opts.connect(opts.home);
   // The daemon's code, loaded only for --no-daemon (see server/index.ts). Age plugins ask on
   // this terminal and run in this process's environment.
   const { InProcess } = await import('../server/index');
@@ -32,6 +39,8 @@ export async function connectBackend(opts: { home: string; daemon: boolean }): P
 export interface BackendOptions {
   home: string;
   daemon: boolean;
+  /** The client of the daemon (see ConnectDaemon). */
+  connect: ConnectDaemon;
   /** `--keystore`: chosen before a call that makes keys (`keys: true`). */
   keystore?: 'keychain' | 'file';
   keys?: boolean;
@@ -47,7 +56,7 @@ export interface BackendOptions {
  * Used by every command (cli/context.ts, withBackend) and by the lean `keyward exec` (cli/exec-lean.ts).
  */
 export async function useBackend<T>(opts: BackendOptions, fn: (b: Backend) => Promise<T>): Promise<T> {
-  const connected = await connectBackend({ home: opts.home, daemon: opts.daemon });
+  const connected = await connectBackend({ home: opts.home, daemon: opts.daemon, connect: opts.connect });
   const b = opts.wrap ? opts.wrap(connected) : connected;
   try {
     if (opts.keys && opts.keystore) {

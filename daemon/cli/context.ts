@@ -9,6 +9,7 @@ import { keywardHome } from '../util/paths';
 import { sweepTemps, useTempJournal } from '../util/temps';
 import { VERSION } from '../version';
 import { useBackend, type Backend } from './backend';
+import { connectFull } from './connect-full';
 
 interface GlobalOpts {
   home?: string;
@@ -54,7 +55,7 @@ export function print(human: string, json: unknown): void {
 export async function withBackend<T>(fn: (b: Backend) => Promise<T>, opts: { keys?: boolean } = {}): Promise<T> {
   const g = globals();
   const { trusting } = await import('./trust');
-  return useBackend({ home: g.homeDir, daemon: g.daemon, ...(g.keystore ? { keystore: g.keystore } : {}), ...(opts.keys ? { keys: true } : {}), wrap: trusting, warnFileKeystore }, fn);
+  return useBackend({ home: g.homeDir, daemon: g.daemon, connect: connectFull, ...(g.keystore ? { keystore: g.keystore } : {}), ...(opts.keys ? { keys: true } : {}), wrap: trusting, warnFileKeystore }, fn);
 }
 
 /** Whether `e` says the connection to the daemon dropped before its answer (see client.ts). */

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { keywardHome } from '../util/paths';
 import { sweepTemps, useTempJournal } from '../util/temps';
+import { connectLight } from './connect-light';
 import type { ExecArgv } from './exec-argv';
 import { execCommand } from './exec-run';
 import { reportFailure } from './failure';
@@ -14,7 +15,7 @@ export async function leanExec(a: ExecArgv): Promise<void> {
     const home = a.home !== undefined ? path.resolve(a.home) : keywardHome();
     useTempJournal(home);
     await sweepTemps(home);
-    await execCommand({ env: a.env, files: a.files, allowDisk: a.allowDisk, command: a.command }, { home, daemon: a.daemon });
+    await execCommand({ env: a.env, files: a.files, allowDisk: a.allowDisk, command: a.command }, { home, daemon: a.daemon, connect: connectLight });
   } catch (e) {
     reportFailure(e);
   }

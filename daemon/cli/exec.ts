@@ -1,6 +1,7 @@
 // `keyward exec`: see daemon/exec/run.ts. Registered by main.ts; its usual command lines take
 // a lean path that loads none of the rest of the CLI (cli/entry.ts, cli/exec-lean.ts).
 import type { Command } from 'commander';
+import { connectLight } from './connect-light';
 import { collect, globals } from './context';
 import { execCommand } from './exec-run';
 
@@ -16,6 +17,6 @@ export function registerExecCommands(program: Command): void {
     .action(async (command: string[], o: { env: string[]; file: string[]; allowDisk?: boolean }) => {
       const g = globals();
       // No trust prompt: exec/open only decrypts, and never asks for consent to recipients.
-      await execCommand({ env: o.env, files: o.file, allowDisk: o.allowDisk ?? false, command }, { home: g.homeDir, daemon: g.daemon });
+      await execCommand({ env: o.env, files: o.file, allowDisk: o.allowDisk ?? false, command }, { home: g.homeDir, daemon: g.daemon, connect: connectLight });
     });
 }

@@ -1,5 +1,4 @@
 import { openSync } from 'node:fs';
-import * as readline from 'node:readline';
 import { Writable } from 'node:stream';
 import * as tty from 'node:tty';
 import {
@@ -106,7 +105,9 @@ function openTerminal(): Terminal | undefined {
 }
 
 /** One line from the terminal, not echoed when `hidden`; undefined on end of input (Ctrl-D) or Ctrl-C. */
-function question(term: Terminal, prompt: string, hidden: boolean): Promise<string | undefined> {
+async function question(term: Terminal, prompt: string, hidden: boolean): Promise<string | undefined> {
+  // Loaded here: most commands never ask, and `keyward exec` starts without it.
+  const readline = await import('node:readline');
   const muted = new Writable({ write: (_c, _e, cb) => cb() });
   // The terminal is put in raw mode (no echo) before the question shows: a PIN typed or pasted
   // at once must not be echoed by the terminal before readline takes over.

@@ -12,6 +12,7 @@ import { closeTempJournal, recordTemp, sweepTemps, useTempJournal } from '../uti
 import { KeywardError, errnoCode } from '../util/errors';
 import { daemonPaths, ensurePrivateDir, type DaemonPaths } from '../util/paths';
 import { BoundedMessageReader } from '../transport/framing';
+import { encodeFrame } from '../transport/frames';
 import { acquireLock, identityOf, type Lock } from './lock';
 import { Refusals } from './refusals';
 import { shutdownPool, withPluginSession } from '../age';
@@ -426,8 +427,7 @@ function serveConnection(
 
 /** Writes one message in the wire's framing, straight to the socket (before or without a connection). */
 function writeFrame(socket: net.Socket, msg: object): void {
-  const body = Buffer.from(JSON.stringify(msg), 'utf8');
-  socket.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, 'ascii'), body]));
+  socket.write(encodeFrame(msg));
 }
 
 /** The JSON-RPC connection of an authenticated client: its requests go to the service's handlers. */

@@ -6,11 +6,12 @@
 // backoff and shows the connection's state. Each gives its own error type and the words it
 // uses to say what to do (ClientErrors).
 //
+// What needs no vscode-jsonrpc (the socket, the token, starting the daemon, the errors) is in
+// socket.ts, shared with the light client of `keyward exec` (light.ts).
+//
 // This folder imports only the wire contract (daemon/protocol/), vscode-jsonrpc, Node and
 // daemon/util/process.ts (a leaf): that is what lets the extension import it (README, Design notes).
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, promises as fsp, readFileSync } from 'node:fs';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import {
   CancellationTokenSource,
   createMessageConnection,
@@ -22,34 +23,12 @@ import {
 } from 'vscode-jsonrpc/node';
 import type { AuthenticateResult, MethodKey, ParamsOf, ResultOf } from '../protocol';
 import { methodNames, PROTOCOL_VERSION } from '../protocol/constants';
-import { ErrorCode, type ErrorData } from '../protocol/errors';
+import { ErrorCode } from '../protocol/errors';
 import type { DaemonPaths } from '../protocol/paths';
-import { isAlive, readHolder } from '../util/process';
 import { BoundedMessageReader } from './framing';
+import { connectionLostError, connectSocket, errorFromWire, MAX_ANSWER, readToken, type ClientErrors } from './socket';
 
-export const CONNECT_TIMEOUT_MS = 3_000;
-/** How long a started daemon has to accept connections (a cold start on a loaded machine included). */
-export const START_TIMEOUT_MS = 20_000;
-/** The largest message taken from the daemon (a decrypted 64 MiB sops file as base64, a long audit log). */
-export const MAX_ANSWER = 512 * 1024 * 1024;
-
-/** How a client reports failures: its error type, and what it tells its user to do when the transport fails. */
-export interface ClientErrors<E extends Error = Error> {
-  /** The client's error for a code of the protocol (daemon/protocol/errors.ts). */
-  make(code: number, message: string, hint?: string): E;
-  hints: {
-    /** No daemon answers on the socket. */
-    notRunning: string;
-    /** The token file cannot be read. */
-    token: string;
-    /** The connection dropped before the answer came. */
-    lost: string;
-    /** A call got no answer in time. */
-    timeout: string;
-    /** The daemon did not start; `log` is its log file. */
-    start(log: string): string;
-  };
-}
+export { CONNECT_TIMEOUT_MS, connectSocket, MAX_ANSWER, START_TIMEOUT_MS, startDaemonProcess, type ClientErrors, type StartOptions } from './socket';
 
 export interface CallOptions {
   /** Milliseconds before the call fails with DaemonUnavailable; 0 or absent: none. */
@@ -196,17 +175,14 @@ export class DaemonWire<E extends Error = Error> {
    * a job resumes).
    */
   private connectionLostError(method: string): E {
-    return Object.assign(this.errors.make(ErrorCode.DaemonUnavailable, `the connection to the daemon was lost before it answered (${method})`, this.errors.hints.lost), {
-      connectionLost: true,
-    });
+    return connectionLostError(this.errors, method);
   }
 
   private fromWire(e: unknown, method: string): unknown {
     if (e instanceof ResponseError) {
       // Our own close() while the request was pending.
       if (e.code === ErrorCodes.PendingResponseRejected) return this.connectionLostError(method);
-      const data = e.data as ErrorData | undefined;
-      return this.errors.make(e.code, e.message, data?.hint);
+      return errorFromWire(this.errors, e);
     }
     // The request failed because the connection went (a write to a closed socket, say).
     if (this.lost || isConnectionFailure(e)) return this.connectionLostError(method);
@@ -220,34 +196,6 @@ function isConnectionFailure(e: unknown): boolean {
   return e instanceof Error && /connection (got disposed|is closed)|closed/i.test(e.message);
 }
 
-/** Connects to the daemon's socket; rejects with DaemonUnavailable when nothing answers in time. */
-export function connectSocket<E extends Error>(socketPath: string, errors: ClientErrors<E>): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(socketPath);
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(errors.make(ErrorCode.DaemonUnavailable, 'the daemon did not accept the connection in time', errors.hints.notRunning));
-    }, CONNECT_TIMEOUT_MS);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.removeAllListeners('error');
-      s.on('error', () => undefined); // the connection reports it as a close
-      resolve(s);
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const code = e.code;
-      reject(
-        errors.make(
-          ErrorCode.DaemonUnavailable,
-          code === 'ENOENT' || code === 'ECONNREFUSED' ? 'no keyward daemon is running' : `cannot reach the daemon (${code ?? 'error'})`,
-          errors.hints.notRunning,
-        ),
-      );
-    });
-  });
-}
-
 /** Sends `session/authenticate` with the token the daemon wrote beside its socket. */
 export async function authenticate<E extends Error>(wire: DaemonWire<E>, paths: DaemonPaths, client: string, errors: ClientErrors<E>, timeoutMs = 0): Promise<AuthenticateResult> {
   return sendAuthentication(wire, paths, client, errors, timeoutMs);
@@ -255,14 +203,7 @@ export async function authenticate<E extends Error>(wire: DaemonWire<E>, paths: 
 
 /** Reads the token (throws at once when it cannot) and sends the authentication; its answer is the promise. */
 function sendAuthentication<E extends Error>(wire: DaemonWire<E>, paths: DaemonPaths, client: string, errors: ClientErrors<E>, timeoutMs = 0): Promise<AuthenticateResult> {
-  let token: string;
-  try {
-    // A few bytes, read at once: a trip through libuv's thread pool (four of them for a
-    // readFile) waits for a free core each time, milliseconds on a busy machine.
-    token = readFileSync(paths.token, 'utf8').trim();
-  } catch {
-    throw errors.make(ErrorCode.DaemonUnavailable, `cannot read the daemon token ${paths.token}`, errors.hints.token);
-  }
+  const token = readToken(paths, errors);
   return wire.call('authenticate', { token, client, protocolVersion: PROTOCOL_VERSION }, { timeoutMs });
 }
 
@@ -284,79 +225,3 @@ export async function connectDaemon<E extends Error>(paths: DaemonPaths, client:
   return wire;
 }
 
-export interface StartOptions {
-  /** The daemon's environment (default: this process's); KEYWARD_HOME is set to the paths' home. */
-  env?: NodeJS.ProcessEnv;
-  /** Node options before the script (`--expose-gc`). */
-  execArgv?: string[];
-}
-
-/**
- * Spawns the daemon (`script`, dist/daemon.js) detached, logging to its log file, and waits
- * until it accepts connections and its token is written (its readiness signal). When it exits
- * first, it failed, unless another daemon won the race to start for this home (it holds the
- * lock): then that one is waited for. Returns the pid of the process it started.
- */
-export async function startDaemonProcess<E extends Error>(paths: DaemonPaths, script: string, errors: ClientErrors<E>, opts: StartOptions = {}): Promise<number | undefined> {
-  await fsp.mkdir(paths.home, { recursive: true, mode: 0o700 });
-  const out = openSync(paths.log, 'a', 0o600);
-  let child;
-  try {
-    child = spawn(process.execPath, [...(opts.execArgv ?? []), script], {
-      detached: true,
-      stdio: ['ignore', out, out],
-      env: { ...(opts.env ?? process.env), KEYWARD_HOME: paths.home },
-    });
-  } finally {
-    closeSync(out);
-  }
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  child.once('error', () => (exited = true));
-  child.unref();
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (await ready(paths)) return child.pid;
-    if (exited && !(await anotherDaemonStarting(paths.lock, child.pid))) {
-      if (await ready(paths)) return child.pid; // one that won a race just got ready
-      throw errors.make(ErrorCode.DaemonUnavailable, `the daemon exited at start: ${await lastLogLine(paths.log)}`, errors.hints.start(paths.log));
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw errors.make(ErrorCode.DaemonUnavailable, `the daemon did not start within ${START_TIMEOUT_MS / 1000} s`, errors.hints.start(paths.log));
-}
-
-/** Whether a daemon accepts connections on the socket and has written its token. */
-async function ready(paths: DaemonPaths): Promise<boolean> {
-  const connected = await new Promise<boolean>((resolve) => {
-    const s = net.connect(paths.socket);
-    const timer = setTimeout(() => done(false), CONNECT_TIMEOUT_MS);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-  if (!connected) return false;
-  return fsp.access(paths.token).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Whether a live daemon other than `pid` holds the home's lock (it won a race to start). */
-async function anotherDaemonStarting(lock: string, pid: number | undefined): Promise<boolean> {
-  const holder = await readHolder(lock);
-  return holder !== null && holder.owner === 'daemon' && holder.pid !== pid && isAlive(holder.pid);
-}
-
-async function lastLogLine(file: string): Promise<string> {
-  try {
-    const lines = (await fsp.readFile(file, 'utf8')).trim().split('\n');
-    return lines[lines.length - 1] ?? '(empty log)';
-  } catch {
-    return '(no log)';
-  }
-}

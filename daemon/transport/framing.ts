@@ -1,5 +1,6 @@
 import type * as net from 'node:net';
 import { AbstractMessageReader, Disposable, type DataCallback, type Message, type MessageReader } from 'vscode-jsonrpc/node';
+import { FrameDecoder } from './frames';
 
 /**
  * Reads vscode-jsonrpc's framing (`Content-Length: N\r\n\r\n`, then N bytes of UTF-8 JSON) from
@@ -18,11 +19,7 @@ import { AbstractMessageReader, Disposable, type DataCallback, type Message, typ
  *   socket's close frees everything.
  */
 export class BoundedMessageReader extends AbstractMessageReader implements MessageReader {
-  /** Bytes received and not yet part of a delivered message. */
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  /** The body length of the frame being read, once its headers are in; -1 before. */
-  private bodyLength = -1;
+  private readonly decoder: FrameDecoder;
   private callback: DataCallback | undefined;
   private failed = false;
   private listening = false;
@@ -35,10 +32,11 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
    */
   constructor(
     private readonly socket: net.Socket,
-    private readonly limit: () => number,
+    limit: () => number,
     private readonly admit: (m: Message) => boolean = () => true,
   ) {
     super();
+    this.decoder = new FrameDecoder(limit);
   }
 
   /**
@@ -67,54 +65,16 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
   private release(): void {
     this.socket.off('data', this.onData);
     this.callback = undefined;
-    this.chunks = [];
-    this.buffered = 0;
+    this.decoder.clear();
   }
 
   private receive(data: Buffer): void {
     if (this.failed || !this.callback) return;
-    this.chunks.push(data);
-    this.buffered += data.length;
-    for (;;) {
-      if (this.bodyLength < 0) {
-        const all = this.take(this.buffered, false);
-        const end = all.indexOf('\r\n\r\n');
-        if (end < 0 || end > MAX_HEADER_BYTES) {
-          if (end > MAX_HEADER_BYTES || this.buffered > MAX_HEADER_BYTES) this.fail('the message headers are too long');
-          return;
-        }
-        const length = contentLength(all.subarray(0, end).toString('latin1'));
-        if (length === undefined) return this.fail('a message without a valid Content-Length header');
-        if (length > this.limit()) return this.fail(`a message of ${length} bytes is over the limit of ${this.limit()}`);
-        this.bodyLength = length;
-        this.take(end + 4, true);
-      }
-      if (this.buffered < this.bodyLength) return;
-      const body = this.take(this.bodyLength, true);
-      this.bodyLength = -1;
-      let message: unknown;
-      try {
-        message = JSON.parse(body.toString('utf8'));
-      } catch {
-        return this.fail('a message that is not JSON');
-      }
-      if (typeof message !== 'object' || message === null || Array.isArray(message)) return this.fail('a message that is not a JSON object');
-      if (this.admit(message as Message)) this.callback?.(message as Message);
-      if (this.failed || !this.callback || this.buffered === 0) return;
-    }
-  }
-
-  /** The first `n` buffered bytes, as one buffer; removed from the buffer if `consume`. */
-  private take(n: number, consume: boolean): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-    if (!consume) {
-      this.chunks = [all];
-      return all;
-    }
-    const rest = all.subarray(n);
-    this.chunks = rest.length ? [rest] : [];
-    this.buffered = rest.length;
-    return all.subarray(0, n);
+    const broken = this.decoder.push(data, (m) => {
+      if (this.admit(m as Message)) this.callback?.(m as Message);
+      return !this.failed && this.callback !== undefined;
+    });
+    if (broken !== undefined) this.fail(broken);
   }
 
   private fail(why: string): void {
@@ -123,21 +83,4 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
     this.fireError(new Error(why));
     this.socket.destroy();
   }
-}
-
-/** Room for `Content-Length` and a `Content-Type`; vscode-jsonrpc's writer sends ~25 bytes. */
-export const MAX_HEADER_BYTES = 1024;
-
-/** The Content-Length of a header block: a decimal number, one such header; undefined if not. */
-function contentLength(headers: string): number | undefined {
-  let length: number | undefined;
-  for (const line of headers.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) return undefined;
-    if (line.slice(0, colon).trim().toLowerCase() !== 'content-length') continue;
-    const value = line.slice(colon + 1).trim();
-    if (length !== undefined || !/^\d{1,15}$/.test(value)) return undefined;
-    length = Number(value);
-  }
-  return length;
 }

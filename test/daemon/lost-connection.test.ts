@@ -1,18 +1,19 @@
 // Issue 15, item 1: a request whose connection drops before its result arrives fails with exit
 // 7 and one line that says what happened; `sops edit` keeps the edit until it is written.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { DaemonClient } from '../../daemon/client';
+import { LightClient } from '../../daemon/light-client';
 import { ErrorCode, ExitCode } from '../../daemon/protocol';
 import { processStart } from '../../daemon/util/process';
 import { isKeywardError } from '../../daemon/util/errors';
 import { daemonPaths } from '../../daemon/util/paths';
-import { CliSandbox } from '../helpers/cli';
+import { CLI, CliSandbox } from '../helpers/cli';
 import { killDaemon, killHard, sandboxKeystore, spawnCli, until, type Running } from '../helpers/procs';
 import { tempDir } from '../helpers/tools';
 
@@ -96,6 +97,36 @@ describe('a request whose connection drops fails, never hangs or succeeds (clien
     } finally {
       c.close();
     }
+  });
+
+  it('the light client (keyward exec) rejects a pending call the same way', async () => {
+    server = await fakeDaemon(home, env, (sock) => sock.destroy());
+    const c = await LightClient.connectOrStart(home, 'test', path.join(dir, 'no-daemon.js'), env);
+    try {
+      const r = await settle(c.call('keysList', {}));
+      assert.ok(r !== 'hung' && !r.ok, 'the call failed');
+      assert.ok(isKeywardError(r.e) && r.e.code === ErrorCode.DaemonUnavailable, String(r.e));
+      assert.match(r.e.message, /connection to the daemon was lost before it answered/);
+      const again = await settle(c.call('status', {}));
+      assert.ok(again !== 'hung' && !again.ok && isKeywardError(again.e) && again.e.code === ErrorCode.DaemonUnavailable, 'a later call fails too');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('keyward exec exits 7 with one line, and the program never runs', async () => {
+    server = await fakeDaemon(home, env, (sock) => sock.destroy());
+    const marker = path.join(dir, 'ran');
+    const secrets = path.join(dir, 'secrets.enc.yaml');
+    await fsp.writeFile(secrets, 'a: b\n');
+    // Not spawnSync: the fake daemon answers from this process.
+    const child = spawn(process.execPath, [CLI, 'exec', '--env', secrets, '--', 'touch', marker], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    assert.equal(code, ExitCode.DaemonUnavailable, stderr);
+    oneLine(stderr, /connection to the daemon was lost before it answered/);
+    await assert.rejects(fsp.access(marker), 'the program did not run');
   });
 });
 

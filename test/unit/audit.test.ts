@@ -49,6 +49,28 @@ describe('audit log (hash-chained JSONL)', () => {
     assert.equal((await again.show()).at(-1)?.seq, 6);
   });
 
+  it('kept open between appends, it writes to the files at the paths: a log or head replaced or removed is not written behind', async () => {
+    // Replaced by renames (another inode at each path): the appends go to the new files, and the
+    // chain's break there is a finding, as when the daemon opened them anew for every record.
+    const ls = await lines();
+    const head = await fsp.readFile(path.join(dir, 'audit.head'), 'utf8');
+    await fsp.writeFile(`${file}.new`, ls.slice(0, 4).join('\n') + '\n');
+    await fsp.rename(`${file}.new`, file);
+    await fsp.writeFile(path.join(dir, 'audit.head.new'), head);
+    await fsp.rename(path.join(dir, 'audit.head.new'), path.join(dir, 'audit.head'));
+    await log.append({ event: 'key.use', outcome: 'ok' });
+    const recs = (await lines()).map((l) => JSON.parse(l) as { seq: number; event: string });
+    assert.deepEqual(recs.map((r) => r.event), ['key.use', 'key.use', 'key.use', 'key.use', 'audit.finding', 'key.use']);
+    assert.deepEqual(JSON.parse(await fsp.readFile(path.join(dir, 'audit.head'), 'utf8')), { seq: 6, hash: createHash('sha256').update((await lines())[5]!).digest('hex') });
+    // Removed: made again.
+    await fsp.rm(file);
+    await fsp.rm(path.join(dir, 'audit.head'));
+    await log.append({ event: 'key.use', outcome: 'ok' });
+    assert.equal((await lines()).length, 1);
+    assert.equal((await log.verify()).ok, true);
+    await log.close();
+  });
+
   it('names an edited record', async () => {
     const ls = await lines();
     ls[2] = ls[2]!.replace('k@v3', 'k@v9');
