@@ -30,6 +30,7 @@ export function ageHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'unwrap'>): Han
             keys: keystore.refsForRecipients(recipients),
             armor: p.armor ?? false,
             overwrite: p.overwrite ?? false,
+            ...(call.signal ? { signal: call.signal } : {}),
           });
           return { output: p.output, bytesIn: r.bytesIn, bytesOut: r.bytesOut, recipients };
         },
@@ -63,7 +64,7 @@ export function ageHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'unwrap'>): Han
         async () => {
           let bytesOut: number;
           if (p.output !== undefined) {
-            bytesOut = (await decryptFile({ input: p.input, output: p.output, unwrap, overwrite: p.overwrite ?? false })).bytesOut;
+            bytesOut = (await decryptFile({ input: p.input, output: p.output, unwrap, overwrite: p.overwrite ?? false, ...(call.signal ? { signal: call.signal } : {}) })).bytesOut;
           } else {
             bytesOut = (await decryptToWritable({ input: p.input, output: dataSink(call), unwrap })).bytesOut;
           }
@@ -86,7 +87,7 @@ export function ageHandlers(d: Pick<Deps, 'keystore' | 'audit' | 'unwrap'>): Han
         async () => {
           let bytesOut: number;
           if (p.output !== undefined) {
-            bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: p.output, overwrite: p.overwrite ?? false })).bytesOut;
+            bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: p.output, overwrite: p.overwrite ?? false, ...(call.signal ? { signal: call.signal } : {}) })).bytesOut;
           } else {
             bytesOut = (await decryptRange({ input: p.input, start: p.start, end: p.end, unwrap, output: dataSink(call) })).bytesOut;
           }

@@ -12,6 +12,8 @@ export interface StatusResult {
   startedAt: string;
   keystore: KeystoreStatus;
   keys: number;
+  /** Requests the daemon is serving, this one included (1 in-process). */
+  requests: number;
 }
 
 export type ShutdownResult = Record<string, never>;

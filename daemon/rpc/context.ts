@@ -13,6 +13,12 @@ export interface CallContext {
   requestId?: string;
   /** Sends a request to the calling client (an age plugin's question, see daemon/plugins/session.ts). */
   request?: (method: string, params: unknown) => Promise<unknown>;
+  /**
+   * Aborted when the client's connection closes (it was killed, or hung up). A handler that
+   * writes an output passes it on: the work stops, its temp file goes, and no output appears
+   * for a client that is no longer there to be told.
+   */
+  signal?: AbortSignal;
 }
 
 export type Handler<K extends MethodKey> = (p: ValidParamsOf<K>, call: CallContext) => Promise<ResultOf<K>>;

@@ -18,6 +18,7 @@ import { Refusals } from './refusals';
 import { shutdownPool, withPluginSession } from '../age';
 import { pluginSessionFor } from '../plugins/session';
 import { VERSION } from '../version';
+import { requests } from './requests';
 
 export interface DaemonOptions {
   home: string;
@@ -442,11 +443,17 @@ function serveAuthenticated(
 ): MessageConnection {
   const conn = createMessageConnection(reader, new SocketMessageWriter(socket));
   conn.onError(() => undefined);
-  let requests = 0;
+  // The client's requests stop with its connection (CallContext.signal): a CLI killed while its
+  // request was on the way, or mid-way, gets no output written after it died.
+  const gone = new AbortController();
+  socket.once('end', () => gone.abort());
+  socket.once('close', () => gone.abort());
+  let count = 0;
   conn.onRequest(async (method: string, params: unknown) => {
     const started = Date.now();
-    const id = String(++requests);
+    const id = String(++count);
     let outcome = 'ok';
+    requests.started();
     try {
       const key = methodsByName.get(method);
       if (key === undefined) throw new ResponseError(ErrorCode.MethodNotFound, `unknown method: ${method.slice(0, 64)}`);
@@ -469,6 +476,7 @@ function serveAuthenticated(
           await conn.sendNotification(m, p);
         },
         request: (m, p) => conn.sendRequest(m, p),
+        signal: gone.signal,
       };
       return await dispatch(service, key, v.value, call);
     } catch (e) {
@@ -476,6 +484,7 @@ function serveAuthenticated(
       outcome = `error ${err.code}`;
       throw err;
     } finally {
+      requests.ended();
       log(`${method.slice(0, 64)} ${Date.now() - started}ms ${outcome}`);
     }
   });

@@ -4,6 +4,7 @@
 import type { Handlers } from '../rpc/context';
 import type { Deps } from '../rpc/deps';
 import { VERSION } from '../version';
+import { requests } from './requests';
 
 export interface DaemonDeps extends Pick<Deps, 'home' | 'keystore'> {
   /** The socket the daemon listens on; absent in-process. */
@@ -21,6 +22,7 @@ export function daemonHandlers(d: DaemonDeps): Handlers {
       startedAt: d.startedAt.toISOString(),
       keystore: await d.keystore().status(),
       keys: d.keystore().count(),
+      requests: Math.max(1, requests.inFlight),
     }),
   };
 }

@@ -69,15 +69,6 @@ export class DaemonWire<E extends Error = Error> {
     return w;
   }
 
-  /** The authentication sent ahead of the calls (connectDaemon): they wait for it and fail with its error. */
-  private authentication: Promise<unknown> | undefined;
-
-  /** Makes every later call wait for `auth`, and fail with its error if it fails (see connectDaemon). */
-  behind(auth: Promise<unknown>): void {
-    auth.catch(() => undefined); // it is awaited by the calls, or by no one
-    this.authentication = auth;
-  }
-
   /** Whether the connection is gone (dropped, or closed by us). */
   get closed(): boolean {
     return this.lost;
@@ -112,13 +103,9 @@ export class DaemonWire<E extends Error = Error> {
           fail(this.errors.make(ErrorCode.DaemonUnavailable, `the daemon did not answer ${method} within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`, this.errors.hints.timeout));
         }, ms)
       : undefined;
-    const auth = this.authentication;
     try {
-      const r = await Promise.race([this.conn.sendRequest<ResultOf<K>>(method, params, cts.token), failed]);
-      await auth;
-      return r;
+      return await Promise.race([this.conn.sendRequest<ResultOf<K>>(method, params, cts.token), failed]);
     } catch (e) {
-      await auth; // a refused authentication is the reason the call failed
       if (e === mine) throw e; // a timeout, a cancel, the connection lost
       throw this.fromWire(e, method);
     } finally {
@@ -198,26 +185,21 @@ function isConnectionFailure(e: unknown): boolean {
 
 /** Sends `session/authenticate` with the token the daemon wrote beside its socket. */
 export async function authenticate<E extends Error>(wire: DaemonWire<E>, paths: DaemonPaths, client: string, errors: ClientErrors<E>, timeoutMs = 0): Promise<AuthenticateResult> {
-  return sendAuthentication(wire, paths, client, errors, timeoutMs);
-}
-
-/** Reads the token (throws at once when it cannot) and sends the authentication; its answer is the promise. */
-function sendAuthentication<E extends Error>(wire: DaemonWire<E>, paths: DaemonPaths, client: string, errors: ClientErrors<E>, timeoutMs = 0): Promise<AuthenticateResult> {
   const token = readToken(paths, errors);
   return wire.call('authenticate', { token, client, protocolVersion: PROTOCOL_VERSION }, { timeoutMs });
 }
 
 /**
  * Connects to the daemon of `paths` and authenticates; rejects with DaemonUnavailable when none
- * answers. The authentication is sent and not waited for: the calls that follow go out behind
- * it at once (the daemon reads a connection's messages in order, and serves them once it is
- * in), so a command costs one round trip, not two; each resolves only after the
- * authentication did, and fails with its error if it failed (the daemon closes the connection).
+ * answers. The authentication is waited for: a daemon that dies or stops between the connect
+ * and its answer fails here, where connectOrStart starts a new one, and not in a call that a
+ * command has already made. (The lean `keyward exec` client sends its call behind the
+ * authentication: transport/light.ts.)
  */
 export async function connectDaemon<E extends Error>(paths: DaemonPaths, client: string, errors: ClientErrors<E>): Promise<DaemonWire<E>> {
   const wire = DaemonWire.open(await connectSocket(paths.socket, errors), errors);
   try {
-    wire.behind(sendAuthentication(wire, paths, client, errors));
+    await authenticate(wire, paths, client, errors);
   } catch (e) {
     wire.close();
     throw e;

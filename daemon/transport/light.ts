@@ -2,9 +2,11 @@
 // a few calls, the daemon's requests answered (an age plugin's questions), on Node's socket and
 // the wire's framing (frames.ts), without vscode-jsonrpc (~4 ms to load, at every run). What it
 // shares with the full client (client.ts) is in socket.ts: connecting, the token, the errors.
-// Like the full client, it sends the authentication and does not wait for it: the calls go out
-// behind it, resolve only after it, and fail with its error when it is refused; a connection
-// that drops fails every pending and later call with DaemonUnavailable (`connectionLost`).
+// Unlike the full client, it sends the authentication and does not wait for it (one round trip
+// less at every exec): the calls go out behind it, resolve only after it, and fail with its
+// error when it is refused; a connection that drops fails every pending and later call with
+// DaemonUnavailable (`connectionLost`), so a daemon that dies between the connect and the
+// answer makes exec fail with exit 7 rather than start a new daemon, as the full client does.
 import type * as net from 'node:net';
 import { methodNames, PROTOCOL_VERSION } from '../protocol/constants';
 import { ErrorCode } from '../protocol/errors';

@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { ErrorCode, PROTOCOL_VERSION } from '../../daemon/protocol';
+import { LightClient } from '../../daemon/light-client';
 import { DaemonClient, startDaemonProcess } from '../../daemon/client';
 import { MemoryBackend } from '../../daemon/keystore/memory';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
@@ -90,9 +91,9 @@ describe('daemon over its real socket (in-memory keystore)', () => {
     assert.ok(recs.some((r) => r.event === 'auth' && r.outcome === 'refused' && r.client === 'evil'));
   });
 
-  it('one round trip: a call sent behind the authentication is served once it succeeds, and fails with its error (never served) when it does not', async () => {
-    // Sent at once behind the authentication (connectDaemon does not wait for it).
-    const c = await DaemonClient.connect(home, 'test', env);
+  it('one round trip (the light client of exec): a call sent behind the authentication is served once it succeeds, and fails with its error (never served) when it does not; the full client waits for it', async () => {
+    // Sent at once behind the authentication (LightWire.connect does not wait for it).
+    const c = await LightClient.connectOrStart(home, 'test', 'no-daemon-is-started', env);
     try {
       assert.equal((await c.call('status', {})).socket, d.paths.socket);
     } finally {
@@ -101,18 +102,21 @@ describe('daemon over its real socket (in-memory keystore)', () => {
     const token = await fsp.readFile(d.paths.token, 'utf8');
     await fsp.writeFile(d.paths.token, 'f'.repeat(token.trim().length));
     try {
-      const bad = await DaemonClient.connect(home, 'pipelined', env);
+      const bad = await LightClient.connectOrStart(home, 'pipelined', 'no-daemon-is-started', env);
       try {
         await assert.rejects(bad.call('keysGenerate', { name: 'never' }), (e: unknown) => e instanceof KeywardError && e.code === ErrorCode.Unauthorized && /wrong daemon token/.test(e.message));
       } finally {
         bad.close();
       }
+      // The full client fails at the connect, where connectOrStart decides what to do.
+      await assert.rejects(DaemonClient.connect(home, 'test', env), (e: unknown) => e instanceof KeywardError && e.code === ErrorCode.Unauthorized && /wrong daemon token/.test(e.message));
     } finally {
       await fsp.writeFile(d.paths.token, token);
     }
     const ok = await DaemonClient.connect(home, 'test', env);
     try {
       assert.equal((await ok.call('keysList', {})).keys.some((k) => k.name === 'never'), false);
+      assert.equal((await ok.call('status', {})).requests, 1, 'status counts the requests in progress, its own');
     } finally {
       ok.close();
     }

@@ -159,6 +159,26 @@ describe('keyward CLI when the daemon dies mid-request (kill -9, file keystore)'
     await assert.rejects(fsp.access(out), 'no output');
   });
 
+  it('a CLI killed mid-encrypt gets no output written after it died, though the daemon could finish', async () => {
+    const fifo = sb.path('gone.fifo');
+    spawnSync('mkfifo', [fifo]);
+    const out = sb.path('gone.age');
+    const cli = spawnCli(sb, ['encrypt', '-k', 'alice', '-o', out, fifo]);
+    const w = await fsp.open(fifo, 'w'); // the daemon is reading: the request is in
+    await w.write(randomBytes(1 << 20));
+    await killHard(cli.child.pid!);
+    await cli.done;
+    // The rest of the input comes: the daemon has all it needs to finish the file.
+    await w.write(randomBytes(1 << 20));
+    await w.close();
+    const log = path.join(sb.home, 'daemon.log');
+    await until(async () => /age\/encrypt \d+ms/.test(await fsp.readFile(log, 'utf8').catch(() => '')), 20_000, 'the daemon ends the request');
+    assert.match(await fsp.readFile(log, 'utf8'), /age\/encrypt \d+ms error/, 'the request ended in an error (cancelled), not ok');
+    await assert.rejects(fsp.access(out), 'no output appears for a client that is gone');
+    assert.deepEqual((await fsp.readdir(sb.path())).filter((n) => n.includes('gone') && n !== 'gone.fifo'), [], 'no temp file left');
+    sb.ok(['keys', 'list']); // and the daemon serves the next client
+  });
+
   it('decrypt -o - exits 7 and says the output is incomplete', async () => {
     const plain = randomBytes(24 << 20);
     await fsp.writeFile(sb.path('big.bin'), plain);
