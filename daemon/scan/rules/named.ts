@@ -32,6 +32,8 @@ export interface NamedProvider {
   /** Names, lowercased, each one or more words run together (`campaignmonitor`, `ai21`). */
   names: string[];
   shapes: RegExp[];
+  /** The shapes as the table writes them (`h32`, `u`, `re:...`), in the same order. */
+  codes: string[];
   /** When set, the assigned name's last word must be one of these (Pusher's `key` is public, its `secret` is not). */
   lastWords?: string[];
 }
@@ -405,6 +407,7 @@ export const NAMED_PROVIDERS: readonly NamedProvider[] = TABLE.map(([slug, displ
   category,
   names: names.split(' '),
   shapes: shapes.split(' ').map(shape),
+  codes: shapes.split(' '),
   ...(last ? { lastWords: last.split(' ') } : {}),
 }));
 
@@ -455,17 +458,25 @@ const PARENT = /^[ \t]*(?:\[[ \t]*([A-Za-z][A-Za-z0-9_.-]{0,63})[ \t]*\]|["']?([
  * lines and 800 characters back; comments and blank lines are skipped.
  */
 export function parentWords(text: string, at: number): string[] | null {
-  let lineStart = text.lastIndexOf('\n', at - 1) + 1;
+  // Every search is bounded (800 characters back): a long line is no config file, and an
+  // unbounded search per assignment would be quadratic on one huge line.
+  const floor = Math.max(0, at - 800);
+  const startOf = (i: number): number => {
+    while (i > floor && text.charCodeAt(i - 1) !== 10) i--;
+    return i === floor && floor > 0 ? -1 : i;
+  };
   const indentOf = (s: number) => {
     let i = s;
-    while (i < text.length && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
+    while (i < at && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
     return i - s;
   };
+  let lineStart = startOf(at);
+  if (lineStart < 0) return null;
   const indent = indentOf(lineStart);
-  const floor = Math.max(0, lineStart - 800);
   for (let n = 0; n < 8 && lineStart > floor; n++) {
     const end = lineStart - 1;
-    const start = text.lastIndexOf('\n', end - 1) + 1;
+    const start = startOf(end);
+    if (start < 0) return null;
     lineStart = start;
     const line = text.slice(start, end).replace(/\r$/, '');
     const t = line.trim();
@@ -479,7 +490,8 @@ export function parentWords(text: string, at: number): string[] | null {
 }
 
 function generated(v: string, code: string): boolean {
-  if (longestRun(v) >= 6) return false;
+  // A fixed part of a format may repeat a character (`0x4AAAAAAA`): runs count in free-form shapes only.
+  if (!code.startsWith('re:') && longestRun(v) >= 6) return false;
   if (code === 'u') {
     const hex = v.replace(/-/g, '');
     return /[a-fA-F]/.test(hex) && /[0-9]/.test(hex) && shannon(hex) >= 3;
@@ -487,7 +499,7 @@ function generated(v: string, code: string): boolean {
   const c = charClasses(v);
   if (c.digit === 0 && v.length >= 12 && !code.startsWith('re:')) return false;
   if (code[0] === 'h' || code[0] === 'H') return (c.lower + c.upper) > 0 && shannon(v) >= (v.length >= 20 ? 3 : 2.5);
-  return shannon(v) >= (v.length >= 20 ? 3.3 : 2.8);
+  return shannon(v) >= (v.length >= 20 ? 3.3 : v.length >= 12 ? 2.8 : 2.4);
 }
 
 /** The provider whose credential this assignment is, if any. */
@@ -508,15 +520,12 @@ export function namedProviderOf(a: Assignment, ctx: RuleContext): NamedProvider 
   for (const h of hits) {
     const p = h.provider;
     if (p.lastWords ? !p.lastWords.includes(last) && !(h.secretInWord && p.lastWords.some((w) => last.endsWith(w))) : !lastSecret && !h.secretInWord) continue;
-    const codes = TABLE_CODES.get(p)!;
     for (let i = 0; i < p.shapes.length; i++) {
-      if (p.shapes[i]!.test(a.value) && generated(a.value, codes[i]!)) return p;
+      if (p.shapes[i]!.test(a.value) && generated(a.value, p.codes[i]!)) return p;
     }
   }
   return null;
 }
-
-const TABLE_CODES = new Map<NamedProvider, string[]>(NAMED_PROVIDERS.map((p, i) => [p, TABLE[i]![4].split(' ')]));
 
 let lastAssignment: Assignment | null = null;
 let lastProvider: NamedProvider | null = null;
