@@ -73,6 +73,7 @@ describe('scanner: the provider table', () => {
     assert.deepEqual(named(`postmark_message_id = "${uuid}"\n`), []);
     assert.deepEqual(named(`postmark_token_hash = "${hex32}"\n`), []);
     assert.deepEqual(named(`segment_public_key = "${f.alnum(32)}"\n`), []);
+    assert.deepEqual(named(`datadog_cache_key = "${hex32}"\ndd_request_key = "${f.hex(40)}"\n`), []);
     assert.deepEqual(named(`PUSHER_APP_KEY=${f.hex(20)}\nPUSHER_APP_SECRET=${f.hex(20)}\n`, '.env'), ['pusher-credential']);
   });
 

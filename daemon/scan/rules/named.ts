@@ -422,6 +422,9 @@ const SUFFIXES = ['apikey', 'apisecret', 'apitoken', 'accesstoken', 'authtoken',
 /** Words that make the name something other than a live secret. */
 const NOT_SECRET = new Set(['public', 'publishable', 'pub', 'site', 'hash', 'hashed', 'sha', 'md5', 'digest', 'fingerprint', 'checksum', 'example', 'sample', 'fake', 'dummy', 'mock', 'placeholder', 'invalid', 'redacted', 'masked', 'id', 'url', 'uri', 'endpoint', 'host', 'name', 'file', 'path', 'env', 'header', 'param', 'length', 'len', 'size', 'prefix', 'format', 'pattern', 'regex', 'type']);
 
+/** Words before a last `key` that make it a key of something else (`cache_key`, `sort_key`, `request_key`). */
+const KEY_OF_SOMETHING = new Set(['cache', 'sort', 'primary', 'foreign', 'partition', 'row', 'range', 'lookup', 'map', 'dict', 'index', 'unique', 'idempotency', 'dedup', 'etag', 'content', 'object', 'bucket', 'route', 'routing', 'shard', 'group', 'correlation', 'request', 'trace', 'span', 'metric', 'label', 'message', 'translation', 'i18n', 'locale', 'field', 'column', 'table', 'json', 'config', 'react', 'component', 'item', 'list', 'node', 'entry', 'attribute', 'property', 'element', 'event', 'state', 'query', 'filter', 'cursor', 'page', 'version', 'sequence', 'hot', 'shortcut', 'storage', 'lock', 'dedupe', 'kid', 'jwks']);
+
 interface NameHit {
   provider: NamedProvider;
   /** The secret word is the provider's word itself (`mailgunKey` run together as one word). */
@@ -509,6 +512,7 @@ export function namedProviderOf(a: Assignment, ctx: RuleContext): NamedProvider 
   if (words.length === 0 || words.length > 8 || words.some((w) => NOT_SECRET.has(w))) return null;
   let hits = providersIn(words);
   const last = words[words.length - 1]!;
+  if (last === 'key' && words.length >= 2 && KEY_OF_SOMETHING.has(words[words.length - 2]!)) return null;
   const lastSecret = SECRET_LAST.test(last);
   if (hits.length === 0) {
     // `api_key:` under `mailgun:`: the provider is the key of the block (config files only).
