@@ -31,8 +31,7 @@ export interface NamedProvider {
   category: string;
   /** Names, lowercased, each one or more words run together (`campaignmonitor`, `ai21`). */
   names: string[];
-  shapes: RegExp[];
-  /** The shapes as the table writes them (`h32`, `u`, `re:...`), in the same order. */
+  /** The shapes as the table writes them (`h32`, `u`, `re:...`); compiled on first use (`shapesOf`). */
   codes: string[];
   /** When set, the assigned name's last word must be one of these (Pusher's `key` is public, its `secret` is not). */
   lastWords?: string[];
@@ -406,10 +405,18 @@ export const NAMED_PROVIDERS: readonly NamedProvider[] = TABLE.map(([slug, displ
   display,
   category,
   names: names.split(' '),
-  shapes: shapes.split(' ').map(shape),
   codes: shapes.split(' '),
   ...(last ? { lastWords: last.split(' ') } : {}),
 }));
+
+const COMPILED = new Map<NamedProvider, RegExp[]>();
+
+/** A provider's shapes as regexes, compiled the first time one of its names is seen (startup stays cheap). */
+export function shapesOf(p: NamedProvider): RegExp[] {
+  let r = COMPILED.get(p);
+  if (!r) COMPILED.set(p, (r = p.codes.map(shape)));
+  return r;
+}
 
 const BY_NAME = new Map<string, NamedProvider>();
 for (const p of NAMED_PROVIDERS) for (const n of p.names) if (!BY_NAME.has(n)) BY_NAME.set(n, p);
@@ -505,9 +512,13 @@ function generated(v: string, code: string): boolean {
   return shannon(v) >= (v.length >= 20 ? 3.3 : v.length >= 12 ? 2.8 : 2.4);
 }
 
+/** Every character any shape of the table allows, 8 to 260 of them. */
+const VALUE_CHARS = /^[A-Za-z0-9_+/=.:!*-]{8,260}$/;
+
 /** The provider whose credential this assignment is, if any. */
 export function namedProviderOf(a: Assignment, ctx: RuleContext): NamedProvider | null {
-  if (a.bearer || a.value.length < 8 || a.value.length > 260) return null;
+  // The value first (cheapest): a token's characters only, and some variety.
+  if (a.bearer || !VALUE_CHARS.test(a.value) || shannon(a.value) < 2.4) return null;
   const words = a.words;
   if (words.length === 0 || words.length > 8 || words.some((w) => NOT_SECRET.has(w))) return null;
   let hits = providersIn(words);
@@ -524,8 +535,9 @@ export function namedProviderOf(a: Assignment, ctx: RuleContext): NamedProvider 
   for (const h of hits) {
     const p = h.provider;
     if (p.lastWords ? !p.lastWords.includes(last) && !(h.secretInWord && p.lastWords.some((w) => last.endsWith(w))) : !lastSecret && !h.secretInWord) continue;
-    for (let i = 0; i < p.shapes.length; i++) {
-      if (p.shapes[i]!.test(a.value) && generated(a.value, p.codes[i]!)) return p;
+    const shapes = shapesOf(p);
+    for (let i = 0; i < shapes.length; i++) {
+      if (shapes[i]!.test(a.value) && generated(a.value, p.codes[i]!)) return p;
     }
   }
   return null;
