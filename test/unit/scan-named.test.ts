@@ -25,6 +25,8 @@ describe('scanner: the provider table', () => {
     assert.equal(new Set(names).size, names.length, 'a name belongs to two providers');
     const ids = RULES.map((r) => r.id);
     assert.equal(new Set(ids).size, ids.length);
+    // SARIF's tags are unique: the report adds `security` and `secret` before a rule's own.
+    for (const r of RULES) assert.equal(new Set(['security', 'secret', ...r.tags]).size, r.tags.length + 2, `${r.id}: ${r.tags.join(',')}`);
   });
 
   it('finds every sample by its provider, exactly', () => {
