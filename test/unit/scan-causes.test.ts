@@ -40,7 +40,7 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
     const uuid = () => `${f.hex(8)}-${f.hex(4)}-4${f.hex(3)}-a${f.hex(3)}-${f.hex(12)}`;
     assert.deepEqual(rules(`HEROKU_API_KEY: ${uuid()}\n`, '.github/workflows/deploy.yml'), ['generic-secret']);
     assert.deepEqual(rules(`{\n  "_authToken": "${uuid()}"\n}\n`, 'npm-config.json'), ['generic-secret']);
-    assert.deepEqual(rules(`POSTMARK_SERVER_TOKEN=${uuid()}\n`, '.env'), ['generic-secret']);
+    assert.deepEqual(rules(`POSTMARK_SERVER_TOKEN=${uuid()}\n`, '.env'), ['postmark-credential']); // the provider table names it
     assert.deepEqual(rules(`request_id = "${uuid()}"\nsubscription_id: ${uuid()}\n`, 'a.py'), []);
     assert.deepEqual(rules('api_key: 00000000-0000-0000-0000-000000000000\n', 'a.yaml'), []);
   });
