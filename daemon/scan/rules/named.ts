@@ -230,7 +230,6 @@ const TABLE: readonly (readonly [string, string, string, string, string, string?
   ['weatherstack', 'weatherstack', 'weather', 'weatherstack', 'h32'],
   ['accuweather', 'AccuWeather', 'weather', 'accuweather', 'a32'],
   ['tomorrowio', 'Tomorrow.io', 'weather', 'tomorrowio tomorrow climacell', 'a32'],
-  ['visualcrossing', 'Visual Crossing', 'weather', 'visualcrossing', 'U25'],
   ['weatherbit', 'Weatherbit', 'weather', 'weatherbit', 'h32'],
   ['stormglass', 'Stormglass', 'weather', 'stormglass', 're:^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'],
   ['tomtom', 'TomTom', 'maps', 'tomtom', 'a32'],
