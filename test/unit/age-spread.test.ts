@@ -124,9 +124,13 @@ describe('age payload placed by the workers (spread.ts)', function () {
       // A writer keeps appending to the input while it is encrypted; whichever batch notices
       // first, the result is the same.
       await fsp.writeFile(p('growing'), randomBytes(8 * MiB));
-      const writer = spawn('sh', ['-c', 'for i in $(seq 1 400); do head -c 65536 /dev/urandom >> "$0"; sleep 0.005; done', p('growing')]);
+      // Appends without a pause (4 KiB per `head`, a few MiB a second) until killed: the file grows
+      // all the while it is read, on a busy machine too (a writer that paused between appends
+      // could let a fast encryption slip through between two of them).
+      const writer = spawn('sh', ['-c', 'while :; do head -c 4096 /dev/zero >> "$0" || exit; done', p('growing')]);
       try {
-        await new Promise((r) => setTimeout(r, 50));
+        const grown = Date.now() + 10_000;
+        while ((await fsp.stat(p('growing'))).size <= 8 * MiB && Date.now() < grown) await new Promise((r) => setTimeout(r, 5));
         await assert.rejects(encryptFile({ input: p('growing'), output: p('growing.age'), recipients: [recipient], tuning: { batchChunks: 1, inFlight: 1 } }), changed);
         assert.deepEqual((await fsp.readdir(dir)).filter((n) => n.startsWith('growing.age') || n.endsWith('.keyward-tmp')), []);
       } finally {
