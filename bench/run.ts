@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   if (only.length) {
     try {
       const prev = JSON.parse(await fsp.readFile(out, 'utf8')) as typeof results;
-      for (const s of prev.sections) if (!sections.some((x) => x.name === s.name)) sections.push(s);
+      // (A bench that failed before left a section named by its file: rerun, it is replaced.)
+      for (const s of prev.sections) if (!sections.some((x) => x.name === s.name) && !selected.includes(s.name)) sections.push(s);
     } catch {
       // no previous results
     }

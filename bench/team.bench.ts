@@ -71,7 +71,8 @@ export default async function run(ctx: BenchContext): Promise<BenchSection> {
     if (planned !== n) throw new Error(`the plan rewraps ${planned} of ${n} files`);
     rows.push({ metric: `plan adding 1 member to ${n} artifacts (ms)`, keyward: plan.ms, unit: 'ms' });
 
-    const sync = await measure(node, [cli, '--json', 'team', 'sync', '--root', repo], { env });
+    // The member was added by the bench itself: agreed to as a script does (--trust-recipients).
+    const sync = await measure(node, [cli, '--json', '--trust-recipients', 'team', 'sync', '--root', repo], { env });
     if (sync.code !== 0) throw new Error(`team sync failed: ${sync.stderr}`);
     const job = (JSON.parse(sync.stdout) as { job?: { state: string; filesDone: number } }).job;
     if (job?.state !== 'done' || job.filesDone !== n) throw new Error(`the sync job ended ${job?.state ?? 'missing'} with ${job?.filesDone ?? 0} files`);
