@@ -182,7 +182,7 @@ describe('editor: Keyward in a real VS Code (code-server + Chromium)', function 
     start();
     const fingerprint = await dataKey();
     await openExplorer(page);
-    await explorerRow(page, 'models').click();
+    await setExpanded(explorerRow(page, 'models'), true); // a click toggles: an open folder would close
     await explorerRow(page, 'classifier.safetensors.age').click();
     const summary = webview(page);
     await summary.locator('button', { hasText: 'Decrypt to…' }).waitFor({ timeout: UI_TIMEOUT });
@@ -249,7 +249,7 @@ describe('editor: Keyward in a real VS Code (code-server + Chromium)', function 
     // 8 GiB of holes: nothing to write, and more than any machine encrypts before the click.
     await sparse(big, 8 * GiB);
     await openExplorer(page);
-    await explorerRow(page, 'big').click();
+    await setExpanded(explorerRow(page, 'big'), true); // a click toggles: an open folder would close
     await contextMenu(page, explorerRow(page, 'big.ckpt'), 'Encrypt File');
     await quickInput(page, 'Encrypt big.ckpt to whom?');
     await pick(page, 'demo');
@@ -411,7 +411,7 @@ describe('editor: Keyward in a real VS Code (code-server + Chromium)', function 
     start();
     await palette(page, 'View: Close All Editors');
     await openExplorer(page);
-    await explorerRow(page, 'config').click().catch(() => undefined);
+    await setExpanded(explorerRow(page, 'config'), true); // a click toggles: an open folder would close
     await explorerRow(page, 'app.enc.yaml').click();
     await page.locator('.tab', { hasText: /^app\.enc\.yaml$/ }).first().waitFor({ timeout: UI_TIMEOUT });
     const open = page.locator('.editor-actions .action-label[aria-label="Open Decrypted"]');
