@@ -21,26 +21,8 @@ import { unwrapArtifactKey } from '../../daemon/artifacts/unwrap';
 import { KeywardError } from '../../daemon/util/errors';
 import { Moto, MOTO_CREDENTIALS, MOTO_ENV } from '../helpers/moto';
 import { requireTool, tempDir } from '../helpers/tools';
+import { PLAIN, withEnv } from '../helpers/env';
 import { agreeTo } from '../helpers/trust';
-
-function withAwsEnv(vars: Record<string, string>): () => void {
-  const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  return () => {
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-}
-
-const PLAIN: Record<string, (i: number) => string> = {
-  yaml: (i) => `# service ${i}\ndb:\n    password: canary-yaml-${i}\n    port: ${5000 + i}\n`,
-  json: (i) => JSON.stringify({ db: { password: `canary-json-${i}`, port: 5000 + i } }, null, 4) + '\n',
-  env: (i) => `PASSWORD=canary-env-${i}\nPORT=${5000 + i}\n`,
-  ini: (i) => `[db]\npassword = canary-ini-${i}\nport = ${5000 + i}\n`,
-  bin: (i) => `opaque secret blob ${i}\n`,
-};
 
 const noKeys = { unwrapFileKey: () => Promise.reject(new KeywardError(ErrorCode.DecryptFailed, "no identity matched any of the file's recipients")) };
 
@@ -59,7 +41,7 @@ describe('team sync over 50 mixed artifacts (age and sops in every format; moto_
   before(async function () {
     sops = requireTool(this, 'sops');
     moto = await Moto.start(this);
-    restoreEnv = withAwsEnv({ ...MOTO_ENV, AWS_ENDPOINT_URL: moto.endpoint });
+    restoreEnv = withEnv({ ...MOTO_ENV, AWS_ENDPOINT_URL: moto.endpoint });
     ci = await moto.createKey('keyward-ci');
     ({ dir, cleanup } = await tempDir());
     repo = path.join(dir, 'repo');

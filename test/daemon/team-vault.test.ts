@@ -23,29 +23,8 @@ import { KeywardError } from '../../daemon/util/errors';
 import { CLI, CliSandbox } from '../helpers/cli';
 import { OpenBao } from '../helpers/openbao';
 import { requireTool, tempDir } from '../helpers/tools';
+import { PLAIN, withEnv } from '../helpers/env';
 import { agreeTo } from '../helpers/trust';
-
-export function withEnv(vars: Record<string, string | undefined>): () => void {
-  const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  return () => {
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-}
-
-const PLAIN: Record<string, (i: number) => string> = {
-  yaml: (i) => `# service ${i}\ndb:\n    password: canary-yaml-${i}\n    port: ${5000 + i}\n`,
-  json: (i) => JSON.stringify({ db: { password: `canary-json-${i}`, port: 5000 + i } }, null, 4) + '\n',
-  env: (i) => `PASSWORD=canary-env-${i}\nPORT=${5000 + i}\n`,
-  ini: (i) => `[db]\npassword = canary-ini-${i}\nport = ${5000 + i}\n`,
-  bin: (i) => `opaque secret blob ${i}\n`,
-};
 
 /** Vault is the only key: no age identity at all. */
 const vaultOnly = (vault: VaultTransit) => ({ unwrapAgeFileKey: () => Promise.reject(new KeywardError(ErrorCode.DecryptFailed, 'no age key')), vault: new VaultSops(vault) });
