@@ -30,14 +30,25 @@ export function noDaemon(e: unknown): boolean {
 export class LightClient {
   private constructor(private readonly wire: LightWire<KeywardError>) {}
 
-  static async connectOrStart(home: string, client: string, daemonScript: string, env: NodeJS.ProcessEnv = process.env): Promise<LightClient> {
+  static async connectOrStart(home: string, client: string, daemonScript: string, env: NodeJS.ProcessEnv = process.env, early?: Promise<LightClient>): Promise<LightClient> {
     try {
-      return new LightClient(await LightWire.connect(daemonPaths(home, env), client, CLI_ERRORS));
+      return await (early ?? LightClient.connect(home, client, env));
     } catch (e) {
       if (!noDaemon(e)) throw e;
     }
     const paths = await startDaemonProcess(home, daemonScript, env);
     return new LightClient(await LightWire.connect(paths, client, CLI_ERRORS));
+  }
+
+  /** Connects to the daemon of `home` if one runs (DaemonUnavailable if none: see noDaemon); starts none. */
+  static async connect(home: string, client: string, env: NodeJS.ProcessEnv = process.env): Promise<LightClient> {
+    return new LightClient(await LightWire.connect(daemonPaths(home, env), client, CLI_ERRORS));
+  }
+
+  /** As connect, but returns the client at once: calls made before `connected` resolves wait in the socket (LightWire.begin). */
+  static begin(home: string, client: string, env: NodeJS.ProcessEnv = process.env): { client: LightClient; connected: Promise<void> } {
+    const { wire, connected } = LightWire.begin(daemonPaths(home, env), client, CLI_ERRORS);
+    return { client: new LightClient(wire), connected };
   }
 
   call<K extends MethodKey>(key: K, params: ParamsOf<K>): Promise<ResultOf<K>> {

@@ -68,14 +68,21 @@ export class AuditLog {
   private async flush(): Promise<void> {
     const group = this.pending.splice(0);
     try {
-      await this.write(group.map((g) => g.e));
-      for (const g of group) g.resolve();
+      // The callers go on once their records are on disk; the head's second write follows
+      // (a reject after that is a no-op: the record is stored, and the next append checks the head).
+      await this.write(
+        group.map((g) => g.e),
+        () => {
+          for (const g of group) g.resolve();
+        },
+      );
     } catch (err) {
       for (const g of group) g.reject(err);
     }
   }
 
-  private async write(events: readonly AuditEvent[]): Promise<void> {
+  /** Appends `events`; `stored` is called once they are on disk, before the head says so. */
+  private async write(events: readonly AuditEvent[], stored: () => void): Promise<void> {
     const { from, findings, newline } = await this.where();
     let end = from;
     const lines: string[] = [];
@@ -102,6 +109,11 @@ export class AuditLog {
       // One write, synced as it is made (O_SYNC: fsync's guarantee, without a call of its own).
       await fd.write(log, (newline ? '\n' : '') + lines.map((l) => l + '\n').join(''));
       const st = await fd.fstat(log);
+      // Stored: a crash from here on leaves the head announcing this end (`next`), which reads
+      // as the crash it was. The head's last write is not waited for by the callers (one synced
+      // write less in every audited request), but is by the next append and by verify/head,
+      // which wait for the writes in flight (`tail`).
+      stored();
       await this.writeHead(end);
       this.end = { chain: end, size: st.size, ino: st.ino };
     } catch (e) {

@@ -3,6 +3,7 @@
 import { defaultDaemonScript, LightClient } from '../light-client';
 import { overDaemon, type Backend } from './backend';
 
-export async function connectLight(home: string): Promise<Backend> {
-  return overDaemon(await LightClient.connectOrStart(home, 'cli', defaultDaemonScript()));
+/** `early`: a connection to the daemon of `home` already on its way (cli/exec-lean.ts). */
+export async function connectLight(home: string, early?: Promise<LightClient>): Promise<Backend> {
+  return overDaemon(await LightClient.connectOrStart(home, 'cli', defaultDaemonScript(), process.env, early));
 }

@@ -2,14 +2,19 @@
 // lean path (cli/exec-lean.ts): run the program (daemon/exec/run.ts) with the daemon, or
 // in-process, and end as the program ended.
 import { isKeywardError } from '../util/errors';
-import { runExec, type ExecRequest } from '../exec/run';
+import { runExec, type ExecRequest, type OpenSecrets } from '../exec/run';
 import { useBackend, type BackendOptions } from './backend';
 
-export async function execCommand(req: ExecRequest, backend: BackendOptions): Promise<void> {
+/**
+ * `open`: what asks the daemon for the secrets, given the usual way (`regular`); the lean path
+ * answers with the request it sent at its start (cli/exec-lean.ts).
+ */
+export async function execCommand(req: ExecRequest, backend: BackendOptions, open?: (params: Parameters<OpenSecrets>[0], regular: OpenSecrets) => ReturnType<OpenSecrets>): Promise<void> {
   const warn = (line: string) => process.stderr.write(`keyward: ${line}\n`);
+  const regular: OpenSecrets = (params) => useBackend(backend, (b) => b.call('execOpen', params));
   let outcome;
   try {
-    outcome = await runExec(req, (params) => useBackend(backend, (b) => b.call('execOpen', params)), warn);
+    outcome = await runExec(req, open ? (params) => open(params, regular) : regular, warn);
   } catch (e) {
     const signal = (e as { signal?: NodeJS.Signals }).signal;
     if (signal) process.kill(process.pid, signal);

@@ -13,10 +13,10 @@
 //    without a trailing slash. Paths are joined and normalized as Node's path.join does.
 // 4. socket RUN/ID.sock (Windows: the pipe \\.\pipe\keyward-ID), token RUN/ID.token: one line,
 //    sent as `token` in session/authenticate, the first request of every connection.
-import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { sha256Hex } from './sha256';
 
 /** Where Keyward keeps its state: `KEYWARD_HOME`, else the platform's data directory. */
 export function keywardHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -56,7 +56,7 @@ export function daemonPaths(home: string, env: NodeJS.ProcessEnv = process.env):
   } catch {
     // not created yet: the resolved path is what it will be
   }
-  const id = createHash('sha256').update(real).digest('hex').slice(0, 12);
+  const id = sha256Hex(real).slice(0, 12);
   const lock = path.join(home, 'daemon.lock');
   const log = path.join(home, 'daemon.log');
   if (process.platform === 'win32') {

@@ -7,13 +7,13 @@
 // error when it is refused; a connection that drops fails every pending and later call with
 // DaemonUnavailable (`connectionLost`), so a daemon that dies between the connect and the
 // answer makes exec fail with exit 7 rather than start a new daemon, as the full client does.
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { methodNames, PROTOCOL_VERSION } from '../protocol/constants';
 import { ErrorCode } from '../protocol/errors';
 import type { DaemonPaths } from '../protocol/paths';
 import type { MethodKey, ParamsOf, ResultOf } from '../protocol';
 import { encodeFrame, FrameDecoder } from './frames';
-import { connectionLostError, connectSocket, errorFromWire, MAX_ANSWER, readToken, type ClientErrors } from './socket';
+import { connectionLostError, errorFromWire, MAX_ANSWER, readToken, whenConnected, type ClientErrors } from './socket';
 
 interface Incoming {
   id?: number | string | null;
@@ -49,16 +49,41 @@ export class LightWire<E extends Error = Error> {
 
   /** Connects to the daemon of `paths` and sends the authentication (not waited for: see above). */
   static async connect<E extends Error>(paths: DaemonPaths, client: string, errors: ClientErrors<E>): Promise<LightWire<E>> {
-    const w = new LightWire(await connectSocket(paths.socket, errors), errors);
+    const { wire, connected } = LightWire.begin(paths, client, errors);
+    await connected;
+    return wire;
+  }
+
+  /**
+   * Starts connecting to the daemon of `paths` and returns the wire at once: the authentication,
+   * and the calls made before the connection is up, wait in the socket until it is (the daemon
+   * gets them as soon as it accepts; `keyward exec` loads the rest of its code meanwhile).
+   * `connected` rejects with DaemonUnavailable when nothing listens ("no daemon", whether or not
+   * the token could be read), or with the token's error; the wire is closed then, and its calls
+   * fail.
+   */
+  static begin<E extends Error>(paths: DaemonPaths, client: string, errors: ClientErrors<E>): { wire: LightWire<E>; connected: Promise<void> } {
+    const w = new LightWire(net.connect(paths.socket), errors);
+    let unreadable: Error | undefined;
     try {
       const auth = w.send(methodNames.authenticate, { token: readToken(paths, errors), client, protocolVersion: PROTOCOL_VERSION });
       auth.catch(() => undefined); // awaited by the calls, or by no one
       w.authentication = auth;
     } catch (e) {
-      w.close();
-      throw e;
+      unreadable = e instanceof Error ? e : new Error(String(e));
     }
-    return w;
+    const connected = whenConnected(w.socket, errors).then(
+      () => {
+        if (unreadable === undefined) return;
+        w.close();
+        throw unreadable;
+      },
+      (e: unknown) => {
+        w.close();
+        throw e;
+      },
+    );
+    return { wire: w, connected };
   }
 
   /** Calls a method; the daemon's errors come back as the client's errors with their hints. */

@@ -64,19 +64,20 @@ export function readToken<E extends Error>(paths: DaemonPaths, errors: ClientErr
 
 /** Connects to the daemon's socket; rejects with DaemonUnavailable when nothing answers in time. */
 export function connectSocket<E extends Error>(socketPath: string, errors: ClientErrors<E>): Promise<net.Socket> {
+  return whenConnected(net.connect(socketPath), errors);
+}
+
+/**
+ * Resolves when `s` (just made by net.connect) is connected; rejects with DaemonUnavailable when
+ * nothing answers in time (the socket destroyed). What is written to it meanwhile waits for it.
+ */
+export function whenConnected<E extends Error>(s: net.Socket, errors: ClientErrors<E>): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(socketPath);
     const timer = setTimeout(() => {
       s.destroy();
       reject(errors.make(ErrorCode.DaemonUnavailable, 'the daemon did not accept the connection in time', errors.hints.notRunning));
     }, CONNECT_TIMEOUT_MS);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.removeAllListeners('error');
-      s.on('error', () => undefined); // the connection reports it as a close
-      resolve(s);
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => {
+    const failed = (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       const code = e.code;
       reject(
@@ -86,7 +87,14 @@ export function connectSocket<E extends Error>(socketPath: string, errors: Clien
           errors.hints.notRunning,
         ),
       );
+    };
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeListener('error', failed);
+      s.on('error', () => undefined); // the connection reports it as a close
+      resolve(s);
     });
+    s.once('error', failed);
   });
 }
 

@@ -9,7 +9,6 @@
 //   and the kernel's start time of that pid), so `sweepPrivateDirs` at the next exec or edit
 //   removes it whatever home it belonged to, and a reused pid does not keep a dead owner's
 //   directory alive.
-import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, constants as fsc, fdatasyncSync, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readdirSync, rmSync, statfsSync, writeSync, type Stats } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,6 +16,7 @@ import { ErrorCode } from '../protocol/errors';
 import { isAlive, processStart } from './process';
 import { KeywardError, errnoCode } from './errors';
 import { recordTemp, type RecordedTemp } from './temps';
+import { randomHex } from './random';
 
 /** statfs(2) magic numbers of tmpfs and ramfs (linux/magic.h). */
 const RAM_FS_TYPES = new Set([0x01021994, 0x858458f6]);
@@ -87,7 +87,7 @@ export async function makePrivateDir(opts: { allowDisk: boolean; kind: PrivateDi
 
 /** A new directory named for this process, recorded in the temp journal before it exists, 0700 whatever the umask. */
 async function create(base: string, kind: PrivateDirKind): Promise<{ dir: string; recorded: RecordedTemp }> {
-  const dir = path.join(base, `keyward-${kind}-${process.pid}-${processStart(process.pid) ?? '0'}-${randomBytes(6).toString('hex')}`);
+  const dir = path.join(base, `keyward-${kind}-${process.pid}-${processStart(process.pid) ?? '0'}-${randomHex(6)}`);
   const recorded = await recordTemp(dir, { plaintext: true, dir: true });
   try {
     mkdirSync(dir, { mode: 0o700 }); // fails if it exists: never a directory someone prepared

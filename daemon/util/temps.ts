@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { isAlive, processStart } from './process';
 import { errnoCode } from './errors';
+import { randomHex } from './random';
 
 /**
  * Keyward's temp files, and the promise that a crash leaves none behind for long.
@@ -252,7 +252,7 @@ async function scrub(p: string): Promise<void> {
 
 /** The temp path of an atomic write of `target`: beside it, hidden, random, recognisable. */
 export function atomicTempPath(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.keyward-tmp`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.${randomHex(6)}.keyward-tmp`);
 }
 
 /** The deterministic temp path of a job's work on `file`: beside it, so the rename is atomic. */

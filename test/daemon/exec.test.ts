@@ -325,6 +325,41 @@ describe('keyward exec (CLI)', function () {
     assert.equal((JSON.parse(run(CLI, ['exec', '--env', f, '--', ...program]).stdout) as Probe).env.API_KEY, 's3cret');
   });
 
+  it('the lean path asks the daemon at its start: one request per run (daemon running, or started by the run), and a run that stops before its program ends at once', async () => {
+    const f = await sopsFile('early.enc.yaml', 'API_KEY: s3cret\n');
+    const opens = () => (JSON.parse(sb.ok(['--json', 'audit', 'show'])) as { event: string; outcome: string }[]).filter((r) => r.event === 'exec.env');
+    const exec = (args: string[]) => {
+      // Bounded: a run whose connection were left open would never end.
+      const r = spawnSync(process.execPath, [CLI, ...args], { env: sb.env, cwd: sb.dir, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.signal, null, `${args.join(' ')}: still running after 30 s`);
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    sb.ok(['daemon', 'start']);
+    let r = exec(['exec', '--env', f, '--', process.execPath, probe, 'env:API_KEY']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as Probe).env.API_KEY, 's3cret');
+    assert.deepEqual(opens().map((o) => o.outcome), ['ok'], 'one exec/open for the run');
+
+    // No daemon: the request made at the start fails as "no daemon", the run starts one and asks once.
+    sb.ok(['daemon', 'stop']);
+    r = exec(['exec', '--env', f, '--', process.execPath, probe, 'env:API_KEY']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as Probe).env.API_KEY, 's3cret');
+    assert.deepEqual(opens().map((o) => o.outcome), ['ok', 'ok']);
+
+    // Runs that stop before the program: after their request (no such program), and before any (two files of one name).
+    r = exec(['exec', '--env', f, '--', 'keyward-no-such-program']);
+    assert.equal(r.code, 127, r.stderr);
+    assert.match(r.stderr, /cannot run keyward-no-such-program: command not found/);
+    r = exec(['exec', '--env', f, '--file', `${f}=X`, '--file', `${f}=X`, '--', 'true']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /two --file options are named X/);
+    // A program given as a path: the daemon is asked for its name only, as the run asks.
+    r = exec(['exec', '--env', f, '--', path.join(path.dirname(process.execPath), path.basename(process.execPath)), probe, 'env:API_KEY']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(opens().length, 4);
+  });
+
   it('with the file keystore, in-process (--no-daemon)', async () => {
     const fsb = await CliSandbox.create({ KEYWARD_RAM_DIR: ramDir, KEYWARD_KEYSTORE_PASSPHRASE: 'test-only' });
     try {
