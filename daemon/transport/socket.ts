@@ -2,7 +2,6 @@
 // reading the token, starting the daemon, and the errors a client reports (the transport's
 // mapping of the daemon's errors and of a lost connection, in one place). Used by the full
 // client (client.ts, on vscode-jsonrpc) and the light one of `keyward exec` (light.ts).
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, promises as fsp, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { ErrorCode, type ErrorData } from '../protocol/errors';
@@ -113,6 +112,8 @@ export interface StartOptions {
  */
 export async function startDaemonProcess<E extends Error>(paths: DaemonPaths, script: string, errors: ClientErrors<E>, opts: StartOptions = {}): Promise<number | undefined> {
   await fsp.mkdir(paths.home, { recursive: true, mode: 0o700 });
+  // Loaded here: a client that finds its daemon running (every `keyward exec` but the first) need not.
+  const { spawn } = await import('node:child_process');
   const out = openSync(paths.log, 'a', 0o600);
   let child;
   try {
