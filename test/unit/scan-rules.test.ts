@@ -338,7 +338,7 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `FINNHUB_API_TOKEN=${f.hex(20)}\n`, path: '.env' },
       { text: `variable "alchemy_token" {\n  type      = string\n  default   = "${f.alnum(28)}"\n  sensitive = true\n}\n`, path: 'main.tf' },
       { text: `<appSettings>\n  <add key="PaymentsApiToken" value="${f.alnum(24)}" />\n</appSettings>\n`, path: 'web.config' },
-      { text: `<server>\n  <jfrogToken>\n    ${f.alnum(64).toLowerCase()}\n  </jfrogToken>\n</server>\n`, path: 'settings.xml' },
+      { text: `<server>\n  <deployToken>\n    ${f.alnum(64).toLowerCase()}\n  </deployToken>\n</server>\n`, path: 'settings.xml' },
       { text: `"cells": [{"source": ["openai_key = \\"${f.alnum(28)}\\"\\n"]}]`, path: 'nb.ipynb' },
       { text: `curl -H "Authorization: Bearer ${f.alnum(40)}" https://api.internal/v1`, path: 'call.sh' },
       { text: `if (password === "${f.password(12)}") { grant(); }`, path: 'login.js' },
