@@ -370,6 +370,17 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: '"The_parser_expected_to_find_a_1_to_match_the_0_token_here_1007": "分析器预期在此处找到与标记匹配的",\nPG_PASSWORD=strongp@55!\n', path: 'messages.json' },
     ],
   },
+  'cli-token-option': {
+    pos: [
+      { text: `vercel deploy --prod --token ${f.alnum(24)}\n`, path: 'release.sh' },
+      { text: `acme-cli upload --api-key '${f.alnum(32)}' ./dist\n`, path: 'upload.sh' },
+      { text: `RUN tool login --client-secret ${f.alnum(40)}\n`, path: 'Dockerfile' },
+    ],
+    neg: [
+      { text: 'vercel deploy --token $VERCEL_TOKEN\nnpx tool --api-key YOUR_API_KEY_HERE\ntool --secret-name my-service-secret\n', path: 'a.sh' },
+      { text: 'tool --token ${{ secrets.TOKEN }}\ntool --api-key <key>\ntool --access-token abcdefghijklmnopqrstuvwx\n', path: 'README.md' },
+    ],
+  },
   'cli-password': {
     pos: [
       { text: `echo building\ndocker login -u deploy -p ${cliPw} registry.internal.example\n`, path: 'release.sh', secret: cliPw },
