@@ -38,7 +38,8 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
 
   it('finds UUID-shaped keys under a secret name (Heroku, npm _authToken, Postmark), not placeholder or ID UUIDs', () => {
     const uuid = () => `${f.hex(8)}-${f.hex(4)}-4${f.hex(3)}-a${f.hex(3)}-${f.hex(12)}`;
-    assert.deepEqual(rules(`HEROKU_API_KEY: ${uuid()}\n`, '.github/workflows/deploy.yml'), ['generic-secret']);
+    assert.deepEqual(rules(`HEROKU_API_KEY: ${uuid()}\n`, '.github/workflows/deploy.yml'), ['heroku-credential']); // the provider table names it
+    assert.deepEqual(rules(`DEPLOY_API_KEY: ${uuid()}\n`, '.github/workflows/deploy.yml'), ['generic-secret']);
     assert.deepEqual(rules(`{\n  "_authToken": "${uuid()}"\n}\n`, 'npm-config.json'), ['generic-secret']);
     assert.deepEqual(rules(`POSTMARK_SERVER_TOKEN=${uuid()}\n`, '.env'), ['postmark-credential']); // the provider table names it
     assert.deepEqual(rules(`request_id = "${uuid()}"\nsubscription_id: ${uuid()}\n`, 'a.py'), []);

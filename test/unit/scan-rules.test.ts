@@ -338,7 +338,7 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `FINNHUB_API_TOKEN=${f.hex(20)}\n`, path: '.env' },
       { text: `variable "alchemy_token" {\n  type      = string\n  default   = "${f.alnum(28)}"\n  sensitive = true\n}\n`, path: 'main.tf' },
       { text: `<appSettings>\n  <add key="PaymentsApiToken" value="${f.alnum(24)}" />\n</appSettings>\n`, path: 'web.config' },
-      { text: `<server>\n  <jfrogToken>\n    ${f.alnum(64).toLowerCase()}\n  </jfrogToken>\n</server>\n`, path: 'settings.xml' },
+      { text: `<server>\n  <deployToken>\n    ${f.alnum(64).toLowerCase()}\n  </deployToken>\n</server>\n`, path: 'settings.xml' },
       { text: `"cells": [{"source": ["openai_key = \\"${f.alnum(28)}\\"\\n"]}]`, path: 'nb.ipynb' },
       { text: `curl -H "Authorization: Bearer ${f.alnum(40)}" https://api.internal/v1`, path: 'call.sh' },
       { text: `if (password === "${f.password(12)}") { grant(); }`, path: 'login.js' },
@@ -368,6 +368,17 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `{ "ApplicationInsights": { "InstrumentationKey": "${'a690fcf3-9c09-4c12-a283-e79211021c38'}" }, "DeviceKey": "${'6f1c2a9e-3b7d-4e5f-8a1b-2c3d4e5f6a7b'}" }\n`, path: 'appsettings.json' },
       { text: 'nonMatchingToken := "hef5olgfxwj3bprq"\nconst token = await credential.getToken("499b84ac-1321-427f-aa17-267ca6975798/.default");\n', path: 'a.ts' },
       { text: '"The_parser_expected_to_find_a_1_to_match_the_0_token_here_1007": "分析器预期在此处找到与标记匹配的",\nPG_PASSWORD=strongp@55!\n', path: 'messages.json' },
+    ],
+  },
+  'cli-token-option': {
+    pos: [
+      { text: `vercel deploy --prod --token ${f.alnum(24)}\n`, path: 'release.sh' },
+      { text: `acme-cli upload --api-key '${f.alnum(32)}' ./dist\n`, path: 'upload.sh' },
+      { text: `RUN tool login --client-secret ${f.alnum(40)}\n`, path: 'Dockerfile' },
+    ],
+    neg: [
+      { text: 'vercel deploy --token $VERCEL_TOKEN\nnpx tool --api-key YOUR_API_KEY_HERE\ntool --secret-name my-service-secret\n', path: 'a.sh' },
+      { text: 'tool --token ${{ secrets.TOKEN }}\ntool --api-key <key>\ntool --access-token abcdefghijklmnopqrstuvwx\n', path: 'README.md' },
     ],
   },
   'cli-password': {

@@ -8,6 +8,7 @@ import { cloudAssignmentRules, cloudRules } from './cloud';
 import { genericSecret } from './generic';
 import type { AssignmentRule } from './helpers';
 import { keyRules } from './keys';
+import { longTailRules } from './longtail';
 import { namedAssignmentRules } from './named';
 import { providerRules } from './providers';
 import { registryRules } from './registries';
@@ -19,7 +20,7 @@ import { vendorRules } from './vendors';
 
 export type { AssignmentRule } from './helpers';
 
-export const PATTERN_RULES: readonly Rule[] = [...cloudRules, ...aiRules, ...vcsRules, ...providerRules, ...saasRules, ...registryRules, ...keyRules, ...tokenRules, ...vendorRules, ...passwordRules];
+export const PATTERN_RULES: readonly Rule[] = [...cloudRules, ...aiRules, ...vcsRules, ...providerRules, ...saasRules, ...registryRules, ...keyRules, ...tokenRules, ...vendorRules, ...longTailRules, ...passwordRules];
 
 export const ASSIGNMENT_RULES: readonly AssignmentRule[] = [...cloudAssignmentRules, ...aiAssignmentRules, ...saasAssignmentRules, ...namedAssignmentRules, genericSecret].sort(
   (a, b) => b.priority - a.priority,

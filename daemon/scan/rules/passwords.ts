@@ -97,4 +97,22 @@ export const connectionStringPassword = patternRule(
   },
 );
 
-export const passwordRules: Rule[] = [cliPasswordOption, cliLoginP, cliSshpass, cliMysqlP, redisRequirepass, connectionStringPassword];
+/**
+ * `--token VALUE`, `--api-key VALUE`, `--client-secret VALUE`, `--auth-token VALUE`: a credential
+ * given to a command as a separate word (the `--token=VALUE` form is an assignment, which the
+ * generic rule judges). The value must look generated (letters and digits, high entropy), not a
+ * variable or a word.
+ */
+export const cliTokenOption = patternRule(
+  { id: 'cli-token-option', description: 'Token or API key given on a command line (--token, --api-key, --client-secret)', severity: 'high', tags: ['tokens'] },
+  new RegExp(`--(?<![\\w-]--)(?:[a-z]{1,20}-)?(?:token|api-?key|secret|secret-key|access-key|client-secret|auth-token|access-token)[ \\t]{1,8}${VALUE}`, 'g'),
+  {
+    group: 2,
+    priority: 45,
+    strict: false,
+    keywords: ['token ', 'key ', 'secret '],
+    verify: (s) => s.length >= 16 && !/^[$%{<[(`@&*-]/.test(s) && /\d/.test(s) && /[A-Za-z]/.test(s) && !namesASecret(s) && shannon(s) >= 3.5,
+  },
+);
+
+export const passwordRules: Rule[] = [cliPasswordOption, cliLoginP, cliSshpass, cliMysqlP, redisRequirepass, connectionStringPassword, cliTokenOption];

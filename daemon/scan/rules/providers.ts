@@ -33,7 +33,7 @@ export function tok(i: RuleInfo, re: RegExp, opts: PatternOptions = {}): Rule {
  * text where the keyword occurs inside other words (`probably`) costs a search for it, not a
  * regex tried at every position.
  */
-function nearName(i: RuleInfo, keyword: string, re: RegExp, check: (s: string) => boolean = () => true): Rule {
+export function nearName(i: RuleInfo, keyword: string, re: RegExp, check: (s: string) => boolean = () => true): Rule {
   if (!re.global) throw new Error(`rule ${i.id}: pattern must be global`);
   const find = new RegExp(keyword.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi');
   return {
@@ -129,13 +129,15 @@ export const githubTokens: Rule[] = [
   // Installation tokens in the longer format: `ghs_`, the installation's number, then a JWT.
   tok(info('github-app-token', 'GitHub App user-to-server, server-to-server or refresh token', 'high', 'vcs', 'github'), /\bghs_\d{1,15}_eyJ[A-Za-z0-9_-]{10,400}\.eyJ[A-Za-z0-9_-]{10,2000}\.[A-Za-z0-9_-]{20,700}(?![A-Za-z0-9_-])/g, { minEntropy: 3.5 }),
   tok(info('github-fine-grained-pat', 'GitHub fine-grained personal access token', 'critical', 'vcs', 'github'), /\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?![A-Za-z0-9_])/g, { minEntropy: 3.5 }),
+  // The same prefix with the body written without its `_` (samples, truncated copies): 70 to 100 characters.
+  tok(info('github-fine-grained-pat', 'GitHub fine-grained personal access token', 'critical', 'vcs', 'github'), /\bgithub_pat_[A-Za-z0-9_]{70,100}(?![A-Za-z0-9_])/g, { minEntropy: 3.5 }),
 ];
 
 export const vcsProviders: Rule[] = [
   tok(info('bitbucket-app-password', 'Bitbucket app password or API token', 'high', 'vcs', 'atlassian'), /\bATBB[A-Za-z0-9_=.-]{28,40}(?![A-Za-z0-9_=.-])/g),
   tok(info('atlassian-api-token', 'Atlassian (Jira, Confluence) API token', 'high', 'vcs', 'atlassian'), /\bAT(?:ATT|CTT)3[A-Za-z0-9_=-]{150,260}(?![A-Za-z0-9_=-])/g, { keywords: ['atatt3', 'atctt3'] }),
   tok(info('gitea-token', 'Gitea or Forgejo access token (by name)', 'high', 'vcs', 'gitea'), /\b(?:GITEA|FORGEJO)_[A-Z_]{0,20}TOKEN[ \t]{0,8}[=:][ \t]{0,8}["']?([a-f0-9]{40})(?![a-f0-9])/g, { group: 1, keywords: ['gitea', 'forgejo'] }),
-  tok(info('sourcegraph-token', 'Sourcegraph access token', 'high', 'vcs', 'sourcegraph'), /\bsgp_(?:[a-f0-9]{16}_|local_)?[a-f0-9]{40}(?![a-f0-9])/g),
+  tok(info('sourcegraph-token', 'Sourcegraph access token', 'high', 'vcs', 'sourcegraph'), /\bsgp_(?:[a-f0-9]{16}_|local_)?[A-Za-z0-9]{40}(?![A-Za-z0-9])/g),
 ];
 
 // ---- cloud -------------------------------------------------------------------------------------
@@ -188,7 +190,7 @@ export const ciProviders: Rule[] = [
   tok(info('clojars-token', 'Clojars deploy token', 'high', 'registry', 'clojars'), /\bCLOJARS_[a-z0-9]{60}(?![a-z0-9])/g),
   tok(info('jfrog-api-key', 'JFrog Artifactory API key or reference token', 'high', 'registry', 'jfrog'), /\b(?:AKCp[A-Za-z0-9]{69}|cmVmdGtuOjAxOj[A-Za-z0-9]{40,64})(?![A-Za-z0-9])/g, { keywords: ['akcp', 'cmvmdgtuojaxoj'] }),
   tok(info('hex-pm-key', 'Hex.pm API key (by name)', 'high', 'registry', 'hex'), /\bHEX_API_KEY[ \t]{0,8}[=:][ \t]{0,8}["']?([a-f0-9]{32})(?![a-f0-9])/g, { group: 1, minEntropy: 3 }),
-  tok(info('sonarqube-token', 'SonarQube / SonarCloud token', 'high', 'ci', 'sonar'), /\bsq[pua]_[a-f0-9]{40}(?![a-f0-9])/g, { keywords: ['sqp_', 'squ_', 'sqa_'], minEntropy: 3 }),
+  tok(info('sonarqube-token', 'SonarQube / SonarCloud token', 'high', 'ci', 'sonar'), /\bsq[pua]_[A-Za-z0-9]{40}(?![A-Za-z0-9])/g, { keywords: ['sqp_', 'squ_', 'sqa_'], minEntropy: 3 }),
   tok(info('circleci-token', 'CircleCI personal or project API token', 'high', 'ci', 'circleci'), /\bCCIP(?:AT|RJ)_[A-Za-z0-9]{22}_[a-f0-9]{40}(?![a-f0-9])/g, { keywords: ['ccipat_', 'cciprj_'] }),
   tok(info('buildkite-token', 'Buildkite API access token', 'high', 'ci', 'buildkite'), /\bbkua_[a-f0-9]{40}(?![a-f0-9])/g, { minEntropy: 3 }),
   tok(info('octopus-deploy-api-key', 'Octopus Deploy API key', 'high', 'ci', 'octopus'), /(?<![A-Za-z0-9_./-])API-[A-Z0-9]{26}(?![A-Za-z0-9])/g, { verify: (s) => /\d/.test(s.slice(4)) && /[A-Z]/.test(s.slice(4)) }),
@@ -221,7 +223,7 @@ export const messagingProviders: Rule[] = [
   markerRule(info('telegram-bot-token', 'Telegram bot token', 'high', 'messaging', 'telegram'), ':AA', 11, 36, /(?<![0-9A-Za-z])\d{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])/g, { minEntropy: 3.5 }),
   // The bot's number and 35 characters: with the service named nearby, whatever they start with.
   nearName(info('telegram-bot-token', 'Telegram bot token', 'high', 'messaging', 'telegram'), 'telegram', /(?<![0-9A-Za-z])\d{8,10}:[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])/g, (s) => mixed(s.slice(s.indexOf(':') + 1))),
-  tok(info('teams-webhook-url', 'Microsoft Teams / Office 365 incoming webhook URL', 'high', 'messaging', 'microsoft'), /\b[a-z0-9-]{1,60}\.webhook\.office\.com\/webhookb2\/[a-f0-9-]{36}@[a-f0-9-]{36}\/IncomingWebhook\/[a-f0-9]{32}\/[a-f0-9-]{36}(?:\/[A-Za-z0-9_-]{20,80})?/g, { keywords: ['webhook.office.com/webhookb2/'], minEntropy: 3 }),
+  tok(info('teams-webhook-url', 'Microsoft Teams / Office 365 incoming webhook URL', 'high', 'messaging', 'microsoft'), /\b[a-z0-9-]{1,60}\.webhook\.office\.com\/webhookb2\/[A-Za-z0-9-]{36}@[A-Za-z0-9-]{36}\/IncomingWebhook\/[A-Za-z0-9]{32}\/[A-Za-z0-9-]{36}(?:\/[A-Za-z0-9_-]{20,80})?/g, { keywords: ['webhook.office.com/webhookb2/'], minEntropy: 3 }),
   tok(info('mailgun-api-key', 'Mailgun private API key', 'high', 'messaging', 'mailgun'), /(?<![A-Za-z0-9_./-])key-[a-f0-9]{32}(?![a-f0-9])/g, { minEntropy: 3.2 }),
   markerRule(info('mailchimp-api-key', 'Mailchimp API key', 'high', 'messaging', 'mailchimp'), '-us', 32, 3, /(?<![A-Za-z0-9])[a-f0-9]{32}-us\d{1,2}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
   tok(info('brevo-api-key', 'Brevo (Sendinblue) API or SMTP key', 'high', 'messaging', 'brevo'), /\bx(?:keysib|smtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16}(?![A-Za-z0-9])/g, { keywords: ['xkeysib-', 'xsmtpsib-'], minEntropy: 3 }),
@@ -233,11 +235,11 @@ export const messagingProviders: Rule[] = [
 // ---- observability -------------------------------------------------------------------------------
 
 export const observabilityProviders: Rule[] = [
-  tok(info('new-relic-key', 'New Relic user, ingest or browser API key', 'high', 'observability', 'newrelic'), /\bNR(?:AK-[A-Z0-9]{27}|II-[A-Za-z0-9_-]{32}|JS-[a-f0-9]{19})(?![A-Za-z0-9_-])/g, { keywords: ['nrak-', 'nrii-', 'nrjs-'] }),
+  tok(info('new-relic-key', 'New Relic user, ingest or browser API key', 'high', 'observability', 'newrelic'), /\bNR(?:AK-[A-Za-z0-9]{27}|II-[A-Za-z0-9_-]{32}|JS-[a-f0-9]{19})(?![A-Za-z0-9_-])/g, { keywords: ['nrak-', 'nrii-', 'nrjs-'] }),
   markerRule(info('new-relic-license-key', 'New Relic license key', 'high', 'observability', 'newrelic'), 'NRAL', 36, 0, /(?<![A-Za-z0-9])[a-f0-9]{36}NRAL(?![A-Za-z0-9])/g, { minEntropy: 3 }),
   tok(info('grafana-token', 'Grafana Cloud token, service account token or API key', 'high', 'observability', 'grafana'), /\b(?:glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|eyJrIjoi[A-Za-z0-9+/]{60,400}={0,2})(?![A-Za-z0-9+/=_])/g, { keywords: ['glc_', 'glsa_', 'eyjrijoi'] }),
   tok(info('sentry-token', 'Sentry organization or user auth token', 'high', 'observability', 'sentry'), /\b(?:sntrys_eyJ[A-Za-z0-9+/=_-]{60,400}|sntryu_[a-f0-9]{64})(?![A-Za-z0-9+/=_-])/g, { keywords: ['sntrys_', 'sntryu_'] }),
-  tok(info('dynatrace-token', 'Dynatrace API token', 'high', 'observability', 'dynatrace'), /\bdt0[a-z]\d{2}\.[A-Z0-9]{24}\.[A-Z0-9]{64}(?![A-Z0-9])/g, { keywords: ['dt0'] }),
+  tok(info('dynatrace-token', 'Dynatrace API token', 'high', 'observability', 'dynatrace'), /\bdt0[a-z]\d{2}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}(?![A-Za-z0-9])/g, { keywords: ['dt0'] }),
   tok(info('axiom-token', 'Axiom API or personal token', 'high', 'observability', 'axiom'), /\bxa[ap]t-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}(?![a-f0-9])/g, { keywords: ['xaat-', 'xapt-'], minEntropy: 3 }),
   tok(info('honeycomb-key', 'Honeycomb ingest or management key', 'high', 'observability', 'honeycomb'), /\bhc[abx][a-z]{2}_[A-Za-z0-9]{58}(?![A-Za-z0-9])/g, { keywords: ['hcaik_', 'hcxik_', 'hcamk_', 'hcxmk_', 'hcbik_'] }),
   tok(info('launchdarkly-key', 'LaunchDarkly API access or SDK key', 'high', 'observability', 'launchdarkly'), /\b(?:api|sdk)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}(?![a-f0-9])/g, { keywords: ['api-', 'sdk-'], minEntropy: 3 }),

@@ -62,8 +62,9 @@ export const twilioAuthToken: AssignmentRule = {
 
 export const sendgridApiKey = patternRule(
   { id: 'sendgrid-api-key', description: 'SendGrid API key', severity: 'high', tags: ['messaging', 'sendgrid'] },
-  /\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g,
-  { minEntropy: 3.5 },
+  // Also glued to a word before it (`someSG.xxx` in prose): the shape after `SG.` is specific enough.
+  /(?<![A-Za-z0-9_-]\.)SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g,
+  { minEntropy: 3.5, keywords: ['sg.'] },
 );
 
 export const saasRules: Rule[] = [slackToken, slackAppToken, slackWebhook, stripeSecretKey, stripeTestKey, stripeWebhookSecret, twilioApiKey, sendgridApiKey];
