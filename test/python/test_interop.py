@@ -7,6 +7,7 @@ import io
 import os
 import pickle
 import subprocess
+import sys
 
 import pytest
 from conftest import require_tool
@@ -148,3 +149,27 @@ def test_a_plugin_identity_in_the_keystore_both_ways(sandbox):
     with keyward.create(out, keys="pqplug") as w:
         w.write(data)
     assert subprocess.run([age, "-d", "-i", native, out], check=True, capture_output=True).stdout == data
+
+
+def test_a_process_closes_its_kept_connection_at_exit(sandbox):
+    """The connection kept between calls is closed as the process exits: no ResourceWarning
+    (python -X dev shows them), in the process that made it and in a forked child."""
+    plain = sandbox.path("atexit.bin")
+    with open(plain, "wb") as f:
+        f.write(b"kept connection")
+    enc = plain + ".age"
+    with keyward.create(enc, keys=["alice"]) as w:
+        w.write(b"kept connection")
+    code = (
+        "import os, sys, keyward\n"
+        "assert keyward.open(sys.argv[1]).read() == b'kept connection'\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    assert keyward.open(sys.argv[1]).read() == b'kept connection'\n"
+        "    sys.exit(0)\n"
+        "assert os.waitpid(pid, 0)[1] == 0\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(keyward.__file__))}
+    r = subprocess.run([sys.executable, "-X", "dev", "-c", code, enc], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "ResourceWarning" not in r.stderr, r.stderr

@@ -9,6 +9,7 @@ test/python/test_contract.py).
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -279,6 +280,16 @@ _shared: "dict[str, tuple[int, Connection]]" = {}
 _shared_lock = threading.Lock()
 
 
+@atexit.register
+def _close_shared() -> None:
+    """Closes this process's kept connections as it exits (not a forked parent's: they are its)."""
+    with _shared_lock:
+        for pid, conn in _shared.values():
+            if pid == os.getpid():
+                conn.close()
+        _shared.clear()
+
+
 def call(home: Optional[str], method: str, params: Mapping[str, Any], *, start: bool = True) -> Any:
     """One request to the daemon of `home`, on this process's connection to it: connected and
     authenticated at the first request, then kept, so that each ``keyward.open`` costs one round
@@ -290,6 +301,10 @@ def call(home: Optional[str], method: str, params: Mapping[str, Any], *, start: 
     with _shared_lock:
         held = _shared.get(key)
         kept = held is not None and held[0] == os.getpid() and not held[1].closed
+        if held is not None and held[0] != os.getpid():
+            # A parent's connection, inherited through fork: this process's copy of the socket
+            # is closed (the parent's stays open), and this process makes its own.
+            held[1].close()
         conn = held[1] if kept and held is not None else connect(key, env=env, start=start)
         _shared[key] = (os.getpid(), conn)
     try:
