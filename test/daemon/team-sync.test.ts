@@ -12,20 +12,10 @@ import { KmsProvider } from '../../daemon/kms';
 import { IdentityCache, readIdentityFile, serviceIdentities } from '../../daemon/team/identity';
 import { unwrapArtifactKey } from '../../daemon/artifacts/unwrap';
 import { KeywardError } from '../../daemon/util/errors';
+import { withEnv } from '../helpers/env';
 import { Moto, MOTO_CREDENTIALS, MOTO_ENV } from '../helpers/moto';
 import { tempDir } from '../helpers/tools';
 import { agreeTo } from '../helpers/trust';
-
-function withAwsEnv(vars: Record<string, string>): () => void {
-  const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  return () => {
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-}
 
 interface Person {
   identity: string;
@@ -53,7 +43,7 @@ describe('team sync applied as a daemon job (age artifacts, moto_server)', funct
 
   before(async function () {
     moto = await Moto.start(this);
-    restoreEnv = withAwsEnv({ ...MOTO_ENV, AWS_ENDPOINT_URL: moto.endpoint });
+    restoreEnv = withEnv({ ...MOTO_ENV, AWS_ENDPOINT_URL: moto.endpoint });
     serving = await moto.createKey();
   });
   after(async () => {

@@ -9,22 +9,11 @@ import { DaemonClient } from '../../daemon/client';
 import { MemoryBackend } from '../../daemon/keystore/memory';
 import { ErrorCode } from '../../daemon/protocol';
 import { startDaemon, type RunningDaemon } from '../../daemon/server/daemon';
+import { withEnv } from '../helpers/env';
 import { freePort, Moto, MOTO_CREDENTIALS, MOTO_ENV } from '../helpers/moto';
 import { tempDir } from '../helpers/tools';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** The daemon's AWS environment is this process's: set it for the suite, restore it after. */
-function withAwsEnv(vars: Record<string, string>): () => void {
-  const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  return () => {
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-}
 
 describe('team policy and sync plan (daemon, moto_server)', function () {
   this.timeout(90000);
@@ -41,7 +30,7 @@ describe('team policy and sync plan (daemon, moto_server)', function () {
 
   before(async function () {
     moto = await Moto.start(this);
-    restoreEnv = withAwsEnv({ ...MOTO_ENV, AWS_ENDPOINT_URL: moto.endpoint });
+    restoreEnv = withEnv({ ...MOTO_ENV, AWS_ENDPOINT_URL: moto.endpoint });
     serving = await moto.createKey('serving');
   });
   after(async () => {
@@ -170,7 +159,7 @@ ${members}
     await refused(c.call('teamCheck', { root: repo }), ErrorCode.NotFound, /unknown KMS key/);
 
     await fsp.writeFile(path.join(repo, '.keyward.yaml'), policy(`  members:\n    alice: ${alice}`));
-    const restore = withAwsEnv({ AWS_ENDPOINT_URL: `http://127.0.0.1:${await freePort()}` });
+    const restore = withEnv({ AWS_ENDPOINT_URL: `http://127.0.0.1:${await freePort()}` });
     try {
       const t0 = Date.now();
       await refused(c.call('teamPlan', { root: repo }), ErrorCode.IoFailed, /team\.kms\.serving: AWS KMS unreachable at http:\/\/127\.0\.0\.1:\d+/);
