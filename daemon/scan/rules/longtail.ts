@@ -141,7 +141,7 @@ export const longTailRules: Rule[] = [
   // Microsoft Entra ID (Azure AD) refresh tokens: `0.A` or `1.A` and base64url, then `.AgAB` and the encrypted body.
   tok(info('azure-entra-refresh-token', 'Microsoft Entra ID refresh token', 'high', 'cloud', 'azure'), /(?<![A-Za-z0-9_.-])[01]\.A[A-Za-z0-9_-]{40,160}\.AgAB[A-Za-z0-9_-]{100,4000}(?![A-Za-z0-9_-])/g, { keywords: ['.agab'] }),
   // Teams Workflows / Power Automate and Logic Apps HTTP-trigger URLs: the `sig=` query parameter is the key.
-  patternRule(info('azure-workflow-webhook', 'Power Automate / Logic Apps workflow URL with its signature (Teams Workflows webhook)', 'high', 'messaging', 'azure'), /\bhttps:\/\/[A-Za-z0-9.-]{1,120}\.(?:environment\.api\.powerplatform\.com|logic\.azure\.com)(?::443)?\/[A-Za-z0-9\/._-]{1,300}\?[A-Za-z0-9=&%._-]{0,300}?\bsig=([A-Za-z0-9_%-]{43,90})/g, {
+  patternRule(info('azure-workflow-webhook', 'Power Automate / Logic Apps workflow URL with its signature (Teams Workflows webhook)', 'high', 'messaging', 'azure'), /\bhttps:\/\/[A-Za-z0-9.-]{1,120}\.(?:environment\.api\.powerplatform\.com|logic\.azure\.com)(?::443)?\/[A-Za-z0-9/._-]{1,300}\?[A-Za-z0-9=&%._-]{0,300}?\bsig=([A-Za-z0-9_%-]{43,90})/g, {
     group: 1,
     keywords: ['environment.api.powerplatform.com', 'logic.azure.com'],
     minEntropy: 3.5,
