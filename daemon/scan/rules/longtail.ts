@@ -31,6 +31,17 @@ function discordToken(s: string): boolean {
   return threeClasses(id) && /\d/.test(ts + mac) && threeClasses(mac) && shannon(s) >= 4.2;
 }
 
+/** An NVIDIA NGC API key (the format before `nvapi-`): base64 of `<26 letters and digits>:<a UUID>`. */
+function ngcKey(s: string): boolean {
+  const raw = decodeBase64(s);
+  return raw !== null && /^[A-Za-z0-9]{26}:[A-Za-z0-9]{8}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{12}$/.test(raw.toString('latin1'));
+}
+
+/** An 88-character Azure key (64 random bytes in base64): all three classes, high entropy. */
+function azureKey(s: string): boolean {
+  return threeClasses(s) && shannon(s) >= 4.5;
+}
+
 /** A Cloudflare Tunnel token: base64 of `{"a":"<account tag>","t":"<tunnel id>","s":"<secret>"}`. */
 function cloudflareTunnelToken(s: string): boolean {
   const raw = decodeBase64(s.replace(/=+$/, ''));
@@ -117,4 +128,38 @@ export const longTailRules: Rule[] = [
     keywords: ['.acc_', '.acc-'],
     verify: (s) => generated(s.slice(s.lastIndexOf('.') + 1)),
   }),
+
+  // ---- fifth round: services measured missing on a new development source (TruffleHog's
+  // detector pattern tests, read locally only; nothing of it is kept here) ----------------------
+  // Azure storage account keys (64 bytes in base64) next to an account key's name where no `=`
+  // assigns them: `{ "AccountKey", "..." }`, `AzuriteAccountKey{"..."}`, `conn['AccountKey'], '...'`.
+  nearName(info('azure-storage-account-key', 'Azure storage account key (by AccountKey)', 'critical', 'cloud', 'azure'), 'accountkey', /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])/g, azureKey),
+  // Azure Cosmos DB account keys: the same 64-byte base64 shape, next to the service's name.
+  nearName(info('azure-cosmosdb-key', 'Azure Cosmos DB account key', 'critical', 'database', 'azure'), 'cosmos', /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])/g, azureKey),
+  // Azure API Management and Azure AI services keys sent in their documented header (32 hex).
+  tok(info('azure-apim-subscription-key', 'Azure API Management / Azure AI services key (Ocp-Apim-Subscription-Key)', 'high', 'cloud', 'azure'), /\bOcp-Apim-Subscription-Key['"]?[ \t]{0,4}[:=,][ \t]{0,4}(?:new[ \t]+\w{1,30}\()?['"]?([a-f0-9]{32})(?![A-Za-z0-9])/gi, { group: 1, keywords: ['ocp-apim-subscription-key'], minEntropy: 3 }),
+  // Microsoft Entra ID (Azure AD) refresh tokens: `0.A` or `1.A` and base64url, then `.AgAB` and the encrypted body.
+  tok(info('azure-entra-refresh-token', 'Microsoft Entra ID refresh token', 'high', 'cloud', 'azure'), /(?<![A-Za-z0-9_.-])[01]\.A[A-Za-z0-9_-]{40,160}\.AgAB[A-Za-z0-9_-]{100,4000}(?![A-Za-z0-9_-])/g, { keywords: ['.agab'] }),
+  // Teams Workflows / Power Automate and Logic Apps HTTP-trigger URLs: the `sig=` query parameter is the key.
+  patternRule(info('azure-workflow-webhook', 'Power Automate / Logic Apps workflow URL with its signature (Teams Workflows webhook)', 'high', 'messaging', 'azure'), /\bhttps:\/\/[A-Za-z0-9.-]{1,120}\.(?:environment\.api\.powerplatform\.com|logic\.azure\.com)(?::443)?\/[A-Za-z0-9/._-]{1,300}\?[A-Za-z0-9=&%._-]{0,300}?\bsig=([A-Za-z0-9_%-]{43,90})/g, {
+    group: 1,
+    keywords: ['environment.api.powerplatform.com', 'logic.azure.com'],
+    minEntropy: 3.5,
+  }),
+  // NVIDIA NGC API keys (before `nvapi-`): base64 of an id and a UUID (checked), next to `ngc`.
+  nearName(info('ngc-api-key', 'NVIDIA NGC API key', 'high', 'ai', 'nvidia'), 'ngc', /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{84}(?![A-Za-z0-9+/=])/g, ngcKey),
+  // Alchemy auth tokens: `alcht_` and 30 letters and digits.
+  tok(info('alchemy-auth-token', 'Alchemy auth token', 'high', 'saas', 'alchemy'), /\balcht_[A-Za-z0-9]{30}(?![A-Za-z0-9])/g, { verify: (s) => generated(s.slice(6)) }),
+  // Apify API tokens: `apify_api_` and 36 letters and digits (the table also finds them by name).
+  tok(info('apify-api-token', 'Apify API token', 'high', 'saas', 'apify'), /\bapify_api_[A-Za-z0-9]{36}(?![A-Za-z0-9])/g, { verify: (s) => generated(s.slice(10)) }),
+  // Photoroom API keys: `sk_pr_`, the key's name, `_`, 40 hex (sandbox keys start `sandbox_`).
+  tok(info('photoroom-api-key', 'Photoroom API key', 'high', 'ai', 'photoroom'), /\b(?:sandbox_)?sk_pr_[A-Za-z0-9-]{1,40}_[a-f0-9]{40}(?![A-Za-z0-9])/g, { keywords: ['sk_pr_'], minEntropy: 3 }),
+  // Rootly API keys: `rootly_` and 64 hex.
+  tok(info('rootly-api-key', 'Rootly API key', 'high', 'observability', 'rootly'), /\brootly_[a-f0-9]{64}(?![A-Za-z0-9])/g, { minEntropy: 3 }),
+  // Ramp API client secrets: `ramp_sec_` and 48 letters and digits (client ids, `ramp_id_`, are not secret).
+  tok(info('ramp-client-secret', 'Ramp API client secret', 'high', 'payments', 'ramp'), /\bramp_sec_[A-Za-z0-9]{48}(?![A-Za-z0-9])/g, { verify: (s) => generated(s.slice(9)) }),
+  // Teamwork (Projects, Desk, CRM, Spaces) API tokens: `tkn.v1_` and base64.
+  tok(info('teamwork-api-token', 'Teamwork API token', 'high', 'saas', 'teamwork'), /\btkn\.v1_[A-Za-z0-9+/_-]{60,100}={0,2}(?![A-Za-z0-9+/=_-])/g, { verify: (s) => threeClasses(s.slice(7)) && shannon(s) >= 4 }),
+  // Webex access tokens: 64 letters and digits, `_`, 4 characters, `_`, the organisation's UUID; next to `webex`.
+  nearName(info('webex-access-token', 'Webex access token', 'high', 'messaging', 'webex'), 'webex', /(?<![A-Za-z0-9_])[A-Za-z0-9]{64}_[A-Za-z0-9]{4}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![A-Za-z0-9-])/g),
 ];
