@@ -22,6 +22,15 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
     assert.equal(text.slice(found[0]!.start, found[0]!.end), v);
   });
 
+  it('finds keys declared with a Go type (`const fastlyKey string = "..."`), as without one', () => {
+    const v = random(32);
+    for (const line of [`const fastlyKey string = "${v}"`, `var fastlyKey string = "${v}"`, `var fastlyKey []byte = "${v}"`, `var fastlyKey = "${v}"`]) {
+      assert.deepEqual(rules(`package main\n${line}\n`, 'main.go'), ['fastly-credential'], line);
+    }
+    // A key of another kind, typed: not a secret.
+    assert.deepEqual(rules('package main\nconst cacheKey string = "user-profile-v2"\n', 'main.go'), []);
+  });
+
   it('finds `prefix.value` tokens, not only dotted identifiers', () => {
     const v = `xq.${random(48)}`;
     assert.deepEqual(rules(`api_token: "${v}"\n`, 'config.yaml'), ['generic-secret']);
