@@ -81,6 +81,7 @@ function findHits(text: string, path: string, fileName: string, languageId: stri
         const v = rule.judge(a, ctx);
         if (v === false) continue;
         if (!rule.noPlaceholderCheck && isPlaceholder(a.value)) return;
+        if (markedExample(text, a.nameStart)) return;
         hits.push({ ruleId: rule.id, description: rule.description, severity: v === true ? rule.severity : v, priority: rule.priority, start: a.start, end: a.end });
         return;
       }
@@ -90,7 +91,7 @@ function findHits(text: string, path: string, fileName: string, languageId: stri
 }
 
 /** Words that present what follows as an illustration: `e.g. shpat_...`, `for example: ghp_...`. */
-const EXAMPLE_MARK = /\b(?:e\.g\.|i\.e\.|for (?:example|instance)|such as)[\s:)(,-]{0,4}$/i;
+const EXAMPLE_MARK = /\b(?:e\.g\.|i\.e\.|for (?:example|instance)|such as)[\s:)(,{["'-]{0,4}$/i;
 
 /** The secret at `start` follows an example marker on its line (within 40 characters). */
 function markedExample(text: string, start: number): boolean {

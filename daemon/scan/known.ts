@@ -12,6 +12,12 @@ const KNOWN_PUBLIC = new Set([
   '7f75367e7881255134e1375e723d1dea8ad5f6a4fdb79d938df1f1754a830606',
   // Stripe's documentation test key.
   '2cafc0970149a84f3b9e62eaf169f36f59907a3b3e31f7b82e68c69cd27f7326',
+  // The example identities of age's man pages and age-keygen's usage text (X25519 and ML-KEM hybrid),
+  // which every vendored copy of filippo.io/age carries.
+  '6bd9f3f364465c305708afac95016fd99615fe5c95fb7e4b6e9ccda797787fa1',
+  'b3571d478999b981716036d9e624f7965d8e1748c991ed3eefe1aca14ff97bb8',
+  '2b031de12205fb01f55b3130377e8541ef65c0273e18359e84f15c63033bfbb9',
+  'ee55b3811482d5b0594360d375b3eda39379d07d34fc2042408529e52f10e8c8',
 ]);
 
 export function isKnownPublic(secret: string): boolean {
