@@ -276,6 +276,54 @@ describe('pre-commit check of plaintext files (CLI, real git)', function () {
     });
   });
 
+  describe("the hook's program runs the scanner through a V8 code cache (daemon/scan/entry.ts)", () => {
+    /** `node dist/scan.js scan --staged` with its caches under `cache`. */
+    function hook(r: string, cache: string, extra: NodeJS.ProcessEnv = {}): Run {
+      const res = spawnSync(process.execPath, [SCAN_JS, 'scan', '--staged'], { cwd: r, env: { ...env, XDG_CACHE_HOME: cache, ...extra }, encoding: 'utf8', timeout: 60_000 });
+      return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr.replace(/ in \d+ ms/, '') };
+    }
+    const cacheFiles = (d: string) => (existsSync(d) ? readdirSync(d) : []);
+
+    it('writes its cache at the first run, uses it after, and reports the same; a damaged cache is replaced', async () => {
+      const r = await repo();
+      await write(r, 'conf.py', `TOKEN = "${f.githubPat()}"\n`);
+      git(r, 'add', '.');
+      const cache = path.join(dir, 'cache-a');
+      const codeCache = path.join(cache, 'keyward', 'code-cache');
+      const first = hook(r, cache);
+      assert.equal(first.code, 1, first.stderr);
+      assert.match(first.stdout, /^conf\.py:1:10: critical github-pat/m);
+      const files = cacheFiles(codeCache);
+      assert.equal(files.length, 1, files.join(', '));
+      const file = path.join(codeCache, files[0]!);
+      assert.equal((await fsp.stat(codeCache)).mode & 0o777, 0o700);
+      assert.equal((await fsp.stat(file)).mode & 0o777, 0o600);
+      const made = await fsp.stat(file);
+      assert.deepEqual(hook(r, cache), first);
+      assert.equal((await fsp.stat(file)).mtimeMs, made.mtimeMs, 'a valid cache is used, not written again');
+      // Garbage in place of the cache: V8 refuses it, the run is the same, and a good cache replaces it.
+      await fsp.writeFile(file, Buffer.alloc(made.size, 7));
+      assert.deepEqual(hook(r, cache), first);
+      assert.notDeepEqual(await fsp.readFile(file), Buffer.alloc(made.size, 7));
+      assert.deepEqual(cacheFiles(codeCache), files);
+    });
+
+    it('neither reads nor writes a cache in a directory others may write to, nor with KEYWARD_CODE_CACHE=0', async () => {
+      const r = await repo();
+      await write(r, 'conf.py', `TOKEN = "${f.githubPat()}"\n`);
+      git(r, 'add', '.');
+      const open = path.join(dir, 'cache-b');
+      await fsp.mkdir(path.join(open, 'keyward', 'code-cache'), { recursive: true });
+      await fsp.chmod(path.join(open, 'keyward', 'code-cache'), 0o777);
+      const a = hook(r, open);
+      assert.equal(a.code, 1, a.stderr);
+      assert.deepEqual(cacheFiles(path.join(open, 'keyward', 'code-cache')), []);
+      const off = path.join(dir, 'cache-c');
+      assert.deepEqual(hook(r, off, { KEYWARD_CODE_CACHE: '0' }), a);
+      assert.equal(existsSync(off), false);
+    });
+  });
+
   describe('the hook finds Keyward after an update of the extension it came from', () => {
     /** An editor's extensions folder with Keyward at `version` (its dist/scan.js and parts copies of the build's). */
     async function extension(exts: string, version: string): Promise<string> {
