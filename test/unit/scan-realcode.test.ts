@@ -91,3 +91,13 @@ describe('issue 17: documented example keys, by exact value', () => {
     assert.deepEqual(rules(usage(await generateIdentity()), 'keygen.go'), ['age-secret-key']);
   });
 });
+
+describe('issue 17: prose in API descriptions (google.golang.org/api discovery documents)', () => {
+  it('words after a colon, a host name, a template cut at its brace', () => {
+    const doc = (text: string) => `{\n  "description": "${text}"\n}\n`;
+    assert.deepEqual(rules(doc('DEPRECATED - Use passwordPolicies.Note:Complexity-based values of PasswordQuality'), 'androidmanagement-api.json'), []);
+    assert.deepEqual(rules(doc('Global secret: projects/{project}/secrets/{secret}/versions/{version}'), 'container-api.json'), []);
+    assert.deepEqual(rules(doc('It does not contain `https://user@password:www.google.com/` (wrong scheme)'), 'digitalassetlinks-api.json'), []);
+    assert.deepEqual(rules(`DB_PASSWORD: ${f.alnum(18)}\n`, 'values.yaml'), ['generic-secret']);
+  });
+});

@@ -131,7 +131,7 @@ function judgeName(words: readonly string[], call: boolean): NameVerdict | null 
 const REFERENCE =
   /^(?:[$%@&!#{<]|ENC\[|vault:v\d+:|process\.env|import\.meta|os\.environ|os\.getenv|env[.:([]|ENV\[|secrets?\.|vault:|op:\/\/|ref\+|arn:|file:|sm:\/\/|gcp:|azure:|awssm|ssm:|keychain:|urn:|\/|\.\.?\/|~\/|[A-Za-z]:\\|https?:\/\/|[a-z][a-z0-9+.-]{1,20}:\/\/)/;
 /** Names rather than values: dotted paths, env-var names, snake/camel/kebab words. */
-const IDENTIFIER = /^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[_-][a-z]+)+|[A-Z][a-z]+(?:-[A-Z][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)$/;
+const IDENTIFIER = /^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[_-][a-z]+)+|[A-Z][a-z]+(?:[_-][A-Za-z][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)$/;
 const DOTTED = /^[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+$/;
 
 /**
@@ -162,6 +162,10 @@ const DATEISH = /^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$/;
 const HEADERISH = /^[A-Z](?:[a-z]+|[A-Z]{0,4})[0-9]{0,3}(?:-[A-Z](?:[a-z]+|[A-Z]{0,4})[0-9]{0,3})+$/;
 /** Capitalised words with a version number in one (`Ipv6CidrAssociations`): a name. */
 const CAMEL_WORDS = /^[A-Z]?[a-z]+[0-9]{0,2}(?:[A-Z][a-z]{2,}[0-9]{0,2}){2,}$/;
+/** A host name, with a port or a path (`www.google.com/`, `db.internal:5432`): a URL without its scheme. */
+const HOSTISH = /^(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d{1,5})?(?:\/[^\s]*)?$/;
+/** A value cut at the brace of a template it holds (`projects/{project`): the text goes on with `}`. */
+const OPEN_TEMPLATE = /\{[A-Za-z_][A-Za-z0-9_]*$/;
 /** A JWT's parts named rather than given (`header.<payload>.signature`): a placeholder. */
 const NAMED_PARTS = /(?:^|\.)(?:header|payload|signature)(?:\.|$)/i;
 /** A format string: words with printf verbs (`__attr_factory_%s`, `%s:%d`), not a password that holds `%d` among other symbols, nor a percent-encoded byte (`%2F`). */
@@ -197,7 +201,7 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   // Secrets are printable ASCII: a value in another script is text (a translated message).
   if (/[^\x20-\x7e]/.test(v)) return false;
   if (isNonValue(v) || REFERENCE.test(v) || IDENTIFIER.test(v) || dottedName(v) || FILE_NAME.test(v) || VERSIONISH.test(v) || DATEISH.test(v)) return false;
-  if (HEADERISH.test(v) || CAMEL_WORDS.test(v) || NAMED_PARTS.test(v) || formatString(v) || REGEXISH.test(v) || pathLike(v)) return false;
+  if (HEADERISH.test(v) || CAMEL_WORDS.test(v) || NAMED_PARTS.test(v) || formatString(v) || REGEXISH.test(v) || pathLike(v) || HOSTISH.test(v) || OPEN_TEMPLATE.test(v)) return false;
   if (/^\d+$/.test(v)) return false;
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
   // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a
