@@ -101,3 +101,43 @@ describe('issue 17: prose in API descriptions (google.golang.org/api discovery d
     assert.deepEqual(rules(`DB_PASSWORD: ${f.alnum(18)}\n`, 'values.yaml'), ['generic-secret']);
   });
 });
+
+describe("issue 17: false alarms in Go's and the Google Cloud SDK's sources", () => {
+  it('test reports (`--- PASS: TestName/sub`) are not passwords', () => {
+    assert.deepEqual(rules('    --- PASS: TestAddrStringAllocs/ipv6+zone (0.00s)\n', 'framefuzz.test'), []);
+    assert.deepEqual(rules('{"Action":"output","Test":"TestVet/5","Output":"    --- PASS: TestVet/5 (0.01s)\\n"}\n', 'vet.json'), []);
+    assert.deepEqual(rules(`PASS: ${f.alnum(16)}\n`, 'creds.yaml'), ['generic-secret']);
+  });
+
+  it('byte escapes, indexing expressions, public verifier keys and `secretless` names', () => {
+    assert.deepEqual(rules('\t\t{\'"\', rawToken("\\"living\\xde\\xad\\xbe\\xef\\""), nil},\n', 'decode_test.go'), []);
+    assert.deepEqual(rules('for(let i=0;i<n;++i){const info={renderPass:renderPasses[i],x:1}}\n', 'trace_viewer.html'), []);
+    assert.deepEqual(rules(`\ttestSumDBVerifierKey = "localhost.localdev/sumdb+00000c67+${f.alnum(43)}"\n`, 'proxy_test.go'), []);
+    assert.deepEqual(rules(`BASIC_AUTH_ENCODING_SECRETLESS = "${b64('username:')}"\n`, 'test_utils.py'), []);
+  });
+
+  it('Basic credentials under any name are judged by their password', () => {
+    assert.deepEqual(rules(`TEST_BASIC_TOKEN = "Basic ${b64('me:pass')}"\n`, 'kube_config_test.py'), []);
+    assert.deepEqual(rules(`TEST_BASIC_TOKEN = "Basic ${b64(`me:${f.alnum(20)}`)}"\n`, 'kube_config_test.py'), ['generic-secret']);
+  });
+
+  it('a URL password that names itself once percent-decoded (`p%40ssword`) is an example', () => {
+    assert.deepEqual(rules('\t\t"http://jane:p%40ssword@google.com",\n', 'url_test.go'), []);
+    assert.deepEqual(rules(`\t\t"http://jane:${f.alnum(8)}%40${f.alnum(8)}@google.com",\n`, 'url_test.go'), ['url-password']);
+  });
+
+  it('a .netrc entry whose password is a type or words (a struct of the same fields; a test of the parser)', () => {
+    assert.deepEqual(rules('type netrcLine struct {\n\tmachine  string\n\tlogin    string\n\tpassword string\n}\n', 'netrc.go'), []);
+    assert.deepEqual(rules('machine after.default\nlogin oops\npassword too-late-in-file\n', 'netrc_test.go'), []);
+    assert.deepEqual(rules(`machine api.example.org\nlogin deploy\npassword ${f.alnum(20)}\n`, '.netrc'), ['netrc-password']);
+  });
+
+  it("a token's shape inside a base64 block (a certificate's body) is data", () => {
+    const line = () => f.str('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 64);
+    const twitterShaped = `AAAAAAAAAAAAAAAAAAAAAAAAAAAwQQYDVR0fBDowODA2oDSgMoYwaHR0cDovL2Ny`;
+    const block = ['-----BEGIN CERTIFICATE-----', line(), line(), twitterShaped, line(), 'Zm9v', '-----END CERTIFICATE-----'].join('\n');
+    assert.deepEqual(rules(`const cert = \`\n${block}\n\`\n`, 'verify_test.go'), []);
+    // The same token on a line of its own is one.
+    assert.deepEqual(rules(`TWITTER_BEARER_TOKEN=AAAAAAAAAAAAAAAAAAAAA${f.alnum(40)}%3D${f.alnum(30)}\n`, '.env'), ['twitter-bearer-token']);
+  });
+});

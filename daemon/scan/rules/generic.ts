@@ -30,7 +30,7 @@ const KEYS_NOT_SECRET = new Set([
   'property', 'prop', 'element', 'event', 'state', 'query', 'search', 'filter', 'public', 'pub', 'site', 'recaptcha', 'captcha',
   'kms', 'gpg', 'pgp', 'ssh', 'host', 'known', 'signing', 'verify', 'verification', 'jwks', 'kid', 'composite', 'natural',
   'surrogate', 'business', 'external', 'sequence', 'version', 'cursor', 'page', 'next', 'last', 'first', 'hot', 'short', 'shortcut',
-  'instrumentation', 'telemetry', 'analytics', 'tracking', 'measurement', 'result', 'encrypted', 'wrapped', 'ciphertext',
+  'instrumentation', 'telemetry', 'analytics', 'tracking', 'measurement', 'result', 'encrypted', 'wrapped', 'ciphertext', 'verifier',
 ]);
 
 /** Words that, after the secret word, make the name describe something else. */
@@ -78,7 +78,7 @@ const SERVICES = new Set([
 ]);
 
 /** Words that hold a "secret" word as a part without meaning it. */
-const FALSE_PARTS = ['secretsmanager', 'tokeniz', 'secretar', 'passthrough', 'passenger', 'bypass', 'compass', 'passage', 'passive', 'password_reset', 'passed', 'passes', 'passing'];
+const FALSE_PARTS = ['secretless', 'secretsmanager', 'tokeniz', 'secretar', 'passthrough', 'passenger', 'bypass', 'compass', 'passage', 'passive', 'password_reset', 'passed', 'passes', 'passing'];
 
 interface NameVerdict {
   kind: Kind;
@@ -164,6 +164,10 @@ const HEADERISH = /^[A-Z](?:[a-z]+|[A-Z]{0,4})[0-9]{0,3}(?:-[A-Z](?:[a-z]+|[A-Z]
 const CAMEL_WORDS = /^[A-Z]?[a-z]+[0-9]{0,2}(?:[A-Z][a-z]{2,}[0-9]{0,2}){2,}$/;
 /** A host name, with a port or a path (`www.google.com/`, `db.internal:5432`): a URL without its scheme. */
 const HOSTISH = /^(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d{1,5})?(?:\/[^\s]*)?$/;
+/** Byte and character escapes (`"living\xde\xad"`): binary test data, not a token. */
+const ESCAPES = /\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}/;
+/** An expression that indexes a name (`renderPasses[i`, minified code in a page). */
+const INDEXING = /^[A-Za-z_$][\w$.]*\[[\w$]/;
 /** A value cut at the brace of a template it holds (`projects/{project`): the text goes on with `}`. */
 const OPEN_TEMPLATE = /\{[A-Za-z_][A-Za-z0-9_]*$/;
 /** A JWT's parts named rather than given (`header.<payload>.signature`): a placeholder. */
@@ -201,7 +205,10 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   // Secrets are printable ASCII: a value in another script is text (a translated message).
   if (/[^\x20-\x7e]/.test(v)) return false;
   if (isNonValue(v) || REFERENCE.test(v) || IDENTIFIER.test(v) || dottedName(v) || FILE_NAME.test(v) || VERSIONISH.test(v) || DATEISH.test(v)) return false;
-  if (HEADERISH.test(v) || CAMEL_WORDS.test(v) || NAMED_PARTS.test(v) || formatString(v) || REGEXISH.test(v) || pathLike(v) || HOSTISH.test(v) || OPEN_TEMPLATE.test(v)) return false;
+  if (HEADERISH.test(v) || CAMEL_WORDS.test(v) || NAMED_PARTS.test(v) || formatString(v) || REGEXISH.test(v) || pathLike(v) || HOSTISH.test(v) || OPEN_TEMPLATE.test(v) || ESCAPES.test(v) || INDEXING.test(v)) return false;
+  // Base64 of `user:password` under any name (`TEST_BASIC_TOKEN = "Basic bWU6cGFzcw=="`): judged by its password.
+  const basicAny = decodeBasic(v);
+  if (basicAny !== null && !plausibleBasicPassword(basicAny)) return false;
   if (/^\d+$/.test(v)) return false;
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
   // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a
@@ -232,7 +239,7 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   if (kind === 'auth') {
     // `auth: <base64 of user:password>` (Docker, npm): judge the password inside.
     const basic = decodeBasic(v);
-    if (basic !== null) return basic.length >= 6 && !isPlaceholder(basic) && !isNonValue(basic) && !IDENTIFIER.test(basic) && !namesASecret(basic);
+    if (basic !== null) return plausibleBasicPassword(basic);
     return h >= 3.5 && n >= 2;
   }
   if (kind === 'loosekey') {
@@ -269,6 +276,11 @@ function repetitive(v: string): boolean {
   return seen.size < (v.length - 2) * 0.5;
 }
 
+/** A password that could be real: not short, a placeholder, a name or a word for a password (`CLIENT_SECRET`, `notsosecret`). */
+function plausibleBasicPassword(p: string): boolean {
+  return p.length >= 6 && !isPlaceholder(p) && !isNonValue(p) && !IDENTIFIER.test(p) && !namesASecret(p);
+}
+
 /** The password of a base64 `user:password`, or null when `v` is not one. */
 function decodeBasic(v: string): string | null {
   if (!/^[A-Za-z0-9+/]{6,}={0,2}$/.test(v)) return null;
@@ -301,6 +313,8 @@ export const genericSecret: AssignmentRule = {
   priority: 10,
   judge(a: Assignment, ctx: RuleContext): boolean | Severity {
     if (ctx.lockfile) return false;
+    // `--- PASS: TestName/sub`: a test report (go test, test2json), not a password.
+    if (a.nameStart >= 4 && ctx.text.startsWith('--- ', a.nameStart - 4) && a.name === 'PASS') return false;
     const name = a.bearer ? { kind: 'auth' as const, at: 0 } : judgeName(a.words, a.call === true);
     if (!name) return false;
     if (!a.quoted && !a.bearer && ctx.style === 'code') return false;
