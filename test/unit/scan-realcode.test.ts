@@ -90,6 +90,20 @@ describe('issue 17: documented example keys, by exact value', () => {
     for (const k of doc) assert.deepEqual(rules(usage(k), 'keygen.go'), [], k.slice(0, 20));
     assert.deepEqual(rules(usage(await generateIdentity()), 'keygen.go'), ['age-secret-key']);
   });
+
+  it("the OAuth specifications' example tokens and credentials (RFC 6749, RFC 5849), as OAuth libraries quote them", () => {
+    const doc = [
+      '            "access_token":"2YotnFZFEjr1zCsicMWpAA",',
+      '            "refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA",',
+      '            Authorization: Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW',
+      '            oauth_token="kkk9d7dh3k39sjv7",',
+      '            oauth_token="ad180jjd733klru7",',
+      '    authorization_code = "SplxlOBeZQQYbYS6WxSbIA"',
+    ];
+    for (const l of doc) assert.deepEqual(rules(`${l}\n`, 'parameters.py'), [], l);
+    assert.deepEqual(rules('POST /token HTTP/1.1\nAuthorization: Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW\n', 'token-request.http'), []);
+    assert.deepEqual(rules(`            "access_token":"${f.alnum(22)}",\n`, 'parameters.py'), ['generic-secret']);
+  });
 });
 
 describe('issue 17: prose in API descriptions (google.golang.org/api discovery documents)', () => {
