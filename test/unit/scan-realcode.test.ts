@@ -154,4 +154,10 @@ describe("issue 17: false alarms in Go's and the Google Cloud SDK's sources", ()
     // The same token on a line of its own is one.
     assert.deepEqual(rules(`TWITTER_BEARER_TOKEN=AAAAAAAAAAAAAAAAAAAAA${f.alnum(40)}%3D${f.alnum(30)}\n`, '.env'), ['twitter-bearer-token']);
   });
+
+  it('a type named in a string annotation (`private_key: "_RSAPrivateKey"`) and a Perl module after -u', () => {
+    assert.deepEqual(rules('    def __init__(self, backend: "Backend", private_key: "_DSAPrivateKey"):\n', 'dsa.py'), []);
+    assert.deepEqual(rules('  perldoc -u Some::Modulename\n', 'ToPod.pm'), []);
+    assert.deepEqual(rules(`  curl -u deploy:${f.alnum(16)} https://api.internal/\n`, 'deploy.sh'), ['cli-user-password']);
+  });
 });

@@ -261,8 +261,9 @@ function placeholderUuid(v: string): boolean {
   return new Set(hex).size <= 4 || /0123|1234|abcd/.test(hex) || dominatedByRun(hex);
 }
 
-/** Letters only, in long words: a type or constant name (`NSURLCredentialStorage`, `IAmSensitive`). */
-function wordy(v: string): boolean {
+/** Letters only, in long words: a type or constant name (`NSURLCredentialStorage`, `IAmSensitive`, a private `_RSAPrivateKey`). */
+function wordy(value: string): boolean {
+  const v = value.replace(/^_+/, '');
   if (!/^[A-Za-z]+$/.test(v)) return false;
   const w = splitWords(v);
   return w.length >= 2 && v.length / w.length >= 3.5;

@@ -249,7 +249,8 @@ export const cliUserPassword: Rule = {
       const at = m.index + m[0].length - (m[1] ?? '').length - q - pass.length;
       const userEnd = at - q - 1;
       if (pass) {
-        if (pass.startsWith('$') || weakPassword(user, pass) || pass.length < 6 || namesASecret(pass) || shannon(pass) < 2.5 || /^[a-z]+$/.test(pass) || TYPED.test(pass) || derived(user, pass)) continue;
+        // `perldoc -u Some::Module`: a name with `::`, not `user:password`.
+        if (pass.startsWith('$') || pass.startsWith(':') || weakPassword(user, pass) || pass.length < 6 || namesASecret(pass) || shannon(pass) < 2.5 || /^[a-z]+$/.test(pass) || TYPED.test(pass) || derived(user, pass)) continue;
         report({ start: at, end: at + pass.length });
       } else if (user.length >= 16 && shannon(user) >= 3.5 && /\d/.test(user) && /[A-Za-z]/.test(user) && !isPlaceholder(user)) {
         report({ start: userEnd - user.length, end: userEnd });
