@@ -1,5 +1,5 @@
 // The pre-commit hook's program (dist/scan.js): runs the scanner's bundle (dist/scan-main.js,
-// main.ts) through a V8 code cache. Without one, every commit has Node parse and compile the
+// main.ts), and the parts it loads beside it (scan-regex.js, scan-sops.js), through a V8 code cache. Without one, every commit has Node parse and compile the
 // scanner and its rule tables again, then run it in the interpreter until V8 compiles what is
 // hot: a tenth of the hook's time. The cache is made after a run (then it holds the functions
 // that ran, not only the top level) and used by the next runs; V8 refuses a cache made by
@@ -19,7 +19,8 @@ import * as path from 'node:path';
 import { Script } from 'node:vm';
 
 const MAIN = path.join(__dirname, 'scan-main.js');
-const PREFIX = 'scan-main-';
+/** The bundles beside this one that the scanner loads (`require('./scan-regex.js')`): cached as it is. */
+const PART = /^\.\/scan-[a-z]+\.js$/;
 
 /** Where the cache goes: `$XDG_CACHE_HOME/keyward/code-cache` (macOS ~/Library/Caches, Windows %LOCALAPPDATA%); null to run without one. */
 function cacheDir(): string | null {
@@ -47,37 +48,53 @@ function tryRead(dir: string, file: string): Buffer | undefined {
   }
 }
 
-/** Writes the cache beside its final name, then renames it: a concurrent run reads a whole file or none. Older builds' caches go. */
-function save(dir: string, file: string, data: () => Buffer): void {
+/** Writes the cache beside its final name, then renames it: a concurrent run reads a whole file or none. Older builds' caches of the bundle go. */
+function save(dir: string, file: string, prefix: string, data: () => Buffer): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!ownDir(dir)) return;
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, data(), { mode: 0o600 });
     renameSync(tmp, file);
-    for (const n of readdirSync(dir)) if (n.startsWith(PREFIX) && path.join(dir, n) !== file && !n.endsWith('.tmp')) unlinkSync(path.join(dir, n));
+    for (const n of readdirSync(dir)) if (n.startsWith(prefix) && path.join(dir, n) !== file && !n.endsWith('.tmp')) unlinkSync(path.join(dir, n));
   } catch {
     // no cache: the next run compiles as this one did
   }
 }
 
-function run(): void {
-  const source = readFileSync(MAIN, 'utf8');
-  const dir = cacheDir();
-  let file: string | null = null;
+const dir = cacheDir();
+const loaded = new Map<string, unknown>();
+
+/** Runs the CommonJS bundle `file` (once), through its cache; returns its exports. */
+function load(file: string): unknown {
+  if (loaded.has(file)) return loaded.get(file);
+  const source = readFileSync(file, 'utf8');
+  const prefix = `${path.basename(file, '.js')}-`;
+  let cache: string | null = null;
   if (dir) {
     // The build (size and time), Node's version and the platform name the cache; V8 checks its source and flags too.
-    const st = statSync(MAIN);
-    file = path.join(dir, `${PREFIX}${st.size}-${Math.round(st.mtimeMs)}-${process.version}-${process.platform}-${process.arch}.bin`);
+    const st = statSync(file);
+    cache = path.join(dir, `${prefix}${st.size}-${Math.round(st.mtimeMs)}-${process.version}-${process.platform}-${process.arch}.bin`);
   }
-  const cachedData = dir && file ? tryRead(dir, file) : undefined;
+  const cachedData = dir && cache ? tryRead(dir, cache) : undefined;
   // As Node runs a CommonJS module: the source in its function wrapper, with the module's require.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: MAIN, ...(cachedData ? { cachedData } : {}) });
-  if (dir && file && (!cachedData || script.cachedDataRejected === true)) {
-    process.once('exit', () => save(dir, file, () => script.createCachedData()));
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  if (dir && cache && (!cachedData || script.cachedDataRejected === true)) {
+    const to = cache;
+    process.once('exit', () => save(dir, to, prefix, () => script.createCachedData()));
   }
-  const mod = { exports: {} as unknown, filename: MAIN, id: MAIN, loaded: false };
-  (script.runInThisContext() as (...a: unknown[]) => void).call(mod.exports, mod.exports, createRequire(MAIN), mod, MAIN, __dirname);
+  const mod = { exports: {} as unknown, filename: file, id: file, loaded: false };
+  loaded.set(file, mod.exports);
+  (script.runInThisContext() as (...a: unknown[]) => void).call(mod.exports, mod.exports, requireFor(file), mod, file, path.dirname(file));
+  mod.loaded = true;
+  loaded.set(file, mod.exports);
+  return mod.exports;
 }
 
-run();
+/** `require` for a bundle: the parts beside it through load, anything else as Node loads it. */
+function requireFor(file: string): NodeJS.Require {
+  const base = createRequire(file);
+  return Object.assign((id: string): unknown => (PART.test(id) ? load(path.join(path.dirname(file), id.slice(2))) : base(id)), base);
+}
+
+load(MAIN);
