@@ -162,7 +162,44 @@ export default async function run(ctx: BenchContext): Promise<BenchSection> {
   rows.push({ metric: 'peak RSS scanning node_modules (MiB)', keyward: (t.keyward!.peakRss ?? 0) / MiB, reference: (t.gitleaks!.peakRss ?? 0) / MiB, referenceTool: 'gitleaks', unit: 'MiB' });
   notes.push(`node_modules: kingfisher ${KINGFISHER_VERSION} ${mbs('kingfisher').toFixed(1)} MiB/s, ${t.kingfisher!.found.size} findings; keyward's findings: ${[...t.keyward!.found].sort().slice(0, 40).join(', ')}`);
   notes.push(`node_modules: best of ${runs} runs of keyward and of gitleaks (interleaved, whole process), kingfisher once; ${os.cpus().length} CPUs (gitleaks and kingfisher scan files concurrently; keyward in one thread)`);
+
+  // ---- real code with test data: Go modules of the tool cache ---------------------------------
+  // Libraries whose tests hold keys, tokens, hashes, base64 and test vectors: where false alarms
+  // come from. Every finding is a test fixture or documentation at best; none is a live secret.
+  const gomod = await copyGoModules(process.env.GOMODCACHE, path.join(work, 'gomod'));
+  if (gomod) {
+    ctx.log('keyward and gitleaks (Go modules)');
+    const [k, g] = [await tools.keyward(gomod.dir, 'gomod'), await tools.gitleaks(gomod.dir, 'gomod')];
+    rows.push({ metric: `findings on Go modules' sources and test data (${(gomod.bytes / MiB).toFixed(0)} MiB; lines)`, keyward: k.found.size, reference: g.found.size, referenceTool: 'gitleaks', goal: '< gitleaks', pass: k.found.size < g.found.size, unit: '' });
+    const byRule = new Map<string, number>();
+    const doc = JSON.parse(await fsp.readFile(path.join(work, 'gomod-keyward.json'), 'utf8')) as { findings: { ruleId: string }[] };
+    for (const x of doc.findings) byRule.set(x.ruleId, (byRule.get(x.ruleId) ?? 0) + 1);
+    notes.push(`Go modules (${gomod.modules.join(', ')}): keyward's findings by rule: ${[...byRule].sort((a, b) => b[1] - a[1]).map(([r, c]) => `${r} ${c}`).join(', ')}`);
+  } else notes.push('Go modules: no Go module cache (GOMODCACHE) with the modules this row scans: not measured');
   return { name: 'scan', rows, notes };
+}
+
+/** Module paths (newest version of each in the cache) of the real-code row. */
+const GO_MODULES = ['golang.org/x/crypto', 'golang.org/x/oauth2', 'cloud.google.com/go/auth', 'github.com/aws/aws-sdk-go-v2/credentials', 'filippo.io/age', 'github.com/golang-jwt/jwt/v5', 'github.com/go-jose/go-jose/v4'];
+
+/** Copies the newest cached version of each of GO_MODULES under `dst`; null when none is cached. */
+async function copyGoModules(cache: string | undefined, dst: string): Promise<{ dir: string; bytes: number; modules: string[] } | null> {
+  if (!cache || !existsSync(cache)) return null;
+  const modules: string[] = [];
+  let bytes = 0;
+  for (const m of GO_MODULES) {
+    // The module cache spells capitals as `!x`; these paths have none.
+    const parent = path.join(cache, path.dirname(m));
+    const base = path.basename(m);
+    const versions = existsSync(parent) ? (await fsp.readdir(parent)).filter((n) => n.startsWith(`${base}@v`)) : [];
+    const newest = versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop();
+    if (!newest) continue;
+    const out = path.join(dst, path.dirname(m), newest);
+    await fsp.cp(path.join(parent, newest), out, { recursive: true });
+    bytes += await dirBytes(out);
+    modules.push(`${m}@${newest.slice(base.length + 1)}`);
+  }
+  return modules.length ? { dir: dst, bytes, modules } : null;
 }
 
 type Tool = 'keyward' | 'gitleaks' | 'kingfisher';

@@ -23,6 +23,8 @@ export interface Assignment {
   bearer: boolean;
   /** A call, `setToken("...")`: the name's last word must be the secret word. */
   call?: boolean;
+  /** Offset of the name in the text. */
+  nameStart: number;
 }
 
 /**
@@ -130,7 +132,7 @@ function trimName(n: string): string {
 function make(text: string, nameStart: number, nameEnd: number, value: string, start: number, quoted: boolean, bearer: boolean, call = false): Assignment | null {
   const name = trimName(text.slice(nameStart, nameEnd));
   if (!name) return null;
-  return { name, words: splitWords(name), value, start, end: start + value.length, quoted, bearer, ...(call ? { call } : {}) };
+  return { name, words: splitWords(name), value, start, end: start + value.length, quoted, bearer, nameStart, ...(call ? { call } : {}) };
 }
 
 /**
@@ -151,6 +153,8 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
     const value = x[1].trim();
     return make(text, nameStart, nameEnd, value, nameEnd + x[0].indexOf(x[1], 1) + x[1].indexOf(value), false, false);
   }
+  // `"AWS::IAM::AccessKey": "..."`: the last part of a quoted type name (a schema's digest of it), not a secret's name.
+  if (text.charCodeAt(nameStart - 1) === 58 && text.charCodeAt(nameStart - 2) === 58 && quotedQualified(text, nameStart - 2)) return null;
   OPERATOR.lastIndex = nameEnd;
   const op = OPERATOR.exec(text);
   if (!op) return null;
@@ -170,6 +174,8 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
     const q0 = text.charCodeAt(nameStart - 1);
     if (!((q0 === 34 || q0 === 39) && text.charCodeAt(nameEnd) === q0)) return null;
     if (!/^(?:[A-Z0-9]+(?:_[A-Z0-9]+)+|[a-z0-9]+(?:[._-][a-z0-9]+)+)$/.test(text.slice(nameStart, nameEnd))) return null;
+    // `'a_key', 'b_token', ...`: the items of a list, not a name and its value.
+    if (/,[ \t]*$/.test(text.slice(Math.max(0, nameStart - 9), nameStart - 1))) return null;
   }
   const q = text.charCodeAt(at);
   const quote = q === 34 ? DQ : q === 39 ? SQ : q === 96 ? BQ : null;
@@ -201,6 +207,18 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
     if (c && c[1] !== undefined) return make(text, nameStart, nameEnd, c[1], at + v[1].length + c[0].length - c[1].length, false, false);
   }
   return make(text, nameStart, nameEnd, v[1], at, false, false);
+}
+
+/** Whether the `::`-qualified name that ends at `colons` (`AWS::IAM::`) opens with a quote. */
+function quotedQualified(text: string, colons: number): boolean {
+  let i = colons;
+  const floor = Math.max(0, colons - MAX_NAME);
+  while (i > floor) {
+    const c = text.charCodeAt(i - 1);
+    if (isNameChar(c) || c === 58 /* : */) i--;
+    else return c === 34 || c === 39;
+  }
+  return false;
 }
 
 const WORD = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;

@@ -71,6 +71,7 @@ function findHits(text: string, path: string, fileName: string, languageId: stri
     rule.scan(ctx, (m) => {
       if (!rule.noPlaceholderCheck && isPlaceholder(text.slice(m.start, m.end))) return;
       if (markedExample(text, m.start)) return;
+      if (inBase64Block(text, m.start, m.end)) return;
       hits.push({ ruleId: rule.id, description: rule.description, severity: m.severity ?? rule.severity, priority: rule.priority, start: m.start, end: m.end });
     });
   }
@@ -81,6 +82,7 @@ function findHits(text: string, path: string, fileName: string, languageId: stri
         const v = rule.judge(a, ctx);
         if (v === false) continue;
         if (!rule.noPlaceholderCheck && isPlaceholder(a.value)) return;
+        if (markedExample(text, a.nameStart)) return;
         hits.push({ ruleId: rule.id, description: rule.description, severity: v === true ? rule.severity : v, priority: rule.priority, start: a.start, end: a.end });
         return;
       }
@@ -90,7 +92,7 @@ function findHits(text: string, path: string, fileName: string, languageId: stri
 }
 
 /** Words that present what follows as an illustration: `e.g. shpat_...`, `for example: ghp_...`. */
-const EXAMPLE_MARK = /\b(?:e\.g\.|i\.e\.|for (?:example|instance)|such as)[\s:)(,-]{0,4}$/i;
+const EXAMPLE_MARK = /\b(?:e\.g\.|i\.e\.|for (?:example|instance)|such as)[\s:)(,{["'-]{0,4}$/i;
 
 /** The secret at `start` follows an example marker on its line (within 40 characters). */
 function markedExample(text: string, start: number): boolean {
@@ -98,6 +100,36 @@ function markedExample(text: string, start: number): boolean {
   const before = text.slice(lo, start);
   const nl = before.lastIndexOf('\n');
   return EXAMPLE_MARK.test(nl < 0 ? before : before.slice(nl + 1));
+}
+
+/** A full line of a base64 block: 64 (PEM) or 76 (MIME) characters. */
+const B64_LINE = /^[A-Za-z0-9+/]{62,76}={0,2}$/;
+/** A base64 line of any length, up to a full one (a block's last line is shorter). */
+const B64_ANY = /^[A-Za-z0-9+/]{4,76}={0,2}$/;
+
+/**
+ * The match lies within a line of a base64 block (the body of a certificate or of any DER or
+ * binary blob, the line above of the same width or the line below base64 too): a run of the
+ * blob that happens to have a token's shape (`AAAAAAAAAAAAAAAAAAAAA...` of a certificate), not one.
+ */
+function inBase64Block(text: string, start: number, end: number): boolean {
+  // The line's ends are looked for near the match only (a base64 line is short): a long line of many matches costs no more per match.
+  const lo = Math.max(0, start - 100);
+  const back = text.slice(lo, start).lastIndexOf('\n');
+  if (back < 0 && lo > 0) return false;
+  const ls = lo + back + 1;
+  const fwd = text.slice(start, start + 100).indexOf('\n');
+  if (fwd < 0 && start + 100 < text.length) return false;
+  const le = fwd < 0 ? text.length : start + fwd;
+  if (end > le) return false;
+  const line = text.slice(ls, le).trim();
+  if ((line.length !== 64 && line.length !== 76) || !B64_LINE.test(line)) return false;
+  const pl = Math.max(0, ls - 100);
+  const prev = ls > 0 ? text.slice(pl + text.slice(pl, ls - 1).lastIndexOf('\n') + 1, ls - 1).trim() : '';
+  if (prev.length === line.length && B64_LINE.test(prev)) return true;
+  const next = text.slice(le + 1, le + 100);
+  const nl = next.indexOf('\n');
+  return le < text.length && B64_ANY.test((nl < 0 ? next : next.slice(0, nl)).trim());
 }
 
 /**

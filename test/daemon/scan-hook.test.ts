@@ -167,7 +167,8 @@ describe('pre-commit check of plaintext files (CLI, real git)', function () {
     /** `node dist/scan.js scan --staged` as the hook runs it, with the bundle parts it loaded. */
     async function hookRun(r: string): Promise<Run & { parts: string[] }> {
       const spy = path.join(dir, 'parts-spy.cjs');
-      await fsp.writeFile(spy, "const M = require('module'); const load = M._load; M._load = function (req, ...rest) { if (/scan-[\\w-]+\\.js$/.test(req)) process.stderr.write('part ' + req.replace(/^.*\\//, '') + '\\n'); return load.call(this, req, ...rest); };\n");
+      // Parts are seen as they are read (dist/scan.js reads them itself, to compile them through its code cache).
+      await fsp.writeFile(spy, "const fs = require('fs'); const read = fs.readFileSync; fs.readFileSync = function (p, ...rest) { if (typeof p === 'string' && /scan-(?!main)[\\w-]+\\.js$/.test(p)) process.stderr.write('part ' + p.replace(/^.*\\//, '') + '\\n'); return read.call(this, p, ...rest); };\n");
       const res = spawnSync(process.execPath, ['-r', spy, SCAN_JS, 'scan', '--staged'], { cwd: r, env, encoding: 'utf8', timeout: 60_000 });
       const parts = [...res.stderr.matchAll(/^part (\S+)$/gm)].map((m) => m[1]!);
       return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr, parts };
@@ -273,6 +274,70 @@ describe('pre-commit check of plaintext files (CLI, real git)', function () {
       const res = kw(r, ['scan', '--staged']);
       assert.equal(res.code, 1);
       assert.deepEqual(res.stdout.trim().split('\n').map((l) => l.split(':')[0]), ['m/weights.gguf']);
+    });
+  });
+
+  describe("the hook's program runs the scanner through a V8 code cache (daemon/scan/entry.ts)", () => {
+    /** `node dist/scan.js scan --staged` with its caches under `cache`. */
+    function hook(r: string, cache: string, extra: NodeJS.ProcessEnv = {}): Run {
+      const res = spawnSync(process.execPath, [SCAN_JS, 'scan', '--staged'], { cwd: r, env: { ...env, XDG_CACHE_HOME: cache, ...extra }, encoding: 'utf8', timeout: 60_000 });
+      return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr.replace(/ in \d+ ms/, '') };
+    }
+    const cacheFiles = (d: string) => (existsSync(d) ? readdirSync(d) : []);
+
+    it('writes its cache at the first run, uses it after, and reports the same; a damaged cache is replaced', async () => {
+      const r = await repo();
+      await write(r, 'conf.py', `TOKEN = "${f.githubPat()}"\n`);
+      git(r, 'add', '.');
+      const cache = path.join(dir, 'cache-a');
+      const codeCache = path.join(cache, 'keyward', 'code-cache');
+      const first = hook(r, cache);
+      assert.equal(first.code, 1, first.stderr);
+      assert.match(first.stdout, /^conf\.py:1:10: critical github-pat/m);
+      const files = cacheFiles(codeCache);
+      assert.equal(files.length, 1, files.join(', '));
+      const file = path.join(codeCache, files[0]!);
+      assert.equal((await fsp.stat(codeCache)).mode & 0o777, 0o700);
+      assert.equal((await fsp.stat(file)).mode & 0o777, 0o600);
+      const made = await fsp.stat(file);
+      assert.deepEqual(hook(r, cache), first);
+      assert.equal((await fsp.stat(file)).mtimeMs, made.mtimeMs, 'a valid cache is used, not written again');
+      // Garbage in place of the cache: V8 refuses it, the run is the same, and a good cache replaces it.
+      await fsp.writeFile(file, Buffer.alloc(made.size, 7));
+      assert.deepEqual(hook(r, cache), first);
+      assert.notDeepEqual(await fsp.readFile(file), Buffer.alloc(made.size, 7));
+      assert.deepEqual(cacheFiles(codeCache), files);
+    });
+
+    it('caches the parts a run loads too (the regex engine, for .keywardignore)', async () => {
+      const r = await repo();
+      await write(r, '.keywardignore', 'fixtures/\n');
+      await write(r, 'conf.py', `TOKEN = "${f.githubPat()}"\n`);
+      await write(r, 'fixtures/conf.py', `TOKEN = "${f.githubPat()}"\n`);
+      git(r, 'add', '.');
+      const cache = path.join(dir, 'cache-parts');
+      const first = hook(r, cache);
+      assert.equal(first.code, 1, first.stderr);
+      assert.match(first.stdout, /^conf\.py:1:10: critical github-pat/m);
+      assert.doesNotMatch(first.stdout, /fixtures/);
+      const names = cacheFiles(path.join(cache, 'keyward', 'code-cache')).map((n) => n.replace(/-\d.*$/, '')).sort();
+      assert.deepEqual(names, ['scan-main', 'scan-regex']);
+      assert.deepEqual(hook(r, cache), first);
+    });
+
+    it('neither reads nor writes a cache in a directory others may write to, nor with KEYWARD_CODE_CACHE=0', async () => {
+      const r = await repo();
+      await write(r, 'conf.py', `TOKEN = "${f.githubPat()}"\n`);
+      git(r, 'add', '.');
+      const open = path.join(dir, 'cache-b');
+      await fsp.mkdir(path.join(open, 'keyward', 'code-cache'), { recursive: true });
+      await fsp.chmod(path.join(open, 'keyward', 'code-cache'), 0o777);
+      const a = hook(r, open);
+      assert.equal(a.code, 1, a.stderr);
+      assert.deepEqual(cacheFiles(path.join(open, 'keyward', 'code-cache')), []);
+      const off = path.join(dir, 'cache-c');
+      assert.deepEqual(hook(r, off, { KEYWARD_CODE_CACHE: '0' }), a);
+      assert.equal(existsSync(off), false);
     });
   });
 

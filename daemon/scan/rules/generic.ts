@@ -30,7 +30,7 @@ const KEYS_NOT_SECRET = new Set([
   'property', 'prop', 'element', 'event', 'state', 'query', 'search', 'filter', 'public', 'pub', 'site', 'recaptcha', 'captcha',
   'kms', 'gpg', 'pgp', 'ssh', 'host', 'known', 'signing', 'verify', 'verification', 'jwks', 'kid', 'composite', 'natural',
   'surrogate', 'business', 'external', 'sequence', 'version', 'cursor', 'page', 'next', 'last', 'first', 'hot', 'short', 'shortcut',
-  'instrumentation', 'telemetry', 'analytics', 'tracking', 'measurement',
+  'instrumentation', 'telemetry', 'analytics', 'tracking', 'measurement', 'result', 'encrypted', 'wrapped', 'ciphertext', 'verifier',
 ]);
 
 /** Words that, after the secret word, make the name describe something else. */
@@ -51,6 +51,7 @@ const NOT_SECRET_AFTER = new Set([
   'docs', 'example', 'sample', 'mock', 'dummy', 'kid', 'audit', 'log', 'logs', 'event', 'events',
   'status', 'state', 'flag', 'set', 'is', 'has', 'use', 'should', 'allow', 'deny', 'count', 'encoding',
   'charset', 'locale', 'lang', 'language', 'date', 'time', 'at', 'on', 'by', 'ms', 'seconds', 'secs', 'minutes',
+  'magic',
 ]);
 
 /** Words of tokenizer and sampling settings in ML code: `pad_token`, `eos_token`, `max_new_tokens`. */
@@ -77,7 +78,7 @@ const SERVICES = new Set([
 ]);
 
 /** Words that hold a "secret" word as a part without meaning it. */
-const FALSE_PARTS = ['secretsmanager', 'tokeniz', 'secretar', 'passthrough', 'passenger', 'bypass', 'compass', 'passage', 'passive', 'password_reset', 'passed', 'passes', 'passing'];
+const FALSE_PARTS = ['secretless', 'secretsmanager', 'tokeniz', 'secretar', 'passthrough', 'passenger', 'bypass', 'compass', 'passage', 'passive', 'password_reset', 'passed', 'passes', 'passing'];
 
 interface NameVerdict {
   kind: Kind;
@@ -101,7 +102,7 @@ function judgeName(words: readonly string[], call: boolean): NameVerdict | null 
     else if (SERVICES.has(w) && next === 'key') kind = 'key';
     else if (w.startsWith('credential') || w === 'creds') kind = 'credential';
     else if (w === 'pat' && i === words.length - 1 && i > 0) kind = 'token'; // `GITLAB_PAT`: a personal access token
-    else if (w === 'key' && i === words.length - 1 && i > 0 && !verdict && !KEYS_NOT_SECRET.has(words[i - 1]!)) kind = 'loosekey';
+    else if (w === 'key' && i === words.length - 1 && i > 0 && !verdict && !KEYS_NOT_SECRET.has(words[i - 1]!) && !KEYS_NOT_SECRET.has(`${words[i - 2] ?? ''}${words[i - 1]!}`)) kind = 'loosekey';
     else if (w === 'auth' && i === words.length - 1) kind = 'auth';
     else if (w === 'authorization') kind = 'auth';
     if (kind === null) continue;
@@ -128,9 +129,9 @@ function judgeName(words: readonly string[], call: boolean): NameVerdict | null 
 
 /** Where the value comes from elsewhere (a variable, a secret store, a file, a URL), or is ciphertext (sops, Vault transit). */
 const REFERENCE =
-  /^(?:[$%@&!#{<]|ENC\[|vault:v\d+:|process\.env|import\.meta|os\.environ|os\.getenv|env[.:([]|ENV\[|secrets?\.|vault:|op:\/\/|ref\+|arn:|file:|sm:\/\/|gcp:|azure:|awssm|ssm:|keychain:|\/|\.\.?\/|~\/|[A-Za-z]:\\|https?:\/\/|[a-z][a-z0-9+.-]{1,20}:\/\/)/;
+  /^(?:[$%@&!#{<]|ENC\[|vault:v\d+:|process\.env|import\.meta|os\.environ|os\.getenv|env[.:([]|ENV\[|secrets?\.|vault:|op:\/\/|ref\+|arn:|file:|sm:\/\/|gcp:|azure:|awssm|ssm:|keychain:|urn:|\/|\.\.?\/|~\/|[A-Za-z]:\\|https?:\/\/|[a-z][a-z0-9+.-]{1,20}:\/\/)/;
 /** Names rather than values: dotted paths, env-var names, snake/camel/kebab words. */
-const IDENTIFIER = /^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[_-][a-z]+)+|[A-Z][a-z]+(?:-[A-Z][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)$/;
+const IDENTIFIER = /^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[_-][a-z]+)+|[A-Z][a-z]+(?:[_-][A-Za-z][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)$/;
 const DOTTED = /^[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+$/;
 
 /**
@@ -157,6 +158,43 @@ function dominatedByRun(v: string): boolean {
 const FILE_NAME = /\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|toml|ini|txt|env|cfg|conf|properties|asc|gpg|age|pub|enc)$/i;
 const VERSIONISH = /^v?\d+(?:\.\d+)+(?:[-+][A-Za-z0-9.]+)?$|[-:@]v?\d+\.\d+(?:\.\d+)?(?:[-.][A-Za-z0-9]+)?$/;
 const DATEISH = /^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$/;
+/** Capitalised words or acronyms joined by dashes: an HTTP header or a label (`X-Amz-Content-Sha256`, `AKID-Full-Path`). */
+const HEADERISH = /^[A-Z](?:[a-z]+|[A-Z]{0,4})[0-9]{0,3}(?:-[A-Z](?:[a-z]+|[A-Z]{0,4})[0-9]{0,3})+$/;
+/** Capitalised words with a version number in one (`Ipv6CidrAssociations`): a name. */
+const CAMEL_WORDS = /^[A-Z]?[a-z]+[0-9]{0,2}(?:[A-Z][a-z]{2,}[0-9]{0,2}){2,}$/;
+/** A host name, with a port or a path (`www.google.com/`, `db.internal:5432`): a URL without its scheme. */
+const HOSTISH = /^(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d{1,5})?(?:\/[^\s]*)?$/;
+/** Byte and character escapes (`"living\xde\xad"`): binary test data, not a token. */
+const ESCAPES = /\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}/;
+/** An expression that indexes a name (`renderPasses[i`, minified code in a page). */
+const INDEXING = /^[A-Za-z_$][\w$.]*\[[\w$]/;
+/** A value cut at the brace of a template it holds (`projects/{project`): the text goes on with `}`. */
+const OPEN_TEMPLATE = /\{[A-Za-z_][A-Za-z0-9_]*$/;
+/** A JWT's parts named rather than given (`header.<payload>.signature`): a placeholder. */
+const NAMED_PARTS = /(?:^|\.)(?:header|payload|signature)(?:\.|$)/i;
+/** A format string: words with printf verbs (`__attr_factory_%s`, `%s:%d`), not a password that holds `%d` among other symbols, nor a percent-encoded byte (`%2F`). */
+function formatString(v: string): boolean {
+  const rest = v.replace(/%[sdvq](?![0-9A-Fa-f])/g, '');
+  return rest.length < v.length && /^[A-Za-z0-9_.:/-]*$/.test(rest);
+}
+/** Regex syntax: a class with a range before a quantifier (`[0-9A-Fa-f]{1,4}`), a counted repeat, a class escape. */
+const REGEXISH = /\[[^\]]{0,40}[A-Za-z0-9]-[A-Za-z0-9][^\]]{0,40}\](?:[*+?]|\{\d)|\{\d{1,3},\d{0,3}\}|\\[dwsDWS][*+?{]/;
+
+/**
+ * A path (`my-app/5026-stage-150723_224258.war`, `AKID/19700101/dynamodb/aws4_request`): a
+ * slash, and segments of lowercase words and digits after it, one of them with a `_`, `.` or
+ * `-` that base64 (whose `/` a key may hold) never has.
+ */
+function pathLike(v: string): boolean {
+  const segs = v.split('/');
+  if (segs.length < 2 || !/[_.-]/.test(v)) return false;
+  return segs.slice(1).every((s) => /^[a-z0-9]+(?:[_.-][a-z0-9]+)*$/.test(s));
+}
+
+/** Plain text of three or more words (`this is not a real value`). */
+function sentence(s: string): boolean {
+  return /^[A-Za-z][A-Za-z',]*(?: [A-Za-z][A-Za-z',.!?]*){2,}$/.test(s.trim());
+}
 
 const MIN_LENGTH: Record<Kind, number> = { password: 8, secret: 10, token: 12, key: 12, loosekey: 20, credential: 12, auth: 16 };
 
@@ -167,6 +205,10 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   // Secrets are printable ASCII: a value in another script is text (a translated message).
   if (/[^\x20-\x7e]/.test(v)) return false;
   if (isNonValue(v) || REFERENCE.test(v) || IDENTIFIER.test(v) || dottedName(v) || FILE_NAME.test(v) || VERSIONISH.test(v) || DATEISH.test(v)) return false;
+  if (HEADERISH.test(v) || CAMEL_WORDS.test(v) || NAMED_PARTS.test(v) || formatString(v) || REGEXISH.test(v) || pathLike(v) || HOSTISH.test(v) || OPEN_TEMPLATE.test(v) || ESCAPES.test(v) || INDEXING.test(v)) return false;
+  // Base64 of `user:password` under any name (`TEST_BASIC_TOKEN = "Basic bWU6cGFzcw=="`): judged by its password.
+  const basicAny = decodeBasic(v);
+  if (basicAny !== null && !plausibleBasicPassword(basicAny)) return false;
   if (/^\d+$/.test(v)) return false;
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
   // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a
@@ -185,7 +227,7 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   // Base64 of readable words (`TXlWZXJpZmllclN0cmluZw` is "MyVerifierString"): an example.
   if (v.length >= 12 && /^[A-Za-z0-9+/]+={0,2}$/.test(v)) {
     const plain = Buffer.from(v, 'base64').toString('latin1');
-    if (/^[\x20-\x7e]+$/.test(plain) && (wordy(plain) || isPlaceholder(plain) || isNonValue(plain))) return false;
+    if (/^[\x20-\x7e]+$/.test(plain) && (wordy(plain) || sentence(plain) || isPlaceholder(plain) || isNonValue(plain))) return false;
   }
   // A word and a number (`admin123`, `cachedvol112233`) is a name, or a password of the weakest kind.
   if (kind !== 'password' && /^[A-Za-z]+[0-9]+$/.test(v)) return false;
@@ -197,7 +239,7 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   if (kind === 'auth') {
     // `auth: <base64 of user:password>` (Docker, npm): judge the password inside.
     const basic = decodeBasic(v);
-    if (basic !== null) return basic.length >= 6 && !isPlaceholder(basic) && !isNonValue(basic);
+    if (basic !== null) return plausibleBasicPassword(basic);
     return h >= 3.5 && n >= 2;
   }
   if (kind === 'loosekey') {
@@ -219,8 +261,9 @@ function placeholderUuid(v: string): boolean {
   return new Set(hex).size <= 4 || /0123|1234|abcd/.test(hex) || dominatedByRun(hex);
 }
 
-/** Letters only, in long words: a type or constant name (`NSURLCredentialStorage`, `IAmSensitive`). */
-function wordy(v: string): boolean {
+/** Letters only, in long words: a type or constant name (`NSURLCredentialStorage`, `IAmSensitive`, a private `_RSAPrivateKey`). */
+function wordy(value: string): boolean {
+  const v = value.replace(/^_+/, '');
   if (!/^[A-Za-z]+$/.test(v)) return false;
   const w = splitWords(v);
   return w.length >= 2 && v.length / w.length >= 3.5;
@@ -232,6 +275,11 @@ function repetitive(v: string): boolean {
   const seen = new Set<string>();
   for (let i = 0; i + 3 <= v.length; i++) seen.add(v.slice(i, i + 3));
   return seen.size < (v.length - 2) * 0.5;
+}
+
+/** A password that could be real: not short, a placeholder, a name or a word for a password (`CLIENT_SECRET`, `notsosecret`). */
+function plausibleBasicPassword(p: string): boolean {
+  return p.length >= 6 && !isPlaceholder(p) && !isNonValue(p) && !IDENTIFIER.test(p) && !namesASecret(p);
 }
 
 /** The password of a base64 `user:password`, or null when `v` is not one. */
@@ -266,6 +314,8 @@ export const genericSecret: AssignmentRule = {
   priority: 10,
   judge(a: Assignment, ctx: RuleContext): boolean | Severity {
     if (ctx.lockfile) return false;
+    // `--- PASS: TestName/sub`: a test report (go test, test2json), not a password.
+    if (a.nameStart >= 4 && ctx.text.startsWith('--- ', a.nameStart - 4) && a.name === 'PASS') return false;
     const name = a.bearer ? { kind: 'auth' as const, at: 0 } : judgeName(a.words, a.call === true);
     if (!name) return false;
     if (!a.quoted && !a.bearer && ctx.style === 'code') return false;

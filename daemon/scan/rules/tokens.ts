@@ -2,7 +2,7 @@
 // .netrc entries.
 
 import { shannon } from '../entropy';
-import { isPlaceholder, namesASecret, unLeet } from '../placeholders';
+import { isNonValue, isPlaceholder, namesASecret, unLeet } from '../placeholders';
 import type { Rule, RuleContext } from '../types';
 import { decodeBase64, patternRule } from './helpers';
 
@@ -184,11 +184,21 @@ function urlPasswords(database: boolean): Rule['scan'] {
       const user = m[1];
       const pass = m[2];
       if (weakPassword(user, pass)) continue;
-      if (!database && (pass.length < 6 || /^\d{1,5}$/.test(pass) || namesASecret(pass) || shannon(pass) < 2.5 || /^[a-z]+$/.test(pass) || TYPED.test(pass) || derived(user, pass))) continue;
+      if (!database && (pass.length < 6 || /^\d{1,5}$/.test(pass) || namesASecret(percentDecoded(pass)) || shannon(pass) < 2.5 || /^[a-z]+$/.test(pass) || TYPED.test(pass) || derived(user, pass))) continue;
       const start = i + 3 + user.length + 1;
       report({ start, end: start + pass.length });
     }
   };
+}
+
+/** `p%40ssword` -> `p@ssword` (as a URL's user information is written); the value itself when it is not valid percent-encoding. */
+function percentDecoded(s: string): string {
+  if (!s.includes('%')) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** `postgres://user:password@host/db` and the other database schemes. */
@@ -239,7 +249,8 @@ export const cliUserPassword: Rule = {
       const at = m.index + m[0].length - (m[1] ?? '').length - q - pass.length;
       const userEnd = at - q - 1;
       if (pass) {
-        if (pass.startsWith('$') || weakPassword(user, pass) || pass.length < 6 || namesASecret(pass) || shannon(pass) < 2.5 || /^[a-z]+$/.test(pass) || TYPED.test(pass) || derived(user, pass)) continue;
+        // `perldoc -u Some::Module`: a name with `::`, not `user:password`.
+        if (pass.startsWith('$') || pass.startsWith(':') || weakPassword(user, pass) || pass.length < 6 || namesASecret(pass) || shannon(pass) < 2.5 || /^[a-z]+$/.test(pass) || TYPED.test(pass) || derived(user, pass)) continue;
         report({ start: at, end: at + pass.length });
       } else if (user.length >= 16 && shannon(user) >= 3.5 && /\d/.test(user) && /[A-Za-z]/.test(user) && !isPlaceholder(user)) {
         report({ start: userEnd - user.length, end: userEnd });
@@ -252,7 +263,8 @@ export const cliUserPassword: Rule = {
 export const netrcPassword = patternRule(
   { id: 'netrc-password', description: 'Password in a .netrc entry', severity: 'medium', tags: ['tokens'] },
   /\bmachine[ \t]{1,8}\S{1,253}\s{1,16}login[ \t]{1,8}\S{1,128}\s{1,16}password[ \t]{1,8}(\S{6,256})/g,
-  { group: 1, priority: 45, strict: false, verify: (s) => !/^[$%{<]/.test(s) && !/^[A-Z_]+\W*$/.test(s) && shannon(s) >= 2.5 },
+  // Not a type (`password string`: a Go struct of the same three fields) nor words (`too-late-in-file`).
+  { group: 1, priority: 45, strict: false, verify: (s) => !/^[$%{<]/.test(s) && !/^[A-Z_]+\W*$/.test(s) && !isNonValue(s) && !/^[a-z]+(?:-[a-z]+)+$/.test(s) && shannon(s) >= 2.5 },
 );
 
 export const tokenRules: Rule[] = [jwt, jwtBase64, databaseUrl, urlPassword, cliUserPassword, netrcPassword];
