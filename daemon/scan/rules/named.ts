@@ -303,7 +303,9 @@ const TABLE: readonly (readonly [string, string, string, string, string, string?
   ['getstream', 'Stream', 'messaging', 'getstream streamio', 'a64'],
   ['sendbird', 'Sendbird', 'messaging', 'sendbird', 'h40'],
   ['plivo', 'Plivo', 'sms', 'plivo', 'a40 U20'],
-  ['vonage', 'Vonage (Nexmo)', 'sms', 'vonage nexmo', 'a16'],
+  // docs: Vonage "Create a secret" (API secrets are 8 to 25 characters with a lower, an upper and a digit; the issued one is 16):
+  // from 10 up, so the 8-hex API key (an account id, not a secret) stays out
+  ['vonage', 'Vonage (Nexmo)', 'sms', 'vonage nexmo', 'a10-25'],
   ['messagebird', 'MessageBird (Bird)', 'sms', 'messagebird', 'a25'],
   ['telnyx', 'Telnyx', 'sms', 'telnyx', 're:^KEY[0-9A-F]{32}_[A-Za-z0-9]{22}$'],
   ['sinch', 'Sinch', 'sms', 'sinch', 'h32'],
