@@ -47,7 +47,7 @@ const TABLE: readonly (readonly [string, string, string, string, string, string?
   // observability
   ['datadog', 'Datadog', 'observability', 'datadog dd', 'h32 h40'],
   ['opsgenie', 'Opsgenie', 'observability', 'opsgenie', 'u'],
-  ['pagerduty', 'PagerDuty', 'observability', 'pagerduty', 're:^[A-Za-z0-9_+-]{20}$'],
+  ['pagerduty', 'PagerDuty', 'observability', 'pagerduty', 're:^[A-Za-z0-9_+-]{20}$'], // docs: PagerDuty "API Access Keys" (REST API keys are 20-character strings)
   ['bugsnag', 'Bugsnag', 'observability', 'bugsnag', 'h32'],
   ['rollbar', 'Rollbar', 'observability', 'rollbar', 'h32'],
   ['airbrake', 'Airbrake', 'observability', 'airbrake', 'h32 h40'],
@@ -57,11 +57,13 @@ const TABLE: readonly (readonly [string, string, string, string, string, string?
   ['sumologic', 'Sumo Logic', 'observability', 'sumologic sumo', 'a14 a64'],
   ['mezmo', 'Mezmo (LogDNA)', 'observability', 'mezmo logdna', 'h32'],
   ['splunk', 'Splunk HEC', 'observability', 'splunk', 'u'],
-  ['honeybadger', 'Honeybadger', 'observability', 'honeybadger', 'a20-24 re:^hbp_[A-Za-z0-9]{36}$'],
+  // docs: Honeybadger API v3 "Authentication" (user, account and OAuth tokens start hbu_, hba_, hbo_; no length given)
+  ['honeybadger', 'Honeybadger', 'observability', 'honeybadger', 'a20-24 re:^hbp_[A-Za-z0-9]{36}$ re:^hb[uao]_[A-Za-z0-9]{30,50}$'],
   ['raygun', 'Raygun', 'observability', 'raygun', 'a22'],
   ['cronitor', 'Cronitor', 'observability', 'cronitor', 'h32'],
   ['betterstack', 'Better Stack', 'observability', 'betterstack betteruptime logtail', 'a24'],
-  ['uptimerobot', 'UptimeRobot', 'observability', 'uptimerobot', 're:^[umr]\\d{6,9}-[0-9a-f]{24}$'],
+  // docs: UptimeRobot API v2 (account-specific, monitor-specific and read-only keys, `u<number>-...`): read-only keys start `ur`
+  ['uptimerobot', 'UptimeRobot', 'observability', 'uptimerobot', 're:^(?:u|ur|m)\\d{6,9}-[0-9a-f]{24}$'],
   ['statuspage', 'Atlassian Statuspage', 'observability', 'statuspage', 'u h32'],
   ['checkly', 'Checkly', 'observability', 'checkly', 're:^cu_[0-9a-f]{32}$'],
   ['instana', 'IBM Instana', 'observability', 'instana', 'w22'],
@@ -90,10 +92,11 @@ const TABLE: readonly (readonly [string, string, string, string, string, string?
   ['linode', 'Linode (Akamai Cloud)', 'cloud', 'linode', 'h64'],
   ['vultr', 'Vultr', 'cloud', 'vultr', 'U36'],
   ['scaleway', 'Scaleway', 'cloud', 'scaleway scw', 'u re:^SCW[A-Z0-9]{17}$'],
-  ['hetzner', 'Hetzner Cloud', 'cloud', 'hetzner hcloud', 'a64'],
+  ['hetzner', 'Hetzner Cloud', 'cloud', 'hetzner hcloud', 'a64'], // docs: Hetzner's hetzner.hcloud Ansible collection guide (its example token: 64 alphanumerics)
   ['ovh', 'OVHcloud', 'cloud', 'ovh', 'a16 a32'],
   ['railway', 'Railway', 'cloud', 'railway', 'u'],
-  ['denodeploy', 'Deno Deploy', 'cloud', 'deno denodeploy', 're:^ddp_[A-Za-z0-9]{36}$'],
+  // docs: Doppler "Deno Deploy" integration guide (personal tokens ddp_, organization tokens ddo_; ddo_'s length taken as ddp_'s)
+  ['denodeploy', 'Deno Deploy', 'cloud', 'deno denodeploy', 're:^dd[po]_[A-Za-z0-9]{36}$'],
   ['surge', 'Surge', 'cloud', 'surge', 'h32'],
   ['gandi', 'Gandi', 'cloud', 'gandi', 'a24'],
   ['namecheap', 'Namecheap', 'cloud', 'namecheap', 'h32'],
@@ -189,7 +192,7 @@ const TABLE: readonly (readonly [string, string, string, string, string, string?
   // marketing and CRM
   ['activecampaign', 'ActiveCampaign', 'marketing', 'activecampaign', 'h72'],
   ['convertkit', 'Kit (ConvertKit)', 'marketing', 'convertkit', 'w22 w43'],
-  ['klaviyo', 'Klaviyo', 'marketing', 'klaviyo', 're:^pk_[0-9a-f]{34}$'],
+  ['klaviyo', 'Klaviyo', 'marketing', 'klaviyo', 're:^pk_[0-9a-f]{34}$'], // docs: Klaviyo "Obtain API credentials" (private keys: pk_ and a longer string; the public key is 6 characters)
   ['getresponse', 'GetResponse', 'marketing', 'getresponse', 'l32'],
   ['moosend', 'Moosend', 'marketing', 'moosend', 'u'],
   ['omnisend', 'Omnisend', 'marketing', 'omnisend', 're:^[0-9a-f]{24}-[A-Za-z0-9]{50}$'],
@@ -300,7 +303,9 @@ const TABLE: readonly (readonly [string, string, string, string, string, string?
   ['getstream', 'Stream', 'messaging', 'getstream streamio', 'a64'],
   ['sendbird', 'Sendbird', 'messaging', 'sendbird', 'h40'],
   ['plivo', 'Plivo', 'sms', 'plivo', 'a40 U20'],
-  ['vonage', 'Vonage (Nexmo)', 'sms', 'vonage nexmo', 'a16'],
+  // docs: Vonage "Create a secret" (API secrets are 8 to 25 characters with a lower, an upper and a digit; the issued one is 16):
+  // from 10 up, so the 8-hex API key (an account id, not a secret) stays out
+  ['vonage', 'Vonage (Nexmo)', 'sms', 'vonage nexmo', 'a10-25'],
   ['messagebird', 'MessageBird (Bird)', 'sms', 'messagebird', 'a25'],
   ['telnyx', 'Telnyx', 'sms', 'telnyx', 're:^KEY[0-9A-F]{32}_[A-Za-z0-9]{22}$'],
   ['sinch', 'Sinch', 'sms', 'sinch', 'h32'],
@@ -329,7 +334,7 @@ const TABLE: readonly (readonly [string, string, string, string, string, string?
   ['rapidapi', 'RapidAPI', 'ai', 'rapidapi', 'a50'],
   ['playht', 'PlayHT', 'ai', 'playht', 'h32'],
   ['gladia', 'Gladia', 'ai', 'gladia', 'u'],
-  ['voiceflow', 'Voiceflow', 'ai', 'voiceflow', 're:^VF\\.DM\\.[0-9a-f]{24}\\.[A-Za-z0-9]{16}$'],
+  ['voiceflow', 'Voiceflow', 'ai', 'voiceflow', 're:^VF\\.DM\\.[0-9a-f]{24}\\.[A-Za-z0-9]{16}$'], // docs: Voiceflow API reference "Authentication" (all API keys begin VF.DM.)
   // productivity, links, media, social
   ['trello', 'Trello', 'productivity', 'trello', 'h32 h64 re:^ATTA[A-Za-z0-9]{64,72}$'],
   ['asana', 'Asana', 'productivity', 'asana', 're:^[12]/[0-9]{10,20}(?:/[0-9]{10,20})?:[0-9a-f]{32}$'],
@@ -387,6 +392,7 @@ const TABLE: readonly (readonly [string, string, string, string, string, string?
   ['jumpcloud', 'JumpCloud', 'auth', 'jumpcloud', 'h40'],
   ['duo', 'Duo Security', 'auth', 'duo duosecurity', 'a40'],
   // fourth round: services with a prefixed rule elsewhere whose other (or earlier) credentials have none
+  // docs: Cloudflare "Get Global API key (legacy)" (new and rolled global keys are cfk_, a rule of their own; the legacy 37 hex stay here)
   ['cloudflare', 'Cloudflare API token or global API key', 'cloud', 'cloudflare cf', 'h37 w40'],
   ['alibaba', 'Alibaba Cloud AccessKey secret', 'cloud', 'alibaba alibabacloud aliyun alicloud', 'a30'],
   ['tencent', 'Tencent Cloud SecretKey', 'cloud', 'tencent tencentcloud qcloud', 'a32'],
