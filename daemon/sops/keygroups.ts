@@ -84,11 +84,13 @@ export async function unwrapDataKey(groups: readonly KeyGroup[], threshold: numb
   const notes: string[] = [];
   const problems: string[] = [];
   let kmsMissing = false;
+  let locked: KeywardError | undefined;
   try {
     for (const [i, group] of groups.entries()) {
       if (shares.length === need) break;
       const r = await openGroup(group, services);
       if (r.kmsMissing) kmsMissing = true;
+      locked ??= r.locked;
       problems.push(...r.problems);
       if (r.part) {
         shares.push(r.part);
@@ -101,6 +103,8 @@ export async function unwrapDataKey(groups: readonly KeyGroup[], threshold: numb
     }
 
     if (shares.length < need) {
+      // A locked keystore may hold the key: that is what to fix (a client unlocks and asks again).
+      if (locked) throw locked;
       const hint = failureHint(groups, kmsMissing, problems);
       if (shares.length === 0) throw new KeywardError(ErrorCode.DecryptFailed, 'no key of this keystore opens the data key', hint);
       throw new KeywardError(ErrorCode.DecryptFailed, `${shares.length} of ${groups.length} key groups opened, ${need} needed`, hint);
@@ -240,6 +244,8 @@ type GroupOpen = ({ part: Buffer; used: string } | { part?: undefined; why: stri
   kmsMissing: boolean;
   /** Failures other than "not this keystore's key": tampering, KMS errors. */
   problems: string[];
+  /** The keystore's KeystoreLocked error, when an age key could not be tried because the keystore is locked. */
+  locked?: KeywardError;
 };
 
 /** Tries a group's keys, age first, then KMS; other kinds are skipped. */
@@ -247,6 +253,7 @@ async function openGroup(group: KeyGroup, services: KeyServices): Promise<GroupO
   const reasons: string[] = [];
   const problems: string[] = [];
   let kmsMissing = false;
+  let locked: KeywardError | undefined;
   for (const k of group.keys.filter(isAge)) {
     try {
       const { dataKey, ref } = await decryptDataKeyAge(k.enc, services);
@@ -255,6 +262,9 @@ async function openGroup(group: KeyGroup, services: KeyServices): Promise<GroupO
       if (!isKeywardError(e)) throw e;
       if (e.code === ErrorCode.DecryptFailed && /no identity matched/.test(e.message)) {
         reasons.push(`${short(k.recipient)}: not in this keystore`);
+      } else if (e.code === ErrorCode.KeystoreLocked) {
+        locked ??= e;
+        reasons.push(`${short(k.recipient)}: ${e.message}`);
       } else {
         reasons.push(`${short(k.recipient)}: ${e.message}`);
         problems.push(`${short(k.recipient)}: ${e.message}`);
@@ -294,7 +304,7 @@ async function openGroup(group: KeyGroup, services: KeyServices): Promise<GroupO
   }
   const others = group.keys.filter(isOther);
   if (others.length > 0) reasons.push(`skipped ${describeKinds(others)} keys: keyward cannot use them`);
-  return { why: reasons.length > 0 ? reasons.join('; ') : 'no keys', kmsMissing, problems };
+  return { why: reasons.length > 0 ? reasons.join('; ') : 'no keys', kmsMissing, problems, ...(locked ? { locked } : {}) };
 }
 
 /** What to do when the data key does not open: whose keys would, and what went wrong. */

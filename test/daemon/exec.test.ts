@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp, watch } from 'node:fs';
 import * as path from 'node:path';
+import { ExitCode } from '../../daemon/protocol';
 import { CLI, CliSandbox } from '../helpers/cli';
 import { Moto } from '../helpers/moto';
 import { runInPty } from '../helpers/pty';
@@ -358,6 +359,34 @@ describe('keyward exec (CLI)', function () {
     r = exec(['exec', '--env', f, '--', path.join(path.dirname(process.execPath), path.basename(process.execPath)), probe, 'env:API_KEY']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(opens().length, 4);
+  });
+
+  it('a daemon whose file keystore is locked: exec unlocks it with KEYWARD_KEYSTORE_PASSPHRASE, else says it is locked (not "no key opens")', async () => {
+    const fsb = await CliSandbox.create({ KEYWARD_RAM_DIR: ramDir });
+    const pass = { KEYWARD_KEYSTORE_PASSPHRASE: 'test-only' };
+    try {
+      fsb.ok(['--keystore', 'file', 'keys', 'import', 'me', identity], { env: pass });
+      const f = await sopsFile('locked.enc.yaml', 'SECRET: behind-a-lock\n');
+      const restartLocked = () => {
+        fsb.ok(['daemon', 'stop']);
+        fsb.ok(['daemon', 'start']); // no passphrase in its environment: locked
+      };
+      restartLocked();
+      let r = fsb.run(['exec', '--env', f, '--', 'sh', '-c', 'echo "$SECRET"'], { env: pass });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'behind-a-lock\n');
+      restartLocked();
+      r = fsb.run(['exec', '--env', f, '--', 'sh', '-c', 'echo "$SECRET"']);
+      assert.equal(r.code, ExitCode.KeystoreUnavailable, r.stderr);
+      assert.match(r.stderr, /the file keystore is locked \(unlock it with keyward keystore unlock/);
+      assert.equal(r.stdout, '');
+      // sops decrypt goes the same way.
+      r = fsb.run(['sops', 'decrypt', f]);
+      assert.equal(r.code, ExitCode.KeystoreUnavailable, r.stderr);
+      assert.match(fsb.ok(['sops', 'decrypt', f], { env: pass }), /SECRET: behind-a-lock/);
+    } finally {
+      await fsb.dispose();
+    }
   });
 
   it('with the file keystore, in-process (--no-daemon)', async () => {
