@@ -71,6 +71,7 @@ export class LightWire<E extends Error = Error> {
       w.authentication = auth;
     } catch (e) {
       unreadable = e instanceof Error ? e : new Error(String(e));
+      w.connectionLost(); // no call goes out unauthenticated: each fails, and `connected` says why
     }
     const connected = whenConnected(w.socket, errors).then(
       () => {
