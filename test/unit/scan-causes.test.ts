@@ -68,6 +68,35 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
     // A BEGIN line alone, or with text that is no base64 body, is documentation.
     assert.deepEqual(rules('"-----BEGIN RSA PRIVATE KEY-----" + body + "-----END RSA PRIVATE KEY-----"', 'doc.js'), []);
   });
+
+  it('finds keys whose name ends in a number (`ACME_KEY_2`, `acmeKey1`), as without it', () => {
+    const v = random(32);
+    for (const line of [`ACME_KEY_2 = "${v}"`, `acmeKey1 = "${v}"`, `acme_key = "${v}"`]) {
+      assert.deepEqual(rules(`${line}\n`, 'settings.py'), ['generic-secret'], line);
+    }
+    // A numbered key of another kind is still no secret.
+    assert.deepEqual(rules(`cache_key_2 = "${v}"\n`, 'settings.py'), []);
+  });
+
+  it('finds a key named in words apart (`acme license key = ...`, `# API KEY = ...`), not a key after code words', () => {
+    const v = random(32);
+    assert.deepEqual(rules(`acme license key = '${v}'\n`, 'notes.txt'), ['generic-secret']);
+    assert.deepEqual(rules(`# API KEY = ${v}\n`, 'notes.txt'), ['generic-secret']);
+    assert.deepEqual(rules(`Using acme Key=${v}\n`, 'app.log'), ['generic-secret']);
+    // `key` after a declaration or a loop is a variable of that name, not a credential's name.
+    assert.deepEqual(rules(`const key = "${v}"\nfor key in "${v}"\n`, 'a.py'), []);
+    assert.deepEqual(rules(`export KEY=${v}\n`, 'env.sh'), []);
+  });
+
+  it('finds a key passed as a URL query parameter in code (`?key=`, `&api_key=`), not on example hosts or from a variable', () => {
+    const v = random(32);
+    assert.deepEqual(rules(`url := "https://api.acme.io/v1/users?key=${v}"\n`, 'main.go'), ['generic-secret']);
+    const found = scanText(`fetch("https://api.acme.io/v1/q?lang=en&api_key=${v}&page=2")\n`, { path: 'a.js' });
+    assert.deepEqual(found.map((x) => x.ruleId), ['generic-secret']);
+    assert.equal(`fetch("https://api.acme.io/v1/q?lang=en&api_key=${v}&page=2")`.slice(found[0]!.start, found[0]!.end), v);
+    assert.deepEqual(rules(`const input = "https://example.com?key=${v}";\nconst u = "https://api.test/x?token=${v}";\n`, 'a.ts'), []);
+    assert.deepEqual(rules('const u = `https://api.acme.io/v1?key=${apiKey}&x=1`;\nconst w = "https://api.acme.io/v1?key=" + key;\n', 'a.ts'), []);
+  });
 });
 
 describe('issue 17: fewer false alarms in real code', () => {
