@@ -50,14 +50,14 @@ const OPERATOR =
   /["'`\]]{0,2}[ \t]{0,64}(?::[ \t]{0,4}&?(?:'static[ \t]{1,4})?[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>])|(?:string|\[\]byte)[ \t]{0,4}(?==[^=>]))?(:::=|::=|:=|=>|===|!==|==|!=|\|\|=|\?\?=|\?=|\.=|\+=|=|:|\(|<-|,)[ \t]{0,64}/y;
 /** After `name:`, a CSS pseudo-class or pseudo-element (`.gist-secret:before{`): a selector, not a key. */
 const PSEUDO = /(?:before|after|hover|focus|active|visited|link|disabled|enabled|checked|empty|root|target|not\(|is\(|where\(|has\(|first-|last-|nth-|only-|placeholder|selection|focus-)/y;
-/** A quoted value (no newline, at most 256 characters, escapes skipped). */
-const DQ = /"((?:[^"\\\n\r]|\\.){0,256})"/y;
-const SQ = /'((?:[^'\\\n\r]|\\.){0,256})'/y;
-const BQ = /`((?:[^`\\\n\r]|\\.){0,256})`/y;
+/** A quoted value (no newline, at most 512 characters, escapes skipped): OAuth access tokens run to 300-400 (Shutterstock, Airtable). */
+const DQ = /"((?:[^"\\\n\r]|\\.){0,512})"/y;
+const SQ = /'((?:[^'\\\n\r]|\\.){0,512})'/y;
+const BQ = /`((?:[^`\\\n\r]|\\.){0,512})`/y;
 /** A quoted value inside a JSON string (notebook sources): `\"...\"`. */
-const ESC_DQ = /\\"((?:[^"\\\n\r]|\\[^"\n\r]){0,256})\\"/y;
+const ESC_DQ = /\\"((?:[^"\\\n\r]|\\[^"\n\r]){0,512})\\"/y;
 /** An unquoted value: up to whitespace or a delimiter. */
-const BARE = /([^\s"'`,;&)\]}<>\\]{1,257})/y;
+const BARE = /([^\s"'`,;&)\]}<>\\]{1,513})/y;
 /** An HTTP authorization scheme before the credential: `Authorization: Basic <b64>`, `Api-Token <t>`. */
 const SCHEME = /^(?:Basic|Bearer|Token|token|Bot|ApiKey|Api-Token|SSWS|GenieKey|Splunk|Digest|OAuth|JWT)$/;
 const SCHEME_VALUE = /[ \t]{1,4}([A-Za-z0-9._~+/=:-]{8,257})/y;
@@ -66,7 +66,7 @@ const BEARER = /[ \t]{1,4}([A-Za-z0-9._~+/=-]{16,257})/y;
 /** `<password>value</password>`, also pretty-printed with the value on a line of its own. */
 const XML = />[ \t\r\n]{0,64}([^<\n\r]{1,257}?)[ \t\r\n]{0,64}</y;
 /** A URL query parameter's value: up to the next `&`, `#`, quote or space. */
-const QUERY_VALUE = /([A-Za-z0-9._~%+/-]{1,257})(?![^\s"'`&#<>)\]};,\\])/y;
+const QUERY_VALUE = /([A-Za-z0-9._~%+/-]{1,513})(?![^\s"'`&#<>)\]};,\\])/y;
 
 export function findAssignments(ctx: RuleContext, visit: (a: Assignment) => void): void {
   const text = ctx.text;

@@ -88,6 +88,15 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
     assert.deepEqual(rules(`export KEY=${v}\n`, 'env.sh'), []);
   });
 
+  it('finds OAuth access tokens of 300-400 characters (Shutterstock, Airtable), not blobs of over 512', () => {
+    const v = `v2/${random(380)}`;
+    const found = scanText(`access_token = "${v}"\n`, { path: 'client.py' });
+    assert.deepEqual(found.map((x) => x.ruleId), ['generic-secret']);
+    assert.equal(found[0]!.end - found[0]!.start, v.length);
+    assert.deepEqual(rules(`secret: ${random(240)}\n`, 'config.yaml'), ['generic-secret']);
+    assert.deepEqual(rules(`access_token = "${random(600)}"\n`, 'client.py'), []);
+  });
+
   it('finds a key passed as a URL query parameter in code (`?key=`, `&api_key=`), not on example hosts or from a variable', () => {
     const v = random(32);
     assert.deepEqual(rules(`url := "https://api.acme.io/v1/users?key=${v}"\n`, 'main.go'), ['generic-secret']);

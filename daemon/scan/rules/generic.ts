@@ -200,7 +200,7 @@ const MIN_LENGTH: Record<Kind, number> = { password: 8, secret: 10, token: 12, k
 
 function judgeValue(kind: Kind, a: Assignment): boolean {
   const v = a.value;
-  if (v.length < MIN_LENGTH[kind] || v.length > 200) return false;
+  if (v.length < MIN_LENGTH[kind] || v.length > 512) return false;
   if (/\s/.test(v) || v.includes('\\n')) return false;
   // Secrets are printable ASCII: a value in another script is text (a translated message).
   if (/[^\x20-\x7e]/.test(v)) return false;
