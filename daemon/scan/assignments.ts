@@ -237,6 +237,9 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
       const cred = v[1].slice(sp + 1).trim();
       if (cred && !/\s/.test(cred)) return make(text, nameStart, nameEnd, cred, at + 1 + v[1].indexOf(cred, sp), true, false);
     }
+    // `token = ' abc123 '`: spaces pasted around a value are not part of it.
+    const t = v[1].trim();
+    if (t.length < v[1].length && t && !/\s/.test(t)) return make(text, nameStart, nameEnd, t, at + 1 + v[1].indexOf(t), true, false, opText === '(');
     return make(text, nameStart, nameEnd, v[1], at + 1, true, false, opText === '(');
   }
   if (q === 92 /* \ */ && text.charCodeAt(at + 1) === 34) {

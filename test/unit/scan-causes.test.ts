@@ -97,9 +97,30 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
     assert.deepEqual(rules(`access_token = "${random(600)}"\n`, 'client.py'), []);
   });
 
+  it("finds Duo's secret key by its documented name `skey` (DUO_SKEY, duo_unix's login_duo.conf)", () => {
+    const v = random(40);
+    assert.deepEqual(rules(`DUO_SKEY=${v}\n`, '.env'), ['duo-credential']);
+    assert.deepEqual(rules(`{ "duo_skey": "${v}" }\n`, 'settings.json'), ['duo-credential']);
+    assert.deepEqual(rules(`[duo]\nikey = DI${f.alnum(18).toUpperCase()}\nskey = ${v}\nhost = api-${f.hex(8)}.duosecurity.com\n`, 'login_duo.conf'), ['duo-credential']);
+  });
+
+  it('finds a quoted value with spaces pasted around it, as without them', () => {
+    const v = random(40);
+    const text = `acme_token = ' ${v} '\n`;
+    const found = scanText(text, { path: 'notes.txt' });
+    assert.deepEqual(found.map((x) => x.ruleId), ['generic-secret']);
+    assert.equal(text.slice(found[0]!.start, found[0]!.end), v);
+    // Words with spaces between them are still text.
+    assert.deepEqual(rules(`acme_token = ' not a real token here '\n`, 'notes.txt'), []);
+  });
+
   it('finds a key passed as a URL query parameter in code (`?key=`, `&api_key=`), not on example hosts or from a variable', () => {
     const v = random(32);
     assert.deepEqual(rules(`url := "https://api.acme.io/v1/users?key=${v}"\n`, 'main.go'), ['generic-secret']);
+    // A UUID as a URL's `key` is an API key (as under a secret's name), not a placeholder one.
+    const uuid = `${f.hex(8)}-${f.hex(4)}-4${f.hex(3)}-a${f.hex(3)}-${f.hex(12)}`;
+    assert.deepEqual(rules(`url = "https://api.acme.io/v1/user?key=${uuid}"\n`, 'a.py'), ['generic-secret']);
+    assert.deepEqual(rules('url = "https://api.acme.io/v1/user?key=00000000-0000-0000-0000-000000000000"\n', 'a.py'), []);
     const found = scanText(`fetch("https://api.acme.io/v1/q?lang=en&api_key=${v}&page=2")\n`, { path: 'a.js' });
     assert.deepEqual(found.map((x) => x.ruleId), ['generic-secret']);
     assert.equal(`fetch("https://api.acme.io/v1/q?lang=en&api_key=${v}&page=2")`.slice(found[0]!.start, found[0]!.end), v);

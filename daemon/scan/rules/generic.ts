@@ -212,8 +212,8 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   if (/^\d+$/.test(v)) return false;
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
   // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a
-  // placeholder; under `<WORD>_KEY` it is an identifier (`InstrumentationKey`).
-  if (UUID.test(v)) return kind !== 'loosekey' && !placeholderUuid(v);
+  // placeholder; under `<WORD>_KEY` it is an identifier (`InstrumentationKey`), but not as a URL's `?key=`.
+  if (UUID.test(v)) return (kind !== 'loosekey' || a.query === true) && !placeholderUuid(v);
   const c = charClasses(v);
   const n = classCount(c);
   const h = shannon(v);
