@@ -95,6 +95,11 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
     assert.equal(found[0]!.end - found[0]!.start, v.length);
     assert.deepEqual(rules(`secret: ${random(240)}\n`, 'config.yaml'), ['generic-secret']);
     assert.deepEqual(rules(`access_token = "${random(600)}"\n`, 'client.py'), []);
+    // A long JWT is the jwt rule's to judge (here padded base64, which it does not take as a JWT), not the generic rule's.
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64');
+    const jwt = `${b64({ alg: 'RS256', typ: 'JWT' }).replace(/=+$/, '')}.${b64({ foo: 'paddedbar' })}.${random(342)}`;
+    assert.ok(jwt.length > 256 && jwt.includes('=='));
+    assert.deepEqual(rules(`\t\ttokenString: "${jwt}",\n`, 'parser_test.go'), []);
   });
 
   it("finds Duo's secret key by its documented name `skey` (DUO_SKEY, duo_unix's login_duo.conf)", () => {

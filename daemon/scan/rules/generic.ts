@@ -210,6 +210,8 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   const basicAny = decodeBasic(v);
   if (basicAny !== null && !plausibleBasicPassword(basicAny)) return false;
   if (/^\d+$/.test(v)) return false;
+  // A JWT (a JSON header and a JSON payload in base64url, padded or not): the jwt rule reads them and judges it.
+  if (/^eyJ[A-Za-z0-9_-]{8,}={0,2}\.eyJ/.test(v)) return false;
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
   // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a
   // placeholder; under `<WORD>_KEY` it is an identifier (`InstrumentationKey`), but not as a URL's `?key=`.
