@@ -55,6 +55,16 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
     assert.deepEqual(rules('api_key: 00000000-0000-0000-0000-000000000000\n', 'a.yaml'), []);
   });
 
+  it('finds a GCP service-account key file kept as a JSON string inside JSON (escaped once more)', () => {
+    const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const sa = JSON.stringify({ type: 'service_account', project_id: 'acme-prod', private_key_id: f.hex(40), private_key: pem, client_email: 'ci@acme-prod.iam.gserviceaccount.com' }, null, 2);
+    assert.deepEqual(rules(sa, 'key.json'), ['gcp-service-account-key']);
+    const text = JSON.stringify({ credentials: sa });
+    const found = scanText(text, { path: 'settings.json' });
+    assert.deepEqual(found.map((x) => x.ruleId), ['gcp-service-account-key']);
+    assert.ok(text.slice(found[0]!.start, found[0]!.end).startsWith('-----BEGIN PRIVATE KEY-----\\\\n'));
+  });
+
   it('finds a PEM private key written as a string concatenation in code', () => {
     const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs1', format: 'pem' }) as string;
     const body = pem.trim().split('\n');
