@@ -110,6 +110,8 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
     const jwt = `${b64({ alg: 'RS256', typ: 'JWT' }).replace(/=+$/, '')}.${b64({ foo: 'paddedbar' })}.${random(342)}`;
     assert.ok(jwt.length > 256 && jwt.includes('=='));
     assert.deepEqual(rules(`\t\ttokenString: "${jwt}",\n`, 'parser_test.go'), []);
+    // Random characters after `eyJ` are no JWT header: still the generic rule's (two parts, which the jwt rule does not take).
+    assert.deepEqual(rules(`auth_token = "eyJ${random(33)}.eyJ${random(60)}"\n`, 'a.py'), ['generic-secret']);
   });
 
   it("finds Duo's secret key by its documented name `skey` (DUO_SKEY, duo_unix's login_duo.conf)", () => {

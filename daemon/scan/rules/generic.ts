@@ -211,7 +211,7 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   if (basicAny !== null && !plausibleBasicPassword(basicAny)) return false;
   if (/^\d+$/.test(v)) return false;
   // A JWT (a JSON header and a JSON payload in base64url, padded or not): the jwt rule reads them and judges it.
-  if (/^eyJ[A-Za-z0-9_-]{8,}={0,2}\.eyJ/.test(v)) return false;
+  if (v.startsWith('eyJ') && jsonHeader(v)) return false;
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
   // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a
   // placeholder; under `<WORD>_KEY` it is an identifier (`InstrumentationKey`), but not as a URL's `?key=`.
@@ -255,6 +255,18 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   }
   if (n < 2) return v.length >= 20 && h >= 3.8;
   return h >= 3.0;
+}
+
+/** `<header>.eyJ...`: the header is base64url of a JSON object (a JWT's, not random characters after `eyJ`). */
+function jsonHeader(v: string): boolean {
+  const m = /^(eyJ[A-Za-z0-9_-]{8,})={0,2}\.eyJ/.exec(v);
+  if (!m) return false;
+  try {
+    const h: unknown = JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8'));
+    return typeof h === 'object' && h !== null;
+  } catch {
+    return false;
+  }
 }
 
 /** `00000000-0000-0000-0000-000000000000`, `12345678-1234-1234-1234-123456789012`, `xxxxxxxx-...`: a shape, not a key. */
