@@ -25,6 +25,8 @@ export interface Assignment {
   call?: boolean;
   /** Offset of the name in the text. */
   nameStart: number;
+  /** A URL's query parameter (`?key=...`, `&token=...`): the value runs to the next `&` or quote, in code too. */
+  query?: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface Assignment {
  * is parsed and judged by word, so `author` or `tokenizer` do not count.
  */
 const KEYWORDS =
-  /pass(?:w(?:or)?d|phrase)?|pwd|secret|token|api[-_.]?key|access[-_.]?key|priv(?:ate)?[-_.]?key|(?:signing|encryption|master|hmac|jwt|session|license|account|storage)[-_.]?key|credential|creds|auth|bearer|cohere|co_api|wandb|twilio|kaggle|[-_]key(?![a-z])|[a-z0-9]key(?=["'`]?[ \t]{0,16}(?:(?:string|\[\]byte)[ \t]{1,4})?[:=])|[-_]pat(?![a-z])/gi;
+  /pass(?:w(?:or)?d|phrase)?|pwd|secret|token|api[-_.]?key|access[-_.]?key|priv(?:ate)?[-_.]?key|(?:signing|encryption|master|hmac|jwt|session|license|account|storage)[-_.]?key|credential|creds|auth|bearer|cohere|co_api|wandb|twilio|kaggle|[-_]key(?![a-z])|[a-z0-9]key[0-9]{0,2}(?=["'`]?[ \t]{0,16}(?:(?:string|\[\]byte)[ \t]{1,4})?[:=])|(?<=[?&])key(?==)|(?<=[A-Za-z][ \t])key(?=[ \t]{0,16}[:=])|[-_]pat(?![a-z])/gi;
 
 const MAX_NAME = 96;
 
@@ -48,14 +50,14 @@ const OPERATOR =
   /["'`\]]{0,2}[ \t]{0,64}(?::[ \t]{0,4}&?(?:'static[ \t]{1,4})?[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>])|(?:string|\[\]byte)[ \t]{0,4}(?==[^=>]))?(:::=|::=|:=|=>|===|!==|==|!=|\|\|=|\?\?=|\?=|\.=|\+=|=|:|\(|<-|,)[ \t]{0,64}/y;
 /** After `name:`, a CSS pseudo-class or pseudo-element (`.gist-secret:before{`): a selector, not a key. */
 const PSEUDO = /(?:before|after|hover|focus|active|visited|link|disabled|enabled|checked|empty|root|target|not\(|is\(|where\(|has\(|first-|last-|nth-|only-|placeholder|selection|focus-)/y;
-/** A quoted value (no newline, at most 256 characters, escapes skipped). */
-const DQ = /"((?:[^"\\\n\r]|\\.){0,256})"/y;
-const SQ = /'((?:[^'\\\n\r]|\\.){0,256})'/y;
-const BQ = /`((?:[^`\\\n\r]|\\.){0,256})`/y;
+/** A quoted value (no newline, at most 512 characters, escapes skipped): OAuth access tokens run to 300-400 (Shutterstock, Airtable). */
+const DQ = /"((?:[^"\\\n\r]|\\.){0,512})"/y;
+const SQ = /'((?:[^'\\\n\r]|\\.){0,512})'/y;
+const BQ = /`((?:[^`\\\n\r]|\\.){0,512})`/y;
 /** A quoted value inside a JSON string (notebook sources): `\"...\"`. */
-const ESC_DQ = /\\"((?:[^"\\\n\r]|\\[^"\n\r]){0,256})\\"/y;
+const ESC_DQ = /\\"((?:[^"\\\n\r]|\\[^"\n\r]){0,512})\\"/y;
 /** An unquoted value: up to whitespace or a delimiter. */
-const BARE = /([^\s"'`,;&)\]}<>\\]{1,257})/y;
+const BARE = /([^\s"'`,;&)\]}<>\\]{1,513})/y;
 /** An HTTP authorization scheme before the credential: `Authorization: Basic <b64>`, `Api-Token <t>`. */
 const SCHEME = /^(?:Basic|Bearer|Token|token|Bot|ApiKey|Api-Token|SSWS|GenieKey|Splunk|Digest|OAuth|JWT)$/;
 const SCHEME_VALUE = /[ \t]{1,4}([A-Za-z0-9._~+/=:-]{8,257})/y;
@@ -63,6 +65,8 @@ const SCHEME_VALUE = /[ \t]{1,4}([A-Za-z0-9._~+/=:-]{8,257})/y;
 const BEARER = /[ \t]{1,4}([A-Za-z0-9._~+/=-]{16,257})/y;
 /** `<password>value</password>`, also pretty-printed with the value on a line of its own. */
 const XML = />[ \t\r\n]{0,64}([^<\n\r]{1,257}?)[ \t\r\n]{0,64}</y;
+/** A URL query parameter's value: up to the next `&`, `#`, quote or space. */
+const QUERY_VALUE = /([A-Za-z0-9._~%+/-]{1,513})(?![^\s"'`&#<>)\]};,\\])/y;
 
 export function findAssignments(ctx: RuleContext, visit: (a: Assignment) => void): void {
   const text = ctx.text;
@@ -129,10 +133,47 @@ function trimName(n: string): string {
   return n.slice(a, b);
 }
 
-function make(text: string, nameStart: number, nameEnd: number, value: string, start: number, quoted: boolean, bearer: boolean, call = false): Assignment | null {
+function make(text: string, nameStart: number, nameEnd: number, value: string, start: number, quoted: boolean, bearer: boolean, call = false, query = false): Assignment | null {
   const name = trimName(text.slice(nameStart, nameEnd));
   if (!name) return null;
-  return { name, words: splitWords(name), value, start, end: start + value.length, quoted, bearer, nameStart, ...(call ? { call } : {}) };
+  let words = splitWords(name);
+  // `API_KEY_2`, `sumoKey1`, `token2`: a number after the name tells copies apart, the name is the words before it.
+  while (words.length > 1 && /^[0-9]+$/.test(words[words.length - 1]!)) words = words.slice(0, -1);
+  // `new relic license key = ...`, `# API KEY = ...`: a name of one word takes the words written before it on its line.
+  if (words.length === 1) words = [...leadingWords(text, nameStart), ...words];
+  return { name, words, value, start, end: start + value.length, quoted, bearer, nameStart, ...(call ? { call } : {}), ...(query ? { query } : {}) };
+}
+
+/** Words of code before a name (`export TOKEN=`, `const key =`, `for key in`): not part of it. */
+const CODE_WORDS = new Set([
+  'export', 'set', 'setx', 'setenv', 'env', 'arg', 'declare', 'typeset', 'local', 'readonly', 'let', 'const', 'var', 'val', 'my', 'our', 'def',
+  'dim', 'static', 'final', 'private', 'protected', 'public', 'internal', 'string', 'str', 'int', 'auto', 'global', 'new', 'this', 'self',
+  'return', 'if', 'elif', 'else', 'and', 'or', 'not', 'for', 'foreach', 'in', 'of', 'with', 'while', 'case', 'when', 'yield', 'await',
+  'mut', 'pub', 'fn', 'func', 'function', 'type', 'echo', 'print', 'puts', 'assert', 'is', 'as', 'do', 'then', 'where', 'select', 'from',
+]);
+const LEAD_WORD = /[A-Za-z]{2,24}$/;
+
+/**
+ * Up to three plain words (letters only) right before `at` on its line, one space or tab apart,
+ * nearest last; stops at a code keyword or at anything that is not such a word.
+ */
+function leadingWords(text: string, at: number): string[] {
+  const out: string[] = [];
+  let i = at;
+  for (let n = 0; n < 3; n++) {
+    const c = text.charCodeAt(i - 1);
+    if (c !== 32 && c !== 9) break;
+    const m = LEAD_WORD.exec(text.slice(Math.max(0, i - 26), i - 1));
+    if (!m) break;
+    const s = i - 1 - m[0].length;
+    // The word must start there, not be the tail of a longer token (`a.b c`, `x=1 key`).
+    if (s > 0 && !/[ \t#/*[\]]/.test(text[s - 1]!)) break;
+    const w = m[0].toLowerCase();
+    if (CODE_WORDS.has(w)) break;
+    out.unshift(w);
+    i = s;
+  }
+  return out;
 }
 
 /**
@@ -177,6 +218,14 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
     // `'a_key', 'b_token', ...`: the items of a list, not a name and its value.
     if (/,[ \t]*$/.test(text.slice(Math.max(0, nameStart - 9), nameStart - 1))) return null;
   }
+  // `https://api.example.com/v1?key=<value>&...`: a parameter of a URL, in a string or not.
+  const before = text.charCodeAt(nameStart - 1);
+  if ((before === 63 /* ? */ || before === 38 /* & */) && opText === '=' && at === nameEnd + 1) {
+    QUERY_VALUE.lastIndex = at;
+    const v = QUERY_VALUE.exec(text);
+    if (!v || v[1] === undefined) return null;
+    return make(text, nameStart, nameEnd, v[1], at, false, false, false, true);
+  }
   const q = text.charCodeAt(at);
   const quote = q === 34 ? DQ : q === 39 ? SQ : q === 96 ? BQ : null;
   if (quote) {
@@ -188,6 +237,9 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
       const cred = v[1].slice(sp + 1).trim();
       if (cred && !/\s/.test(cred)) return make(text, nameStart, nameEnd, cred, at + 1 + v[1].indexOf(cred, sp), true, false);
     }
+    // `token = ' abc123 '`: spaces pasted around a value are not part of it.
+    const t = v[1].trim();
+    if (t.length < v[1].length && t && !/\s/.test(t)) return make(text, nameStart, nameEnd, t, at + 1 + v[1].indexOf(t), true, false, opText === '(');
     return make(text, nameStart, nameEnd, v[1], at + 1, true, false, opText === '(');
   }
   if (q === 92 /* \ */ && text.charCodeAt(at + 1) === 34) {

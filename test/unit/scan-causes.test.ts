@@ -55,6 +55,16 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
     assert.deepEqual(rules('api_key: 00000000-0000-0000-0000-000000000000\n', 'a.yaml'), []);
   });
 
+  it('finds a GCP service-account key file kept as a JSON string inside JSON (escaped once more)', () => {
+    const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const sa = JSON.stringify({ type: 'service_account', project_id: 'acme-prod', private_key_id: f.hex(40), private_key: pem, client_email: 'ci@acme-prod.iam.gserviceaccount.com' }, null, 2);
+    assert.deepEqual(rules(sa, 'key.json'), ['gcp-service-account-key']);
+    const text = JSON.stringify({ credentials: sa });
+    const found = scanText(text, { path: 'settings.json' });
+    assert.deepEqual(found.map((x) => x.ruleId), ['gcp-service-account-key']);
+    assert.ok(text.slice(found[0]!.start, found[0]!.end).startsWith('-----BEGIN PRIVATE KEY-----\\\\n'));
+  });
+
   it('finds a PEM private key written as a string concatenation in code', () => {
     const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs1', format: 'pem' }) as string;
     const body = pem.trim().split('\n');
@@ -67,6 +77,72 @@ describe('issue 17: generic rule, at each reproduced cause', () => {
     assert.deepEqual(rules(py, 'key.py'), ['private-key-pem']);
     // A BEGIN line alone, or with text that is no base64 body, is documentation.
     assert.deepEqual(rules('"-----BEGIN RSA PRIVATE KEY-----" + body + "-----END RSA PRIVATE KEY-----"', 'doc.js'), []);
+  });
+
+  it('finds keys whose name ends in a number (`ACME_KEY_2`, `acmeKey1`), as without it', () => {
+    const v = random(32);
+    for (const line of [`ACME_KEY_2 = "${v}"`, `acmeKey1 = "${v}"`, `acme_key = "${v}"`]) {
+      assert.deepEqual(rules(`${line}\n`, 'settings.py'), ['generic-secret'], line);
+    }
+    // A numbered key of another kind is still no secret.
+    assert.deepEqual(rules(`cache_key_2 = "${v}"\n`, 'settings.py'), []);
+  });
+
+  it('finds a key named in words apart (`acme license key = ...`, `# API KEY = ...`), not a key after code words', () => {
+    const v = random(32);
+    assert.deepEqual(rules(`acme license key = '${v}'\n`, 'notes.txt'), ['generic-secret']);
+    assert.deepEqual(rules(`# API KEY = ${v}\n`, 'notes.txt'), ['generic-secret']);
+    assert.deepEqual(rules(`Using acme Key=${v}\n`, 'app.log'), ['generic-secret']);
+    // `key` after a declaration or a loop is a variable of that name, not a credential's name.
+    assert.deepEqual(rules(`const key = "${v}"\nfor key in "${v}"\n`, 'a.py'), []);
+    assert.deepEqual(rules(`export KEY=${v}\n`, 'env.sh'), []);
+  });
+
+  it('finds OAuth access tokens of 300-400 characters (Shutterstock, Airtable), not blobs of over 512', () => {
+    const v = `v2/${random(380)}`;
+    const found = scanText(`access_token = "${v}"\n`, { path: 'client.py' });
+    assert.deepEqual(found.map((x) => x.ruleId), ['generic-secret']);
+    assert.equal(found[0]!.end - found[0]!.start, v.length);
+    assert.deepEqual(rules(`secret: ${random(240)}\n`, 'config.yaml'), ['generic-secret']);
+    assert.deepEqual(rules(`access_token = "${random(600)}"\n`, 'client.py'), []);
+    // A long JWT is the jwt rule's to judge (here padded base64, which it does not take as a JWT), not the generic rule's.
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64');
+    const jwt = `${b64({ alg: 'RS256', typ: 'JWT' }).replace(/=+$/, '')}.${b64({ foo: 'paddedbar' })}.${random(342)}`;
+    assert.ok(jwt.length > 256 && jwt.includes('=='));
+    assert.deepEqual(rules(`\t\ttokenString: "${jwt}",\n`, 'parser_test.go'), []);
+    // Random characters after `eyJ` are no JWT header: still the generic rule's (two parts, which the jwt rule does not take).
+    assert.deepEqual(rules(`auth_token = "eyJ${random(33)}.eyJ${random(60)}"\n`, 'a.py'), ['generic-secret']);
+  });
+
+  it("finds Duo's secret key by its documented name `skey` (DUO_SKEY, duo_unix's login_duo.conf)", () => {
+    const v = random(40);
+    assert.deepEqual(rules(`DUO_SKEY=${v}\n`, '.env'), ['duo-credential']);
+    assert.deepEqual(rules(`{ "duo_skey": "${v}" }\n`, 'settings.json'), ['duo-credential']);
+    assert.deepEqual(rules(`[duo]\nikey = DI${f.alnum(18).toUpperCase()}\nskey = ${v}\nhost = api-${f.hex(8)}.duosecurity.com\n`, 'login_duo.conf'), ['duo-credential']);
+  });
+
+  it('finds a quoted value with spaces pasted around it, as without them', () => {
+    const v = random(40);
+    const text = `acme_token = ' ${v} '\n`;
+    const found = scanText(text, { path: 'notes.txt' });
+    assert.deepEqual(found.map((x) => x.ruleId), ['generic-secret']);
+    assert.equal(text.slice(found[0]!.start, found[0]!.end), v);
+    // Words with spaces between them are still text.
+    assert.deepEqual(rules(`acme_token = ' not a real token here '\n`, 'notes.txt'), []);
+  });
+
+  it('finds a key passed as a URL query parameter in code (`?key=`, `&api_key=`), not on example hosts or from a variable', () => {
+    const v = random(32);
+    assert.deepEqual(rules(`url := "https://api.acme.io/v1/users?key=${v}"\n`, 'main.go'), ['generic-secret']);
+    // A UUID as a URL's `key` is an API key (as under a secret's name), not a placeholder one.
+    const uuid = `${f.hex(8)}-${f.hex(4)}-4${f.hex(3)}-a${f.hex(3)}-${f.hex(12)}`;
+    assert.deepEqual(rules(`url = "https://api.acme.io/v1/user?key=${uuid}"\n`, 'a.py'), ['generic-secret']);
+    assert.deepEqual(rules('url = "https://api.acme.io/v1/user?key=00000000-0000-0000-0000-000000000000"\n', 'a.py'), []);
+    const found = scanText(`fetch("https://api.acme.io/v1/q?lang=en&api_key=${v}&page=2")\n`, { path: 'a.js' });
+    assert.deepEqual(found.map((x) => x.ruleId), ['generic-secret']);
+    assert.equal(`fetch("https://api.acme.io/v1/q?lang=en&api_key=${v}&page=2")`.slice(found[0]!.start, found[0]!.end), v);
+    assert.deepEqual(rules(`const input = "https://example.com?key=${v}";\nconst u = "https://api.test/x?token=${v}";\n`, 'a.ts'), []);
+    assert.deepEqual(rules('const u = `https://api.acme.io/v1?key=${apiKey}&x=1`;\nconst w = "https://api.acme.io/v1?key=" + key;\n', 'a.ts'), []);
   });
 });
 

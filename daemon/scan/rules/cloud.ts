@@ -82,8 +82,9 @@ export const awsSecretByName: AssignmentRule = {
 
 export const gcpServiceAccount = patternRule(
   { id: 'gcp-service-account-key', description: 'Google Cloud service account private key (JSON key file)', severity: 'critical', tags: ['cloud', 'gcp'] },
-  /"private_key"[ \t]{0,8}:[ \t]{0,8}"(-----BEGIN (?:RSA )?PRIVATE KEY-----[A-Za-z0-9+/=\\\s]{64,16384}?-----END (?:RSA )?PRIVATE KEY-----(?:\\n)?)"/g,
-  { group: 1, priority: 80, noPlaceholderCheck: true, verify: (_s, ctx) => ctx.text.includes('service_account') },
+  // Also a key file kept as a JSON string inside JSON (`{"credentials": "{\"private_key\": \"-----BEGIN ...\\n..."}`), escaped once more.
+  /\\?"private_key\\?"[ \t]{0,8}:[ \t]{0,8}\\?"(-----BEGIN (?:RSA )?PRIVATE KEY-----[A-Za-z0-9+/=\\\s]{64,16384}?-----END (?:RSA )?PRIVATE KEY-----(?:\\{1,2}n)?)\\?"/g,
+  { group: 1, priority: 80, noPlaceholderCheck: true, keywords: ['private_key'], verify: (_s, ctx) => ctx.text.includes('service_account') },
 );
 
 export const gcpApiKey = patternRule(

@@ -86,7 +86,7 @@ interface NameVerdict {
   at: number;
 }
 
-function judgeName(words: readonly string[], call: boolean): NameVerdict | null {
+function judgeName(words: readonly string[], call: boolean, query = false): NameVerdict | null {
   let verdict: NameVerdict | null = null;
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
@@ -102,7 +102,7 @@ function judgeName(words: readonly string[], call: boolean): NameVerdict | null 
     else if (SERVICES.has(w) && next === 'key') kind = 'key';
     else if (w.startsWith('credential') || w === 'creds') kind = 'credential';
     else if (w === 'pat' && i === words.length - 1 && i > 0) kind = 'token'; // `GITLAB_PAT`: a personal access token
-    else if (w === 'key' && i === words.length - 1 && i > 0 && !verdict && !KEYS_NOT_SECRET.has(words[i - 1]!) && !KEYS_NOT_SECRET.has(`${words[i - 2] ?? ''}${words[i - 1]!}`)) kind = 'loosekey';
+    else if (w === 'key' && i === words.length - 1 && (i > 0 || query) && !verdict && !KEYS_NOT_SECRET.has(words[i - 1]!) && !KEYS_NOT_SECRET.has(`${words[i - 2] ?? ''}${words[i - 1]!}`)) kind = 'loosekey';
     else if (w === 'auth' && i === words.length - 1) kind = 'auth';
     else if (w === 'authorization') kind = 'auth';
     if (kind === null) continue;
@@ -200,7 +200,7 @@ const MIN_LENGTH: Record<Kind, number> = { password: 8, secret: 10, token: 12, k
 
 function judgeValue(kind: Kind, a: Assignment): boolean {
   const v = a.value;
-  if (v.length < MIN_LENGTH[kind] || v.length > 200) return false;
+  if (v.length < MIN_LENGTH[kind] || v.length > 512) return false;
   if (/\s/.test(v) || v.includes('\\n')) return false;
   // Secrets are printable ASCII: a value in another script is text (a translated message).
   if (/[^\x20-\x7e]/.test(v)) return false;
@@ -210,10 +210,12 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   const basicAny = decodeBasic(v);
   if (basicAny !== null && !plausibleBasicPassword(basicAny)) return false;
   if (/^\d+$/.test(v)) return false;
+  // A JWT (a JSON header and a JSON payload in base64url, padded or not): the jwt rule reads them and judges it.
+  if (v.startsWith('eyJ') && jsonHeader(v)) return false;
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
   // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a
-  // placeholder; under `<WORD>_KEY` it is an identifier (`InstrumentationKey`).
-  if (UUID.test(v)) return kind !== 'loosekey' && !placeholderUuid(v);
+  // placeholder; under `<WORD>_KEY` it is an identifier (`InstrumentationKey`), but not as a URL's `?key=`.
+  if (UUID.test(v)) return (kind !== 'loosekey' || a.query === true) && !placeholderUuid(v);
   const c = charClasses(v);
   const n = classCount(c);
   const h = shannon(v);
@@ -253,6 +255,18 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   }
   if (n < 2) return v.length >= 20 && h >= 3.8;
   return h >= 3.0;
+}
+
+/** `<header>.eyJ...`: the header is base64url of a JSON object (a JWT's, not random characters after `eyJ`). */
+function jsonHeader(v: string): boolean {
+  const m = /^(eyJ[A-Za-z0-9_-]{8,})={0,2}\.eyJ/.exec(v);
+  if (!m) return false;
+  try {
+    const h: unknown = JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8'));
+    return typeof h === 'object' && h !== null;
+  } catch {
+    return false;
+  }
 }
 
 /** `00000000-0000-0000-0000-000000000000`, `12345678-1234-1234-1234-123456789012`, `xxxxxxxx-...`: a shape, not a key. */
@@ -306,6 +320,9 @@ function lineOf(text: string, at: number): string {
   return text.slice(s, at + (nl < 0 ? tail.length : nl));
 }
 
+/** The last URL's host before a query parameter is one reserved for examples and tests: `example.com`, `*.example.org`, `localhost`, `*.test`, `*.invalid`, `*.example`. */
+const RESERVED_HOST = /:\/\/(?:[^/?#\s"'`@]*@)?(?:[a-z0-9-]+\.)*(?:example\.(?:com|org|net)|localhost|[a-z0-9-]+\.(?:test|invalid|example|localhost))(?::\d{1,5})?(?:[/?#][^\s"'`]*)?$/i;
+
 export const genericSecret: AssignmentRule = {
   id: 'generic-secret',
   description: 'Secret-looking value assigned to a password, token, key or secret',
@@ -316,14 +333,16 @@ export const genericSecret: AssignmentRule = {
     if (ctx.lockfile) return false;
     // `--- PASS: TestName/sub`: a test report (go test, test2json), not a password.
     if (a.nameStart >= 4 && ctx.text.startsWith('--- ', a.nameStart - 4) && a.name === 'PASS') return false;
-    const name = a.bearer ? { kind: 'auth' as const, at: 0 } : judgeName(a.words, a.call === true);
+    const name = a.bearer ? { kind: 'auth' as const, at: 0 } : judgeName(a.words, a.call === true, a.query === true);
     if (!name) return false;
-    if (!a.quoted && !a.bearer && ctx.style === 'code') return false;
+    if (!a.quoted && !a.bearer && !a.query && ctx.style === 'code') return false;
     if (!judgeValue(name.kind, a)) return false;
     // The start of a concatenation (`"django-insecure-" + get_random_string(50)`): a prefix, not the secret.
     if (a.quoted && /[-_:./]$/.test(a.value) && /^[ \t]{0,4}(?:\+|\.\.|\|\|)/.test(ctx.text.slice(a.end + 1, a.end + 8))) return false;
     // Documentation marks its examples (`AccessKeyId=ABCDE12345670EXAMPLE, SecretKey=...`).
     const line = lineOf(ctx.text, a.start);
+    // `https://example.com/?key=...`: a parameter of a URL on a host reserved for examples (RFC 2606, RFC 6761).
+    if (a.query && RESERVED_HOST.test(ctx.text.slice(Math.max(0, a.nameStart - 400), a.nameStart).split('\n').pop()!)) return false;
     if (line.includes('EXAMPLE')) return false;
     // A sample in an API's documentation comment (`* @example client = new Api({ apiKey: "..." })`).
     return ctx.style !== 'code' || !DOC_COMMENT.test(line);

@@ -468,9 +468,9 @@ export function shapesOf(p: NamedProvider): RegExp[] {
 const BY_NAME = new Map<string, NamedProvider>();
 for (const p of NAMED_PROVIDERS) for (const n of p.names) if (!BY_NAME.has(n)) BY_NAME.set(n, p);
 
-/** A name's last word that says it holds a secret (also run together: `apikey`, `clientsecret`). */
+/** A name's last word that says it holds a secret (also run together: `apikey`, `clientsecret`); `skey` is Duo's secret key (`skey =` in duo_unix's login_duo.conf, `DUO_SKEY`). */
 const SECRET_LAST =
-  /^(?:api|access|auth|secret|private|client|app|application|master|admin|server|rest|write|read|service|bot|bearer|signing|session|license|sdk|integration|account|user|personal|management|deploy|project|ingest|webhook|consumer|oauth)?(?:key|token|secret|password|passwd|pwd|pat|creds?|credentials?)$/;
+  /^(?:api|access|auth|secret|private|client|app|application|master|admin|server|rest|write|read|service|bot|bearer|signing|session|license|sdk|integration|account|user|personal|management|deploy|project|ingest|webhook|consumer|oauth)?(?:key|token|secret|password|passwd|pwd|pat|creds?|credentials?)$|^skey$/;
 /** A word run together from a provider's name and a secret word: `mailgunkey`, `datadogapikey`. */
 const SUFFIXES = ['apikey', 'apisecret', 'apitoken', 'accesstoken', 'authtoken', 'secretkey', 'accesskey', 'key', 'token', 'secret'];
 /** Words that make the name something other than a live secret. */
