@@ -160,6 +160,13 @@ export const longTailRules: Rule[] = [
   tok(info('ramp-client-secret', 'Ramp API client secret', 'high', 'payments', 'ramp'), /\bramp_sec_[A-Za-z0-9]{48}(?![A-Za-z0-9])/g, { verify: (s) => generated(s.slice(9)) }),
   // Teamwork (Projects, Desk, CRM, Spaces) API tokens: `tkn.v1_` and base64.
   tok(info('teamwork-api-token', 'Teamwork API token', 'high', 'saas', 'teamwork'), /\btkn\.v1_[A-Za-z0-9+/_-]{60,100}={0,2}(?![A-Za-z0-9+/=_-])/g, { verify: (s) => threeClasses(s.slice(7)) && shannon(s) >= 4 }),
+  // Azure API Management git repository passwords (user `git`): `git&`, the expiry as yyyyMMddHHmm,
+  // `&`, and the signature in base64 (88 characters, `==`; that length seen only in TruffleHog's
+  // test: kept exact). The timestamp is checked as a date.
+  tok(info('azure-apim-git-key', 'Azure API Management git repository password', 'high', 'cloud', 'azure'), /\bgit&20\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:[01]\d|2[0-3])[0-5]\d&[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])/g, { keywords: ['git&20'], verify: (s) => threeClasses(s.slice(17)) && shannon(s.slice(17)) >= 4.5 }),
+  // Tines webhook URLs: `https://<tenant>.tines.com/webhook/<path>/<secret>`; path and secret of 32
+  // lowercase letters and digits (that length seen only in TruffleHog's test: kept exact).
+  tok(info('tines-webhook-url', 'Tines webhook URL with its secret', 'high', 'messaging', 'tines'), /\bhttps:\/\/[A-Za-z0-9-]{1,63}\.tines\.com\/webhook\/[a-z0-9]{32}\/[a-z0-9]{32}(?![A-Za-z0-9])/g, { keywords: ['.tines.com/webhook/'], verify: (s) => generated(s.slice(-32), 3.5) }),
   // Webex access tokens: 64 letters and digits, `_`, 4 characters, `_`, the organisation's UUID; next to `webex`.
   nearName(info('webex-access-token', 'Webex access token', 'high', 'messaging', 'webex'), 'webex', /(?<![A-Za-z0-9_])[A-Za-z0-9]{64}_[A-Za-z0-9]{4}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![A-Za-z0-9-])/g),
 ];

@@ -434,6 +434,12 @@ const TABLE: readonly (readonly [string, string, string, string, string, string?
   ['flickr', 'Flickr API key or secret', 'media', 'flickr', 'h32 h16'],
   ['imgur', 'Imgur client secret', 'media', 'imgur', 'h40'],
   ['yelp', 'Yelp Fusion API key', 'search', 'yelp', 're:^[A-Za-z0-9_-]{128}$'],
+  // fifth round (TruffleHog's pattern tests, read locally): shapes seen only there, kept exact
+  ['thousandeyes', 'Cisco ThousandEyes', 'observability', 'thousandeyes', 'a32'],
+  ['codemagic', 'Codemagic', 'ci', 'codemagic', 'w43'],
+  ['testingbot', 'TestingBot', 'ci', 'testingbot', 'l32'],
+  ['ringcentral', 'RingCentral', 'sms', 'ringcentral', 'w22'],
+  ['thinkific', 'Thinkific', 'productivity', 'thinkific', 'h32'],
 ];
 
 const UUID_SHAPE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
