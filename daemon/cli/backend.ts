@@ -50,6 +50,11 @@ export interface BackendOptions {
   warnFileKeystore?: () => void;
 }
 
+/** A locked file keystore, which useBackend unlocks (asking for the passphrase) before it calls again. */
+export function keystoreLocked(e: unknown): boolean {
+  return isKeywardError(e) && e.code === ErrorCode.KeystoreLocked && /locked/.test(e.message);
+}
+
 /**
  * Runs `fn` against the daemon or in-process, handling a locked file keystore once: the
  * passphrase is asked for (or read from KEYWARD_KEYSTORE_PASSPHRASE) and the call made again.
@@ -66,7 +71,7 @@ export async function useBackend<T>(opts: BackendOptions, fn: (b: Backend) => Pr
     try {
       return await fn(b);
     } catch (e) {
-      if (!(isKeywardError(e) && e.code === ErrorCode.KeystoreLocked && /locked/.test(e.message))) throw e;
+      if (!keystoreLocked(e)) throw e;
       let pass: string;
       try {
         // Loaded here: only a locked keystore asks (readline, a terminal).

@@ -11,8 +11,6 @@
 import * as path from 'node:path';
 import { LightClient, noDaemon } from '../light-client';
 import type { OpenSecrets } from '../exec/run';
-import { ErrorCode } from '../protocol/errors';
-import { isKeywardError } from '../util/errors';
 import { keywardHome } from '../util/paths';
 import type { ExecArgv } from './exec-argv';
 import { reportFailure } from './failure';
@@ -39,7 +37,7 @@ export async function leanExec(a: ExecArgv): Promise<void> {
         sent = { params, answer };
       }
     }
-    const [{ sweepTemps, useTempJournal }, { connectLight }, { execCommand }] = await Promise.all([import('../util/temps'), import('./connect-light'), import('./exec-run')]);
+    const [{ sweepTemps, useTempJournal }, { connectLight }, { execCommand }, { keystoreLocked }] = await Promise.all([import('../util/temps'), import('./connect-light'), import('./exec-run'), import('./backend')]);
     useTempJournal(home);
     await sweepTemps(home);
     const connect = (h: string) => connectLight(h, h === home ? early : undefined);
@@ -47,7 +45,7 @@ export async function leanExec(a: ExecArgv): Promise<void> {
       if (!sent || JSON.stringify(params) !== JSON.stringify(sent.params)) return regular(params);
       return sent.answer.catch((e: unknown) => {
         // What the usual way handles itself: no daemon yet (it starts one), a locked keystore (it asks).
-        if (noDaemon(e) || (isKeywardError(e) && e.code === ErrorCode.KeystoreLocked)) return regular(params);
+        if (noDaemon(e) || keystoreLocked(e)) return regular(params);
         throw e;
       });
     };
