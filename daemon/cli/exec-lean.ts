@@ -13,6 +13,7 @@ import { LightClient, noDaemon } from '../light-client';
 import type { OpenSecrets } from '../exec/run';
 import { keywardHome } from '../util/paths';
 import type { ExecArgv } from './exec-argv';
+import type { Regular } from './exec-run';
 import { reportFailure } from './failure';
 
 type OpenParams = Parameters<OpenSecrets>[0];
@@ -41,11 +42,15 @@ export async function leanExec(a: ExecArgv): Promise<void> {
     useTempJournal(home);
     await sweepTemps(home);
     const connect = (h: string) => connectLight(h, h === home ? early : undefined);
-    const open = (params: OpenParams, regular: OpenSecrets): ReturnType<OpenSecrets> => {
-      if (!sent || JSON.stringify(params) !== JSON.stringify(sent.params)) return regular(params);
-      return sent.answer.catch((e: unknown) => {
-        // What the usual way handles itself: no daemon yet (it starts one), a locked keystore (it asks).
-        if (noDaemon(e) || keystoreLocked(e)) return regular(params);
+    const open = (params: OpenParams, regular: Regular): ReturnType<OpenSecrets> => {
+      const early = sent;
+      sent = undefined; // the early answer serves the first ask only
+      if (!early || JSON.stringify(params) !== JSON.stringify(early.params)) return regular(params);
+      return early.answer.catch((e: unknown) => {
+        // What the usual way handles itself: no daemon yet (it starts one), a locked keystore
+        // (it unlocks it, then asks: the daemon is not asked twice while locked).
+        if (noDaemon(e)) return regular(params);
+        if (keystoreLocked(e)) return regular(params, e as Error);
         throw e;
       });
     };

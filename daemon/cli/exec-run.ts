@@ -5,13 +5,24 @@ import { isKeywardError } from '../util/errors';
 import { runExec, type ExecRequest, type OpenSecrets } from '../exec/run';
 import { useBackend, type BackendOptions } from './backend';
 
+/** Asks the daemon for the secrets; `locked`: the locked-keystore error an earlier ask of the same request got. */
+export type Regular = (params: Parameters<OpenSecrets>[0], locked?: Error) => ReturnType<OpenSecrets>;
+
 /**
  * `open`: what asks the daemon for the secrets, given the usual way (`regular`); the lean path
  * answers with the request it sent at its start (cli/exec-lean.ts).
  */
-export async function execCommand(req: ExecRequest, backend: BackendOptions, open?: (params: Parameters<OpenSecrets>[0], regular: OpenSecrets) => ReturnType<OpenSecrets>): Promise<void> {
+export async function execCommand(req: ExecRequest, backend: BackendOptions, open?: (params: Parameters<OpenSecrets>[0], regular: Regular) => ReturnType<OpenSecrets>): Promise<void> {
   const warn = (line: string) => process.stderr.write(`keyward: ${line}\n`);
-  const regular: OpenSecrets = (params) => useBackend(backend, (b) => b.call('execOpen', params));
+  const regular: Regular = (params, locked) => {
+    let asked = locked === undefined;
+    // An answer already said the keystore is locked: useBackend unlocks it first, then asks.
+    return useBackend(backend, async (b) => {
+      if (asked) return b.call('execOpen', params);
+      asked = true;
+      throw locked as Error;
+    });
+  };
   let outcome;
   try {
     outcome = await runExec(req, open ? (params) => open(params, regular) : regular, warn);

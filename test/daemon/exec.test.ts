@@ -375,6 +375,9 @@ describe('keyward exec (CLI)', function () {
       let r = fsb.run(['exec', '--env', f, '--', 'sh', '-c', 'echo "$SECRET"'], { env: pass });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, 'behind-a-lock\n');
+      // Asked once while locked (the request sent at the start), once after the unlock: not twice before it.
+      const opens = (JSON.parse(fsb.ok(['--json', 'audit', 'show'])) as { event: string; outcome: string }[]).filter((x) => x.event === 'exec.env');
+      assert.deepEqual(opens.map((x) => x.outcome), ['failed', 'ok']);
       restartLocked();
       r = fsb.run(['exec', '--env', f, '--', 'sh', '-c', 'echo "$SECRET"']);
       assert.equal(r.code, ExitCode.KeystoreUnavailable, r.stderr);
