@@ -48,7 +48,21 @@ function tryRead(dir: string, file: string): Buffer | undefined {
   }
 }
 
-/** Writes the cache beside its final name, then renames it: a concurrent run reads a whole file or none. Older builds' caches of the bundle go. */
+/** Whether process `pid` still runs (a process of another user counts as running). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Writes the cache beside its final name, then renames it: a concurrent run reads a whole file
+ * or none. Older builds' caches of the bundle go, and so do the temp files of runs that died
+ * before their rename (a concurrent run's temp file is left to it).
+ */
 function save(dir: string, file: string, prefix: string, data: () => Buffer): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -56,7 +70,10 @@ function save(dir: string, file: string, prefix: string, data: () => Buffer): vo
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, data(), { mode: 0o600 });
     renameSync(tmp, file);
-    for (const n of readdirSync(dir)) if (n.startsWith(prefix) && path.join(dir, n) !== file && !n.endsWith('.tmp')) unlinkSync(path.join(dir, n));
+    for (const n of readdirSync(dir)) {
+      const dead = /\.(\d+)\.tmp$/.exec(n);
+      if (dead ? !running(Number(dead[1])) : n.startsWith(prefix) && path.join(dir, n) !== file && !n.endsWith('.tmp')) unlinkSync(path.join(dir, n));
+    }
   } catch {
     // no cache: the next run compiles as this one did
   }
