@@ -21,6 +21,9 @@ const WORDS = [
   'yourpassword',
   'insert',
   'redacted',
+  'filtered', // Rails' filter_parameters: `password: "[FILTERED]"` in a logged request
+  'omitted',
+  'censored',
   'notreal',
   'not_real',
   'not-a-real',

@@ -356,6 +356,8 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `request_id = "${'123e4567-e89b-42d3-a456-426614174000'}"\napi_key_id = "${f.hex(32)}"\n`, path: 'a.py' },
       { text: 'secret_name: db-credentials\nsecretKeyRef:\n  name: api-token\n', path: 'deploy.yaml' },
       { text: 'password: "Please enter your password"\n', path: 'i18n.yaml' },
+      // Masks of a logged request or config dump.
+      { text: 'Parameters: {"user"=>{"email"=>"a@b.io", "password"=>"[FILTERED]"}}\npassword: "[FILTERED]"\nclient_secret: <omitted>\napi_key: "[CENSORED]"\n', path: 'production.log' },
       { text: `author = "Jane"\nauth_url = "https://login.example.com/oauth2/authorize"\n`, path: 'a.py' },
       { text: 'export API_KEY=$(cat /run/secrets/api_key)\n', path: 'run.sh' },
       { text: `token_type = "Bearer"\npassword_hash = "$2b$12$${f.str(ALNUM_B64, 53)}"\n`, path: 'a.py' },
