@@ -25,6 +25,9 @@ const ageKey = f.ageKey();
 // Values of the third round's rules, from a stream of their own (the cases above keep theirs).
 const f3 = new Fakes('scan-rules.round3');
 const ngrokTok = `2${f3.alnum(26)}_${f3.alnum(21)}`;
+// Values of the Twilio pair cases: from a generator of their own (the others' values stay as they were).
+const ft = new Fakes('scan-rules.twilio-pair');
+const twPair = ft.hex(32);
 const cliPw = `${f3.alnum(9)}#${f3.alnum(5)}`;
 const agePq = f.agePqKey();
 const ALNUM_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -191,8 +194,20 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     neg: [{ text: `TWILIO_ACCOUNT_SID=AC${f.hex(32)}`, path: '.env' }],
   },
   'twilio-auth-token': {
-    pos: [{ text: `TWILIO_AUTH_TOKEN=${f.twilioAuthToken()}`, path: '.env' }],
-    neg: [{ text: 'TWILIO_AUTH_TOKEN=your_auth_token' }],
+    pos: [
+      { text: `TWILIO_AUTH_TOKEN=${f.twilioAuthToken()}`, path: '.env' },
+      // Unnamed, beside its account SID: positional arguments of the client's constructor.
+      { text: `const client = require('twilio')('AC${ft.hex(32)}', '${twPair}');\n`, path: 'sms.js', secret: twPair },
+      { text: `from twilio.rest import Client\n\nclient = Client(\n    "AC${ft.hex(32)}",\n    "${twPair}",\n)\n`, path: 'sms.py', secret: twPair },
+      { text: `using Twilio;\nTwilioClient.Init("AC${ft.hex(32)}", "${twPair}");\n`, path: 'Sms.cs', secret: twPair },
+    ],
+    neg: [
+      { text: 'TWILIO_AUTH_TOKEN=your_auth_token' },
+      { text: `const client = require('twilio')('AC${ft.hex(32)}', process.env.TWILIO_AUTH_TOKEN);\n`, path: 'sms.js' },
+      // Too far from the SID, or in a text that never says Twilio.
+      { text: `import twilio\nsid = "AC${ft.hex(32)}"\n\n\n\n\n\nchecksum("${ft.hex(32)}")\n`, path: 'a.py' },
+      { text: `row("AC${ft.hex(32)}", "${ft.hex(32)}")\n`, path: 'a.js' },
+    ],
   },
   'sendgrid-api-key': {
     pos: [{ text: `sg = SendGridAPIClient("${f.sendgrid()}")`, path: 'mail.py' }],

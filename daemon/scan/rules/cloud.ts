@@ -2,8 +2,8 @@
 // documented key formats.
 
 import { charClasses, classCount, shannon } from '../entropy';
-import type { Match, Rule, RuleContext } from '../types';
-import { hasWord, patternRule, wordContains, type AssignmentRule } from './helpers';
+import type { Rule } from '../types';
+import { hasWord, pairRule, patternRule, wordContains, type AssignmentRule } from './helpers';
 
 const AWS_ID = /\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}(?![A-Za-z0-9])/g;
 
@@ -15,22 +15,6 @@ export const awsAccessKeyId = patternRule(
 
 /** A 40-character AWS secret access key candidate (base64 alphabet, not part of a longer run). */
 const AWS_SECRET_CANDIDATE = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
-const PAIR_WINDOW_LINES = 4;
-const PAIR_WINDOW_CHARS = 1024;
-
-/** From `at`, a few lines back (dir -1) or forward (dir 1), at most PAIR_WINDOW_CHARS. */
-function walk(text: string, at: number, dir: -1 | 1): number {
-  let lines = 0;
-  let i = at;
-  for (let n = 0; n < PAIR_WINDOW_CHARS; n++) {
-    const next = dir < 0 ? i - 1 : i;
-    if (next < 0 || next >= text.length) break;
-    if (text.charCodeAt(next) === 10 && ++lines > PAIR_WINDOW_LINES) break;
-    i += dir;
-  }
-  return i;
-}
-
 function looksLikeAwsSecret(s: string): boolean {
   const c = charClasses(s);
   return c.upper > 0 && c.lower > 0 && c.digit > 0 && shannon(s) >= 4;
@@ -42,33 +26,13 @@ function looksLikeAwsSecret(s: string): boolean {
  */
 const awsSecretInfo = { id: 'aws-secret-access-key', description: 'AWS secret access key', severity: 'critical', tags: ['cloud', 'aws'] } as const;
 
-export const awsSecretAccessKeyPair: Rule = {
-  ...awsSecretInfo,
+export const awsSecretAccessKeyPair = pairRule(awsSecretInfo, {
   priority: 70,
   keywords: ['akia', 'asia', 'abia', 'acca', 'a3t'],
-  scan(ctx: RuleContext, report: (m: Match) => void): void {
-    const text = ctx.text;
-    const ids: { start: number; end: number }[] = [];
-    const re = new RegExp(AWS_ID.source, 'g');
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) ids.push({ start: m.index, end: m.index + m[0].length });
-    // IDs close together share one window: every character is walked and searched once.
-    for (let i = 0; i < ids.length; ) {
-      let j = i;
-      while (j + 1 < ids.length && ids[j + 1]!.start - ids[j]!.end <= 2 * PAIR_WINDOW_CHARS) j++;
-      const from = walk(text, ids[i]!.start, -1);
-      const to = walk(text, ids[j]!.end, 1);
-      // One character of context each side, for the candidate's boundaries.
-      const lo = Math.max(0, from - 1);
-      const window = text.slice(lo, Math.min(text.length, to + 1));
-      const cand = new RegExp(AWS_SECRET_CANDIDATE.source, 'g');
-      for (let c = cand.exec(window); c !== null; c = cand.exec(window)) {
-        const start = lo + c.index;
-        if (start >= from && start + 40 <= to && looksLikeAwsSecret(c[0])) report({ start, end: start + 40 });
-      }
-      i = j + 1;
-    }
-  },
-};
+  id: AWS_ID,
+  candidate: AWS_SECRET_CANDIDATE,
+  accept: looksLikeAwsSecret,
+});
 
 /** `aws_secret_access_key = ...`, `AWS_SECRET_ACCESS_KEY=...`, `SecretAccessKey: ...`. */
 export const awsSecretByName: AssignmentRule = {

@@ -96,6 +96,68 @@ export function patternRule(info: RuleInfo, pattern: RegExp, opts: PatternOption
   };
 }
 
+const PAIR_WINDOW_LINES = 4;
+const PAIR_WINDOW_CHARS = 1024;
+
+/** From `at`, a few lines back (dir -1) or forward (dir 1), at most PAIR_WINDOW_CHARS. */
+function walk(text: string, at: number, dir: -1 | 1): number {
+  let lines = 0;
+  let i = at;
+  for (let n = 0; n < PAIR_WINDOW_CHARS; n++) {
+    const next = dir < 0 ? i - 1 : i;
+    if (next < 0 || next >= text.length) break;
+    if (text.charCodeAt(next) === 10 && ++lines > PAIR_WINDOW_LINES) break;
+    i += dir;
+  }
+  return i;
+}
+
+export interface PairOptions {
+  /** The identifier the secret belongs with (an AWS key ID, a Twilio account SID); global. */
+  id: RegExp;
+  /** A secret candidate (bounded on both sides by look-arounds); global. */
+  candidate: RegExp;
+  /** Whether a candidate is this secret (entropy, character classes). */
+  accept: (candidate: string) => boolean;
+  keywords: readonly string[];
+  priority: number;
+}
+
+/**
+ * A secret found next to the identifier it pairs with (within a few lines and 1 KiB either
+ * side), in any syntax: credentials files, CSV exports, positional arguments in code
+ * (`new Twilio("AC...", "...")`), where no name says what the secret is.
+ */
+export function pairRule(info: RuleInfo, o: PairOptions): Rule {
+  return {
+    ...info,
+    priority: o.priority,
+    keywords: o.keywords,
+    scan(ctx: RuleContext, report: (m: Match) => void): void {
+      const text = ctx.text;
+      const ids: { start: number; end: number }[] = [];
+      const re = new RegExp(o.id.source, 'g');
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) ids.push({ start: m.index, end: m.index + m[0].length });
+      // IDs close together share one window: every character is walked and searched once.
+      for (let i = 0; i < ids.length; ) {
+        let j = i;
+        while (j + 1 < ids.length && ids[j + 1]!.start - ids[j]!.end <= 2 * PAIR_WINDOW_CHARS) j++;
+        const from = walk(text, ids[i]!.start, -1);
+        const to = walk(text, ids[j]!.end, 1);
+        // One character of context each side, for the candidate's boundaries.
+        const lo = Math.max(0, from - 1);
+        const window = text.slice(lo, Math.min(text.length, to + 1));
+        const cand = new RegExp(o.candidate.source, 'g');
+        for (let c = cand.exec(window); c !== null; c = cand.exec(window)) {
+          const start = lo + c.index;
+          if (start >= from && start + c[0].length <= to && o.accept(c[0])) report({ start, end: start + c[0].length });
+        }
+        i = j + 1;
+      }
+    },
+  };
+}
+
 /** A rule that judges assignments found by keyword context (`NAME = VALUE`). */
 export interface AssignmentRule extends RuleInfo {
   readonly priority: number;

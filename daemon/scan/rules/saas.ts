@@ -3,7 +3,7 @@
 
 import { shannon } from '../entropy';
 import type { Rule } from '../types';
-import { patternRule, wordContains, type AssignmentRule } from './helpers';
+import { pairRule, patternRule, wordContains, type AssignmentRule } from './helpers';
 
 export const slackToken = patternRule(
   { id: 'slack-token', description: 'Slack bot, user or configuration token', severity: 'critical', tags: ['messaging', 'slack'] },
@@ -60,6 +60,18 @@ export const twilioAuthToken: AssignmentRule = {
   },
 };
 
+/**
+ * An auth token next to its account SID (`AC` and 32 hex digits), unnamed: `new Twilio("AC...",
+ * "...")`, `Client("AC...", "...")`, a CSV of both. Only in a text that says Twilio.
+ */
+export const twilioAuthTokenPair = pairRule(twilioAuthInfo, {
+  priority: 60,
+  keywords: ['twilio'],
+  id: /\bAC[0-9a-f]{32}(?![0-9A-Za-z])/g,
+  candidate: /(?<![0-9A-Za-z])[0-9a-f]{32}(?![0-9A-Za-z])/g,
+  accept: (s) => /[a-f]/.test(s) && /[0-9]/.test(s) && shannon(s) >= 3,
+});
+
 export const sendgridApiKey = patternRule(
   { id: 'sendgrid-api-key', description: 'SendGrid API key', severity: 'high', tags: ['messaging', 'sendgrid'] },
   // Also glued to a word before it (`someSG.xxx` in prose): the shape after `SG.` is specific enough.
@@ -67,5 +79,5 @@ export const sendgridApiKey = patternRule(
   { minEntropy: 3.5, keywords: ['sg.'] },
 );
 
-export const saasRules: Rule[] = [slackToken, slackAppToken, slackWebhook, stripeSecretKey, stripeTestKey, stripeWebhookSecret, twilioApiKey, sendgridApiKey];
+export const saasRules: Rule[] = [slackToken, slackAppToken, slackWebhook, stripeSecretKey, stripeTestKey, stripeWebhookSecret, twilioApiKey, twilioAuthTokenPair, sendgridApiKey];
 export const saasAssignmentRules: AssignmentRule[] = [twilioAuthToken];
