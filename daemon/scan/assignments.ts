@@ -6,6 +6,9 @@
 // Written by hand rather than as one big regex, for speed and for bounded time: a cheap
 // keyword regex finds candidates, and each candidate is parsed outward from the keyword with
 // bounded loops and sticky regexes that cannot backtrack far. The cost is linear in the text.
+//
+// A value passed to a credential API with no name beside it (`req.SetBasicAuth("u", "...")`) is
+// read by arguments.ts, from the API's documented parameter list (rules/arguments.ts).
 
 import type { RuleContext } from './types';
 

@@ -235,3 +235,65 @@ describe('issue 17: Jupyter notebooks are read as JSON', () => {
     assert.ok(rules(broken, 'a.ipynb').includes('huggingface-token'));
   });
 });
+
+describe('issue 17: credentials passed as arguments to credential APIs (credential-argument)', () => {
+  // Each must-fail shape beside the same call with a chosen literal, which is found: the shape,
+  // not a missing pattern, is what keeps it quiet.
+  const pw = () => `${random(9)}!${random(5)}`;
+  const found = (text: string, path: string) => scanText(text, { path }).map((x) => `${x.ruleId} ${text.slice(x.start, x.end)}`);
+
+  it('a name other APIs share counts only in the credential API\'s shape', () => {
+    const p = pw();
+    // Django's login(request, user); a function's bind(thisArg, ...); a router's Bind(path, handler).
+    assert.deepEqual(found('    login(request, user)\n', 'views.py'), []);
+    assert.deepEqual(found(`    smtp.login("ops@corp.io", "${p}")\n`, 'mail.py'), [`credential-argument ${p}`]);
+    assert.deepEqual(found(`const f = handler.bind(null, 'cache', '${p}');\n`, 'ui.js'), []);
+    assert.deepEqual(found(`client.bind('cn=admin,dc=corp', '${p}', cb);\n`, 'ldap.js'), [`credential-argument ${p}`]);
+    assert.deepEqual(found(`client.bind('admin@corp.io', '${p}', cb);\n`, 'ldap.js'), [`credential-argument ${p}`]);
+    assert.deepEqual(found(`\tr.Bind("/api", "${p}")\n`, 'router.go'), []);
+    // Not the documented number of arguments: another overload, another meaning.
+    assert.deepEqual(found(`ok = login("${p}")\n`, 'a.py'), []);
+    assert.deepEqual(found(`Connection c = pool.getConnection("${p}");\n`, 'A.java'), []);
+    assert.deepEqual(found(`Connection c = pool.getConnection("app", "${p}");\n`, 'A.java'), [`credential-argument ${p}`]);
+  });
+
+  it('only a quoted literal that a person chose counts', () => {
+    const p = pw();
+    for (const arg of ['password', 'os.environ["PW"]', 'os.getenv("PW")', '"%s"', '"?"', '""', '"<password>"', '"changeme"', '"xxx"', '"password"', '"secret"', '"test"', '"admin"', '"deploy"', '"Deploy2024!"', '"aaaaaaaaaaaa"', 'f"{prefix}' + random(10) + '"']) {
+      assert.deepEqual(found(`smtp.login("deploy", ${arg})\n`, 'mail.py'), [], arg);
+    }
+    assert.deepEqual(found(`smtp.login("ops", "${p}")\n`, 'mail.py'), [`credential-argument ${p}`]);
+    // Interpolated strings: Kotlin's `"$x"`, PHP's `"$user:$pass"`; a single-quoted PHP string is literal.
+    assert.deepEqual(found(`val c = Credentials.basic("svc", "$prefix${random(10)}")\n`, 'C.kt'), []);
+    assert.deepEqual(found('curl_setopt($ch, CURLOPT_USERPWD, "$user:$pass");\n', 'a.php'), []);
+    const q = `${p.slice(0, 4)}$${p.slice(4)}`;
+    assert.deepEqual(found(`curl_setopt($ch, CURLOPT_USERPWD, 'api:${q}');\n`, 'a.php'), [`credential-argument ${q}`]);
+  });
+
+  it('a keyword argument is judged by its name, as before (the generic rule)', () => {
+    const p = pw();
+    assert.deepEqual(found(`client.connect("host", username="u", password="${p}")\n`, 'ssh.py'), [`generic-secret ${p}`]);
+    assert.deepEqual(found(`auth = HTTPBasicAuth(username="admin", password="${p}")\n`, 'a.py'), [`generic-secret ${p}`]);
+  });
+
+  it('SQL: the password, not its hash nor an authentication plugin', () => {
+    const p = pw();
+    const hash = `*${f.hex(40).toUpperCase()}`;
+    assert.deepEqual(found(`CREATE USER 'app'@'%' IDENTIFIED BY PASSWORD '${hash}';\n`, 'u.sql'), []);
+    assert.deepEqual(found(`CREATE USER 'app'@'%' IDENTIFIED WITH mysql_native_password AS '${hash}';\n`, 'u.sql'), []);
+    assert.deepEqual(found("CREATE USER 'app'@'%' IDENTIFIED WITH caching_sha2_password;\n", 'u.sql'), []);
+    assert.deepEqual(found(`CREATE USER 'app'@'%' IDENTIFIED BY '${p}';\n`, 'u.sql'), [`credential-argument ${p}`]);
+    assert.deepEqual(found(`ALTER ROLE app WITH ENCRYPTED PASSWORD 'md5${f.hex(32)}';\n`, 'r.sql'), []);
+    assert.deepEqual(found(`ALTER ROLE app WITH ENCRYPTED PASSWORD '${p}';\n`, 'r.sql'), [`credential-argument ${p}`]);
+    // `password '...'` outside a role statement is text.
+    assert.deepEqual(found(`log.warn("rejected password '${p}' for user")\n`, 'a.py'), []);
+  });
+
+  it('PowerShell: a plain-text string made secure, not an encrypted standard string', () => {
+    const p = pw();
+    assert.deepEqual(found(`$s = ConvertTo-SecureString "${f.hex(64)}"\n`, 'a.ps1'), []);
+    assert.deepEqual(found(`$s = ConvertTo-SecureString "${p}"\n`, 'a.ps1'), []);
+    assert.deepEqual(found(`$s = ConvertTo-SecureString "${p}" -AsPlainText -Force\n`, 'a.ps1'), [`credential-argument ${p}`]);
+    assert.deepEqual(found(`$s = ConvertTo-SecureString "$env:PW${random(6)}" -AsPlainText -Force\n`, 'a.ps1'), []);
+  });
+});

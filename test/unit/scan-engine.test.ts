@@ -187,6 +187,10 @@ describe('scanner engine', () => {
       'service names close together': (n) => fill('ably discord okta:', n),
       'base64 of PEM headers run together': (n) => fill('LS0tLS1CRUdJTi/', n),
       'base64 token prefixes run together': (n) => fill('IQoJb3JpZ2luX2Vj+dG9rO/AQE+', n),
+      'credential calls that never close': (n) => fill('login("a", "b", (', n),
+      'nested credential calls': (n) => fill('NetworkCredential(getConnection(', n),
+      'role statements of passwords': (n) => fill("CREATE ROLE a WITH LOGIN PASSWORD 'x' ", n),
+      'piped strings without the flag': (n) => fill('"ab" | ConvertTo-SecureString ', n),
     };
 
     const base = time(benign(N * GROWTH));

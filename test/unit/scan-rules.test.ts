@@ -31,6 +31,10 @@ const twPair = ft.hex(32);
 const cliPw = `${f3.alnum(9)}#${f3.alnum(5)}`;
 const agePq = f.agePqKey();
 const ALNUM_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+// Passwords and a secret of the credential-argument cases, from a stream of their own.
+const fa = new Fakes('scan-rules.arguments');
+const argPw = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? `${fa.alnum(8)}!${fa.alnum(5)}` : fa.alnum(14)));
+const argSecret = fa.str(ALNUM_B64, 40);
 
 const aws = { id: f.awsKeyId(), secret: f.awsSecret() };
 const gh = f.githubPat();
@@ -447,6 +451,89 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: 'Password=' + 'x'.repeat(6) + '\nuser=a;Password=%(pw)s\n', path: 'a.ini' },
       { text: '"ConnectionStrings": { "Db": "Host=db;Username=app;Password=${DB_PASSWORD}" }\n', path: 'appsettings.json' },
       { text: '    def login(self, user=None, password=None, usenetrc=True):\n        connect(host=h, user=u, password=pw_from_vault(name), port=5432)\n', path: 'nntp.py' },
+    ],
+  },
+  // A literal passed where a credential API's signature takes the password or secret (rules/arguments.ts).
+  'credential-argument': {
+    pos: [
+      // Go
+      { text: `\treq.SetBasicAuth("admin", "${argPw[0]}")\n`, path: 'client.go', secret: argPw[0] },
+      { text: `\tu.User = url.UserPassword("deploy", "${argPw[1]}")\n`, path: 'url.go', secret: argPw[1] },
+      { text: `\tauth := smtp.PlainAuth("", "ops@corp.io", "${argPw[2]}", "smtp.corp.io")\n`, path: 'mail.go', secret: argPw[2] },
+      { text: `\tcfg := &ssh.ClientConfig{User: "ci", Auth: []ssh.AuthMethod{ssh.Password("${argPw[3]}")}}\n`, path: 'ssh.go', secret: argPw[3] },
+      // (an AWS key pair is the AWS rules', which take precedence) minio-go's credentials.NewStaticV4(id, secret, token).
+      { text: `\tcreds := credentials.NewStaticV4("ci-uploader", "${argSecret}", "")\n`, path: 's3.go', secret: argSecret },
+      { text: `\tif err := l.Bind("cn=admin,dc=corp,dc=io", "${argPw[4]}"); err != nil {\n`, path: 'ldap.go', secret: argPw[4] },
+      // Python
+      { text: `r = requests.get(url, auth=("admin", "${argPw[5]}"))\n`, path: 'fetch.py', secret: argPw[5] },
+      { text: `r = requests.get(url, auth=HTTPBasicAuth("admin", "${argPw[6]}"))\nr = requests.get(url, auth=HTTPDigestAuth("admin", "${argPw[6]}"))\n`, path: 'fetch.py', secret: argPw[6] },
+      { text: `with smtplib.SMTP_SSL(host) as smtp:\n    smtp.login("ops@corp.io", '${argPw[7]}')\n`, path: 'mail.py', secret: argPw[7] },
+      { text: `ftp = ftplib.FTP("ftp.corp.io", "upload", "${argPw[8]}")\n`, path: 'upload.py', secret: argPw[8] },
+      { text: `conn.simple_bind_s("uid=svc,ou=people,dc=corp", "${argPw[9]}")\n`, path: 'ldap_sync.py', secret: argPw[9] },
+      { text: `db = MySQLdb.connect("db.internal", "report",\n                     "${argPw[10]}", "sales")\n`, path: 'report.py', secret: argPw[10] },
+      { text: `c.setopt(pycurl.USERPWD, "ops:${argPw[11]}")\n`, path: 'dl.py', secret: argPw[11] },
+      { text: `cur.execute("CREATE USER report IDENTIFIED BY '${argPw[12]}'")\n`, path: 'migrate.py', secret: argPw[12] },
+      // Java, Kotlin
+      { text: `Connection conn = DriverManager.getConnection(url, "app", "${argPw[13]}");\n`, path: 'Db.java', secret: argPw[13] },
+      { text: `provider.setCredentials(AuthScope.ANY, new UsernamePasswordCredentials("svc", "${argPw[14]}"));\n`, path: 'Http.java', secret: argPw[14] },
+      { text: `return new PasswordAuthentication("svc", "${argPw[15]}".toCharArray());\n`, path: 'Auth.java', secret: argPw[15] },
+      { text: `val credential = Credentials.basic("svc", "${argPw[16]}")\n`, path: 'Client.kt', secret: argPw[16] },
+      // C#
+      { text: `var cred = new NetworkCredential("svc", "${argPw[17]}");\n`, path: 'Mailer.cs', secret: argPw[17] },
+      { text: `var cred = new ClientSecretCredential(tenantId, clientId, "${argSecret}");\n`, path: 'Graph.cs', secret: argSecret },
+      // JavaScript, TypeScript
+      { text: `client.bind('cn=admin,dc=corp', '${argPw[18]}', (err) => {});\n`, path: 'ldap.js', secret: argPw[18] },
+      { text: `const sequelize = new Sequelize('app', 'app', '${argPw[19]}', { host: 'db', dialect: 'postgres' });\n`, path: 'db.ts', secret: argPw[19] },
+      { text: `await request(app).get('/admin').auth('admin', '${argPw[20]}');\n`, path: 'admin.test.js', secret: argPw[20] },
+      // PowerShell
+      { text: `$secure = ConvertTo-SecureString "${argPw[21]}" -AsPlainText -Force\n`, path: 'deploy.ps1', secret: argPw[21] },
+      { text: `$pw = ConvertTo-SecureString -String '${argPw[22]}' -AsPlainText -Force\n`, path: 'deploy.ps1', secret: argPw[22] },
+      { text: `$pw = '${argPw[23]}' | ConvertTo-SecureString -AsPlainText -Force\n`, path: 'deploy.ps1', secret: argPw[23] },
+      // SQL: MySQL, Oracle, PostgreSQL
+      { text: `CREATE USER app IDENTIFIED BY '${argPw[24]}';\n`, path: 'init.sql', secret: argPw[24] },
+      { text: `CREATE USER 'app'@'%' IDENTIFIED WITH caching_sha2_password BY '${argPw[25]}';\n`, path: 'init.sql', secret: argPw[25] },
+      { text: `ALTER USER scott IDENTIFIED BY "${argPw[26]}";\n`, path: 'oracle.sql', secret: argPw[26] },
+      { text: `ALTER ROLE app WITH PASSWORD '${argPw[27]}';\n`, path: 'roles.sql', secret: argPw[27] },
+      { text: `CREATE ROLE app WITH\n  LOGIN\n  CONNECTION LIMIT 10\n  PASSWORD '${argPw[28]}' VALID UNTIL 'infinity';\n`, path: 'roles.sql', secret: argPw[28] },
+      { text: `SET PASSWORD FOR 'app'@'localhost' = '${argPw[29]}';\n`, path: 'init.sql', secret: argPw[29] },
+      // PHP
+      { text: `$pdo = new PDO($dsn, 'app', '${argPw[30]}');\n`, path: 'db.php', secret: argPw[30] },
+      { text: `$link = mysqli_connect("localhost", "app", "${argPw[31]}", "shop");\n`, path: 'db.php', secret: argPw[31] },
+      { text: `ldap_bind($ldap, "cn=admin,dc=corp", '${argPw[32]}');\n`, path: 'ldap.php', secret: argPw[32] },
+      { text: `curl_setopt($ch, CURLOPT_USERPWD, 'api:${argPw[33]}');\n`, path: 'api.php', secret: argPw[33] },
+      // Ruby, Rust
+      { text: `Net::SMTP.start('smtp.corp.io', 587, 'corp.io', 'ops', '${argPw[34]}', :plain) do |smtp|\n`, path: 'mail.rb', secret: argPw[34] },
+      { text: `req = Net::HTTP::Get.new(uri)\nreq.basic_auth 'ops', '${argPw[35]}'\n`, path: 'fetch.rb', secret: argPw[35] },
+      { text: `let res = client.get(url).basic_auth("ops", Some("${argPw[36]}")).send()?;\n`, path: 'main.rs', secret: argPw[36] },
+    ],
+    neg: [
+      // Variables, environment lookups, templates, format strings, bind parameters.
+      { text: '\treq.SetBasicAuth(user, pass)\n\treq.SetBasicAuth("admin", os.Getenv("ADMIN_PASSWORD"))\n\treq.SetBasicAuth(cfg.User, cfg.Password)\n', path: 'client.go' },
+      { text: 'smtp.login(user, os.environ["SMTP_PASSWORD"])\nsmtp.login(cfg.user, getpass.getpass())\nr = requests.get(url, auth=(user, password))\n', path: 'mail.py' },
+      { text: 'const s = new Sequelize(db, user, `${process.env.DB_PASSWORD}`);\nconst t = new Sequelize("app", "app", process.env.DB_PASSWORD);\n', path: 'db.js' },
+      { text: 'var cred = new NetworkCredential("svc", "%s");\nvar c2 = new NetworkCredential("svc", "{0}");\n', path: 'a.cs' },
+      { text: 'Connection c = DriverManager.getConnection(url, "?", "?");\nConnection d = DriverManager.getConnection(url, props);\n', path: 'Db.java' },
+      // Empty, placeholders and the passwords of tests and documentation.
+      { text: '\treq.SetBasicAuth("admin", "")\n\treq.SetBasicAuth("admin", "<password>")\n\treq.SetBasicAuth("admin", "changeme")\n\treq.SetBasicAuth("admin", "xxx")\n', path: 'a.go' },
+      { text: 'smtp.login("admin", "password")\nsmtp.login("admin", "secret")\nsmtp.login("admin", "test")\nsmtp.login("admin", "admin")\nsmtp.login("user", "Passw0rd!")\n', path: 'b.py' },
+      { text: 'new UsernamePasswordCredentials("user", "your-password-here");\nnew UsernamePasswordCredentials("admin", "admin123");\n', path: 'T.java' },
+      // The same names with another meaning.
+      { text: 'def my_view(request):\n    login(request, user)\n    auth_login(request, form.get_user())\n', path: 'views.py' },
+      { text: `this.onClick = this.onClick.bind(this);\nconst f = handler.bind(null, 'cache', '${f3.alnum(14)}');\nconn.connect();\n`, path: 'ui.js' },
+      { text: `\trouter.Bind("/api", "${f3.alnum(14)}")\n`, path: 'router.go' },
+      { text: `smtp.login("ops@corp.io", "${f3.alnum(14)}", extra, more)\nlogin("${f3.alnum(14)}")\n`, path: 'c.py' },
+      // A keyword argument before the position: `HTTPBasicAuth(username="u", password=pw)` is named (the generic rule judges names).
+      { text: 'auth = HTTPBasicAuth(username="admin", password=pw)\n', path: 'd.py' },
+      // SQL: the password's hash, an authentication plugin without a password, a bind parameter, no statement.
+      { text: "CREATE USER 'app'@'%' IDENTIFIED BY PASSWORD '*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9';\nCREATE USER 'app'@'%' IDENTIFIED WITH caching_sha2_password;\nCREATE USER 'x'@'%' IDENTIFIED WITH mysql_native_password AS '*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9';\n", path: 'users.sql' },
+      { text: "ALTER ROLE app WITH ENCRYPTED PASSWORD 'md5" + 'a1b2c3d4e5f60718293a4b5c6d7e8f90' + "';\nALTER ROLE app PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy';\nALTER ROLE app PASSWORD NULL;\n", path: 'roles.sql' },
+      { text: `cur.execute("CREATE USER %s IDENTIFIED BY %s", (name, pw))\nALTER USER app IDENTIFIED BY :pw;\nlog.warn("rejected password '${f3.alnum(14)}' for user")\n`, path: 'm.py' },
+      // PowerShell: an encrypted standard string (no -AsPlainText), a variable, an expanded string.
+      { text: `$s = ConvertTo-SecureString "${f3.hex(64)}"\n$t = ConvertTo-SecureString $env:ADMIN_PW -AsPlainText -Force\n$u = ConvertTo-SecureString "$prefix${f3.alnum(10)}" -AsPlainText -Force\n`, path: 'e.ps1' },
+      // PHP: variables, an empty password, curl's user:password made of variables.
+      { text: "$pdo = new PDO($dsn, $user, $pass);\n$pdo2 = new PDO($dsn, 'root', '');\ncurl_setopt($ch, CURLOPT_USERPWD, \"$user:$pass\");\ncurl_setopt($ch, CURLOPT_URL, 'https://api.corp.io');\n", path: 'f.php' },
+      // A sample in a documentation comment.
+      { text: `/**\n * req.SetBasicAuth("admin", "${f3.alnum(14)}")\n */\n`, path: 'doc.go' },
     ],
   },
 };

@@ -198,8 +198,7 @@ function sentence(s: string): boolean {
 
 const MIN_LENGTH: Record<Kind, number> = { password: 8, secret: 10, token: 12, key: 12, loosekey: 20, credential: 12, auth: 16 };
 
-function judgeValue(kind: Kind, a: Assignment): boolean {
-  const v = a.value;
+function judgeValue(kind: Kind, v: string, query: boolean): boolean {
   if (v.length < MIN_LENGTH[kind] || v.length > 512) return false;
   if (/\s/.test(v) || v.includes('\\n')) return false;
   // Secrets are printable ASCII: a value in another script is text (a translated message).
@@ -215,7 +214,7 @@ function judgeValue(kind: Kind, a: Assignment): boolean {
   if (v.includes('(') || v.includes('${') || v.includes('{{')) return false;
   // A UUID under a secret's name is a key (Heroku, npm `_authToken`, Postmark), unless it is a
   // placeholder; under `<WORD>_KEY` it is an identifier (`InstrumentationKey`), but not as a URL's `?key=`.
-  if (UUID.test(v)) return (kind !== 'loosekey' || a.query === true) && !placeholderUuid(v);
+  if (UUID.test(v)) return (kind !== 'loosekey' || query) && !placeholderUuid(v);
   const c = charClasses(v);
   const n = classCount(c);
   const h = shannon(v);
@@ -336,15 +335,31 @@ export const genericSecret: AssignmentRule = {
     const name = a.bearer ? { kind: 'auth' as const, at: 0 } : judgeName(a.words, a.call === true, a.query === true);
     if (!name) return false;
     if (!a.quoted && !a.bearer && !a.query && ctx.style === 'code') return false;
-    if (!judgeValue(name.kind, a)) return false;
+    if (!judgeValue(name.kind, a.value, a.query === true)) return false;
     // The start of a concatenation (`"django-insecure-" + get_random_string(50)`): a prefix, not the secret.
     if (a.quoted && /[-_:./]$/.test(a.value) && /^[ \t]{0,4}(?:\+|\.\.|\|\|)/.test(ctx.text.slice(a.end + 1, a.end + 8))) return false;
-    // Documentation marks its examples (`AccessKeyId=ABCDE12345670EXAMPLE, SecretKey=...`).
-    const line = lineOf(ctx.text, a.start);
     // `https://example.com/?key=...`: a parameter of a URL on a host reserved for examples (RFC 2606, RFC 6761).
     if (a.query && RESERVED_HOST.test(ctx.text.slice(Math.max(0, a.nameStart - 400), a.nameStart).split('\n').pop()!)) return false;
-    if (line.includes('EXAMPLE')) return false;
-    // A sample in an API's documentation comment (`* @example client = new Api({ apiKey: "..." })`).
-    return ctx.style !== 'code' || !DOC_COMMENT.test(line);
+    return !documentedExample(ctx, a.start);
   },
 };
+
+/**
+ * The generic rule's judgement of a value alone, for a rule that knows from elsewhere what the
+ * value is (a credential API's password argument): long enough, no reference, placeholder,
+ * name, word, typed run or low-entropy string.
+ */
+export function plausibleValue(kind: 'password' | 'secret', value: string): boolean {
+  return judgeValue(kind, value, false);
+}
+
+/**
+ * The value at `at` is an example by its line: documentation marks its examples
+ * (`AccessKeyId=ABCDE12345670EXAMPLE, SecretKey=...`), and an API's documentation comment
+ * holds samples (`* @example client = new Api({ apiKey: "..." })`).
+ */
+export function documentedExample(ctx: RuleContext, at: number): boolean {
+  const line = lineOf(ctx.text, at);
+  if (line.includes('EXAMPLE')) return true;
+  return ctx.style === 'code' && DOC_COMMENT.test(line);
+}

@@ -4,6 +4,7 @@
 
 import type { Rule, RuleInfo } from '../types';
 import { aiAssignmentRules, aiRules } from './ai';
+import { credentialArgumentRules } from './arguments';
 import { cloudAssignmentRules, cloudRules } from './cloud';
 import { genericSecret } from './generic';
 import type { AssignmentRule } from './helpers';
@@ -20,7 +21,7 @@ import { vendorRules } from './vendors';
 
 export type { AssignmentRule } from './helpers';
 
-export const PATTERN_RULES: readonly Rule[] = [...cloudRules, ...aiRules, ...vcsRules, ...providerRules, ...saasRules, ...registryRules, ...keyRules, ...tokenRules, ...vendorRules, ...longTailRules, ...passwordRules];
+export const PATTERN_RULES: readonly Rule[] = [...cloudRules, ...aiRules, ...vcsRules, ...providerRules, ...saasRules, ...registryRules, ...keyRules, ...tokenRules, ...vendorRules, ...longTailRules, ...passwordRules, ...credentialArgumentRules];
 
 export const ASSIGNMENT_RULES: readonly AssignmentRule[] = [...cloudAssignmentRules, ...aiAssignmentRules, ...saasAssignmentRules, ...namedAssignmentRules, genericSecret].sort(
   (a, b) => b.priority - a.priority,
