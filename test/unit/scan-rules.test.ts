@@ -29,6 +29,7 @@ const cliPw = `${f3.alnum(9)}#${f3.alnum(5)}`;
 const agePq = f.agePqKey();
 const ALNUM_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
+const dockerEscaped = Buffer.from(`ci:${new Fakes('scan-rules.docker-escaped').password(20)}`).toString('base64');
 const aws = { id: f.awsKeyId(), secret: f.awsSecret() };
 const gh = f.githubPat();
 const sa = (key: string) =>
@@ -215,10 +216,15 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     neg: [{ text: 'docker login -u ci -p dckr_pat_XXXX' }],
   },
   'docker-config-auth': {
-    pos: [{ text: JSON.stringify({ auths: { 'registry.example.com': { auth: f.dockerAuth('ci-bot', f.password(20)) } } }, null, 2), path: 'config.json' }],
+    pos: [
+      { text: JSON.stringify({ auths: { 'registry.example.com': { auth: f.dockerAuth('ci-bot', f.password(20)) } } }, null, 2), path: 'config.json' },
+      // GitLab's DOCKER_AUTH_CONFIG: the same JSON escaped inside a string.
+      { text: `DOCKER_AUTH_CONFIG={\\"auths\\":{\\"registry.corp.io\\":{\\"auth\\":\\"${dockerEscaped}\\"}}}\n`, path: 'gitlab.env', secret: dockerEscaped },
+    ],
     neg: [
       { text: JSON.stringify({ auths: { 'registry.example.com': { auth: Buffer.from('user:changeme').toString('base64') } } }), path: 'config.json' },
       { text: JSON.stringify({ auths: { 'ghcr.io': {} }, credsStore: 'desktop' }), path: 'config.json' },
+      { text: `DOCKER_AUTH_CONFIG={\\"auths\\":{\\"registry.corp.io\\":{\\"auth\\":\\"${Buffer.from('ci:<password>').toString('base64')}\\"}}}\n`, path: 'gitlab.env' },
     ],
   },
   'private-key-pem': {
