@@ -187,6 +187,14 @@ describe('scanner engine', () => {
       'service names close together': (n) => fill('ably discord okta:', n),
       'base64 of PEM headers run together': (n) => fill('LS0tLS1CRUdJTi/', n),
       'base64 token prefixes run together': (n) => fill('IQoJb3JpZ2luX2Vj+dG9rO/AQE+', n),
+      // The decoding pass (encoded.ts): segments that decode to text everywhere, runs that almost do.
+      'base64 of text on every line': (n) => fill(`v: ${Buffer.from(`API_TOKEN=${f.githubPat()} and more text`).toString('base64')}\n`, n),
+      'base64 lines of one width that never end': (n) => fill(`${Buffer.from('x'.repeat(57)).toString('base64')}\n`, n),
+      'base64 lines of one width, text then binary': (n) => fill(`${Buffer.from('x'.repeat(57)).toString('base64')}\n${f.bytes(57).toString('base64')}\n`, n),
+      'percent escapes run together': (n) => fill('%22%3A%2F%', n),
+      'percent signs without escapes': (n) => fill('a%', n),
+      'hex of text run together': (n) => fill(Buffer.from('token=ghp_').toString('hex'), n),
+      'data URI prefixes': (n) => fill('data:image/png;base64,iVBORw0KGgo', n),
     };
 
     const base = time(benign(N * GROWTH));
