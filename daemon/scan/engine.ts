@@ -3,7 +3,8 @@
 // (placeholder values, `keyward:allow` comments). Path allowlists and the baseline are
 // applied by the callers that know paths (run.ts, handlers.ts).
 
-import { findAssignments } from './assignments';
+import { findAssignments, type Assignment } from './assignments';
+import { DecodeBudget, decodedValue, encodedSegments, type DecodedSegment } from './encoded';
 import { fingerprint } from './fingerprint';
 import { KeywordSet } from './keywords';
 import { isKnownPublic } from './known';
@@ -11,7 +12,8 @@ import { notebookParts, type NotebookPart } from './notebook';
 import { isPlaceholder } from './placeholders';
 import { redact } from './redact';
 import { ASSIGNMENT_RULES, PATTERN_RULES } from './rules';
-import type { Finding, NotebookCell, RuleContext, Severity } from './types';
+import { genericSecret } from './rules/generic';
+import type { Encoding, Finding, NotebookCell, RuleContext, Severity } from './types';
 
 export interface ScanTextOptions {
   /** POSIX path relative to the scan root: decides code vs config style and lockfiles, and enters the fingerprint. */
@@ -20,6 +22,8 @@ export interface ScanTextOptions {
   languageId?: string;
   /** The commit that added the text (`--since`). */
   commit?: string;
+  /** Decoded bytes this text may cost (encoded.ts); a test reads what was spent. */
+  budget?: DecodeBudget;
 }
 
 /** The inline allowlist marker: on the secret's line, or `keyward:allow-next-line` on the line above. */
@@ -33,19 +37,22 @@ interface Hit {
   priority: number;
   start: number;
   end: number;
-  /** The secret, when the text at start..end is an encoding of it (a JSON string in a notebook). */
+  /** The secret, when the text at start..end is an encoding of it (a JSON string in a notebook, base64). */
   secret?: string;
   cell?: NotebookCell;
+  /** Found in a decoded segment: its encodings, outermost first. */
+  decoded?: Encoding[];
 }
 
 export function scanText(text: string, opts: ScanTextOptions = {}): Finding[] {
   const path = opts.path ?? '';
   const fileName = path.slice(path.lastIndexOf('/') + 1).toLowerCase();
+  const budget = opts.budget ?? new DecodeBudget();
   if (fileName.endsWith('.ipynb') || opts.languageId === 'jupyter') {
     const parts = notebookParts(text);
-    if (parts) return scanNotebook(text, parts, path, fileName, opts.commit);
+    if (parts) return scanNotebook(text, parts, { path, fileName, budget }, opts.commit);
   }
-  const hits = findHits(text, path, fileName, opts.languageId);
+  const hits = findHits(text, { path, fileName, languageId: opts.languageId, budget });
   if (hits.length === 0) return [];
   return toFindings(text, dropOverlaps(hits), path, opts.commit);
 }
@@ -58,10 +65,22 @@ function keywordSet(): KeywordSet {
   return keywords;
 }
 
-/** Every rule's matches in `text`, before overlaps are resolved. */
-function findHits(text: string, path: string, fileName: string, languageId: string | undefined): Hit[] {
+interface HitOptions {
+  path: string;
+  fileName: string;
+  languageId?: string | undefined;
+  budget: DecodeBudget;
+  /** Encodings this text is already inside (0 for a file's own text). */
+  depth?: number;
+  /** Strict rules only, whatever the name says (decoded text that is generated). */
+  strict?: boolean;
+}
+
+/** Every rule's matches in `text`, and in what its encoded segments decode to, before overlaps are resolved. */
+function findHits(text: string, o: HitOptions): Hit[] {
+  const { path, fileName, languageId } = o;
   const lockfile = LOCKFILES.has(fileName);
-  const ctx: RuleContext = { text, path, fileName, style: styleFor(fileName, languageId), lockfile, strict: lockfile || generated(fileName, text, languageId) };
+  const ctx: RuleContext = { text, path, fileName, style: styleFor(fileName, languageId), lockfile, strict: o.strict === true || lockfile || generated(fileName, text, languageId) };
 
   const hits: Hit[] = [];
   const present = keywordSet().presentIn(text);
@@ -78,6 +97,7 @@ function findHits(text: string, path: string, fileName: string, languageId: stri
   if (!ctx.strict) {
     findAssignments(ctx, (a) => {
       if (!a.value) return;
+      judgeDecodedValue(a, ctx, o.budget, hits);
       for (const rule of ASSIGNMENT_RULES) {
         const v = rule.judge(a, ctx);
         if (v === false) continue;
@@ -88,7 +108,83 @@ function findHits(text: string, path: string, fileName: string, languageId: stri
       }
     });
   }
+  // Generated text (lockfiles, bundles, source maps) is not decoded: its base64 is data URIs,
+  // inline maps and integrity hashes, and its strict rules already see what a prefix marks.
+  const depth = o.depth ?? 0;
+  if (!ctx.strict && depth < MAX_DECODE_DEPTH) hits.push(...decodedHits(text, o, depth + 1));
   return hits;
+}
+
+/**
+ * A value assigned in base64 (`AWS_SECRET_ACCESS_KEY: <base64>` in a Kubernetes Secret's
+ * `data:`): what it decodes to is judged by the rules of a service's secret by its name, so the
+ * finding says what it is. The generic rule judges the value as written (it already flags a
+ * random value under a secret's name), not twice.
+ */
+function judgeDecodedValue(a: Assignment, ctx: RuleContext, budget: DecodeBudget, hits: Hit[]): void {
+  const plain = decodedValue(a.value, budget);
+  if (plain === null || isPlaceholder(plain) || markedExample(ctx.text, a.nameStart)) return;
+  const d: Assignment = { ...a, value: plain };
+  for (const rule of ASSIGNMENT_RULES) {
+    if (rule === genericSecret) continue;
+    const v = rule.judge(d, ctx);
+    if (v === false) continue;
+    hits.push({ ruleId: rule.id, description: rule.description, severity: v === true ? rule.severity : v, priority: rule.priority, start: a.start, end: a.end, secret: plain, decoded: ['base64'] });
+    return;
+  }
+}
+
+/**
+ * Encodings looked through, one inside another: base64 of a `.dockerconfigjson` whose `auth` is
+ * base64 again is one (the Docker rule reads its `auth`), a base64 `.env` in a base64 Secret two.
+ */
+export const MAX_DECODE_DEPTH = 2;
+/** Decoded text whose lines average this many characters is generated (a source map, a bundle): strict rules only. */
+const DECODED_GENERATED_LINE = 250;
+
+/**
+ * The hits in what `text`'s encoded segments decode to, moved back to the encoded text. The
+ * segments are scanned as one text (one pass of the rules however many there are), blank lines
+ * between them; a hit that runs from one into the next is dropped. Decoded text has no file
+ * name: its values count bare (config style), and its own names, not the encoded value's,
+ * are what the assignment rules judge.
+ */
+function decodedHits(text: string, o: HitOptions, depth: number): Hit[] {
+  const segs = encodedSegments(text, o.budget);
+  if (segs.length === 0) return [];
+  const loose: DecodedSegment[] = [];
+  const gen: DecodedSegment[] = [];
+  for (const s of segs) (looksGenerated(s.text) ? gen : loose).push(s);
+  const out: Hit[] = [];
+  for (const [group, strict] of [[loose, false], [gen, true]] as const) {
+    if (group.length === 0) continue;
+    const bases: number[] = [];
+    let joined = '';
+    for (const s of group) {
+      if (joined) joined += '\n\n';
+      bases.push(joined.length);
+      joined += s.text;
+    }
+    for (const h of findHits(joined, { path: o.path, fileName: '', budget: o.budget, depth, strict })) {
+      let k = bases.length - 1;
+      while (k > 0 && bases[k]! > h.start) k--;
+      const seg = group[k]!;
+      const base = bases[k]!;
+      if (h.end > base + seg.text.length) continue;
+      // A key block that starts a base64 segment is private-key-base64's to judge (its body's entropy, in the file's own text).
+      if (h.start === base && seg.encoding === 'base64' && seg.text.startsWith('-----BEGIN ')) continue;
+      const [start, end] = seg.span(h.start - base, h.end - base);
+      out.push({ ...h, start, end, secret: h.secret ?? joined.slice(h.start, h.end), decoded: [seg.encoding, ...(h.decoded ?? [])] });
+    }
+  }
+  return out;
+}
+
+function looksGenerated(s: string): boolean {
+  if (s.length < 4 * DECODED_GENERATED_LINE) return false;
+  let lines = 1;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) lines++;
+  return s.length / lines > DECODED_GENERATED_LINE;
 }
 
 /** Words that present what follows as an illustration: `e.g. shpat_...`, `for example: ghp_...`. */
@@ -136,27 +232,28 @@ function inBase64Block(text: string, start: number, end: number): boolean {
  * A notebook: each cell's source and text outputs are scanned as their own texts (with the
  * cell's language), and the hits are moved back to offsets in the file.
  */
-function scanNotebook(raw: string, parts: readonly NotebookPart[], path: string, fileName: string, commit: string | undefined): Finding[] {
+function scanNotebook(raw: string, parts: readonly NotebookPart[], o: HitOptions, commit: string | undefined): Finding[] {
   const all: Hit[] = [];
   for (const p of parts) {
-    for (const h of dropOverlaps(findHits(p.text, path, fileName, p.languageId))) {
+    for (const h of dropOverlaps(findHits(p.text, { ...o, languageId: p.languageId }))) {
       let line = 1;
       for (let i = p.text.indexOf('\n'); i >= 0 && i < h.start; i = p.text.indexOf('\n', i + 1)) line++;
-      all.push({ ...h, start: p.offsets[h.start]!, end: p.offsets[h.end]!, secret: p.text.slice(h.start, h.end), cell: { index: p.cell, line, output: p.kind === 'output' } });
+      all.push({ ...h, start: p.offsets[h.start]!, end: p.offsets[h.end]!, secret: h.secret ?? p.text.slice(h.start, h.end), cell: { index: p.cell, line, output: p.kind === 'output' } });
     }
   }
   if (all.length === 0) return [];
   all.sort((a, b) => a.start - b.start);
-  return toFindings(raw, all, path, commit);
+  return toFindings(raw, all, o.path, commit);
 }
 
 /**
- * Of overlapping hits, the one of the highest priority (then the earliest, then the longest)
- * is kept. `out` never holds two overlapping hits and is sorted by start, so its ends are
+ * Of overlapping hits, the one of the highest priority (then the earliest, then the one found
+ * undecoded, then the longest) is kept: a secret found both as written and in what its
+ * encoding decodes to is reported once. `out` never holds two overlapping hits and is sorted by start, so its ends are
  * sorted too: the walk back stops at the first hit that ends before this one starts.
  */
 function dropOverlaps(hits: Hit[]): Hit[] {
-  hits.sort((a, b) => a.start - b.start || b.priority - a.priority || b.end - b.start - (a.end - a.start));
+  hits.sort((a, b) => a.start - b.start || b.priority - a.priority || (a.decoded ? 1 : 0) - (b.decoded ? 1 : 0) || b.end - b.start - (a.end - a.start));
   const out: Hit[] = [];
   for (const h of hits) {
     let dominated = false;
@@ -267,6 +364,7 @@ function toFindings(text: string, hits: Hit[], path: string, commit: string | un
       fingerprint: fingerprint(h.ruleId, path, secret),
       ...(commit ? { commit } : {}),
       ...(h.cell ? { cell: h.cell } : {}),
+      ...(h.decoded ? { decoded: h.decoded } : {}),
     });
   }
   return out;

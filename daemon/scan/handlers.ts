@@ -6,6 +6,7 @@ import { Baseline, BASELINE_FILE } from './baseline';
 import { scanText } from './engine';
 import { fileGlobMatcher, type PathMatcher } from './glob';
 import { POLICY_RULES } from './encryption-checks';
+import { findingMessage } from './report';
 import { RULES } from './rules';
 import { IGNORE_FILE } from './run';
 import type { Finding } from './types';
@@ -34,7 +35,7 @@ function toWire(f: Finding): ScanTextFinding {
   return {
     ruleId: f.ruleId,
     severity: f.severity,
-    message: `${f.description}: ${f.redacted}`,
+    message: findingMessage(f),
     range: { startLine: f.line - 1, startCol: f.column - 1, endLine: f.endLine - 1, endCol: f.endColumn - 1 },
     redacted: f.redacted,
     fingerprint: f.fingerprint,

@@ -54,11 +54,18 @@ function where(f: Finding): string {
   return `${c}${f.path}:${f.line}:${f.column}${cell}`;
 }
 
+/**
+ * What a finding is, for a person: `GitHub personal access token: ghp_********`, with
+ * `(decoded from base64)` when it was found in what an encoded segment decodes to.
+ */
+export function findingMessage(f: Finding): string {
+  if (f.detail !== undefined) return `${f.description}: ${f.detail}`;
+  const decoded = f.decoded ? ` (decoded from ${f.decoded.join(' in ')})` : '';
+  return `${f.description}: ${f.redacted}${decoded}`;
+}
+
 function toText(r: ScanReport): string {
-  const lines = r.findings.map((f) => {
-    const what = f.detail !== undefined ? `${f.description}: ${f.detail}` : `${f.description}: ${f.redacted}`;
-    return `${where(f)}: ${f.severity} ${f.ruleId}: ${what}`;
-  });
+  const lines = r.findings.map((f) => `${where(f)}: ${f.severity} ${f.ruleId}: ${findingMessage(f)}`);
   return lines.length ? lines.join('\n') + '\n' : '';
 }
 
@@ -162,6 +169,7 @@ function toJson(r: ScanReport): unknown {
       fingerprint: f.fingerprint,
       ...(f.commit ? { commit: f.commit } : {}),
       ...(f.cell ? { cell: f.cell } : {}),
+      ...(f.decoded ? { decoded: f.decoded } : {}),
     })),
     stats: { ...r.stats, ms: Math.round(r.stats.ms) },
   };
@@ -199,7 +207,7 @@ function toSarif(r: ScanReport): unknown {
     ruleId: f.ruleId,
     ruleIndex: index.get(f.ruleId) ?? -1,
     level: LEVEL[f.severity],
-    message: { text: f.detail !== undefined ? `${f.description}: ${f.detail}` : `${f.description}: ${f.redacted}` },
+    message: { text: findingMessage(f) },
     locations: [
       {
         physicalLocation: {
@@ -209,7 +217,7 @@ function toSarif(r: ScanReport): unknown {
       },
     ],
     partialFingerprints: { 'keyward/v1': f.fingerprint },
-    properties: { severity: f.severity, ...(f.commit ? { commit: f.commit } : {}), ...(f.cell ? { notebookCell: f.cell.index, notebookCellLine: f.cell.line, notebookOutput: f.cell.output } : {}) },
+    properties: { severity: f.severity, ...(f.commit ? { commit: f.commit } : {}), ...(f.cell ? { notebookCell: f.cell.index, notebookCellLine: f.cell.line, notebookOutput: f.cell.output } : {}), ...(f.decoded ? { decoded: f.decoded } : {}) },
   }));
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',

@@ -11,6 +11,9 @@ export interface NotebookCell {
   output: boolean;
 }
 
+/** How a secret was encoded where it was found (see encoded.ts). */
+export type Encoding = 'base64' | 'hex' | 'percent';
+
 /** What a rule knows of the text it runs on. */
 export interface RuleContext {
   /** The whole text being scanned. */
@@ -97,4 +100,10 @@ export interface Finding {
   blob?: string;
   /** In a Jupyter notebook: the cell, and the line within it (`line`/`column` are the file's). */
   cell?: NotebookCell;
+  /**
+   * Found in what an encoded segment decodes to, outermost encoding first (`['base64']`; base64
+   * of hex: `['base64', 'hex']`). The position is the encoded text's, as near the secret as the
+   * encoding allows; `redacted` and `fingerprint` are of the decoded secret.
+   */
+  decoded?: readonly Encoding[];
 }

@@ -191,6 +191,14 @@ describe('scanner engine', () => {
       'nested credential calls': (n) => fill('NetworkCredential(getConnection(', n),
       'role statements of passwords': (n) => fill("CREATE ROLE a WITH LOGIN PASSWORD 'x' ", n),
       'piped strings without the flag': (n) => fill('"ab" | ConvertTo-SecureString ', n),
+      // The decoding pass (encoded.ts): segments that decode to text everywhere, runs that almost do.
+      'base64 of text on every line': (n) => fill(`v: ${Buffer.from(`API_TOKEN=${f.githubPat()} and more text`).toString('base64')}\n`, n),
+      'base64 lines of one width that never end': (n) => fill(`${Buffer.from('x'.repeat(57)).toString('base64')}\n`, n),
+      'base64 lines of one width, text then binary': (n) => fill(`${Buffer.from('x'.repeat(57)).toString('base64')}\n${f.bytes(57).toString('base64')}\n`, n),
+      'percent escapes run together': (n) => fill('%22%3A%2F%', n),
+      'percent signs without escapes': (n) => fill('a%', n),
+      'hex of text run together': (n) => fill(Buffer.from('token=ghp_').toString('hex'), n),
+      'data URI prefixes': (n) => fill('data:image/png;base64,iVBORw0KGgo', n),
     };
 
     const base = time(benign(N * GROWTH));

@@ -4,7 +4,9 @@
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync } from 'node:crypto';
 import { generateHybridIdentity, generateIdentity } from 'age-encryption';
+import { DecodeBudget, MAX_DECODED_BYTES } from '../../daemon/scan/encoded';
 import { scanText } from '../../daemon/scan/engine';
+import { formatReport } from '../../daemon/scan/report';
 import { RULES } from '../../daemon/scan/rules';
 import { Fakes, wrap } from '../fixtures/secrets/fakes';
 import { providerSamples } from '../fixtures/secrets/providers';
@@ -36,6 +38,7 @@ const fa = new Fakes('scan-rules.arguments');
 const argPw = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? `${fa.alnum(8)}!${fa.alnum(5)}` : fa.alnum(14)));
 const argSecret = fa.str(ALNUM_B64, 40);
 
+const dockerEscaped = Buffer.from(`ci:${new Fakes('scan-rules.docker-escaped').password(20)}`).toString('base64');
 const aws = { id: f.awsKeyId(), secret: f.awsSecret() };
 const gh = f.githubPat();
 const sa = (key: string) =>
@@ -234,10 +237,15 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
     neg: [{ text: 'docker login -u ci -p dckr_pat_XXXX' }],
   },
   'docker-config-auth': {
-    pos: [{ text: JSON.stringify({ auths: { 'registry.example.com': { auth: f.dockerAuth('ci-bot', f.password(20)) } } }, null, 2), path: 'config.json' }],
+    pos: [
+      { text: JSON.stringify({ auths: { 'registry.example.com': { auth: f.dockerAuth('ci-bot', f.password(20)) } } }, null, 2), path: 'config.json' },
+      // GitLab's DOCKER_AUTH_CONFIG: the same JSON escaped inside a string.
+      { text: `DOCKER_AUTH_CONFIG={\\"auths\\":{\\"registry.corp.io\\":{\\"auth\\":\\"${dockerEscaped}\\"}}}\n`, path: 'gitlab.env', secret: dockerEscaped },
+    ],
     neg: [
       { text: JSON.stringify({ auths: { 'registry.example.com': { auth: Buffer.from('user:changeme').toString('base64') } } }), path: 'config.json' },
       { text: JSON.stringify({ auths: { 'ghcr.io': {} }, credsStore: 'desktop' }), path: 'config.json' },
+      { text: `DOCKER_AUTH_CONFIG={\\"auths\\":{\\"registry.corp.io\\":{\\"auth\\":\\"${Buffer.from('ci:<password>').toString('base64')}\\"}}}\n`, path: 'gitlab.env' },
     ],
   },
   'private-key-pem': {
@@ -627,6 +635,152 @@ describe('scanner rules: positives and negatives', () => {
       found.map((x) => x.ruleId),
       ['openai-api-key'],
     );
+  });
+});
+
+// Secrets inside encoded values (daemon/scan/encoded.ts): what base64, hex and percent-encoding
+// hide is scanned, and reported at the encoded text's line, saying how it was encoded.
+describe('scanner: secrets inside encoded values', () => {
+  const fe = new Fakes('scan-rules.encoded');
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  /** The findings of `text` as `rule line decoded`, and the text under each. */
+  const scan = (text: string, path: string, budget?: DecodeBudget) => {
+    const found = scanText(text, { path, ...(budget ? { budget } : {}) });
+    return { found, lines: found.map((x) => `${x.ruleId} ${x.line} ${x.decoded?.join('>') ?? '-'}`) };
+  };
+
+  it('a Kubernetes pull secret: the auth inside its base64 .dockerconfigjson', () => {
+    const pw = fe.password(18);
+    const cfg = JSON.stringify({ auths: { 'registry.corp.io': { auth: fe.dockerAuth('deploy', pw) } } });
+    const text = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: ${b64(cfg)}\n`;
+    const { found, lines } = scan(text, 'k8s/regcred.yaml');
+    assert.deepEqual(lines, ['docker-config-auth 7 base64']);
+    // The position is inside the encoded value, the redacted form is of the decoded secret, and no more of it.
+    const f0 = found[0]!;
+    assert.ok(f0.start >= text.indexOf(b64(cfg)) && f0.end <= text.indexOf(b64(cfg)) + b64(cfg).length);
+    assert.ok(!JSON.stringify(f0).includes(pw) && !JSON.stringify(f0).includes(fe.dockerAuth('deploy', pw)));
+  });
+
+  it('GOOGLE_CREDENTIALS=<base64 of a service-account key file>: the service-account key, not a generic secret', () => {
+    const key = sa(rsaPkcs1);
+    const text = `PROJECT=corp-prod\nGOOGLE_CREDENTIALS=${b64(key)}\n`;
+    assert.deepEqual(scan(text, '.env').lines, ['gcp-service-account-key 2 base64']);
+  });
+
+  it('base64 of a config line holding a provider token', () => {
+    const tok = fe.githubPat();
+    const text = `env:\n  SECRETS_B64: ${b64(`GITHUB_TOKEN=${tok}\n`)}\n`;
+    const { found, lines } = scan(text, 'ci.yaml');
+    assert.deepEqual(lines, ['github-pat 2 base64']);
+    assert.equal(found[0]!.redacted, 'ghp_********');
+    // Written plainly and encoded beside it: two places to fix, two findings.
+    assert.deepEqual(scan(`${tok} ${b64(`t=${tok}`)}\n`, 'a.txt').lines, ['github-pat 1 -', 'github-pat 1 base64']);
+    // Found as written and in the decoding of the same text (a percent-encoded URL around it): once, as written.
+    assert.deepEqual(scan(`next=https%3A%2F%2Fapi.corp.io%2Fv1%3Ftoken=${tok}&x=1\n`, 'a.txt').lines, ['github-pat 1 -']);
+  });
+
+  it("a Kubernetes Secret's data: each value judged as what it is, by its own name", () => {
+    const text = `apiVersion: v1\nkind: Secret\ntype: Opaque\ndata:\n  OPENAI_API_KEY: ${b64(fe.openai())}\n  AWS_SECRET_ACCESS_KEY: ${b64(fe.awsSecret())}\n  STRIPE_KEY: ${b64(fe.stripeLive())}\n`;
+    assert.deepEqual(scan(text, 'secret.yaml').lines, ['openai-api-key 5 base64', 'aws-secret-access-key 6 base64', 'stripe-secret-key 7 base64']);
+  });
+
+  it('a CI variable holding a base64 .env file, on one line or wrapped as base64(1) writes it', () => {
+    const slack = fe.slackBot();
+    const env = `DATABASE_URL=postgres://app:${fe.alnum(16)}@db.corp.io:5432/app\nLOG_LEVEL=info\nFEATURE_FLAGS=a,b,c\nSLACK_TOKEN=${slack}\n`;
+    const one = `variables:\n  DOTENV_B64: "${b64(env)}"\n`;
+    assert.deepEqual(scan(one, '.gitlab-ci.yml').lines, ['database-url-password 2 base64', 'slack-token 2 base64']);
+    // Wrapped at 76 columns in a YAML block: each finding on the line that holds its encoding.
+    const wrapped = wrap(b64(env), 76).replace(/^/gm, '          ');
+    const gha = `jobs:\n  deploy:\n    env:\n      ENV_FILE: |\n${wrapped}\n    steps:\n      - run: echo "$ENV_FILE" | base64 -d > .env\n`;
+    const { found, lines } = scan(gha, '.github/workflows/deploy.yml');
+    const enc = b64(env);
+    const slackAt = Math.floor(env.indexOf(slack) / 3) * 4; // the slack token's place in the encoding
+    assert.deepEqual(lines, ['database-url-password 5 base64', `slack-token ${5 + Math.floor(slackAt / 76)} base64`]);
+    assert.ok(found.every((x) => enc.includes(gha.slice(x.start, x.end).replace(/\s+/g, ''))));
+  });
+
+  it('percent-encoding: a URL with credentials inside a query parameter, a token in an encoded JSON', () => {
+    const pw = `${fe.alnum(6)}@${fe.alnum(6)}/${fe.alnum(3)}`;
+    const inner = `https://deploy:${encodeURIComponent(pw)}@git.corp.io/team/repo.git`;
+    const text = `callback = "https://ci.corp.io/start?next=${encodeURIComponent(inner)}&x=1"\n`;
+    assert.deepEqual(scan(`# a\n${text}`, 'cfg.txt').lines, ['url-password 2 percent']);
+    const json = `https://example.com/cb?state=${encodeURIComponent(JSON.stringify({ token: fe.githubPat() }))}\n`;
+    assert.deepEqual(scan(json, 'log.txt').lines, ['github-pat 1 percent']);
+  });
+
+  it('hex of a config line holding a token', () => {
+    const text = `token_hex = "${Buffer.from(`GITHUB_TOKEN=${fe.githubPat()}`).toString('hex')}"\n`;
+    assert.deepEqual(scan(text, 'a.py').lines, ['github-pat 1 hex']);
+  });
+
+  it('looks through two encodings, not three', () => {
+    const line = `GITHUB_TOKEN=${fe.githubPat()}`;
+    assert.deepEqual(scan(`blob: ${b64(b64(line))}\n`, 'a.yaml').lines, ['github-pat 1 base64>base64']);
+    assert.deepEqual(scan(`blob: ${b64(b64(b64(line)))}\n`, 'a.yaml').lines, []);
+  });
+
+  it('base64 of binary is dropped from its first bytes, before it is decoded', () => {
+    const budget = new DecodeBudget();
+    const text = `payload: ${fe.bytes(100_000).toString('base64')}\nicon: ${fe.bytes(3000).toString('base64url')}\n`;
+    assert.deepEqual(scan(text, 'a.yaml', budget).lines, []);
+    assert.ok(budget.decoded < 64, `decoded ${budget.decoded} bytes of binary`);
+  });
+
+  it('hex digests are not decoded', () => {
+    const budget = new DecodeBudget();
+    const text = Array.from({ length: 200 }, (_, i) => `sha256:${fe.hex(64)} sha1 ${fe.hex(40)} file${i}`).join('\n');
+    assert.deepEqual(scan(text, 'SHA256SUMS.txt', budget).lines, []);
+    assert.equal(budget.decoded, 0);
+  });
+
+  it('base64 of prose, of a placeholder token, and of a name without a value: nothing', () => {
+    const budget = new DecodeBudget();
+    const prose = 'The quick brown fox jumps over the lazy dog. Tokens are issued per user and expire after one hour.';
+    const text = [`a: ${b64(prose)}`, `b: ${b64('GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')}`, `c: ${b64('OPENAI_API_KEY=<your-openai-key>')}`, `d: ${b64('DATABASE_PASSWORD=')}`, `e: ${b64('password_reset_token')}`].join('\n');
+    assert.deepEqual(scan(text, 'a.yaml', budget).lines, []);
+    assert.ok(budget.decoded > prose.length, 'the values were decoded and judged');
+  });
+
+  it("data: URIs of images and inline source maps are not decoded; a text data: URI is", () => {
+    const line = `GITHUB_TOKEN=${fe.githubPat()}`;
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg"><!-- ${line} --><path d="M0 0h24v24H0z"/></svg>`;
+    const budget = new DecodeBudget();
+    const text = `.icon { background: url("data:image/svg+xml;base64,${b64(svg)}"); }\nconst png = "data:image/png;base64,${fe.bytes(500).toString('base64')}";\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${b64(JSON.stringify({ version: 3, sources: ['a.ts'], sourcesContent: [line] }))}\n`;
+    assert.deepEqual(scan(text, 'src/app.ts', budget).lines, []);
+    assert.equal(budget.decoded, 0);
+    assert.deepEqual(scan(`const env = "data:text/plain;base64,${b64(line)}";\n`, 'src/app.ts').lines, ['github-pat 1 base64']);
+  });
+
+  it('generated text (source maps, minified bundles, lockfiles) is not decoded', () => {
+    const enc = b64(`GITHUB_TOKEN=${fe.githubPat()}`);
+    assert.deepEqual(scan(`x: ${enc}\n`, 'a.yaml').lines, ['github-pat 1 base64']);
+    assert.deepEqual(scan(JSON.stringify({ version: 3, sources: ['a.js'], sourcesContent: [`const e = "${enc}";`], mappings: 'AAAA' }), 'dist/app.js.map').lines, []);
+    assert.deepEqual(scan(`!function(){var e="${enc}";${'var a=1;'.repeat(200)}}();\n`, 'dist/app.min.js').lines, []);
+  });
+
+  it('a huge base64 blob of text costs a bounded number of decoded bytes', () => {
+    const budget = new DecodeBudget();
+    const blob = b64('All work and no play makes Jack a dull boy.\n'.repeat(200_000));
+    const tail = b64(`GITHUB_TOKEN=${fe.githubPat()}`);
+    assert.deepEqual(scan(`big: ${blob}\nsmall: ${tail}\n`, 'a.yaml', budget).lines, []);
+    assert.ok(budget.decoded <= MAX_DECODED_BYTES, `decoded ${budget.decoded} bytes`);
+    assert.ok(budget.decoded >= MAX_DECODED_BYTES - 4, 'the head of the blob was decoded up to the budget');
+  });
+
+  it('reports say a finding was decoded (text, JSON, SARIF), with the secret redacted', () => {
+    const tok = fe.githubPat();
+    const text = `x: ${b64(`GITHUB_TOKEN=${tok}`)}\n`;
+    const found = scanText(text, { path: 'a.yaml' });
+    const r = { mode: 'workspace' as const, findings: found, stats: { files: 1, bytes: text.length, skipped: 0, skippedBy: {}, baselined: 0, ms: 1 } };
+    assert.match(formatReport(r, 'text'), /^a\.yaml:1:\d+: critical github-pat: GitHub personal access token \(classic\): ghp_\*{8} \(decoded from base64\)$/m);
+    const json = JSON.parse(formatReport(r, 'json')) as { findings: { decoded: string[]; line: number }[] };
+    assert.deepEqual(json.findings[0]!.decoded, ['base64']);
+    const sarif = JSON.parse(formatReport(r, 'sarif')) as { runs: { results: { message: { text: string }; properties: { decoded: string[] }; locations: { physicalLocation: { region: { startLine: number } } }[] }[] }[] };
+    const res = sarif.runs[0]!.results[0]!;
+    assert.deepEqual(res.properties.decoded, ['base64']);
+    assert.match(res.message.text, /decoded from base64/);
+    assert.equal(res.locations[0]!.physicalLocation.region.startLine, 1);
+    for (const fmt of ['text', 'json', 'sarif'] as const) assert.ok(!formatReport(r, fmt).includes(tok.slice(4, 12)));
   });
 });
 

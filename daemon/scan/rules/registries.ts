@@ -24,16 +24,18 @@ export const dockerHubToken = patternRule(
 );
 
 /**
- * `~/.docker/config.json`: `"auths": {"registry": {"auth": "<base64 of user:password>"}}`.
+ * `~/.docker/config.json`: `"auths": {"registry": {"auth": "<base64 of user:password>"}}`, also
+ * as JSON escaped inside a string (GitLab's `DOCKER_AUTH_CONFIG={\"auths\":...}`).
  * Kept only when the value decodes to `user:password` with a real-looking password.
  */
 export const dockerConfigAuth = patternRule(
   { id: 'docker-config-auth', description: 'Docker registry credentials (config.json auth)', severity: 'high', tags: ['registry', 'docker'] },
-  /"auth"[ \t]{0,4}:[ \t]{0,4}"([A-Za-z0-9+/]{6,1024}={0,2})"/g,
+  /(\\?)"auth\1"[ \t]{0,4}:[ \t]{0,4}\1"([A-Za-z0-9+/]{6,1024}={0,2})\1"/g,
   {
-    group: 1,
+    group: 2,
+    keywords: ['auths'],
     verify: (s, ctx) => {
-      if (!ctx.text.includes('"auths"')) return false;
+      if (!ctx.text.includes('"auths"') && !ctx.text.includes('"auths\\"')) return false;
       const raw = decodeBase64(s);
       if (!raw) return false;
       const plain = raw.toString('latin1');
