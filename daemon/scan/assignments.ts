@@ -37,7 +37,7 @@ export interface Assignment {
  * is parsed and judged by word, so `author` or `tokenizer` do not count.
  */
 const KEYWORDS =
-  /pass(?:w(?:or)?d|phrase)?|pwd|secret|token|api[-_.]?key|access[-_.]?key|priv(?:ate)?[-_.]?key|(?:signing|encryption|master|hmac|jwt|session|license|account|storage)[-_.]?key|credential|creds|auth|bearer|cohere|co_api|wandb|twilio|kaggle|[-_]key(?![a-z])|[a-z0-9]key[0-9]{0,2}(?=["'`]?[ \t]{0,16}(?:(?:string|\[\]byte)[ \t]{1,4})?[:=])|(?<=[?&])key(?==)|(?<=[A-Za-z][ \t])key(?=[ \t]{0,16}[:=])|[-_]pat(?![a-z])/gi;
+  /pass(?:w(?:or)?d|phrase)?|pwd|secret|token|api[-_.]?key|access[-_.]?key|priv(?:ate)?[-_.]?key|(?:signing|encryption|master|hmac|jwt|session|license|account|storage)[-_.]?key|credential|creds|auth|bearer|cohere|co_api|wandb|twilio|kaggle|[-_]key(?![a-z])|[a-z0-9]key[0-9]{0,2}(?=["'`]?[ \t]{0,16}(?:(?:string|\[\]byte)[ \t]{1,4})?[:=])|(?<=[?&])key(?==)|(?<=[A-Za-z][ \t])key(?=[ \t]{0,16}[:=])|key(?<=(?:^|[\n{,])[ \t]{0,64}["']?key)(?=["']?[ \t]{0,16}[:=])|[-_]pat(?![a-z])/gi;
 
 const MAX_NAME = 96;
 

@@ -38,6 +38,10 @@ export class DecodeBudget {
 const MIN_BASE64 = 24;
 /** Shortest hex run: 16 bytes (a hex digest is longer, but binary: dropped at its first bytes). */
 const MIN_HEX = 32;
+/** A run of base64 characters (either alphabet) long enough to look at. */
+// The character before is matched too (or the text's start): the regex then fails at once
+// inside a word, instead of trying every position of every short run again.
+const B64_RUN = new RegExp(`(?:^|[^A-Za-z0-9+/_-])([A-Za-z0-9+/_-]{${MIN_BASE64},1024})`);
 /** Characters checked before decoding a whole segment: 16 base64 characters are 12 bytes. */
 const PROBE = 16;
 
@@ -122,29 +126,28 @@ function skippedDataUri(t: string, i: number): boolean {
  */
 export function encodedSegments(text: string, budget: DecodeBudget): DecodedSegment[] {
   const out: DecodedSegment[] = [];
-  const n = text.length;
-  // Runs of base64 characters, MIN_BASE64 or longer. Skipping as Boyer-Moore does: a run that
-  // long holds every MIN_BASE64-th position, so only those are looked at until one is a base64
-  // character; then its run is walked (a code file's words are short: few characters are read).
-  let p = MIN_BASE64 - 1;
+  // Runs of base64 characters, MIN_BASE64 or longer, found by the regex engine: native code
+  // from its second use, where a loop over characters here would run in the interpreter in a
+  // short-lived process (the pre-commit hook) and cost more than the rest of the scan.
+  const run = new RegExp(B64_RUN.source, 'g');
   let done = 0;
-  while (p < n && budget.left > 0) {
-    if (!isB64(text.charCodeAt(p))) {
-      p += MIN_BASE64;
-      continue;
+  for (let m = run.exec(text); m !== null && budget.left > 0; m = run.exec(text)) {
+    let j = m.index + m[0].length;
+    const i = j - m[1]!.length;
+    // Longer runs are walked to their end here (a regex's greedy loop that long overflows its backtrack stack).
+    if (j - i === 1024) {
+      while (j < text.length && isB64(text.charCodeAt(j))) j++;
+      run.lastIndex = j;
     }
-    let i = p;
-    while (i > done && isB64(text.charCodeAt(i - 1))) i--;
-    let j = p + 1;
-    while (j < n && isB64(text.charCodeAt(j))) j++;
-    done = j;
+    if (i < done) continue;
     // Runs that touch a `%XX` escape are the percent pass's (`%2F` is base64 characters too).
-    if (j - i >= MIN_BASE64 && text.charCodeAt(j) !== C.Percent && text.charCodeAt(i - 1) !== C.Percent && !skippedDataUri(text, i)) {
+    if (text.charCodeAt(j) !== C.Percent && text.charCodeAt(i - 1) !== C.Percent && !skippedDataUri(text, i)) {
       const r = hexOrBase64(text, i, j, budget);
       if (r.seg) out.push(r.seg);
       done = Math.max(r.end, j);
+      // A wrapped block's later lines are part of its segment.
+      if (done > j) run.lastIndex = done;
     }
-    p = done + MIN_BASE64;
   }
   // Percent-encoding, from each `%` (found by indexOf); a run that fails is not looked at again
   // from its next `%` (linear on `%%%%...`).

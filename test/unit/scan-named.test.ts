@@ -59,6 +59,11 @@ describe('scanner: the provider table', () => {
     assert.deepEqual(named(`[algolia]\napp = "demo"\napi_key = "${hex32}"\n`, 'c.toml'), ['algolia-credential']);
     // A sibling block is not a parent.
     assert.deepEqual(named(`algolia:\n  app: demo\nother:\n  api_key: ${hex32}\n`, 'c.yaml'), []);
+    // A bare `key` is named by its block alone (YAML, JSON, INI); outside a provider's block it names nothing.
+    assert.deepEqual(named(`services:\n  heroku:\n    user: ops@corp.io\n    key: ${uuid}\n`, 'c.yaml'), ['heroku-credential']);
+    assert.deepEqual(named(`{\n  "heroku": {\n    "key": "${uuid}"\n  }\n}\n`, 'c.json'), ['heroku-credential']);
+    assert.deepEqual(named(`[algolia]\nkey = ${hex32}\n`, 'c.ini'), ['algolia-credential']);
+    assert.deepEqual(scanText(`cache:\n  key: ${hex32}\ntolerations:\n  key: ${uuid}\n`, { path: 'c.yaml' }), []);
   });
 
   it('needs the exact length and alphabet', () => {
