@@ -50,7 +50,7 @@ function isNameChar(c: number): boolean {
  * (`: str =`, `: String =`, Rust's `: &str =`, Go's `var name string =`), then the operator. Sticky; every repetition is bounded.
  */
 const OPERATOR =
-  /["'`\]]{0,2}[ \t]{0,64}(?::[ \t]{0,4}&?(?:'static[ \t]{1,4})?[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>])|(?:string|\[\]byte)[ \t]{0,4}(?==[^=>]))?(:::=|::=|:=|=>|===|!==|==|!=|\|\|=|\?\?=|\?=|\.=|\+=|=|:|\(|<-|,)[ \t]{0,64}/y;
+  /(?:\\?["'`\]]){0,2}[ \t]{0,64}(?::[ \t]{0,4}&?(?:'static[ \t]{1,4})?[A-Za-z_][A-Za-z0-9_.[\]<>|]{0,40}[ \t]{1,4}(?==[^=>])|(?:string|\[\]byte)[ \t]{0,4}(?==[^=>]))?(:::=|::=|:=|=>|===|!==|==|!=|\|\|=|\?\?=|\?=|\.=|\+=|=|:|\(|<-|,)[ \t]{0,64}/y;
 /** After `name:`, a CSS pseudo-class or pseudo-element (`.gist-secret:before{`): a selector, not a key. */
 const PSEUDO = /(?:before|after|hover|focus|active|visited|link|disabled|enabled|checked|empty|root|target|not\(|is\(|where\(|has\(|first-|last-|nth-|only-|placeholder|selection|focus-)/y;
 /** A quoted value (no newline, at most 512 characters, escapes skipped): OAuth access tokens run to 300-400 (Shutterstock, Airtable). */
@@ -89,7 +89,7 @@ export function findAssignments(ctx: RuleContext, visit: (a: Assignment) => void
     const a = parseAfterName(text, s, e, bare);
     if (a) visit(a);
   }
-  namedElsewhere(text, visit);
+  namedElsewhere(text, bare, visit);
 }
 
 /** Terraform's `variable "db_password" {` ... `default = "..."` (the block's first 1 KiB). */
@@ -103,7 +103,7 @@ const KEY_VALUE = /\b(?:key|name)[ \t]*=[ \t]*"([A-Za-z0-9_.:-]{1,96})"[ \t]+val
  * key/value attribute pairs. Each is found from its literal (`variable "`, `value=`) only in
  * texts that hold it.
  */
-function namedElsewhere(text: string, visit: (a: Assignment) => void): void {
+function namedElsewhere(text: string, bare: boolean, visit: (a: Assignment) => void): void {
   if (text.includes('variable')) {
     HCL_VARIABLE.lastIndex = 0;
     for (let m = HCL_VARIABLE.exec(text); m !== null; m = HCL_VARIABLE.exec(text)) {
@@ -124,6 +124,59 @@ function namedElsewhere(text: string, visit: (a: Assignment) => void): void {
       const a = make(text, nameAt, nameAt + m[1]!.length, m[2]!, start, true, false);
       if (a) visit(a);
     }
+  }
+  if (text.includes('alue')) {
+    namedByField(text, bare, visit);
+    valueOfBlock(text, bare, visit);
+  }
+}
+
+/**
+ * A name field, then a value field, as the next field of the same entry: a Kubernetes env
+ * var (`- name: DB_PASSWORD` then `value: ...`), an ECS task definition's environment
+ * (`{"name": "API_TOKEN", "value": "..."}`), CloudFormation parameters (`ParameterKey` then
+ * `ParameterValue`), a Helm release's `set { name = "..." value = "..." }` in Terraform.
+ */
+const NAME_FIELD = /(["']?)(?<![A-Za-z0-9_])(?:name|key|Name|Key|ParameterKey|parameterKey)\1[ \t]{0,8}[:=][ \t]{0,8}(["']?)([A-Za-z_][A-Za-z0-9_.-]{1,96})\2[ \t]*(?:,[ \t]*)?(?:\r?\n[ \t]{0,64})?(?=["']?(?:value|Value|ParameterValue|parameterValue)["']?[ \t]{0,8}[:=])/g;
+
+function namedByField(text: string, bare: boolean, visit: (a: Assignment) => void): void {
+  const secretish = new RegExp(KEYWORDS.source, 'i');
+  NAME_FIELD.lastIndex = 0;
+  for (let m = NAME_FIELD.exec(text); m !== null; m = NAME_FIELD.exec(text)) {
+    const name = m[3]!;
+    if (!secretish.test(name)) continue;
+    const nameAt = m.index + m[0].lastIndexOf(name, m[0].length - (m[2]!.length + 1));
+    const valueAt = m.index + m[0].length + (text[m.index + m[0].length] === '"' || text[m.index + m[0].length] === "'" ? 1 : 0);
+    let valueEnd = valueAt;
+    while (valueEnd < text.length && isNameChar(text.charCodeAt(valueEnd))) valueEnd++;
+    const v = parseAfterName(text, valueAt, valueEnd, bare);
+    if (!v || !v.value) continue;
+    const a = make(text, nameAt, nameAt + name.length, v.value, v.start, v.quoted, false);
+    if (a) visit(a);
+  }
+}
+
+/**
+ * A JSON key whose object holds the value (`"adminPassword": {"value": "..."}` in an Azure
+ * parameters file, `"dbPassword": {"type": "securestring", "defaultValue": "..."}` in an ARM
+ * template): the key names the value. Only the object's first fields are looked at.
+ */
+const VALUE_BLOCK = /"([A-Za-z_][A-Za-z0-9_.-]{1,96})"[ \t]{0,8}:[ \t]{0,8}\{[ \t\r\n]{0,64}(?:"(?:type|metadata)"[ \t]{0,8}:[ \t]{0,8}"[^"\n]{0,64}"[ \t]{0,8},[ \t\r\n]{0,64}){0,2}(?="(?:value|defaultValue)"[ \t]{0,8}:)/g;
+
+function valueOfBlock(text: string, bare: boolean, visit: (a: Assignment) => void): void {
+  if (!text.includes('{')) return;
+  const secretish = new RegExp(KEYWORDS.source, 'i');
+  VALUE_BLOCK.lastIndex = 0;
+  for (let m = VALUE_BLOCK.exec(text); m !== null; m = VALUE_BLOCK.exec(text)) {
+    const name = m[1]!;
+    if (!secretish.test(name)) continue;
+    const valueAt = m.index + m[0].length + 1;
+    let valueEnd = valueAt;
+    while (valueEnd < text.length && isNameChar(text.charCodeAt(valueEnd))) valueEnd++;
+    const v = parseAfterName(text, valueAt, valueEnd, bare);
+    if (!v || !v.value) continue;
+    const a = make(text, m.index + 1, m.index + 1 + name.length, v.value, v.start, v.quoted, false);
+    if (a) visit(a);
   }
 }
 

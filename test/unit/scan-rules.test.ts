@@ -30,6 +30,8 @@ const ngrokTok = `2${f3.alnum(26)}_${f3.alnum(21)}`;
 // Values of the Twilio pair cases: from a generator of their own (the others' values stay as they were).
 const ft = new Fakes('scan-rules.twilio-pair');
 const twPair = ft.hex(32);
+// Values of the name/value field cases (their own stream too).
+const fk = new Fakes('scan-rules.fields');
 const cliPw = `${f3.alnum(9)}#${f3.alnum(5)}`;
 const agePq = f.agePqKey();
 const ALNUM_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -372,6 +374,15 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       // Typed declarations: Go's `var name string =`, Rust's `: &str`.
       { text: `var genericToken string = "${f3.alnum(32)}"\n`, path: 'client.go' },
       { text: `const API_TOKEN: &'static str = "${f3.alnum(32)}";\nlet api_token: &str = "${f3.alnum(32)}";\n`, path: 'main.rs' },
+      // The name in one field, the value in the next: Kubernetes env, ECS task definitions, CloudFormation parameters, Helm sets in Terraform.
+      { text: `      env:\n        - name: DB_PASSWORD\n          value: "${fk.password(16)}"\n`, path: 'deploy.yaml' },
+      { text: `{"environment": [{"name": "API_TOKEN", "value": "${fk.alnum(24)}"}]}\n`, path: 'task.json' },
+      { text: `[\n  { "ParameterKey": "DbPassword", "ParameterValue": "${fk.password(16)}" }\n]\n`, path: 'params.json' },
+      { text: `  set {\n    name  = "auth.adminPassword"\n    value = "${fk.password(16)}"\n  }\n`, path: 'helm.tf' },
+      // The name as the key of the value's object (Azure parameter files, ARM templates); JSON escaped inside a string.
+      { text: `{"parameters": {"adminPassword": {"value": "${fk.password(16)}"}}}\n`, path: 'azuredeploy.parameters.json' },
+      { text: `{\n  "dbPassword": {\n    "type": "securestring",\n    "defaultValue": "${fk.password(16)}"\n  }\n}\n`, path: 'template.json' },
+      { text: `{"config": "{\\"api_key\\": \\"${fk.alnum(24)}\\", \\"region\\": \\"eu\\"}"}\n`, path: 'settings.json' },
     ],
     neg: [
       { text: 'password = get_password()\ntoken = tokenizer(text)\n', path: 'a.py' },
@@ -383,6 +394,9 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `request_id = "${'123e4567-e89b-42d3-a456-426614174000'}"\napi_key_id = "${f.hex(32)}"\n`, path: 'a.py' },
       { text: 'secret_name: db-credentials\nsecretKeyRef:\n  name: api-token\n', path: 'deploy.yaml' },
       { text: 'password: "Please enter your password"\n', path: 'i18n.yaml' },
+      // Name/value fields whose value comes from elsewhere, or whose name is no secret's.
+      { text: `        - name: DB_PASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: db\n              key: password\n        - name: API_TOKEN\n          value: "{{ .Values.apiToken }}"\n        - name: REGION\n          value: ${fk.alnum(24)}\n`, path: 'deploy.yaml' },
+      { text: `[{"ParameterKey": "DbPassword", "ParameterValue": ""}, {"name": "SECRET_NAME", "value": "prod/db"}]\n{"adminPassword": {"reference": {"keyVault": {"id": "/subscriptions/x"}, "secretName": "admin"}}}\n`, path: 'params.json' },
       // Masks of a logged request or config dump.
       { text: 'Parameters: {"user"=>{"email"=>"a@b.io", "password"=>"[FILTERED]"}}\npassword: "[FILTERED]"\nclient_secret: <omitted>\napi_key: "[CENSORED]"\n', path: 'production.log' },
       { text: `author = "Jane"\nauth_url = "https://login.example.com/oauth2/authorize"\n`, path: 'a.py' },
