@@ -129,6 +129,7 @@ function namedElsewhere(text: string, bare: boolean, visit: (a: Assignment) => v
     namedByField(text, bare, visit);
     valueOfBlock(text, bare, visit);
   }
+  if (text.includes('efault:') || text.includes('alue:')) yamlValueOfBlock(text, bare, visit);
 }
 
 /**
@@ -162,6 +163,32 @@ function namedByField(text: string, bare: boolean, visit: (a: Assignment) => voi
  * template): the key names the value. Only the object's first fields are looked at.
  */
 const VALUE_BLOCK = /"([A-Za-z_][A-Za-z0-9_.-]{1,96})"[ \t]{0,8}:[ \t]{0,8}\{[ \t\r\n]{0,64}(?:"(?:type|metadata)"[ \t]{0,8}:[ \t]{0,8}"[^"\n]{0,64}"[ \t]{0,8},[ \t\r\n]{0,64}){0,2}(?="(?:value|defaultValue)"[ \t]{0,8}:)/g;
+
+/**
+ * A YAML key whose block holds the value in one of its first fields: a CloudFormation
+ * parameter's `Default` (`DbPassword:` / `Type: String` / `NoEcho: true` / `Default: ...`), a
+ * Helm or Ansible `value`/`default`.
+ */
+const YAML_VALUE_BLOCK = /^([ \t]*)([A-Za-z_][A-Za-z0-9_.-]{1,96}):[ \t]*\r?\n(?:\1[ \t]{1,16}[A-Za-z_][A-Za-z0-9_-]{0,40}:[^\n]{0,256}\n){0,6}?\1[ \t]{1,16}(?:Default|default|value|Value|defaultValue)(?=:)/gm;
+
+function yamlValueOfBlock(text: string, bare: boolean, visit: (a: Assignment) => void): void {
+  const secretish = new RegExp(KEYWORDS.source, 'i');
+  YAML_VALUE_BLOCK.lastIndex = 0;
+  for (let m = YAML_VALUE_BLOCK.exec(text); m !== null; m = YAML_VALUE_BLOCK.exec(text)) {
+    const name = m[2]!;
+    // The next search starts after the key's line: a block inside this one is looked at too.
+    YAML_VALUE_BLOCK.lastIndex = m.index + m[1]!.length + name.length + 1;
+    if (!secretish.test(name)) continue;
+    const fieldEnd = m.index + m[0].length;
+    let fieldStart = fieldEnd;
+    while (fieldStart > 0 && isNameChar(text.charCodeAt(fieldStart - 1))) fieldStart--;
+    const v = parseAfterName(text, fieldStart, fieldEnd, bare);
+    if (!v || !v.value) continue;
+    const nameAt = m.index + m[1]!.length;
+    const a = make(text, nameAt, nameAt + name.length, v.value, v.start, v.quoted, false);
+    if (a) visit(a);
+  }
+}
 
 function valueOfBlock(text: string, bare: boolean, visit: (a: Assignment) => void): void {
   if (!text.includes('{')) return;

@@ -191,6 +191,11 @@ describe('scanner engine', () => {
       'nested credential calls': (n) => fill('NetworkCredential(getConnection(', n),
       'role statements of passwords': (n) => fill("CREATE ROLE a WITH LOGIN PASSWORD 'x' ", n),
       'piped strings without the flag': (n) => fill('"ab" | ConvertTo-SecureString ', n),
+      // Names and values in fields of their own (assignments.ts namedByField, valueOfBlock, yamlValueOfBlock).
+      'name fields with no value field': (n) => fill('- name: API_TOKEN\n  value', n),
+      'objects of secrets without their value': (n) => fill('{"dbPassword": {"type": "x", ', n),
+      'YAML blocks of secrets without a default': (n) => fill('DbPassword:\n  Type: String\n  NoEcho: true\n  Default', n),
+      'YAML keys nested deeper and deeper': (n) => fill(' token:\n', n) + '\n Default: x',
       // The decoding pass (encoded.ts): segments that decode to text everywhere, runs that almost do.
       'base64 of text on every line': (n) => fill(`v: ${Buffer.from(`API_TOKEN=${f.githubPat()} and more text`).toString('base64')}\n`, n),
       'base64 lines of one width that never end': (n) => fill(`${Buffer.from('x'.repeat(57)).toString('base64')}\n`, n),

@@ -383,6 +383,7 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `{"parameters": {"adminPassword": {"value": "${fk.password(16)}"}}}\n`, path: 'azuredeploy.parameters.json' },
       { text: `{\n  "dbPassword": {\n    "type": "securestring",\n    "defaultValue": "${fk.password(16)}"\n  }\n}\n`, path: 'template.json' },
       { text: `{"config": "{\\"api_key\\": \\"${fk.alnum(24)}\\", \\"region\\": \\"eu\\"}"}\n`, path: 'settings.json' },
+      { text: `Parameters:\n  DbPassword:\n    Type: String\n    NoEcho: true\n    Default: ${fk.password(16)}\n`, path: 'stack.yaml' },
     ],
     neg: [
       { text: 'password = get_password()\ntoken = tokenizer(text)\n', path: 'a.py' },
@@ -396,6 +397,7 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: 'password: "Please enter your password"\n', path: 'i18n.yaml' },
       // Name/value fields whose value comes from elsewhere, or whose name is no secret's.
       { text: `        - name: DB_PASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: db\n              key: password\n        - name: API_TOKEN\n          value: "{{ .Values.apiToken }}"\n        - name: REGION\n          value: ${fk.alnum(24)}\n`, path: 'deploy.yaml' },
+      { text: `Parameters:\n  DbPassword:\n    Type: String\n    NoEcho: true\n  Env:\n    Default: ${fk.alnum(24)}\n  ApiTokenTtl:\n    Type: Number\n    Default: 3600\n`, path: 'stack.yaml' },
       { text: `[{"ParameterKey": "DbPassword", "ParameterValue": ""}, {"name": "SECRET_NAME", "value": "prod/db"}]\n{"adminPassword": {"reference": {"keyVault": {"id": "/subscriptions/x"}, "secretName": "admin"}}}\n`, path: 'params.json' },
       // Masks of a logged request or config dump.
       { text: 'Parameters: {"user"=>{"email"=>"a@b.io", "password"=>"[FILTERED]"}}\npassword: "[FILTERED]"\nclient_secret: <omitted>\napi_key: "[CENSORED]"\n', path: 'production.log' },
