@@ -32,6 +32,7 @@ const ft = new Fakes('scan-rules.twilio-pair');
 const twPair = ft.hex(32);
 // Values of the name/value field cases (their own stream too).
 const fk = new Fakes('scan-rules.fields');
+const jwkD = new Fakes('scan-rules.jwk').bytes(256).toString('base64url');
 const cliPw = `${f3.alnum(9)}#${f3.alnum(5)}`;
 const agePq = f.agePqKey();
 const ALNUM_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -451,6 +452,19 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
   'ably-api-key': {
     pos: [{ text: `const myAblyKey = "${f3.alnum(6)}.${f3.alnum(6)}:${f3.str(ALNUM_B64.slice(0, 62) + '_-', 43)}";\n`, path: 'rt.js' }],
     neg: [{ text: `// probably the key: "${f3.alnum(6)}.${f3.alnum(6)}:${f3.str(ALNUM_B64.slice(0, 62) + '_-', 43)}"\n`, path: 'rt.js' }],
+  },
+  'jwk-private-key': {
+    pos: [
+      { text: `{\n  "keys": [\n    {\n      "kty": "RSA",\n      "kid": "prod-1",\n      "n": "${fk.bytes(256).toString('base64url')}",\n      "e": "AQAB",\n      "d": "${jwkD}",\n      "p": "${fk.bytes(128).toString('base64url')}"\n    }\n  ]\n}\n`, path: 'jwks.json', secret: jwkD },
+      { text: `{"kty":"EC","crv":"P-256","x":"${fk.bytes(32).toString('base64url')}","y":"${fk.bytes(32).toString('base64url')}","d":"${fk.bytes(32).toString('base64url')}"}\n`, path: 'signing-key.json' },
+      { text: `JWT_SIGNING_JWK="{\\"kty\\":\\"OKP\\",\\"crv\\":\\"Ed25519\\",\\"x\\":\\"${fk.bytes(32).toString('base64url')}\\",\\"d\\":\\"${fk.bytes(32).toString('base64url')}\\"}"\n`, path: '.env' },
+      { text: `const key = { kty: 'oct', "kty": "oct", "k": "${fk.bytes(32).toString('base64url')}", "alg": "HS256" };\n`, path: 'keys.ts' },
+    ],
+    neg: [
+      // Public keys, a private member without a type, placeholders, a symmetric key of a few bits.
+      { text: `{"keys": [{"kty": "RSA", "n": "${fk.bytes(256).toString('base64url')}", "e": "AQAB"}, {"kty": "EC", "crv": "P-256", "x": "${fk.bytes(32).toString('base64url')}", "y": "${fk.bytes(32).toString('base64url')}"}]}\n`, path: 'jwks.json' },
+      { text: `{"crv": "P-256", "d": "${fk.bytes(32).toString('base64url')}"}\n{"kty": "EC", "d": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}\n{"kty": "oct", "k": "c2VjcmV0"}\n`, path: 'a.json' },
+    ],
   },
   'private-key-base64': {
     pos: [

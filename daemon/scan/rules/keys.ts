@@ -189,4 +189,47 @@ export const puttyPrivateKey: Rule = {
   },
 };
 
-export const keyRules: Rule[] = [privateKeyPem, opensshPrivateKey, pgpPrivateKey, puttyPrivateKey, ageSecretKey, agePqSecretKey];
+/** A JWK member and its string value: `"d": "..."` (also escaped inside a JSON string). */
+const JWK_MEMBER = /\\?"(kty|d|k)\\?"[ \t]{0,8}:[ \t]{0,8}\\?"([A-Za-z0-9_-]{1,1024})\\?"/g;
+
+/**
+ * A private JSON Web Key (RFC 7517, RFC 7518 section 6): an object whose `kty` is RSA, EC or
+ * OKP with the private member `d`, or a symmetric `oct` key with its `k`. A public JWK (`n`,
+ * `e`, `x`, `y` only) is not a secret. The object is the one around `"kty"`: a JWK's members
+ * hold no nested objects, so it runs from the last `{` before to the first `}` after (at most
+ * 8 KiB each side).
+ */
+export const jwkPrivateKey: Rule = {
+  id: 'jwk-private-key',
+  description: 'Private JSON Web Key (JWK: RSA/EC/OKP "d", or a symmetric "oct" key "k")',
+  severity: 'critical',
+  tags: ['keys'],
+  priority: 75,
+  keywords: ['"kty', 'kty\\"'],
+  scan(ctx, report) {
+    const text = ctx.text;
+    let done = -1;
+    for (let at = text.indexOf('kty'); at >= 0; at = text.indexOf('kty', at + 3)) {
+      if (at < done) continue;
+      const open = text.lastIndexOf('{', at);
+      const close = text.indexOf('}', at);
+      if (open < 0 || close < 0 || at - open > 8192 || close - at > 8192) continue;
+      done = close;
+      const body = text.slice(open, close);
+      let kty = '';
+      const members: { name: string; value: string; start: number }[] = [];
+      JWK_MEMBER.lastIndex = 0;
+      for (let m = JWK_MEMBER.exec(body); m !== null; m = JWK_MEMBER.exec(body)) {
+        if (m[1] === 'kty') kty = m[2]!;
+        else members.push({ name: m[1]!, value: m[2]!, start: open + m.index + m[0].length - 1 - m[2]!.length - (m[0].endsWith('\\"') ? 1 : 0) });
+      }
+      const secret = kty === 'oct' ? 'k' : kty === 'RSA' || kty === 'EC' || kty === 'OKP' ? 'd' : null;
+      const hit = members.find((x) => x.name === secret);
+      // 128 bits at least (22 base64url characters), and random: not a placeholder written in the shape.
+      if (!hit || hit.value.length < 22 || shannon(hit.value) < 4 || isPlaceholder(hit.value)) continue;
+      report({ start: hit.start, end: hit.start + hit.value.length });
+    }
+  },
+};
+
+export const keyRules: Rule[] = [privateKeyPem, opensshPrivateKey, pgpPrivateKey, puttyPrivateKey, ageSecretKey, agePqSecretKey, jwkPrivateKey];
