@@ -33,6 +33,7 @@ const twPair = ft.hex(32);
 // Values of the name/value field cases (their own stream too).
 const fk = new Fakes('scan-rules.fields');
 const jwkD = new Fakes('scan-rules.jwk').bytes(256).toString('base64url');
+const pgPw = new Fakes('scan-rules.pgpass').password(16);
 const cliPw = `${f3.alnum(9)}#${f3.alnum(5)}`;
 const agePq = f.agePqKey();
 const ALNUM_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -452,6 +453,13 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
   'ably-api-key': {
     pos: [{ text: `const myAblyKey = "${f3.alnum(6)}.${f3.alnum(6)}:${f3.str(ALNUM_B64.slice(0, 62) + '_-', 43)}";\n`, path: 'rt.js' }],
     neg: [{ text: `// probably the key: "${f3.alnum(6)}.${f3.alnum(6)}:${f3.str(ALNUM_B64.slice(0, 62) + '_-', 43)}"\n`, path: 'rt.js' }],
+  },
+  'pgpass-password': {
+    pos: [{ text: `# local\ndb.corp.io:5432:app:app:${pgPw}\n*:*:*:replica\\:ro:${fk.password(16)}\n`, path: 'home/.pgpass', secret: pgPw }],
+    neg: [
+      { text: 'localhost:5432:*:postgres:postgres\n*:*:*:app:changeme\n#db:5432:app:app:commented-out\n', path: '.pgpass' },
+      { text: `db.corp.io:5432:app:app:${fk.password(16)}\n`, path: 'records.txt' },
+    ],
   },
   'jwk-private-key': {
     pos: [

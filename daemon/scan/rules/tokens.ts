@@ -267,4 +267,32 @@ export const netrcPassword = patternRule(
   { group: 1, priority: 45, strict: false, verify: (s) => !/^[$%{<]/.test(s) && !/^[A-Z_]+\W*$/.test(s) && !isNonValue(s) && !/^[a-z]+(?:-[a-z]+)+$/.test(s) && shannon(s) >= 2.5 },
 );
 
-export const tokenRules: Rule[] = [jwt, jwtBase64, databaseUrl, urlPassword, cliUserPassword, netrcPassword];
+/** One `.pgpass` line: `hostname:port:database:username:password`, `\:` and `\\` escaped in a field. */
+const PGPASS_LINE = /^((?:[^:\\\n\r]|\\.){1,255}):((?:[^:\\\n\r]|\\.){1,64}):((?:[^:\\\n\r]|\\.){1,255}):((?:[^:\\\n\r]|\\.){1,255}):((?:[^:\\\n\r]|\\.){1,256})$/gm;
+
+/**
+ * A password in PostgreSQL's password file (`~/.pgpass`, `%APPDATA%\postgresql\pgpass.conf`):
+ * the last of five colon-separated fields on each line (PostgreSQL documentation, "The
+ * Password File"). Only in files of that name: the shape alone is any colon-separated record.
+ */
+export const pgpassPassword: Rule = {
+  id: 'pgpass-password',
+  description: 'Password in a PostgreSQL password file (.pgpass)',
+  severity: 'high',
+  tags: ['database'],
+  priority: 45,
+  scan(ctx: RuleContext, report) {
+    if (ctx.fileName !== '.pgpass' && ctx.fileName !== 'pgpass.conf' && !ctx.fileName.endsWith('.pgpass')) return;
+    PGPASS_LINE.lastIndex = 0;
+    for (let m = PGPASS_LINE.exec(ctx.text); m !== null; m = PGPASS_LINE.exec(ctx.text)) {
+      if (m[1]!.startsWith('#')) continue;
+      const user = m[4]!;
+      const pass = m[5]!;
+      if (weakPassword(user, pass) || pass.length < 6 || namesASecret(pass) || derived(user, pass) || shannon(pass) < 2.5) continue;
+      const at = m.index + m[0].length - pass.length;
+      report({ start: at, end: at + pass.length });
+    }
+  },
+};
+
+export const tokenRules: Rule[] = [jwt, jwtBase64, databaseUrl, urlPassword, cliUserPassword, netrcPassword, pgpassPassword];
