@@ -250,6 +250,8 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: JSON.stringify({ auths: { 'registry.example.com': { auth: Buffer.from('user:changeme').toString('base64') } } }), path: 'config.json' },
       { text: JSON.stringify({ auths: { 'ghcr.io': {} }, credsStore: 'desktop' }), path: 'config.json' },
       { text: `DOCKER_AUTH_CONFIG={\\"auths\\":{\\"registry.corp.io\\":{\\"auth\\":\\"${Buffer.from('ci:<password>').toString('base64')}\\"}}}\n`, path: 'gitlab.env' },
+      // GitLab's documented example: a password that names itself.
+      { text: JSON.stringify({ auths: { 'registry.example.com:5000': { auth: Buffer.from('my_username:my_password').toString('base64') } } }), path: 'config.json' },
     ],
   },
   'private-key-pem': {

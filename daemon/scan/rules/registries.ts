@@ -1,6 +1,6 @@
 // Package and container registries: npm, PyPI, Docker Hub. Keyward's own patterns.
 
-import { isPlaceholder } from '../placeholders';
+import { isPlaceholder, namesASecret } from '../placeholders';
 import type { Rule } from '../types';
 import { decodeBase64, patternRule } from './helpers';
 
@@ -43,7 +43,8 @@ export const dockerConfigAuth = patternRule(
       const colon = plain.indexOf(':');
       if (colon < 1 || colon === plain.length - 1) return false;
       const pass = plain.slice(colon + 1);
-      return pass.length >= 6 && !isPlaceholder(pass) && !isPlaceholder(plain.slice(0, colon));
+      // A password that names itself (`my_username:my_password`, `user:s3cr3t`) is an example.
+      return pass.length >= 6 && !isPlaceholder(pass) && !namesASecret(pass) && !isPlaceholder(plain.slice(0, colon));
     },
   },
 );
