@@ -125,6 +125,10 @@ function namedElsewhere(text: string, bare: boolean, visit: (a: Assignment) => v
       if (a) visit(a);
     }
   }
+  // Config files only (manifests, templates, parameter files): in code, `name:`/`value:` and
+  // `default:` are everyday syntax (object literals, switch statements), and such files are
+  // many.
+  if (!bare) return;
   if (text.includes('alue')) {
     namedByField(text, bare, visit);
     valueOfBlock(text, bare, visit);
