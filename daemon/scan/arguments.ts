@@ -97,6 +97,23 @@ function push(text: string, s: number, e: number, out: Argument[]): void {
   out.push(a);
 }
 
+/**
+ * What an argument converts to bytes: Go `[]byte("x")`, .NET `Encoding.UTF8.GetBytes("x")`, Java
+ * `"x".getBytes(...)`, Python `"x".encode(...)` (the inner text, and its offset); any other
+ * argument as it is (`b"x"`, `"x"`).
+ */
+const BYTES_OF = /^(?:\[\]byte\(([^]*)\)|(?:System\.Text\.)?Encoding\.[A-Za-z0-9]{1,16}\.GetBytes\(([^]*)\)|([^]*?)\.(?:getBytes|encode)\([^()]{0,40}\))$/;
+
+/** The string literal whose bytes an argument is (`btoa("x")`, `b64encode(b"x")`, `[]byte("x")`, `"x".getBytes()`), if it is one. */
+export function bytesLiteral(text: string, arg: Argument): Literal | undefined {
+  const s = text.slice(arg.start, arg.end);
+  const m = BYTES_OF.exec(s);
+  if (!m) return arg.literal;
+  if (m[1] !== undefined) return literalOf(m[1], arg.start + 7);
+  if (m[2] !== undefined) return literalOf(m[2], arg.start + s.length - 1 - m[2].length);
+  return literalOf(m[3]!, arg.start);
+}
+
 /** The literal an argument is: `"x"`, `b"x"`, `@"x"`, `"x".toCharArray()`, `Some("x")`. */
 function literalOf(arg: string, offset: number): Literal | undefined {
   let body = arg;

@@ -191,6 +191,12 @@ describe('scanner engine', () => {
       'nested credential calls': (n) => fill('NetworkCredential(getConnection(', n),
       'role statements of passwords': (n) => fill("CREATE ROLE a WITH LOGIN PASSWORD 'x' ", n),
       'piped strings without the flag': (n) => fill('"ab" | ConvertTo-SecureString ', n),
+      'encoders of bytes that never close': (n) => fill('btoa("a:b".encode(', n),
+      'encoders of long byte conversions': (n) => fill(`btoa(${'x.encode() + '.repeat(40)}'a:b')\n`, n),
+      'nested byte conversions': (n) => fill('Convert.ToBase64String(Encoding.UTF8.GetBytes(', n),
+      'Basic headers of no base64': (n) => fill('setRequestHeader("Authorization", "Basic AAAAAAAA!", ', n),
+      'Buffers of user:password not encoded': (n) => fill("Buffer.from('a:b').toString('base64'", n),
+      'logins without parentheses or quotes': (n) => fill('x.login  x.login\t', n),
       // Names and values in fields of their own (assignments.ts namedByField, valueOfBlock, yamlValueOfBlock).
       'name fields with no value field': (n) => fill('- name: API_TOKEN\n  value', n),
       'objects of secrets without their value': (n) => fill('{"dbPassword": {"type": "x", ', n),

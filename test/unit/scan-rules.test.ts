@@ -41,6 +41,10 @@ const ALNUM_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 const fa = new Fakes('scan-rules.arguments');
 const argPw = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? `${fa.alnum(8)}!${fa.alnum(5)}` : fa.alnum(14)));
 const argSecret = fa.str(ALNUM_B64, 40);
+// Those of the encoded `user:password` forms, headers and calls added later (a stream of their own).
+const fe = new Fakes('scan-rules.arguments-encoded');
+const encPw = Array.from({ length: 18 }, (_, i) => (i % 3 === 0 ? `${fe.alnum(8)}!${fe.alnum(5)}` : fe.alnum(14)));
+const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const dockerEscaped = Buffer.from(`ci:${new Fakes('scan-rules.docker-escaped').password(20)}`).toString('base64');
 const aws = { id: f.awsKeyId(), secret: f.awsSecret() };
@@ -553,6 +557,28 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `Net::SMTP.start('smtp.corp.io', 587, 'corp.io', 'ops', '${argPw[34]}', :plain) do |smtp|\n`, path: 'mail.rb', secret: argPw[34] },
       { text: `req = Net::HTTP::Get.new(uri)\nreq.basic_auth 'ops', '${argPw[35]}'\n`, path: 'fetch.rb', secret: argPw[35] },
       { text: `let res = client.get(url).basic_auth("ops", Some("${argPw[36]}")).send()?;\n`, path: 'main.rs', secret: argPw[36] },
+      { text: `imap = Net::IMAP.new('imap.corp.io', ssl: true)\nimap.login 'ops@corp.io', '${encPw[13]}'\n`, path: 'mail.rb', secret: encPw[13] },
+      // JavaMail Service.connect(host, user, password), connect(host, port, user, password).
+      { text: `transport.connect("smtp.corp.io", "ops@corp.io", "${encPw[11]}");\n`, path: 'Mailer.java', secret: encPw[11] },
+      { text: `store.connect("imap.corp.io", 993, "ops", "${encPw[12]}");\n`, path: 'Inbox.java', secret: encPw[12] },
+      // Azure.Identity UsernamePasswordCredential: the password's place differs by language.
+      { text: `var cred = new UsernamePasswordCredential("ops@corp.io", "${encPw[14]}", tenantId, clientId);\n`, path: 'Graph.cs', secret: encPw[14] },
+      { text: `cred = UsernamePasswordCredential(client_id, "ops@corp.io", "${encPw[15]}")\n`, path: 'graph.py', secret: encPw[15] },
+      { text: `const cred = new UsernamePasswordCredential(tenantId, clientId, 'ops@corp.io', '${encPw[16]}');\n`, path: 'graph.ts', secret: encPw[16] },
+      // An HTTP Basic header made from a `user:password` literal in code: the password is reported.
+      { text: `const auth = 'Basic ' + btoa('admin:${encPw[0]}');\n`, path: 'client.js', secret: encPw[0] },
+      { text: `const headers = { Authorization: \`Basic \${Buffer.from('svc:${encPw[1]}', 'utf8').toString('base64')}\` };\n`, path: 'api.ts', secret: encPw[1] },
+      { text: `token = base64.b64encode(b"deploy:${encPw[2]}").decode()\ntoken2 = base64.b64encode("ci:${encPw[3]}".encode("utf-8"))\n`, path: 'hook.py', secret: encPw[2] },
+      { text: `token2 = base64.b64encode("ci:${encPw[3]}".encode("utf-8"))\n`, path: 'hook.py', secret: encPw[3] },
+      { text: `String enc = Base64.getEncoder().encodeToString("svc:${encPw[4]}".getBytes(StandardCharsets.UTF_8));\n`, path: 'Client.java', secret: encPw[4] },
+      { text: `var b = Convert.ToBase64String(Encoding.UTF8.GetBytes("svc:${encPw[5]}"));\n`, path: 'Client.cs', secret: encPw[5] },
+      { text: `\tauth := base64.StdEncoding.EncodeToString([]byte("svc:${encPw[6]}"))\n`, path: 'client.go', secret: encPw[6] },
+      { text: `$h = 'Authorization: Basic ' . base64_encode('api:${encPw[7]}');\n`, path: 'api.php', secret: encPw[7] },
+      { text: `auth = Base64.strict_encode64('ops:${encPw[8]}')\n`, path: 'api.rb', secret: encPw[8] },
+      // The header set whole: the base64 of `user:password` is reported, judged by its password.
+      { text: `client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", "${b64(`svc:${encPw[9]}`)}");\n`, path: 'Client.cs', secret: b64(`svc:${encPw[9]}`) },
+      { text: `xhr.setRequestHeader('Authorization', 'Basic ${b64(`admin:${encPw[10]}`)}');\n`, path: 'app.js', secret: b64(`admin:${encPw[10]}`) },
+      { text: `conn.setRequestProperty("Authorization", "Basic ${b64(`ops:${encPw[17]}`)}");\n`, path: 'Fetch.java', secret: b64(`ops:${encPw[17]}`) },
     ],
     neg: [
       // Variables, environment lookups, templates, format strings, bind parameters.
@@ -582,6 +608,24 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: "$pdo = new PDO($dsn, $user, $pass);\n$pdo2 = new PDO($dsn, 'root', '');\ncurl_setopt($ch, CURLOPT_USERPWD, \"$user:$pass\");\ncurl_setopt($ch, CURLOPT_URL, 'https://api.corp.io');\n", path: 'f.php' },
       // A sample in a documentation comment.
       { text: `/**\n * req.SetBasicAuth("admin", "${f3.alnum(14)}")\n */\n`, path: 'doc.go' },
+      // Encoders of no `user:password` literal: a user alone, a format string, variables, a template, a URL, a header's words, placeholders.
+      { text: "btoa('admin:');\nbtoa('%s:%s');\nbtoa(user + ':' + pass);\nbtoa(`${user}:${pass}`);\nbtoa('https://registry.corp.io/v2');\nbtoa('Content-Type:json');\nbtoa('admin:<password>');\nbtoa('admin:changeme');\n", path: 'e.js' },
+      { text: `btoa('admin:' + '${fe.alnum(14)}');\nbtoa(prefix + 'admin:${fe.alnum(14)}');\nbtoa('my note: ${fe.alnum(14)}');\nbtoa('{"id":"${fe.alnum(14)}"}');\nbtoa('ref 12:${fe.alnum(14)}');\nbtoa('https://${fe.alnum(14)}');\nbtoa('wss://${fe.alnum(8)}.${fe.alnum(6)}');\n`, path: 'f.js' },
+      // Not base64 (hex), not encoded at all, or encoded from an expression.
+      { text: `const h = Buffer.from('svc:${fe.alnum(14)}').toString('hex');\nconst raw = Buffer.from('svc:${fe.alnum(14)}');\nconst b = Buffer.from('svc:${fe.alnum(14)}', someEncoding).toString('base64');\n`, path: 'g.js' },
+      { text: `\ts := hex.EncodeToString([]byte("svc:${fe.alnum(14)}"))\n\tt := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))\n`, path: 'h.go' },
+      { text: 'String e = Base64.getEncoder().encodeToString((user + ":" + pass).getBytes());\nvar c = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{pass}"));\n', path: 'I.java' },
+      // Go's own test vectors of RFC 7617's example: words with a blank or between colons.
+      { text: '\t{"Basic " + base64.StdEncoding.EncodeToString([]byte("Aladdin:open sesame")), "Aladdin", "open sesame", true},\n\t{"Basic " + base64.StdEncoding.EncodeToString([]byte("Aladdin:open:sesame")), "Aladdin", "open:sesame", true},\n', path: 'request_test.go' },
+      // Headers of another scheme or name, a placeholder's base64, a variable.
+      { text: `xhr.setRequestHeader('Authorization', 'Bearer ' + token);\nxhr.setRequestHeader('X-Trace', 'Basic ${b64(`svc:${fe.alnum(14)}`)}');\nxhr.setRequestHeader('Authorization', 'Basic ${b64('admin:password')}');\nxhr.setRequestHeader('Authorization', 'Basic ' + creds);\n`, path: 'j.js' },
+      { text: `var a = new AuthenticationHeaderValue("Bearer", token);\nvar b = new AuthenticationHeaderValue("Basic", encoded);\nvar c = new AuthenticationHeaderValue("Basic", "${b64('svc:')}");\nvar d = new AuthenticationHeaderValue("Basic", "${b64(`svc ${fe.alnum(14)}`)}");\n`, path: 'K.cs' },
+      // `connect` on other receivers; a Python UsernamePasswordCredential with .NET's order; .NET's order in JavaScript.
+      { text: `conn.connect("db.corp.io", "app", "${fe.alnum(14)}");\nsocket.connect(host, "${fe.alnum(14)}");\n`, path: 'L.java' },
+      { text: `cred = UsernamePasswordCredential("ops@corp.io", "${fe.alnum(14)}", tenant_id, client_id)\n`, path: 'm.py' },
+      { text: `const cred = new UsernamePasswordCredential("ops@corp.io", "${fe.alnum(14)}", tenantId, clientId);\n`, path: 'n.js' },
+      // `login` without parentheses and without a receiver (prose, a shell), or with variables.
+      { text: `login 'admin', '${fe.alnum(14)}'\nimap.login user, pass\nftp.login 'anonymous', ENV['FTP_PASSWORD']\n`, path: 'o.rb' },
     ],
   },
 };

@@ -9,8 +9,13 @@
 // Each entry cites the API's own documentation. Calls whose name other APIs share (`login`,
 // `bind`, `getConnection`, `.auth`) are taken only with the documented number of arguments,
 // and `bind` only with a directory name (`cn=...`) or a user principal as its first argument.
+//
+// An HTTP Basic header built in code is read the same way: a `user:password` literal that is the
+// whole argument of a base64 encoder (`btoa("admin:...")`, `[]byte("admin:...")` in Go's
+// `EncodeToString`), or the header's base64 set whole (`setRequestHeader("Authorization", "Basic
+// ...")`); the password inside is judged, so `btoa("Content-Type:json")` or `"%s:%s"` is none.
 
-import { callArguments, type Argument, type Literal } from '../arguments';
+import { bytesLiteral, callArguments, type Argument, type Literal } from '../arguments';
 import type { Rule, RuleContext } from '../types';
 import { documentedExample, plausibleValue } from './generic';
 import { derived, weakPassword } from './tokens';
@@ -29,6 +34,19 @@ interface CredentialApi {
   userinfo?: boolean;
   /** Also written without parentheses (Ruby: `req.basic_auth 'user', 'pass'`). */
   parenless?: boolean;
+  /**
+   * The `user:password` literal is encoded for an HTTP Basic header: `bytes`, the argument is
+   * its bytes (`b"..."`, `"...".getBytes()`, `[]byte("...")`; further arguments only a charset's
+   * name); `base64`, the literal is already the base64 of it (after `Basic `, or alone after a
+   * `"Basic"` scheme argument). Implies `userinfo`.
+   */
+  encoded?: 'bytes' | 'base64';
+  /** What must follow the call's `)`: Node's `Buffer.from("...").toString("base64")`. */
+  then?: RegExp;
+  /** The engine's keywords when the name is too common to be one (`Buffer.from(`): what `then` requires. */
+  keywords?: readonly string[];
+  /** Only in files of this name: a name whose signature differs by language. */
+  files?: RegExp;
 }
 
 /** A directory name (`cn=admin,dc=corp`), a user principal (`admin@corp.io`) or a down-level logon name (`CORP\\admin`). */
@@ -92,8 +110,12 @@ const CREDENTIAL_APIS: readonly CredentialApi[] = [
   // Spring: RestTemplateBuilder.basicAuthentication(String username, String password),
   // ExchangeFilterFunctions.basicAuthentication(String username, String password).
   { names: ['basicAuthentication'], secretAt: { 2: 1, 3: 1 }, kind: 'password' },
-  // JavaMail: Transport.send(Message msg, String user, String password).
+  // JavaMail: Transport.send(Message msg, String user, String password); Service.connect(String user,
+  // String password), connect(String host, String user, String password), connect(String host, int port,
+  // String user, String password) (javax.mail.Service, of Transport and Store). `connect` alone is
+  // every socket's and database's: only on a receiver named as JavaMail's documentation names them.
   { names: ['Transport.send'], secretAt: { 3: 2 }, kind: 'password' },
+  { names: ['transport.connect', 'store.connect'], secretAt: { 2: 1, 3: 2, 4: 3 }, kind: 'password' },
   // AWS SDK for Java 1.x and .NET: BasicAWSCredentials(accessKey, secretKey); AWS SDK for Java 2.x:
   // AwsBasicCredentials.create(String accessKeyId, String secretAccessKey).
   { names: ['BasicAWSCredentials', 'AwsBasicCredentials.create'], secretAt: { 2: 1 }, kind: 'secret' },
@@ -105,6 +127,15 @@ const CREDENTIAL_APIS: readonly CredentialApi[] = [
   { names: ['ClientSecretCredential'], secretAt: { 3: 2, 4: 2 }, kind: 'secret' },
   // Azure.Storage: StorageSharedKeyCredential(string accountName, string accountKey).
   { names: ['StorageSharedKeyCredential'], secretAt: { 2: 1 }, kind: 'secret' },
+  // Azure.Identity UsernamePasswordCredential, whose parameters each language orders its own way:
+  // .NET (string username, string password, string tenantId, string clientId[, options]); Python
+  // (client_id, username, password, **kwargs); JavaScript (tenantId, clientId, username, password[, options]).
+  { names: ['UsernamePasswordCredential'], secretAt: { 4: 1, 5: 1 }, kind: 'password', files: /\.cs$/ },
+  { names: ['UsernamePasswordCredential'], secretAt: { 3: 2 }, kind: 'password', files: /\.py$/ },
+  { names: ['UsernamePasswordCredential'], secretAt: { 4: 3, 5: 3 }, kind: 'password', files: /\.[cm]?[jt]sx?$/ },
+  // System.Net.Http.Headers: AuthenticationHeaderValue(string scheme, string? parameter), with the
+  // Basic scheme's base64 of `user:password` (RFC 7617).
+  { names: ['AuthenticationHeaderValue'], secretAt: { 2: 1 }, kind: 'password', option: /^["']Basic["']$/, encoded: 'base64' },
 
   // --- JavaScript / TypeScript ---
   // Sequelize: new Sequelize(database, username, password[, options]).
@@ -127,6 +158,31 @@ const CREDENTIAL_APIS: readonly CredentialApi[] = [
   { names: ['curl_setopt'], secretAt: { 3: 2 }, kind: 'password', option: /^CURLOPT_(?:PROXY)?USERPWD$/, userinfo: true },
   { names: ['setopt'], secretAt: { 2: 1 }, kind: 'password', option: /^(?:pycurl\.)?(?:PROXY)?USERPWD$/, userinfo: true },
 
+  // --- An HTTP Basic header built from a `user:password` literal (RFC 7617) ---
+  // JavaScript btoa(data) (HTML Standard, WindowOrWorkerGlobalScope); Node Buffer.from(string[, encoding])
+  // with buf.toString('base64'); Python base64.b64encode(s, altchars=None), standard_b64encode(s),
+  // encodebytes(s); Java java.util.Base64.Encoder.encodeToString(byte[] src); .NET
+  // Convert.ToBase64String(byte[] inArray); Go encoding/base64 (*Encoding).EncodeToString(src []byte);
+  // PHP base64_encode(string $string); Ruby Base64.encode64(bin), strict_encode64(bin).
+  { names: ['btoa'], secretAt: { 1: 0 }, kind: 'password', encoded: 'bytes' },
+  {
+    names: ['Buffer.from'],
+    secretAt: { 1: 0, 2: 0 },
+    kind: 'password',
+    encoded: 'bytes',
+    then: /^[ \t]*\.toString\(["']base64["']\)/,
+    keywords: [".tostring('base64')", '.tostring("base64")'],
+  },
+  { names: ['base64.b64encode', 'base64.standard_b64encode', 'base64.encodebytes'], secretAt: { 1: 0 }, kind: 'password', encoded: 'bytes' },
+  { names: ['Base64.getEncoder().encodeToString'], secretAt: { 1: 0 }, kind: 'password', encoded: 'bytes' },
+  { names: ['Convert.ToBase64String'], secretAt: { 1: 0 }, kind: 'password', encoded: 'bytes' },
+  { names: ['base64.StdEncoding.EncodeToString', 'base64.URLEncoding.EncodeToString'], secretAt: { 1: 0 }, kind: 'password', encoded: 'bytes' },
+  { names: ['base64_encode', 'Base64.encode64', 'Base64.strict_encode64'], secretAt: { 1: 0 }, kind: 'password', encoded: 'bytes' },
+  // The header set whole: XMLHttpRequest.setRequestHeader(name, value) (XHR Standard); Java
+  // URLConnection.setRequestProperty(String key, String value); Apache HttpClient
+  // HttpMessage.setHeader(String name, String value), addHeader(String name, String value).
+  { names: ['setRequestHeader', 'setRequestProperty', 'setHeader', 'addHeader'], secretAt: { 2: 1 }, kind: 'password', option: /^["']Authorization["']$/i, encoded: 'base64' },
+
   // --- Ruby ---
   // Net::SMTP.start(address, port, helo, user, secret, authtype); Net::POP3.start(address, port, account, password).
   { names: ['Net::SMTP.start'], secretAt: { 5: 4, 6: 4 }, kind: 'password', parenless: true },
@@ -134,6 +190,9 @@ const CREDENTIAL_APIS: readonly CredentialApi[] = [
   // Net::HTTPHeader#basic_auth(account, password), #proxy_basic_auth(account, password); Faraday
   // Connection#basic_auth(login, pass) (Faraday < 2).
   { names: ['basic_auth', 'proxy_basic_auth'], secretAt: { 2: 1 }, kind: 'password', parenless: true },
+  // Net::IMAP#login(user, password), Net::FTP#login(user, passwd, acct) written without parentheses
+  // (`imap.login 'user', 'pass'`): a method only, so `login 'x'` in prose or a shell is not one.
+  { names: ['.login'], secretAt: { 2: 1, 3: 1 }, kind: 'password', parenless: true },
 ];
 
 /** A name of the table as written before its `(`: `url.UserPassword`, `.auth` (a method only), `auth=` (a tuple). */
@@ -161,14 +220,14 @@ for (const api of CREDENTIAL_APIS) {
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-/** Ruby's calls written without parentheses: the name, blanks, and the first argument's quote. */
+const PARENLESS_NAMES = CREDENTIAL_APIS.filter((a) => a.parenless).flatMap((a) => a.names);
+/** Ruby's calls written without parentheses: the name (a method's after its receiver), blanks, and the first argument's quote. */
 const PARENLESS = new RegExp(
-  `(?<![\\w$])(?:${CREDENTIAL_APIS.filter((a) => a.parenless)
-    .flatMap((a) => a.names)
-    .map(escape)
-    .join('|')})[ \\t]{1,4}(?=["'])`,
+  `(?:${PARENLESS_NAMES.map((n) => (n.startsWith('.') ? `(?<=[\\w)\\]])${escape(n)}` : `(?<![\\w$])${escape(n)}`)).join('|')})[ \\t]{1,4}(?=["'])`,
   'g',
 );
+/** The cheap test before PARENLESS: one of the names with a blank after it. */
+const PARENLESS_HINT = new RegExp(`(?:${PARENLESS_NAMES.map(escape).join('|')})[ \\t]`);
 
 /**
  * The literals of which one must occur, for the engine's keyword pass: the name with its `(` (or
@@ -177,10 +236,11 @@ const PARENLESS = new RegExp(
  */
 const CALL_KEYWORDS = (() => {
   const all = CREDENTIAL_APIS.flatMap((api) =>
-    api.names.flatMap((n) => {
+    api.keywords ?? api.names.flatMap((n) => {
       const bare = n.replace(/^\./, '').replace(/=$/, '').toLowerCase();
       if (n.endsWith('=')) return [`${bare}=(`, `${bare} =(`, `${bare}= (`, `${bare} = (`];
-      return api.parenless ? [bare] : [`${bare}(`];
+      // Without parentheses: a quote after one blank, a tab, or two blanks (PARENLESS's `[ \t]{1,4}(?=["'])`).
+      return api.parenless ? [`${bare}(`, `${bare} '`, `${bare} "`, `${bare}\t`, `${bare}  `] : [`${bare}(`];
     }),
   );
   // One that holds another (`httpbasicauth(` holds `auth(`) is present whenever it is: only the shorter is needed.
@@ -196,7 +256,7 @@ function isIdent(c: number): boolean {
  * the tuple's `=` and one blank, then the last identifier, which is looked up; the rest of the
  * name (`url.`, `Net::SMTP.`) and the character before it are checked only for a known one.
  */
-function nameBefore(text: string, paren: number): Named | null {
+function nameBefore(text: string, paren: number, fileName: string): Named | null {
   let e = paren;
   if (text.charCodeAt(e - 1) === 32) e--;
   const tuple = text.charCodeAt(e - 1) === 61; /* = */
@@ -210,7 +270,7 @@ function nameBefore(text: string, paren: number): Named | null {
   const list = BY_LAST.get(text.slice(s, e));
   if (!list) return null;
   for (const n of list) {
-    if (n.tuple !== tuple) continue;
+    if (n.tuple !== tuple || (n.api.files && !n.api.files.test(fileName))) continue;
     const at = e - n.bare.length;
     if (at < 0 || !text.startsWith(n.bare, at)) continue;
     const before = at > 0 ? text.charCodeAt(at - 1) : 32;
@@ -244,21 +304,59 @@ function checkCall(ctx: RuleContext, api: CredentialApi, args: readonly Argument
   if (at === undefined) return null;
   // Positional arguments come first: a named one before the secret moves it.
   for (let i = 0; i <= at; i++) if (args[i]!.named) return null;
-  const lit = args[at]!.literal;
+  const lit = api.encoded === 'bytes' ? bytesLiteral(ctx.text, args[at]!) : args[at]!.literal;
   if (!lit || !plainLiteral(lit, ctx)) return null;
   if (api.first && !(args[0]!.literal && api.first.test(args[0]!.literal.value))) return null;
   if (api.option && !api.option.test(ctx.text.slice(args[at - 1]!.start, args[at - 1]!.end))) return null;
   let { value, start } = lit;
   let user = at > 0 ? (args[at - 1]!.literal?.value ?? '') : '';
-  if (api.userinfo) {
-    const colon = value.indexOf(':');
-    if (colon <= 0) return null;
-    user = value.slice(0, colon);
-    value = value.slice(colon + 1);
-    start += colon + 1;
+  if (api.encoded === 'base64') return basicCredential(api, lit, /^basic$/i.test(user));
+  if (api.encoded === 'bytes') {
+    // Only the literal's bytes, in a charset (`Buffer.from("...", "utf8")`), then what encodes them.
+    if (args.slice(at + 1).some((a) => !a.literal || !CHARSET.test(a.literal.value))) return null;
+    if (api.then && !api.then.test(ctx.text.slice(ctx.text.indexOf(')', args[args.length - 1]!.end) + 1).slice(0, 40))) return null;
+  }
+  if (api.userinfo || api.encoded) {
+    const u = splitUserinfo(value);
+    if (!u) return null;
+    ({ user, password: value } = u);
+    start += u.at;
   }
   if (!plausible(api.kind, value, user)) return null;
   return { start, end: start + value.length };
+}
+
+/** A charset's name, as Buffer.from and getBytes take it: `utf8`, `UTF-8`, `latin1`, `ISO-8859-1`. */
+const CHARSET = /^[A-Za-z][A-Za-z0-9_-]{1,15}$/;
+/** The user part of `user:password`: a name or an address (not `%s`, `https`'s `//host`, nor a word with blanks). */
+const USER = /^[A-Za-z0-9._@+-]{1,64}$/;
+
+/** Words and colons only: the rest of a `key:value:value` (`open:sesame`, `application:json`), not a password. */
+const COLON_WORDS = /^[A-Za-z]+(?::[A-Za-z]+)+$/;
+
+/**
+ * `user:password` split at its first colon (the password may hold colons), when the user is a
+ * name and the password not words between colons (a URL's `//host` after `https:` the password
+ * judge turns down as a path).
+ */
+function splitUserinfo(v: string): { user: string; password: string; at: number } | null {
+  const colon = v.indexOf(':');
+  if (colon <= 0 || !USER.test(v.slice(0, colon)) || COLON_WORDS.test(v.slice(colon + 1))) return null;
+  return { user: v.slice(0, colon), password: v.slice(colon + 1), at: colon + 1 };
+}
+
+/**
+ * An HTTP Basic credential as written (`Basic <base64>`, or the base64 alone after a `"Basic"`
+ * scheme argument): the base64 is reported, judged by the password it decodes to.
+ */
+function basicCredential(api: CredentialApi, lit: Literal, schemeBefore: boolean): { start: number; end: number } | null {
+  const m = (schemeBefore ? /^()([A-Za-z0-9+/]{6,512}={0,2})$/ : /^(Basic[ \t]{1,4})([A-Za-z0-9+/]{6,512}={0,2})$/).exec(lit.value);
+  if (!m) return null;
+  const plain = Buffer.from(m[2]!, 'base64').toString('latin1');
+  const u = /^[\x20-\x7e]+$/.test(plain) ? splitUserinfo(plain) : null;
+  if (!u || !plausible(api.kind, u.password, u.user)) return null;
+  const start = lit.start + m[1]!.length;
+  return { start, end: start + m[2]!.length };
 }
 
 const info = { id: 'credential-argument', description: 'Password or secret passed as a literal argument to a credential API (SetBasicAuth, login, NetworkCredential, IDENTIFIED BY...)', severity: 'medium', tags: ['generic'] } as const;
@@ -281,13 +379,13 @@ const credentialCalls: Rule = {
     // Every `(`, and the name before it (a walk back and a map lookup): faster than one
     // regex of every name, whose alternatives V8 tries at each position.
     for (let p = text.indexOf('('); p >= 0; p = text.indexOf('(', p + 1)) {
-      const n = nameBefore(text, p);
+      const n = nameBefore(text, p, ctx.fileName);
       if (!n) continue;
       // The cheap test first: `bind`'s first argument must be a literal.
       if (n.api.first && !/^[ \t]*["']/.test(text.slice(p + 1, p + 8))) continue;
       check(n.api, p + 1, false);
     }
-    if (!/basic_auth|Net::/.test(text)) return;
+    if (!PARENLESS_HINT.test(text)) return;
     PARENLESS.lastIndex = 0;
     for (let m = PARENLESS.exec(text); m !== null; m = PARENLESS.exec(text)) {
       const name = m[0].trimEnd();
