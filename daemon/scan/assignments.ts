@@ -66,6 +66,8 @@ const SCHEME = /^(?:Basic|Bearer|Token|token|Bot|ApiKey|Api-Token|SSWS|GenieKey|
 const SCHEME_VALUE = /[ \t]{1,4}([A-Za-z0-9._~+/=:-]{8,257})/y;
 /** `Bearer <token>`. */
 const BEARER = /[ \t]{1,4}([A-Za-z0-9._~+/=-]{16,257})/y;
+/** `"Bearer", "<token>"`: after the scheme's closing quote, a comma and the token in the same quotes. */
+const BEARER_ARG = /(["'])[ \t]{0,4},[ \t]{0,4}\1([A-Za-z0-9._~+/=-]{16,257})\1/y;
 /** `<password>value</password>`, also pretty-printed with the value on a line of its own. */
 const XML = />[ \t\r\n]{0,64}([^<\n\r]{1,257}?)[ \t\r\n]{0,64}</y;
 /** A URL query parameter's value: up to the next `&`, `#`, quote or space. */
@@ -271,8 +273,14 @@ function parseAfterName(text: string, nameStart: number, nameEnd: number, bare: 
   if (nameEnd - nameStart === 6 && text.slice(nameStart, nameEnd).toLowerCase() === 'bearer') {
     BEARER.lastIndex = nameEnd;
     const b = BEARER.exec(text);
-    if (!b || b[1] === undefined) return null;
-    return make(text, nameStart, nameEnd, b[1], nameEnd + b[0].length - b[1].length, false, true);
+    if (b && b[1] !== undefined) return make(text, nameStart, nameEnd, b[1], nameEnd + b[0].length - b[1].length, false, true);
+    // .NET's `new AuthenticationHeaderValue("Bearer", "<token>")`: the scheme and the token as two arguments.
+    const q = text.charCodeAt(nameStart - 1);
+    if (q !== 34 && q !== 39) return null;
+    BEARER_ARG.lastIndex = nameEnd;
+    const c = BEARER_ARG.exec(text);
+    if (!c || c[2] === undefined || c[1]!.charCodeAt(0) !== q) return null;
+    return make(text, nameStart, nameEnd, c[2], nameEnd + c[0].length - 1 - c[2].length, true, true);
   }
   if (nameStart > 0 && text.charCodeAt(nameStart - 1) === 60 /* < */ && text.charCodeAt(nameEnd) === 62 /* > */) {
     XML.lastIndex = nameEnd;

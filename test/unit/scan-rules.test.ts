@@ -34,6 +34,7 @@ const twPair = ft.hex(32);
 const fk = new Fakes('scan-rules.fields');
 const jwkD = new Fakes('scan-rules.jwk').bytes(256).toString('base64url');
 const pgPw = new Fakes('scan-rules.pgpass').password(16);
+const bearerArg = new Fakes('scan-rules.bearer-arg').alnum(32);
 const cliPw = `${f3.alnum(9)}#${f3.alnum(5)}`;
 const agePq = f.agePqKey();
 const ALNUM_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -392,6 +393,8 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `{\n  "dbPassword": {\n    "type": "securestring",\n    "defaultValue": "${fk.password(16)}"\n  }\n}\n`, path: 'template.json' },
       { text: `{"config": "{\\"api_key\\": \\"${fk.alnum(24)}\\", \\"region\\": \\"eu\\"}"}\n`, path: 'settings.json' },
       { text: `Parameters:\n  DbPassword:\n    Type: String\n    NoEcho: true\n    Default: ${fk.password(16)}\n`, path: 'stack.yaml' },
+      // The scheme and the token as two arguments (.NET's AuthenticationHeaderValue).
+      { text: `client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "${bearerArg}");\n`, path: 'Client.cs', secret: bearerArg },
     ],
     neg: [
       { text: 'password = get_password()\ntoken = tokenizer(text)\n', path: 'a.py' },
@@ -403,6 +406,7 @@ const cases: Record<string, { pos: Case[]; neg: Case[] }> = {
       { text: `request_id = "${'123e4567-e89b-42d3-a456-426614174000'}"\napi_key_id = "${f.hex(32)}"\n`, path: 'a.py' },
       { text: 'secret_name: db-credentials\nsecretKeyRef:\n  name: api-token\n', path: 'deploy.yaml' },
       { text: 'password: "Please enter your password"\n', path: 'i18n.yaml' },
+      { text: 'new AuthenticationHeaderValue("Bearer", token);\nnew AuthenticationHeaderValue("Bearer", "<your-access-token-here>");\nheaders.Add("Bearer", "false");\n', path: 'Client.cs' },
       // Name/value fields whose value comes from elsewhere, or whose name is no secret's.
       { text: `        - name: DB_PASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: db\n              key: password\n        - name: API_TOKEN\n          value: "{{ .Values.apiToken }}"\n        - name: REGION\n          value: ${fk.alnum(24)}\n`, path: 'deploy.yaml' },
       { text: `Parameters:\n  DbPassword:\n    Type: String\n    NoEcho: true\n  Env:\n    Default: ${fk.alnum(24)}\n  ApiTokenTtl:\n    Type: Number\n    Default: 3600\n`, path: 'stack.yaml' },
