@@ -146,20 +146,30 @@ function namedElsewhere(text: string, bare: boolean, visit: (a: Assignment) => v
  */
 const NAME_FIELD = /(["']?)(?<![A-Za-z0-9_])(?:name|key|Name|Key|ParameterKey|parameterKey)\1[ \t]{0,8}[:=][ \t]{0,8}(["']?)([A-Za-z_][A-Za-z0-9_.-]{1,96})\2[ \t]*(?:,[ \t]*)?(?:\r?\n[ \t]{0,64})?(?=["']?(?:value|Value|ParameterValue|parameterValue)["']?[ \t]{0,8}[:=])/g;
 
+/** A name that holds a secret's keyword (`DB_PASSWORD`, `ApiToken`), judged further by the rules. */
+const SECRETISH = new RegExp(KEYWORDS.source, 'i');
+
+/**
+ * The value of the field whose name starts at `field` (`value`, `Default`, ...), visited as the
+ * value of `name` (at `nameAt`): what the field forms below share once they found both.
+ */
+function visitFieldValue(text: string, nameAt: number, name: string, field: number, bare: boolean, visit: (a: Assignment) => void): void {
+  let end = field;
+  while (end < text.length && isNameChar(text.charCodeAt(end))) end++;
+  const v = parseAfterName(text, field, end, bare);
+  if (!v || !v.value) return;
+  const a = make(text, nameAt, nameAt + name.length, v.value, v.start, v.quoted, false);
+  if (a) visit(a);
+}
+
 function namedByField(text: string, bare: boolean, visit: (a: Assignment) => void): void {
-  const secretish = new RegExp(KEYWORDS.source, 'i');
   NAME_FIELD.lastIndex = 0;
   for (let m = NAME_FIELD.exec(text); m !== null; m = NAME_FIELD.exec(text)) {
     const name = m[3]!;
-    if (!secretish.test(name)) continue;
+    if (!SECRETISH.test(name)) continue;
     const nameAt = m.index + m[0].lastIndexOf(name, m[0].length - (m[2]!.length + 1));
-    const valueAt = m.index + m[0].length + (text[m.index + m[0].length] === '"' || text[m.index + m[0].length] === "'" ? 1 : 0);
-    let valueEnd = valueAt;
-    while (valueEnd < text.length && isNameChar(text.charCodeAt(valueEnd))) valueEnd++;
-    const v = parseAfterName(text, valueAt, valueEnd, bare);
-    if (!v || !v.value) continue;
-    const a = make(text, nameAt, nameAt + name.length, v.value, v.start, v.quoted, false);
-    if (a) visit(a);
+    const after = m.index + m[0].length;
+    visitFieldValue(text, nameAt, name, after + (text[after] === '"' || text[after] === "'" ? 1 : 0), bare, visit);
   }
 }
 
@@ -178,38 +188,24 @@ const VALUE_BLOCK = /"([A-Za-z_][A-Za-z0-9_.-]{1,96})"[ \t]{0,8}:[ \t]{0,8}\{[ \
 const YAML_VALUE_BLOCK = /^([ \t]*)([A-Za-z_][A-Za-z0-9_.-]{1,96}):[ \t]*\r?\n(?:\1[ \t]{1,16}[A-Za-z_][A-Za-z0-9_-]{0,40}:[^\n]{0,256}\n){0,6}?\1[ \t]{1,16}(?:Default|default|value|Value|defaultValue)(?=:)/gm;
 
 function yamlValueOfBlock(text: string, bare: boolean, visit: (a: Assignment) => void): void {
-  const secretish = new RegExp(KEYWORDS.source, 'i');
   YAML_VALUE_BLOCK.lastIndex = 0;
   for (let m = YAML_VALUE_BLOCK.exec(text); m !== null; m = YAML_VALUE_BLOCK.exec(text)) {
     const name = m[2]!;
     // The next search starts after the key's line: a block inside this one is looked at too.
     YAML_VALUE_BLOCK.lastIndex = m.index + m[1]!.length + name.length + 1;
-    if (!secretish.test(name)) continue;
-    const fieldEnd = m.index + m[0].length;
-    let fieldStart = fieldEnd;
-    while (fieldStart > 0 && isNameChar(text.charCodeAt(fieldStart - 1))) fieldStart--;
-    const v = parseAfterName(text, fieldStart, fieldEnd, bare);
-    if (!v || !v.value) continue;
-    const nameAt = m.index + m[1]!.length;
-    const a = make(text, nameAt, nameAt + name.length, v.value, v.start, v.quoted, false);
-    if (a) visit(a);
+    if (!SECRETISH.test(name)) continue;
+    let field = m.index + m[0].length;
+    while (field > 0 && isNameChar(text.charCodeAt(field - 1))) field--;
+    visitFieldValue(text, m.index + m[1]!.length, name, field, bare, visit);
   }
 }
 
 function valueOfBlock(text: string, bare: boolean, visit: (a: Assignment) => void): void {
   if (!text.includes('{')) return;
-  const secretish = new RegExp(KEYWORDS.source, 'i');
   VALUE_BLOCK.lastIndex = 0;
   for (let m = VALUE_BLOCK.exec(text); m !== null; m = VALUE_BLOCK.exec(text)) {
     const name = m[1]!;
-    if (!secretish.test(name)) continue;
-    const valueAt = m.index + m[0].length + 1;
-    let valueEnd = valueAt;
-    while (valueEnd < text.length && isNameChar(text.charCodeAt(valueEnd))) valueEnd++;
-    const v = parseAfterName(text, valueAt, valueEnd, bare);
-    if (!v || !v.value) continue;
-    const a = make(text, m.index + 1, m.index + 1 + name.length, v.value, v.start, v.quoted, false);
-    if (a) visit(a);
+    if (SECRETISH.test(name)) visitFieldValue(text, m.index + 1, name, m.index + m[0].length + 1, bare, visit);
   }
 }
 
