@@ -129,8 +129,8 @@ export function encodedSegments(text: string, budget: DecodeBudget): DecodedSegm
   // Runs of base64 characters, MIN_BASE64 or longer, found by the regex engine: native code
   // from its second use, where a loop over characters here would run in the interpreter in a
   // short-lived process (the pre-commit hook) and cost more than the rest of the scan.
+  // A regex of its own per call: this runs again, nested, on what a segment decodes to.
   const run = new RegExp(B64_RUN.source, 'g');
-  let done = 0;
   for (let m = run.exec(text); m !== null && budget.left > 0; m = run.exec(text)) {
     let j = m.index + m[0].length;
     const i = j - m[1]!.length;
@@ -139,14 +139,12 @@ export function encodedSegments(text: string, budget: DecodeBudget): DecodedSegm
       while (j < text.length && isB64(text.charCodeAt(j))) j++;
       run.lastIndex = j;
     }
-    if (i < done) continue;
     // Runs that touch a `%XX` escape are the percent pass's (`%2F` is base64 characters too).
     if (text.charCodeAt(j) !== C.Percent && text.charCodeAt(i - 1) !== C.Percent && !skippedDataUri(text, i)) {
       const r = hexOrBase64(text, i, j, budget);
       if (r.seg) out.push(r.seg);
-      done = Math.max(r.end, j);
-      // A wrapped block's later lines are part of its segment.
-      if (done > j) run.lastIndex = done;
+      // A wrapped block's later lines are part of its segment: the next run starts after them.
+      if (r.end > j) run.lastIndex = r.end;
     }
   }
   // Percent-encoding, from each `%` (found by indexOf); a run that fails is not looked at again
